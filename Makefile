@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# drover: make | make test | make demo | make bench | make check | make clean   (V=1: verbose)
+
+OUTPUT		:= .output
+CLANG		?= clang
+BPFTOOL		?= bpftool
+CC		?= cc
+ARCH		:= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/;s/ppc64le/powerpc/;s/s390x/s390/')
+MULTIARCH	:= $(shell gcc -print-multiarch 2>/dev/null)
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# System include dirs clang would use for the host, handed to -target bpf
+# (libbpf-bootstrap): asm/types.h lives in the multiarch dir.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+		   -Wno-unused-parameter -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) \
+		   -I/usr/include/$(MULTIARCH)
+CFLAGS		?= -O2 -g
+CFLAGS		+= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+		   -Iinclude -Iuser -I$(OUTPUT) $(shell pkg-config --cflags libbpf)
+LDLIBS		+= $(shell pkg-config --libs libbpf) -lelf -lz -lyaml -lssl -lcrypto \
+		   -lmicrohttpd -lm -lpthread
+
+# Every *.bpf.c of these folders becomes .output/NAME.bpf.o and .output/NAME.skel.h
+# (skeleton name NAME_bpf). Names are unique across folders.
+BPF_DIRS	:= bpf tests/bpf bench
+vpath %.bpf.c $(BPF_DIRS)
+BPF_SRCS	:= $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.c))
+BPF_OBJS	:= $(patsubst %.bpf.c,$(OUTPUT)/%.bpf.o,$(notdir $(BPF_SRCS)))
+SKELS		:= $(patsubst %.bpf.c,$(OUTPUT)/%.skel.h,$(notdir $(BPF_SRCS)))
+BPF_HDRS	:= $(wildcard bpf/lib/*.h include/drover/*.h)
+
+# user/drover.c is main(); everything else in user/ is the library the
+# binary, the unit tests and the BPF tests link against.
+LIB_SRCS	:= $(filter-out user/drover.c,$(wildcard user/*.c))
+LIB_OBJS	:= $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+LIBDROVER	:= $(OUTPUT)/libdrover.a
+DROVER		:= $(OUTPUT)/drover
+USER_HDRS	:= $(wildcard user/*.h include/drover/*.h)
+
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+UNIT_BINS	:= $(patsubst %.c,$(OUTPUT)/%,$(UNIT_SRCS))
+BPFT_SRCS	:= $(wildcard tests/bpf/test_*.c)
+BPFT_BINS	:= $(patsubst %.c,$(OUTPUT)/%,$(BPFT_SRCS))
+TEST_HDRS	:= $(wildcard tests/*/*.h)
+
+.PHONY: all deps test test-unit test-bpf test-e2e demo bench check clean help
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(DROVER) $(BPF_OBJS) $(SKELS)
+
+help:
+	@echo 'make            build .output/drover and the BPF objects'
+	@echo 'make test       install build deps (Debian), build, run unit, bpf and e2e tests (root)'
+	@echo 'make demo       run the Rancher-style demo on a namespace lab (root)'
+	@echo 'make bench      benchmarks against nftables NAT and HAProxy (root)'
+	@echo 'make check      clang-format and static checks'
+	@echo 'make clean      remove .output'
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: %.bpf.c $(BPF_HDRS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%_noinline.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DDROVER_NOINLINE -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBDROVER): $(LIB_OBJS) | $(OUTPUT)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(DROVER): user/drover.c $(LIBDROVER) $(USER_HDRS) $(SKELS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBDROVER) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIBDROVER) $(USER_HDRS) $(TEST_HDRS) | $(OUTPUT)/tests/unit
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBDROVER) $(LDFLAGS) -lcmocka $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIBDROVER) $(USER_HDRS) $(TEST_HDRS) $(SKELS) | $(OUTPUT)/tests/bpf
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBDROVER) $(LDFLAGS) -lcmocka $(LDLIBS) -o $@
+
+# make test: every tier, in order; the runner prints "N passed, N failed" per tier and in all.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/drover_noinline.bpf.o
+	$(Q)scripts/run-tests.sh all
+
+test-unit: $(UNIT_BINS)
+	$(Q)scripts/run-tests.sh unit
+
+test-bpf: all $(BPFT_BINS)
+	$(Q)scripts/run-tests.sh bpf
+
+test-e2e: all
+	$(Q)scripts/run-tests.sh e2e
+
+check:
+	$(Q)clang-format --dry-run -Werror $(wildcard bpf/*.c bpf/lib/*.h user/*.c user/*.h)
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+# Further targets (demo, bench, image) live in their own fragments.
+-include mk/*.mk

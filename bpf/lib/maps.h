@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Every map of the XDP program, defined here once. Maps that hold state an
+ * operator set up (services, backends, Maglev tables, flows, counters, knobs)
+ * are pinned by name under the pin root, so forwarding outlives the process
+ * that loaded them and a new agent adopts them. Layouts: include/drover/maps.h.
+ */
+#ifndef __DROVER_BPF_MAPS_H
+#define __DROVER_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct drv_svc_key);
+	__type(value, struct drv_svc);
+	__uint(max_entries, DRV_MAX_SVCS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_SVCS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_backend);
+	__uint(max_entries, DRV_MAX_BACKENDS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_BACKENDS SEC(".maps");
+
+/* Mmapable, so userspace writes a whole table with memcpy before the flip. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, DRV_MAGLEV_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_MAGLEV SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct drv_flow_key);
+	__type(value, struct drv_flow);
+	__uint(max_entries, DRV_FLOWS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_FLOWS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct drv_flow_key);
+	__type(value, struct drv_nat);
+	__uint(max_entries, DRV_FLOWS_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_NAT SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_counter);
+	__uint(max_entries, __DRV_STAT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_lb_counters);
+	__uint(max_entries, DRV_MAX_SVCS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_SVC_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_lb_counters);
+	__uint(max_entries, DRV_MAX_BACKENDS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_BE_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_cfg);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_CFG SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, DRV_MAX_IFACES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DRV_MAP_TX_PORTS SEC(".maps");
+
+#endif /* __DROVER_BPF_MAPS_H */

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Run one tier of drover's tests (unit | bpf | e2e | all) and print a tally.
+# unit and bpf tests are cmocka programs: their own summary lines are summed.
+# e2e tests are scripts: exit 0 passes, exit 4 is a loud skip (no root or
+# kernel support), anything else fails. Each program has a time bound.
+set -u
+cd "$(dirname "$0")/.."
+OUT=.output
+tier=${1:-all}
+passed=0 failed=0 skipped=0
+failed_names=""
+
+run_cmocka() { # $1 = binary, $2 = timeout seconds
+	local log rc p f
+	log=$(mktemp)
+	timeout --foreground -k 10 "$2" "$1" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	rm -f "$log"
+	if [ "$rc" -eq 4 ]; then
+		echo "!!! SKIPPED: $1 (no root or kernel support)"
+		skipped=$((skipped + 1))
+		return
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "!!! FAILED: $1 exited $rc"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
+}
+
+run_script() { # $1 = script, $2 = timeout seconds
+	local rc start
+	start=$(date +%s)
+	echo "=== e2e: $1"
+	timeout --foreground -k 10 "$2" bash "$1"
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); echo "=== PASS: $1 ($(( $(date +%s) - start )) s)" ;;
+	4) skipped=$((skipped + 1)); echo "!!! SKIPPED: $1 (no root or kernel support)" ;;
+	*) failed=$((failed + 1)); failed_names="$failed_names $1"; echo "!!! FAIL: $1 (exit $rc)" ;;
+	esac
+}
+
+tier_unit() {
+	local t
+	for t in "$OUT"/tests/unit/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
+}
+tier_bpf() {
+	local t
+	for t in "$OUT"/tests/bpf/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
+}
+tier_e2e() {
+	local t
+	for t in tests/e2e/*.sh; do
+		[ "$(basename "$t")" = lib.sh ] && continue
+		[ -f "$t" ] && run_script "$t" 600
+	done
+}
+
+case $tier in
+unit) tier_unit ;;
+bpf) tier_bpf ;;
+e2e) tier_e2e ;;
+all) tier_unit; tier_bpf; tier_e2e ;;
+*) echo "usage: $0 unit|bpf|e2e|all" >&2; exit 2 ;;
+esac
+
+echo
+[ -z "$failed_names" ] || echo "failed:$failed_names"
+[ "$skipped" -eq 0 ] || echo "!!! $skipped test program(s) SKIPPED: run as root on a kernel with BPF and netns"
+echo "$tier: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Shared by every tests/e2e/*.sh: names derived from the test, a private bpffs,
+# network namespaces, background processes, and a cleanup that removes all of
+# them on any exit. Source it after `set -eu`.
+
+E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DROVER=${DROVER:-$E2E_TOP/.output/drover}
+# Short, unique per test: netns and link names are limited to 15 characters.
+T=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_' | cut -c1-6)
+T="${T}$$"
+T=${T:0:10}
+E2E_TMP=$(mktemp -d "/tmp/drover-e2e-$T.XXXXXX")
+BPFFS="$E2E_TMP/bpffs"
+E2E_NS=()
+E2E_PIDS=()
+E2E_CLEANUP_HOOKS=()
+
+log() { printf '[%s] %s\n' "$T" "$*"; }
+fail() { printf '[%s] FAIL: %s\n' "$T" "$*" >&2; exit 1; }
+skip() { printf '[%s] SKIP: %s\n' "$T" "$*" >&2; exit 4; }
+
+cleanup() {
+	local rc=$? i
+	for ((i = ${#E2E_CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do eval "${E2E_CLEANUP_HOOKS[$i]}" || true; done
+	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${E2E_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	for ns in "${E2E_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	if mountpoint -q "$BPFFS" 2>/dev/null; then umount "$BPFFS" || true; fi
+	rm -rf "$E2E_TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Run "$@" at exit (in reverse order of registration).
+on_exit() { E2E_CLEANUP_HOOKS+=("$*"); }
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (netns, XDP)"
+	[ -x "$DROVER" ] || fail "$DROVER not built: run make"
+	ip netns list >/dev/null 2>&1 || skip "no network namespace support"
+}
+
+# A private bpffs for this test; drover is called with --bpffs "$BPFFS".
+mount_bpffs() {
+	mkdir -p "$BPFFS"
+	mount -t bpf bpf "$BPFFS" || skip "cannot mount bpffs"
+}
+
+# ns_add NAME: create netns "$T-NAME" (echoes its name), loopback up.
+ns_add() {
+	local ns="$T-$1"
+	ip netns add "$ns"
+	E2E_NS+=("$ns")
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# bg NS CMD...: run CMD in netns NS in the background, remember its PID in $BG_PID.
+bg() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	E2E_PIDS+=("$BG_PID")
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds or time runs out.
+wait_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "util.h"
+
+int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (!s || !*s)
+		return -EINVAL;
+	if (inet_pton(AF_INET, s, &addr->v4) == 1) {
+		*family = DRV_FAMILY_V4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, addr->v6) == 1) {
+		*family = DRV_FAMILY_V6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, size_t len)
+{
+	if (!inet_ntop(family == DRV_FAMILY_V6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = (__u32)v;
+	return 0;
+}
+
+int drv_port_parse(const char *s, __u16 *port)
+{
+	__u32 v;
+	int err = drv_u32_parse(s, 1, 65535, &v);
+
+	if (err)
+		return -EINVAL;
+	*port = (__u16)v;
+	return 0;
+}
+
+bool drv_is_prime(__u32 n)
+{
+	if (n < 2)
+		return false;
+	for (__u32 d = 2; (__u64)d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Small helpers shared by the CLI, the agent and the tests. */
+#ifndef __DROVER_UTIL_H
+#define __DROVER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "drover/maps.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* Longest text drv_addr_format writes, with its NUL (INET6_ADDRSTRLEN). */
+#define DRV_ADDR_STRLEN 46
+
+/*
+ * drv_addr_parse - parse an IPv4 or IPv6 address (no brackets, no port)
+ * Return: 0 and *addr (network order, zero-padded), *family (enum drv_family);
+ *         -EINVAL if @s is not an address.
+ */
+int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family);
+/* Writes @addr of @family into @buf (≥ DRV_ADDR_STRLEN); returns @buf. */
+const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, size_t len);
+/* Parse a port 1..65535; 0 or -EINVAL. */
+int drv_port_parse(const char *s, __u16 *port);
+/* Parse an unsigned decimal within [min, max]; 0 or -EINVAL / -ERANGE. */
+int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
+/* Is @n prime? (Maglev table sizes must be.) */
+bool drv_is_prime(__u32 n);
+
+#endif /* __DROVER_UTIL_H */
