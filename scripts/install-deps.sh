@@ -49,7 +49,7 @@ if [ -n "$missing" ]; then
 		die "apt-get install failed for:$missing"
 	# nginx-light starts a service on install; the tests run their own servers.
 	if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
-	pkill -x nginx 2>/dev/null || true
+
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -158,8 +158,8 @@ struct drv_cfg {
 #define DRV_TCP_IDLE_DEFAULT	3600
 #define DRV_TCP_FIN_DEFAULT	10
 #define DRV_SNAT_PROBES_DEFAULT	16
-#define DRV_SNAT_PORT_LO_DEFAULT 20000
-#define DRV_SNAT_PORT_HI_DEFAULT 59999
+#define DRV_SNAT_PORT_LO_DEFAULT 10000
+#define DRV_SNAT_PORT_HI_DEFAULT 32767	/* below Linux's ephemeral range (32768-60999) */
 
 /*
  * drv_stats index. 0..4 are the XDP verdicts by value (XDP_ABORTED..XDP_REDIRECT),
