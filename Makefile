@@ -36,7 +36,8 @@ BPF_DIRS	:= bpf tests/bpf bench
 vpath %.bpf.c $(BPF_DIRS)
 BPF_SRCS	:= $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.c))
 BPF_OBJS	:= $(patsubst %.bpf.c,$(OUTPUT)/%.bpf.o,$(notdir $(BPF_SRCS)))
-SKELS		:= $(patsubst %.bpf.c,$(OUTPUT)/%.skel.h,$(notdir $(BPF_SRCS)))
+SKELS		:= $(patsubst %.bpf.c,$(OUTPUT)/%.skel.h,$(notdir $(BPF_SRCS))) \
+		   $(OUTPUT)/drover_noinline.skel.h
 BPF_HDRS	:= $(wildcard bpf/lib/*.h include/drover/*.h)
 
 # user/drover.c is main(); everything else in user/ is the library the

@@ -152,12 +152,19 @@ struct drv_cfg {
 	__u32 tcp_idle_timeout_s;	/* flow idle timeout; 0 → DRV_TCP_IDLE_DEFAULT */
 	__u32 tcp_fin_timeout_s;	/* after FIN/RST; 0 → DRV_TCP_FIN_DEFAULT */
 	__u32 snat_probes;		/* SNAT ports tried per new flow; 0 → DRV_SNAT_PROBES_DEFAULT */
-	__u32 pad;
+	/*
+	 * Non-service TCP is looked up in drv_nat only if its destination port
+	 * is in [reply_port_lo, reply_port_hi] (host order): the union of every
+	 * service's SNAT range, so other traffic pays no NAT lookup. 0,0 → all ports.
+	 */
+	__u16 reply_port_lo;
+	__u16 reply_port_hi;
 };
 
 #define DRV_TCP_IDLE_DEFAULT	3600
 #define DRV_TCP_FIN_DEFAULT	10
 #define DRV_SNAT_PROBES_DEFAULT	16
+#define DRV_SNAT_PROBES_MAX	32	/* the program's loop bound */
 #define DRV_SNAT_PORT_LO_DEFAULT 10000
 #define DRV_SNAT_PORT_HI_DEFAULT 32767	/* below Linux's ephemeral range (32768-60999) */
 

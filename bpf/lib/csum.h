@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Incremental Internet checksum updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+ * Callers accumulate every changed 16-bit word into one 32-bit sum and apply
+ * it once per checksum field. Words are read straight from memory: a one's
+ * complement sum is byte-order independent as long as every word is read
+ * the same way, so no byte swapping is needed.
+ */
+#ifndef __DROVER_BPF_CSUM_H
+#define __DROVER_BPF_CSUM_H
+
+#include <linux/types.h>
+
+/* Add the change of one 16-bit word from @from to @to. */
+static __always_inline __u32 csum_add16(__u32 acc, __u16 from, __u16 to)
+{
+	return acc + (__u16)~from + to;
+}
+
+/* Add the change of one 32-bit field (two words). */
+static __always_inline __u32 csum_add32(__u32 acc, __u32 from, __u32 to)
+{
+	acc = csum_add16(acc, (__u16)from, (__u16)to);
+	return csum_add16(acc, (__u16)(from >> 16), (__u16)(to >> 16));
+}
+
+/* Add the change of a 128-bit address (IPv6). */
+static __always_inline __u32 csum_add128(__u32 acc, const __u32 *from, const __u32 *to)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		acc = csum_add32(acc, from[i], to[i]);
+	return acc;
+}
+
+/* Apply an accumulated change to the checksum field @check. */
+static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
+{
+	__u32 s = (__u16)~check + acc;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+#endif /* __DROVER_BPF_CSUM_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Sending a rewritten packet on: next hop and egress device from the
+ * kernel's FIB (bpf_fib_lookup), MACs from its neighbour table; XDP_TX when
+ * the egress is the ingress device (one-arm), XDP_REDIRECT through drv_txports
+ * otherwise (two-arm). Uses the forwarding lookup, so the ingress device must
+ * have forwarding enabled (the CLI warns at attach when it is not).
+ */
+#ifndef __DROVER_BPF_FWD_H
+#define __DROVER_BPF_FWD_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/maps.h"
+
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+
+#define DRV_AF_INET 2
+#define DRV_AF_INET6 10
+#define IPV6_FLOWINFO_MASK bpf_htonl(0x0FFFFFFF)
+
+/* TTL / hop limit: decremented like a router; a packet that would reach 0 is dropped. */
+static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
+{
+	/* Branch on the pointers, not on p->family: the verifier tracks only those. */
+	if ((p->ip4 && p->ip4->ttl <= 1) || (p->ip6 && p->ip6->hop_limit <= 1))
+		return stats_drop(ctx, DRV_STAT_DROP_TTL);
+	return DRV_CONTINUE;
+}
+
+/**
+ * fwd_fib - set the MACs of a rewritten packet and choose TX or REDIRECT
+ * Return: XDP_TX, XDP_REDIRECT, XDP_PASS (no neighbour entry yet, or the route
+ *         is not a forward: the stack resolves it), or XDP_DROP (counted).
+ */
+static __always_inline int fwd_fib(struct xdp_md *ctx, struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	__u32 *port;
+	int rc;
+
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.sport = p->tcp->source;
+	fib.dport = p->tcp->dest;
+	if (p->ip4) {
+		fib.family = DRV_AF_INET;
+		fib.tos = p->ip4->tos;
+		fib.tot_len = bpf_ntohs(p->ip4->tot_len);
+		fib.ipv4_src = p->ip4->saddr;
+		fib.ipv4_dst = p->ip4->daddr;
+	} else if (p->ip6) {
+		fib.family = DRV_AF_INET6;
+		fib.flowinfo = *(__be32 *)p->ip6 & IPV6_FLOWINFO_MASK;
+		fib.tot_len = sizeof(*p->ip6) + bpf_ntohs(p->ip6->payload_len);
+		__builtin_memcpy(fib.ipv6_src, &p->ip6->saddr, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_dst, &p->ip6->daddr, sizeof(fib.ipv6_dst));
+	}
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		/* The stack resolves the neighbour, delivers locally or sends ICMP. */
+		stats_count(DRV_STAT_FIB_PASS, p->len);
+		return XDP_PASS;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+		return stats_drop(ctx, DRV_STAT_DROP_FIB);
+	default:
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+	}
+
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	/* Only devices drover is attached to can take redirected frames. */
+	port = bpf_map_lookup_elem(&DRV_MAP_TX_PORTS, &fib.ifindex);
+	if (!port)
+		return stats_drop(ctx, DRV_STAT_DROP_FIB);
+	return bpf_redirect_map(&DRV_MAP_TX_PORTS, fib.ifindex, XDP_DROP);
+}
+
+#endif /* __DROVER_BPF_FWD_H */

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Load balancing: service lookup, the connection table, Maglev backend
+ * choice, SNAT port allocation and the full-NAT rewrite of both directions.
+ *
+ * Forward (client → VIP:port): a recorded flow keeps its backend while that
+ * backend exists with the same generation, belongs to the service and is not
+ * DOWN (a draining backend keeps its flows). Otherwise the 5-tuple hash picks
+ * an entry of the service's active Maglev table, a SNAT port is reserved in
+ * drv_nat, and the flow is recorded. Reply (node → SNAT addr:port): drv_nat
+ * gives the client and VIP to translate back to.
+ */
+#ifndef __DROVER_BPF_LB_H
+#define __DROVER_BPF_LB_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/hash.h"
+#include "drover/maps.h"
+
+#include "lib/csum.h"
+#include "lib/fwd.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+
+#ifdef DROVER_NOINLINE
+#define __drv_inline __attribute__((noinline))
+#else
+#define __drv_inline __always_inline
+#endif
+
+#define NSEC_PER_SEC 1000000000ULL
+/* last_seen is refreshed at most this often, to keep flows' cache lines mostly read-only. */
+#define DRV_TOUCH_NS NSEC_PER_SEC
+
+static __always_inline __u64 flow_timeout_ns(const struct drv_cfg *cfg, __u8 state)
+{
+	__u32 s;
+
+	if (state == DRV_FLOW_CLOSING)
+		s = cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT;
+	else
+		s = cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT;
+	return s * NSEC_PER_SEC;
+}
+
+static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_seen, __u8 state,
+					 __u64 now)
+{
+	return now - last_seen > flow_timeout_ns(cfg, state);
+}
+
+/* FIN or RST moves a flow (and its NAT entry) to the short closing timeout. */
+static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state)
+{
+	return th->fin || th->rst ? DRV_FLOW_CLOSING : state;
+}
+
+/* clang emits no inline memcmp for BPF: compare the four words. */
+static __always_inline bool addr_eq(const union drv_addr *a, const union drv_addr *b)
+{
+	return ((a->v6[0] ^ b->v6[0]) | (a->v6[1] ^ b->v6[1]) | (a->v6[2] ^ b->v6[2]) |
+		(a->v6[3] ^ b->v6[3])) == 0;
+}
+
+static __always_inline const struct drv_backend *backend_get(__u32 id)
+{
+	if (id == DRV_BE_NONE || id >= DRV_MAX_BACKENDS)
+		return NULL;
+	return bpf_map_lookup_elem(&DRV_MAP_BACKENDS, &id);
+}
+
+/**
+ * nat_rewrite - rewrite addresses and ports, decrement TTL, fix checksums
+ * Every changed 16-bit word goes into one accumulator per checksum field:
+ * addresses into both the IPv4 header and the TCP pseudo-header sum, ports
+ * into TCP only, TTL into IPv4 only (IPv6 has no header checksum).
+ */
+static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *saddr,
+					const union drv_addr *daddr, __be16 sport, __be16 dport)
+{
+	struct tcphdr *th = p->tcp;
+	__u32 acc = 0, ttl_acc;
+	__u16 old_ttl;
+
+	acc = csum_add16(acc, th->source, sport);
+	acc = csum_add16(acc, th->dest, dport);
+	th->source = sport;
+	th->dest = dport;
+	if (p->ip4) {
+		struct iphdr *iph = p->ip4;
+		__u32 ip_acc = 0;
+
+		ip_acc = csum_add32(ip_acc, iph->saddr, saddr->v4);
+		ip_acc = csum_add32(ip_acc, iph->daddr, daddr->v4);
+		iph->saddr = saddr->v4;
+		iph->daddr = daddr->v4;
+		old_ttl = *(__u16 *)&iph->ttl;
+		iph->ttl--;
+		ttl_acc = csum_add16(ip_acc, old_ttl, *(__u16 *)&iph->ttl);
+		iph->check = csum_apply(iph->check, ttl_acc);
+		acc += ip_acc;
+	} else if (p->ip6) {
+		struct ipv6hdr *ip6 = p->ip6;
+
+		acc = csum_add128(acc, (__u32 *)&ip6->saddr, saddr->v6);
+		acc = csum_add128(acc, (__u32 *)&ip6->daddr, daddr->v6);
+		__builtin_memcpy(&ip6->saddr, saddr, sizeof(ip6->saddr));
+		__builtin_memcpy(&ip6->daddr, daddr, sizeof(ip6->daddr));
+		ip6->hop_limit--;
+	}
+	th->check = csum_apply(th->check, acc);
+}
+
+/**
+ * snat_reserve - find a free SNAT port for a new flow and record its reply entry
+ * @h: the flow's hash; the first port tried is derived from it, so a flow
+ *     whose record was evicted finds its own entry again and keeps its port.
+ * Return: the port (network order), or 0 when @probes ports are all taken.
+ */
+static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *svc,
+					   const struct drv_backend *be, __u32 be_id, __u32 h,
+					   const struct drv_cfg *cfg, __u64 now, __u8 state)
+{
+	__u32 lo = svc->snat_port_lo, hi = svc->snat_port_hi, range, off, probes, i;
+	struct drv_flow_key nk = {};
+	struct drv_nat nv = {};
+	struct drv_nat *cur;
+
+	if (!lo || hi < lo) {
+		lo = DRV_SNAT_PORT_LO_DEFAULT;
+		hi = DRV_SNAT_PORT_HI_DEFAULT;
+	}
+	range = hi - lo + 1;
+	probes = cfg->snat_probes ?: DRV_SNAT_PROBES_DEFAULT;
+
+	nk.saddr = be->addr;
+	nk.daddr = svc->snat;
+	nk.sport = be->port;
+	nk.proto = IPPROTO_TCP;
+	nk.family = p->family;
+
+	nv.last_seen_ns = now;
+	nv.client = p->key.saddr;
+	nv.vip = p->key.daddr;
+	nv.client_port = p->key.sport;
+	nv.vip_port = p->key.dport;
+	nv.svc_id = svc->id;
+	nv.backend_id = be_id;
+	nv.state = state;
+
+	off = h % range;
+	for (i = 0; i < DRV_SNAT_PROBES_MAX && i < probes; i++) {
+		nk.dport = bpf_htons(lo + off);
+		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+		if (!cur) {
+			if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
+				return nk.dport;
+		} else if ((cur->client_port == nv.client_port && cur->vip_port == nv.vip_port &&
+			    addr_eq(&cur->client, &nv.client) && addr_eq(&cur->vip, &nv.vip)) ||
+			   flow_expired(cfg, cur->last_seen_ns, cur->state, now)) {
+			/* Our own entry (flow record evicted) or a dead one: take it. */
+			*cur = nv;
+			return nk.dport;
+		}
+		if (++off == range)
+			off = 0;
+	}
+	return 0;
+}
+
+/* Keep the reply entry of a live flow in place: LRU pressure may have evicted it. */
+static __always_inline void snat_refresh(struct pkt *p, const struct drv_svc *svc,
+					 const struct drv_backend *be, const struct drv_flow *f,
+					 __u64 now)
+{
+	struct drv_flow_key nk = {};
+	struct drv_nat nv = {};
+	struct drv_nat *cur;
+
+	nk.saddr = be->addr;
+	nk.daddr = svc->snat;
+	nk.sport = be->port;
+	nk.dport = f->snat_port;
+	nk.proto = IPPROTO_TCP;
+	nk.family = p->family;
+	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+	if (cur) {
+		if (cur->state < f->state)
+			cur->state = f->state;
+		return;
+	}
+	nv.last_seen_ns = now;
+	nv.client = p->key.saddr;
+	nv.vip = p->key.daddr;
+	nv.client_port = p->key.sport;
+	nv.vip_port = p->key.dport;
+	nv.svc_id = svc->id;
+	nv.backend_id = f->backend_id;
+	nv.state = f->state;
+	bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
+}
+
+/**
+ * lb_pick - choose a backend for a new flow from the service's active Maglev table
+ * Return: backend id, or DRV_BE_NONE if the entry is empty or not usable.
+ */
+static __always_inline __u32 lb_pick(const struct drv_svc *svc, __u32 h,
+				     const struct drv_backend **bep)
+{
+	const struct drv_backend *be;
+	__u32 idx, *id;
+
+	if (!svc->table_size || svc->table_size > DRV_MAGLEV_MAX || svc->id >= DRV_MAX_SVCS)
+		return DRV_BE_NONE;
+	idx = DRV_MAGLEV_INDEX(svc->id, svc->active & 1, h % svc->table_size);
+	id = bpf_map_lookup_elem(&DRV_MAP_MAGLEV, &idx);
+	if (!id)
+		return DRV_BE_NONE;
+	be = backend_get(*id);
+	if (!be || !be->family || be->svc_id != svc->id || be->state != DRV_BE_UP)
+		return DRV_BE_NONE;
+	*bep = be;
+	return *id;
+}
+
+/**
+ * lb_forward - client → VIP packet of service @svc: find or make its flow, rewrite, send
+ * Return: an XDP verdict.
+ */
+static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const struct drv_svc *svc)
+{
+	const struct drv_backend *be = NULL;
+	struct drv_flow *f, nf = {};
+	const struct drv_cfg *cfg;
+	__u32 zero = 0, be_id, h;
+	bool new_flow = false;
+	__be16 snat_port;
+	__u64 now;
+	__u8 state;
+	int act;
+
+	if (p->frag) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+		return stats_drop(ctx, DRV_STAT_DROP_IP_FRAG);
+	}
+	act = fwd_check_ttl(ctx, p);
+	if (act >= 0)
+		return act;
+	if (svc->mode != DRV_MODE_NAT)
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);	/* dsr/tunnel: not in this build */
+	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
+	if (!cfg)
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+
+	now = bpf_ktime_get_ns();
+	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
+	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
+		be_id = f->backend_id;
+		be = backend_get(be_id);
+		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
+		    be->state != DRV_BE_DOWN) {
+			state = tcp_flow_state(p->tcp, f->state);
+			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
+				f->state = state;
+				f->last_seen_ns = now;
+				snat_refresh(p, svc, be, f, now);
+			}
+			snat_port = f->snat_port;
+			goto rewrite;
+		}
+		stats_count(DRV_STAT_REHASH, p->len);
+	}
+
+	h = drv_flow_hash(&p->key);
+	be_id = lb_pick(svc, h, &be);
+	if (be_id == DRV_BE_NONE || !be) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+		return stats_drop(ctx, DRV_STAT_DROP_NO_BACKEND);
+	}
+	state = tcp_flow_state(p->tcp, DRV_FLOW_OPEN);
+	snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, state);
+	if (!snat_port) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+		lb_count_drop(&DRV_MAP_BE_STATS, be_id);
+		return stats_drop(ctx, DRV_STAT_DROP_SNAT_EXHAUSTED);
+	}
+	nf.last_seen_ns = now;
+	nf.backend_id = be_id;
+	nf.backend_gen = be->gen;
+	nf.svc_id = svc->id;
+	nf.snat_port = snat_port;
+	nf.state = state;
+	bpf_map_update_elem(&DRV_MAP_FLOWS, &p->key, &nf, BPF_ANY);
+	stats_count(DRV_STAT_NEW_FLOW, p->len);
+	new_flow = true;
+
+rewrite:
+	nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
+	lb_count(&DRV_MAP_SVC_STATS, svc->id, p->len, false, new_flow);
+	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, false, new_flow);
+	return fwd_fib(ctx, p);
+}
+
+/**
+ * lb_reply - a TCP packet not for a service: translate it back if it answers a NAT flow
+ * Return: an XDP verdict; XDP_PASS, untouched, for everything that is not a reply.
+ */
+static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
+{
+	const struct drv_cfg *cfg;
+	union drv_addr vip, client;
+	__be16 vip_port, client_port;
+	struct drv_nat *n;
+	__u32 zero = 0, svc_id, be_id;
+	__u16 dport;
+	__u64 now;
+	int act;
+
+	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	dport = bpf_ntohs(p->key.dport);
+	if (cfg->reply_port_hi && (dport < cfg->reply_port_lo || dport > cfg->reply_port_hi))
+		return XDP_PASS;
+	if (p->frag)
+		return XDP_PASS;
+	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &p->key);
+	now = bpf_ktime_get_ns();
+	if (!n || flow_expired(cfg, n->last_seen_ns, n->state, now)) {
+		if (cfg->reply_port_hi)
+			stats_count(DRV_STAT_NAT_REPLY_MISS, p->len);
+		return XDP_PASS;
+	}
+	act = fwd_check_ttl(ctx, p);
+	if (act >= 0)
+		return act;
+	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
+		n->last_seen_ns = now;
+		n->state = tcp_flow_state(p->tcp, n->state);
+	}
+	vip = n->vip;
+	client = n->client;
+	vip_port = n->vip_port;
+	client_port = n->client_port;
+	svc_id = n->svc_id;
+	be_id = n->backend_id;
+
+	nat_rewrite(p, &vip, &client, vip_port, client_port);
+	stats_count(DRV_STAT_NAT_REPLY, p->len);
+	lb_count(&DRV_MAP_SVC_STATS, svc_id, p->len, true, false);
+	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, true, false);
+	return fwd_fib(ctx, p);
+}
+
+/**
+ * lb_process - a parsed TCP packet: forward it for its service, or handle it as a reply
+ */
+static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
+{
+	struct drv_svc_key sk = {};
+	struct drv_svc *svc;
+
+	sk.vip = p->key.daddr;
+	sk.port = p->key.dport;
+	sk.proto = IPPROTO_TCP;
+	sk.family = p->family;
+	svc = bpf_map_lookup_elem(&DRV_MAP_SVCS, &sk);
+	if (svc)
+		return lb_forward(ctx, p, svc);
+	return lb_reply(ctx, p);
+}
+
+#endif /* __DROVER_BPF_LB_H */

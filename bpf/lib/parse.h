@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Header parsing: Ethernet (+ one 802.1Q/802.1ad tag), IPv4 (options),
+ * IPv6 (extension headers skipped, bounded), TCP. Each parser checks bounds
+ * right before it reads and either fills struct pkt and returns DRV_CONTINUE,
+ * or returns a verdict after counting why.
+ *
+ * Policy for broken headers: a truncated Ethernet, IP or TCP header, a bad
+ * IP version, IHL or length, or a bad TCP data offset is dropped and counted
+ * whatever the destination: no legitimate packet carries one, and the stack
+ * drops them too when they are for this host. A fragment is dropped only
+ * when it is addressed to a service (non-first fragments carry no ports, so
+ * they are passed); everything sound that is not for a service passes untouched.
+ */
+#ifndef __DROVER_BPF_PARSE_H
+#define __DROVER_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/maps.h"
+
+#include "lib/stats.h"
+
+#define DRV_CONTINUE (-1)
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define IP_MF 0x2000
+#define IP_OFFMASK 0x1fff
+#define IP6_MAX_EXT_HDRS 4	/* longer chains are passed, never misparsed */
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct ip6_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;	/* offset << 3 | M flag */
+	__be32 id;
+};
+
+/* What the parsers learn about a packet. Pointers are valid until the frame changes size. */
+struct pkt {
+	struct ethhdr *eth;
+	struct iphdr *ip4;	/* one of ip4 / ip6 */
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;	/* NULL until parse_tcp */
+	void *l4;		/* first byte after the IP header(s) */
+	__u32 len;		/* frame length as received */
+	__u8 family;		/* DRV_FAMILY_V4 / _V6 */
+	__u8 frag;		/* first fragment (later ones are passed before TCP parsing) */
+	struct drv_flow_key key;	/* 5-tuple as received; pad zero */
+};
+
+/**
+ * parse_eth - Ethernet and at most one VLAN tag
+ * @proto: out, the EtherType after the tag, network order
+ * Return: DRV_CONTINUE, or XDP_DROP for a runt frame.
+ */
+static __always_inline int parse_eth(struct xdp_md *ctx, struct pkt *p, void **cur, __be16 *proto)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = *cur;
+	struct vlan_hdr *vh;
+
+	if ((void *)(eth + 1) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_ETH_TRUNC);
+	p->eth = eth;
+	*proto = eth->h_proto;
+	*cur = eth + 1;
+	if (*proto == bpf_htons(ETH_P_8021Q) || *proto == bpf_htons(ETH_P_8021AD)) {
+		vh = *cur;
+		if ((void *)(vh + 1) > data_end)
+			return stats_drop(ctx, DRV_STAT_DROP_ETH_TRUNC);
+		*proto = vh->proto;
+		*cur = vh + 1;
+	}
+	return DRV_CONTINUE;
+}
+
+/**
+ * parse_ipv4 - IPv4 header with options
+ * Return: DRV_CONTINUE with p->ip4, p->l4 and the address part of p->key set;
+ *         XDP_PASS for non-TCP and non-first fragments; XDP_DROP for broken headers.
+ */
+static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void *cur)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = cur;
+	__u32 hlen;
+
+	if ((void *)(iph + 1) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_TRUNC);
+	if (iph->version != 4 || iph->ihl < 5)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
+	hlen = iph->ihl * 4;
+	if (cur + hlen > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_TRUNC);
+	/* The stack drops a total length past the frame or short of the header. */
+	if (bpf_ntohs(iph->tot_len) < hlen || cur + bpf_ntohs(iph->tot_len) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
+	if (iph->protocol != IPPROTO_TCP)
+		return XDP_PASS;
+	if (iph->frag_off & bpf_htons(IP_OFFMASK))
+		return XDP_PASS;	/* no ports to attribute it by: the stack decides */
+	p->frag = !!(iph->frag_off & bpf_htons(IP_MF));
+	p->ip4 = iph;
+	p->l4 = cur + hlen;
+	p->family = DRV_FAMILY_V4;
+	p->key.saddr.v4 = iph->saddr;
+	p->key.daddr.v4 = iph->daddr;
+	p->key.proto = IPPROTO_TCP;
+	p->key.family = DRV_FAMILY_V4;
+	return DRV_CONTINUE;
+}
+
+/**
+ * parse_ipv6 - IPv6 header and up to IP6_MAX_EXT_HDRS extension headers
+ * Return: as parse_ipv4. Chains longer than the bound, ESP and anything that
+ *         does not end in TCP are passed: never parsed past what we understand.
+ */
+static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *cur)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = cur;
+	struct ip6_frag_hdr *fh;
+	__u8 *ext, nexthdr;
+	int i;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_TRUNC);
+	if (ip6->version != 6)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
+	nexthdr = ip6->nexthdr;
+	cur = ip6 + 1;
+#pragma unroll
+	for (i = 0; i < IP6_MAX_EXT_HDRS; i++) {
+		switch (nexthdr) {
+		case IPPROTO_TCP:
+			goto tcp;
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			ext = cur;
+			if ((void *)(ext + 2) > data_end)
+				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
+			nexthdr = ext[0];
+			cur += (ext[1] + 1) * 8;
+			break;
+		case IPPROTO_FRAGMENT:
+			fh = cur;
+			if ((void *)(fh + 1) > data_end)
+				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
+			if (fh->frag_off & bpf_htons(0xfff8))
+				return XDP_PASS;	/* not the first fragment */
+			p->frag = 1;
+			nexthdr = fh->nexthdr;
+			cur = fh + 1;
+			break;
+		default:
+			return XDP_PASS;
+		}
+	}
+	if (nexthdr != IPPROTO_TCP)
+		return XDP_PASS;
+tcp:
+	if (cur > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
+	p->ip6 = ip6;
+	p->l4 = cur;
+	p->family = DRV_FAMILY_V6;
+	__builtin_memcpy(&p->key.saddr, &ip6->saddr, sizeof(p->key.saddr));
+	__builtin_memcpy(&p->key.daddr, &ip6->daddr, sizeof(p->key.daddr));
+	p->key.proto = IPPROTO_TCP;
+	p->key.family = DRV_FAMILY_V6;
+	return DRV_CONTINUE;
+}
+
+/**
+ * parse_tcp - TCP header: ports into p->key
+ * Return: DRV_CONTINUE, or XDP_DROP for a header cut short or with a bad data offset.
+ */
+static __always_inline int parse_tcp(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tcphdr *th = p->l4;
+
+	if ((void *)(th + 1) > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_TCP_TRUNC);
+	if (th->doff < 5)
+		return stats_drop(ctx, DRV_STAT_DROP_TCP_BAD);
+	if ((void *)th + th->doff * 4 > data_end)
+		return stats_drop(ctx, DRV_STAT_DROP_TCP_TRUNC);
+	p->tcp = th;
+	p->key.sport = th->source;
+	p->key.dport = th->dest;
+	return DRV_CONTINUE;
+}
+
+#endif /* __DROVER_BPF_PARSE_H */

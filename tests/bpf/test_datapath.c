@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The XDP program in the real kernel through BPF_PROG_TEST_RUN: crafted
+ * frames in, exact frames, verdicts and counters out.
+ *
+ * The test moves itself into a fresh network namespace with two veth pairs
+ * so bpf_fib_lookup answers from a known FIB and neighbour table:
+ *   drva 02:..:0a 10.1.0.1/24 fd01::1/64   clients 10.1.0.2 / fd01::2
+ *   drvc 02:..:0c 10.2.0.1/24 fd02::1/64   nodes 10.2.0.11-13 / fd02::11-13,
+ *                                          a one-arm client 10.2.0.50
+ * Maps are loaded unpinned; each test starts from a freshly loaded program.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "drover/hash.h"
+#include "drover/maps.h"
+
+#include "bpf/pkt.h"
+#include "drover.skel.h"
+#include "drover_noinline.skel.h"
+#include "util.h"
+
+#define MAC_A {0x02, 0, 0, 0, 0, 0x0a}
+#define MAC_C {0x02, 0, 0, 0, 0, 0x0c}
+#define MAC_CLIENT {0x02, 0, 0, 0, 0x01, 0x02}
+#define MAC_N1 {0x02, 0, 0, 0, 0x02, 0x11}
+#define MAC_N2 {0x02, 0, 0, 0, 0x02, 0x12}
+#define MAC_ONEARM {0x02, 0, 0, 0, 0x02, 0x50}
+
+#define TABLE 7	/* a small prime: tests fill whole tables entry by entry */
+
+static int ifa, ifc;
+
+/* The maps and program of one loaded build (inlined or -DDROVER_NOINLINE). */
+struct env {
+	struct drover_bpf *skel;
+	struct drover_noinline_bpf *nskel;
+	struct bpf_map *svcs, *bes, *maglev, *cfg, *stats, *svcst, *best, *flows, *txports;
+	int prog_fd;
+	__u8 out[PKT_MAX];
+	__u32 out_len;
+};
+
+#define ENV_MAPS(e, s)                                                                      \
+	do {                                                                                \
+		(e)->svcs = (s)->maps.drv_svcs_v1;                                          \
+		(e)->bes = (s)->maps.drv_bes_v1;                                            \
+		(e)->maglev = (s)->maps.drv_maglev_v1;                                      \
+		(e)->cfg = (s)->maps.drv_cfg_v1;                                            \
+		(e)->stats = (s)->maps.drv_stats_v1;                                        \
+		(e)->svcst = (s)->maps.drv_svcst_v1;                                        \
+		(e)->best = (s)->maps.drv_best_v1;                                          \
+		(e)->flows = (s)->maps.drv_flows_v1;                                        \
+		(e)->txports = (s)->maps.drv_txports_v1;                                    \
+		(e)->prog_fd = bpf_program__fd((s)->progs.drover_xdp);                      \
+	} while (0)
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static int group_setup(void **state)
+{
+	static const char *const cmds[] = {
+		"ip link add drva type veth peer name drvb",
+		"ip link add drvc type veth peer name drvd",
+		"ip link set drva address 02:00:00:00:00:0a",
+		"ip link set drvc address 02:00:00:00:00:0c",
+		"for d in lo drva drvb drvc drvd; do ip link set $d up; done",
+		"ip addr add 10.1.0.1/24 dev drva",
+		"ip addr add 10.2.0.1/24 dev drvc",
+		"ip -6 addr add fd01::1/64 dev drva nodad",
+		"ip -6 addr add fd02::1/64 dev drvc nodad",
+		"ip neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip neigh add 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
+		"ip neigh add 10.2.0.12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
+		"ip neigh add 10.2.0.50 lladdr 02:00:00:00:02:50 dev drvc nud permanent",
+		"ip -6 neigh add fd01::2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip -6 neigh add fd02::11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
+		"ip -6 neigh add fd02::12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
+		"ip route add blackhole 10.9.0.0/16",
+		"echo 1 > /proc/sys/net/ipv4/ip_forward",
+		"echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
+	};
+	size_t i;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_datapath: needs root (netns, BPF)\n");
+		exit(4);
+	}
+	/* A private netns: everything created here vanishes with the process. */
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "test_datapath: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		exit(4);
+	}
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (sh("%s", cmds[i])) {
+			fprintf(stderr, "test_datapath: setup failed: %s\n", cmds[i]);
+			return -1;
+		}
+	}
+	ifa = if_nametoindex("drva");
+	ifc = if_nametoindex("drvc");
+	return ifa && ifc ? 0 : -1;
+}
+
+/* Open a build's object unpinned, with small flow tables (each test loads its own). */
+static void prepare(struct bpf_object *obj, struct bpf_map *flows, struct bpf_map *nat)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj)
+		bpf_map__set_pin_path(m, NULL);
+	bpf_map__set_max_entries(flows, 4096);
+	bpf_map__set_max_entries(nat, 4096);
+}
+
+static void attach_ports(struct env *e)
+{
+	__u32 k;
+
+	k = ifa;
+	assert_int_equal(bpf_map__update_elem(e->txports, &k, 4, &k, 4, 0), 0);
+	k = ifc;
+	assert_int_equal(bpf_map__update_elem(e->txports, &k, 4, &k, 4, 0), 0);
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	e->skel = drover_bpf__open();
+	assert_non_null(e->skel);
+	prepare(e->skel->obj, e->skel->maps.drv_flows_v1, e->skel->maps.drv_nat_v1);
+	assert_int_equal(drover_bpf__load(e->skel), 0);
+	ENV_MAPS(e, e->skel);
+	attach_ports(e);
+	*state = e;
+	return 0;
+}
+
+/* The same, from the -DDROVER_NOINLINE build: BPF-to-BPF calls verified too. */
+static int setup_noinline(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	e->nskel = drover_noinline_bpf__open();
+	assert_non_null(e->nskel);
+	prepare(e->nskel->obj, e->nskel->maps.drv_flows_v1, e->nskel->maps.drv_nat_v1);
+	assert_int_equal(drover_noinline_bpf__load(e->nskel), 0);
+	ENV_MAPS(e, e->nskel);
+	attach_ports(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	drover_bpf__destroy(e->skel);
+	drover_noinline_bpf__destroy(e->nskel);
+	free(e);
+	return 0;
+}
+
+static union drv_addr addr(const char *s)
+{
+	union drv_addr a;
+	__u8 fam;
+
+	assert_int_equal(drv_addr_parse(s, &a, &fam), 0);
+	return a;
+}
+
+static struct drv_svc_key svc_key(const char *vip, __u16 port)
+{
+	struct drv_svc_key k = { .port = htons(port), .proto = IPPROTO_TCP };
+
+	assert_int_equal(drv_addr_parse(vip, &k.vip, &k.family), 0);
+	return k;
+}
+
+/* Service @id at @vip:@port, nat, SNAT @snat ports [lo, hi], active slot @slot. */
+static void svc_put(struct env *e, __u32 id, const char *vip, __u16 port, const char *snat,
+		    __u16 lo, __u16 hi, __u8 slot)
+{
+	struct drv_svc_key k = svc_key(vip, port);
+	struct drv_svc v = {
+		.id = id, .table_size = TABLE, .mode = DRV_MODE_NAT, .active = slot,
+		.snat_port_lo = lo, .snat_port_hi = hi, .nbackends = 1, .snat = addr(snat),
+	};
+
+	assert_int_equal(bpf_map__update_elem(e->svcs, &k, sizeof(k), &v,
+					      sizeof(v), 0), 0);
+}
+
+static void be_put(struct env *e, __u32 id, const char *a, __u16 port, __u32 svc, __u8 state,
+		   __u32 gen)
+{
+	struct drv_backend b = { .addr = addr(a), .port = htons(port), .svc_id = svc,
+				 .state = state, .weight = 1, .gen = gen };
+
+	b.family = strchr(a, ':') ? DRV_FAMILY_V6 : DRV_FAMILY_V4;
+	assert_int_equal(bpf_map__update_elem(e->bes, &id, 4, &b, sizeof(b), 0),
+			 0);
+}
+
+/* Fill a whole Maglev window with one backend id. */
+static void table_fill(struct env *e, __u32 svc, __u8 slot, __u32 be_id)
+{
+	__u32 i, idx;
+
+	for (i = 0; i < TABLE; i++) {
+		idx = DRV_MAGLEV_INDEX(svc, slot, i);
+		assert_int_equal(bpf_map__update_elem(e->maglev, &idx, 4, &be_id,
+						      4, 0), 0);
+	}
+}
+
+static void cfg_put(struct env *e, struct drv_cfg c)
+{
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map__update_elem(e->cfg, &zero, 4, &c, sizeof(c), 0),
+			 0);
+}
+
+static int run_prog(int prog_fd, const __u8 *in, size_t len, __u8 *out, __u32 *out_len, int ifindex)
+{
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len, .data_out = out,
+		    .data_size_out = PKT_MAX, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &o), 0);
+	*out_len = o.data_size_out;
+	return o.retval;
+}
+
+static int run(struct env *e, const struct pkt_spec *s, int ifindex)
+{
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(s, in);
+
+	return run_prog(e->prog_fd, in, len, e->out, &e->out_len,
+			ifindex);
+}
+
+static __u64 stat_sum(struct env *e, enum drv_stat idx)
+{
+	int n = libbpf_num_possible_cpus();
+	struct drv_counter c[n];
+	__u32 k = idx;
+	__u64 sum = 0;
+	int i;
+
+	assert_int_equal(bpf_map__lookup_elem(e->stats, &k, 4, c, sizeof(c), 0),
+			 0);
+	for (i = 0; i < n; i++)
+		sum += c[i].packets;
+	return sum;
+}
+
+static struct drv_lb_counters lb_stat(struct bpf_map *m, __u32 id)
+{
+	int n = libbpf_num_possible_cpus(), i;
+	struct drv_lb_counters c[n], sum = {};
+
+	assert_int_equal(bpf_map__lookup_elem(m, &id, 4, c, sizeof(c), 0), 0);
+	for (i = 0; i < n; i++) {
+		sum.packets += c[i].packets;
+		sum.bytes += c[i].bytes;
+		sum.new_flows += c[i].new_flows;
+		sum.reply_packets += c[i].reply_packets;
+		sum.drops += c[i].drops;
+	}
+	return sum;
+}
+
+/* The output frame must equal the frame @want describes, byte for byte, with valid checksums. */
+static void expect_frame(struct env *e, const struct pkt_spec *want)
+{
+	__u8 buf[PKT_MAX];
+	size_t len = pkt_build(want, buf);
+
+	if (e->out_len != len || memcmp(e->out, buf, len)) {
+		pkt_hexdump("got", e->out, e->out_len);
+		pkt_hexdump("want", buf, len);
+		fail_msg("output frame differs");
+	}
+	assert_true(pkt_csums_ok(e->out, e->out_len, want));
+}
+
+/* The SNAT port the program tries first for @s: derived from the flow hash. */
+static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
+{
+	struct drv_flow_key k = { .sport = htons(s->sport), .dport = htons(s->dport),
+				  .proto = IPPROTO_TCP, .family = s->family };
+
+	k.saddr = addr(s->saddr);
+	k.daddr = addr(s->daddr);
+	return lo + drv_flow_hash(&k) % (hi - lo + 1);
+}
+
+static const struct pkt_spec syn4 = {
+	.family = DRV_FAMILY_V4, .smac = MAC_CLIENT, .dmac = MAC_A, .saddr = "10.1.0.2",
+	.daddr = "10.0.0.100", .sport = 40000, .dport = 80, .flags = TCP_SYN,
+};
+
+/* The SYN as node 1 must receive it: SNAT 10.2.0.1:@port, TTL one less, out of drvc. */
+static struct pkt_spec syn4_at_node(__u16 port)
+{
+	struct pkt_spec w = syn4;
+
+	memcpy(w.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(w.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	w.saddr = "10.2.0.1";
+	w.daddr = "10.2.0.11";
+	w.sport = port;
+	w.dport = 8080;
+	w.ttl = 63;
+	return w;
+}
+
+/* Service 0: 10.0.0.100:80 → backend 1 10.2.0.11:8080, SNAT 10.2.0.1 with one port. */
+static void std_v4(struct env *e, __u16 lo, __u16 hi)
+{
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", lo, hi, 0);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_UP, 1);
+	be_put(e, 2, "10.2.0.12", 8080, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+}
+
+static void syn_to_vip_v4_is_nated_and_redirected_to_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).new_flows, 1);
+	assert_int_equal(lb_stat(e->best, 1).packets, 1);
+}
+
+static void syn_to_vip_v4_with_ip_options_is_nated(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	in.ip_opts = 8;
+	want.ip_opts = 8;
+	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+}
+
+static void syn_to_vip_v4_from_node_side_is_sent_back_with_xdp_tx(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	in.saddr = "10.2.0.50";
+	memcpy(in.smac, (__u8[])MAC_ONEARM, ETH_ALEN);
+	memcpy(in.dmac, (__u8[])MAC_C, ETH_ALEN);
+	assert_int_equal(run(e, &in, ifc), XDP_TX);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_TX), 1);
+}
+
+static void syn_to_vip_with_vlan_tag_keeps_tag(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	in.vlan = 42;
+	want.vlan = 42;
+	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+}
+
+static const struct pkt_spec syn6 = {
+	.family = DRV_FAMILY_V6, .smac = MAC_CLIENT, .dmac = MAC_A, .saddr = "fd01::2",
+	.daddr = "fd00::100", .sport = 40000, .dport = 443, .flags = TCP_SYN,
+};
+
+static void std_v6(struct env *e)
+{
+	svc_put(e, 3, "fd00::100", 443, "fd02::1", 30000, 30000, 1);
+	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
+	table_fill(e, 3, 1, 7);
+}
+
+static void syn_to_vip_v6_is_nated_and_redirected_to_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec want = syn6;
+
+	std_v6(e);
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	want.saddr = "fd02::1";
+	want.daddr = "fd02::11";
+	want.sport = 30000;
+	want.ttl = 63;
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(lb_stat(e->best, 7).new_flows, 1);
+}
+
+static void syn_to_vip_v6_after_extension_headers_is_nated(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn6, want = syn6;
+
+	std_v6(e);
+	in.ip6_ext = 2;
+	want = in;
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	want.saddr = "fd02::1";
+	want.daddr = "fd02::11";
+	want.sport = 30000;
+	want.ttl = 63;
+	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+}
+
+static void v6_extension_chain_too_long_is_passed_untouched(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn6;
+	__u8 buf[PKT_MAX];
+	size_t len;
+
+	std_v6(e);
+	in.ip6_ext = 5;
+	len = pkt_build(&in, buf);
+	assert_int_equal(run(e, &in, ifa), XDP_PASS);
+	assert_int_equal(e->out_len, len);
+	assert_memory_equal(e->out, buf, len);
+}
+
+static void nat_reply_v4_is_translated_back_to_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = {
+		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
+		.daddr = "10.2.0.1", .sport = 8080, .dport = 20000, .flags = TCP_SYN | TCP_ACK,
+		.payload = 3,
+	};
+	struct pkt_spec want = reply;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	memcpy(want.smac, (__u8[])MAC_A, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_CLIENT, ETH_ALEN);
+	want.saddr = "10.0.0.100";
+	want.daddr = "10.1.0.2";
+	want.sport = 80;
+	want.dport = 40000;
+	want.ttl = 63;
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
+	assert_int_equal(lb_stat(e->best, 1).reply_packets, 1);
+}
+
+static void nat_reply_v6_is_translated_back_to_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = {
+		.family = DRV_FAMILY_V6, .smac = MAC_N1, .dmac = MAC_C, .saddr = "fd02::11",
+		.daddr = "fd02::1", .sport = 443, .dport = 30000, .flags = TCP_ACK,
+	};
+	struct pkt_spec want = reply;
+
+	std_v6(e);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	memcpy(want.smac, (__u8[])MAC_A, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_CLIENT, ETH_ALEN);
+	want.saddr = "fd00::100";
+	want.daddr = "fd01::2";
+	want.sport = 443;
+	want.dport = 40000;
+	want.ttl = 63;
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	expect_frame(e, &want);
+}
+
+static void reply_without_nat_entry_is_passed_untouched(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = {
+		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
+		.daddr = "10.2.0.1", .sport = 8080, .dport = 20001, .flags = TCP_ACK,
+	};
+	__u8 buf[PKT_MAX];
+	size_t len = pkt_build(&reply, buf);
+
+	std_v4(e, 20000, 20001);
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20001 });
+	assert_int_equal(run(e, &reply, ifc), XDP_PASS);
+	assert_memory_equal(e->out, buf, len);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY_MISS), 1);
+}
+
+static void established_flow_follows_its_record_after_table_change(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	/* The table moves everything to backend 2 (written to slot 1, then flipped). */
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	ack.flags = TCP_ACK;
+	want.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+}
+
+static void flow_of_down_backend_rehashes_to_table(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	ack.flags = TCP_ACK;
+	want.flags = TCP_ACK;
+	want.daddr = "10.2.0.12";
+	memcpy(want.dmac, (__u8[])MAC_N2, ETH_ALEN);
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+}
+
+static void flow_of_reused_backend_id_rehashes(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_UP, 2);	/* id reused: new generation */
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+}
+
+static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, other = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20001);
+	want.sport = snat_first_port(&syn4, 20000, 20001);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	/* Drain 1: out of the table (slot 1 holds only 2), state DRAIN, weight 0. */
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20001, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DRAIN, 1);
+	ack.flags = TCP_ACK;
+	want.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	other.sport = 40001;
+	assert_int_equal(run(e, &other, ifa), XDP_REDIRECT);
+	assert_int_equal(lb_stat(e->best, 2).new_flows, 1);
+	assert_int_equal(lb_stat(e->best, 1).new_flows, 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+}
+
+static void empty_table_drops_new_flow_as_no_backend(void **state)
+{
+	struct env *e = *state;
+
+	std_v4(e, 20000, 20000);
+	table_fill(e, 0, 0, DRV_BE_NONE);
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_NO_BACKEND), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
+}
+
+/* Find a client port whose first SNAT choice in [lo, lo+1] is @port. */
+static __u16 client_port_choosing(__u16 port, __u16 lo, __u16 skip)
+{
+	struct pkt_spec s = syn4;
+
+	for (s.sport = 40001; s.sport < 41000; s.sport++)
+		if (s.sport != skip && snat_first_port(&s, lo, lo + 1) == port)
+			return s.sport;
+	fail_msg("no client port hashes to SNAT port %u", port);
+	return 0;
+}
+
+static void snat_port_collision_takes_next_port(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4, b = syn4, want;
+	__u16 first;
+
+	std_v4(e, 20000, 20001);
+	first = snat_first_port(&a, 20000, 20001);
+	b.sport = client_port_choosing(first, 20000, a.sport);
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT);
+	want = syn4_at_node(first == 20000 ? 20001 : 20000);
+	want.flags = b.flags;
+	assert_int_equal(((struct tcphdr *)(e->out + ETH_HLEN + 20))->source, htons(want.sport));
+	assert_true(pkt_csums_ok(e->out, e->out_len, &want));
+}
+
+static void snat_exhaustion_is_dropped_and_counted(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4, b = syn4;
+	__u8 buf[PKT_MAX];
+
+	std_v4(e, 20000, 20000);
+	b.sport = 40001;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	pkt_build(&b, buf);
+	assert_memory_equal(e->out, buf, e->out_len);	/* never a wrong rewrite */
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 1);
+	assert_int_equal(lb_stat(e->best, 1).drops, 1);
+}
+
+static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec fin = syn4, b = syn4;
+	struct drv_flow_key k = {};
+	struct drv_flow f;
+
+	std_v4(e, 20000, 20000);
+	/* A 1 s FIN timeout; the idle timeout stays long. */
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	fin.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &fin, ifa), XDP_REDIRECT);
+	k.saddr = addr("10.1.0.2");
+	k.daddr = addr("10.0.0.100");
+	k.sport = htons(40000);
+	k.dport = htons(80);
+	k.proto = IPPROTO_TCP;
+	k.family = DRV_FAMILY_V4;
+	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f,
+					      sizeof(f), 0), 0);
+	assert_int_equal(f.state, DRV_FLOW_CLOSING);
+	/* While the closing flow holds the only port, a new client is refused... */
+	b.sport = 40001;
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	/* ...and after the FIN timeout the port is free again (bounded wait, ≤ 10 s). */
+	for (int i = 0; i < 100; i++) {
+		usleep(100 * 1000);
+		if (run(e, &b, ifa) == XDP_REDIRECT)
+			return;
+	}
+	fail_msg("SNAT port not reclaimed 10 s after FIN with a 1 s FIN timeout");
+}
+
+static void rst_marks_flow_closing(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec rst = syn4;
+	struct drv_flow_key k = { .sport = htons(40000), .dport = htons(80),
+				  .proto = IPPROTO_TCP, .family = DRV_FAMILY_V4 };
+	struct drv_flow f;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	rst.flags = TCP_RST;
+	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
+	k.saddr = addr("10.1.0.2");
+	k.daddr = addr("10.0.0.100");
+	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f,
+					      sizeof(f), 0), 0);
+	assert_int_equal(f.state, DRV_FLOW_CLOSING);
+}
+
+static void first_fragment_to_vip_is_dropped(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4;
+
+	std_v4(e, 20000, 20000);
+	in.frag = 1;
+	assert_int_equal(run(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_IP_FRAG), 1);
+	std_v6(e);
+	in = syn6;
+	in.frag = 1;
+	assert_int_equal(run(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_IP_FRAG), 2);
+}
+
+static void ttl_one_to_vip_is_dropped(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4;
+
+	std_v4(e, 20000, 20000);
+	in.ttl = 1;
+	assert_int_equal(run(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TTL), 1);
+}
+
+static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
+{
+	struct env *e = *state;
+
+	std_v4(e, 20000, 20000);
+	be_put(e, 1, "10.9.0.1", 8080, 0, DRV_BE_UP, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
+}
+
+static void non_vip_and_non_tcp_pass_untouched(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec other = syn4;
+	__u8 buf[PKT_MAX], arp[60] = { 0 };
+	size_t len;
+
+	std_v4(e, 20000, 20000);
+	other.dport = 22;	/* VIP, other port */
+	len = pkt_build(&other, buf);
+	assert_int_equal(run(e, &other, ifa), XDP_PASS);
+	assert_int_equal(e->out_len, len);
+	assert_memory_equal(e->out, buf, len);
+	other = syn4;
+	other.daddr = "10.1.0.1";	/* the balancer itself */
+	len = pkt_build(&other, buf);
+	assert_int_equal(run(e, &other, ifa), XDP_PASS);
+	assert_memory_equal(e->out, buf, len);
+	/* UDP to the VIP: protocol byte changed, so not TCP. */
+	len = pkt_build(&syn4, buf);
+	buf[ETH_HLEN + 9] = IPPROTO_UDP;
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
+				  &e->out_len, ifa), XDP_PASS);
+	assert_memory_equal(e->out, buf, len);
+	/* ARP */
+	arp[12] = 0x08;
+	arp[13] = 0x06;
+	assert_int_equal(run_prog(e->prog_fd, arp, sizeof(arp),
+				  e->out, &e->out_len, ifa), XDP_PASS);
+	assert_memory_equal(e->out, arp, sizeof(arp));
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_PASS), 4);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 0);
+}
+
+/*
+ * Cut a VIP SYN at every length, two ways: as the wire would (IP length
+ * left as it was) and with the IP length made consistent with the cut (so
+ * the TCP header itself is short). Never forwarded: dropped, and counted
+ * under exactly one reason.
+ */
+static void vip_packet_cut_at_every_length_is_never_forwarded(void **state)
+{
+	struct pkt_spec vlan4 = syn4;
+	const struct pkt_spec *specs[] = { &syn4, &syn6, &vlan4 };
+	struct env *e = *state;
+	__u8 full[PKT_MAX], in[PKT_MAX];
+	int fd = e->prog_fd;
+	size_t len, cut, s, hdr_end;
+	__u64 drops = 0;
+	int act, fix;
+
+	vlan4.vlan = 7;
+	std_v4(e, 20000, 20000);
+	std_v6(e);
+	for (s = 0; s < ARRAY_SIZE(specs); s++) {
+		size_t l3 = ETH_HLEN + (specs[s]->vlan ? 4 : 0);
+
+		struct pkt_spec sp = *specs[s];
+
+		sp.payload = 4;
+		len = pkt_build(&sp, full);
+		hdr_end = len - sp.payload;
+		for (fix = 0; fix < 2; fix++) {
+			/*
+			 * A consistent length that cuts only payload is a sound packet.
+			 * BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header.
+			 */
+			for (cut = ETH_HLEN; cut < (fix ? hdr_end : len); cut++) {
+				memcpy(in, full, cut);
+				if (fix && sp.family == DRV_FAMILY_V4 && cut >= l3 + 4)
+					*(__be16 *)(in + l3 + 2) = htons(cut - l3);
+				if (fix && sp.family == DRV_FAMILY_V6 && cut >= l3 + 6)
+					*(__be16 *)(in + l3 + 4) = htons(cut - l3 - 40);
+				act = run_prog(fd, in, cut, e->out, &e->out_len, ifa);
+				if (act != XDP_DROP) {
+					fprintf(stderr, "family %u cut %zu fix %d: verdict %d\n",
+						sp.family, cut, fix, act);
+					fail_msg("a cut VIP packet was not dropped");
+				}
+				drops++;
+			}
+		}
+	}
+	/* Every drop was counted under exactly one reason. */
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), drops);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_ETH_TRUNC) + stat_sum(e, DRV_STAT_DROP_IP_TRUNC) +
+				 stat_sum(e, DRV_STAT_DROP_IP_BAD) + stat_sum(e, DRV_STAT_DROP_TCP_TRUNC) +
+				 stat_sum(e, DRV_STAT_DROP_IP6_EXT) + stat_sum(e, DRV_STAT_DROP_TCP_BAD),
+			 drops);
+	assert_true(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC) > 0);
+	assert_true(stat_sum(e, DRV_STAT_DROP_ETH_TRUNC) > 0);
+}
+
+static void bad_tcp_data_offset_is_dropped(void **state)
+{
+	struct env *e = *state;
+	__u8 buf[PKT_MAX];
+	size_t len;
+
+	std_v4(e, 20000, 20000);
+	len = pkt_build(&syn4, buf);
+	buf[ETH_HLEN + 20 + 12] = 0x40;	/* doff 4 */
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
+				  &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_BAD), 1);
+	buf[ETH_HLEN + 20 + 12] = 0xf0;	/* doff 15: 60 bytes, past the end */
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
+				  &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(syn_to_vip_v4_is_nated_and_redirected_to_node),
+		T(syn_to_vip_v4_with_ip_options_is_nated),
+		T(syn_to_vip_v4_from_node_side_is_sent_back_with_xdp_tx),
+		T(syn_to_vip_with_vlan_tag_keeps_tag),
+		T(syn_to_vip_v6_is_nated_and_redirected_to_node),
+		T(syn_to_vip_v6_after_extension_headers_is_nated),
+		T(v6_extension_chain_too_long_is_passed_untouched),
+		T(nat_reply_v4_is_translated_back_to_client),
+		T(nat_reply_v6_is_translated_back_to_client),
+		T(reply_without_nat_entry_is_passed_untouched),
+		T(established_flow_follows_its_record_after_table_change),
+		T(flow_of_down_backend_rehashes_to_table),
+		T(flow_of_reused_backend_id_rehashes),
+		T(draining_backend_keeps_flows_but_takes_no_new_ones),
+		T(empty_table_drops_new_flow_as_no_backend),
+		T(snat_port_collision_takes_next_port),
+		T(snat_exhaustion_is_dropped_and_counted),
+		T(fin_ages_flow_and_frees_snat_port_after_fin_timeout),
+		T(rst_marks_flow_closing),
+		T(first_fragment_to_vip_is_dropped),
+		T(ttl_one_to_vip_is_dropped),
+		T(backend_behind_blackhole_route_is_dropped_as_fib),
+		T(non_vip_and_non_tcp_pass_untouched),
+		T(vip_packet_cut_at_every_length_is_never_forwarded),
+		T(bad_tcp_data_offset_is_dropped),
+#undef T
+#define N(f) cmocka_unit_test_setup_teardown(f, setup_noinline, teardown)
+		N(syn_to_vip_v4_is_nated_and_redirected_to_node),
+		N(syn_to_vip_v6_after_extension_headers_is_nated),
+		N(nat_reply_v4_is_translated_back_to_client),
+		N(flow_of_down_backend_rehashes_to_table),
+		N(vip_packet_cut_at_every_length_is_never_forwarded),
+#undef N
+	};
+
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
