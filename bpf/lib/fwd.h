@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * Sending a rewritten packet on: next hop and egress device from the
- * kernel's FIB (bpf_fib_lookup), MACs from its neighbour table; XDP_TX when
+ * kernel's FIB (bpf_fib_lookup), MACs from its neighbour table, cached by the
+ * callers for DRV_NH_TTL_NS (a lookup costs about as much as the rest of the
+ * fast path); XDP_TX when
  * the egress is the ingress device (one-arm), XDP_REDIRECT through drv_txports
  * otherwise (two-arm). Uses the forwarding lookup, so the ingress device must
  * have forwarding enabled (the CLI warns at attach when it is not).
@@ -33,14 +35,14 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
 }
 
 /**
- * fwd_fib - set the MACs of a rewritten packet and choose TX or REDIRECT
- * Return: XDP_TX, XDP_REDIRECT, XDP_PASS (no neighbour entry yet, or the route
- *         is not a forward: the stack resolves it), or XDP_DROP (counted).
+ * fwd_resolve - next hop of a rewritten packet from the FIB and neighbour table
+ * @nh: out, on DRV_CONTINUE
+ * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
+ *         yet, local delivery, ICMP "fragmentation needed"); XDP_DROP (counted).
  */
-static __always_inline int fwd_fib(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, struct drv_nh *nh)
 {
 	struct bpf_fib_lookup fib = {};
-	__u32 *port;
 	int rc;
 
 	fib.ifindex = ctx->ingress_ifindex;
@@ -68,7 +70,6 @@ static __always_inline int fwd_fib(struct xdp_md *ctx, struct pkt *p)
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		/* The stack resolves the neighbour, delivers locally or sends ICMP. */
 		stats_count(DRV_STAT_FIB_PASS, p->len);
 		return XDP_PASS;
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
@@ -80,16 +81,28 @@ static __always_inline int fwd_fib(struct xdp_md *ctx, struct pkt *p)
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	return DRV_CONTINUE;
+}
 
-	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
-	if (fib.ifindex == ctx->ingress_ifindex)
+/**
+ * fwd_send - set the MACs toward @nh and leave: XDP_TX back out of the ingress
+ * device (one-arm), else XDP_REDIRECT through drv_txports (two-arm).
+ */
+static __always_inline int fwd_send(struct xdp_md *ctx, struct pkt *p, const struct drv_nh *nh)
+{
+	__u32 ifindex = nh->ifindex;
+
+	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+	if (ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
 	/* Only devices drover is attached to can take redirected frames. */
-	port = bpf_map_lookup_elem(&DRV_MAP_TX_PORTS, &fib.ifindex);
-	if (!port)
+	if (!bpf_map_lookup_elem(&DRV_MAP_TX_PORTS, &ifindex))
 		return stats_drop(ctx, DRV_STAT_DROP_FIB);
-	return bpf_redirect_map(&DRV_MAP_TX_PORTS, fib.ifindex, XDP_DROP);
+	return bpf_redirect_map(&DRV_MAP_TX_PORTS, ifindex, XDP_DROP);
 }
 
 #endif /* __DROVER_BPF_FWD_H */

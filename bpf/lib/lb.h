@@ -228,6 +228,27 @@ static __always_inline __u32 lb_pick(const struct drv_svc *svc, __u32 h,
 	return *id;
 }
 
+/* Send toward backend @be_id through its cached next hop, resolving it when stale. */
+static __always_inline int lb_send_to_backend(struct xdp_md *ctx, struct pkt *p, __u32 be_id,
+					      __u32 gen, __u64 now)
+{
+	struct drv_nh_cache *c = bpf_map_lookup_elem(&DRV_MAP_NEXTHOPS, &be_id);
+	struct drv_nh nh;
+	int act;
+
+	if (c && c->nh.ifindex && c->gen == gen && now - c->stamp_ns < DRV_NH_TTL_NS)
+		return fwd_send(ctx, p, &c->nh);
+	act = fwd_resolve(ctx, p, &nh);
+	if (act >= 0)
+		return act;
+	if (c) {
+		c->nh = nh;
+		c->gen = gen;
+		c->stamp_ns = now;
+	}
+	return fwd_send(ctx, p, &nh);
+}
+
 /**
  * lb_forward - client → VIP packet of service @svc: find or make its flow, rewrite, send
  * Return: an XDP verdict.
@@ -303,7 +324,7 @@ rewrite:
 	nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
 	lb_count(&DRV_MAP_SVC_STATS, svc->id, p->len, false, new_flow);
 	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, false, new_flow);
-	return fwd_fib(ctx, p);
+	return lb_send_to_backend(ctx, p, be_id, be->gen, now);
 }
 
 /**
@@ -315,6 +336,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	const struct drv_cfg *cfg;
 	union drv_addr vip, client;
 	__be16 vip_port, client_port;
+	struct drv_nh nh;
 	struct drv_nat *n;
 	__u32 zero = 0, svc_id, be_id;
 	__u16 dport;
@@ -342,6 +364,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		n->last_seen_ns = now;
 		n->state = tcp_flow_state(p->tcp, n->state);
+		n->nh.ifindex = 0;	/* look the next hop up again */
 	}
 	vip = n->vip;
 	client = n->client;
@@ -354,7 +377,13 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	stats_count(DRV_STAT_NAT_REPLY, p->len);
 	lb_count(&DRV_MAP_SVC_STATS, svc_id, p->len, true, false);
 	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, true, false);
-	return fwd_fib(ctx, p);
+	if (n->nh.ifindex)
+		return fwd_send(ctx, p, &n->nh);
+	act = fwd_resolve(ctx, p, &nh);
+	if (act >= 0)
+		return act;
+	n->nh = nh;
+	return fwd_send(ctx, p, &nh);
 }
 
 /**

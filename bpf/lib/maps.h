@@ -95,4 +95,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } DRV_MAP_TX_PORTS SEC(".maps");
 
+/* Not pinned: a cache the program fills; a new load starts it empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_nh_cache);
+	__uint(max_entries, DRV_MAX_BACKENDS);
+} DRV_MAP_NEXTHOPS SEC(".maps");
+
 #endif /* __DROVER_BPF_MAPS_H */

@@ -24,6 +24,7 @@
 #define DRV_MAP_BE_STATS drv_best_v1	/* PERCPU_ARRAY backend id → drv_lb_counters */
 #define DRV_MAP_CFG	drv_cfg_v1	/* ARRAY[1] → drv_cfg */
 #define DRV_MAP_TX_PORTS drv_txports_v1	/* DEVMAP_HASH ifindex → ifindex */
+#define DRV_MAP_NEXTHOPS drv_nh_v1	/* PERCPU_ARRAY backend id → drv_nh_cache */
 
 #define __DRV_STR(x) #x
 #define DRV_STR(x) __DRV_STR(x)	/* DRV_STR(DRV_MAP_SVCS) → "drv_svcs_v1" */
@@ -134,6 +135,27 @@ struct drv_flow {
 	__u8 pad;
 };
 
+/*
+ * A next hop as bpf_fib_lookup found it. The program caches it (per backend
+ * in drv_nh, per NAT entry in drv_nat) and looks it up again after
+ * DRV_NH_TTL_NS, so a neighbour change is followed within that time.
+ */
+struct drv_nh {
+	__u32 ifindex;		/* egress device; 0 = not resolved */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
+#define DRV_NH_TTL_NS 1000000000ULL
+
+/* drv_nh value (per CPU): the next hop toward a backend, written only by the program. */
+struct drv_nh_cache {
+	__u64 stamp_ns;		/* when it was resolved */
+	__u32 gen;		/* drv_backend.gen it was resolved for */
+	__u32 pad;
+	struct drv_nh nh;
+};
+
 /* drv_nat value: how to translate a node's reply back to the client. */
 struct drv_nat {
 	__u64 last_seen_ns;
@@ -145,6 +167,7 @@ struct drv_nat {
 	__u32 backend_id;
 	__u8 state;		/* enum drv_flow_state */
 	__u8 pad[3];
+	struct drv_nh nh;	/* next hop toward the client, refreshed with last_seen_ns */
 };
 
 /* drv_cfg[0]: runtime knobs, read by every packet, written by the CLI/agent. */
@@ -221,7 +244,9 @@ _Static_assert(sizeof(struct drv_svc) == 36, "drv_svc ABI");
 _Static_assert(sizeof(struct drv_backend) == 32, "drv_backend ABI");
 _Static_assert(sizeof(struct drv_flow_key) == 40, "drv_flow_key ABI");
 _Static_assert(sizeof(struct drv_flow) == 24, "drv_flow ABI");
-_Static_assert(sizeof(struct drv_nat) == 56, "drv_nat ABI");
+_Static_assert(sizeof(struct drv_nat) == 72, "drv_nat ABI");
+_Static_assert(sizeof(struct drv_nh) == 16, "drv_nh ABI");
+_Static_assert(sizeof(struct drv_nh_cache) == 32, "drv_nh_cache ABI");
 _Static_assert(sizeof(struct drv_cfg) == 16, "drv_cfg ABI");
 _Static_assert(sizeof(struct drv_counter) == 16, "drv_counter ABI");
 _Static_assert(sizeof(struct drv_lb_counters) == 48, "drv_lb_counters ABI");

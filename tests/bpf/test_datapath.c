@@ -748,6 +748,30 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
 
+/* The per-backend next-hop cache follows a neighbour change within DRV_NH_TTL_NS. */
+static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4;
+	int i;
+
+	std_v4(e, 20000, 20100);
+	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+	assert_int_equal(e->out[5], 0x11);
+	assert_int_equal(sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:99 dev drvc nud permanent"),
+			 0);
+	for (i = 0; i < 100; i++) {
+		in.sport++;
+		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+		if (e->out[5] == 0x99)
+			break;
+		usleep(100 * 1000);
+	}
+	sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent");
+	assert_int_equal(e->out[5], 0x99);
+	assert_true(i >= 1 && i <= 30);	/* cached at first, replaced within ~1 s (≤ 3 s here) */
+}
+
 static void non_vip_and_non_tcp_pass_untouched(void **state)
 {
 	struct env *e = *state;
@@ -885,6 +909,7 @@ int main(void)
 		T(first_fragment_to_vip_is_dropped),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
+		T(changed_node_mac_is_used_after_the_cache_ttl),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
