@@ -278,7 +278,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	if (!cfg)
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
@@ -352,7 +352,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (p->frag)
 		return XDP_PASS;
 	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &p->key);
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	if (!n || flow_expired(cfg, n->last_seen_ns, n->state, now)) {
 		if (cfg->reply_port_hi)
 			stats_count(DRV_STAT_NAT_REPLY_MISS, p->len);

@@ -126,7 +126,7 @@ enum drv_flow_state {
 
 /* drv_flows value: where a client flow goes. */
 struct drv_flow {
-	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet (updated ≥ 1 s apart) */
+	__u64 last_seen_ns;	/* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) of the last packet, updated ≥ 1 s apart */
 	__u32 backend_id;	/* chosen backend */
 	__u32 backend_gen;	/* drv_backend.gen when chosen */
 	__u32 svc_id;
