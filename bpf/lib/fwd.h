@@ -11,6 +11,7 @@
 #ifndef __DROVER_BPF_FWD_H
 #define __DROVER_BPF_FWD_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -35,32 +36,34 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
 }
 
 /**
- * fwd_resolve - next hop of a rewritten packet from the FIB and neighbour table
+ * fwd_resolve - next hop toward @dst from the FIB and neighbour table
+ * @dst: the address to reach (the backend, or the client of a reply); the
+ *       source, TOS and length come from the packet's (outer) IP header
  * @nh: out, on DRV_CONTINUE
+ * @via_gw: out, true if the FIB routes @dst through a gateway (not on-link)
  * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
  *         yet, local delivery, ICMP "fragmentation needed"); XDP_DROP (counted).
  */
-static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, struct drv_nh *nh)
+static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p,
+				       const union drv_addr *dst, struct drv_nh *nh, bool *via_gw)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
 
 	fib.ifindex = ctx->ingress_ifindex;
 	fib.l4_protocol = IPPROTO_TCP;
-	fib.sport = p->tcp->source;
-	fib.dport = p->tcp->dest;
 	if (p->ip4) {
 		fib.family = DRV_AF_INET;
 		fib.tos = p->ip4->tos;
 		fib.tot_len = bpf_ntohs(p->ip4->tot_len);
 		fib.ipv4_src = p->ip4->saddr;
-		fib.ipv4_dst = p->ip4->daddr;
+		fib.ipv4_dst = dst->v4;
 	} else if (p->ip6) {
 		fib.family = DRV_AF_INET6;
 		fib.flowinfo = *(__be32 *)p->ip6 & IPV6_FLOWINFO_MASK;
 		fib.tot_len = sizeof(*p->ip6) + bpf_ntohs(p->ip6->payload_len);
 		__builtin_memcpy(fib.ipv6_src, &p->ip6->saddr, sizeof(fib.ipv6_src));
-		__builtin_memcpy(fib.ipv6_dst, &p->ip6->daddr, sizeof(fib.ipv6_dst));
+		__builtin_memcpy(fib.ipv6_dst, dst, sizeof(fib.ipv6_dst));
 	}
 
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
@@ -81,6 +84,12 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, struct
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
+	/* On success the FIB leaves the gateway (or @dst itself, on-link) in ipv*_dst. */
+	if (p->ip4)
+		*via_gw = fib.ipv4_dst != dst->v4;
+	else
+		*via_gw = (fib.ipv6_dst[0] ^ dst->v6[0]) | (fib.ipv6_dst[1] ^ dst->v6[1]) |
+			  (fib.ipv6_dst[2] ^ dst->v6[2]) | (fib.ipv6_dst[3] ^ dst->v6[3]);
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);

@@ -22,6 +22,7 @@
 #include "drover/maps.h"
 
 #include "lib/csum.h"
+#include "lib/encap.h"
 #include "lib/fwd.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
@@ -228,19 +229,27 @@ static __always_inline __u32 lb_pick(const struct drv_svc *svc, __u32 h,
 	return *id;
 }
 
-/* Send toward backend @be_id through its cached next hop, resolving it when stale. */
+/*
+ * Send toward backend @be_id through its cached next hop, resolving it when
+ * stale. DSR rewrites only MACs, so its backend must be on-link: through a
+ * gateway the packet, still addressed to the VIP, would come straight back.
+ */
 static __always_inline int lb_send_to_backend(struct xdp_md *ctx, struct pkt *p, __u32 be_id,
-					      __u32 gen, __u64 now)
+					      const struct drv_backend *be, __u8 mode, __u64 now)
 {
 	struct drv_nh_cache *c = bpf_map_lookup_elem(&DRV_MAP_NEXTHOPS, &be_id);
+	__u32 gen = be->gen;
 	struct drv_nh nh;
+	bool via_gw;
 	int act;
 
 	if (c && c->nh.ifindex && c->gen == gen && now - c->stamp_ns < DRV_NH_TTL_NS)
 		return fwd_send(ctx, p, &c->nh);
-	act = fwd_resolve(ctx, p, &nh);
+	act = fwd_resolve(ctx, p, &be->addr, &nh, &via_gw);
 	if (act >= 0)
 		return act;
+	if (via_gw && mode == DRV_MODE_DSR)
+		return stats_drop(ctx, DRV_STAT_DROP_FIB);
 	if (c) {
 		c->nh = nh;
 		c->gen = gen;
@@ -269,11 +278,12 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 		return stats_drop(ctx, DRV_STAT_DROP_IP_FRAG);
 	}
-	act = fwd_check_ttl(ctx, p);
-	if (act >= 0)
-		return act;
-	if (svc->mode != DRV_MODE_NAT)
-		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);	/* dsr/tunnel: not in this build */
+	/* nat routes the packet (TTL - 1); dsr and tunnel hand it on unchanged. */
+	if (svc->mode == DRV_MODE_NAT) {
+		act = fwd_check_ttl(ctx, p);
+		if (act >= 0)
+			return act;
+	}
 	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
 	if (!cfg)
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
@@ -289,7 +299,8 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				f->state = state;
 				f->last_seen_ns = now;
-				snat_refresh(p, svc, be, f, now);
+				if (svc->mode == DRV_MODE_NAT)
+					snat_refresh(p, svc, be, f, now);
 			}
 			snat_port = f->snat_port;
 			goto rewrite;
@@ -304,11 +315,14 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		return stats_drop(ctx, DRV_STAT_DROP_NO_BACKEND);
 	}
 	state = tcp_flow_state(p->tcp, DRV_FLOW_OPEN);
-	snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, state);
-	if (!snat_port) {
-		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
-		lb_count_drop(&DRV_MAP_BE_STATS, be_id);
-		return stats_drop(ctx, DRV_STAT_DROP_SNAT_EXHAUSTED);
+	snat_port = 0;
+	if (svc->mode == DRV_MODE_NAT) {
+		snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, state);
+		if (!snat_port) {
+			lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+			lb_count_drop(&DRV_MAP_BE_STATS, be_id);
+			return stats_drop(ctx, DRV_STAT_DROP_SNAT_EXHAUSTED);
+		}
 	}
 	nf.last_seen_ns = now;
 	nf.backend_id = be_id;
@@ -321,10 +335,23 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	new_flow = true;
 
 rewrite:
-	nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
+	switch (svc->mode) {
+	case DRV_MODE_NAT:
+		nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
+		break;
+	case DRV_MODE_DSR:
+		break;
+	case DRV_MODE_TUNNEL:
+		act = encap(ctx, p, svc, be);
+		if (act >= 0)
+			return act;
+		break;
+	default:
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+	}
 	lb_count(&DRV_MAP_SVC_STATS, svc->id, p->len, false, new_flow);
 	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, false, new_flow);
-	return lb_send_to_backend(ctx, p, be_id, be->gen, now);
+	return lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
 }
 
 /**
@@ -338,6 +365,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	__be16 vip_port, client_port;
 	struct drv_nh nh;
 	struct drv_nat *n;
+	bool via_gw;
 	__u32 zero = 0, svc_id, be_id;
 	__u16 dport;
 	__u64 now;
@@ -379,7 +407,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, true, false);
 	if (n->nh.ifindex)
 		return fwd_send(ctx, p, &n->nh);
-	act = fwd_resolve(ctx, p, &nh);
+	act = fwd_resolve(ctx, p, &client, &nh, &via_gw);
 	if (act >= 0)
 		return act;
 	n->nh = nh;

@@ -200,18 +200,24 @@ static struct drv_svc_key svc_key(const char *vip, __u16 port)
 	return k;
 }
 
-/* Service @id at @vip:@port, nat, SNAT @snat ports [lo, hi], active slot @slot. */
-static void svc_put(struct env *e, __u32 id, const char *vip, __u16 port, const char *snat,
-		    __u16 lo, __u16 hi, __u8 slot)
+/* Service @id at @vip:@port in @mode, SNAT/source @snat ports [lo, hi], active slot @slot. */
+static void svc_put_mode(struct env *e, __u32 id, const char *vip, __u16 port, __u8 mode,
+			 const char *snat, __u16 lo, __u16 hi, __u8 slot)
 {
 	struct drv_svc_key k = svc_key(vip, port);
 	struct drv_svc v = {
-		.id = id, .table_size = TABLE, .mode = DRV_MODE_NAT, .active = slot,
+		.id = id, .table_size = TABLE, .mode = mode, .active = slot,
 		.snat_port_lo = lo, .snat_port_hi = hi, .nbackends = 1, .snat = addr(snat),
 	};
 
 	assert_int_equal(bpf_map__update_elem(e->svcs, &k, sizeof(k), &v,
 					      sizeof(v), 0), 0);
+}
+
+static void svc_put(struct env *e, __u32 id, const char *vip, __u16 port, const char *snat,
+		    __u16 lo, __u16 hi, __u8 slot)
+{
+	svc_put_mode(e, id, vip, port, DRV_MODE_NAT, snat, lo, hi, slot);
 }
 
 static void be_put(struct env *e, __u32 id, const char *a, __u16 port, __u32 svc, __u8 state,
@@ -748,6 +754,98 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
 
+
+/* dsr: only the MACs change; the node holds the VIP and answers the client itself. */
+static void dsr_syn_changes_only_macs(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec want = syn4;
+
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 0);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+}
+
+static void dsr_to_node_behind_gateway_is_dropped(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(sh("ip route replace 10.3.0.0/24 via 10.2.0.12"), 0);
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 0);
+	be_put(e, 1, "10.3.0.5", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	sh("ip route del 10.3.0.0/24");
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
+}
+
+/* tunnel: [new L2][outer IP][the client's frame from its L3 header on, unchanged]. */
+static void expect_tunnel(struct env *e, const struct pkt_spec *in, const __u8 *outer, size_t olen)
+{
+	__u8 inb[PKT_MAX], want[PKT_MAX];
+	size_t len = pkt_build(in, inb), l2 = ETH_HLEN + (in->vlan ? 4 : 0);
+
+	memcpy(want, inb, l2);
+	memcpy(want, (__u8[])MAC_N1, ETH_ALEN);
+	memcpy(want + ETH_ALEN, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want + l2, outer, olen);
+	memcpy(want + l2 + olen, inb + l2, len - l2);
+	if (e->out_len != len + olen || memcmp(e->out, want, len + olen)) {
+		pkt_hexdump("got", e->out, e->out_len);
+		pkt_hexdump("want", want, len + olen);
+		fail_msg("tunnelled frame differs");
+	}
+}
+
+static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn4;
+	struct iphdr o = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_IPIP };
+	int vlan;
+
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_TUNNEL, "10.2.0.1", 0, 0, 0);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	for (vlan = 0; vlan < 2; vlan++) {
+		in.vlan = vlan ? 9 : 0;
+		o.tot_len = htons(sizeof(o) + 40);	/* outer + inner IPv4 SYN */
+		o.check = 0;
+		o.saddr = addr("10.2.0.1").v4;
+		o.daddr = addr("10.2.0.11").v4;
+		o.check = htons(pkt_fold(pkt_sum(&o, sizeof(o), 0)));
+		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
+		expect_tunnel(e, &in, (__u8 *)&o, sizeof(o));
+	}
+}
+
+static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
+{
+	struct env *e = *state;
+	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
+	struct drv_flow_key k = { .sport = htons(40000), .dport = htons(443),
+				  .proto = IPPROTO_TCP, .family = DRV_FAMILY_V6 };
+	__u32 label;
+
+	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
+	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
+	table_fill(e, 3, 1, 7);
+	k.saddr = addr("fd01::2");
+	k.daddr = addr("fd00::100");
+	label = drv_flow_hash(&k) & 0xfffff;
+	*(__be32 *)&o = htonl(0x60000000 | label);
+	o.payload_len = htons(40 + 20);
+	inet_pton(AF_INET6, "fd02::1", &o.saddr);
+	inet_pton(AF_INET6, "fd02::11", &o.daddr);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	expect_tunnel(e, &syn6, (__u8 *)&o, sizeof(o));
+}
+
 /* The per-backend next-hop cache follows a neighbour change within DRV_NH_TTL_NS. */
 static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 {
@@ -910,6 +1008,10 @@ int main(void)
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
 		T(changed_node_mac_is_used_after_the_cache_ttl),
+		T(dsr_syn_changes_only_macs),
+		T(dsr_to_node_behind_gateway_is_dropped),
+		T(tunnel_v4_wraps_packet_in_ipip_to_node),
+		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
@@ -920,6 +1022,7 @@ int main(void)
 		N(nat_reply_v4_is_translated_back_to_client),
 		N(flow_of_down_backend_rehashes_to_table),
 		N(vip_packet_cut_at_every_length_is_never_forwarded),
+		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 #undef N
 	};
 

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Tunnel mode: wrap the client's packet, unchanged, in an outer IPv4 (IPIP,
+ * protocol 4) or IPv6 (IP6IP6, next header 41) header from the service's
+ * source address to the node. The node decapsulates (its fallback tunl0 /
+ * ip6tnl0 device), holds the VIP on a local device and answers the client
+ * directly. The outer packet is 20 / 40 bytes longer: the path to the nodes
+ * needs that much MTU headroom over the clients' MTU (as with any IPIP balancer).
+ */
+#ifndef __DROVER_BPF_ENCAP_H
+#define __DROVER_BPF_ENCAP_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/hash.h"
+#include "drover/maps.h"
+
+#include "lib/parse.h"
+#include "lib/stats.h"
+
+#define ENCAP_TTL 64
+
+/* Full checksum of a 20-byte IPv4 header (check field zero). */
+static __always_inline __u16 ipv4_csum(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u32 s = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		s += w[i];
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+/*
+ * Grow the head by @grow bytes and move the L2 header (14 bytes, or 18 with a
+ * VLAN tag) to the new front. Return: the new start of the L3 header or NULL.
+ */
+static __always_inline void *encap_push(struct xdp_md *ctx, struct pkt *p, int grow, bool vlan)
+{
+	void *data, *data_end;
+	__u32 l2 = vlan ? ETH_HLEN + 4 : ETH_HLEN;
+
+	if (bpf_xdp_adjust_head(ctx, -grow))
+		return NULL;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	/* The old L2 header starts @grow bytes in; @grow ≥ 20 > 18, so no overlap. */
+	if (vlan) {
+		if (data + grow + ETH_HLEN + 4 > data_end)
+			return NULL;
+		__builtin_memcpy(data, data + grow, ETH_HLEN + 4);
+	} else {
+		if (data + grow + ETH_HLEN > data_end)
+			return NULL;
+		__builtin_memcpy(data, data + grow, ETH_HLEN);
+	}
+	p->eth = data;
+	return data + l2;
+}
+
+/**
+ * encap - wrap the packet for tunnel mode toward @be from @svc's source address
+ * Return: DRV_CONTINUE with p->eth and p->ip4/p->ip6 pointing at the new
+ *         outer headers (p->tcp is no longer valid), or XDP_DROP (counted).
+ */
+static __always_inline int encap(struct xdp_md *ctx, struct pkt *p, const struct drv_svc *svc,
+				 const struct drv_backend *be)
+{
+	void *data_end;
+	bool vlan;
+
+	if (be->family != p->family)
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+	vlan = p->eth->h_proto == bpf_htons(ETH_P_8021Q) ||
+	       p->eth->h_proto == bpf_htons(ETH_P_8021AD);
+	if (p->ip4) {
+		__u16 inner_len = bpf_ntohs(p->ip4->tot_len);
+		__u8 tos = p->ip4->tos;
+		struct iphdr *iph;
+
+		iph = encap_push(ctx, p, sizeof(*iph), vlan);
+		data_end = (void *)(long)ctx->data_end;
+		if (!iph || (void *)(iph + 1) > data_end)
+			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+		iph->version = 4;
+		iph->ihl = 5;
+		iph->tos = tos;
+		iph->tot_len = bpf_htons(inner_len + sizeof(*iph));
+		iph->id = 0;
+		iph->frag_off = 0;
+		iph->ttl = ENCAP_TTL;
+		iph->protocol = IPPROTO_IPIP;
+		iph->check = 0;
+		iph->saddr = svc->snat.v4;
+		iph->daddr = be->addr.v4;
+		iph->check = ipv4_csum(iph);
+		p->ip4 = iph;
+		p->ip6 = NULL;
+	} else if (p->ip6) {
+		__u16 inner_len = sizeof(*p->ip6) + bpf_ntohs(p->ip6->payload_len);
+		struct ipv6hdr *ip6;
+		__u32 flow;
+
+		/* The flow label carries the flow's hash: ECMP entropy on the way to the node. */
+		flow = drv_flow_hash(&p->key) & 0xfffff;
+		ip6 = encap_push(ctx, p, sizeof(*ip6), vlan);
+		data_end = (void *)(long)ctx->data_end;
+		if (!ip6 || (void *)(ip6 + 1) > data_end)
+			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+		*(__be32 *)ip6 = bpf_htonl(0x60000000 | flow);
+		ip6->payload_len = bpf_htons(inner_len);
+		ip6->nexthdr = IPPROTO_IPV6;
+		ip6->hop_limit = ENCAP_TTL;
+		__builtin_memcpy(&ip6->saddr, &svc->snat, sizeof(ip6->saddr));
+		__builtin_memcpy(&ip6->daddr, &be->addr, sizeof(ip6->daddr));
+		p->ip6 = ip6;
+		p->ip4 = NULL;
+	}
+	p->tcp = NULL;
+	return DRV_CONTINUE;
+}
+
+#endif /* __DROVER_BPF_ENCAP_H */
