@@ -41,6 +41,9 @@ static inline __u32 drv_rol32(__u32 w, unsigned int s)
 		c ^= b; c -= drv_rol32(b, 24);                                                     \
 	} while (0)
 
+/* Reading the key through __u32 words is type punning: may_alias keeps -O2 from reordering it. */
+typedef __u32 __attribute__((__may_alias__)) drv_u32_alias_t;
+
 /*
  * drv_flow_hash - hash of a flow's 5-tuple
  * @k: the key as built from the packet (pad zeroed). Words are read in host
@@ -50,7 +53,7 @@ static inline __u32 drv_rol32(__u32 w, unsigned int s)
  */
 static inline __u32 drv_flow_hash(const struct drv_flow_key *k)
 {
-	const __u32 *w = (const __u32 *)k;
+	const drv_u32_alias_t *w = (const drv_u32_alias_t *)k;
 	__u32 a, b, c;
 
 	a = b = c = 0xdeadbeefu + (10u << 2) + DRV_HASH_SEED;
