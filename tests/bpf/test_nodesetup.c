@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * drover node-setup against the real kernel, in a private network namespace:
+ * VIPs land on lo, tunnel devices are created in metadata mode, a second run
+ * changes nothing, and undo removes what setup added.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "nodesetup.h"
+#include "util.h"
+
+/* Exit status of a shell command, run in this process's netns. */
+static int sh(const char *cmd)
+{
+	return WEXITSTATUS(system(cmd));
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "test_nodesetup: needs root and network namespaces\n");
+		exit(4);
+	}
+	return sh("ip link set lo up");
+}
+
+static struct drv_node_conf conf(__u8 mode)
+{
+	struct drv_node_conf c = { .mode = mode, .n = 2 };
+
+	assert_int_equal(drv_addr_parse("10.0.0.100", &c.vips[0], &c.family[0]), 0);
+	assert_int_equal(drv_addr_parse("fd00::100", &c.vips[1], &c.family[1]), 0);
+	return c;
+}
+
+static void tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels(void **state)
+{
+	struct drv_node_conf c = conf(DRV_MODE_TUNNEL);
+
+	(void)state;
+	if (sh("ip link add drvprobe type ipip 2>/dev/null && ip link del drvprobe")) {
+		fprintf(stderr, "SKIP: this kernel has no IPIP (CONFIG_NET_IPIP): tunnel nodes "
+				"cannot decapsulate here\n");
+		skip();
+	}
+	assert_int_equal(drv_node_setup(&c), 0);
+	assert_int_equal(drv_node_setup(&c), 0);	/* idempotent */
+	assert_int_equal(sh("ip addr show dev lo | grep -q 'inet 10.0.0.100/32'"), 0);
+	assert_int_equal(sh("ip addr show dev lo | grep -q 'inet6 fd00::100/128'"), 0);
+	assert_int_equal(sh("ip -d link show " DRV_NODE_TUN4 " | grep -q 'ipip external'"), 0);
+	assert_int_equal(sh("ip -d link show " DRV_NODE_TUN6 " | grep -q 'external'"), 0);
+	assert_int_equal(sh("ip link show " DRV_NODE_TUN4 " | grep -q ',UP'"), 0);
+	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/all/arp_ignore"), 0);
+	assert_int_equal(sh("grep -qx 0 /proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter"), 0);
+	c.undo = true;
+	assert_int_equal(drv_node_setup(&c), 0);
+	assert_int_equal(drv_node_setup(&c), 0);	/* idempotent too */
+	assert_int_not_equal(sh("ip addr show dev lo | grep -q 10.0.0.100"), 0);
+	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN4 " 2>/dev/null"), 0);
+}
+
+static void dsr_setup_adds_vips_but_no_tunnel(void **state)
+{
+	struct drv_node_conf c = conf(DRV_MODE_DSR);
+
+	(void)state;
+	assert_int_equal(drv_node_setup(&c), 0);
+	assert_int_equal(sh("ip addr show dev lo | grep -q 'inet 10.0.0.100/32'"), 0);
+	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN4 " 2>/dev/null"), 0);
+	c.undo = true;
+	assert_int_equal(drv_node_setup(&c), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels),
+		cmocka_unit_test(dsr_setup_adds_vips_but_no_tunnel),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * drover node-setup over rtnetlink (no iproute2 needed, so it runs from the
+ * FROM-scratch image too): VIPs on lo, ARP kept off them, and for tunnel
+ * mode metadata-mode ("external") IPIP / IP6IP6 devices, which take every
+ * tunnelled packet whatever balancer sent it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/if_tunnel.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "drover/maps.h"
+
+#include "log.h"
+#include "nodesetup.h"
+#include "util.h"
+
+struct nl_req {
+	struct nlmsghdr h;
+	union {
+		struct ifaddrmsg a;
+		struct ifinfomsg i;
+	};
+	char attrs[256];
+};
+
+static struct rtattr *nla_put(struct nlmsghdr *h, int type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
+	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+static void nla_end(struct nlmsghdr *h, struct rtattr *nest)
+{
+	nest->rta_len = (char *)h + h->nlmsg_len - (char *)nest;
+}
+
+/* Send one request and wait for its acknowledgement. Return: 0 or -errno from the kernel. */
+static int nl_talk(struct nlmsghdr *h)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[4096];
+	struct nlmsghdr *r;
+	int fd, err;
+	ssize_t n;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = 1;
+	if (sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	r = (struct nlmsghdr *)buf;
+	err = -EPROTO;
+	if (NLMSG_OK(r, (size_t)n) && r->nlmsg_type == NLMSG_ERROR)
+		err = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
+out:
+	close(fd);
+	return err;
+}
+
+static int vip_addr(const union drv_addr *vip, __u8 family, bool del)
+{
+	struct nl_req req = {};
+	int alen = family == DRV_FAMILY_V4 ? 4 : 16, err;
+	char buf[DRV_ADDR_STRLEN];
+
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.a));
+	req.h.nlmsg_type = del ? RTM_DELADDR : RTM_NEWADDR;
+	req.h.nlmsg_flags = del ? 0 : NLM_F_CREATE | NLM_F_EXCL;
+	req.a.ifa_family = family == DRV_FAMILY_V4 ? AF_INET : AF_INET6;
+	req.a.ifa_prefixlen = alen * 8;
+	req.a.ifa_flags = family == DRV_FAMILY_V6 ? IFA_F_NODAD : 0;
+	req.a.ifa_scope = RT_SCOPE_UNIVERSE;
+	req.a.ifa_index = if_nametoindex("lo");
+	nla_put(&req.h, IFA_LOCAL, vip, alen);
+	nla_put(&req.h, IFA_ADDRESS, vip, alen);
+	err = nl_talk(&req.h);
+	if (err == (del ? -EADDRNOTAVAIL : -EEXIST))
+		err = 0;
+	drv_addr_format(vip, family, buf, sizeof(buf));
+	if (err)
+		pr_warn("node-setup: couldn't %s VIP %s %s lo: %s\n", del ? "remove" : "add", buf,
+			del ? "from" : "to", strerror(-err));
+	else
+		pr_info("node-setup: VIP %s %s lo\n", buf, del ? "removed from" : "on");
+	return err;
+}
+
+/* Create (idempotently) a metadata-mode tunnel device of @kind named @name and set it up. */
+static int tunnel_add(const char *name, const char *kind)
+{
+	struct nl_req req = {};
+	struct rtattr *info, *data;
+	int err;
+
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
+	req.h.nlmsg_type = RTM_NEWLINK;
+	req.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	req.i.ifi_family = AF_UNSPEC;
+	req.i.ifi_flags = IFF_UP;
+	req.i.ifi_change = IFF_UP;
+	nla_put(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+	info = nla_put(&req.h, IFLA_LINKINFO, NULL, 0);
+	nla_put(&req.h, IFLA_INFO_KIND, kind, strlen(kind));
+	data = nla_put(&req.h, IFLA_INFO_DATA, NULL, 0);
+	nla_put(&req.h, IFLA_IPTUN_COLLECT_METADATA, NULL, 0);
+	nla_end(&req.h, data);
+	nla_end(&req.h, info);
+	err = nl_talk(&req.h);
+	if (err == -EEXIST) {
+		/* Already there: make sure it is up. */
+		memset(&req, 0, sizeof(req));
+		req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
+		req.h.nlmsg_type = RTM_NEWLINK;
+		req.i.ifi_index = if_nametoindex(name);
+		req.i.ifi_flags = IFF_UP;
+		req.i.ifi_change = IFF_UP;
+		err = req.i.ifi_index ? nl_talk(&req.h) : -ENODEV;
+	}
+	if (err)
+		pr_warn("node-setup: couldn't create %s device %s: %s (is the %s module available?)\n",
+			kind, name, strerror(-err), !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel");
+	else
+		pr_info("node-setup: %s device %s up (decapsulates from any balancer)\n", kind, name);
+	return err;
+}
+
+static int link_del(const char *name)
+{
+	struct nl_req req = {};
+	int err;
+
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
+	req.h.nlmsg_type = RTM_DELLINK;
+	req.i.ifi_index = if_nametoindex(name);
+	if (!req.i.ifi_index)
+		return 0;
+	err = nl_talk(&req.h);
+	if (err)
+		pr_warn("node-setup: couldn't remove device %s: %s\n", name, strerror(-err));
+	return err;
+}
+
+static int sysctl_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0 || write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_warn("node-setup: couldn't write %s to %s: %s\n", val, path, strerror(-err));
+	return err;
+}
+
+int drv_node_setup(const struct drv_node_conf *c)
+{
+	bool v4 = false, v6 = false;
+	int err = 0, e;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		v4 |= c->family[i] == DRV_FAMILY_V4;
+		v6 |= c->family[i] == DRV_FAMILY_V6;
+	}
+	if (c->undo) {
+		for (i = 0; i < c->n; i++)
+			err = vip_addr(&c->vips[i], c->family[i], true) ?: err;
+		if (c->mode == DRV_MODE_TUNNEL) {
+			err = link_del(DRV_NODE_TUN4) ?: err;
+			err = link_del(DRV_NODE_TUN6) ?: err;
+		}
+		return err;
+	}
+	/* Answer ARP only for addresses of the asking interface, and never source ARP from a VIP. */
+	if (v4) {
+		err = sysctl_write("/proc/sys/net/ipv4/conf/all/arp_ignore", "1") ?: err;
+		err = sysctl_write("/proc/sys/net/ipv4/conf/all/arp_announce", "2") ?: err;
+	}
+	for (i = 0; i < c->n; i++) {
+		e = vip_addr(&c->vips[i], c->family[i], false);
+		err = e ?: err;
+	}
+	if (c->mode == DRV_MODE_TUNNEL && v4) {
+		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
+		/* Decapsulated packets come from clients routed elsewhere: no reverse-path check. */
+		err = sysctl_write("/proc/sys/net/ipv4/conf/all/rp_filter", "0") ?: err;
+		err = sysctl_write("/proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter", "0") ?: err;
+	}
+	if (c->mode == DRV_MODE_TUNNEL && v6)
+		err = tunnel_add(DRV_NODE_TUN6, "ip6tnl") ?: err;
+	return err;
+}
