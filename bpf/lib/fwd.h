@@ -41,11 +41,15 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
  *       source, TOS and length come from the packet's (outer) IP header
  * @nh: out, on DRV_CONTINUE
  * @via_gw: out, true if the FIB routes @dst through a gateway (not on-link)
+ * @may_pass: the packet, as it is, can be left to the stack: its destination
+ *            is @dst (nat, tunnel). A dsr packet is still addressed to the VIP:
+ *            the stack would route it away, so it is dropped instead.
  * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
  *         yet, local delivery, ICMP "fragmentation needed"); XDP_DROP (counted).
  */
 static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p,
-				       const union drv_addr *dst, struct drv_nh *nh, bool *via_gw)
+				       const union drv_addr *dst, struct drv_nh *nh, bool *via_gw,
+				       bool may_pass)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -73,6 +77,8 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p,
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		if (!may_pass)
+			return stats_drop(ctx, DRV_STAT_DROP_FIB);
 		stats_count(DRV_STAT_FIB_PASS, p->len);
 		return XDP_PASS;
 	case BPF_FIB_LKUP_RET_BLACKHOLE:

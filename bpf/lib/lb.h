@@ -245,7 +245,7 @@ static __always_inline int lb_send_to_backend(struct xdp_md *ctx, struct pkt *p,
 
 	if (c && c->nh.ifindex && c->gen == gen && now - c->stamp_ns < DRV_NH_TTL_NS)
 		return fwd_send(ctx, p, &c->nh);
-	act = fwd_resolve(ctx, p, &be->addr, &nh, &via_gw);
+	act = fwd_resolve(ctx, p, &be->addr, &nh, &via_gw, mode != DRV_MODE_DSR);
 	if (act >= 0)
 		return act;
 	if (via_gw && mode == DRV_MODE_DSR)
@@ -407,7 +407,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, true, false);
 	if (n->nh.ifindex)
 		return fwd_send(ctx, p, &n->nh);
-	act = fwd_resolve(ctx, p, &client, &nh, &via_gw);
+	act = fwd_resolve(ctx, p, &client, &nh, &via_gw, true);
 	if (act >= 0)
 		return act;
 	n->nh = nh;
