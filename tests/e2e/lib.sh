@@ -27,7 +27,12 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	for ns in "${E2E_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	# Every namespace named after this test, also those made in a $(...) subshell,
+	# with whatever this test started inside it.
+	for ns in "${E2E_NS[@]}" $(ip netns list 2>/dev/null | awk -v p="$T-" 'index($1, p) == 1 {print $1}'); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	if mountpoint -q "$BPFFS" 2>/dev/null; then umount "$BPFFS" || true; fi
 	rm -rf "$E2E_TMP"
 	exit $rc
@@ -50,7 +55,8 @@ mount_bpffs() {
 	mount -t bpf bpf "$BPFFS" || skip "cannot mount bpffs"
 }
 
-# ns_add NAME: create netns "$T-NAME" (echoes its name), loopback up.
+# ns_add NAME: create netns "$T-NAME" (echoes its name), loopback up. Cleanup
+# removes every "$T-*" namespace, so calling it in $(...) is safe.
 ns_add() {
 	local ns="$T-$1"
 	ip netns add "$ns"
