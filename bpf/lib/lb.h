@@ -157,13 +157,13 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	off = h % range;
 	for (i = 0; i < DRV_SNAT_PROBES_MAX && i < probes; i++) {
 		nk.dport = bpf_htons(lo + off);
+		/* Insert first: a free port, the common case, then costs one map operation. */
+		if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
+			return nk.dport;
 		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
-		if (!cur) {
-			if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
-				return nk.dport;
-		} else if ((cur->client_port == nv.client_port && cur->vip_port == nv.vip_port &&
-			    addr_eq(&cur->client, &nv.client) && addr_eq(&cur->vip, &nv.vip)) ||
-			   flow_expired(cfg, cur->last_seen_ns, cur->state, now)) {
+		if (cur && ((cur->client_port == nv.client_port && cur->vip_port == nv.vip_port &&
+			     addr_eq(&cur->client, &nv.client) && addr_eq(&cur->vip, &nv.vip)) ||
+			    flow_expired(cfg, cur->last_seen_ns, cur->state, now))) {
 			/* Our own entry (flow record evicted) or a dead one: take it. */
 			*cur = nv;
 			return nk.dport;
