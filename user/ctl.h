@@ -23,14 +23,31 @@ enum drv_xdp_mode {
 
 #define DRV_CTL_F_LOCK 0x1	/* flock() the pin root for the handle's lifetime */
 
+#ifndef DROVER_VERSION
+#define DROVER_VERSION "0.1.0"
+#endif
+
 struct drv_ctl {
 	char root[PATH_MAX];	/* pin root, e.g. /sys/fs/bpf/drover */
 	int lock_fd;
 	int svcs_fd, bes_fd, maglev_fd, flows_fd, nat_fd;
 	int stats_fd, svc_stats_fd, be_stats_fd, cfg_fd, tx_ports_fd;
-	__u32 *maglev;		/* mmap of drv_maglev, DRV_MAGLEV_ENTRIES */
+	__u32 *maglev;		/* mmap of drv_maglev: use drv_maglev_entry(), the stride is 8 bytes */
 	int ncpus;		/* possible CPUs, for per-CPU values */
 };
+
+/*
+ * Array maps keep each value in round_up(value_size, 8) bytes, so in the mmap
+ * of drv_maglev (__u32 values) entry @idx is the word at 2 * @idx (the other
+ * word is padding, always 0).
+ */
+#define DRV_MAGLEV_MMAP_STRIDE 2
+#define DRV_MAGLEV_MMAP_BYTES ((size_t)DRV_MAGLEV_ENTRIES * DRV_MAGLEV_MMAP_STRIDE * sizeof(__u32))
+
+static inline __u32 *drv_maglev_entry(const struct drv_ctl *ctl, __u32 idx)
+{
+	return &ctl->maglev[(size_t)idx * DRV_MAGLEV_MMAP_STRIDE];
+}
 
 /* What an operator sets on a service. */
 struct drv_svc_conf {
@@ -109,5 +126,71 @@ int drv_cfg_write(struct drv_ctl *ctl, const struct drv_cfg *cfg);
 /* Where would a flow go now? Uses drv_flow_hash and the service's active table. */
 int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union drv_addr *client,
 	       __be16 client_port, __u32 *be_id, struct drv_backend *be);
+
+/* --- Extensions (CLI engineer): additions only, the contract above is unchanged. --- */
+
+/* An interface drover is attached to, as found from the link pins under <root>/links. */
+struct drv_prog_iface {
+	char ifname[64];	/* name of the pin (= interface name at attach time) */
+	__u32 ifindex;		/* 0: the link is defunct (interface gone) */
+	__u32 link_id;
+	__u32 prog_id;
+	__u8 attach_mode;	/* XDP_ATTACHED_DRV / _SKB (linux/if_link.h), 0 unknown */
+};
+
+/* Fill @out (up to @max) with the attached interfaces; returns the count or -errno. */
+int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max);
+/*
+ * drv_prog_detach_opts - detach @ifname; when it was the last interface and
+ * @keep_maps is false, also remove every pinned map and the pin directories
+ * (nothing of drover is left under @root).
+ */
+int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps);
+
+/* Is @root (or, if @root does not exist, its parent) on a bpffs? 0, -ENOENT, -ENOTDIR (msg). */
+int drv_bpffs_check(const char *root);
+
+/* Count the entries of a map, at most @max lookups (bounded walk). */
+int drv_map_count(int fd, __u32 max, __u32 *count);
+/* max_entries of the map behind @fd, 0 on error. */
+__u32 drv_map_max_entries(int fd);
+
+/* Recorded flow of @key in drv_flows: 0 and *out, -ENOENT. */
+int drv_flow_lookup(struct drv_ctl *ctl, const struct drv_flow_key *key, struct drv_flow *out);
+/*
+ * Count live recorded flows per backend id (not expired, backend_gen equal to
+ * the backend's current gen), walking at most max_entries of drv_flows.
+ * @counts: DRV_MAX_BACKENDS entries, zeroed first.
+ */
+int drv_flows_per_backend(struct drv_ctl *ctl, __u32 *counts);
+/*
+ * Is recorded flow @f expired at @now_ns (drv_flow_now_ns(), the clock the
+ * program stamps flows with), as the program judges it with @cfg's timeouts?
+ */
+bool drv_flow_expired(const struct drv_cfg *cfg, const struct drv_flow *f, __u64 now_ns);
+__u64 drv_flow_now_ns(void);
+/* Find the service with id @id: 0 and *key, *svc; -ENOENT. */
+int drv_service_by_id(struct drv_ctl *ctl, __u32 id, struct drv_svc_key *key, struct drv_svc *svc);
+
+/*
+ * Pure helpers (no maps), exposed for unit tests.
+ * drv_be_find: id of @c's backend (same family/addr/port; port 0 → @svc_port)
+ * among @bes[1..n-1] owned by @svc_id, or -ENOENT.
+ * drv_be_alloc: lowest free id (family 0) in 1..n-1, or -ENOSPC.
+ * drv_svc_conf_check: validate a service (table size prime, snat family, port range);
+ * 0 or -EINVAL with a message in @err.
+ * drv_be_confs_check: validate a desired backend set for @key (family, duplicates);
+ * 0, -EINVAL or -EEXIST with a message in @err.
+ */
+int drv_be_find(const struct drv_backend *bes, size_t n, __u32 svc_id, __be16 svc_port,
+		const struct drv_be_conf *c);
+int drv_be_alloc(const struct drv_backend *bes, size_t n);
+int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len);
+int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *bes, size_t n,
+		       char *err, size_t len);
+/* Text of a service key "ADDR port PORT proto tcp" / of enum values. */
+const char *drv_svc_key_str(const struct drv_svc_key *key, char *buf, size_t len);
+const char *drv_mode_name(__u8 mode);
+const char *drv_be_state_name(__u8 state);
 
 #endif /* __DROVER_CTL_H */

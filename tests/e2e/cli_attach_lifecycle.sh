@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# drover attach/detach lifecycle: two interfaces share one program and one set
+# of maps; pins and XDP links outlive the CLI; a second attach is refused
+# without `force`; every show/stats command prints JSON that jq parses;
+# bpftool shows BTF field names of pinned counters; detaching the last
+# interface leaves no pin, no link and no program behind.
+set -eu
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
+command -v bpftool >/dev/null || fail "bpftool missing: scripts/install-deps.sh"
+mount_bpffs
+
+ns_add lb >/dev/null # not in $(...): ns_add records the name for cleanup
+NS=$T-lb
+ip -n "$NS" link add a0 type veth peer name a1
+ip -n "$NS" link add b0 type veth peer name b1
+for d in a0 a1 b0 b1; do ip -n "$NS" link set "$d" up; done
+ROOT=$BPFFS/drover
+dr() { ip netns exec "$NS" "$DROVER" --bpffs "$ROOT" "$@"; }
+MAPS="drv_svcs_v1 drv_bes_v1 drv_maglev_v1 drv_flows_v1 drv_nat_v1 drv_stats_v1 drv_svcst_v1 drv_best_v1 drv_cfg_v1 drv_txports_v1"
+
+log "attach a0 (native; forwarding off: warned) and b0 (skb; forwarding on: silent)"
+out=$(dr attach a0 2>&1) || fail "attach a0 failed: $out"
+grep -q "forwarding is off on a0" <<<"$out" || fail "no warning about forwarding off on a0: $out"
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.b0.forwarding=1
+out=$(dr attach b0 mode skb 2>&1) || fail "attach b0 mode skb failed: $out"
+[ -z "$out" ] || fail "attach b0 printed: $out"
+
+log "pins and links are there after the CLI exited"
+for m in $MAPS; do [ -e "$ROOT/$m" ] || fail "map pin $ROOT/$m missing after attach"; done
+[ -e "$ROOT/links/a0" ] || fail "link pin $ROOT/links/a0 missing"
+[ -e "$ROOT/links/b0" ] || fail "link pin $ROOT/links/b0 missing"
+ip -n "$NS" link show a0 | grep -q 'xdp' || fail "no XDP program on a0 after the CLI exited"
+ip -n "$NS" link show b0 | grep -q 'xdpgeneric' || fail "no generic XDP program on b0"
+
+st=$(dr -j status) || fail "status -j failed"
+jq -e '.attached == true and (.interfaces | length) == 2' <<<"$st" >/dev/null ||
+	fail "status does not list 2 interfaces: $st"
+jq -e '[.interfaces[].prog_id] | unique | length == 1' <<<"$st" >/dev/null ||
+	fail "a0 and b0 run different programs (want one shared program): $st"
+[ "$(jq -r '.interfaces[] | select(.ifname == "a0") | .mode' <<<"$st")" = native ] ||
+	fail "a0 is not in native mode: $st"
+[ "$(jq -r '.interfaces[] | select(.ifname == "b0") | .mode' <<<"$st")" = skb ] ||
+	fail "b0 is not in skb mode: $st"
+jq -e '.maps[] | select(.name == "drv_txports_v1") | .entries == 2' <<<"$st" >/dev/null ||
+	fail "drv_txports_v1 does not hold both interfaces: $st"
+PROG_ID=$(jq -r '.interfaces[0].prog_id' <<<"$st")
+dr status | grep -q "prog id $PROG_ID" || fail "text status does not show prog id $PROG_ID"
+
+log "a second attach of a0 is refused without force, names a0 and says what to do"
+rc=0
+out=$(dr attach a0 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "second attach exited $rc, want 1: $out"
+grep -q "a0" <<<"$out" && grep -q "force" <<<"$out" && grep -q "drover detach a0" <<<"$out" ||
+	fail "second attach message does not name a0 / force / detach: $out"
+log "force re-attaches a0 (here: changing its mode)"
+dr attach a0 mode skb force 2>/dev/null || fail "attach a0 mode skb force failed"
+[ "$(dr -j status | jq -r '.interfaces[] | select(.ifname == "a0") | .mode')" = skb ] ||
+	fail "a0 not in skb mode after forced re-attach"
+
+log "service, backend, lookup, stats: JSON parses and says what was configured"
+dr service add 10.0.0.1 port 80 snat 10.0.1.1 table-size 4093 || fail "service add failed"
+dr service add fd00::1 port 443 mode dsr || fail "IPv6 dsr service add failed"
+dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
+dr backend add 10.0.0.1 port 80 10.0.1.3 port 8080 weight 2 || fail "backend add failed"
+dr backend add fd00::1 port 443 fd00::10 || fail "IPv6 backend add failed"
+dr -j service show | jq -e 'length == 2 and (.[] | select(.address == "10.0.0.1") |
+	.port == 80 and .mode == "nat" and .snat == "10.0.1.1" and .table_size == 4093 and
+	.backends_in_table == 2 and .snat_port_lo == 10000 and .snat_port_hi == 32767)' >/dev/null ||
+	fail "service show JSON: $(dr -j service show)"
+dr -j backend show 10.0.0.1 port 80 | jq -e 'length == 2 and .[0].id == 1 and
+	.[0].address == "10.0.1.2" and .[0].port == 80 and .[0].state == "up" and
+	.[1].port == 8080 and .[1].weight == 2 and .[1].flows == 0 and
+	.[1].counters.packets == 0' >/dev/null ||
+	fail "backend show JSON: $(dr -j backend show 10.0.0.1 port 80)"
+dr backend set 10.0.0.1 port 80 10.0.1.3 port 8080 drain || fail "backend set drain failed"
+dr -j backend show 10.0.0.1 port 80 | jq -e '.[1].state == "drain" and .[1].weight == 2' \
+	>/dev/null || fail "drain not shown: $(dr -j backend show 10.0.0.1 port 80)"
+dr -p service show fd00::1 port 443 | jq -e '.[0].mode == "dsr" and .[0].snat == null' \
+	>/dev/null || fail "pretty service show JSON"
+lk=$(dr -j lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000) || fail "lookup failed"
+jq -e '.backend.address == "10.0.1.2" and .recorded == null and .table_index < 4093' \
+	<<<"$lk" >/dev/null || fail "lookup JSON (only 10.0.1.2 is up): $lk"
+dr -j stats | jq -e '(.global | has("xdp_pass") and has("drop_no_backend")) and
+	(.services | length) == 2' >/dev/null || fail "stats JSON: $(dr -j stats)"
+dr -j stats 10.0.0.1 port 80 --watch 1 count 2 | jq -s -e 'length == 2 and
+	.[0].unit == "per_second" and (.[1].services[0].backends | length) == 2' >/dev/null ||
+	fail "stats --watch JSON"
+log "stats --watch prints rates until SIGINT, then exits 0"
+ip netns exec "$NS" "$DROVER" --bpffs "$ROOT" stats --watch 1 >"$E2E_TMP/watch.out" 2>&1 &
+wpid=$!
+E2E_PIDS+=("$wpid")
+wait_for 20 grep -q "rates per second" "$E2E_TMP/watch.out" ||
+	fail "stats --watch printed no rates: $(cat "$E2E_TMP/watch.out")"
+kill -INT "$wpid"
+wait_for 10 sh -c "! kill -0 $wpid" || fail "stats --watch did not stop on SIGINT"
+rc=0
+wait "$wpid" || rc=$?
+[ "$rc" -eq 0 ] || fail "stats --watch exited $rc after SIGINT"
+dr -j version | jq -e '.version and .abi == 1' >/dev/null || fail "version JSON"
+
+log "concurrent backend adds (flock on the pin root) all land, with distinct ids"
+pids=()
+for i in $(seq 20 29); do
+	dr backend add 10.0.0.1 port 80 "10.0.2.$i" &
+	pids+=("$!")
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent backend add failed"; done
+dr -j backend show 10.0.0.1 port 80 | jq -e 'length == 12 and ([.[].id] | unique | length) == 12' \
+	>/dev/null || fail "concurrent adds lost or shared ids: $(dr backend show 10.0.0.1 port 80)"
+dr -j service show 10.0.0.1 port 80 | jq -e '.[0].backends_in_table == 11' >/dev/null ||
+	fail "table does not hold the 11 up backends: $(dr service show 10.0.0.1 port 80)"
+
+log "bpftool shows BTF field names of pinned maps"
+bpftool map dump pinned "$ROOT/drv_best_v1" | grep -q '"new_flows"' ||
+	fail "bpftool map dump of drv_best_v1 has no BTF field names"
+bpftool -j map dump pinned "$ROOT/drv_stats_v1" | jq -e '.[0].formatted.values[0].value.packets >= 0' \
+	>/dev/null || fail "bpftool -j dump of drv_stats_v1 lacks value.packets"
+bpftool -j map dump pinned "$ROOT/drv_svcs_v1" |
+	jq -e '[.[].formatted.value.snat_port_hi] | index(32767) != null' >/dev/null ||
+	fail "bpftool dump of drv_svcs_v1 lacks formatted snat_port_hi"
+
+log "detach a0: its link goes, the maps stay for b0"
+dr detach a0 || fail "detach a0 failed"
+[ ! -e "$ROOT/links/a0" ] || fail "link pin of a0 left behind"
+ip -n "$NS" link show a0 | grep -q 'xdp' && fail "XDP still attached to a0 after detach"
+[ -e "$ROOT/drv_svcs_v1" ] || fail "maps removed while b0 is still attached"
+dr -j service show | jq -e 'length == 2' >/dev/null || fail "services lost on detach of a0"
+
+log "detach b0, the last one: nothing is left behind"
+dr detach b0 || fail "detach b0 failed"
+[ ! -e "$ROOT" ] || fail "pin root $ROOT left behind: $(ls -R "$ROOT")"
+ip -n "$NS" link show b0 | grep -q 'xdp' && fail "XDP still attached to b0 after detach"
+# the kernel frees programs asynchronously (RCU): allow it time
+wait_for 20 sh -c "! bpftool prog show id $PROG_ID" ||
+	fail "program id $PROG_ID still loaded after the last detach"
+dr -j status | jq -e '.attached == false' >/dev/null || fail "status after detach"
+rc=0
+out=$(dr detach b0 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "b0" <<<"$out" || fail "detach of a detached b0: rc $rc: $out"
+log "PASS"

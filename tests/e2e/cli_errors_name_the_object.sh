@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Every refusal of the drover CLI exits with the documented code (1 failure,
+# 2 usage) and its message names the object (interface, path, address, map)
+# and says what to do: missing interface, foreign XDP program, no native XDP,
+# no bpffs, missing capabilities, incompatible pinned maps, bad addresses and
+# ports, unknown mode, table size not prime, unknown service, duplicate backend.
+set -eu
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v bpftool >/dev/null || fail "bpftool missing: scripts/install-deps.sh"
+command -v setpriv >/dev/null || fail "setpriv missing (util-linux)"
+mount_bpffs
+
+ns_add lb >/dev/null # not in $(...): ns_add records the name for cleanup
+NS=$T-lb
+ip -n "$NS" link add e0 type veth peer name e1
+ip -n "$NS" link add f0 type veth peer name f1
+for d in e0 e1 f0 f1; do ip -n "$NS" link set "$d" up; done
+ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+ROOT=$BPFFS/drover
+dr() { ip netns exec "$NS" "$DROVER" --bpffs "$ROOT" "$@"; }
+
+# expect RC NEEDLE... -- CMD...: CMD exits RC and its stderr contains every NEEDLE
+expect() {
+	local want=$1 out rc=0 n
+	local needles=()
+	shift
+	while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+	shift
+	out=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $out"
+	for n in "${needles[@]}"; do
+		grep -qF -- "$n" <<<"$out" || fail "'$*': message does not say '$n': $out"
+	done
+}
+
+log "commands before any attach say there is no state at the pin root"
+expect 1 "$ROOT" "drover attach" -- dr service show
+expect 1 "$ROOT" -- dr backend show 10.0.0.1 port 80
+expect 1 "e0" "$ROOT" -- dr detach e0
+
+log "attach: interface does not exist"
+expect 1 "'nosuch0'" "ip link show" -- dr attach nosuch0
+
+log "attach: native XDP unsupported (lo) suggests mode skb"
+expect 1 "lo" "native" "mode skb" -- dr attach lo
+[ ! -e "$ROOT" ] || fail "failed attach left $ROOT behind"
+
+log "attach: another XDP program is attached"
+ip -n "$NS" link set dev e0 xdpdrv obj "$E2E_TOP/.output/xdp_pass.bpf.o" sec xdp
+expect 1 "e0" "xdp_pass" "force" "xdp off" -- dr attach e0
+[ ! -e "$ROOT" ] || fail "refused attach left $ROOT behind"
+ip -n "$NS" link show e0 | grep -q 'xdp' || fail "refused attach removed the foreign program"
+log "attach force replaces it"
+dr attach e0 force || fail "attach e0 force failed"
+dr -j status | grep -q '"ifname":"e0"' || fail "e0 not attached after force"
+[ "$(ip -n "$NS" -j link show e0 | jq -r '.[0].xdp.prog.id')" = \
+	"$(dr -j status | jq -r '.interfaces[0].prog_id')" ] || fail "e0 does not run drover's program"
+
+log "attach: the pin root is not on a bpffs"
+mkdir -p "$E2E_TMP/plain"
+expect 1 "$E2E_TMP/plain" "bpffs" "mount -t bpf" -- \
+	ip netns exec "$NS" "$DROVER" --bpffs "$E2E_TMP/plain/drover" attach f0
+expect 1 "$E2E_TMP/nowhere/at/all" "does not exist" -- \
+	ip netns exec "$NS" "$DROVER" --bpffs "$E2E_TMP/nowhere/at/all/drover" attach f0
+
+log "attach: missing CAP_NET_ADMIN, missing CAP_BPF"
+expect 1 "CAP_NET_ADMIN" "drover attach" "root" -- ip netns exec "$NS" \
+	setpriv --inh-caps=-net_admin --bounding-set=-net_admin "$DROVER" --bpffs "$ROOT" attach f0
+expect 1 "CAP_BPF" "drover detach" -- ip netns exec "$NS" \
+	setpriv --inh-caps=-bpf,-sys_admin --bounding-set=-bpf,-sys_admin \
+	"$DROVER" --bpffs "$ROOT" detach e0
+ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached without the capabilities"
+
+log "attach: pinned maps of an incompatible drover"
+OLD=$BPFFS/old
+mkdir "$OLD"
+bpftool map create "$OLD/drv_svcs_v1" type hash key 20 value 8 entries 64 name drv_svcs_v1
+expect 1 "$OLD/drv_svcs_v1" "incompatible" "value 8" "value 36" -- \
+	ip netns exec "$NS" "$DROVER" --bpffs "$OLD" attach f0
+expect 1 "$OLD/drv_svcs_v1" "incompatible" -- \
+	ip netns exec "$NS" "$DROVER" --bpffs "$OLD" service show
+ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached over incompatible maps"
+[ "$(ls "$OLD")" = drv_svcs_v1 ] || fail "refused attach changed $OLD: $(ls "$OLD")"
+
+log "usage errors exit 2 and name the bad word"
+expect 2 "'10.0.0.300'" -- dr service add 10.0.0.300 port 80 snat 10.0.1.1
+expect 2 "'0'" "1-65535" -- dr service add 10.0.0.1 port 0 snat 10.0.1.1
+expect 2 "'65536'" -- dr service add 10.0.0.1 port 65536 snat 10.0.1.1
+expect 2 "'magic'" "nat, dsr or tunnel" -- dr service add 10.0.0.1 port 80 mode magic
+expect 2 "1000" "prime" -- dr service add 10.0.0.1 port 80 mode dsr table-size 1000
+expect 2 "10.0.0.1" "snat ADDR" -- dr service add 10.0.0.1 port 80
+expect 2 "fd00::9" "IPv6" -- dr backend add 10.0.0.1 port 80 fd00::9
+expect 2 "'turbo'" -- dr attach e0 mode turbo
+expect 2 "'frobnicate'" -- dr frobnicate
+expect 2 "'--nope'" -- dr --nope status
+expect 2 "'0'" -- dr backend add 10.0.0.1 port 80 10.0.1.2 port 0
+expect 2 "'999.1.1.1'" -- dr lookup 10.0.0.1 port 80 from 999.1.1.1 port 5
+
+log "unknown service, duplicate service and backend, unknown backend exit 1"
+expect 1 "10.9.9.9 port 80" "does not exist" -- dr backend add 10.9.9.9 port 80 10.0.1.2
+expect 1 "10.9.9.9 port 80" -- dr service del 10.9.9.9 port 80
+expect 1 "10.9.9.9 port 80" -- dr lookup 10.9.9.9 port 80 from 192.0.2.1 port 5
+expect 1 "10.9.9.9 port 80" -- dr stats 10.9.9.9 port 80
+dr service add 10.0.0.1 port 80 snat 10.0.1.1 || fail "service add failed"
+dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
+expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
+expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \
+	dr backend add 10.0.0.1 port 80 10.0.1.2
+expect 1 "10.0.1.7 port 80" "not in service" -- dr backend del 10.0.0.1 port 80 10.0.1.7
+expect 1 "10.0.1.7 port 80" "not in service" -- dr backend set 10.0.0.1 port 80 10.0.1.7 down
+expect 1 "f0" "not attached" -- dr detach f0
+
+log "attach from another network namespace sharing the pin root is refused, e0 keeps XDP"
+ns_add other >/dev/null
+ip -n "$T-other" link add e0 type veth peer name e1
+ip -n "$T-other" link set e0 up
+expect 1 "$ROOT/links/e0" "another network namespace" "--bpffs" -- \
+	ip netns exec "$T-other" "$DROVER" --bpffs "$ROOT" attach e0
+ip -n "$NS" link show e0 | grep -q 'xdp' || fail "refused attach in $T-other detached e0 of $NS"
+
+log "help at every level exits 0"
+for lvl in "" "service" "backend" "attach" "stats" "lookup"; do
+	# shellcheck disable=SC2086
+	out=$(dr $lvl help) || fail "drover $lvl help failed"
+	grep -q "Usage: drover" <<<"$out" || fail "drover $lvl help printed no grammar"
+done
+
+dr detach e0 || fail "detach e0 failed"
+[ ! -e "$ROOT" ] || fail "pin root left behind"
+log "PASS"

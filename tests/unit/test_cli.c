@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* drv_cli_parse: every command of the grammar and every usage error; the JSON writer. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "cli.h"
+#include "util.h"
+
+static struct drv_cli_req req;
+static char err[512];
+static char line[8192];
+static char *words[64];
+
+/* Parse @cmdline (words split on spaces, "drover" prepended). */
+static int parse(const char *cmdline)
+{
+	int argc = 0;
+	char *tok, *save;
+
+	drv_cli_req_free(&req);
+	snprintf(line, sizeof(line), "%s", cmdline);
+	words[argc++] = "drover";
+	for (tok = strtok_r(line, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		words[argc++] = tok;
+	words[argc] = NULL;
+	return drv_cli_parse(argc, words, &req, err, sizeof(err));
+}
+
+/* Usage error whose message contains @needle (it names the bad object). */
+static void assert_usage_error(const char *cmdline, const char *needle)
+{
+	int rc = parse(cmdline);
+
+	if (rc != -EINVAL || !strstr(err, needle))
+		fail_msg("'%s': rc %d, message '%s', expected -EINVAL naming '%s'", cmdline, rc,
+			 err, needle);
+}
+
+static void assert_ok(const char *cmdline)
+{
+	int rc = parse(cmdline);
+
+	if (rc)
+		fail_msg("'%s': rc %d, message '%s'", cmdline, rc, err);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	drv_cli_req_free(&req);
+	return 0;
+}
+
+static void no_words_prints_top_help(void **state)
+{
+	(void)state;
+	assert_ok("");
+	assert_true(req.help);
+	assert_int_equal(req.obj, DRV_CLI_NONE);
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_NONE), "drover attach IFNAME"));
+}
+
+static void help_is_accepted_at_every_level(void **state)
+{
+	(void)state;
+	assert_ok("help");
+	assert_true(req.help);
+	assert_ok("service help");
+	assert_true(req.help);
+	assert_int_equal(req.obj, DRV_CLI_SERVICE);
+	assert_ok("backend add help");
+	assert_true(req.help);
+	assert_int_equal(req.obj, DRV_CLI_BACKEND);
+	assert_ok("attach help");
+	assert_int_equal(req.obj, DRV_CLI_ATTACH);
+	assert_ok("stats help");
+	assert_int_equal(req.obj, DRV_CLI_STATS);
+	assert_ok("lookup help");
+	assert_int_equal(req.obj, DRV_CLI_LOOKUP);
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_BACKEND), "drain"));
+}
+
+static void global_options_are_parsed_anywhere_before_run(void **state)
+{
+	(void)state;
+	assert_ok("-j --bpffs /tmp/x status -vv");
+	assert_true(req.json);
+	assert_false(req.pretty);
+	assert_int_equal(req.verbose, 2);
+	assert_string_equal(req.bpffs, "/tmp/x");
+	assert_int_equal(req.obj, DRV_CLI_STATUS);
+	assert_ok("-p status");
+	assert_true(req.json && req.pretty);
+	assert_ok("--bpffs=/tmp/y status");
+	assert_string_equal(req.bpffs, "/tmp/y");
+	assert_ok("status");
+	assert_string_equal(req.bpffs, "/sys/fs/bpf/drover");
+	assert_ok("-V");
+	assert_int_equal(req.obj, DRV_CLI_VERSION);
+	assert_ok("--version");
+	assert_int_equal(req.obj, DRV_CLI_VERSION);
+}
+
+static void unknown_option_is_a_usage_error(void **state)
+{
+	(void)state;
+	assert_usage_error("-x status", "'-x'");
+	assert_usage_error("--frobnicate status", "'--frobnicate'");
+	assert_usage_error("status --bpffs", "--bpffs needs a PATH");
+	{
+		char cmd[5000];
+
+		memset(cmd, 'a', sizeof(cmd));
+		memcpy(cmd, "status --bpffs /", 16);
+		cmd[sizeof(cmd) - 1] = 0;
+		assert_usage_error(cmd, "--bpffs path is longer");
+	}
+}
+
+static void unknown_object_is_a_usage_error_naming_it(void **state)
+{
+	(void)state;
+	assert_usage_error("frobnicate", "'frobnicate'");
+	assert_usage_error("s", "ambiguous");
+}
+
+static void objects_and_commands_match_by_prefix(void **state)
+{
+	(void)state;
+	assert_ok("serv sh");
+	assert_int_equal(req.obj, DRV_CLI_SERVICE);
+	assert_int_equal(req.cmd, DRV_CLI_SHOW);
+	assert_ok("b a 10.0.0.1 port 80 10.0.1.1");
+	assert_int_equal(req.obj, DRV_CLI_BACKEND);
+	assert_int_equal(req.cmd, DRV_CLI_ADD);
+	assert_ok("statu");
+	assert_int_equal(req.obj, DRV_CLI_STATUS);
+}
+
+static void run_passes_every_following_word_to_the_agent(void **state)
+{
+	(void)state;
+	assert_ok("--bpffs /tmp/z run config /etc/drover.yaml --detach-on-exit -v");
+	assert_int_equal(req.obj, DRV_CLI_RUN);
+	assert_int_equal(req.run_argc, 4);
+	assert_string_equal(req.run_argv[0], "config");
+	assert_string_equal(req.run_argv[2], "--detach-on-exit");
+	assert_string_equal(req.run_argv[3], "-v");
+	assert_int_equal(req.verbose, 0);
+	assert_string_equal(req.bpffs, "/tmp/z");
+}
+
+static void attach_parses_ifname_mode_and_force(void **state)
+{
+	(void)state;
+	assert_ok("attach eth0");
+	assert_string_equal(req.ifname, "eth0");
+	assert_int_equal(req.xdp_mode, DRV_XDP_NATIVE);
+	assert_false(req.force);
+	assert_ok("attach eth1 mode skb force");
+	assert_string_equal(req.ifname, "eth1");
+	assert_int_equal(req.xdp_mode, DRV_XDP_SKB);
+	assert_true(req.force);
+	assert_ok("attach eth1 mode native");
+	assert_int_equal(req.xdp_mode, DRV_XDP_NATIVE);
+}
+
+static void attach_rejects_bad_words(void **state)
+{
+	(void)state;
+	assert_usage_error("attach", "IFNAME");
+	assert_usage_error("attach eth0 mode turbo", "'turbo'");
+	assert_usage_error("attach eth0 mode", "native or skb");
+	assert_usage_error("attach eth0 quickly", "'quickly'");
+	assert_usage_error("attach averyveryverylongname0", "'averyveryverylongname0'");
+	assert_usage_error("attach ../etc", "'../etc'");
+	assert_usage_error("attach eth0 mode skb mode native", "'mode' given twice");
+}
+
+static void detach_parses_ifname_and_keep_maps(void **state)
+{
+	(void)state;
+	assert_ok("detach eth0");
+	assert_string_equal(req.ifname, "eth0");
+	assert_false(req.keep_maps);
+	assert_ok("detach eth0 keep-maps");
+	assert_true(req.keep_maps);
+	assert_usage_error("detach", "IFNAME");
+	assert_usage_error("detach eth0 now", "'now'");
+}
+
+static void status_takes_no_arguments(void **state)
+{
+	(void)state;
+	assert_usage_error("status eth0", "'eth0'");
+}
+
+static void service_add_parses_every_option(void **state)
+{
+	(void)state;
+	assert_ok(
+		"service add 10.0.0.1 port 443 proto tcp mode nat snat 10.0.1.1 snat-ports 20000-20999 table-size 4093");
+	assert_int_equal(req.cmd, DRV_CLI_ADD);
+	assert_int_equal(req.svc.key.family, DRV_FAMILY_V4);
+	assert_int_equal(req.svc.key.vip.v4, htonl(0x0a000001));
+	assert_int_equal(req.svc.key.port, htons(443));
+	assert_int_equal(req.svc.key.proto, 6);
+	assert_int_equal(req.svc.mode, DRV_MODE_NAT);
+	assert_int_equal(req.svc.snat.v4, htonl(0x0a000101));
+	assert_int_equal(req.svc.snat_port_lo, 20000);
+	assert_int_equal(req.svc.snat_port_hi, 20999);
+	assert_int_equal(req.svc.table_size, 4093);
+	assert_int_equal(req.svc_set, DRV_CLI_SVC_MODE | DRV_CLI_SVC_SNAT | DRV_CLI_SVC_PORTS |
+					      DRV_CLI_SVC_TSIZE);
+}
+
+static void service_add_defaults_are_nat_and_default_table(void **state)
+{
+	(void)state;
+	assert_ok("service add 10.0.0.1 port 80 snat 10.0.1.1");
+	assert_int_equal(req.svc.mode, DRV_MODE_NAT);
+	assert_int_equal(req.svc.table_size, 0); /* library: DRV_MAGLEV_MAX */
+	assert_int_equal(req.svc.snat_port_lo, 0);
+}
+
+static void service_add_accepts_ipv6_and_dsr_without_snat(void **state)
+{
+	(void)state;
+	assert_ok("service add fd00::1 port 6443 mode dsr");
+	assert_int_equal(req.svc.key.family, DRV_FAMILY_V6);
+	assert_int_equal(req.svc.mode, DRV_MODE_DSR);
+	assert_ok("service add 10.0.0.2 port 9345 mode tunnel");
+	assert_int_equal(req.svc.mode, DRV_MODE_TUNNEL);
+}
+
+static void service_add_rejects_bad_address(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.256 port 80 snat 10.0.1.1", "'10.0.0.256'");
+	assert_usage_error("service add vip.example port 80 snat 10.0.1.1", "'vip.example'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1", "'10.0.1'");
+	assert_usage_error("service add", "service address");
+}
+
+static void service_add_rejects_port_zero_and_65536(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 0 snat 10.0.1.1", "'0'");
+	assert_usage_error("service add 10.0.0.1 port 65536 snat 10.0.1.1", "'65536'");
+	assert_usage_error("service add 10.0.0.1 port -1 snat 10.0.1.1", "'-1'");
+	assert_usage_error("service add 10.0.0.1 port http snat 10.0.1.1", "'http'");
+	assert_usage_error("service add 10.0.0.1 port", "after 'port'");
+	assert_usage_error("service add 10.0.0.1 80", "'80'");
+}
+
+static void service_add_rejects_unknown_mode(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 mode magic", "'magic'");
+	assert_usage_error("service add 10.0.0.1 port 80 mode", "after 'mode'");
+}
+
+static void service_add_rejects_table_size_not_prime(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 mode dsr table-size 1000", "1000");
+	assert_usage_error("service add 10.0.0.1 port 80 mode dsr table-size 65539", "'65539'");
+	assert_usage_error("service add 10.0.0.1 port 80 mode dsr table-size 1", "'1'");
+	assert_usage_error("service add 10.0.0.1 port 80 mode dsr table-size many", "'many'");
+	assert_ok("service add 10.0.0.1 port 80 mode dsr table-size 65537");
+	assert_ok("service add 10.0.0.1 port 80 mode dsr table-size 2");
+}
+
+static void service_add_nat_without_snat_is_refused(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80", "snat ADDR");
+	assert_usage_error("service add 10.0.0.1 port 80 mode nat", "10.0.0.1");
+}
+
+static void service_add_rejects_snat_of_other_family(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 snat fd00::5", "fd00::5");
+	assert_usage_error("service add fd00::1 port 80 snat 10.0.0.5", "10.0.0.5");
+}
+
+static void service_add_rejects_bad_snat_ports(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 snat-ports 2000", "'2000'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 snat-ports 3000-2000",
+			   "'3000-2000'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 snat-ports 0-2000",
+			   "'0-2000'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 snat-ports 1-70000",
+			   "'1-70000'");
+}
+
+static void service_rejects_unknown_proto_and_words(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 proto udp snat 10.0.1.1", "'udp'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 colour blue", "'colour'");
+	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1.1 snat 10.0.1.2",
+			   "'snat' is given twice");
+	assert_usage_error("service frob 10.0.0.1 port 80", "'service frob'");
+}
+
+static void service_del_and_show_take_only_svc(void **state)
+{
+	(void)state;
+	assert_ok("service del 10.0.0.1 port 80");
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	assert_true(req.has_svc);
+	assert_ok("service show");
+	assert_int_equal(req.cmd, DRV_CLI_SHOW);
+	assert_false(req.has_svc);
+	assert_ok("service");
+	assert_int_equal(req.cmd, DRV_CLI_SHOW);
+	assert_ok("service show fd00::1 port 443");
+	assert_true(req.has_svc);
+	assert_usage_error("service del 10.0.0.1 port 80 mode dsr", "'mode'");
+	assert_usage_error("service del", "service address");
+}
+
+static void service_set_records_only_given_options(void **state)
+{
+	(void)state;
+	assert_ok("service set 10.0.0.1 port 80 table-size 251");
+	assert_int_equal(req.cmd, DRV_CLI_SET);
+	assert_int_equal(req.svc_set, DRV_CLI_SVC_TSIZE);
+	assert_int_equal(req.svc.table_size, 251);
+}
+
+static void backend_add_parses_every_option(void **state)
+{
+	(void)state;
+	assert_ok("backend add 10.0.0.1 port 80 10.0.1.5 port 8080 weight 7 drain");
+	assert_int_equal(req.cmd, DRV_CLI_ADD);
+	assert_int_equal(req.svc.key.port, htons(80));
+	assert_true(req.has_be);
+	assert_int_equal(req.be.family, DRV_FAMILY_V4);
+	assert_int_equal(req.be.addr.v4, htonl(0x0a000105));
+	assert_int_equal(req.be.port, htons(8080));
+	assert_int_equal(req.be.weight, 7);
+	assert_int_equal(req.be.state, DRV_BE_DRAIN);
+	assert_int_equal(req.be_set, DRV_CLI_BE_PORT | DRV_CLI_BE_WEIGHT | DRV_CLI_BE_STATE);
+}
+
+static void backend_add_defaults_to_weight_1_up_service_port(void **state)
+{
+	(void)state;
+	assert_ok("backend add fd00::1 port 443 fd00::10");
+	assert_int_equal(req.be.family, DRV_FAMILY_V6);
+	assert_int_equal(req.be.port, 0); /* library: the service port */
+	assert_int_equal(req.be.weight, 1);
+	assert_int_equal(req.be.state, DRV_BE_UP);
+}
+
+static void backend_weight_zero_means_drain(void **state)
+{
+	(void)state;
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 weight 0");
+	assert_int_equal(req.be.weight, 0);
+	assert_int_equal(req.be.state, DRV_BE_DRAIN);
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 weight 0 down");
+	assert_int_equal(req.be.state, DRV_BE_DOWN);
+	assert_usage_error("backend set 10.0.0.1 port 80 10.0.1.5 weight 0 up", "weight 0");
+}
+
+static void backend_states_parse(void **state)
+{
+	(void)state;
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 down");
+	assert_int_equal(req.be.state, DRV_BE_DOWN);
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 up");
+	assert_int_equal(req.be.state, DRV_BE_UP);
+	assert_usage_error("backend set 10.0.0.1 port 80 10.0.1.5 up down", "state given twice");
+}
+
+static void backend_rejects_bad_address_port_and_weight(void **state)
+{
+	(void)state;
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.500", "'10.0.1.500'");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 port 0", "'0'");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 port 65536", "'65536'");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight 70000", "'70000'");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight heavy", "'heavy'");
+	assert_usage_error("backend add 10.0.0.1 port 80", "backend address");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 sideways", "'sideways'");
+}
+
+static void backend_of_other_family_is_refused(void **state)
+{
+	(void)state;
+	assert_usage_error("backend add 10.0.0.1 port 80 fd00::5", "fd00::5");
+}
+
+static void backend_del_takes_only_addr_and_port(void **state)
+{
+	(void)state;
+	assert_ok("backend del 10.0.0.1 port 80 10.0.1.5 port 8080");
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	assert_int_equal(req.be.port, htons(8080));
+	assert_usage_error("backend del 10.0.0.1 port 80 10.0.1.5 weight 3", "'weight'");
+}
+
+static void backend_show_needs_svc(void **state)
+{
+	(void)state;
+	assert_ok("backend show 10.0.0.1 port 80");
+	assert_int_equal(req.cmd, DRV_CLI_SHOW);
+	assert_false(req.has_be);
+	assert_usage_error("backend show", "SVC");
+	assert_usage_error("backend", "add, set, del, show");
+	assert_usage_error("backend show 10.0.0.1 port 80 10.0.1.5", "'10.0.1.5'");
+	assert_usage_error("backend zap 10.0.0.1 port 80", "'backend zap'");
+}
+
+static void stats_parses_svc_watch_and_count(void **state)
+{
+	(void)state;
+	assert_ok("stats");
+	assert_false(req.has_svc);
+	assert_int_equal(req.watch_s, 0);
+	assert_ok("stats show 10.0.0.1 port 80");
+	assert_true(req.has_svc);
+	assert_ok("stats 10.0.0.1 port 80 --watch 2 count 3");
+	assert_true(req.has_svc);
+	assert_int_equal(req.watch_s, 2);
+	assert_int_equal(req.count, 3);
+	assert_ok("stats watch 5");
+	assert_int_equal(req.watch_s, 5);
+	assert_usage_error("--watch 5 stats", "'--watch'");
+}
+
+static void stats_rejects_bad_watch_and_count(void **state)
+{
+	(void)state;
+	assert_usage_error("stats --watch 0", "'0'");
+	assert_usage_error("stats --watch soon", "'soon'");
+	assert_usage_error("stats count 3", "--watch");
+	assert_usage_error("stats --watch 1 count 0", "'0'");
+	assert_usage_error("stats everything", "'everything'");
+	assert_usage_error("stats 10.0.0.1 port 0", "'0'");
+}
+
+static void lookup_parses_svc_and_client(void **state)
+{
+	(void)state;
+	assert_ok("lookup 10.0.0.1 port 80 from 192.0.2.7 port 40000");
+	assert_int_equal(req.obj, DRV_CLI_LOOKUP);
+	assert_int_equal(req.client_family, DRV_FAMILY_V4);
+	assert_int_equal(req.client.v4, htonl(0xc0000207));
+	assert_int_equal(req.client_port, htons(40000));
+}
+
+static void lookup_rejects_bad_client(void **state)
+{
+	(void)state;
+	assert_usage_error("lookup 10.0.0.1 port 80 from 192.0.2.300 port 4", "'192.0.2.300'");
+	assert_usage_error("lookup 10.0.0.1 port 80 from 192.0.2.3 port 0", "'0'");
+	assert_usage_error("lookup 10.0.0.1 port 80 from 192.0.2.3 port 65536", "'65536'");
+	assert_usage_error("lookup 10.0.0.1 port 80 to 192.0.2.3 port 4", "'to'");
+	assert_usage_error("lookup 10.0.0.1 port 80 from fd00::3 port 4", "fd00::3");
+	assert_usage_error("lookup 10.0.0.1 port 80 from 192.0.2.3", "'port PORT'");
+	assert_usage_error("lookup", "SVC");
+}
+
+static void json_writer_writes_compact_nested_documents(void **state)
+{
+	struct drv_jw w;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	drv_jw_init(&w, f, false);
+	drv_jw_obj_open(&w);
+	drv_jw_kstr(&w, "name", "a\"b\\c\n");
+	drv_jw_ku64(&w, "n", 18446744073709551615ULL);
+	drv_jw_key(&w, "list");
+	drv_jw_arr_open(&w);
+	drv_jw_u64(&w, 1);
+	drv_jw_obj_open(&w);
+	drv_jw_kbool(&w, "ok", true);
+	drv_jw_obj_close(&w);
+	drv_jw_null(&w);
+	drv_jw_arr_close(&w);
+	drv_jw_key(&w, "empty");
+	drv_jw_arr_open(&w);
+	drv_jw_arr_close(&w);
+	drv_jw_obj_close(&w);
+	drv_jw_end(&w);
+	fclose(f);
+	assert_string_equal(buf, "{\"name\":\"a\\\"b\\\\c\\n\",\"n\":18446744073709551615,"
+				 "\"list\":[1,{\"ok\":true},null],\"empty\":[]}\n");
+	free(buf);
+}
+
+static void json_writer_pretty_prints_with_indentation(void **state)
+{
+	struct drv_jw w;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	drv_jw_init(&w, f, true);
+	drv_jw_obj_open(&w);
+	drv_jw_ku64(&w, "a", 1);
+	drv_jw_key(&w, "b");
+	drv_jw_arr_open(&w);
+	drv_jw_str(&w, "x");
+	drv_jw_arr_close(&w);
+	drv_jw_obj_close(&w);
+	drv_jw_end(&w);
+	fclose(f);
+	assert_string_equal(buf, "{\n  \"a\": 1,\n  \"b\": [\n    \"x\"\n  ]\n}\n");
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(no_words_prints_top_help, teardown),
+		cmocka_unit_test_teardown(help_is_accepted_at_every_level, teardown),
+		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
+		cmocka_unit_test_teardown(unknown_option_is_a_usage_error, teardown),
+		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
+		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
+		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
+		cmocka_unit_test_teardown(attach_parses_ifname_mode_and_force, teardown),
+		cmocka_unit_test_teardown(attach_rejects_bad_words, teardown),
+		cmocka_unit_test_teardown(detach_parses_ifname_and_keep_maps, teardown),
+		cmocka_unit_test_teardown(status_takes_no_arguments, teardown),
+		cmocka_unit_test_teardown(service_add_parses_every_option, teardown),
+		cmocka_unit_test_teardown(service_add_defaults_are_nat_and_default_table, teardown),
+		cmocka_unit_test_teardown(service_add_accepts_ipv6_and_dsr_without_snat, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_bad_address, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_port_zero_and_65536, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_unknown_mode, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_table_size_not_prime, teardown),
+		cmocka_unit_test_teardown(service_add_nat_without_snat_is_refused, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_snat_of_other_family, teardown),
+		cmocka_unit_test_teardown(service_add_rejects_bad_snat_ports, teardown),
+		cmocka_unit_test_teardown(service_rejects_unknown_proto_and_words, teardown),
+		cmocka_unit_test_teardown(service_del_and_show_take_only_svc, teardown),
+		cmocka_unit_test_teardown(service_set_records_only_given_options, teardown),
+		cmocka_unit_test_teardown(backend_add_parses_every_option, teardown),
+		cmocka_unit_test_teardown(backend_add_defaults_to_weight_1_up_service_port,
+					  teardown),
+		cmocka_unit_test_teardown(backend_weight_zero_means_drain, teardown),
+		cmocka_unit_test_teardown(backend_states_parse, teardown),
+		cmocka_unit_test_teardown(backend_rejects_bad_address_port_and_weight, teardown),
+		cmocka_unit_test_teardown(backend_of_other_family_is_refused, teardown),
+		cmocka_unit_test_teardown(backend_del_takes_only_addr_and_port, teardown),
+		cmocka_unit_test_teardown(backend_show_needs_svc, teardown),
+		cmocka_unit_test_teardown(stats_parses_svc_watch_and_count, teardown),
+		cmocka_unit_test_teardown(stats_rejects_bad_watch_and_count, teardown),
+		cmocka_unit_test_teardown(lookup_parses_svc_and_client, teardown),
+		cmocka_unit_test_teardown(lookup_rejects_bad_client, teardown),
+		cmocka_unit_test(json_writer_writes_compact_nested_documents),
+		cmocka_unit_test(json_writer_pretty_prints_with_indentation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The control library against real (unpinned) BPF maps shaped like the
+ * program's: id allocation, generations, the Maglev slot flip, drain/down,
+ * sync. Needs CAP_BPF to create maps (no bpffs, no program); exits 4 (skip)
+ * without it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "drover/hash.h"
+#include "ctl.h"
+#include "log.h"
+#include "util.h"
+
+#define TSIZE 251
+
+static struct drv_ctl ctl;
+static size_t maglev_len;
+
+static int mk(enum bpf_map_type t, __u32 k, __u32 v, __u32 n, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+
+	return bpf_map_create(t, NULL, k, v, n, &o);
+}
+
+static int maps_create(void **state)
+{
+	(void)state;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.lock_fd = -1;
+	snprintf(ctl.root, sizeof(ctl.root), "(test maps)");
+	ctl.svcs_fd = mk(BPF_MAP_TYPE_HASH, sizeof(struct drv_svc_key), sizeof(struct drv_svc),
+			 DRV_MAX_SVCS, 0);
+	ctl.bes_fd = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct drv_backend), DRV_MAX_BACKENDS, 0);
+	ctl.maglev_fd = mk(BPF_MAP_TYPE_ARRAY, 4, 4, DRV_MAGLEV_ENTRIES, BPF_F_MMAPABLE);
+	ctl.flows_fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct drv_flow_key),
+			  sizeof(struct drv_flow), 16384, 0);
+	ctl.nat_fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct drv_flow_key), sizeof(struct drv_nat),
+			1024, 0);
+	ctl.stats_fd =
+		mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_counter), __DRV_STAT_MAX, 0);
+	ctl.svc_stats_fd =
+		mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_lb_counters), DRV_MAX_SVCS, 0);
+	ctl.be_stats_fd = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_lb_counters),
+			     DRV_MAX_BACKENDS, 0);
+	ctl.cfg_fd = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct drv_cfg), 1, 0);
+	ctl.tx_ports_fd = mk(BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, DRV_MAX_IFACES, 0);
+	if (ctl.svcs_fd < 0 || ctl.bes_fd < 0 || ctl.maglev_fd < 0 || ctl.flows_fd < 0 ||
+	    ctl.nat_fd < 0 || ctl.stats_fd < 0 || ctl.svc_stats_fd < 0 || ctl.be_stats_fd < 0 ||
+	    ctl.cfg_fd < 0 || ctl.tx_ports_fd < 0)
+		return -1;
+	maglev_len = DRV_MAGLEV_MMAP_BYTES;
+	maglev_len = (maglev_len + 4095) & ~(size_t)4095;
+	ctl.maglev = mmap(NULL, maglev_len, PROT_READ | PROT_WRITE, MAP_SHARED, ctl.maglev_fd, 0);
+	if (ctl.maglev == MAP_FAILED)
+		return -1;
+	ctl.ncpus = libbpf_num_possible_cpus();
+	return 0;
+}
+
+static int maps_destroy(void **state)
+{
+	(void)state;
+	munmap(ctl.maglev, maglev_len);
+	ctl.maglev = NULL;
+	drv_ctl_close(&ctl);
+	return 0;
+}
+
+static struct drv_svc_conf svc_conf(const char *vip, __u16 port, __u8 mode, const char *snat)
+{
+	struct drv_svc_conf c = { .mode = mode, .table_size = TSIZE };
+	__u8 f;
+
+	assert_int_equal(drv_addr_parse(vip, &c.key.vip, &c.key.family), 0);
+	c.key.port = htons(port);
+	c.key.proto = 6;
+	if (snat)
+		assert_int_equal(drv_addr_parse(snat, &c.snat, &f), 0);
+	return c;
+}
+
+static struct drv_be_conf be_conf(const char *addr, __u32 weight, __u8 st)
+{
+	struct drv_be_conf c = { .weight = weight, .state = st };
+
+	assert_int_equal(drv_addr_parse(addr, &c.addr, &c.family), 0);
+	return c;
+}
+
+static struct drv_backend be_get(__u32 id)
+{
+	struct drv_backend b;
+
+	assert_int_equal(bpf_map_lookup_elem(ctl.bes_fd, &id, &b), 0);
+	return b;
+}
+
+static struct drv_svc svc_get(const struct drv_svc_conf *c)
+{
+	struct drv_svc s;
+
+	assert_int_equal(drv_service_get(&ctl, &c->key, &s), 0);
+	return s;
+}
+
+/* How many entries of @s's active window hold @id. */
+static unsigned int table_count(const struct drv_svc *s, __u32 id)
+{
+	unsigned int n = 0;
+
+	for (__u32 i = 0; i < s->table_size; i++)
+		n += *drv_maglev_entry(&ctl, DRV_MAGLEV_INDEX(s->id, s->active, i)) == id;
+	return n;
+}
+
+static void service_add_assigns_lowest_free_id_and_rejects_duplicates(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_svc_conf b = svc_conf("10.0.0.1", 443, DRV_MODE_DSR, NULL);
+	struct drv_svc_conf c = svc_conf("fd00::1", 443, DRV_MODE_TUNNEL, NULL);
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_service_add(&ctl, &b), 0);
+	assert_int_equal(svc_get(&a).id, 0);
+	assert_int_equal(svc_get(&b).id, 1);
+	assert_int_equal(drv_service_add(&ctl, &a), -EEXIST);
+	assert_int_equal(drv_service_del(&ctl, &a.key), 0);
+	assert_int_equal(drv_service_add(&ctl, &c), 0);
+	assert_int_equal(svc_get(&c).id, 0);
+	assert_int_equal(svc_get(&c).table_size, TSIZE);
+	assert_int_equal(svc_get(&c).nbackends, 0);
+	assert_int_equal(table_count(&(struct drv_svc){ .id = 0,
+							.active = svc_get(&c).active,
+							.table_size = TSIZE },
+				     DRV_BE_NONE),
+			 TSIZE);
+}
+
+static void unknown_service_is_refused_by_every_backend_call(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.9.9.9", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_info info[4];
+
+	(void)state;
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), -ENOENT);
+	assert_int_equal(drv_backend_set(&ctl, &a.key, &b), -ENOENT);
+	assert_int_equal(drv_backend_del(&ctl, &a.key, &b), -ENOENT);
+	assert_int_equal(drv_backend_list(&ctl, &a.key, info, 4), -ENOENT);
+	assert_int_equal(drv_service_del(&ctl, &a.key), -ENOENT);
+}
+
+static void backend_add_writes_entry_then_flips_table(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b2 = be_conf("10.0.1.2", 1, DRV_BE_UP);
+	struct drv_svc s0, s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	s0 = svc_get(&a);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	s = svc_get(&a);
+	assert_int_not_equal(s.active, s0.active);
+	assert_int_equal(s.nbackends, 1);
+	assert_int_equal(table_count(&s, 1), TSIZE);
+	/* the previously active window is left as packets saw it */
+	assert_int_equal(table_count(&s0, DRV_BE_NONE), TSIZE);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b2), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.active, s0.active);
+	assert_int_equal(s.nbackends, 2);
+	assert_int_equal(table_count(&s, 1) + table_count(&s, 2), TSIZE);
+	assert_true(table_count(&s, 2) > TSIZE / 3);
+	assert_int_equal(be_get(2).gen, 1);
+	assert_int_equal(be_get(2).port, htons(80)); /* port 0 → the service port */
+	assert_int_equal(be_get(2).state, DRV_BE_UP);
+}
+
+static void backend_add_rejects_duplicate_backend(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b = be_conf("10.0.1.1", 1, DRV_BE_UP);
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), -EEXIST);
+	b.port = htons(80); /* explicit service port: still the same backend */
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), -EEXIST);
+	b.port = htons(8080);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), 0);
+}
+
+static void drain_and_down_leave_the_table_but_keep_the_entry(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b2 = be_conf("10.0.1.2", 1, DRV_BE_UP);
+	struct drv_svc s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b2), 0);
+	b2.state = DRV_BE_DRAIN;
+	assert_int_equal(drv_backend_set(&ctl, &a.key, &b2), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 1);
+	assert_int_equal(table_count(&s, 1), TSIZE);
+	assert_int_equal(be_get(2).state, DRV_BE_DRAIN);
+	assert_int_equal(be_get(2).family, DRV_FAMILY_V4);
+	assert_int_equal(be_get(2).gen, 1); /* drain keeps recorded flows: same gen */
+	b2.state = DRV_BE_DOWN;
+	assert_int_equal(drv_backend_set(&ctl, &a.key, &b2), 0);
+	assert_int_equal(be_get(2).state, DRV_BE_DOWN);
+	b2.state = DRV_BE_UP;
+	b2.weight = 3;
+	assert_int_equal(drv_backend_set(&ctl, &a.key, &b2), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 2);
+	assert_true(table_count(&s, 2) > table_count(&s, 1));
+}
+
+static void backend_del_clears_entry_and_reuse_bumps_gen(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b3 = be_conf("10.0.1.3", 1, DRV_BE_UP);
+	struct drv_svc s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_backend_del(&ctl, &a.key, &b1), 0);
+	assert_int_equal(be_get(1).family, 0);
+	assert_int_equal(be_get(1).gen, 2);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 0);
+	assert_int_equal(table_count(&s, 1), 0);
+	assert_int_equal(drv_backend_del(&ctl, &a.key, &b1), -ENOENT);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b3), 0);
+	assert_int_equal(be_get(1).gen, 3);
+	assert_int_equal(be_get(1).addr.v4, b3.addr.v4);
+}
+
+static void service_del_frees_its_backends(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_service_del(&ctl, &a.key), 0);
+	assert_int_equal(be_get(1).family, 0);
+	assert_int_equal(be_get(1).gen, 2);
+}
+
+static void sync_keeps_ids_and_skips_flip_when_nothing_changed(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf set[3] = { be_conf("10.0.1.1", 1, DRV_BE_UP),
+				      be_conf("10.0.1.2", 1, DRV_BE_UP),
+				      be_conf("10.0.1.3", 1, DRV_BE_UP) };
+	struct drv_svc s1, s2;
+
+	(void)state;
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 3), 0);
+	s1 = svc_get(&a);
+	assert_int_equal(s1.nbackends, 3);
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 3), 0);
+	s2 = svc_get(&a);
+	assert_int_equal(s2.active, s1.active);
+	/* drop the middle one: ids 1 and 3 stay, 2 is freed with gen+1 */
+	set[1] = set[2];
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 2), 0);
+	s2 = svc_get(&a);
+	assert_int_not_equal(s2.active, s1.active);
+	assert_int_equal(s2.nbackends, 2);
+	assert_int_equal(be_get(1).gen, 1);
+	assert_int_equal(be_get(3).gen, 1);
+	assert_int_equal(be_get(2).family, 0);
+	assert_int_equal(be_get(2).gen, 2);
+	assert_int_equal(table_count(&s2, 2), 0);
+}
+
+static void sync_with_duplicate_backend_changes_nothing(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf ok[1] = { be_conf("10.0.1.1", 1, DRV_BE_UP) };
+	struct drv_be_conf dup[3] = { be_conf("10.0.1.5", 1, DRV_BE_UP),
+				      be_conf("10.0.1.6", 1, DRV_BE_UP),
+				      be_conf("10.0.1.5", 1, DRV_BE_UP) };
+	struct drv_svc s1, s2;
+
+	(void)state;
+	assert_int_equal(drv_service_sync(&ctl, &a, ok, 1), 0);
+	s1 = svc_get(&a);
+	assert_int_equal(drv_service_sync(&ctl, &a, dup, 3), -EEXIST);
+	s2 = svc_get(&a);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_int_equal(be_get(1).family, DRV_FAMILY_V4);
+	assert_int_equal(be_get(2).family, 0);
+}
+
+static void lookup_follows_flow_hash_and_active_table(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b2 = be_conf("10.0.1.2", 1, DRV_BE_UP);
+	struct drv_flow_key fk = {};
+	struct drv_backend be;
+	union drv_addr client;
+	struct drv_svc s;
+	__u32 id, want, idx;
+	__u8 f;
+	int hits[3] = {};
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b2), 0);
+	s = svc_get(&a);
+	assert_int_equal(drv_addr_parse("192.0.2.10", &client, &f), 0);
+	for (__u16 port = 1000; port < 1100; port++) {
+		fk.saddr = client;
+		fk.daddr = a.key.vip;
+		fk.sport = htons(port);
+		fk.dport = a.key.port;
+		fk.proto = 6;
+		fk.family = DRV_FAMILY_V4;
+		/* what the XDP program reads: a map lookup, not the mmap */
+		idx = DRV_MAGLEV_INDEX(s.id, s.active, drv_flow_hash(&fk) % TSIZE);
+		assert_int_equal(bpf_map_lookup_elem(ctl.maglev_fd, &idx, &want), 0);
+		assert_int_equal(drv_lookup(&ctl, &a.key, &client, htons(port), &id, &be), 0);
+		assert_int_equal(id, want);
+		assert_true(id == 1 || id == 2);
+		assert_int_equal(be.addr.v4, id == 1 ? b1.addr.v4 : b2.addr.v4);
+		hits[id]++;
+	}
+	assert_true(hits[1] > 20 && hits[2] > 20);
+}
+
+static void table_written_through_mmap_is_what_map_lookups_see(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b2 = be_conf("10.0.1.2", 1, DRV_BE_UP);
+	struct drv_svc s;
+	__u32 i, idx, v;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b2), 0);
+	s = svc_get(&a);
+	for (i = 0; i < TSIZE; i++) {
+		idx = DRV_MAGLEV_INDEX(s.id, s.active, i);
+		assert_int_equal(bpf_map_lookup_elem(ctl.maglev_fd, &idx, &v), 0);
+		assert_int_equal(v, *drv_maglev_entry(&ctl, idx));
+		assert_true(v == 1 || v == 2);
+	}
+}
+
+static void put_flow(__u32 n, __u32 be_id, __u32 gen, __u8 st, __u64 last_seen)
+{
+	struct drv_flow_key k = { .proto = 6, .family = DRV_FAMILY_V4 };
+	struct drv_flow f = {
+		.last_seen_ns = last_seen, .backend_id = be_id, .backend_gen = gen, .state = st
+	};
+
+	k.saddr.v4 = htonl(0xc0000000u + n);
+	k.sport = htons(1000 + (n & 0x7fff));
+	assert_int_equal(bpf_map_update_elem(ctl.flows_fd, &k, &f, BPF_ANY), 0);
+}
+
+static void flows_are_counted_per_backend_skipping_stale_and_expired(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf b1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf b2 = be_conf("10.0.1.2", 1, DRV_BE_UP);
+	__u64 now = drv_flow_now_ns(), sec = 1000000000ull;
+	struct drv_cfg cfg = { .tcp_idle_timeout_s = 20, .tcp_fin_timeout_s = 5 };
+	__u32 *counts = calloc(DRV_MAX_BACKENDS, sizeof(*counts)), n = 0, i;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b1), 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b2), 0);
+	assert_int_equal(drv_cfg_write(&ctl, &cfg), 0);
+	assert_true(now > 30 * sec); /* monotonic clock: the machine is up longer than that */
+	/* more than one batch of backend 1, a few of backend 2 */
+	for (i = 0; i < 5000; i++)
+		put_flow(n++, 1, 1, DRV_FLOW_OPEN, now);
+	for (i = 0; i < 7; i++)
+		put_flow(n++, 2, 1, DRV_FLOW_OPEN, now);
+	put_flow(n++, 2, 0, DRV_FLOW_OPEN, now); /* older generation of id 2 */
+	put_flow(n++, 2, 1, DRV_FLOW_CLOSING, now - 10 * sec); /* closing, past 5 s */
+	put_flow(n++, 2, 1, DRV_FLOW_OPEN, now - 30 * sec); /* idle past 20 s */
+	put_flow(n++, 9, 1, DRV_FLOW_OPEN, now); /* id never allocated */
+	put_flow(n++, 2, 1, DRV_FLOW_CLOSING, now - 2 * sec); /* closing, within 5 s */
+	assert_int_equal(drv_flows_per_backend(&ctl, counts), 0);
+	assert_int_equal(counts[1], 5000);
+	assert_int_equal(counts[2], 8);
+	assert_int_equal(counts[9], 0);
+	free(counts);
+}
+
+static void nat_services_set_the_reply_port_range(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_svc_conf b = svc_conf("10.0.0.1", 443, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_cfg cfg;
+
+	(void)state;
+	a.snat_port_lo = 20000;
+	a.snat_port_hi = 21000;
+	b.snat_port_lo = 15000;
+	b.snat_port_hi = 16000;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_service_add(&ctl, &b), 0);
+	assert_int_equal(drv_cfg_read(&ctl, &cfg), 0);
+	assert_int_equal(cfg.reply_port_lo, 15000);
+	assert_int_equal(cfg.reply_port_hi, 21000);
+	assert_int_equal(drv_service_del(&ctl, &b.key), 0);
+	assert_int_equal(drv_cfg_read(&ctl, &cfg), 0);
+	assert_int_equal(cfg.reply_port_lo, 20000);
+}
+
+static void counters_sum_over_cpus(void **state)
+{
+	struct drv_lb_counters *v = calloc((size_t)ctl.ncpus, sizeof(*v)), sum;
+	__u32 key = 7;
+
+	(void)state;
+	for (int c = 0; c < ctl.ncpus; c++) {
+		v[c].packets = 10;
+		v[c].bytes = 1000;
+	}
+	assert_int_equal(bpf_map_update_elem(ctl.be_stats_fd, &key, v, BPF_ANY), 0);
+	assert_int_equal(drv_be_stats_read(&ctl, 7, &sum), 0);
+	assert_int_equal(sum.packets, 10ULL * (unsigned int)ctl.ncpus);
+	assert_int_equal(sum.bytes, 1000ULL * (unsigned int)ctl.ncpus);
+	free(v);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, maps_create, maps_destroy)
+	const struct CMUnitTest tests[] = {
+		T(service_add_assigns_lowest_free_id_and_rejects_duplicates),
+		T(unknown_service_is_refused_by_every_backend_call),
+		T(backend_add_writes_entry_then_flips_table),
+		T(backend_add_rejects_duplicate_backend),
+		T(drain_and_down_leave_the_table_but_keep_the_entry),
+		T(backend_del_clears_entry_and_reuse_bumps_gen),
+		T(service_del_frees_its_backends),
+		T(sync_keeps_ids_and_skips_flip_when_nothing_changed),
+		T(sync_with_duplicate_backend_changes_nothing),
+		T(lookup_follows_flow_hash_and_active_table),
+		T(table_written_through_mmap_is_what_map_lookups_see),
+		T(flows_are_counted_per_backend_skipping_stale_and_expired),
+		T(nat_services_set_the_reply_port_range),
+		T(counters_sum_over_cpus),
+	};
+#undef T
+	int fd = mk(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+
+	if (fd < 0) {
+		fprintf(stderr, "SKIP: can't create BPF maps (%s): needs CAP_BPF\n",
+			strerror(errno));
+		return 4;
+	}
+	close(fd);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,918 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * `drover` argument parsing: global options, then OBJECT COMMAND ARGS in the
+ * style of bpftool (prefix-matched objects and commands, keyword arguments,
+ * `help` at every level). Pure: no map or kernel access.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "cli.h"
+#include "util.h"
+
+struct pctx {
+	int argc;
+	char **argv;
+	int i;
+	char *err;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct pctx *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const char *peek(const struct pctx *p)
+{
+	return p->i < p->argc ? p->argv[p->i] : NULL;
+}
+
+static const char *next(struct pctx *p)
+{
+	return p->i < p->argc ? p->argv[p->i++] : NULL;
+}
+
+struct kw {
+	const char *name;
+	int val;
+};
+
+/* Exact match, else a unique prefix (bpftool's is_prefix, without silent ambiguity). */
+static int kw_select(const char *w, const struct kw *tbl, int *val)
+{
+	size_t n = strlen(w);
+	int found = -1, i;
+
+	if (!n)
+		return -ENOENT;
+	for (i = 0; tbl[i].name; i++) {
+		if (!strcmp(tbl[i].name, w)) {
+			*val = tbl[i].val;
+			return 0;
+		}
+		if (!strncmp(tbl[i].name, w, n)) {
+			if (found >= 0)
+				return -EAGAIN; /* ambiguous */
+			found = i;
+		}
+	}
+	if (found < 0)
+		return -ENOENT;
+	*val = tbl[found].val;
+	return 0;
+}
+
+static const char *const help_top =
+	"Usage: drover [OPTIONS] OBJECT { COMMAND | help }\n"
+	"       drover attach IFNAME [mode { native | skb }] [force]\n"
+	"       drover detach IFNAME [keep-maps]\n"
+	"       drover status\n"
+	"       drover service { add | set | del | show | help } ...\n"
+	"       drover backend { add | set | del | show | help } ...\n"
+	"       drover stats [show] [SVC] [--watch SECS [count N]]\n"
+	"       drover lookup SVC from ADDR port PORT\n"
+	"       drover run config FILE ...\n"
+	"       SVC := ADDR port PORT [proto tcp]\n"
+	"       OPTIONS := { -j|--json [-p|--pretty] | -v|--verbose (-vv: libbpf too) |\n"
+	"                    --bpffs PATH | -V|--version }\n"
+	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
+
+static const char *const help_attach =
+	"Usage: drover attach IFNAME [mode { native | skb }] [force]\n"
+	"       drover detach IFNAME [keep-maps]\n"
+	"       drover status\n"
+	"attach loads the XDP program (once per pin root), pins its maps under the pin root\n"
+	"(--bpffs, default " DRV_PIN_ROOT ") and its link at <root>/" DRV_PIN_LINKS_DIR
+	"/IFNAME. mode native (default) needs driver support; skb works everywhere, slower.\n"
+	"force replaces an XDP program already attached. detach of the last interface\n"
+	"removes the maps too, unless keep-maps.\n";
+
+static const char *const help_service =
+	"Usage: drover service add SVC [mode { nat | dsr | tunnel }] [snat ADDR]\n"
+	"                          [snat-ports LO-HI] [table-size PRIME]\n"
+	"       drover service set SVC [mode ...] [snat ADDR] [snat-ports LO-HI] [table-size PRIME]\n"
+	"       drover service del SVC\n"
+	"       drover service show [SVC]\n"
+	"       SVC := ADDR port PORT [proto tcp]\n"
+	"mode nat (default) needs snat ADDR: the balancer's address the nodes reply to.\n"
+	"snat-ports default 10000-32767; table-size default 65537 (a prime).\n";
+
+static const char *const help_backend =
+	"Usage: drover backend add SVC ADDR [port PORT] [weight N] [up | drain | down]\n"
+	"       drover backend set SVC ADDR [port PORT] [weight N] [up | drain | down]\n"
+	"       drover backend del SVC ADDR [port PORT]\n"
+	"       drover backend show SVC\n"
+	"       SVC := ADDR port PORT [proto tcp]\n"
+	"port defaults to the service port, weight to 1 (0 drains). drain keeps recorded\n"
+	"flows but takes no new ones; down moves its flows to other backends.\n";
+
+static const char *const help_stats =
+	"Usage: drover stats [show] [SVC] [--watch SECS [count N]]\n"
+	"       SVC := ADDR port PORT [proto tcp]\n"
+	"Global counters (by name), per service and per backend. --watch prints rates\n"
+	"every SECS seconds until SIGINT, or N times with count N.\n";
+
+static const char *const help_lookup =
+	"Usage: drover lookup SVC from ADDR port PORT\n"
+	"       SVC := ADDR port PORT [proto tcp]\n"
+	"Which backend a new flow from ADDR:PORT goes to (flow hash and the active Maglev\n"
+	"table), and the backend it is recorded with if the flow is already known.\n";
+
+static const char *const help_run = "Usage: drover run config FILE [...]\n"
+				    "Runs the agent (see drover run help).\n";
+
+const char *drv_cli_help(enum drv_cli_obj obj)
+{
+	switch (obj) {
+	case DRV_CLI_ATTACH:
+	case DRV_CLI_DETACH:
+	case DRV_CLI_STATUS:
+		return help_attach;
+	case DRV_CLI_SERVICE:
+		return help_service;
+	case DRV_CLI_BACKEND:
+		return help_backend;
+	case DRV_CLI_STATS:
+		return help_stats;
+	case DRV_CLI_LOOKUP:
+		return help_lookup;
+	case DRV_CLI_RUN:
+		return help_run;
+	default:
+		return help_top;
+	}
+}
+
+static int parse_addr(struct pctx *p, const char *what, union drv_addr *a, __u8 *fam)
+{
+	const char *w = next(p);
+
+	if (!w)
+		return fail(p, "expected %s (an IPv4 or IPv6 address)", what);
+	if (drv_addr_parse(w, a, fam))
+		return fail(p, "%s '%s' is not an IPv4 or IPv6 address", what, w);
+	return 0;
+}
+
+static int parse_port(struct pctx *p, const char *what, __be16 *port)
+{
+	const char *w = next(p);
+	__u16 v;
+
+	if (!w)
+		return fail(p, "expected a number after 'port' (%s, 1-65535)", what);
+	if (drv_port_parse(w, &v))
+		return fail(p, "%s '%s' is not a port number in 1-65535", what, w);
+	*port = htons(v);
+	return 0;
+}
+
+/* SVC := ADDR port PORT [proto tcp] */
+static int parse_svc(struct pctx *p, struct drv_svc_key *k)
+{
+	const char *w;
+	int err;
+
+	memset(k, 0, sizeof(*k));
+	err = parse_addr(p, "service address", &k->vip, &k->family);
+	if (err)
+		return err;
+	w = next(p);
+	if (!w || strcmp(w, "port"))
+		return fail(
+			p,
+			"expected 'port PORT' after the service address%s%s%s (SVC := ADDR port PORT [proto tcp])",
+			w ? ", not '" : "", w ? w : "", w ? "'" : "");
+	err = parse_port(p, "service port", &k->port);
+	if (err)
+		return err;
+	k->proto = 6;
+	if (peek(p) && !strcmp(peek(p), "proto")) {
+		next(p);
+		w = next(p);
+		if (!w)
+			return fail(p, "expected a protocol after 'proto' (tcp)");
+		if (strcmp(w, "tcp") && strcmp(w, "6"))
+			return fail(p, "proto '%s' is not supported: only tcp", w);
+	}
+	return 0;
+}
+
+static const char *fam_str(__u8 f)
+{
+	return f == DRV_FAMILY_V6 ? "IPv6" : "IPv4";
+}
+
+static int parse_u32_kw(struct pctx *p, const char *kw, __u32 min, __u32 max, __u32 *out)
+{
+	const char *w = next(p);
+
+	if (!w)
+		return fail(p, "expected a number after '%s'", kw);
+	if (drv_u32_parse(w, min, max, out))
+		return fail(p, "%s '%s' is not a number in %u-%u", kw, w, min, max);
+	return 0;
+}
+
+static int parse_svc_opts(struct pctx *p, struct drv_cli_req *r)
+{
+	static const struct kw modes[] = {
+		{ "nat", DRV_MODE_NAT }, { "dsr", DRV_MODE_DSR }, { "tunnel", DRV_MODE_TUNNEL }, {}
+	};
+	struct drv_svc_conf *c = &r->svc;
+	const char *w;
+	int err, v;
+
+	while ((w = next(p))) {
+		unsigned int bit;
+
+		if (!strcmp(w, "mode"))
+			bit = DRV_CLI_SVC_MODE;
+		else if (!strcmp(w, "snat"))
+			bit = DRV_CLI_SVC_SNAT;
+		else if (!strcmp(w, "snat-ports"))
+			bit = DRV_CLI_SVC_PORTS;
+		else if (!strcmp(w, "table-size"))
+			bit = DRV_CLI_SVC_TSIZE;
+		else
+			return fail(
+				p,
+				"what is '%s'? (service options: mode, snat, snat-ports, table-size)",
+				w);
+		if (r->svc_set & bit)
+			return fail(p, "'%s' is given twice", w);
+		r->svc_set |= bit;
+		if (bit == DRV_CLI_SVC_MODE) {
+			w = next(p);
+			if (!w)
+				return fail(p, "expected nat, dsr or tunnel after 'mode'");
+			if (kw_select(w, modes, &v))
+				return fail(p, "mode '%s' is not nat, dsr or tunnel", w);
+			c->mode = (__u8)v;
+		} else if (bit == DRV_CLI_SVC_SNAT) {
+			__u8 fam;
+
+			err = parse_addr(p, "snat address", &c->snat, &fam);
+			if (err)
+				return err;
+			if (fam != c->key.family)
+				return fail(p,
+					    "snat address %s is %s but the service address is %s",
+					    p->argv[p->i - 1], fam_str(fam),
+					    fam_str(c->key.family));
+		} else if (bit == DRV_CLI_SVC_PORTS) {
+			char lo[8], hi[8];
+			const char *dash;
+			__u16 l, h;
+
+			w = next(p);
+			if (!w)
+				return fail(p, "expected LO-HI after 'snat-ports'");
+			dash = strchr(w, '-');
+			if (!dash || dash - w >= (long)sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+				return fail(
+					p,
+					"snat-ports '%s' is not a range LO-HI (e.g. 10000-32767)",
+					w);
+			memcpy(lo, w, (size_t)(dash - w));
+			lo[dash - w] = 0;
+			strcpy(hi, dash + 1);
+			if (drv_port_parse(lo, &l) || drv_port_parse(hi, &h) || l > h)
+				return fail(
+					p,
+					"snat-ports '%s' is not a range LO-HI of ports with 1 ≤ LO ≤ HI ≤ 65535",
+					w);
+			c->snat_port_lo = l;
+			c->snat_port_hi = h;
+		} else {
+			err = parse_u32_kw(p, "table-size", 2, DRV_MAGLEV_MAX, &c->table_size);
+			if (err)
+				return err;
+			if (!drv_is_prime(c->table_size))
+				return fail(
+					p,
+					"table-size %u is not a prime (Maglev needs one: e.g. 251, 1021, 4093, 16381, 65537)",
+					c->table_size);
+		}
+	}
+	return 0;
+}
+
+static int parse_service(struct pctx *p, struct drv_cli_req *r)
+{
+	static const struct kw cmds[] = { { "add", DRV_CLI_ADD },
+					  { "set", DRV_CLI_SET },
+					  { "del", DRV_CLI_DEL },
+					  { "delete", DRV_CLI_DEL },
+					  { "show", DRV_CLI_SHOW },
+					  { "list", DRV_CLI_SHOW },
+					  {} };
+	const char *w = next(p);
+	int v, err;
+
+	if (!w) {
+		r->cmd = DRV_CLI_SHOW;
+		return 0;
+	}
+	if (kw_select(w, cmds, &v))
+		return fail(p, "what is 'service %s'? (commands: add, set, del, show)", w);
+	r->cmd = (enum drv_cli_cmd)v;
+	if (r->cmd == DRV_CLI_SHOW && !peek(p))
+		return 0;
+	err = parse_svc(p, &r->svc.key);
+	if (err)
+		return err;
+	r->has_svc = true;
+	if (r->cmd == DRV_CLI_SHOW || r->cmd == DRV_CLI_DEL) {
+		if (peek(p))
+			return fail(p, "what is '%s'? (service %s takes only SVC)", peek(p),
+				    r->cmd == DRV_CLI_DEL ? "del" : "show");
+		return 0;
+	}
+	r->svc.mode = DRV_MODE_NAT;
+	err = parse_svc_opts(p, r);
+	if (err)
+		return err;
+	if (r->cmd == DRV_CLI_ADD && r->svc.mode == DRV_MODE_NAT &&
+	    !(r->svc_set & DRV_CLI_SVC_SNAT)) {
+		char a[DRV_ADDR_STRLEN];
+
+		return fail(
+			p,
+			"service %s in mode nat needs 'snat ADDR': the balancer's address the nodes send replies to",
+			drv_addr_format(&r->svc.key.vip, r->svc.key.family, a, sizeof(a)));
+	}
+	return 0;
+}
+
+static int parse_backend(struct pctx *p, struct drv_cli_req *r)
+{
+	static const struct kw cmds[] = { { "add", DRV_CLI_ADD },
+					  { "set", DRV_CLI_SET },
+					  { "del", DRV_CLI_DEL },
+					  { "delete", DRV_CLI_DEL },
+					  { "show", DRV_CLI_SHOW },
+					  { "list", DRV_CLI_SHOW },
+					  {} };
+	static const struct kw states[] = {
+		{ "up", DRV_BE_UP }, { "drain", DRV_BE_DRAIN }, { "down", DRV_BE_DOWN }, {}
+	};
+	struct drv_be_conf *b = &r->be;
+	const char *w = next(p);
+	int v, err;
+
+	if (!w)
+		return fail(p, "expected a command after 'backend' (add, set, del, show)");
+	if (kw_select(w, cmds, &v))
+		return fail(p, "what is 'backend %s'? (commands: add, set, del, show)", w);
+	r->cmd = (enum drv_cli_cmd)v;
+	if (!peek(p))
+		return fail(p,
+			    "expected SVC after 'backend %s' (SVC := ADDR port PORT [proto tcp])",
+			    w);
+	err = parse_svc(p, &r->svc.key);
+	if (err)
+		return err;
+	r->has_svc = true;
+	if (r->cmd == DRV_CLI_SHOW) {
+		if (peek(p))
+			return fail(p, "what is '%s'? (backend show takes only SVC)", peek(p));
+		return 0;
+	}
+	err = parse_addr(p, "backend address", &b->addr, &b->family);
+	if (err)
+		return err;
+	if (b->family != r->svc.key.family)
+		return fail(p, "backend %s is %s but the service address is %s", p->argv[p->i - 1],
+			    fam_str(b->family), fam_str(r->svc.key.family));
+	r->has_be = true;
+	b->weight = 1;
+	b->state = DRV_BE_UP;
+	while ((w = next(p))) {
+		unsigned int bit;
+
+		if (!strcmp(w, "port"))
+			bit = DRV_CLI_BE_PORT;
+		else if (!strcmp(w, "weight"))
+			bit = DRV_CLI_BE_WEIGHT;
+		else if (!kw_select(w, states, &v) && strlen(w) >= 2)
+			bit = DRV_CLI_BE_STATE;
+		else
+			return fail(
+				p, "what is '%s'? (backend options: port, weight, up, drain, down)",
+				w);
+		if (r->cmd == DRV_CLI_DEL && bit != DRV_CLI_BE_PORT)
+			return fail(p,
+				    "'%s' makes no sense with backend del (only ADDR [port PORT])",
+				    w);
+		if (r->be_set & bit)
+			return fail(p, "%s given twice", bit == DRV_CLI_BE_STATE ? "state" : w);
+		r->be_set |= bit;
+		if (bit == DRV_CLI_BE_PORT) {
+			err = parse_port(p, "backend port", &b->port);
+			if (err)
+				return err;
+		} else if (bit == DRV_CLI_BE_WEIGHT) {
+			err = parse_u32_kw(p, "weight", 0, 65535, &b->weight);
+			if (err)
+				return err;
+		} else {
+			b->state = (__u8)v;
+		}
+	}
+	if ((r->be_set & DRV_CLI_BE_WEIGHT) && !b->weight) {
+		if (!(r->be_set & DRV_CLI_BE_STATE))
+			b->state = DRV_BE_DRAIN; /* weight 0 drains */
+		else if (b->state == DRV_BE_UP)
+			return fail(
+				p,
+				"a backend with weight 0 can't be 'up': give it a weight ≥ 1 or 'drain' it");
+	}
+	return 0;
+}
+
+static bool looks_like_addr(const char *w)
+{
+	union drv_addr a;
+	__u8 f;
+
+	return w && !drv_addr_parse(w, &a, &f);
+}
+
+static int parse_stats(struct pctx *p, struct drv_cli_req *r)
+{
+	const char *w = peek(p);
+	int err;
+
+	r->cmd = DRV_CLI_SHOW;
+	if (w && !strcmp(w, "show"))
+		next(p);
+	if (looks_like_addr(peek(p))) {
+		err = parse_svc(p, &r->svc.key);
+		if (err)
+			return err;
+		r->has_svc = true;
+	}
+	while ((w = next(p))) {
+		if (!strcmp(w, "--watch") || !strcmp(w, "watch")) {
+			if (r->watch_s)
+				return fail(p, "'%s' given twice", w);
+			err = parse_u32_kw(p, "--watch", 1, 3600, &r->watch_s);
+		} else if (!strcmp(w, "count")) {
+			if (r->count)
+				return fail(p, "'count' given twice");
+			err = parse_u32_kw(p, "count", 1, 1000000, &r->count);
+		} else {
+			return fail(p,
+				    "what is '%s'? (stats [show] [SVC] [--watch SECS [count N]])",
+				    w);
+		}
+		if (err)
+			return err;
+	}
+	if (r->count && !r->watch_s)
+		return fail(p, "'count' needs '--watch SECS'");
+	return 0;
+}
+
+static int parse_lookup(struct pctx *p, struct drv_cli_req *r)
+{
+	const char *w;
+	int err;
+
+	if (!peek(p))
+		return fail(p, "expected SVC from ADDR port PORT after 'lookup'");
+	err = parse_svc(p, &r->svc.key);
+	if (err)
+		return err;
+	r->has_svc = true;
+	w = next(p);
+	if (!w || strcmp(w, "from"))
+		return fail(p, "expected 'from ADDR port PORT' after the service%s%s%s",
+			    w ? ", not '" : "", w ? w : "", w ? "'" : "");
+	err = parse_addr(p, "client address", &r->client, &r->client_family);
+	if (err)
+		return err;
+	if (r->client_family != r->svc.key.family)
+		return fail(p, "client %s is %s but the service address is %s", p->argv[p->i - 1],
+			    fam_str(r->client_family), fam_str(r->svc.key.family));
+	w = next(p);
+	if (!w || strcmp(w, "port"))
+		return fail(p, "expected 'port PORT' after the client address");
+	err = parse_port(p, "client port", &r->client_port);
+	if (err)
+		return err;
+	if (peek(p))
+		return fail(p, "what is '%s'? (lookup SVC from ADDR port PORT)", peek(p));
+	return 0;
+}
+
+static int parse_ifname(struct pctx *p, struct drv_cli_req *r, const char *cmd)
+{
+	const char *w = next(p);
+
+	if (!w)
+		return fail(p, "expected IFNAME after '%s'", cmd);
+	if (strlen(w) >= sizeof(r->ifname) || strchr(w, '/') || !strcmp(w, ".") || !strcmp(w, ".."))
+		return fail(p, "'%s' is not an interface name (at most 15 characters, no '/')", w);
+	strcpy(r->ifname, w);
+	return 0;
+}
+
+static int parse_attach(struct pctx *p, struct drv_cli_req *r)
+{
+	static const struct kw modes[] = { { "native", DRV_XDP_NATIVE },
+					   { "skb", DRV_XDP_SKB },
+					   { "drv", DRV_XDP_NATIVE },
+					   { "generic", DRV_XDP_SKB },
+					   {} };
+	const char *w;
+	bool mode_set = false;
+	int err, v;
+
+	err = parse_ifname(p, r, "attach");
+	if (err)
+		return err;
+	while ((w = next(p))) {
+		if (!strcmp(w, "mode")) {
+			if (mode_set)
+				return fail(p, "'mode' given twice");
+			mode_set = true;
+			w = next(p);
+			if (!w)
+				return fail(p, "expected native or skb after 'mode'");
+			if (kw_select(w, modes, &v))
+				return fail(p, "mode '%s' is not native or skb", w);
+			r->xdp_mode = (enum drv_xdp_mode)v;
+		} else if (!strcmp(w, "force")) {
+			r->force = true;
+		} else {
+			return fail(p,
+				    "what is '%s'? (attach IFNAME [mode { native | skb }] [force])",
+				    w);
+		}
+	}
+	return 0;
+}
+
+static int parse_detach(struct pctx *p, struct drv_cli_req *r)
+{
+	const char *w;
+	int err;
+
+	err = parse_ifname(p, r, "detach");
+	if (err)
+		return err;
+	while ((w = next(p))) {
+		if (!strcmp(w, "keep-maps"))
+			r->keep_maps = true;
+		else
+			return fail(p, "what is '%s'? (detach IFNAME [keep-maps])", w);
+	}
+	return 0;
+}
+
+/* Split the global options from the words; everything after `run` is left alone. */
+static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
+			size_t len)
+{
+	int i, n = 0;
+	bool positional_seen = false, in_run = false;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (in_run || a[0] != '-' || !a[1]) {
+			if (!positional_seen && !strcmp(a, "run"))
+				in_run = true;
+			positional_seen = true;
+			r->words[n++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--watch")) { /* a stats option: keep it and its value */
+			r->words[n++] = argv[i];
+			if (i + 1 < argc)
+				r->words[n++] = argv[++i];
+			continue;
+		}
+		if (a[1] == '-') {
+			if (!strcmp(a, "--json")) {
+				r->json = true;
+			} else if (!strcmp(a, "--pretty")) {
+				r->json = r->pretty = true;
+			} else if (!strcmp(a, "--verbose")) {
+				r->verbose++;
+			} else if (!strcmp(a, "--version")) {
+				r->version = true;
+			} else if (!strcmp(a, "--help")) {
+				r->help = true;
+			} else if (!strcmp(a, "--bpffs")) {
+				if (i + 1 >= argc || !argv[i + 1][0]) {
+					snprintf(err, len, "--bpffs needs a PATH");
+					return -EINVAL;
+				}
+				r->bpffs = argv[++i];
+			} else if (!strncmp(a, "--bpffs=", 8) && a[8]) {
+				r->bpffs = a + 8;
+			} else {
+				snprintf(err, len, "unknown option '%s' (see drover help)", a);
+				return -EINVAL;
+			}
+			continue;
+		}
+		for (const char *c = a + 1; *c; c++) {
+			switch (*c) {
+			case 'j':
+				r->json = true;
+				break;
+			case 'p':
+				r->json = r->pretty = true;
+				break;
+			case 'v':
+				r->verbose++;
+				break;
+			case 'V':
+				r->version = true;
+				break;
+			case 'h':
+				r->help = true;
+				break;
+			default:
+				snprintf(err, len, "unknown option '%s' (see drover help)", a);
+				return -EINVAL;
+			}
+		}
+	}
+	r->words[n] = NULL;
+	*nwords = n;
+	/* room for "/links/IFNAME" and map names under it */
+	if (strlen(r->bpffs) > PATH_MAX - 64) {
+		snprintf(err, len, "--bpffs path is longer than %d characters", PATH_MAX - 64);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_t len)
+{
+	static const struct kw objs[] = {
+		{ "attach", DRV_CLI_ATTACH },	{ "detach", DRV_CLI_DETACH },
+		{ "status", DRV_CLI_STATUS },	{ "service", DRV_CLI_SERVICE },
+		{ "backend", DRV_CLI_BACKEND }, { "stats", DRV_CLI_STATS },
+		{ "lookup", DRV_CLI_LOOKUP },	{ "run", DRV_CLI_RUN },
+		{ "version", DRV_CLI_VERSION }, {}
+	};
+	struct pctx p = { .err = err, .len = len };
+	const char *w;
+	int n, v, i, rc;
+
+	memset(r, 0, sizeof(*r));
+	r->bpffs = DRV_PIN_ROOT;
+	err[0] = 0;
+	r->words = calloc((size_t)argc + 1, sizeof(*r->words));
+	if (!r->words) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = parse_global(argc, argv, r, &n, err, len);
+	if (rc)
+		return rc;
+	p.argc = n;
+	p.argv = r->words;
+	w = next(&p);
+	if (!w || r->version) {
+		if (r->version)
+			r->obj = DRV_CLI_VERSION;
+		else
+			r->help = true;
+		return 0;
+	}
+	if (!strcmp(w, "help")) {
+		r->help = true;
+		return 0;
+	}
+	rc = kw_select(w, objs, &v);
+	if (rc == -EAGAIN)
+		return fail(
+			&p,
+			"'%s' is ambiguous (objects: attach, detach, status, service, backend, stats, lookup, run)",
+			w);
+	if (rc)
+		return fail(
+			&p,
+			"what is '%s'? (objects: attach, detach, status, service, backend, stats, lookup, run)",
+			w);
+	r->obj = (enum drv_cli_obj)v;
+	if (r->obj == DRV_CLI_RUN) {
+		r->run_argc = n - 1;
+		r->run_argv = r->words + 1;
+		return 0;
+	}
+	/* `help` anywhere after the object: that object's grammar. */
+	for (i = p.i; i < n; i++) {
+		if (!strcmp(r->words[i], "help")) {
+			r->help = true;
+			return 0;
+		}
+	}
+	if (r->help)
+		return 0;
+	switch (r->obj) {
+	case DRV_CLI_ATTACH:
+		return parse_attach(&p, r);
+	case DRV_CLI_DETACH:
+		return parse_detach(&p, r);
+	case DRV_CLI_SERVICE:
+		return parse_service(&p, r);
+	case DRV_CLI_BACKEND:
+		return parse_backend(&p, r);
+	case DRV_CLI_STATS:
+		return parse_stats(&p, r);
+	case DRV_CLI_LOOKUP:
+		return parse_lookup(&p, r);
+	case DRV_CLI_STATUS:
+	case DRV_CLI_VERSION:
+		if (peek(&p))
+			return fail(&p, "what is '%s'? (%s takes no arguments)", peek(&p), w);
+		return 0;
+	default:
+		return fail(&p, "what is '%s'?", w);
+	}
+}
+
+void drv_cli_req_free(struct drv_cli_req *req)
+{
+	free(req->words);
+	req->words = NULL;
+}
+
+/* ---- JSON writer ---- */
+
+void drv_jw_init(struct drv_jw *w, FILE *f, bool pretty)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->pretty = pretty;
+}
+
+static void jw_indent(struct drv_jw *w)
+{
+	int i;
+
+	if (!w->pretty)
+		return;
+	fputc('\n', w->f);
+	for (i = 0; i < w->depth; i++)
+		fputs("  ", w->f);
+}
+
+/* Before a value or a key: comma and indentation, unless right after a key. */
+static void jw_sep(struct drv_jw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth > 0) {
+		if (w->need_comma[w->depth])
+			fputc(',', w->f);
+		w->need_comma[w->depth] = true;
+		jw_indent(w);
+	}
+}
+
+static void jw_open(struct drv_jw *w, char c)
+{
+	jw_sep(w);
+	fputc(c, w->f);
+	if (w->depth < (int)ARRAY_SIZE(w->need_comma) - 1)
+		w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+static void jw_close(struct drv_jw *w, char c)
+{
+	bool had = w->need_comma[w->depth];
+
+	if (w->depth > 0)
+		w->depth--;
+	if (had)
+		jw_indent(w);
+	fputc(c, w->f);
+}
+
+void drv_jw_obj_open(struct drv_jw *w)
+{
+	jw_open(w, '{');
+}
+
+void drv_jw_obj_close(struct drv_jw *w)
+{
+	jw_close(w, '}');
+}
+
+void drv_jw_arr_open(struct drv_jw *w)
+{
+	jw_open(w, '[');
+}
+
+void drv_jw_arr_close(struct drv_jw *w)
+{
+	jw_close(w, ']');
+}
+
+static void jw_quote(struct drv_jw *w, const char *s)
+{
+	const unsigned char *c;
+
+	fputc('"', w->f);
+	for (c = (const unsigned char *)s; *c; c++) {
+		switch (*c) {
+		case '"':
+			fputs("\\\"", w->f);
+			break;
+		case '\\':
+			fputs("\\\\", w->f);
+			break;
+		case '\n':
+			fputs("\\n", w->f);
+			break;
+		case '\t':
+			fputs("\\t", w->f);
+			break;
+		default:
+			if (*c < 0x20)
+				fprintf(w->f, "\\u%04x", *c);
+			else
+				fputc(*c, w->f);
+		}
+	}
+	fputc('"', w->f);
+}
+
+void drv_jw_key(struct drv_jw *w, const char *key)
+{
+	jw_sep(w);
+	jw_quote(w, key);
+	fputs(w->pretty ? ": " : ":", w->f);
+	w->after_key = true;
+}
+
+void drv_jw_str(struct drv_jw *w, const char *s)
+{
+	jw_sep(w);
+	jw_quote(w, s);
+}
+
+void drv_jw_u64(struct drv_jw *w, unsigned long long v)
+{
+	jw_sep(w);
+	fprintf(w->f, "%llu", v);
+}
+
+void drv_jw_bool(struct drv_jw *w, bool v)
+{
+	jw_sep(w);
+	fputs(v ? "true" : "false", w->f);
+}
+
+void drv_jw_null(struct drv_jw *w)
+{
+	jw_sep(w);
+	fputs("null", w->f);
+}
+
+void drv_jw_kstr(struct drv_jw *w, const char *key, const char *s)
+{
+	drv_jw_key(w, key);
+	drv_jw_str(w, s);
+}
+
+void drv_jw_ku64(struct drv_jw *w, const char *key, unsigned long long v)
+{
+	drv_jw_key(w, key);
+	drv_jw_u64(w, v);
+}
+
+void drv_jw_kbool(struct drv_jw *w, const char *key, bool v)
+{
+	drv_jw_key(w, key);
+	drv_jw_bool(w, v);
+}
+
+void drv_jw_end(struct drv_jw *w)
+{
+	fputc('\n', w->f);
+	fflush(w->f);
+}

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Opening drover's pinned maps, counters, knobs and flow lookups. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "drover/hash.h"
+#include "drover/maps.h"
+#include "ctl.h"
+#include "ctl_int.h"
+#include "log.h"
+#include "util.h"
+
+const char *const drv_stat_names[__DRV_STAT_MAX] = {
+	[DRV_STAT_XDP_ABORTED] = "xdp_aborted",
+	[DRV_STAT_XDP_DROP] = "xdp_drop",
+	[DRV_STAT_XDP_PASS] = "xdp_pass",
+	[DRV_STAT_XDP_TX] = "xdp_tx",
+	[DRV_STAT_XDP_REDIRECT] = "xdp_redirect",
+	[DRV_STAT_DROP_ETH_TRUNC] = "drop_eth_trunc",
+	[DRV_STAT_DROP_IP_TRUNC] = "drop_ip_trunc",
+	[DRV_STAT_DROP_IP_BAD] = "drop_ip_bad",
+	[DRV_STAT_DROP_IP_FRAG] = "drop_ip_frag",
+	[DRV_STAT_DROP_IP6_EXT] = "drop_ip6_ext",
+	[DRV_STAT_DROP_TCP_TRUNC] = "drop_tcp_trunc",
+	[DRV_STAT_DROP_TCP_BAD] = "drop_tcp_bad",
+	[DRV_STAT_DROP_NO_BACKEND] = "drop_no_backend",
+	[DRV_STAT_DROP_SNAT_EXHAUSTED] = "drop_snat_exhausted",
+	[DRV_STAT_DROP_FIB] = "drop_fib",
+	[DRV_STAT_DROP_TTL] = "drop_ttl",
+	[DRV_STAT_DROP_INTERNAL] = "drop_internal",
+	[DRV_STAT_FIB_PASS] = "fib_pass",
+	[DRV_STAT_NEW_FLOW] = "new_flow",
+	[DRV_STAT_REHASH] = "rehash",
+	[DRV_STAT_NAT_REPLY] = "nat_reply",
+	[DRV_STAT_NAT_REPLY_MISS] = "nat_reply_miss",
+};
+/* A new enum drv_stat value without a name fails here. */
+_Static_assert(DRV_STAT_NAT_REPLY_MISS + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
+
+static const char *const mode_names[] = {
+	[DRV_MODE_NAT] = "nat",
+	[DRV_MODE_DSR] = "dsr",
+	[DRV_MODE_TUNNEL] = "tunnel",
+};
+_Static_assert(ARRAY_SIZE(mode_names) == __DRV_MODE_MAX, "mode_names out of step");
+
+static const char *const be_state_names[] = {
+	[DRV_BE_UP] = "up",
+	[DRV_BE_DRAIN] = "drain",
+	[DRV_BE_DOWN] = "down",
+};
+_Static_assert(ARRAY_SIZE(be_state_names) == __DRV_BE_STATE_MAX, "be_state_names out of step");
+
+const char *drv_mode_name(__u8 mode)
+{
+	return mode < __DRV_MODE_MAX ? mode_names[mode] : "?";
+}
+
+const char *drv_be_state_name(__u8 state)
+{
+	return state < __DRV_BE_STATE_MAX ? be_state_names[state] : "?";
+}
+
+const char *drv_svc_key_str(const struct drv_svc_key *key, char *buf, size_t len)
+{
+	char a[DRV_ADDR_STRLEN];
+
+	snprintf(buf, len, "%s port %u proto %s",
+		 drv_addr_format(&key->vip, key->family, a, sizeof(a)), ntohs(key->port),
+		 key->proto == 6 ? "tcp" : "?");
+	return buf;
+}
+
+static size_t maglev_bytes(void)
+{
+	size_t sz = DRV_MAGLEV_MMAP_BYTES;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sz + pg - 1) / pg * pg;
+}
+
+static int map_open(const char *root, const char *name)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		int err = -errno;
+
+		pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(errno),
+			err == -EPERM || err == -EACCES ? " (run as root)" : "");
+		return err;
+	}
+	return fd;
+}
+
+int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
+{
+	int err, npinned, nmaps;
+	struct stat st;
+	int *fds[] = { &ctl->svcs_fd, &ctl->bes_fd,	&ctl->maglev_fd,    &ctl->flows_fd,
+		       &ctl->nat_fd,  &ctl->stats_fd,	&ctl->svc_stats_fd, &ctl->be_stats_fd,
+		       &ctl->cfg_fd,  &ctl->tx_ports_fd };
+	const char *names[] = { DRV_STR(DRV_MAP_SVCS),	    DRV_STR(DRV_MAP_BACKENDS),
+				DRV_STR(DRV_MAP_MAGLEV),    DRV_STR(DRV_MAP_FLOWS),
+				DRV_STR(DRV_MAP_NAT),	    DRV_STR(DRV_MAP_STATS),
+				DRV_STR(DRV_MAP_SVC_STATS), DRV_STR(DRV_MAP_BE_STATS),
+				DRV_STR(DRV_MAP_CFG),	    DRV_STR(DRV_MAP_TX_PORTS) };
+	size_t i;
+	void *m;
+
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->lock_fd = -1;
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		*fds[i] = -1;
+	snprintf(ctl->root, sizeof(ctl->root), "%s", root);
+	if (stat(root, &st)) {
+		pr_warn("Error: no drover state at %s: attach an interface first (drover attach IFNAME), or pass the --bpffs it was attached with\n",
+			root);
+		return -ENOENT;
+	}
+	if (flags & DRV_CTL_F_LOCK) {
+		ctl->lock_fd = drv_root_lock(root);
+		if (ctl->lock_fd < 0)
+			return ctl->lock_fd;
+	}
+	err = drv_maps_check(root, &npinned, &nmaps);
+	if (err)
+		goto out_close;
+	if (npinned < nmaps) {
+		pr_warn("Error: only %d of drover's %d maps are pinned under %s: attach an interface first (drover attach IFNAME)\n",
+			npinned, nmaps, root);
+		err = -ENOENT;
+		goto out_close;
+	}
+	for (i = 0; i < ARRAY_SIZE(fds); i++) {
+		*fds[i] = map_open(root, names[i]);
+		if (*fds[i] < 0) {
+			err = *fds[i];
+			goto out_close;
+		}
+	}
+	m = mmap(NULL, maglev_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, ctl->maglev_fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		pr_warn("Error: can't mmap %s/%s: %s\n", root, DRV_STR(DRV_MAP_MAGLEV),
+			strerror(errno));
+		goto out_close;
+	}
+	ctl->maglev = m;
+	ctl->ncpus = libbpf_num_possible_cpus();
+	if (ctl->ncpus <= 0) {
+		err = ctl->ncpus ? ctl->ncpus : -EINVAL;
+		pr_warn("Error: can't count possible CPUs: %s\n", strerror(-err));
+		goto out_close;
+	}
+	return 0;
+out_close:
+	drv_ctl_close(ctl);
+	return err;
+}
+
+void drv_ctl_close(struct drv_ctl *ctl)
+{
+	int *fds[] = { &ctl->svcs_fd, &ctl->bes_fd,	 &ctl->maglev_fd,    &ctl->flows_fd,
+		       &ctl->nat_fd,  &ctl->stats_fd,	 &ctl->svc_stats_fd, &ctl->be_stats_fd,
+		       &ctl->cfg_fd,  &ctl->tx_ports_fd, &ctl->lock_fd };
+	size_t i;
+
+	if (ctl->maglev)
+		munmap(ctl->maglev, maglev_bytes());
+	ctl->maglev = NULL;
+	for (i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* Sum @nfields __u64s of a per-CPU value over every possible CPU. */
+static int percpu_sum(struct drv_ctl *ctl, int fd, __u32 key, __u64 *out, size_t nfields)
+{
+	size_t stride = nfields * sizeof(__u64); /* 8-byte multiple: no per-CPU padding */
+	__u64 *vals;
+	int err, c;
+	size_t f;
+
+	vals = calloc((size_t)ctl->ncpus, stride);
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, stride);
+	err = bpf_map_lookup_elem(fd, &key, vals);
+	if (err) {
+		err = -errno;
+		goto out_free;
+	}
+	for (c = 0; c < ctl->ncpus; c++)
+		for (f = 0; f < nfields; f++)
+			out[f] += vals[(size_t)c * nfields + f];
+out_free:
+	free(vals);
+	return err;
+}
+
+int drv_stats_read(struct drv_ctl *ctl, enum drv_stat idx, struct drv_counter *out)
+{
+	if ((unsigned int)idx >= __DRV_STAT_MAX)
+		return -EINVAL;
+	return percpu_sum(ctl, ctl->stats_fd, idx, (__u64 *)out, sizeof(*out) / sizeof(__u64));
+}
+
+int drv_svc_stats_read(struct drv_ctl *ctl, __u32 svc_id, struct drv_lb_counters *out)
+{
+	if (svc_id >= DRV_MAX_SVCS)
+		return -EINVAL;
+	return percpu_sum(ctl, ctl->svc_stats_fd, svc_id, (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64));
+}
+
+int drv_be_stats_read(struct drv_ctl *ctl, __u32 be_id, struct drv_lb_counters *out)
+{
+	if (be_id >= DRV_MAX_BACKENDS)
+		return -EINVAL;
+	return percpu_sum(ctl, ctl->be_stats_fd, be_id, (__u64 *)out, sizeof(*out) / sizeof(__u64));
+}
+
+int drv_cfg_read(struct drv_ctl *ctl, struct drv_cfg *out)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(ctl->cfg_fd, &key, out) ? -errno : 0;
+}
+
+int drv_cfg_write(struct drv_ctl *ctl, const struct drv_cfg *cfg)
+{
+	__u32 key = 0;
+
+	return bpf_map_update_elem(ctl->cfg_fd, &key, cfg, BPF_ANY) ? -errno : 0;
+}
+
+int drv_map_count(int fd, __u32 max, __u32 *count)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), n = 0, i;
+	void *key, *next;
+	int err = 0;
+
+	*count = 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	key = calloc(2, info.key_size ? info.key_size : 1);
+	if (!key)
+		return -ENOMEM;
+	next = (char *)key + info.key_size;
+	for (i = 0; i < max; i++) {
+		if (bpf_map_get_next_key(fd, i ? key : NULL, next)) {
+			if (errno != ENOENT)
+				err = -errno;
+			break;
+		}
+		n++;
+		memcpy(key, next, info.key_size);
+	}
+	free(key);
+	*count = n;
+	return err;
+}
+
+__u32 drv_map_max_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+int drv_flow_lookup(struct drv_ctl *ctl, const struct drv_flow_key *key, struct drv_flow *out)
+{
+	return bpf_map_lookup_elem(ctl->flows_fd, key, out) ? -errno : 0;
+}
+
+__u64 drv_flow_now_ns(void)
+{
+	struct timespec ts;
+
+	/* the program stamps flows with bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+bool drv_flow_expired(const struct drv_cfg *cfg, const struct drv_flow *f, __u64 now_ns)
+{
+	__u64 t;
+
+	if (f->state == DRV_FLOW_CLOSING)
+		t = cfg->tcp_fin_timeout_s ? cfg->tcp_fin_timeout_s : DRV_TCP_FIN_DEFAULT;
+	else
+		t = cfg->tcp_idle_timeout_s ? cfg->tcp_idle_timeout_s : DRV_TCP_IDLE_DEFAULT;
+	return now_ns > f->last_seen_ns && now_ns - f->last_seen_ns > t * 1000000000ull;
+}
+
+struct flow_count {
+	const struct drv_backend *bes;
+	const struct drv_cfg *cfg;
+	__u64 now;
+	__u32 *counts;
+};
+
+static void flow_count_one(struct flow_count *fc, const struct drv_flow *f)
+{
+	__u32 id = f->backend_id;
+
+	if (id && id < DRV_MAX_BACKENDS && fc->bes[id].family &&
+	    fc->bes[id].gen == f->backend_gen && !drv_flow_expired(fc->cfg, f, fc->now))
+		fc->counts[id]++;
+}
+
+/* Walk drv_flows in batches (few syscalls); -EOPNOTSUPP etc. make the caller fall back. */
+static int flows_walk_batch(struct drv_ctl *ctl, struct flow_count *fc, __u32 max)
+{
+	const __u32 chunk = 4096;
+	struct drv_flow_key *keys, token;
+	struct drv_flow *vals;
+	__u32 seen = 0, n, i;
+	bool first = true;
+	int err = 0;
+
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc(chunk, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	while (seen <= max) {
+		n = chunk;
+		err = bpf_map_lookup_batch(ctl->flows_fd, first ? NULL : &token, &token, keys, vals,
+					   &n, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			goto out_free;
+		}
+		for (i = 0; i < n; i++)
+			flow_count_one(fc, &vals[i]);
+		seen += n;
+		first = false;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+	}
+out_free:
+	free(vals);
+	free(keys);
+	return err;
+}
+
+int drv_flows_per_backend(struct drv_ctl *ctl, __u32 *counts)
+{
+	struct drv_backend *bes;
+	struct drv_flow_key key, next;
+	struct drv_flow flow;
+	struct drv_cfg cfg = {};
+	struct flow_count fc;
+	__u32 max = drv_map_max_entries(ctl->flows_fd), i, id;
+	int err = 0;
+
+	memset(counts, 0, DRV_MAX_BACKENDS * sizeof(*counts));
+	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	if (!bes)
+		return -ENOMEM;
+	for (id = 0; id < DRV_MAX_BACKENDS; id++)
+		bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id]);
+	drv_cfg_read(ctl, &cfg);
+	fc = (struct flow_count){
+		.bes = bes, .cfg = &cfg, .now = drv_flow_now_ns(), .counts = counts
+	};
+	err = flows_walk_batch(ctl, &fc, max);
+	if (!err)
+		goto out_free;
+	pr_debug("batch lookup of %s/%s: %s; walking it key by key\n", ctl->root,
+		 DRV_STR(DRV_MAP_FLOWS), strerror(-err));
+	err = 0;
+	/* no batch support (or a bucket larger than a batch): one key at a time */
+	memset(counts, 0, DRV_MAX_BACKENDS * sizeof(*counts));
+	for (i = 0; i < max; i++) {
+		if (bpf_map_get_next_key(ctl->flows_fd, i ? &key : NULL, &next)) {
+			if (errno != ENOENT)
+				err = -errno;
+			break;
+		}
+		key = next;
+		if (bpf_map_lookup_elem(ctl->flows_fd, &key, &flow))
+			continue; /* evicted meanwhile */
+		flow_count_one(&fc, &flow);
+	}
+out_free:
+	free(bes);
+	return err;
+}
+
+int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union drv_addr *client,
+	       __be16 client_port, __u32 *be_id, struct drv_backend *be)
+{
+	struct drv_flow_key fk = {};
+	struct drv_svc s;
+	char buf[128];
+	__u32 h, id;
+
+	if (bpf_map_lookup_elem(ctl->svcs_fd, svc, &s)) {
+		pr_warn("Error: service %s does not exist (see drover service show)\n",
+			drv_svc_key_str(svc, buf, sizeof(buf)));
+		return -ENOENT;
+	}
+	fk.saddr = *client;
+	fk.daddr = svc->vip;
+	fk.sport = client_port;
+	fk.dport = svc->port;
+	fk.proto = svc->proto;
+	fk.family = svc->family;
+	h = drv_flow_hash(&fk);
+	*be_id = 0;
+	memset(be, 0, sizeof(*be));
+	if (!s.table_size || s.table_size > DRV_MAGLEV_MAX || s.id >= DRV_MAX_SVCS || s.active > 1)
+		return -EINVAL;
+	id = *drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(s.id, s.active, h % s.table_size));
+	if (id == DRV_BE_NONE || id >= DRV_MAX_BACKENDS)
+		return 0;
+	*be_id = id;
+	return bpf_map_lookup_elem(ctl->bes_fd, &id, be) ? -errno : 0;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Internals shared by prog.c, ctl.c, service.c (not part of the ctl.h contract). */
+#ifndef __DROVER_CTL_INT_H
+#define __DROVER_CTL_INT_H
+
+#include <stdbool.h>
+
+#include "ctl.h"
+
+/* Take flock() on the pin root, retrying up to ~30 s; fd or -errno (with a message). */
+int drv_root_lock(const char *root);
+/*
+ * Check every pinned map under @root against the maps of the embedded program
+ * (type, key, value, entries). *npinned: how many pins exist, *nmaps: how many
+ * maps the program pins. 0, or -EPROTO (message) on a mismatch.
+ */
+int drv_maps_check(const char *root, int *npinned, int *nmaps);
+/* Remove every map pin of the embedded program under @root. */
+void drv_maps_unpin(const char *root);
+/* Have we CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN? 0 or -EPERM (message names @what). */
+int drv_caps_check(const char *what);
+
+#endif /* __DROVER_CTL_INT_H */

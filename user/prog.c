@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Loading drover's XDP program, attaching it to interfaces through pinned
+ * bpf_links, and the checks that keep an operator from hurting themselves:
+ * missing interface, foreign XDP program, no bpffs, missing capabilities,
+ * pins from an incompatible drover.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "drover/maps.h"
+#include "drover.skel.h"
+#include "ctl.h"
+#include "ctl_int.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static const char *errstr(int err, char *buf, size_t len)
+{
+	libbpf_strerror(err, buf, len);
+	return buf;
+}
+
+int drv_caps_check(const char *what)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	bool bpf, net;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* can't tell: let the kernel decide */
+#define HAS(c) (data[(c) / 32].effective & (1u << ((c) % 32)))
+	bpf = HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN);
+	net = HAS(CAP_NET_ADMIN);
+#undef HAS
+	if (bpf && net)
+		return 0;
+	pr_warn("Error: %s needs CAP_BPF and CAP_NET_ADMIN, this process lacks %s%s%s: run it as root or grant the capabilities (container securityContext, setcap)\n",
+		what, bpf ? "" : "CAP_BPF", !bpf && !net ? " and " : "",
+		net ? "" : "CAP_NET_ADMIN");
+	return -EPERM;
+}
+
+int drv_bpffs_check(const char *root)
+{
+	char tmp[PATH_MAX];
+	struct statfs st;
+	const char *where = root;
+
+	if (statfs(root, &st)) {
+		if (errno != ENOENT) {
+			pr_warn("Error: can't stat pin root %s: %s\n", root, strerror(errno));
+			return -errno;
+		}
+		snprintf(tmp, sizeof(tmp), "%s", root);
+		where = dirname(tmp);
+		if (statfs(where, &st)) {
+			pr_warn("Error: pin root %s: %s does not exist; mount a bpffs there (mkdir -p %s && mount -t bpf bpf %s) or pass another --bpffs\n",
+				root, where, where, where);
+			return -ENOENT;
+		}
+	}
+	if (st.f_type != BPF_FS_MAGIC) {
+		pr_warn("Error: %s is not on a BPF filesystem (bpffs), so %s can't hold pins; mount one (mount -t bpf bpf %s) or pass another --bpffs\n",
+			where, root, where);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+int drv_root_lock(const char *root)
+{
+	int fd, i;
+
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+
+		pr_warn("Error: can't open pin root %s to lock it: %s\n", root, strerror(errno));
+		return err;
+	}
+	/* Bounded wait: another drover may be changing maps right now. */
+	for (i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	pr_warn("Error: can't lock pin root %s: %s; another drover command or agent holds it, retry later\n",
+		root, errno == EWOULDBLOCK ? "still locked after 30 s" : strerror(errno));
+	close(fd);
+	return -EWOULDBLOCK;
+}
+
+static struct drover_bpf *skel_open(const char *root)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = root);
+	struct drover_bpf *skel;
+	char buf[128];
+
+	skel = drover_bpf__open_opts(&opts);
+	if (!skel)
+		pr_warn("Error: can't open the embedded XDP program: %s\n",
+			errstr(-errno, buf, sizeof(buf)));
+	return skel;
+}
+
+static const char *map_type_str(__u32 t)
+{
+	const char *s = libbpf_bpf_map_type_str(t);
+
+	return s ? s : "?";
+}
+
+int drv_maps_check(const char *root, int *npinned, int *nmaps)
+{
+	struct drover_bpf *skel;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err = 0;
+
+	*npinned = *nmaps = 0;
+	skel = skel_open(root);
+	if (!skel)
+		return -EINVAL;
+	bpf_object__for_each_map(map, skel->obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (!bpf_map__pin_path(map))
+			continue;
+		(*nmaps)++;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			err = -errno;
+			pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(errno),
+				err == -EPERM || err == -EACCES ? " (run as root)" : "");
+			goto out;
+		}
+		(*npinned)++;
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (err) {
+			pr_warn("Error: %s is not a BPF map: %s\n", path, strerror(-err));
+			err = -EPROTO;
+			goto out;
+		}
+		if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		    info.value_size != bpf_map__value_size(map) ||
+		    info.max_entries != bpf_map__max_entries(map)) {
+			pr_warn("Error: pinned map %s was created by an incompatible drover (%s key %u value %u entries %u; this drover %s needs %s key %u value %u entries %u). Detach every interface of this pin root (drover detach IFNAME), remove %s, then attach again; or use another --bpffs\n",
+				path, map_type_str(info.type), info.key_size, info.value_size,
+				info.max_entries, DROVER_VERSION, map_type_str(bpf_map__type(map)),
+				bpf_map__key_size(map), bpf_map__value_size(map),
+				bpf_map__max_entries(map), path);
+			err = -EPROTO;
+			goto out;
+		}
+	}
+out:
+	drover_bpf__destroy(skel);
+	return err;
+}
+
+void drv_maps_unpin(const char *root)
+{
+	struct drover_bpf *skel;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+
+	skel = skel_open(root);
+	if (!skel)
+		return;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (!bpf_map__pin_path(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		if (unlink(path) && errno != ENOENT)
+			pr_warn("couldn't remove pin %s: %s\n", path, strerror(errno));
+	}
+	drover_bpf__destroy(skel);
+}
+
+/* Link info of the pin at @path: 0, or -errno. */
+static int link_info(const char *path, int *fdp, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd, err;
+
+	memset(info, 0, sizeof(*info));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, info, &len);
+	if (err || info->type != BPF_LINK_TYPE_XDP) {
+		close(fd);
+		return err ? err : -EINVAL;
+	}
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_LINKS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && n < max) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct drv_prog_iface *it = &out[n];
+		struct bpf_link_info info;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		memset(it, 0, sizeof(*it));
+		if (strlen(de->d_name) >= sizeof(it->ifname))
+			continue; /* not a pin of ours: interface names are < IFNAMSIZ */
+		memcpy(it->ifname, de->d_name, strlen(de->d_name) + 1);
+		if (!link_info(path, NULL, &info)) {
+			it->link_id = info.id;
+			it->prog_id = info.prog_id;
+			it->ifindex = info.xdp.ifindex;
+		}
+		if (it->ifindex && !bpf_xdp_query(it->ifindex, 0, &q)) {
+			if (q.drv_prog_id == it->prog_id)
+				it->attach_mode = XDP_ATTACHED_DRV;
+			else if (q.skb_prog_id == it->prog_id)
+				it->attach_mode = XDP_ATTACHED_SKB;
+		}
+		n++;
+	}
+	closedir(d);
+	return (int)n;
+}
+
+/* fd of the program an existing link of this pin root runs, or -1: one program for all. */
+static int shared_prog_fd(const char *root)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	int n, i, fd;
+
+	n = drv_prog_list(root, ifs, DRV_MAX_IFACES);
+	for (i = 0; i < n; i++) {
+		if (!ifs[i].ifindex || !ifs[i].prog_id)
+			continue;
+		fd = bpf_prog_get_fd_by_id(ifs[i].prog_id);
+		if (fd >= 0) {
+			pr_debug("reusing program id %u of %s\n", ifs[i].prog_id, ifs[i].ifname);
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/*
+ * xdp_link_id - the XDP bpf_link that holds program @prog_id on our @ifindex
+ * Link info carries an ifindex but no network namespace, so a link of another
+ * namespace can show the same ifindex: it must also run the program that
+ * netlink (namespace-aware) reports on our device.
+ * Return: link id; 0 if none (netlink-attached); -1 if several match (ambiguous).
+ */
+static long xdp_link_id(int ifindex, __u32 prog_id)
+{
+	__u32 id = 0;
+	long found = 0;
+
+	if (!prog_id)
+		return 0;
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+		    info.xdp.ifindex == (__u32)ifindex && info.prog_id == prog_id)
+			found = found ? -1 : (long)id;
+		close(fd);
+	}
+	return found;
+}
+
+/* Remove the XDP program(s) on @ifindex: bpf_links by BPF_LINK_DETACH, others by netlink. */
+static int xdp_remove(const char *ifname, int ifindex, const struct bpf_xdp_query_opts *q)
+{
+	__u32 pids[2] = { q->drv_prog_id, q->skb_prog_id };
+	__u32 flags[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	char buf[128];
+	int i, fd, err;
+	long lid;
+
+	for (i = 0; i < 2; i++) {
+		if (!pids[i])
+			continue;
+		lid = xdp_link_id(ifindex, pids[i]);
+		if (lid < 0) {
+			pr_warn("Error: can't tell which bpf_link holds XDP program %u on %s (same program and ifindex in another namespace); detach it with the tool that attached it\n",
+				pids[i], ifname);
+			return -EBUSY;
+		}
+		if (!lid) {
+			err = bpf_xdp_detach(ifindex, flags[i], NULL);
+		} else {
+			fd = bpf_link_get_fd_by_id((__u32)lid);
+			err = fd < 0 ? -errno : bpf_link_detach(fd);
+			if (fd >= 0)
+				close(fd);
+		}
+		if (err) {
+			pr_warn("Error: can't remove XDP program %u from %s: %s\n", pids[i], ifname,
+				errstr(err, buf, sizeof(buf)));
+			return err;
+		}
+		pr_info("removed XDP program %u from %s\n", pids[i], ifname);
+	}
+	return 0;
+}
+
+static const char *xdp_mode_str(__u8 m)
+{
+	switch (m) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "skb";
+	case XDP_ATTACHED_HW:
+		return "offload";
+	case XDP_ATTACHED_MULTI:
+		return "multiple";
+	default:
+		return "none";
+	}
+}
+
+static void prog_name(__u32 id, char *name, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(name, len, "?");
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+}
+
+static int pin_root_make(const char *root)
+{
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		pr_warn("Error: can't create pin root %s: %s\n", root, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int pin_links_make(const char *root)
+{
+	char links[PATH_MAX];
+
+	snprintf(links, sizeof(links), "%s/%s", root, DRV_PIN_LINKS_DIR);
+	if (mkdir(links, 0700) && errno != EEXIST) {
+		pr_warn("Error: can't create %s: %s\n", links, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void pin_dirs_remove(const char *root)
+{
+	char links[PATH_MAX];
+
+	snprintf(links, sizeof(links), "%s/%s", root, DRV_PIN_LINKS_DIR);
+	rmdir(links);
+	rmdir(root); /* fails harmlessly when root is a mount point or not empty */
+}
+
+static int sysctl_forwarding(const char *fam, const char *ifname)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding", fam, ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * The program's FIB lookups need forwarding on the ingress device. Warn when it
+ * is off for both families; when one family forwards, the other is probably
+ * unused on purpose: mention it at -v only.
+ */
+static void forwarding_warn(const char *ifname)
+{
+	int v4 = sysctl_forwarding("ipv4", ifname), v6 = sysctl_forwarding("ipv6", ifname);
+
+	if (v4 == 0 && v6 != 1)
+		pr_warn("Warning: ipv4 forwarding is off on %s, so drover can't forward packets that arrive on it (drop_fib); enable it: sysctl -w net.ipv4.conf.%s.forwarding=1 (and net.ipv6.conf.%s.forwarding=1 for IPv6)\n",
+			ifname, ifname, ifname);
+	else if (v4 == 0)
+		pr_info("ipv4 forwarding is off on %s: IPv4 services can't forward from it\n",
+			ifname);
+	else if (v6 == 0)
+		pr_info("ipv6 forwarding is off on %s: IPv6 services can't forward from it\n",
+			ifname);
+}
+
+int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char path[PATH_MAX], buf[128];
+	struct drover_bpf *skel = NULL;
+	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, tx_fd = -1;
+	bool created = false;
+	struct stat st;
+
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_warn("Error: interface '%s' does not exist; check the name with `ip link show`\n",
+			ifname);
+		return -ENODEV;
+	}
+	err = drv_caps_check("drover attach");
+	if (err)
+		return err;
+	err = drv_bpffs_check(root);
+	if (err)
+		return err;
+	err = pin_root_make(root);
+	if (err)
+		return err;
+	lock_fd = drv_root_lock(root);
+	if (lock_fd < 0)
+		return lock_fd;
+	err = drv_maps_check(root, &npinned, &nmaps);
+	if (err)
+		goto out_unlock;
+	created = npinned == 0;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, DRV_PIN_LINKS_DIR, ifname);
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err) {
+		pr_warn("Error: can't query XDP state of %s: %s\n", ifname,
+			errstr(err, buf, sizeof(buf)));
+		goto out_unlock;
+	}
+	if (q.attach_mode != XDP_ATTACHED_NONE) {
+		struct bpf_link_info li;
+		__u32 id = q.prog_id ? q.prog_id : (q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id);
+		/* ifindex alone may be another namespace's device: the program must match too */
+		bool own = !link_info(path, NULL, &li) && li.xdp.ifindex == (__u32)ifindex &&
+			   (li.prog_id == q.drv_prog_id || li.prog_id == q.skb_prog_id);
+		char name[32];
+
+		if (!force) {
+			if (own)
+				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or add `force` to attach again\n",
+					ifname, path, xdp_mode_str(q.attach_mode), ifname);
+			else {
+				long lid = xdp_link_id(ifindex, id);
+
+				prog_name(id, name, sizeof(name));
+				if (lid > 0)
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or add `force` to replace it\n",
+						ifname, name, id, xdp_mode_str(q.attach_mode), lid,
+						ifname);
+				else
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or add `force` to replace it\n",
+						ifname, name, id, xdp_mode_str(q.attach_mode),
+						ifname);
+			}
+			err = own ? -EEXIST : -EBUSY;
+			goto out_unlock;
+		}
+		pr_info("force: replacing the XDP program (id %u) on %s\n", id, ifname);
+		err = xdp_remove(ifname, ifindex, &q);
+		if (err)
+			goto out_unlock;
+	}
+	if (!lstat(path, &st)) {
+		struct bpf_link_info li;
+
+		/* Our device has no XDP, so a live link under this name is on another
+		 * namespace's device: the pin root is shared. Unpinning would detach it.
+		 */
+		if (!link_info(path, NULL, &li) && li.xdp.ifindex && !force) {
+			pr_warn("Error: %s holds a live XDP link (ifindex %u) that is not on this namespace's %s: the pin root is used from another network namespace; use another --bpffs, or add `force` to replace the pin\n",
+				path, li.xdp.ifindex, ifname);
+			err = -EEXIST;
+			goto out_unlock;
+		}
+		unlink(path); /* a stale pin: its interface went away or its XDP was replaced */
+	}
+
+	prog_fd = shared_prog_fd(root);
+	if (prog_fd < 0) {
+		skel = skel_open(root);
+		if (!skel) {
+			err = -EINVAL;
+			goto out_unlock;
+		}
+		err = drover_bpf__load(skel);
+		if (err) {
+			pr_warn("Error: can't load the XDP program and its maps under %s: %s (run with -vv for the verifier log)\n",
+				root, errstr(err, buf, sizeof(buf)));
+			goto out_destroy_skel;
+		}
+		prog_fd = dup(bpf_program__fd(skel->progs.drover_xdp));
+	}
+
+	err = pin_links_make(root);
+	if (err)
+		goto out_close_prog;
+	lopts.flags = mode == DRV_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lopts);
+	if (link_fd < 0) {
+		err = link_fd;
+		if (mode == DRV_XDP_NATIVE && err == -EOPNOTSUPP)
+			pr_warn("Error: %s does not support native XDP (its driver has no XDP support); use `mode skb` (generic XDP, slower)\n",
+				ifname);
+		else
+			pr_warn("Error: can't attach the XDP program to %s in %s mode: %s\n",
+				ifname, mode == DRV_XDP_SKB ? "skb" : "native",
+				errstr(err, buf, sizeof(buf)));
+		goto out_close_prog;
+	}
+	err = bpf_obj_pin(link_fd, path);
+	if (err) {
+		pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
+			errstr(err, buf, sizeof(buf)));
+		bpf_link_detach(link_fd);
+		goto out_close_link;
+	}
+
+	/* Two-arm NAT redirects into any attached interface through drv_txports. */
+	snprintf(buf, sizeof(buf), "%s", DRV_STR(DRV_MAP_TX_PORTS));
+	{
+		char tpath[PATH_MAX + 64];
+		__u32 key = (__u32)ifindex, val = (__u32)ifindex;
+
+		snprintf(tpath, sizeof(tpath), "%s/%s", root, buf);
+		tx_fd = bpf_obj_get(tpath);
+		if (tx_fd < 0 || bpf_map_update_elem(tx_fd, &key, &val, BPF_ANY)) {
+			err = -errno;
+			pr_warn("Error: can't add %s to %s: %s\n", ifname, tpath, strerror(errno));
+			bpf_link_detach(link_fd);
+			unlink(path);
+			goto out_close_tx;
+		}
+	}
+	forwarding_warn(ifname);
+	pr_info("attached drover to %s (%s mode), link pinned at %s\n", ifname,
+		mode == DRV_XDP_SKB ? "skb" : "native", path);
+	created = false;
+	err = 0;
+out_close_tx:
+	if (tx_fd >= 0)
+		close(tx_fd);
+out_close_link:
+	close(link_fd);
+out_close_prog:
+	close(prog_fd);
+out_destroy_skel:
+	drover_bpf__destroy(skel);
+out_unlock:
+	if (err && created) {
+		/* we created the pins in this call and failed: leave nothing behind */
+		struct drv_prog_iface ifs[1];
+
+		if (drv_prog_list(root, ifs, 1) == 0) {
+			drv_maps_unpin(root);
+			pin_dirs_remove(root);
+		}
+	}
+	close(lock_fd);
+	return err;
+}
+
+int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
+{
+	struct drv_prog_iface ifs[1];
+	char path[PATH_MAX], buf[128];
+	struct bpf_link_info info;
+	int lock_fd, fd = -1, err, tx_fd;
+	struct stat st;
+
+	err = drv_caps_check("drover detach");
+	if (err)
+		return err;
+	if (stat(root, &st)) {
+		pr_warn("Error: %s is not attached: no drover pin root %s (see drover status, or pass --bpffs)\n",
+			ifname, root);
+		return -ENOENT;
+	}
+	lock_fd = drv_root_lock(root);
+	if (lock_fd < 0)
+		return lock_fd;
+	snprintf(path, sizeof(path), "%s/%s/%s", root, DRV_PIN_LINKS_DIR, ifname);
+	err = link_info(path, &fd, &info);
+	if (err) {
+		if (lstat(path, &st)) {
+			pr_warn("Error: %s is not attached by drover: no link pin %s (see drover status)\n",
+				ifname, path);
+			err = -ENOENT;
+			goto out_unlock;
+		}
+		pr_warn("removing %s: not a usable XDP link pin (%s)\n", path,
+			errstr(err, buf, sizeof(buf)));
+	} else {
+		err = bpf_link_detach(fd);
+		if (err && err != -ENOLINK && err != -EINVAL)
+			pr_warn("couldn't detach the XDP link of %s: %s\n", ifname,
+				errstr(err, buf, sizeof(buf)));
+		close(fd);
+		if (info.xdp.ifindex) {
+			__u32 key = info.xdp.ifindex;
+			char tpath[PATH_MAX];
+
+			snprintf(tpath, sizeof(tpath), "%s/%s", root, DRV_STR(DRV_MAP_TX_PORTS));
+			tx_fd = bpf_obj_get(tpath);
+			if (tx_fd >= 0) {
+				bpf_map_delete_elem(tx_fd, &key);
+				close(tx_fd);
+			}
+		}
+	}
+	if (unlink(path)) {
+		err = -errno;
+		pr_warn("Error: can't remove link pin %s: %s\n", path, strerror(errno));
+		goto out_unlock;
+	}
+	err = 0;
+	pr_info("detached drover from %s\n", ifname);
+	if (!keep_maps && drv_prog_list(root, ifs, 1) == 0) {
+		drv_maps_unpin(root);
+		pin_dirs_remove(root);
+		pr_info("last interface detached: removed the maps pinned under %s\n", root);
+	}
+out_unlock:
+	close(lock_fd);
+	return err;
+}
+
+int drv_prog_detach(const char *root, const char *ifname)
+{
+	return drv_prog_detach_opts(root, ifname, false);
+}

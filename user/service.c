@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Services and their backends. Every change is atomic from a packet's view:
+ * the new Maglev table goes into the service's idle window (mmap of
+ * drv_maglev), then one update of the drv_svcs value flips `active`.
+ * A backend that joins the table is written before the flip, one that leaves
+ * it after, so no packet finds an id in the table whose entry says "not UP".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <bpf/bpf.h>
+
+#include "drover/maps.h"
+#include "ctl.h"
+#include "log.h"
+#include "maglev.h"
+#include "util.h"
+
+#define SVC_ITER_MAX (DRV_MAX_SVCS * 4) /* bound of a walk over drv_svcs */
+
+static bool addr_zero(const union drv_addr *a)
+{
+	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
+}
+
+static const char *fam_name(__u8 family)
+{
+	return family == DRV_FAMILY_V6 ? "IPv6" : family == DRV_FAMILY_V4 ? "IPv4" : "unknown";
+}
+
+int drv_be_find(const struct drv_backend *bes, size_t n, __u32 svc_id, __be16 svc_port,
+		const struct drv_be_conf *c)
+{
+	__be16 port = c->port ? c->port : svc_port;
+	size_t id;
+
+	for (id = 1; id < n; id++) {
+		const struct drv_backend *b = &bes[id];
+
+		if (b->family && b->svc_id == svc_id && b->family == c->family && b->port == port &&
+		    !memcmp(&b->addr, &c->addr, sizeof(b->addr)))
+			return (int)id;
+	}
+	return -ENOENT;
+}
+
+int drv_be_alloc(const struct drv_backend *bes, size_t n)
+{
+	size_t id;
+
+	for (id = 1; id < n; id++)
+		if (!bes[id].family)
+			return (int)id;
+	return -ENOSPC;
+}
+
+int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
+{
+	const struct drv_svc_key *k = &c->key;
+	char a[DRV_ADDR_STRLEN];
+
+	if (k->family != DRV_FAMILY_V4 && k->family != DRV_FAMILY_V6) {
+		snprintf(err, len, "service address family %u is not IPv4 or IPv6", k->family);
+		return -EINVAL;
+	}
+	if (k->family == DRV_FAMILY_V4 && (k->vip.v6[1] | k->vip.v6[2] | k->vip.v6[3])) {
+		snprintf(err, len, "IPv4 service address has non-zero padding");
+		return -EINVAL;
+	}
+	if (!k->port) {
+		snprintf(err, len, "service port 0 is not valid (1-65535)");
+		return -EINVAL;
+	}
+	if (k->proto != 6) {
+		snprintf(err, len, "service protocol %u is not supported: only tcp", k->proto);
+		return -EINVAL;
+	}
+	if (c->mode >= __DRV_MODE_MAX) {
+		snprintf(err, len, "service mode %u is not nat, dsr or tunnel", c->mode);
+		return -EINVAL;
+	}
+	if (c->table_size && (c->table_size > DRV_MAGLEV_MAX || !drv_is_prime(c->table_size))) {
+		snprintf(err, len,
+			 "table size %u is not a prime ≤ %u (e.g. 251, 1021, 4093, 16381, 65537)",
+			 c->table_size, DRV_MAGLEV_MAX);
+		return -EINVAL;
+	}
+	if (c->mode == DRV_MODE_NAT) {
+		if (addr_zero(&c->snat)) {
+			snprintf(
+				err, len,
+				"service %s in mode nat needs `snat ADDR`: the balancer's address the nodes send replies to",
+				drv_addr_format(&k->vip, k->family, a, sizeof(a)));
+			return -EINVAL;
+		}
+		if (k->family == DRV_FAMILY_V4 && (c->snat.v6[1] | c->snat.v6[2] | c->snat.v6[3])) {
+			snprintf(err, len, "snat address must be IPv4 like the service address %s",
+				 drv_addr_format(&k->vip, k->family, a, sizeof(a)));
+			return -EINVAL;
+		}
+	}
+	if ((c->snat_port_lo || c->snat_port_hi) &&
+	    (!c->snat_port_lo || c->snat_port_lo > c->snat_port_hi)) {
+		snprintf(err, len, "snat-ports %u-%u is not a range LO-HI with 1 ≤ LO ≤ HI ≤ 65535",
+			 c->snat_port_lo, c->snat_port_hi);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *bes, size_t n,
+		       char *err, size_t len)
+{
+	char a[DRV_ADDR_STRLEN], s[DRV_ADDR_STRLEN];
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct drv_be_conf *c = &bes[i];
+
+		drv_addr_format(&c->addr, c->family, a, sizeof(a));
+		if (c->family != key->family) {
+			snprintf(err, len, "backend %s is %s but service %s is %s", a,
+				 fam_name(c->family),
+				 drv_addr_format(&key->vip, key->family, s, sizeof(s)),
+				 fam_name(key->family));
+			return -EINVAL;
+		}
+		if (addr_zero(&c->addr)) {
+			snprintf(err, len, "backend address %s is not a node address", a);
+			return -EINVAL;
+		}
+		if (c->state >= __DRV_BE_STATE_MAX) {
+			snprintf(err, len, "backend %s: state %u is not up, drain or down", a,
+				 c->state);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			__be16 pi = c->port ? c->port : key->port;
+			__be16 pj = bes[j].port ? bes[j].port : key->port;
+
+			if (bes[j].family == c->family && pi == pj &&
+			    !memcmp(&bes[j].addr, &c->addr, sizeof(c->addr))) {
+				snprintf(err, len, "backend %s port %u is listed twice", a,
+					 ntohs(pi));
+				return -EEXIST;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool be_in_table(const struct drv_backend *b, __u32 svc_id)
+{
+	return b->family && b->svc_id == svc_id && b->state == DRV_BE_UP && b->weight > 0;
+}
+
+static int bes_read(struct drv_ctl *ctl, struct drv_backend *bes)
+{
+	__u32 id;
+
+	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id])) {
+			int err = -errno;
+
+			pr_warn("Error: can't read backend %u from %s/%s: %s\n", id, ctl->root,
+				DRV_STR(DRV_MAP_BACKENDS), strerror(errno));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int be_write(struct drv_ctl *ctl, __u32 id, const struct drv_backend *b)
+{
+	if (bpf_map_update_elem(ctl->bes_fd, &id, b, BPF_ANY)) {
+		int err = -errno;
+
+		pr_warn("Error: can't write backend %u to %s/%s: %s\n", id, ctl->root,
+			DRV_STR(DRV_MAP_BACKENDS), strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* Zero a per-CPU counter entry (a reused id must not inherit old counts). */
+static void percpu_zero(struct drv_ctl *ctl, int fd, __u32 key, size_t size)
+{
+	void *z = calloc((size_t)ctl->ncpus, size);
+
+	if (!z)
+		return;
+	bpf_map_update_elem(fd, &key, z, BPF_ANY);
+	free(z);
+}
+
+/*
+ * svc_flip - build @svc's table from @bes into its idle window, then publish it
+ * @svc: in: the new service value with the current active slot; out: as written
+ */
+static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *svc,
+		    const struct drv_backend *bes)
+{
+	struct drv_maglev_backend *mb;
+	struct drv_svc ns = *svc;
+	char buf[128];
+	__u32 *table = NULL, id, n = 0;
+	int err;
+
+	mb = calloc(DRV_MAX_BACKENDS, sizeof(*mb));
+	table = calloc(svc->table_size, sizeof(*table));
+	if (!mb || !table) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
+		if (!be_in_table(&bes[id], svc->id))
+			continue;
+		mb[n].addr = bes[id].addr;
+		mb[n].port = bes[id].port;
+		mb[n].family = bes[id].family;
+		mb[n].weight = bes[id].weight;
+		mb[n].id = id;
+		n++;
+	}
+	err = drv_maglev_build(mb, n, svc->table_size, table);
+	if (err) {
+		pr_warn("Error: can't build the Maglev table of service %s (%u backends, size %u): %s\n",
+			drv_svc_key_str(key, buf, sizeof(buf)), n, svc->table_size, strerror(-err));
+		goto out_free;
+	}
+	ns.active = svc->active ? 0 : 1;
+	ns.nbackends = n;
+	for (id = 0; id < svc->table_size; id++)
+		*drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(svc->id, ns.active, id)) = table[id];
+	/* the whole window must be visible before the value that points at it */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(ctl->svcs_fd, key, &ns, BPF_ANY)) {
+		err = -errno;
+		pr_warn("Error: can't update service %s in %s/%s: %s\n",
+			drv_svc_key_str(key, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
+			strerror(errno));
+		goto out_free;
+	}
+	*svc = ns;
+out_free:
+	free(table);
+	free(mb);
+	return err;
+}
+
+struct svc_ent {
+	struct drv_svc_key key;
+	struct drv_svc svc;
+};
+
+/* Read every service (bounded walk); returns the count or -errno. */
+static int svcs_read(struct drv_ctl *ctl, struct svc_ent *out, size_t max)
+{
+	struct drv_svc_key key, next;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < SVC_ITER_MAX && n < max; i++) {
+		if (bpf_map_get_next_key(ctl->svcs_fd, i ? &key : NULL, &next))
+			return errno == ENOENT ? (int)n : -errno;
+		key = next;
+		if (bpf_map_lookup_elem(ctl->svcs_fd, &key, &out[n].svc))
+			continue;
+		out[n].key = key;
+		n++;
+	}
+	return (int)n;
+}
+
+/* Keep drv_cfg.reply_port_lo/hi the union of every nat service's SNAT ports. */
+static void cfg_reply_ports_update(struct drv_ctl *ctl)
+{
+	struct svc_ent ents[DRV_MAX_SVCS];
+	struct drv_cfg cfg;
+	__u16 lo = 0, hi = 0;
+	int n, i;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	if (n < 0 || drv_cfg_read(ctl, &cfg))
+		return;
+	for (i = 0; i < n; i++) {
+		if (ents[i].svc.mode != DRV_MODE_NAT)
+			continue;
+		if (!lo || ents[i].svc.snat_port_lo < lo)
+			lo = ents[i].svc.snat_port_lo;
+		if (ents[i].svc.snat_port_hi > hi)
+			hi = ents[i].svc.snat_port_hi;
+	}
+	if (cfg.reply_port_lo == lo && cfg.reply_port_hi == hi)
+		return;
+	cfg.reply_port_lo = lo;
+	cfg.reply_port_hi = hi;
+	if (drv_cfg_write(ctl, &cfg))
+		pr_warn("couldn't update the SNAT reply port range in %s/%s\n", ctl->root,
+			DRV_STR(DRV_MAP_CFG));
+}
+
+int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out)
+{
+	return bpf_map_lookup_elem(ctl->svcs_fd, key, out) ? -errno : 0;
+}
+
+int drv_service_foreach(struct drv_ctl *ctl,
+			int (*fn)(const struct drv_svc_key *key, const struct drv_svc *svc,
+				  void *arg),
+			void *arg)
+{
+	struct svc_ent ents[DRV_MAX_SVCS];
+	int n, i, err;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		err = fn(&ents[i].key, &ents[i].svc, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int drv_service_by_id(struct drv_ctl *ctl, __u32 id, struct drv_svc_key *key, struct drv_svc *svc)
+{
+	struct svc_ent ents[DRV_MAX_SVCS];
+	int n, i;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	for (i = 0; i < n; i++) {
+		if (ents[i].svc.id == id) {
+			*key = ents[i].key;
+			*svc = ents[i].svc;
+			return 0;
+		}
+	}
+	return n < 0 ? n : -ENOENT;
+}
+
+static void svc_from_conf(struct drv_svc *s, const struct drv_svc_conf *c)
+{
+	s->mode = c->mode;
+	s->table_size = c->table_size ? c->table_size : DRV_MAGLEV_MAX;
+	s->snat = c->mode == DRV_MODE_NAT ? c->snat : (union drv_addr){};
+	s->snat_port_lo = c->snat_port_lo ? c->snat_port_lo : DRV_SNAT_PORT_LO_DEFAULT;
+	s->snat_port_hi = c->snat_port_hi ? c->snat_port_hi : DRV_SNAT_PORT_HI_DEFAULT;
+}
+
+static int svc_not_found(const struct drv_svc_key *key)
+{
+	char buf[128];
+
+	pr_warn("Error: service %s does not exist (see drover service show)\n",
+		drv_svc_key_str(key, buf, sizeof(buf)));
+	return -ENOENT;
+}
+
+/* Create a new service with an empty table; @bes: a snapshot, leftovers of its id are cleared. */
+static int svc_create(struct drv_ctl *ctl, const struct drv_svc_conf *conf, struct drv_backend *bes,
+		      struct drv_svc *out)
+{
+	struct svc_ent ents[DRV_MAX_SVCS];
+	bool used[DRV_MAX_SVCS] = {};
+	struct drv_svc s = {};
+	char buf[128];
+	int n, i, err;
+	__u32 id;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (ents[i].svc.id < DRV_MAX_SVCS)
+			used[ents[i].svc.id] = true;
+	for (id = 0; id < DRV_MAX_SVCS && used[id]; id++)
+		;
+	if (id == DRV_MAX_SVCS) {
+		pr_warn("Error: can't add service %s: all %d service slots are used; delete one first\n",
+			drv_svc_key_str(&conf->key, buf, sizeof(buf)), DRV_MAX_SVCS);
+		return -ENOSPC;
+	}
+	for (i = 1; i < DRV_MAX_BACKENDS; i++) {
+		if (bes[i].family && bes[i].svc_id == id) {
+			bes[i].family = 0;
+			bes[i].gen++;
+			err = be_write(ctl, i, &bes[i]);
+			if (err)
+				return err;
+		}
+	}
+	s.id = id;
+	s.active = 1; /* the flip below fills window 0 and makes it active */
+	svc_from_conf(&s, conf);
+	percpu_zero(ctl, ctl->svc_stats_fd, id, sizeof(struct drv_lb_counters));
+	err = svc_flip(ctl, &conf->key, &s, bes);
+	if (!err)
+		*out = s;
+	return err;
+}
+
+static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool must_be_new)
+{
+	struct drv_backend *bes;
+	struct drv_svc s, ns = {};
+	char msg[256], buf[128];
+	int err;
+
+	err = drv_svc_conf_check(conf, msg, sizeof(msg));
+	if (err) {
+		pr_warn("Error: %s\n", msg);
+		return err;
+	}
+	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	if (!bes)
+		return -ENOMEM;
+	err = bes_read(ctl, bes);
+	if (err)
+		goto out_free;
+	if (!drv_service_get(ctl, &conf->key, &s)) {
+		if (must_be_new) {
+			pr_warn("Error: service %s already exists; change it with `drover service set` or delete it first\n",
+				drv_svc_key_str(&conf->key, buf, sizeof(buf)));
+			err = -EEXIST;
+			goto out_free;
+		}
+		ns = s;
+		svc_from_conf(&ns, conf);
+		err = svc_flip(ctl, &conf->key, &ns, bes);
+	} else {
+		err = svc_create(ctl, conf, bes, &ns);
+	}
+	if (!err)
+		cfg_reply_ports_update(ctl);
+out_free:
+	free(bes);
+	return err;
+}
+
+int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf)
+{
+	return svc_apply(ctl, conf, true);
+}
+
+int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf)
+{
+	return svc_apply(ctl, conf, false);
+}
+
+int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
+{
+	struct drv_backend *bes;
+	struct drv_svc s;
+	char buf[128];
+	__u32 id;
+	int err;
+
+	if (drv_service_get(ctl, key, &s))
+		return svc_not_found(key);
+	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	if (!bes)
+		return -ENOMEM;
+	err = bes_read(ctl, bes);
+	if (err)
+		goto out_free;
+	/* Packets stop matching first; then the backends are freed (gen+1). */
+	if (bpf_map_delete_elem(ctl->svcs_fd, key)) {
+		err = -errno;
+		pr_warn("Error: can't delete service %s from %s/%s: %s\n",
+			drv_svc_key_str(key, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
+			strerror(errno));
+		goto out_free;
+	}
+	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
+		if (!bes[id].family || bes[id].svc_id != s.id)
+			continue;
+		bes[id].family = 0;
+		bes[id].state = DRV_BE_DOWN;
+		bes[id].gen++;
+		err = be_write(ctl, id, &bes[id]) ?: err;
+	}
+	cfg_reply_ports_update(ctl);
+out_free:
+	free(bes);
+	return err;
+}
+
+static int be_conf_check_one(const struct drv_svc_key *key, const struct drv_be_conf *c)
+{
+	char msg[256];
+	int err = drv_be_confs_check(key, c, 1, msg, sizeof(msg));
+
+	if (err)
+		pr_warn("Error: %s\n", msg);
+	return err;
+}
+
+static const char *be_str(const struct drv_be_conf *c, __be16 svc_port, char *buf, size_t len)
+{
+	char a[DRV_ADDR_STRLEN];
+
+	snprintf(buf, len, "%s port %u", drv_addr_format(&c->addr, c->family, a, sizeof(a)),
+		 ntohs(c->port ? c->port : svc_port));
+	return buf;
+}
+
+enum be_op { BE_ADD, BE_SET, BE_DEL };
+
+static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
+		     const struct drv_be_conf *c, enum be_op op)
+{
+	struct drv_backend *bes, nb;
+	char sb[128], bb[128];
+	bool was_in, now_in;
+	struct drv_svc s;
+	int err, id;
+
+	if (drv_service_get(ctl, key, &s))
+		return svc_not_found(key);
+	err = be_conf_check_one(key, c);
+	if (err)
+		return err;
+	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	if (!bes)
+		return -ENOMEM;
+	err = bes_read(ctl, bes);
+	if (err)
+		goto out_free;
+	id = drv_be_find(bes, DRV_MAX_BACKENDS, s.id, key->port, c);
+	if (op == BE_ADD && id > 0) {
+		pr_warn("Error: backend %s is already in service %s (id %d); change it with `drover backend set`\n",
+			be_str(c, key->port, bb, sizeof(bb)), drv_svc_key_str(key, sb, sizeof(sb)),
+			id);
+		err = -EEXIST;
+		goto out_free;
+	}
+	if (op != BE_ADD && id < 0) {
+		pr_warn("Error: backend %s is not in service %s (see drover backend show %s)\n",
+			be_str(c, key->port, bb, sizeof(bb)), drv_svc_key_str(key, sb, sizeof(sb)),
+			drv_svc_key_str(key, sb, sizeof(sb)));
+		err = -ENOENT;
+		goto out_free;
+	}
+	if (op == BE_ADD) {
+		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);
+		if (id < 0) {
+			pr_warn("Error: can't add backend %s: all %d backend ids are used\n",
+				be_str(c, key->port, bb, sizeof(bb)), DRV_MAX_BACKENDS - 1);
+			err = -ENOSPC;
+			goto out_free;
+		}
+		memset(&nb, 0, sizeof(nb));
+		nb.gen = bes[id].gen + 1;
+		nb.addr = c->addr;
+		nb.port = c->port ? c->port : key->port;
+		nb.family = c->family;
+		nb.svc_id = s.id;
+		percpu_zero(ctl, ctl->be_stats_fd, (__u32)id, sizeof(struct drv_lb_counters));
+	} else {
+		nb = bes[id];
+	}
+	if (op == BE_DEL) {
+		nb.family = 0;
+		nb.state = DRV_BE_DOWN;
+		nb.gen++;
+	} else {
+		nb.state = c->state;
+		nb.weight = c->weight;
+	}
+	was_in = be_in_table(&bes[id], s.id);
+	now_in = be_in_table(&nb, s.id);
+	if (!was_in) {
+		err = be_write(ctl, id, &nb);
+		if (err)
+			goto out_free;
+	}
+	bes[id] = nb;
+	if (was_in || now_in) {
+		err = svc_flip(ctl, key, &s, bes);
+		if (err)
+			goto out_free;
+	}
+	if (was_in)
+		err = be_write(ctl, id, &nb);
+out_free:
+	free(bes);
+	return err;
+}
+
+int drv_backend_add(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be)
+{
+	return be_change(ctl, svc, be, BE_ADD);
+}
+
+int drv_backend_set(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be)
+{
+	return be_change(ctl, svc, be, BE_SET);
+}
+
+int drv_backend_del(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be)
+{
+	return be_change(ctl, svc, be, BE_DEL);
+}
+
+int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct drv_be_info *out,
+		     size_t max)
+{
+	struct drv_backend *bes;
+	struct drv_svc s;
+	size_t n = 0;
+	__u32 id;
+	int err;
+
+	if (drv_service_get(ctl, svc, &s))
+		return svc_not_found(svc);
+	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	if (!bes)
+		return -ENOMEM;
+	err = bes_read(ctl, bes);
+	if (err)
+		goto out_free;
+	for (id = 1; id < DRV_MAX_BACKENDS && n < max; id++) {
+		if (!bes[id].family || bes[id].svc_id != s.id)
+			continue;
+		out[n].id = id;
+		out[n].be = bes[id];
+		if (drv_be_stats_read(ctl, id, &out[n].cnt))
+			memset(&out[n].cnt, 0, sizeof(out[n].cnt));
+		n++;
+	}
+	err = (int)n;
+out_free:
+	free(bes);
+	return err;
+}
+
+int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
+		     const struct drv_be_conf *bes_conf, size_t n)
+{
+	struct drv_backend *cur = NULL, *want = NULL;
+	bool *keep = NULL, changed = false;
+	struct drv_svc s, ns;
+	char msg[256];
+	size_t i, need = 0, nfree = 0;
+	int err, id;
+
+	err = drv_svc_conf_check(conf, msg, sizeof(msg));
+	if (!err)
+		err = drv_be_confs_check(&conf->key, bes_conf, n, msg, sizeof(msg));
+	if (err) {
+		pr_warn("Error: %s\n", msg);
+		return err;
+	}
+	cur = calloc(DRV_MAX_BACKENDS, sizeof(*cur));
+	want = calloc(DRV_MAX_BACKENDS, sizeof(*want));
+	keep = calloc(DRV_MAX_BACKENDS, sizeof(*keep));
+	if (!cur || !want || !keep) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	err = bes_read(ctl, cur);
+	if (err)
+		goto out_free;
+	/* Everything that can fail is checked before the first write. */
+	for (i = 0; i < n; i++)
+		if (drv_service_get(ctl, &conf->key, &s) ||
+		    drv_be_find(cur, DRV_MAX_BACKENDS, s.id, conf->key.port, &bes_conf[i]) < 0)
+			need++;
+	for (i = 1; i < DRV_MAX_BACKENDS; i++)
+		nfree += !cur[i].family;
+	if (need > nfree) {
+		pr_warn("Error: service %s needs %zu new backend ids, only %zu are free\n",
+			drv_svc_key_str(&conf->key, msg, sizeof(msg)), need, nfree);
+		err = -ENOSPC;
+		goto out_free;
+	}
+	if (drv_service_get(ctl, &conf->key, &s)) {
+		err = svc_create(ctl, conf, cur, &s);
+		if (err)
+			goto out_free;
+		cfg_reply_ports_update(ctl);
+	}
+	ns = s;
+	svc_from_conf(&ns, conf);
+	changed = ns.mode != s.mode || ns.table_size != s.table_size ||
+		  ns.snat_port_lo != s.snat_port_lo || ns.snat_port_hi != s.snat_port_hi ||
+		  memcmp(&ns.snat, &s.snat, sizeof(ns.snat));
+
+	memcpy(want, cur, DRV_MAX_BACKENDS * sizeof(*want));
+	for (i = 0; i < n; i++) {
+		const struct drv_be_conf *c = &bes_conf[i];
+
+		id = drv_be_find(cur, DRV_MAX_BACKENDS, s.id, conf->key.port, c);
+		if (id < 0) {
+			id = drv_be_alloc(want, DRV_MAX_BACKENDS);
+			if (id < 0) { /* cannot happen: counted above */
+				err = id;
+				goto out_free;
+			}
+			memset(&want[id], 0, sizeof(want[id]));
+			want[id].gen = cur[id].gen + 1;
+			want[id].addr = c->addr;
+			want[id].port = c->port ? c->port : conf->key.port;
+			want[id].family = c->family;
+			want[id].svc_id = s.id;
+			percpu_zero(ctl, ctl->be_stats_fd, (__u32)id,
+				    sizeof(struct drv_lb_counters));
+		}
+		want[id].state = c->state;
+		want[id].weight = c->weight;
+		keep[id] = true;
+	}
+	for (i = 1; i < DRV_MAX_BACKENDS; i++) {
+		if (cur[i].family && cur[i].svc_id == s.id && !keep[i]) {
+			want[i].family = 0;
+			want[i].state = DRV_BE_DOWN;
+			want[i].gen++;
+		}
+		if (be_in_table(&cur[i], s.id) != be_in_table(&want[i], s.id) ||
+		    (be_in_table(&want[i], s.id) && cur[i].weight != want[i].weight))
+			changed = true;
+	}
+	/* Before the flip: everything except backends leaving the table. */
+	for (i = 1; i < DRV_MAX_BACKENDS; i++) {
+		if (!memcmp(&cur[i], &want[i], sizeof(cur[i])) || be_in_table(&cur[i], s.id))
+			continue;
+		err = be_write(ctl, i, &want[i]);
+		if (err)
+			goto out_free;
+	}
+	if (changed) {
+		ns.active = s.active;
+		err = svc_flip(ctl, &conf->key, &ns, want);
+		if (err)
+			goto out_free;
+		cfg_reply_ports_update(ctl);
+	}
+	for (i = 1; i < DRV_MAX_BACKENDS; i++) {
+		if (!memcmp(&cur[i], &want[i], sizeof(cur[i])) || !be_in_table(&cur[i], s.id))
+			continue;
+		err = be_write(ctl, i, &want[i]);
+		if (err)
+			goto out_free;
+	}
+out_free:
+	free(keep);
+	free(want);
+	free(cur);
+	return err;
+}
