@@ -83,6 +83,7 @@ static const char *const help_top =
 	"       drover stats [show] [SVC] [--watch SECS [count N]]\n"
 	"       drover lookup SVC from ADDR port PORT\n"
 	"       drover run config FILE ...\n"
+	"       drover node-setup { dsr | tunnel } VIP... [undo]\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
 	"       OPTIONS := { -j|--json [-p|--pretty] | -v|--verbose (-vv: libbpf too) |\n"
 	"                    --bpffs PATH | -V|--version }\n"
@@ -129,6 +130,14 @@ static const char *const help_lookup =
 	"Which backend a new flow from ADDR:PORT goes to (flow hash and the active Maglev\n"
 	"table), and the backend it is recorded with if the flow is already known.\n";
 
+static const char *const help_node =
+	"Usage: drover node-setup { dsr | tunnel } VIP... [undo]\n"
+	"Run on each node behind a dsr or tunnel service (nat needs nothing on the nodes).\n"
+	"Puts every VIP on lo and keeps ARP off it (arp_ignore=1, arp_announce=2); tunnel\n"
+	"also creates the metadata-mode devices " DRV_NODE_TUN4 " (IPIP) and " DRV_NODE_TUN6 " (IP6IP6),\n"
+	"which decapsulate what any balancer sends, with rp_filter off. Idempotent; undo\n"
+	"removes the VIPs and devices (the sysctls stay).\n";
+
 static const char *const help_run = "Usage: drover run config FILE [...]\n"
 				    "Runs the agent (see drover run help).\n";
 
@@ -149,6 +158,8 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 		return help_lookup;
 	case DRV_CLI_RUN:
 		return help_run;
+	case DRV_CLI_NODE_SETUP:
+		return help_node;
 	default:
 		return help_top;
 	}
@@ -583,6 +594,37 @@ static int parse_detach(struct pctx *p, struct drv_cli_req *r)
 	return 0;
 }
 
+/* node-setup { dsr | tunnel } VIP... [undo] */
+static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
+{
+	static const struct kw modes[] = { { "dsr", DRV_MODE_DSR }, { "tunnel", DRV_MODE_TUNNEL }, {} };
+	struct drv_node_conf *c = &r->node;
+	const char *w = next(p);
+	int v, err;
+
+	if (!w)
+		return fail(p, "expected dsr or tunnel after 'node-setup'");
+	if (kw_select(w, modes, &v))
+		return fail(p, "mode '%s' is not dsr or tunnel (nat needs no node setup)", w);
+	c->mode = (__u8)v;
+	while ((w = peek(p))) {
+		if (!strcmp(w, "undo")) {
+			next(p);
+			c->undo = true;
+			continue;
+		}
+		if (c->n == DRV_NODE_MAX_VIPS)
+			return fail(p, "at most %d VIPs per node-setup", DRV_NODE_MAX_VIPS);
+		err = parse_addr(p, "VIP", &c->vips[c->n], &c->family[c->n]);
+		if (err)
+			return err;
+		c->n++;
+	}
+	if (!c->n)
+		return fail(p, "expected at least one VIP after '%s'", v == DRV_MODE_DSR ? "dsr" : "tunnel");
+	return 0;
+}
+
 /* Split the global options from the words; everything after `run` is left alone. */
 static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
 			size_t len)
@@ -671,7 +713,7 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 		{ "status", DRV_CLI_STATUS },	{ "service", DRV_CLI_SERVICE },
 		{ "backend", DRV_CLI_BACKEND }, { "stats", DRV_CLI_STATS },
 		{ "lookup", DRV_CLI_LOOKUP },	{ "run", DRV_CLI_RUN },
-		{ "version", DRV_CLI_VERSION }, {}
+		{ "version", DRV_CLI_VERSION }, { "node-setup", DRV_CLI_NODE_SETUP }, {}
 	};
 	struct pctx p = { .err = err, .len = len };
 	const char *w;
@@ -706,12 +748,12 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 	if (rc == -EAGAIN)
 		return fail(
 			&p,
-			"'%s' is ambiguous (objects: attach, detach, status, service, backend, stats, lookup, run)",
+			"'%s' is ambiguous (objects: attach, detach, status, service, backend, stats, lookup, run, node-setup)",
 			w);
 	if (rc)
 		return fail(
 			&p,
-			"what is '%s'? (objects: attach, detach, status, service, backend, stats, lookup, run)",
+			"what is '%s'? (objects: attach, detach, status, service, backend, stats, lookup, run, node-setup)",
 			w);
 	r->obj = (enum drv_cli_obj)v;
 	if (r->obj == DRV_CLI_RUN) {
@@ -741,6 +783,8 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 		return parse_stats(&p, r);
 	case DRV_CLI_LOOKUP:
 		return parse_lookup(&p, r);
+	case DRV_CLI_NODE_SETUP:
+		return parse_node_setup(&p, r);
 	case DRV_CLI_STATUS:
 	case DRV_CLI_VERSION:
 		if (peek(&p))

@@ -13,6 +13,7 @@
 
 #include "drover/maps.h"
 #include "ctl.h"
+#include "nodesetup.h"
 
 enum drv_cli_obj {
 	DRV_CLI_NONE = 0, /* no object: print the top-level help */
@@ -25,6 +26,7 @@ enum drv_cli_obj {
 	DRV_CLI_LOOKUP,
 	DRV_CLI_RUN,
 	DRV_CLI_VERSION,
+	DRV_CLI_NODE_SETUP,
 };
 
 enum drv_cli_cmd {
@@ -71,6 +73,8 @@ struct drv_cli_req {
 
 	__u32 watch_s; /* stats --watch SECS (0: print once) */
 	__u32 count; /* stats: stop after N intervals (0: until SIGINT) */
+
+	struct drv_node_conf node; /* node-setup */
 
 	int run_argc; /* run: the words after `run` */
 	char **run_argv;

@@ -815,6 +815,8 @@ static const char *obj_word(enum drv_cli_obj obj)
 		return "stats ";
 	case DRV_CLI_LOOKUP:
 		return "lookup ";
+	case DRV_CLI_NODE_SETUP:
+		return "node-setup ";
 	default:
 		return "";
 	}
@@ -872,6 +874,11 @@ int main(int argc, char **argv)
 		break;
 	case DRV_CLI_RUN:
 		rc = drv_agent_main(req.bpffs, req.run_argc, req.run_argv);
+		break;
+	case DRV_CLI_NODE_SETUP:
+		if (drv_log_level < DRV_LOG_INFO)
+			drv_log_level = DRV_LOG_INFO;	/* say what was done */
+		rc = drv_node_setup(&req.node) ? EXIT_FAILURE : EXIT_SUCCESS;
 		break;
 	case DRV_CLI_SERVICE:
 	case DRV_CLI_BACKEND:

@@ -68,8 +68,7 @@ for n in 1 2 3; do
 	to_switch "$ns" eth0 "n$n"
 	ip -n "$ns" addr add 10.0.2.1$n/24 dev eth0
 	ip -n "$ns" route add default via 10.0.2.254
-	ip -n "$ns" addr add $VIP/32 dev lo
-	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	ip netns exec "$ns" "$DROVER" node-setup dsr $VIP
 	bg "$ns" python3 "$LBTOOL" echo-server --name "n$n" --port 7
 done
 

@@ -530,6 +530,29 @@ static void json_writer_pretty_prints_with_indentation(void **state)
 	free(buf);
 }
 
+static void node_setup_parses_mode_vips_and_undo(void **state)
+{
+	(void)state;
+	assert_ok("node-setup tunnel 10.0.0.100 fd00::100 undo");
+	assert_int_equal(req.obj, DRV_CLI_NODE_SETUP);
+	assert_int_equal(req.node.mode, DRV_MODE_TUNNEL);
+	assert_int_equal(req.node.n, 2);
+	assert_int_equal(req.node.family[1], DRV_FAMILY_V6);
+	assert_true(req.node.undo);
+	assert_ok("node-setup dsr 10.0.0.100");
+	assert_int_equal(req.node.mode, DRV_MODE_DSR);
+	assert_false(req.node.undo);
+}
+
+static void node_setup_rejects_nat_missing_vip_and_bad_address(void **state)
+{
+	(void)state;
+	assert_usage_error("node-setup", "expected dsr or tunnel");
+	assert_usage_error("node-setup nat 10.0.0.1", "'nat' is not dsr or tunnel");
+	assert_usage_error("node-setup dsr", "at least one VIP");
+	assert_usage_error("node-setup dsr 10.0.0.300", "'10.0.0.300' is not an IPv4 or IPv6");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +593,8 @@ int main(void)
 		cmocka_unit_test_teardown(stats_rejects_bad_watch_and_count, teardown),
 		cmocka_unit_test_teardown(lookup_parses_svc_and_client, teardown),
 		cmocka_unit_test_teardown(lookup_rejects_bad_client, teardown),
+		cmocka_unit_test_teardown(node_setup_parses_mode_vips_and_undo, teardown),
+		cmocka_unit_test_teardown(node_setup_rejects_nat_missing_vip_and_bad_address, teardown),
 		cmocka_unit_test(json_writer_writes_compact_nested_documents),
 		cmocka_unit_test(json_writer_pretty_prints_with_indentation),
 	};
