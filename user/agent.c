@@ -1,13 +1,1173 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* (placeholder until the agent lands; replaced by its owner) */
+/*
+ * The agent, `drover run config FILE`: attach, health-check every node, keep
+ * the pinned maps equal to config × health, serve /metrics, reload on SIGHUP
+ * or when the file changes. One thread runs everything but the HTTP server;
+ * the lock guards what both read.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
 #include "agent.h"
+#include "config.h"
+#include "ctl.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
+#include "reconcile.h"
+#include "util.h"
+
+#define AGENT_POLL_MS 1000 /* config file change poll */
+#define AGENT_RETRY_MS 2000 /* after a failed map update */
+#define AGENT_MAX_BES 1024 /* backends read back per service for metrics */
+
+struct agent_node {
+	struct drv_check chk;
+	struct drv_hc_state st;
+	struct agent_svc *svc;
+	struct agent *ag;
+	size_t idx;
+};
+
+struct agent_svc {
+	const struct drv_service_conf *conf;
+	struct agent_node *nodes;
+	bool all_down;
+};
+
+struct agent {
+	const char *root;
+	char cfg_path[PATH_MAX];
+	bool detach_on_exit;
+
+	pthread_mutex_t lock;
+	struct drv_config *cfg;
+	struct agent_svc *svcs;
+	size_t nsvcs;
+	struct drv_health hc;
+	struct drv_want applied;
+	bool dirty;
+	struct timespec retry_at;
+	bool retry;
+
+	struct drv_ctl ro; /* unlocked handle for reading counters */
+	bool ro_open;
+	bool ready;
+	char not_ready[128];
+	struct drv_metrics *metrics;
+	char metrics_listen[64];
+	bool metrics_dirty; /* listen address may have changed: apply outside the lock */
+
+	struct stat cfg_st;
+	bool cfg_st_valid;
+	__u64 reloads_ok, reloads_failed, sync_errors;
+	bool last_reload_ok;
+	double last_reload_ok_ts;
+	__u32 flows_cached;
+	double flows_cached_at;
+};
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *node_addr(const struct agent_node *n, char *buf, size_t len)
+{
+	return drv_addr_format(&n->chk.addr, n->chk.family, buf, len);
+}
+
+/* Health callback: one result of one node of one service. */
+static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
+{
+	struct agent_node *n = arg;
+	const struct drv_service_conf *s = n->svc->conf;
+	const struct drv_node_conf *nc = &s->nodes[n->idx];
+	char a[DRV_ADDR_STRLEN];
+	enum drv_hc_event ev;
+
+	ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
+	node_addr(n, a, sizeof(a));
+	if (ev == DRV_HC_WENT_DOWN) {
+		pr_info("service %s: node %s (%s) is DOWN after %u failed %s checks: %s\n", s->name,
+			nc->name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why);
+		n->ag->dirty = true;
+	} else if (ev == DRV_HC_WENT_UP) {
+		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)\n",
+			s->name, nc->name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
+			c->last_latency_s);
+		n->ag->dirty = true;
+	} else if (!ok) {
+		pr_debug("service %s: node %s (%s) check failed (%u/%u): %s\n", s->name, nc->name,
+			 a, n->st.fail_run, s->hc.fall, why);
+	}
+}
+
+/*
+ * Initial health of a node: as the pinned maps say (a DOWN backend stays DOWN
+ * until it rises), else assumed UP, so a restarted agent keeps forwarding as
+ * before and never empties a table while its first checks run.
+ */
+static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
+		       const struct drv_node_conf *nc, bool *found)
+{
+	struct drv_be_info *infos;
+	struct drv_svc_key key = { 0 };
+	bool up = true;
+	int n, i;
+
+	*found = false;
+	if (!ag->ro_open)
+		return true;
+	key.vip = s->vip;
+	key.port = htons(s->ports[0]);
+	key.proto = 6;
+	key.family = s->family;
+	{
+		struct drv_svc svc;
+
+		if (drv_service_get(&ag->ro, &key, &svc))
+			return true; /* a new service: nothing to adopt */
+	}
+	infos = calloc(AGENT_MAX_BES, sizeof(*infos));
+	if (!infos)
+		return true;
+	n = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
+	for (i = 0; i < n; i++) {
+		if (infos[i].be.family != nc->family ||
+		    memcmp(&infos[i].be.addr, &nc->addr, sizeof(nc->addr)))
+			continue;
+		*found = true;
+		up = infos[i].be.state != DRV_BE_DOWN;
+		break;
+	}
+	free(infos);
+	return up;
+}
+
+static void svcs_free(struct agent_svc *svcs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(svcs[i].nodes);
+	free(svcs);
+}
+
+/*
+ * Build the per-node health state for @cfg. A node known in @old (same service
+ * name and address) keeps its state and counters; a new one is adopted from
+ * the maps or assumed UP.
+ */
+static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct agent_svc *old,
+		      size_t nold, struct agent_svc **out)
+{
+	struct agent_svc *svcs;
+	size_t i, j, k, m;
+
+	svcs = calloc(cfg->nservices, sizeof(*svcs));
+	if (!svcs)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct drv_service_conf *s = &cfg->services[i];
+		struct agent_svc *os = NULL;
+
+		svcs[i].conf = s;
+		svcs[i].nodes = calloc(s->nnodes, sizeof(*svcs[i].nodes));
+		if (!svcs[i].nodes) {
+			svcs_free(svcs, i);
+			return -ENOMEM;
+		}
+		for (k = 0; k < nold; k++)
+			if (!strcmp(old[k].conf->name, s->name))
+				os = &old[k];
+		if (os)
+			svcs[i].all_down = os->all_down;
+		for (j = 0; j < s->nnodes; j++) {
+			struct agent_node *n = &svcs[i].nodes[j];
+			const struct drv_node_conf *nc = &s->nodes[j];
+			bool found = false, up;
+
+			n->svc = &svcs[i];
+			n->ag = ag;
+			n->idx = j;
+			n->chk.conf = &s->hc;
+			n->chk.addr = nc->addr;
+			n->chk.family = nc->family;
+			n->chk.port = s->hc.port ? s->hc.port : s->ports[0];
+			n->chk.cb = on_check;
+			n->chk.arg = n;
+			n->chk.fd = -1;
+			for (m = 0; os && m < os->conf->nnodes; m++) {
+				if (memcmp(&os->conf->nodes[m].addr, &nc->addr, sizeof(nc->addr)))
+					continue;
+				n->st = os->nodes[m].st;
+				n->chk.last_ok = os->nodes[m].chk.last_ok;
+				n->chk.last_latency_s = os->nodes[m].chk.last_latency_s;
+				n->chk.n_ok = os->nodes[m].chk.n_ok;
+				n->chk.n_fail = os->nodes[m].chk.n_fail;
+				found = true;
+				break;
+			}
+			if (!found) {
+				up = adopted_up(ag, s, nc, &found);
+				drv_hc_state_init(&n->st, up);
+				if (found && !up)
+					pr_info("service %s: node %s is DOWN in the pinned maps; it stays out until %u checks pass\n",
+						s->name, nc->name, s->hc.rise);
+			}
+		}
+	}
+	*out = svcs;
+	return 0;
+}
+
+static void checks_stop(struct agent *ag)
+{
+	size_t i, j;
+
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++)
+			drv_health_remove(&ag->hc, &ag->svcs[i].nodes[j].chk);
+}
+
+static int checks_start(struct agent *ag)
+{
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+			err = drv_health_add(&ag->hc, &ag->svcs[i].nodes[j].chk);
+			if (err) {
+				pr_warn("service %s: cannot check node %s: %s\n",
+					ag->svcs[i].conf->name, ag->svcs[i].conf->nodes[j].name,
+					strerror(-err));
+				return err;
+			}
+		}
+	return 0;
+}
+
+/* Collect the pinned services as "unknown" applied state, so the first plan deletes strays. */
+static int collect_pinned(const struct drv_svc_key *key, const struct drv_svc *svc, void *arg)
+{
+	struct drv_want *w = arg;
+	struct drv_want_svc *ns;
+
+	(void)svc;
+	ns = realloc(w->svcs, (w->n + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	w->svcs = ns;
+	memset(&w->svcs[w->n], 0, sizeof(w->svcs[w->n]));
+	w->svcs[w->n].conf.key = *key;
+	w->svcs[w->n].unknown = true;
+	w->n++;
+	return 0;
+}
+
+static void set_retry(struct agent *ag)
+{
+	clock_gettime(CLOCK_MONOTONIC, &ag->retry_at);
+	ag->retry_at.tv_sec += AGENT_RETRY_MS / 1000;
+	ag->retry = true;
+}
+
+static int cfg_timeouts_write(struct agent *ag, struct drv_ctl *ctl)
+{
+	struct drv_cfg c;
+	int err = drv_cfg_read(ctl, &c);
+
+	if (err)
+		return err;
+	if (c.tcp_idle_timeout_s == ag->cfg->tcp_idle_timeout_s &&
+	    c.tcp_fin_timeout_s == ag->cfg->tcp_fin_timeout_s)
+		return 0;
+	c.tcp_idle_timeout_s = ag->cfg->tcp_idle_timeout_s;
+	c.tcp_fin_timeout_s = ag->cfg->tcp_fin_timeout_s;
+	return drv_cfg_write(ctl, &c);
+}
+
+/* Make the maps equal config × health. Caller holds ag->lock. */
+static int reconcile(struct agent *ag)
+{
+	struct drv_want next, done;
+	struct drv_plan plan = { 0 };
+	struct drv_ctl rw;
+	bool **up;
+	size_t i, j;
+	int err, failed = 0;
+	char kbuf[128];
+
+	ag->dirty = false;
+	ag->retry = false;
+	up = calloc(ag->nsvcs ? ag->nsvcs : 1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	for (i = 0; i < ag->nsvcs; i++) {
+		up[i] = calloc(ag->svcs[i].conf->nnodes, sizeof(**up));
+		if (!up[i]) {
+			err = -ENOMEM;
+			goto out_free_up;
+		}
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++)
+			up[i][j] = ag->svcs[i].nodes[j].st.up;
+	}
+	err = drv_want_build(ag->cfg, up, &next);
+	if (err)
+		goto out_free_up;
+	for (i = 0; i < next.n; i++) {
+		struct agent_svc *as = &ag->svcs[next.svcs[i].cfg_idx];
+
+		if (next.svcs[i].port != as->conf->ports[0] ||
+		    next.svcs[i].all_down == as->all_down)
+			continue;
+		as->all_down = next.svcs[i].all_down;
+		if (as->all_down)
+			pr_warn("service %s: no node passes its health check; failing open: every non-drained node stays in the table until one recovers\n",
+				as->conf->name);
+		else
+			pr_info("service %s: a node passes its health check again; fail-open is over\n",
+				as->conf->name);
+	}
+	err = drv_plan_make(&ag->applied, &next, &plan);
+	if (err)
+		goto out_free_next;
+	if (!plan.n)
+		goto out_free_plan;
+
+	err = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
+	if (err) {
+		pr_warn("reconcile: cannot open the pinned maps under %s: %s; retrying\n", ag->root,
+			strerror(-err));
+		ag->sync_errors++;
+		set_retry(ag);
+		goto out_free_plan;
+	}
+	err = drv_want_copy(&next, &done);
+	if (err)
+		goto out_close;
+	for (i = 0; i < plan.n; i++) {
+		const struct drv_plan_step *st = &plan.steps[i];
+
+		drv_svc_key_str(&st->key, kbuf, sizeof(kbuf));
+		if (st->op == DRV_PLAN_DEL) {
+			err = drv_service_del(&rw, &st->key);
+			if (err && err != -ENOENT) {
+				struct drv_want_svc *ns;
+
+				pr_warn("reconcile: cannot delete service %s: %s\n", kbuf,
+					strerror(-err));
+				failed++;
+				/* Keep it as applied (unknown), so the next round tries again. */
+				ns = realloc(done.svcs, (done.n + 1) * sizeof(*ns));
+				if (ns) {
+					done.svcs = ns;
+					memset(&ns[done.n], 0, sizeof(ns[done.n]));
+					ns[done.n].conf.key = st->key;
+					ns[done.n].unknown = true;
+					done.n++;
+				}
+			} else {
+				pr_info("removed service %s (no longer in the config)\n", kbuf);
+			}
+			continue;
+		}
+		err = drv_service_sync(&rw, &next.svcs[st->idx].conf, next.svcs[st->idx].bes,
+				       next.svcs[st->idx].nbes);
+		if (err) {
+			pr_warn("reconcile: cannot update service %s (%s): %s; retrying\n", kbuf,
+				ag->cfg->services[next.svcs[st->idx].cfg_idx].name, strerror(-err));
+			done.svcs[st->idx].unknown = true;
+			failed++;
+		} else {
+			pr_debug("reconcile: service %s updated\n", kbuf);
+		}
+	}
+	drv_want_free(&ag->applied);
+	ag->applied = done;
+	if (failed) {
+		ag->sync_errors += failed;
+		set_retry(ag);
+	}
+	err = failed ? -EIO : 0;
+out_close:
+	drv_ctl_close(&rw);
+out_free_plan:
+	drv_plan_free(&plan);
+out_free_next:
+	drv_want_free(&next);
+out_free_up:
+	for (i = 0; i < ag->nsvcs; i++)
+		free(up[i]);
+	free(up);
+	return err;
+}
+
+static bool iface_in(const struct drv_config *cfg, const char *ifname)
+{
+	unsigned int i;
+
+	for (i = 0; cfg && i < cfg->nifaces; i++)
+		if (!strcmp(cfg->ifaces[i], ifname))
+			return true;
+	return false;
+}
+
+static bool iface_attached(struct agent *ag, const char *ifname)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(ifs[i].ifname, ifname) && ifs[i].ifindex)
+			return true;
+	return false;
+}
+
+/* Attach every interface of @cfg that is not attached yet; on failure undo what this call did. */
+static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
+{
+	bool done[DRV_MAX_IFACES] = { false };
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < cfg->nifaces; i++) {
+		if (iface_attached(ag, cfg->ifaces[i]))
+			continue;
+		err = drv_prog_attach(ag->root, cfg->ifaces[i], cfg->xdp_mode, false);
+		if (err) {
+			pr_warn("cannot attach to %s: %s (see the message above)\n", cfg->ifaces[i],
+				strerror(-err));
+			break;
+		}
+		done[i] = true; /* drv_prog_attach logged it */
+	}
+	if (err)
+		for (i = 0; i < cfg->nifaces; i++)
+			if (done[i])
+				drv_prog_detach(ag->root, cfg->ifaces[i]);
+	return err;
+}
+
+static int metrics_apply(struct agent *ag, const struct drv_metrics_ops *ops)
+{
+	if (!strcmp(ag->metrics_listen, ag->cfg->metrics_listen) &&
+	    (ag->metrics || !ag->cfg->metrics_listen[0]))
+		return 0;
+	drv_metrics_stop(ag->metrics);
+	ag->metrics = NULL;
+	snprintf(ag->metrics_listen, sizeof(ag->metrics_listen), "%s", ag->cfg->metrics_listen);
+	if (!ag->metrics_listen[0])
+		return 0;
+	ag->metrics = drv_metrics_start(ag->metrics_listen, ops);
+	if (!ag->metrics) {
+		ag->metrics_listen[0] = 0;
+		return -errno;
+	}
+	pr_info("serving /metrics, /healthz and /readyz on http://%s\n", ag->cfg->metrics_listen);
+	return 0;
+}
+
+static void stat_cfg(struct agent *ag)
+{
+	ag->cfg_st_valid = !stat(ag->cfg_path, &ag->cfg_st);
+}
+
+static bool cfg_changed(struct agent *ag)
+{
+	struct stat st;
+
+	if (stat(ag->cfg_path, &st))
+		return false; /* being replaced; look again later */
+	if (!ag->cfg_st_valid)
+		return true;
+	return st.st_ino != ag->cfg_st.st_ino || st.st_dev != ag->cfg_st.st_dev ||
+	       st.st_size != ag->cfg_st.st_size || st.st_mtim.tv_sec != ag->cfg_st.st_mtim.tv_sec ||
+	       st.st_mtim.tv_nsec != ag->cfg_st.st_mtim.tv_nsec;
+}
+
+/* What the parser cannot see: TLS files must load. "FILE:LINE: service 'x': why" in @err. */
+static int cfg_tls_check(const char *path, const struct drv_config *cfg, char *err, size_t len)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < cfg->nservices; i++) {
+		if (!drv_hc_tls_check(&cfg->services[i].hc, why, sizeof(why)))
+			continue;
+		snprintf(err, len, "%.150s:%d: service '%s': %s", path, cfg->services[i].line,
+			 cfg->services[i].name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reload the config: all or nothing. Caller holds ag->lock. */
+static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
+{
+	struct drv_config *ncfg, *ocfg;
+	struct agent_svc *nsvcs;
+	char err[DRV_CONF_ERR_MAX];
+	unsigned int i;
+	int ret;
+
+	stat_cfg(ag);
+	ret = drv_config_load(ag->cfg_path, &ncfg, err, sizeof(err));
+	if (!ret && (ret = cfg_tls_check(ag->cfg_path, ncfg, err, sizeof(err))))
+		drv_config_free(ncfg);
+	if (ret) {
+		pr_warn("reload (%s) failed, running configuration kept: %s\n", why, err);
+		goto out_failed;
+	}
+	ret = ifaces_attach(ag, ncfg);
+	if (ret) {
+		pr_warn("reload (%s) failed, running configuration kept: cannot attach the new interfaces\n",
+			why);
+		drv_config_free(ncfg);
+		goto out_failed;
+	}
+	ret = svcs_build(ag, ncfg, ag->svcs, ag->nsvcs, &nsvcs);
+	if (ret) {
+		pr_warn("reload (%s) failed, running configuration kept: %s\n", why,
+			strerror(-ret));
+		drv_config_free(ncfg);
+		goto out_failed;
+	}
+	checks_stop(ag);
+	for (i = 0; i < ag->cfg->nifaces; i++) {
+		if (iface_in(ncfg, ag->cfg->ifaces[i]))
+			continue;
+		if (drv_prog_detach(ag->root, ag->cfg->ifaces[i]))
+			pr_warn("reload: cannot detach from %s (no longer in the config)\n",
+				ag->cfg->ifaces[i]);
+		else
+			pr_info("detached from %s (no longer in the config)\n", ag->cfg->ifaces[i]);
+	}
+	svcs_free(ag->svcs, ag->nsvcs);
+	ocfg = ag->cfg;
+	ag->cfg = ncfg;
+	ag->svcs = nsvcs;
+	ag->nsvcs = ncfg->nservices;
+	drv_config_free(ocfg);
+	if (checks_start(ag))
+		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
+	{
+		struct drv_ctl rw;
+
+		int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
+
+		if (!e) {
+			e = cfg_timeouts_write(ag, &rw);
+			drv_ctl_close(&rw);
+		}
+		if (e)
+			pr_warn("reload: cannot write flow timeouts to %s under %s: %s\n",
+				DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
+	}
+	/* The HTTP thread takes ag->lock: restart it only after the caller unlocks. */
+	ag->metrics_dirty = true;
+	ag->dirty = true;
+	ag->reloads_ok++;
+	ag->last_reload_ok = true;
+	ag->last_reload_ok_ts = wall_now();
+	pr_info("reload (%s) ok: %zu services, %u interfaces\n", why, ncfg->nservices,
+		ncfg->nifaces);
+	return;
+out_failed:
+	ag->reloads_failed++;
+	ag->last_reload_ok = false;
+}
+
+/* ---- /metrics ---- */
+
+static void m_help(struct drv_mbuf *b, const char *name, const char *type, const char *help)
+{
+	drv_mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void m_svc_labels(struct drv_mbuf *b, const struct drv_service_conf *s, __u16 port)
+{
+	char a[DRV_ADDR_STRLEN];
+
+	drv_mbuf_printf(b, "service=\"");
+	drv_mbuf_label(b, s->name);
+	drv_mbuf_printf(b, "\",vip=\"%s\",port=\"%u\"",
+			drv_addr_format(&s->vip, s->family, a, sizeof(a)), port);
+}
+
+static void m_node_labels(struct drv_mbuf *b, const struct drv_service_conf *s,
+			  const struct drv_node_conf *n)
+{
+	char a[DRV_ADDR_STRLEN];
+
+	drv_mbuf_printf(b, "service=\"");
+	drv_mbuf_label(b, s->name);
+	drv_mbuf_printf(b, "\",node=\"");
+	drv_mbuf_label(b, n->name);
+	drv_mbuf_printf(b, "\",address=\"%s\"", drv_addr_format(&n->addr, n->family, a, sizeof(a)));
+}
+
+static const struct {
+	const char *name, *help;
+	size_t off;
+} lb_fields[] = {
+	{ "packets", "client to node packets forwarded",
+	  __builtin_offsetof(struct drv_lb_counters, packets) },
+	{ "bytes", "client to node bytes forwarded",
+	  __builtin_offsetof(struct drv_lb_counters, bytes) },
+	{ "new_flows", "flows recorded", __builtin_offsetof(struct drv_lb_counters, new_flows) },
+	{ "reply_packets", "node to client packets translated (nat)",
+	  __builtin_offsetof(struct drv_lb_counters, reply_packets) },
+	{ "reply_bytes", "node to client bytes translated (nat)",
+	  __builtin_offsetof(struct drv_lb_counters, reply_bytes) },
+	{ "drops", "packets dropped", __builtin_offsetof(struct drv_lb_counters, drops) },
+};
+
+static __u64 lb_get(const struct drv_lb_counters *c, size_t off)
+{
+	return *(const __u64 *)((const char *)c + off);
+}
+
+struct m_svc {
+	const struct drv_service_conf *s;
+	__u16 port;
+	bool have;
+	struct drv_svc svc;
+	struct drv_lb_counters cnt;
+	struct drv_be_info *bes;
+	int nbes;
+};
+
+static void render_datapath(struct agent *ag, struct drv_mbuf *b)
+{
+	struct drv_ctl *ctl = &ag->ro;
+	struct drv_counter cnt[__DRV_STAT_MAX];
+	struct m_svc *ms;
+	size_t nms = 0, i, f;
+	int k, idx;
+
+	memset(cnt, 0, sizeof(cnt));
+	for (k = 0; k < __DRV_STAT_MAX; k++)
+		drv_stats_read(ctl, k, &cnt[k]);
+	m_help(b, "drover_packets_total", "counter", "packets seen by the XDP program, by verdict");
+	for (k = DRV_STAT_XDP_ABORTED; k <= DRV_STAT_XDP_REDIRECT; k++)
+		drv_mbuf_printf(b, "drover_packets_total{action=\"%s\"} %llu\n",
+				drv_stat_names[k] + 4, (unsigned long long)cnt[k].packets);
+	m_help(b, "drover_bytes_total", "counter", "bytes seen by the XDP program, by verdict");
+	for (k = DRV_STAT_XDP_ABORTED; k <= DRV_STAT_XDP_REDIRECT; k++)
+		drv_mbuf_printf(b, "drover_bytes_total{action=\"%s\"} %llu\n",
+				drv_stat_names[k] + 4, (unsigned long long)cnt[k].bytes);
+	m_help(b, "drover_drops_total", "counter", "packets dropped, by reason");
+	for (k = DRV_STAT_DROP_ETH_TRUNC; k <= DRV_STAT_DROP_INTERNAL; k++)
+		drv_mbuf_printf(b, "drover_drops_total{reason=\"%s\"} %llu\n",
+				drv_stat_names[k] + 5, (unsigned long long)cnt[k].packets);
+	m_help(b, "drover_events_total", "counter",
+	       "data path events (new flows, re-hashed flows, NAT replies, FIB pass)");
+	for (k = DRV_STAT_FIB_PASS; k < __DRV_STAT_MAX; k++)
+		drv_mbuf_printf(b, "drover_events_total{event=\"%s\"} %llu\n", drv_stat_names[k],
+				(unsigned long long)cnt[k].packets);
+
+	ms = calloc(DRV_MAX_SVCS, sizeof(*ms));
+	if (!ms) {
+		b->err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < ag->cfg->nservices; i++) {
+		const struct drv_service_conf *s = &ag->cfg->services[i];
+		unsigned int p;
+
+		for (p = 0; p < s->nports && nms < DRV_MAX_SVCS; p++) {
+			struct m_svc *m = &ms[nms++];
+			struct drv_svc_key key = { .vip = s->vip,
+						   .port = htons(s->ports[p]),
+						   .proto = 6,
+						   .family = s->family };
+
+			m->s = s;
+			m->port = s->ports[p];
+			if (drv_service_get(ctl, &key, &m->svc))
+				continue;
+			m->have = true;
+			drv_svc_stats_read(ctl, m->svc.id, &m->cnt);
+			m->bes = calloc(s->nnodes ? s->nnodes : 1, sizeof(*m->bes));
+			if (m->bes)
+				m->nbes = drv_backend_list(ctl, &key, m->bes, s->nnodes);
+		}
+	}
+	for (f = 0; f < ARRAY_SIZE(lb_fields); f++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "drover_service_%s_total", lb_fields[f].name);
+		m_help(b, name, "counter", lb_fields[f].help);
+		for (i = 0; i < nms; i++) {
+			if (!ms[i].have)
+				continue;
+			drv_mbuf_printf(b, "%s{", name);
+			m_svc_labels(b, ms[i].s, ms[i].port);
+			drv_mbuf_printf(b, "} %llu\n",
+					(unsigned long long)lb_get(&ms[i].cnt, lb_fields[f].off));
+		}
+	}
+	m_help(b, "drover_service_table_backends", "gauge",
+	       "backends in the service's active Maglev table");
+	for (i = 0; i < nms; i++) {
+		if (!ms[i].have)
+			continue;
+		drv_mbuf_printf(b, "drover_service_table_backends{");
+		m_svc_labels(b, ms[i].s, ms[i].port);
+		drv_mbuf_printf(b, "} %u\n", ms[i].svc.nbackends);
+	}
+	for (f = 0; f < ARRAY_SIZE(lb_fields); f++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "drover_backend_%s_total", lb_fields[f].name);
+		m_help(b, name, "counter", lb_fields[f].help);
+		for (i = 0; i < nms; i++)
+			for (k = 0; k < ms[i].nbes; k++)
+				for (idx = 0; idx < (int)ms[i].s->nnodes; idx++) {
+					const struct drv_node_conf *n = &ms[i].s->nodes[idx];
+
+					if (memcmp(&n->addr, &ms[i].bes[k].be.addr,
+						   sizeof(n->addr)))
+						continue;
+					drv_mbuf_printf(b, "%s{", name);
+					m_node_labels(b, ms[i].s, n);
+					drv_mbuf_printf(
+						b, ",port=\"%u\"} %llu\n", ms[i].port,
+						(unsigned long long)lb_get(&ms[i].bes[k].cnt,
+									   lb_fields[f].off));
+				}
+	}
+	m_help(b, "drover_backend_state", "gauge",
+	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash)");
+	for (i = 0; i < nms; i++)
+		for (k = 0; k < ms[i].nbes; k++)
+			for (idx = 0; idx < (int)ms[i].s->nnodes; idx++) {
+				const struct drv_node_conf *n = &ms[i].s->nodes[idx];
+				static const char *const st[] = { "up", "drain", "down" };
+				unsigned int z;
+
+				if (memcmp(&n->addr, &ms[i].bes[k].be.addr, sizeof(n->addr)))
+					continue;
+				for (z = 0; z < ARRAY_SIZE(st); z++) {
+					drv_mbuf_printf(b, "drover_backend_state{");
+					m_node_labels(b, ms[i].s, n);
+					drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n",
+							ms[i].port, st[z],
+							ms[i].bes[k].be.state == z);
+				}
+			}
+	for (i = 0; i < nms; i++)
+		free(ms[i].bes);
+	free(ms);
+
+	/* Map fill; flows were counted by render() before it took the lock. */
+	m_help(b, "drover_map_entries", "gauge", "entries in use in a pinned map");
+	{
+		__u32 nsvc = 0;
+
+		drv_map_count(ctl->svcs_fd, DRV_MAX_SVCS, &nsvc);
+		drv_mbuf_printf(b, "drover_map_entries{map=\"services\"} %u\n", nsvc);
+		drv_mbuf_printf(b, "drover_map_entries{map=\"flows\"} %u\n", ag->flows_cached);
+	}
+	m_help(b, "drover_map_max_entries", "gauge", "capacity of a pinned map");
+	drv_mbuf_printf(b, "drover_map_max_entries{map=\"services\"} %u\n",
+			drv_map_max_entries(ctl->svcs_fd));
+	drv_mbuf_printf(b, "drover_map_max_entries{map=\"flows\"} %u\n",
+			drv_map_max_entries(ctl->flows_fd));
+	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n",
+			drv_map_max_entries(ctl->bes_fd));
+}
+
+static void render(struct drv_mbuf *b, void *arg)
+{
+	struct agent *ag = arg;
+	size_t i, j;
+	double now = mono_now();
+
+	/*
+	 * Counting flows walks the whole LRU map (up to a second when full): done
+	 * without the lock, so health checks never wait on it, and at most every 15 s.
+	 * ag->ro is set before the HTTP thread starts and never changes.
+	 */
+	if (ag->ro_open && (!ag->flows_cached_at || now - ag->flows_cached_at > 15)) {
+		__u32 nflows = 0;
+
+		if (!drv_map_count(ag->ro.flows_fd, drv_map_max_entries(ag->ro.flows_fd),
+				   &nflows)) {
+			ag->flows_cached = nflows;
+			ag->flows_cached_at = now;
+		}
+	}
+	pthread_mutex_lock(&ag->lock);
+	m_help(b, "drover_build_info", "gauge", "drover version");
+	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
+	m_help(b, "drover_ready", "gauge", "1 when attached with a configuration applied");
+	drv_mbuf_printf(b, "drover_ready %d\n", ag->ready);
+	m_help(b, "drover_config_reloads_total", "counter", "configuration reloads, by result");
+	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
+			(unsigned long long)ag->reloads_ok);
+	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"failure\"} %llu\n",
+			(unsigned long long)ag->reloads_failed);
+	m_help(b, "drover_config_last_reload_successful", "gauge",
+	       "1 if the last load of the configuration file succeeded");
+	drv_mbuf_printf(b, "drover_config_last_reload_successful %d\n", ag->last_reload_ok);
+	m_help(b, "drover_config_last_reload_success_timestamp_seconds", "gauge",
+	       "time of the last successful load of the configuration");
+	drv_mbuf_printf(b, "drover_config_last_reload_success_timestamp_seconds %.3f\n",
+			ag->last_reload_ok_ts);
+	m_help(b, "drover_reconcile_errors_total", "counter", "map updates that failed (retried)");
+	drv_mbuf_printf(b, "drover_reconcile_errors_total %llu\n",
+			(unsigned long long)ag->sync_errors);
+
+	m_help(b, "drover_service_all_down", "gauge",
+	       "1 when no node of the service passes its health check (failing open)");
+	for (i = 0; i < ag->nsvcs; i++) {
+		drv_mbuf_printf(b, "drover_service_all_down{service=\"");
+		drv_mbuf_label(b, ag->svcs[i].conf->name);
+		drv_mbuf_printf(b, "\"} %d\n", ag->svcs[i].all_down);
+	}
+	m_help(b, "drover_node_healthy", "gauge",
+	       "1 if the node passes its health check (after rise/fall)");
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+			drv_mbuf_printf(b, "drover_node_healthy{");
+			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
+			drv_mbuf_printf(b, "} %d\n", ag->svcs[i].nodes[j].st.up);
+		}
+	m_help(b, "drover_node_check_duration_seconds", "gauge",
+	       "duration of the node's last health check");
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+			drv_mbuf_printf(b, "drover_node_check_duration_seconds{");
+			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
+			drv_mbuf_printf(b, "} %.6f\n", ag->svcs[i].nodes[j].chk.last_latency_s);
+		}
+	m_help(b, "drover_node_checks_total", "counter", "health checks run, by result");
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+			const struct drv_check *c = &ag->svcs[i].nodes[j].chk;
+
+			drv_mbuf_printf(b, "drover_node_checks_total{");
+			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
+			drv_mbuf_printf(b, ",result=\"pass\"} %llu\n", (unsigned long long)c->n_ok);
+			drv_mbuf_printf(b, "drover_node_checks_total{");
+			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
+			drv_mbuf_printf(b, ",result=\"fail\"} %llu\n",
+					(unsigned long long)c->n_fail);
+		}
+	if (ag->ro_open)
+		render_datapath(ag, b);
+	pthread_mutex_unlock(&ag->lock);
+}
+
+static bool is_ready(void *arg, char *why, size_t len)
+{
+	struct agent *ag = arg;
+	bool r;
+
+	pthread_mutex_lock(&ag->lock);
+	r = ag->ready;
+	if (!r) {
+		snprintf(why, len, "%s", ag->not_ready);
+	} else {
+		struct drv_prog_iface ifs[DRV_MAX_IFACES];
+		int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), k;
+		unsigned int i;
+
+		/* Every configured interface must still carry our XDP link. */
+		for (i = 0; i < ag->cfg->nifaces && r; i++) {
+			for (k = 0; k < n; k++)
+				if (!strcmp(ifs[k].ifname, ag->cfg->ifaces[i]) && ifs[k].ifindex)
+					break;
+			if (k >= n) {
+				snprintf(why, len, "not attached to %s", ag->cfg->ifaces[i]);
+				r = false;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ag->lock);
+	return r;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"Usage: drover run config FILE [--detach-on-exit] [--check]\n"
+		"       drover run --config FILE ...\n"
+		"  config FILE       the YAML configuration (docs/agent.md)\n"
+		"  --detach-on-exit  on SIGTERM/SIGINT detach XDP; the default leaves forwarding in place\n"
+		"  --check           only validate FILE: exit 0 if good, 2 with FILE:LINE:COL: reason\n");
+}
+
+static int ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	double next_poll = mono_now() + AGENT_POLL_MS / 1000.0;
+	int epfd, err = 0;
+	bool stop = false, metrics_dirty;
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -errno;
+	ev.data.fd = sfd;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = drv_health_fd(&ag->hc);
+	epoll_ctl(epfd, EPOLL_CTL_ADD, drv_health_fd(&ag->hc), &ev);
+
+	while (!stop) {
+		struct epoll_event evs[4];
+		int timeout, t, n, k;
+		double now;
+
+		pthread_mutex_lock(&ag->lock);
+		timeout = drv_health_next_ms(&ag->hc);
+		pthread_mutex_unlock(&ag->lock);
+		t = (int)((next_poll - mono_now()) * 1000) + 1;
+		if (t < 0)
+			t = 0;
+		if (timeout < 0 || t < timeout)
+			timeout = t;
+		if (ag->retry && ms_until(&ag->retry_at) < timeout)
+			timeout = ms_until(&ag->retry_at);
+
+		n = epoll_wait(epfd, evs, ARRAY_SIZE(evs), timeout);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			pr_warn("agent: epoll_wait: %s\n", strerror(errno));
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			struct signalfd_siginfo si;
+
+			if (evs[k].data.fd != sfd)
+				continue;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					pthread_mutex_lock(&ag->lock);
+					reload(ag, "SIGHUP", ops);
+					pthread_mutex_unlock(&ag->lock);
+				} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+					pr_info("received %s, stopping\n",
+						strsignal((int)si.ssi_signo));
+					stop = true;
+				}
+			}
+		}
+		pthread_mutex_lock(&ag->lock);
+		drv_health_process(&ag->hc);
+		now = mono_now();
+		if (now >= next_poll) {
+			next_poll = now + AGENT_POLL_MS / 1000.0;
+			if (cfg_changed(ag))
+				reload(ag, "file changed", ops);
+		}
+		if (ag->dirty || (ag->retry && !ms_until(&ag->retry_at)))
+			reconcile(ag);
+		metrics_dirty = ag->metrics_dirty;
+		ag->metrics_dirty = false;
+		pthread_mutex_unlock(&ag->lock);
+		if (metrics_dirty && metrics_apply(ag, ops))
+			pr_warn("reload: metrics endpoint unavailable\n");
+	}
+	close(epfd);
+	return err;
+}
 
 int drv_agent_main(const char *root, int argc, char **argv)
 {
-	(void)root;
-	(void)argc;
-	(void)argv;
-	pr_warn("drover run: the agent is not built yet\n");
-	return 1;
+	struct agent *ag;
+	struct drv_metrics_ops ops;
+	struct drv_ctl rw;
+	char err_text[DRV_CONF_ERR_MAX];
+	const char *path = NULL;
+	bool check_only = false;
+	sigset_t mask, omask;
+	int i, sfd = -1, ret = 1, err;
+
+	for (i = 0; i < argc; i++) {
+		if ((!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
+		     !strcmp(argv[i], "-c")) &&
+		    i + 1 < argc) {
+			path = argv[++i];
+		} else if (!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
+			   !strcmp(argv[i], "-c")) {
+			fprintf(stderr, "Error: '%s' needs a FILE\n", argv[i]);
+			usage();
+			return 2;
+		} else if (!strcmp(argv[i], "--detach-on-exit")) {
+			continue;
+		} else if (!strcmp(argv[i], "--check")) {
+			check_only = true;
+		} else if (!strcmp(argv[i], "help") || !strcmp(argv[i], "--help")) {
+			usage();
+			return 0;
+		} else {
+			fprintf(stderr, "Error: what is '%s'?\n", argv[i]);
+			usage();
+			return 2;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "Error: no configuration file: drover run config FILE\n");
+		usage();
+		return 2;
+	}
+
+	ag = calloc(1, sizeof(*ag));
+	if (!ag)
+		return 1;
+	ag->root = root;
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--detach-on-exit"))
+			ag->detach_on_exit = true;
+	snprintf(ag->cfg_path, sizeof(ag->cfg_path), "%s", path);
+	pthread_mutex_init(&ag->lock, NULL);
+	ag->hc.epfd = -1;
+	snprintf(ag->not_ready, sizeof(ag->not_ready), "starting");
+
+	stat_cfg(ag);
+	err = drv_config_load(path, &ag->cfg, err_text, sizeof(err_text));
+	if (!err)
+		err = cfg_tls_check(path, ag->cfg, err_text, sizeof(err_text));
+	if (err) {
+		fprintf(stderr, "%s\n", err_text);
+		ret = 2;
+		goto out_free;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu services, %u interfaces)\n", path, ag->cfg->nservices,
+		       ag->cfg->nifaces);
+		ret = 0;
+		goto out_free_cfg;
+	}
+	ag->reloads_ok = 1;
+	ag->last_reload_ok = true;
+	ag->last_reload_ok_ts = wall_now();
+	drv_log_timestamps = 1;
+	if (drv_log_level < DRV_LOG_INFO)
+		drv_log_level = DRV_LOG_INFO;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, &omask);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		pr_warn("agent: signalfd: %s\n", strerror(errno));
+		goto out_sigmask;
+	}
+
+	pr_info("drover agent %s starting: config %s, pins under %s\n", DROVER_VERSION, path, root);
+	if (ifaces_attach(ag, ag->cfg))
+		goto out_close_sfd;
+	err = drv_ctl_open(&ag->ro, root, 0);
+	if (err) {
+		pr_warn("agent: cannot open the pinned maps under %s: %s\n", root, strerror(-err));
+		goto out_close_sfd;
+	}
+	ag->ro_open = true;
+	err = drv_health_init(&ag->hc);
+	if (err)
+		goto out_close_ro;
+
+	pthread_mutex_lock(&ag->lock);
+	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
+	if (!err) {
+		ag->nsvcs = ag->cfg->nservices;
+		err = drv_service_foreach(&ag->ro, collect_pinned, &ag->applied);
+	}
+	if (!err && !drv_ctl_open(&rw, root, DRV_CTL_F_LOCK)) {
+		if (cfg_timeouts_write(ag, &rw))
+			pr_warn("agent: cannot write flow timeouts to %s\n", DRV_STR(DRV_MAP_CFG));
+		drv_ctl_close(&rw);
+	}
+	if (!err)
+		err = reconcile(ag);
+	if (err) {
+		pthread_mutex_unlock(&ag->lock);
+		pr_warn("agent: the first update of the maps failed; see the messages above\n");
+		goto out_health;
+	}
+	err = checks_start(ag);
+	if (err) {
+		pthread_mutex_unlock(&ag->lock);
+		goto out_health;
+	}
+	ag->ready = true;
+	pthread_mutex_unlock(&ag->lock);
+
+	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
+	if (metrics_apply(ag, &ops))
+		goto out_health;
+	pr_info("agent ready: %zu services, %u interfaces\n", ag->cfg->nservices, ag->cfg->nifaces);
+
+	err = run_loop(ag, sfd, &ops);
+	ret = err ? 1 : 0;
+
+	drv_metrics_stop(ag->metrics);
+	ag->metrics = NULL;
+	if (ag->detach_on_exit) {
+		for (i = 0; i < (int)ag->cfg->nifaces; i++) {
+			if (drv_prog_detach(root, ag->cfg->ifaces[i]))
+				ret = 1;
+			else
+				pr_info("detached from %s\n", ag->cfg->ifaces[i]);
+		}
+	} else {
+		pr_info("exiting; XDP stays attached and forwarding continues with the last tables\n");
+	}
+out_health:
+	checks_stop(ag);
+	drv_health_fini(&ag->hc);
+out_close_ro:
+	drv_ctl_close(&ag->ro);
+out_close_sfd:
+	close(sfd);
+out_sigmask:
+	sigprocmask(SIG_SETMASK, &omask, NULL);
+	svcs_free(ag->svcs, ag->nsvcs);
+	drv_want_free(&ag->applied);
+out_free_cfg:
+	drv_config_free(ag->cfg);
+out_free:
+	pthread_mutex_destroy(&ag->lock);
+	free(ag);
+	return ret;
 }

@@ -5,10 +5,11 @@
 
 E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DROVER=${DROVER:-$E2E_TOP/.output/drover}
-# Short, unique per test: netns and link names are limited to 15 characters.
-T=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_' | cut -c1-6)
+# Short, unique per test: 4 letters of the test's name and the PID (unique
+# among running processes, up to 7 digits), so "$T-xy" link names stay within
+# the 15 characters the kernel allows.
+T=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_' | cut -c1-4)
 T="${T}$$"
-T=${T:0:10}
 E2E_TMP=$(mktemp -d "/tmp/drover-e2e-$T.XXXXXX")
 BPFFS="$E2E_TMP/bpffs"
 E2E_NS=()

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The agent against real HTTP and HTTPS nodes (tests/tools/agent_node.py in the
+# lab's node namespaces) made to fail: a node answering 500, a hung node and a
+# stopped HTTPS node leave the table (backend state down) within
+# fall × interval + timeout and come back after rise passes; every node failing
+# fails open (all stay up, drover_service_all_down 1); drain by reload keeps the
+# node out as "drain"; a bad config on SIGHUP is refused, logged, counted and
+# changes nothing; /metrics parses as Prometheus text; traffic through the VIP
+# reaches only healthy nodes.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$E2E_TOP/tests/tools/labtest.sh"
+
+INTERVAL_MS=1000 TIMEOUT_MS=800 FALL=2 RISE=2
+BOUND_MS=$((FALL * INTERVAL_MS + TIMEOUT_MS))
+HTTP_PORT=18080 HTTPS_PORT=18443
+CFG=$E2E_TMP/drover.yaml
+NODE_PY=$E2E_TOP/tests/tools/agent_node.py
+
+lab_start
+mount_bpffs
+
+# within SECONDS CMD...: like wait_for, but bounded in wall-clock time even when
+# CMD itself takes seconds (curl through the VIP, /metrics on a busy machine).
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt $end ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
+nsn() { eval echo "\$LAB_NS_N$1"; }
+
+# Our servers on every node: HTTP (health + "node N") and HTTPS (lab certificate).
+for n in 1 2 3; do
+	echo 200 >"$E2E_TMP/http$n.mode"
+	echo 200 >"$E2E_TMP/https$n.mode"
+	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $HTTP_PORT --name "n$n" \
+		--mode-file "$E2E_TMP/http$n.mode"
+	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $HTTPS_PORT --name "n$n" \
+		--mode-file "$E2E_TMP/https$n.mode" --cert "$LAB_TLS_CRT" --key "${LAB_TLS_CRT%.crt}.key"
+	eval "HTTPS_PID_$n=$BG_PID"
+done
+for n in 1 2 3; do
+	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$HTTPS_PORT" ||
+		fail "agent_node.py did not listen on n$n:$HTTPS_PORT"
+	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$HTTP_PORT" ||
+		fail "agent_node.py did not listen on n$n:$HTTP_PORT"
+done
+
+# write_cfg [DRAIN_NODE [TCP_IDLE]]
+write_cfg() {
+	local n
+	cat >"$CFG.new" <<EOF
+interfaces: [eth0, eth1]
+metrics: {listen: 127.0.0.1:9469}
+timeouts: {tcp-idle: ${2:-1h}}
+defaults:
+  snat: $LAB_SNAT4
+  health: {interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0}
+services:
+  - name: web
+    vip: $LAB_VIP4
+    ports: [$HTTP_PORT]
+    health: {preset: rancher, port: $HTTP_PORT}
+    nodes:
+EOF
+	for n in 1 2 3; do
+		echo "      - {address: $(node4 $n), name: n$n$([ "${1:-}" = $n ] && echo ", drain: true")}"
+	done >>"$CFG.new"
+	cat >>"$CFG.new" <<EOF
+  - name: api
+    vip: $LAB_VIP4
+    ports: [$HTTPS_PORT]
+    health:
+      preset: kube-apiserver
+      port: $HTTPS_PORT
+      verify: true
+      ca: $LAB_TLS_CRT
+      sni: drover.lab
+    nodes:
+      - {address: $(node4 1), name: n1}
+      - {address: $(node4 2), name: n2}
+      - {address: $(node4 3), name: n3}
+EOF
+	mv "$CFG.new" "$CFG"
+}
+
+metrics() { ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 "http://127.0.0.1:9469$1"; }
+metric() { # NAME LABEL-SUBSTRING: value of the first matching sample
+	metrics /metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
+}
+state() { be_state "$LAB_VIP4" "$1" "$(node4 "$2")"; }
+states() { echo "$(state $HTTP_PORT 1) $(state $HTTP_PORT 2) $(state $HTTP_PORT 3)"; }
+
+# expect_state PORT NODE STATE [SERVICE]: `drover backend show` reports STATE
+# within 10 s. With SERVICE (a health transition), also check how fast the agent
+# reacted: its "is DOWN"/"is UP" log line (timestamped to the ms) must follow
+# the moment we broke or repaired the node (T_CHANGE) within the bound
+# fall × interval + timeout (rise × interval + timeout for up), plus slack for
+# scheduling on a busy machine.
+REACT_SLACK_MS=1000
+mark() { T_CHANGE=$(date +%s%N); }
+expect_state() {
+	local port=$1 n=$2 want=$3 svc=${4:-} ts ms word bound
+	within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $port 2>/dev/null | jq -r --arg a $(node4 "$n") '[.. | objects | select(.address? == \$a) | .state] | first // \"absent\"')\" = $want ]" ||
+		fail "node n$n port $port not $want in 10 s (is $(state "$port" "$n")); agent log: $(tail -5 "$AGENT_LOG")"
+	[ -n "$svc" ] || return 0
+	word=$(echo "$want" | tr a-z A-Z)
+	[ "$want" = up ] && bound=$((RISE * INTERVAL_MS + TIMEOUT_MS)) || bound=$BOUND_MS
+	ts=$(grep "service $svc: node n$n (.*) is $word after" "$AGENT_LOG" | tail -1 | cut -d' ' -f1)
+	[ -n "$ts" ] || fail "no 'is $word' log line for n$n in service $svc"
+	ms=$((($(date -d "$ts" +%s%N) - T_CHANGE) / 1000000))
+	log "n$n:$port → $want: agent reacted after $ms ms (bound $bound ms)"
+	[ $ms -le $((bound + REACT_SLACK_MS)) ] ||
+		fail "n$n:$port: agent took $ms ms to mark it $want, more than $bound + $REACT_SLACK_MS ms"
+}
+
+write_cfg
+agent_start "$CFG"
+within 30 metrics /readyz || fail "agent not ready in 30 s: $(tail -20 "$AGENT_LOG")"
+for n in 1 2 3; do
+	expect_state $HTTP_PORT $n up
+	expect_state $HTTPS_PORT $n up
+done
+# Every HTTPS check verified the lab certificate and passed.
+within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -c '^drover_node_checks_total{service=\"api\".*result=\"pass\"} [1-9]')\" -eq 3 ]" ||
+	fail "HTTPS checks with verify did not pass on all 3 nodes"
+
+# Traffic through the VIP, when the data path forwards (it reaches only healthy nodes).
+via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$HTTP_PORT/" 2>/dev/null; }
+TRAFFIC=0
+if within 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+
+log "--- node n1 answers 500"
+mark
+echo 500 >"$E2E_TMP/http1.mode"
+expect_state $HTTP_PORT 1 down web
+[ "$(states)" = "down up up" ] || fail "after n1 failed: states $(states), want down up up"
+# The reason is the 500, or a timeout when the machine is too loaded for the server to answer.
+grep -Eq "service web: node n1 \($(node4 1)\) is DOWN after $FALL failed http checks: (HTTP status 500|timeout after)" "$AGENT_LOG" ||
+	fail "no DOWN log line with the reason; log: $(tail -5 "$AGENT_LOG")"
+[ "$(state $HTTPS_PORT 1)" = up ] || fail "n1 HTTPS service changed though its check passes"
+if [ $TRAFFIC = 1 ]; then
+	for _ in $(seq 30); do
+		out=$(via_vip) || fail "connection through the VIP failed with n1 down"
+		[ "$out" != "node n1" ] || fail "new connection reached n1, which is down"
+	done
+	log "30 new connections through the VIP avoided the down node"
+fi
+mark
+echo 200 >"$E2E_TMP/http1.mode"
+expect_state $HTTP_PORT 1 up web
+grep -q "service web: node n1 ($(node4 1)) is UP after $RISE passed" "$AGENT_LOG" || fail "no UP log line"
+
+log "--- node n2 hangs"
+mark
+echo hang >"$E2E_TMP/http2.mode"
+expect_state $HTTP_PORT 2 down web
+grep -q "node n2 .* is DOWN .*timeout after ${TIMEOUT_MS}ms" "$AGENT_LOG" || fail "no timeout reason logged for n2"
+mark
+echo 200 >"$E2E_TMP/http2.mode"
+expect_state $HTTP_PORT 2 up web
+
+log "--- HTTPS server of n3 stops"
+mark
+kill "$HTTPS_PID_3"
+expect_state $HTTPS_PORT 3 down api
+[ "$(state $HTTP_PORT 3)" = up ] || fail "n3 web changed though its HTTP check passes"
+[ "$(metric drover_node_healthy 'service="api",node="n3"')" = 0 ] ||
+	fail "drover_node_healthy of api n3 is not 0"
+
+log "--- HTTPS of n1 hangs after the handshake (a hung apiserver)"
+mark
+echo hang >"$E2E_TMP/https1.mode"
+expect_state $HTTPS_PORT 1 down api
+grep -q "service api: node n1 .* is DOWN .*timeout after ${TIMEOUT_MS}ms (during receive)" "$AGENT_LOG" ||
+	fail "hung HTTPS node not reported as a receive timeout"
+mark
+echo 200 >"$E2E_TMP/https1.mode"
+expect_state $HTTPS_PORT 1 up api
+
+log "--- every web node fails: fail open"
+for n in 1 2 3; do echo 500 >"$E2E_TMP/http$n.mode"; done
+within 10 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 1'" ||
+	fail "drover_service_all_down{service=web} did not become 1"
+states_are() { [ "$(states)" = "$1" ]; }
+within 5 states_are "up up up" || fail "fail-open: states $(states), want up up up"
+[ "$(grep -c 'service web: no node passes its health check; failing open' "$AGENT_LOG")" = 1 ] ||
+	fail "fail-open not logged exactly once"
+[ "$(metric drover_service_all_down 'service="api"')" = 0 ] || fail "api reported all down"
+if [ $TRAFFIC = 1 ]; then via_vip >/dev/null || fail "no traffic through the VIP while failing open"; fi
+for n in 1 2 3; do echo 200 >"$E2E_TMP/http$n.mode"; done
+within 15 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 0'" ||
+	fail "fail-open did not end"
+grep -q "service web: a node passes its health check again; fail-open is over" "$AGENT_LOG" ||
+	fail "end of fail-open not logged"
+
+log "--- reload with a bad config is refused and changes nothing"
+before=$(drv -j backend show "$LAB_VIP4" port $HTTP_PORT | jq -c '[.. | objects | select(.address?) | {address, state}]')
+cp "$CFG" "$E2E_TMP/good.yaml"
+sed -i 's/^    ports: \[\(18080\)\]/    ports: [\1, 0]/' "$CFG"
+kill -HUP "$AGENT_PID"
+wait_for 10 grep -q "reload (SIGHUP) failed, running configuration kept: $CFG:[0-9]*:[0-9]*: 'ports' is 0" "$AGENT_LOG" ||
+	fail "bad reload not logged with FILE:LINE:COL; log: $(tail -3 "$AGENT_LOG")"
+[ "$(metric drover_config_reloads_total 'result="failure"')" -ge 1 ] || fail "failed reload not counted"
+[ "$(metrics /metrics | awk '$1 == "drover_config_last_reload_successful" {print $2}')" = 0 ] ||
+	fail "last reload not reported failed"
+after=$(drv -j backend show "$LAB_VIP4" port $HTTP_PORT | jq -c '[.. | objects | select(.address?) | {address, state}]')
+[ "$before" = "$after" ] || fail "state changed after a refused reload: $before → $after"
+agent_alive || fail "agent died on a bad reload"
+metrics /readyz >/dev/null || fail "agent not ready after a refused reload"
+
+log "--- drain n3 by editing the file (no signal)"
+write_cfg 3 2m
+expect_state $HTTP_PORT 3 drain
+grep -q "reload (file changed) ok" "$AGENT_LOG" || fail "file change not picked up"
+idle=$(bpftool -j map dump pinned "$BPFFS/drv_cfg_v1" | jq -r '.[0].formatted.value.tcp_idle_timeout_s // .[0].value.tcp_idle_timeout_s // empty')
+[ "$idle" = 120 ] || fail "tcp-idle 2m not written to drv_cfg by the reload (got '$idle')"
+[ "$(state $HTTPS_PORT 3)" = down ] || fail "api n3 should still be down (its server is stopped)"
+
+log "--- /metrics is valid Prometheus text"
+metrics /metrics >"$E2E_TMP/metrics.txt"
+python3 - "$E2E_TMP/metrics.txt" <<'EOF' || fail "metrics did not parse"
+import re, sys
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
+names, typed = set(), set()
+for i, line in enumerate(open(sys.argv[1]), 1):
+    line = line.rstrip("\n")
+    if line.startswith("# TYPE "):
+        typed.add(line.split()[2]); continue
+    if line.startswith("#") or not line:
+        continue
+    m = sample.match(line)
+    if not m:
+        sys.exit("line %d is not a sample: %r" % (i, line))
+    if not m.group(1).startswith("drover_"):
+        sys.exit("line %d: no drover_ prefix" % i)
+    if m.group(1) not in typed:
+        sys.exit("line %d: %s has no TYPE" % (i, m.group(1)))
+    names.add(m.group(1))
+need = {"drover_packets_total", "drover_drops_total", "drover_service_packets_total",
+        "drover_service_new_flows_total", "drover_backend_packets_total", "drover_backend_state",
+        "drover_node_healthy", "drover_node_check_duration_seconds", "drover_config_reloads_total",
+        "drover_service_all_down", "drover_map_entries", "drover_map_max_entries"}
+missing = need - names
+if missing:
+    sys.exit("missing: %s" % sorted(missing))
+print("metrics: %d families ok" % len(names))
+EOF
+grep -q '^drover_backend_state{service="web",node="n3",address="'"$(node4 3)"'",port="'$HTTP_PORT'",state="drain"} 1' "$E2E_TMP/metrics.txt" ||
+	fail "drover_backend_state does not show n3 drained"
+if [ $TRAFFIC = 1 ]; then
+	pk=$(awk -F' ' '/^drover_service_packets_total\{service="web"/ {print $2}' "$E2E_TMP/metrics.txt")
+	[ "${pk:-0}" -gt 0 ] || fail "drover_service_packets_total of web is 0 after traffic"
+fi
+metrics /healthz | grep -q ok || fail "/healthz"
+
+log "--- /readyz follows the attachment; a reload re-attaches"
+drv detach eth1 keep-maps >/dev/null 2>&1 || fail "drover detach eth1 failed"
+readyz_text() { ip netns exec "$LAB_NS_LB" curl -sS --max-time 5 http://127.0.0.1:9469/readyz; }
+within 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 5 http://127.0.0.1:9469/readyz | grep -q 'not ready: not attached to eth1'" ||
+	fail "/readyz did not report the detached interface: $(readyz_text)"
+kill -HUP "$AGENT_PID"
+within 10 metrics /readyz || fail "reload did not re-attach eth1: $(readyz_text)"
+[ -e "$BPFFS/links/eth1" ] || fail "no link pin for eth1 after the reload"
+
+agent_stop TERM
+grep -q "exiting; XDP stays attached" "$AGENT_LOG" || fail "no exit message"
+[ -e "$BPFFS/links/eth0" ] || fail "XDP link pin gone after SIGTERM without --detach-on-exit"
+[ "$(state $HTTP_PORT 1)" = up ] || fail "maps changed after the agent exited"
+log "ok"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Agent start-up and exit: a bad config at start-up exits 2 naming FILE:LINE:COL
+# and touches nothing; SIGTERM leaves forwarding and the maps as they are; a new
+# agent adopts the pinned state without a gap (the table never empties, a node
+# that was down stays down until it rises, traffic through the VIP keeps
+# flowing); --detach-on-exit detaches on SIGTERM.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$E2E_TOP/tests/tools/labtest.sh"
+
+PORT=18080
+CFG=$E2E_TMP/drover.yaml
+NODE_PY=$E2E_TOP/tests/tools/agent_node.py
+
+lab_start
+mount_bpffs
+
+# within SECONDS CMD...: like wait_for, but bounded in wall-clock time even when
+# CMD itself takes seconds (curl through the VIP, /metrics on a busy machine).
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt $end ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
+nsn() { eval echo "\$LAB_NS_N$1"; }
+for n in 1 2 3; do
+	echo 200 >"$E2E_TMP/http$n.mode"
+	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $PORT --name "n$n" \
+		--mode-file "$E2E_TMP/http$n.mode"
+done
+for n in 1 2 3; do
+	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$PORT" || fail "no server on n$n"
+done
+
+cat >"$CFG" <<EOF
+interfaces: [eth0, eth1]
+metrics: {listen: 127.0.0.1:9469}
+services:
+  - name: web
+    vip: $LAB_VIP4
+    ports: [$PORT]
+    snat: $LAB_SNAT4
+    health: {preset: rancher, port: $PORT, interval: 1s, timeout: 800ms, rise: 2, fall: 2}
+    nodes: [$(node4 1), $(node4 2), $(node4 3)]
+EOF
+state() { be_state "$LAB_VIP4" $PORT "$(node4 "$1")"; }
+states() { echo "$(state 1) $(state 2) $(state 3)"; }
+in_table() { drv -j service show 2>/dev/null | jq -r '[.. | objects | select(.backends_in_table?) | .backends_in_table] | first // 0'; }
+ready() { ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/readyz; }
+
+log "--- a bad config at start-up: exit 2, FILE:LINE:COL, nothing attached"
+sed 's/^    ports: .*/    ports: [0]/' "$CFG" >"$E2E_TMP/bad.yaml"
+set +e
+ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$E2E_TMP/bad.yaml" \
+	>"$E2E_TMP/bad.out" 2>&1
+rc=$?
+set -e
+[ $rc = 2 ] || fail "bad config: exit $rc, want 2; output: $(cat "$E2E_TMP/bad.out")"
+grep -q "^$E2E_TMP/bad.yaml:6:13: 'ports' is 0, must be a port 1..65535" "$E2E_TMP/bad.out" ||
+	fail "bad config message: $(cat "$E2E_TMP/bad.out")"
+[ ! -e "$BPFFS/links" ] || [ -z "$(ls "$BPFFS/links")" ] || fail "a bad config attached something"
+# TLS files are loaded before anything is attached, too.
+sed 's/health: {preset: rancher,/health: {kind: https, cert: \/nonexistent\/c.pem, key: \/nonexistent\/k.pem,/' "$CFG" >"$E2E_TMP/badtls.yaml"
+set +e
+ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$E2E_TMP/badtls.yaml" \
+	>"$E2E_TMP/badtls.out" 2>&1
+rc=$?
+set -e
+[ $rc = 2 ] || fail "unloadable client certificate: exit $rc, want 2"
+grep -q "^$E2E_TMP/badtls.yaml:4: service 'web': cannot load client certificate '/nonexistent/c.pem'" "$E2E_TMP/badtls.out" ||
+	fail "bad TLS message: $(cat "$E2E_TMP/badtls.out")"
+ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$CFG" --check >/dev/null ||
+	fail "--check refused a good config"
+
+log "--- first agent; n2 fails"
+agent_start "$CFG"
+within 30 ready || fail "agent not ready: $(tail -20 "$AGENT_LOG")"
+within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $PORT | jq -r '[.. | objects | select(.state?) | .state] | join(\" \")')\" = 'up up up' ]" ||
+	fail "not all up: $(states)"
+echo 500 >"$E2E_TMP/http2.mode"
+wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" down || fail "n2 not down: $(states)"
+[ "$(states)" = "up down up" ] || fail "states $(states), want up down up"
+
+via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$PORT/" 2>/dev/null; }
+TRAFFIC=0
+if within 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+
+log "--- SIGTERM: forwarding and maps stay"
+agent_stop TERM
+grep -q "exiting; XDP stays attached" "$AGENT_LOG" || fail "no exit log line"
+[ -e "$BPFFS/links/eth0" ] && [ -e "$BPFFS/links/eth1" ] || fail "link pins gone after SIGTERM"
+[ "$(states)" = "up down up" ] || fail "maps changed by the exit: $(states)"
+if [ $TRAFFIC = 1 ]; then via_vip >/dev/null || fail "no forwarding while no agent runs"; fi
+
+log "--- a new agent adopts the pinned state without a gap"
+# Sample the table and n2's state from before the start until the new agent is ready + 1 s.
+: >"$E2E_TMP/samples"
+(
+	for _ in $(seq 1200); do
+		echo "$(in_table) $(state 2)" >>"$E2E_TMP/samples"
+		[ -e "$E2E_TMP/stop-sampling" ] && break
+		sleep 0.05
+	done
+) &
+SAMPLER=$!
+E2E_PIDS+=("$SAMPLER")
+if [ $TRAFFIC = 1 ]; then
+	(
+		fails=0
+		for _ in $(seq 600); do
+			via_vip >/dev/null || fails=$((fails + 1))
+			[ -e "$E2E_TMP/stop-sampling" ] && break
+			sleep 0.1
+		done
+		echo $fails >"$E2E_TMP/traffic-fails"
+	) &
+	E2E_PIDS+=("$!")
+	TRAFFIC_PID=$!
+fi
+nsamples() { wc -l <"$E2E_TMP/samples"; }
+within 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge 3 ]" || fail "sampler too slow"
+agent_start "$CFG"
+within 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
+n0=$(nsamples)
+within 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge $((n0 + 3)) ]" || fail "sampler stopped"
+touch "$E2E_TMP/stop-sampling"
+wait "$SAMPLER" || true
+[ $TRAFFIC = 1 ] && { wait "$TRAFFIC_PID" || true; }
+log "samples (backends in table, n2 state): $(sort "$E2E_TMP/samples" | uniq -c | tr '\n' ';')"
+if grep -qv '^2 down$' "$E2E_TMP/samples"; then
+	fail "during the restart the table was not exactly the two healthy nodes: $(grep -v '^2 down$' "$E2E_TMP/samples" | head -3)"
+fi
+grep -q "service web: node $(node4 2) is DOWN in the pinned maps; it stays out until 2 checks pass" "$AGENT_LOG" ||
+	fail "adoption of the down node not logged"
+if [ $TRAFFIC = 1 ]; then
+	[ "$(cat "$E2E_TMP/traffic-fails")" = 0 ] ||
+		fail "$(cat "$E2E_TMP/traffic-fails") connections through the VIP failed during the restart"
+	log "traffic through the VIP never failed during the restart"
+fi
+echo 200 >"$E2E_TMP/http2.mode"
+wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
+[ "$(in_table)" = 3 ] || fail "table does not hold 3 backends after n2 rose"
+
+log "--- --detach-on-exit"
+agent_stop TERM
+ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$CFG" --detach-on-exit \
+	>>"$AGENT_LOG" 2>&1 &
+AGENT_PID=$!
+E2E_PIDS+=("$AGENT_PID")
+within 30 ready || fail "third agent not ready"
+agent_stop TERM
+[ ! -e "$BPFFS/links/eth0" ] || fail "link pin of eth0 still there after --detach-on-exit"
+ip -n "$LAB_NS_LB" link show eth0 | grep -q xdp && fail "eth0 still has XDP after --detach-on-exit"
+grep -q "detached from eth1" "$AGENT_LOG" || fail "detach not logged"
+log "ok"

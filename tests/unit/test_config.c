@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* The agent's YAML config: every feature, every refusal with its line:col. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "ctl.h"
+
+#define NAME "t.yaml"
+
+static char err[DRV_CONF_ERR_MAX];
+
+static struct drv_config *parse_ok(const char *text)
+{
+	struct drv_config *cfg = NULL;
+	int ret = drv_config_parse(NAME, text, strlen(text), &cfg, err, sizeof(err));
+
+	if (ret)
+		print_error("unexpected error: %s\n", err);
+	assert_int_equal(ret, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* Parse must fail with a message starting "t.yaml:LINE:COL: " and containing @what. */
+static void parse_bad(const char *text, int line, int col, const char *what)
+{
+	struct drv_config *cfg = NULL;
+	char prefix[64];
+	int ret = drv_config_parse(NAME, text, strlen(text), &cfg, err, sizeof(err));
+
+	assert_int_equal(ret, -EINVAL);
+	assert_null(cfg);
+	snprintf(prefix, sizeof(prefix), NAME ":%d:%d: ", line, col);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, what))
+		print_error("got '%s', want prefix '%s' and '%s'\n", err, prefix, what);
+	assert_memory_equal(err, prefix, strlen(prefix));
+	assert_non_null(strstr(err, what));
+}
+
+#define HEAD "interfaces: [eth0]\n"
+#define SVC_HEAD                     \
+	HEAD "services:\n"           \
+	     "  - name: web\n"       \
+	     "    vip: 10.0.0.100\n" \
+	     "    snat: 10.0.0.2\n"
+
+static void rancher_example_parses_to_two_services_with_presets(void **state)
+{
+	static const char text[] = "interfaces: [eth0, eth1]\n"
+				   "xdp-mode: skb\n"
+				   "metrics:\n"
+				   "  listen: 127.0.0.1:9470\n"
+				   "timeouts: {tcp-idle: 10m, tcp-fin: 15s}\n"
+				   "defaults:\n"
+				   "  snat: 10.0.0.2\n"
+				   "  health: {interval: 3s, timeout: 2s}\n"
+				   "services:\n"
+				   "  - name: rancher\n"
+				   "    vip: 10.0.0.100\n"
+				   "    ports: [80, 443]\n"
+				   "    health: rancher\n"
+				   "    nodes:\n"
+				   "      - {address: 10.0.0.11, name: rancher-1}\n"
+				   "      - {address: 10.0.0.12, name: rancher-2, weight: 3}\n"
+				   "      - {address: 10.0.0.13, name: rancher-3, drain: true}\n"
+				   "  - name: api\n"
+				   "    vip: 10.0.0.101\n"
+				   "    ports: [6443, 9345]\n"
+				   "    table-size: 4093\n"
+				   "    health:\n"
+				   "      preset: kube-apiserver\n"
+				   "      fall: 2\n"
+				   "    nodes: [10.0.0.21, 10.0.0.22]\n";
+	struct drv_config *cfg = parse_ok(text);
+	const struct drv_service_conf *r = &cfg->services[0], *a = &cfg->services[1];
+
+	(void)state;
+	assert_int_equal(cfg->nifaces, 2);
+	assert_string_equal(cfg->ifaces[1], "eth1");
+	assert_int_equal(cfg->xdp_mode, DRV_XDP_SKB);
+	assert_string_equal(cfg->metrics_listen, "127.0.0.1:9470");
+	assert_int_equal(cfg->tcp_idle_timeout_s, 600);
+	assert_int_equal(cfg->tcp_fin_timeout_s, 15);
+	assert_int_equal(cfg->nservices, 2);
+
+	assert_string_equal(r->name, "rancher");
+	assert_int_equal(r->nports, 2);
+	assert_int_equal(r->ports[0], 80);
+	assert_int_equal(r->ports[1], 443);
+	assert_int_equal(r->mode, DRV_MODE_NAT);
+	assert_true(r->has_snat);
+	assert_int_equal(r->snat.v4, inet_addr("10.0.0.2"));
+	assert_int_equal(r->hc.kind, DRV_HC_HTTP);
+	assert_int_equal(r->hc.port, 80);
+	assert_string_equal(r->hc.path, "/healthz");
+	assert_int_equal(r->hc.nexpect, 1);
+	assert_int_equal(r->hc.expect[0], 200);
+	assert_int_equal(r->hc.interval_ms, 3000); /* from defaults */
+	assert_int_equal(r->hc.timeout_ms, 2000);
+	assert_int_equal(r->nnodes, 3);
+	assert_string_equal(r->nodes[0].name, "rancher-1");
+	assert_int_equal(r->nodes[1].weight, 3);
+	assert_int_equal(r->nodes[0].weight, 1);
+	assert_true(r->nodes[2].drain);
+	assert_false(r->nodes[0].drain);
+
+	assert_int_equal(a->table_size, 4093);
+	assert_int_equal(a->hc.kind, DRV_HC_HTTPS);
+	assert_int_equal(a->hc.port, 6443);
+	assert_string_equal(a->hc.path, "/readyz");
+	assert_string_equal(a->hc.sni, "kubernetes");
+	assert_false(a->hc.verify);
+	assert_int_equal(a->hc.fall, 2);
+	assert_int_equal(a->hc.rise, 2);
+	assert_string_equal(a->nodes[1].name, "10.0.0.22"); /* bare address: name = address */
+	drv_config_free(cfg);
+}
+
+static void defaults_apply_when_nothing_is_said(void **state)
+{
+	struct drv_config *cfg = parse_ok(SVC_HEAD "    ports: 443\n    nodes: [10.0.0.11]\n");
+	const struct drv_service_conf *s = &cfg->services[0];
+
+	(void)state;
+	assert_int_equal(cfg->xdp_mode, DRV_XDP_NATIVE);
+	assert_string_equal(cfg->metrics_listen, DRV_METRICS_DEFAULT);
+	assert_int_equal(s->nports, 1);
+	assert_int_equal(s->ports[0], 443);
+	assert_int_equal(s->table_size, 0);
+	assert_int_equal(s->hc.kind, DRV_HC_TCP);
+	assert_int_equal(s->hc.port, 0);
+	assert_int_equal(s->hc.interval_ms, 2000);
+	assert_int_equal(s->hc.timeout_ms, 1000);
+	assert_int_equal(s->hc.rise, 2);
+	assert_int_equal(s->hc.fall, 3);
+	assert_int_equal(s->snat_port_lo, 0);
+	drv_config_free(cfg);
+}
+
+static void health_mapping_sets_every_field(void **state)
+{
+	struct drv_config *cfg = parse_ok(SVC_HEAD "    ports: [443]\n"
+						   "    health:\n"
+						   "      kind: https\n"
+						   "      port: 8443\n"
+						   "      path: /ready\n"
+						   "      host: rancher.example.com\n"
+						   "      sni: rancher.example.com\n"
+						   "      expect: [200, 204]\n"
+						   "      body: ok\n"
+						   "      verify: true\n"
+						   "      ca: /etc/ssl/ca.pem\n"
+						   "      cert: /etc/c.pem\n"
+						   "      key: /etc/k.pem\n"
+						   "      source: 10.0.0.2\n"
+						   "      interval: 500ms\n"
+						   "      timeout: 400ms\n"
+						   "      rise: 1\n"
+						   "      fall: 5\n"
+						   "      jitter: 0\n"
+						   "    nodes: [10.0.0.11]\n");
+	const struct drv_hc_conf *hc = &cfg->services[0].hc;
+
+	(void)state;
+	assert_int_equal(hc->kind, DRV_HC_HTTPS);
+	assert_int_equal(hc->port, 8443);
+	assert_string_equal(hc->path, "/ready");
+	assert_string_equal(hc->host, "rancher.example.com");
+	assert_string_equal(hc->sni, "rancher.example.com");
+	assert_int_equal(hc->nexpect, 2);
+	assert_int_equal(hc->expect[1], 204);
+	assert_string_equal(hc->body, "ok");
+	assert_true(hc->verify);
+	assert_string_equal(hc->ca, "/etc/ssl/ca.pem");
+	assert_string_equal(hc->cert, "/etc/c.pem");
+	assert_string_equal(hc->key, "/etc/k.pem");
+	assert_int_equal(hc->source_family, DRV_FAMILY_V4);
+	assert_int_equal(hc->interval_ms, 500);
+	assert_int_equal(hc->timeout_ms, 400);
+	assert_int_equal(hc->rise, 1);
+	assert_int_equal(hc->fall, 5);
+	assert_int_equal(hc->jitter_pct, 0);
+	drv_config_free(cfg);
+}
+
+static void presets_set_what_rancher_and_rke2_serve(void **state)
+{
+	struct drv_hc_conf hc;
+
+	(void)state;
+	drv_hc_defaults(&hc);
+	assert_int_equal(drv_hc_preset("rancher", &hc), 0);
+	assert_int_equal(hc.kind, DRV_HC_HTTP);
+	assert_int_equal(hc.port, 80);
+	assert_string_equal(hc.path, "/healthz");
+	assert_int_equal(hc.expect[0], 200);
+
+	assert_int_equal(drv_hc_preset("kube-apiserver", &hc), 0);
+	assert_int_equal(hc.kind, DRV_HC_HTTPS);
+	assert_int_equal(hc.port, 6443);
+	assert_string_equal(hc.path, "/readyz");
+	assert_false(hc.verify);
+
+	assert_int_equal(drv_hc_preset("rke2-supervisor", &hc), 0);
+	assert_int_equal(hc.kind, DRV_HC_HTTPS);
+	assert_int_equal(hc.port, 9345);
+	assert_string_equal(hc.path, "/ping");
+	assert_string_equal(hc.body, "pong");
+
+	assert_int_equal(drv_hc_preset("tcp", &hc), 0);
+	assert_int_equal(hc.kind, DRV_HC_TCP);
+	assert_int_equal(hc.port, 0);
+	assert_int_equal(drv_hc_preset("nginx", &hc), -ENOENT);
+	/* Presets say what to check; timing stays as it was. */
+	assert_int_equal(hc.interval_ms, 2000);
+	assert_int_equal(hc.fall, 3);
+}
+
+static void ipv6_service_with_dsr_needs_no_snat(void **state)
+{
+	struct drv_config *cfg =
+		parse_ok(HEAD "services:\n"
+			      "  - name: v6\n"
+			      "    vip: 2001:db8::100\n"
+			      "    mode: dsr\n"
+			      "    ports: [443]\n"
+			      "    nodes: ['2001:db8::11', {address: '2001:db8::12'}]\n");
+
+	(void)state;
+	assert_int_equal(cfg->services[0].family, DRV_FAMILY_V6);
+	assert_int_equal(cfg->services[0].mode, DRV_MODE_DSR);
+	assert_false(cfg->services[0].has_snat);
+	assert_int_equal(cfg->services[0].nnodes, 2);
+	drv_config_free(cfg);
+}
+
+static void snat_ports_and_metrics_off_parse(void **state)
+{
+	struct drv_config *cfg = parse_ok("interfaces: eth0\nmetrics: {listen: off}\n"
+					  "services:\n"
+					  "  - name: web\n"
+					  "    vip: 10.0.0.100\n"
+					  "    snat: 10.0.0.2\n"
+					  "    snat-ports: 20000-20999\n"
+					  "    ports: [80]\n"
+					  "    nodes: [10.0.0.11]\n");
+
+	(void)state;
+	assert_int_equal(cfg->nifaces, 1);
+	assert_string_equal(cfg->metrics_listen, "");
+	assert_int_equal(cfg->services[0].snat_port_lo, 20000);
+	assert_int_equal(cfg->services[0].snat_port_hi, 20999);
+	drv_config_free(cfg);
+}
+
+static void durations_parse_with_units(void **state)
+{
+	__u32 ms;
+
+	(void)state;
+	assert_int_equal(drv_duration_parse("2s", &ms), 0);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(drv_duration_parse("250ms", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(drv_duration_parse("1m", &ms), 0);
+	assert_int_equal(ms, 60000);
+	assert_int_equal(drv_duration_parse("7", &ms), 0);
+	assert_int_equal(ms, 7000);
+	assert_int_equal(drv_duration_parse("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(drv_duration_parse("2d", &ms), -EINVAL);
+	assert_int_equal(drv_duration_parse("-1s", &ms), -EINVAL);
+	assert_int_equal(drv_duration_parse("s", &ms), -EINVAL);
+}
+
+/* ---- refusals, each with the line and column of what is wrong ---- */
+
+static void unknown_top_key_is_refused_at_its_position(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "servics: []\n", 2, 1, "unknown key 'servics'");
+}
+
+static void unknown_service_key_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    prots: [81]\n    nodes: [10.0.0.11]\n", 7, 5,
+		  "unknown key 'prots' in service");
+}
+
+static void unknown_health_key_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, paht: /x}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 26, "unknown key 'paht' in health");
+}
+
+static void duplicate_key_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    ports: [81]\n    nodes: [10.0.0.11]\n", 7, 5,
+		  "duplicate key 'ports'");
+}
+
+static void wrong_type_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: {a: 1}\n    nodes: [10.0.0.11]\n", 6, 12,
+		  "'ports' must be a port or a list of ports, got a mapping");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: 10.0.0.11\n", 7, 12,
+		  "'nodes' must be a list");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [{address: 10.0.0.11, weight: [1]}]\n", 7,
+		  42, "'weight' needs a value, got a list");
+}
+
+static void bad_address_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.300\n", 4, 10,
+		  "'vip' is not an IPv4 or IPv6 address: '10.0.0.300'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, rancher1]\n", 7, 24,
+		  "'address' is not an IPv4 or IPv6 address: 'rancher1'");
+}
+
+static void duplicate_vip_port_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80, 443]\n    nodes: [10.0.0.11]\n"
+			   "  - name: web2\n"
+			   "    vip: 10.0.0.100\n"
+			   "    snat: 10.0.0.2\n"
+			   "    ports: [443]\n"
+			   "    nodes: [10.0.0.12]\n",
+		  11, 12, "VIP 10.0.0.100 port 443 is already used by service 'web' (line 3)");
+}
+
+static void missing_nodes_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n", 3, 5, "service 'web' has no 'nodes'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: []\n", 7, 12, "has no nodes");
+}
+
+static void port_zero_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80, 0]\n    nodes: [10.0.0.11]\n", 6, 17,
+		  "'ports' is 0, must be a port 1..65535");
+	parse_bad(SVC_HEAD "    ports: [80, 80]\n    nodes: [10.0.0.11]\n", 6, 17,
+		  "port 80 is listed twice");
+	parse_bad(SVC_HEAD "    ports: [70000]\n    nodes: [10.0.0.11]\n", 6, 13,
+		  "'ports' is 70000, must be 0..65535");
+}
+
+static void table_size_not_prime_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    table-size: 1000\n    nodes: [10.0.0.11]\n", 7, 17,
+		  "'table-size' 1000 is not a prime");
+	parse_bad(SVC_HEAD "    ports: [80]\n    table-size: 65539\n    nodes: [10.0.0.11]\n", 7,
+		  17, "must be 1..65537");
+}
+
+static void nat_without_snat_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100\n    ports: [80]\n"
+		       "    nodes: [10.0.0.11]\n",
+		  3, 5, "mode nat and needs 'snat: ADDR'");
+}
+
+static void mixed_families_are_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: ['2001:db8::1']\n", 7, 13,
+		  "node 2001:db8::1 is IPv6 but VIP of service 'web' is IPv4");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100\n    snat: '2001:db8::2'\n"
+		       "    ports: [80]\n    nodes: [10.0.0.11]\n",
+		  5, 11, "snat 2001:db8::2 is IPv6");
+}
+
+static void zero_weight_points_to_drain(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [{address: 10.0.0.11, weight: 0}]\n", 7, 42,
+		  "use drain: true");
+}
+
+static void duplicate_node_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes:\n      - 10.0.0.11\n      - 10.0.0.11\n", 9,
+		  9, "node 10.0.0.11 is listed twice in service 'web' (line 8)");
+}
+
+static void bad_health_values_are_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: nginx\n    nodes: [10.0.0.11]\n", 7, 13,
+		  "unknown health preset 'nginx'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: udp}\n    nodes: [10.0.0.11]\n", 7,
+		  20, "unknown health kind 'udp'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 1s, timeout: 2s}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 13, "must be 10ms or more and not longer than the interval");
+	parse_bad(SVC_HEAD
+		  "    ports: [80]\n    health: {interval: soon}\n    nodes: [10.0.0.11]\n",
+		  7, 24, "'interval' is not a duration");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, path: healthz}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 32, "'path' must start with '/'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, expect: 99}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 34, "'expect' is 99, must be 100..599");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {fall: 0}\n    nodes: [10.0.0.11]\n", 7,
+		  20, "'fall' is 0, must be 1..100");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, cert: /c.pem}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 13, "'cert' and 'key' go together");
+}
+
+static void bad_top_level_values_are_refused(void **state)
+{
+	(void)state;
+	parse_bad("services: []\n", 1, 1, "no 'interfaces'");
+	parse_bad(HEAD, 1, 1, "no 'services'");
+	parse_bad(HEAD "services: []\n", 2, 11, "'services' is empty");
+	parse_bad(HEAD "xdp-mode: turbo\nservices: []\n", 2, 11, "unknown xdp-mode 'turbo'");
+	parse_bad(HEAD "metrics: {listen: 9469}\nservices: []\n", 2, 19,
+		  "'listen' must be ADDR:PORT");
+	parse_bad("interfaces: [eth0, eth0]\nservices: []\n", 1, 20, "listed twice");
+	parse_bad("- a\n- b\n", 1, 1, "must be a mapping");
+	parse_bad("", 1, 1, "the configuration is empty");
+	parse_bad(HEAD "services:\n  - name: web\n    mode: fast\n", 3, 5,
+		  "service 'web' has no 'vip'");
+}
+
+static void more_backends_than_ids_are_refused(void **state)
+{
+	/* 8 ports × 512 nodes = 4096 backends > 4095 ids */
+	size_t cap = 64 * 1024, off = 0;
+	char *t = malloc(cap);
+	int i;
+
+	(void)state;
+	assert_non_null(t);
+	off += snprintf(t + off, cap - off,
+			HEAD "services:\n  - name: big\n    vip: 10.0.0.100\n    snat: 10.0.0.2\n"
+			     "    ports: [1, 2, 3, 4, 5, 6, 7, 8]\n    nodes:\n");
+	for (i = 0; i < 512; i++)
+		off += snprintf(t + off, cap - off, "      - 10.1.%d.%d\n", i / 256, i % 256);
+	parse_bad(t, 3, 5, "too many backends: nodes × ports over all services exceed 4095");
+	free(t);
+}
+
+static void yaml_syntax_error_names_its_position(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services: [\n  - name: x\n", 3, 3, "YAML syntax error");
+}
+
+static void missing_file_says_so(void **state)
+{
+	struct drv_config *cfg;
+
+	(void)state;
+	assert_int_equal(drv_config_load("/nonexistent/drover.yaml", &cfg, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/drover.yaml: cannot open"));
+}
+
+static void shipped_examples_parse(void **state)
+{
+	static const char *const files[] = {
+		"examples/rancher.yaml",
+		"examples/rke2-api.yaml",
+		"examples/minimal.yaml",
+	};
+	struct drv_config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int ret = drv_config_load(files[i], &cfg, err, sizeof(err));
+
+		if (ret)
+			print_error("%s\n", err);
+		assert_int_equal(ret, 0);
+		drv_config_free(cfg);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rancher_example_parses_to_two_services_with_presets),
+		cmocka_unit_test(defaults_apply_when_nothing_is_said),
+		cmocka_unit_test(health_mapping_sets_every_field),
+		cmocka_unit_test(presets_set_what_rancher_and_rke2_serve),
+		cmocka_unit_test(ipv6_service_with_dsr_needs_no_snat),
+		cmocka_unit_test(snat_ports_and_metrics_off_parse),
+		cmocka_unit_test(durations_parse_with_units),
+		cmocka_unit_test(unknown_top_key_is_refused_at_its_position),
+		cmocka_unit_test(unknown_service_key_is_refused),
+		cmocka_unit_test(unknown_health_key_is_refused),
+		cmocka_unit_test(duplicate_key_is_refused),
+		cmocka_unit_test(wrong_type_is_refused),
+		cmocka_unit_test(bad_address_is_refused),
+		cmocka_unit_test(duplicate_vip_port_is_refused),
+		cmocka_unit_test(missing_nodes_is_refused),
+		cmocka_unit_test(port_zero_is_refused),
+		cmocka_unit_test(table_size_not_prime_is_refused),
+		cmocka_unit_test(nat_without_snat_is_refused),
+		cmocka_unit_test(mixed_families_are_refused),
+		cmocka_unit_test(zero_weight_points_to_drain),
+		cmocka_unit_test(duplicate_node_is_refused),
+		cmocka_unit_test(bad_health_values_are_refused),
+		cmocka_unit_test(bad_top_level_values_are_refused),
+		cmocka_unit_test(more_backends_than_ids_are_refused),
+		cmocka_unit_test(yaml_syntax_error_names_its_position),
+		cmocka_unit_test(missing_file_says_so),
+		cmocka_unit_test(shipped_examples_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Health checks: the rise/fall state machine, HTTP response judgement, and the
+ * non-blocking checker against real servers on 127.0.0.1 (threads of this test).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "health.h"
+
+/* ---- state machine ---- */
+
+static void node_goes_down_after_exactly_fall_failures(void **state)
+{
+	struct drv_hc_state s;
+
+	(void)state;
+	drv_hc_state_init(&s, true);
+	assert_int_equal(drv_hc_state_update(&s, false, 2, 3), DRV_HC_SAME);
+	assert_int_equal(drv_hc_state_update(&s, false, 2, 3), DRV_HC_SAME);
+	assert_true(s.up);
+	assert_int_equal(drv_hc_state_update(&s, false, 2, 3), DRV_HC_WENT_DOWN);
+	assert_false(s.up);
+	assert_int_equal(drv_hc_state_update(&s, false, 2, 3), DRV_HC_SAME);
+}
+
+static void node_comes_back_after_exactly_rise_passes(void **state)
+{
+	struct drv_hc_state s;
+
+	(void)state;
+	drv_hc_state_init(&s, false);
+	assert_int_equal(drv_hc_state_update(&s, true, 2, 3), DRV_HC_SAME);
+	assert_false(s.up);
+	assert_int_equal(drv_hc_state_update(&s, true, 2, 3), DRV_HC_WENT_UP);
+	assert_true(s.up);
+	assert_int_equal(drv_hc_state_update(&s, true, 2, 3), DRV_HC_SAME);
+}
+
+static void flapping_node_never_reaches_fall(void **state)
+{
+	struct drv_hc_state s;
+	int i;
+
+	(void)state;
+	drv_hc_state_init(&s, true);
+	/* fail, fail, pass, fail, fail, pass ...: never three failures in a row */
+	for (i = 0; i < 30; i++)
+		assert_int_equal(drv_hc_state_update(&s, i % 3 == 2, 2, 3), DRV_HC_SAME);
+	assert_true(s.up);
+	/* and a down node flapping pass/fail never reaches rise = 2 */
+	drv_hc_state_init(&s, false);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(drv_hc_state_update(&s, i % 2 == 0, 2, 3), DRV_HC_SAME);
+	assert_false(s.up);
+}
+
+static void rise_and_fall_of_one_flip_on_each_result(void **state)
+{
+	struct drv_hc_state s;
+
+	(void)state;
+	drv_hc_state_init(&s, true);
+	assert_int_equal(drv_hc_state_update(&s, false, 1, 1), DRV_HC_WENT_DOWN);
+	assert_int_equal(drv_hc_state_update(&s, true, 1, 1), DRV_HC_WENT_UP);
+	assert_int_equal(drv_hc_state_update(&s, false, 1, 1), DRV_HC_WENT_DOWN);
+}
+
+/* ---- HTTP judgement ---- */
+
+static struct drv_hc_conf http_conf(const char *body, __u16 code1, __u16 code2)
+{
+	struct drv_hc_conf hc;
+
+	drv_hc_defaults(&hc);
+	assert_int_equal(drv_hc_preset("rancher", &hc), 0);
+	hc.expect[0] = code1;
+	hc.nexpect = 1;
+	if (code2)
+		hc.expect[hc.nexpect++] = code2;
+	snprintf(hc.body, sizeof(hc.body), "%s", body);
+	return hc;
+}
+
+#define EVAL(s, complete, hc) drv_http_evaluate(s, strlen(s), complete, hc, why, sizeof(why))
+
+static void http_status_in_expect_passes_others_fail(void **state)
+{
+	struct drv_hc_conf hc = http_conf("", 200, 204);
+	char why[160];
+
+	(void)state;
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.0 204 No Content\r\n\r\n", true, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.1 500 Internal Server Error\r\n", false, &hc), 0);
+	assert_non_null(strstr(why, "HTTP status 500, expected 200"));
+	assert_int_equal(EVAL("HTTP/1.1 401 Unauthorized\r\n", false, &hc), 0);
+}
+
+static void http_partial_status_line_waits_for_more(void **state)
+{
+	struct drv_hc_conf hc = http_conf("", 200, 0);
+	char why[160];
+
+	(void)state;
+	assert_int_equal(EVAL("HTTP/1.1 20", false, &hc), -EAGAIN);
+	assert_int_equal(EVAL("", true, &hc), 0);
+	assert_non_null(strstr(why, "connection closed without a response"));
+	assert_int_equal(EVAL("SSH-2.0-OpenSSH_9.2\r\n", false, &hc), 0);
+	assert_non_null(strstr(why, "not an HTTP response"));
+}
+
+static void http_pass_waits_for_the_whole_response(void **state)
+{
+	struct drv_hc_conf hc = http_conf("", 200, 0);
+	char why[160];
+
+	(void)state;
+	/* status fine, but the server is still writing: do not cut it off */
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\n", false, &hc), -EAGAIN);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok", false, &hc),
+			 -EAGAIN);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n", false, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",
+			      false, &hc),
+			 -EAGAIN);
+	assert_int_equal(
+		EVAL("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		     false, &hc),
+		1);
+	/* closed by the server: judged on what came */
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\n", true, &hc), 1);
+}
+
+static void http_body_substring_is_required_when_set(void **state)
+{
+	struct drv_hc_conf hc = http_conf("pong", 200, 0);
+	char why[160];
+
+	(void)state;
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong", false, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npo", false, &hc),
+			 -EAGAIN);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nX-Pong: pong\r\n\r\nnope", true, &hc), 0);
+	assert_non_null(strstr(why, "body does not contain 'pong'"));
+}
+
+/* ---- the checker against real loopback servers ---- */
+
+enum srv_mode {
+	SRV_200, /* answer 200 with body "ok" */
+	SRV_500, /* answer 500 */
+	SRV_HANG, /* accept, read, never answer */
+};
+
+struct srv {
+	int lfd;
+	__u16 port;
+	enum srv_mode mode;
+	volatile int stop;
+	pthread_t th;
+	int held[512];
+	int nheld;
+	volatile __u32 last_peer; /* IPv4 source of the last accepted connection, network order */
+};
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+	int i;
+
+	for (i = 0; i < 2000 && !s->stop; i++) {
+		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+		char buf[1024];
+		int c;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+
+		c = accept(s->lfd, (struct sockaddr *)&peer, &pl);
+		if (c < 0)
+			continue;
+		if (peer.sin_family == AF_INET)
+			s->last_peer = peer.sin_addr.s_addr;
+		if (s->mode == SRV_HANG) {
+			if (s->nheld < 512)
+				s->held[s->nheld++] = c;
+			else
+				close(c);
+			continue;
+		}
+		p.fd = c;
+		if (poll(&p, 1, 1000) > 0 && recv(c, buf, sizeof(buf), 0) > 0) {
+			const char *r = s->mode == SRV_200 ?
+						"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" :
+						"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+
+			/* The checker may already be gone (test over): nothing to report. */
+			if (send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
+				(void)0;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void srv_start(struct srv *s, enum srv_mode mode)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->lfd, 1024), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &l), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_stop(struct srv *s)
+{
+	int i;
+
+	s->stop = 1;
+	pthread_join(s->th, NULL);
+	for (i = 0; i < s->nheld; i++)
+		close(s->held[i]);
+	close(s->lfd);
+}
+
+/* A port with nothing listening: bind, then close without listen. */
+static __u16 closed_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+struct result {
+	int n;
+	bool ok;
+	char why[160];
+	double at;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void record(struct drv_check *c, bool ok, const char *why, void *arg)
+{
+	struct result *r = arg;
+
+	(void)c;
+	if (r->n++ == 0) {
+		r->ok = ok;
+		snprintf(r->why, sizeof(r->why), "%s", why);
+		r->at = mono();
+	}
+}
+
+static void check_init(struct drv_check *c, const struct drv_hc_conf *hc, __u16 port,
+		       struct result *r)
+{
+	memset(c, 0, sizeof(*c));
+	memset(r, 0, sizeof(*r));
+	c->conf = hc;
+	c->addr.v4 = htonl(INADDR_LOOPBACK);
+	c->family = DRV_FAMILY_V4;
+	c->port = port;
+	c->cb = record;
+	c->arg = r;
+}
+
+/* Run the checker until every result has one entry; bounded by @limit_s. */
+static void run_until(struct drv_health *h, struct result **rs, int n, double limit_s)
+{
+	double end = mono() + limit_s;
+	int i, done;
+
+	do {
+		struct pollfd p = { .fd = drv_health_fd(h), .events = POLLIN };
+		int t = drv_health_next_ms(h);
+
+		poll(&p, 1, t < 0 || t > 50 ? 50 : t);
+		drv_health_process(h);
+		for (i = 0, done = 0; i < n; i++)
+			done += rs[i]->n > 0;
+	} while (done < n && mono() < end);
+}
+
+static void hc_fast(struct drv_hc_conf *hc, const char *preset, __u32 timeout_ms)
+{
+	drv_hc_defaults(hc);
+	assert_int_equal(drv_hc_preset(preset, hc), 0);
+	hc->port = 0;
+	hc->interval_ms = 1000;
+	hc->timeout_ms = timeout_ms;
+}
+
+static void tcp_check_passes_on_listener_fails_on_refused(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c1, c2;
+	struct result r1, r2, *rs[] = { &r1, &r2 };
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, SRV_200);
+	hc_fast(&hc, "tcp", 500);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c1, &hc, s.port, &r1);
+	check_init(&c2, &hc, closed_port(), &r2);
+	assert_int_equal(drv_health_add(&h, &c1), 0);
+	assert_int_equal(drv_health_add(&h, &c2), 0);
+	run_until(&h, rs, 2, 10);
+	drv_health_fini(&h);
+	srv_stop(&s);
+	assert_int_equal(r1.n, 1);
+	assert_true(r1.ok);
+	assert_int_equal(r2.n, 1);
+	assert_false(r2.ok);
+	assert_non_null(strstr(r2.why, "connect: Connection refused"));
+}
+
+static void http_check_judges_real_server_status(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c1, c2;
+	struct result r1, r2, *rs[] = { &r1, &r2 };
+	struct srv ok, bad;
+
+	(void)state;
+	srv_start(&ok, SRV_200);
+	srv_start(&bad, SRV_500);
+	hc_fast(&hc, "rancher", 800);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c1, &hc, ok.port, &r1);
+	check_init(&c2, &hc, bad.port, &r2);
+	assert_int_equal(drv_health_add(&h, &c1), 0);
+	assert_int_equal(drv_health_add(&h, &c2), 0);
+	run_until(&h, rs, 2, 10);
+	drv_health_fini(&h);
+	srv_stop(&ok);
+	srv_stop(&bad);
+	assert_true(r1.ok);
+	assert_false(r2.ok);
+	assert_non_null(strstr(r2.why, "HTTP status 500"));
+	assert_true(c1.last_latency_s >= 0 && c1.last_latency_s < 1);
+}
+
+static void hung_node_times_out_without_delaying_a_healthy_one(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c1, c2;
+	struct result r1, r2, *rs[] = { &r1, &r2 };
+	struct srv hang, ok;
+	double t0;
+
+	(void)state;
+	srv_start(&hang, SRV_HANG);
+	srv_start(&ok, SRV_200);
+	hc_fast(&hc, "rancher", 600);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c1, &hc, hang.port, &r1);
+	check_init(&c2, &hc, ok.port, &r2);
+	t0 = mono();
+	assert_int_equal(drv_health_add(&h, &c1), 0);
+	assert_int_equal(drv_health_add(&h, &c2), 0);
+	run_until(&h, rs, 2, 10);
+	drv_health_fini(&h);
+	srv_stop(&hang);
+	srv_stop(&ok);
+	assert_false(r1.ok);
+	assert_non_null(strstr(r1.why, "timeout after 600ms"));
+	assert_true(r2.ok);
+	/* The healthy node's answer came before the hung one timed out. */
+	assert_true(r2.at < r1.at);
+	/* ... and the timeout fired at its deadline, not much later: first start ≤ 1 s + 600 ms. */
+	assert_true(r1.at - t0 < 1.6 + 2.0 /* slack for a busy machine */);
+}
+
+static void checks_repeat_every_interval(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r;
+	struct srv s;
+	double end;
+
+	(void)state;
+	srv_start(&s, SRV_200);
+	hc_fast(&hc, "tcp", 100);
+	hc.interval_ms = 200;
+	hc.jitter_pct = 0;
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, s.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	end = mono() + 20;
+	while (c.n_ok < 4 && mono() < end) {
+		struct pollfd p = { .fd = drv_health_fd(&h), .events = POLLIN };
+		int t = drv_health_next_ms(&h);
+
+		poll(&p, 1, t < 0 || t > 50 ? 50 : t);
+		drv_health_process(&h);
+	}
+	drv_health_fini(&h);
+	srv_stop(&s);
+	assert_true(c.n_ok >= 4);
+	assert_int_equal(c.n_fail, 0);
+}
+
+static void ipv6_node_is_checked_over_ipv6(void **state)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t l = sizeof(a);
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	int lfd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	(void)state;
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a))) {
+		close(lfd);
+		skip(); /* no IPv6 loopback here */
+	}
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &l), 0);
+	hc_fast(&hc, "tcp", 500);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, ntohs(a.sin6_port), &r);
+	c.family = DRV_FAMILY_V6;
+	memcpy(c.addr.v6, &in6addr_loopback, 16);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 10);
+	drv_health_fini(&h);
+	close(lfd);
+	assert_int_equal(r.n, 1);
+	assert_true(r.ok);
+}
+
+static void checks_use_the_configured_source_address(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c1, c2;
+	struct result r1, r2, *rs[] = { &r1, &r2 };
+	struct drv_hc_conf bad;
+	struct srv s;
+
+	(void)state;
+	srv_start(&s, SRV_200);
+	hc_fast(&hc, "tcp", 500);
+	hc.source_family = DRV_FAMILY_V4;
+	hc.source.v4 = htonl(0x7f000002); /* 127.0.0.2: local, and not the default */
+	bad = hc;
+	bad.source.v4 = htonl(0xc0000201); /* 192.0.2.1 (TEST-NET-1): not ours */
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c1, &hc, s.port, &r1);
+	check_init(&c2, &bad, s.port, &r2);
+	assert_int_equal(drv_health_add(&h, &c1), 0);
+	assert_int_equal(drv_health_add(&h, &c2), 0);
+	run_until(&h, rs, 2, 10);
+	drv_health_fini(&h);
+	for (int i = 0; i < 100 && !s.last_peer; i++)
+		usleep(50000);
+	srv_stop(&s);
+	assert_true(r1.ok);
+	assert_int_equal(s.last_peer, htonl(0x7f000002));
+	assert_false(r2.ok);
+	assert_non_null(strstr(r2.why, "bind to source address"));
+}
+
+static void tls_settings_that_cannot_load_are_reported(void **state)
+{
+	struct drv_hc_conf hc;
+	char err[512];
+
+	(void)state;
+	drv_hc_defaults(&hc);
+	assert_int_equal(drv_hc_tls_check(&hc, err, sizeof(err)), 0); /* tcp: nothing to load */
+	assert_int_equal(drv_hc_preset("kube-apiserver", &hc), 0);
+	assert_int_equal(drv_hc_tls_check(&hc, err, sizeof(err)), 0); /* no verify, no cert */
+	hc.verify = true;
+	strcpy(hc.ca, "/nonexistent/ca.pem");
+	assert_int_equal(drv_hc_tls_check(&hc, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cannot load CA bundle '/nonexistent/ca.pem'"));
+	hc.verify = false;
+	strcpy(hc.cert, "/nonexistent/c.pem");
+	strcpy(hc.key, "/nonexistent/k.pem");
+	assert_int_equal(drv_hc_tls_check(&hc, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "cannot load client certificate '/nonexistent/c.pem'"));
+}
+
+#define MANY_OK 200
+#define MANY_HUNG 50
+
+static void hundreds_of_nodes_are_checked_in_parallel(void **state)
+{
+	static struct drv_check cs[MANY_OK + MANY_HUNG];
+	static struct result rs[MANY_OK + MANY_HUNG];
+	static struct result *rp[MANY_OK + MANY_HUNG];
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct srv ok, hang;
+	double last_pass = 0, first_fail = 1e18;
+	int i, npass = 0, ntimeout = 0;
+
+	(void)state;
+	srv_start(&ok, SRV_200);
+	srv_start(&hang, SRV_HANG);
+	hc_fast(&hc, "rancher", 2000);
+	hc.interval_ms = 3000;
+	assert_int_equal(drv_health_init(&h), 0);
+	for (i = 0; i < MANY_OK + MANY_HUNG; i++) {
+		check_init(&cs[i], &hc, i < MANY_OK ? ok.port : hang.port, &rs[i]);
+		rp[i] = &rs[i];
+		assert_int_equal(drv_health_add(&h, &cs[i]), 0);
+	}
+	run_until(&h, rp, MANY_OK + MANY_HUNG, 30);
+	drv_health_fini(&h);
+	srv_stop(&ok);
+	srv_stop(&hang);
+	for (i = 0; i < MANY_OK + MANY_HUNG; i++) {
+		assert_true(rs[i].n >= 1); /* first result judged; a second round may have begun */
+		if (i < MANY_OK) {
+			npass += rs[i].ok;
+			if (rs[i].at > last_pass)
+				last_pass = rs[i].at;
+		} else {
+			ntimeout += !rs[i].ok && strstr(rs[i].why, "timeout after 2000ms");
+			if (rs[i].at < first_fail)
+				first_fail = rs[i].at;
+		}
+	}
+	assert_int_equal(npass, MANY_OK);
+	assert_int_equal(ntimeout, MANY_HUNG);
+	/* No healthy node waited for a hung one. */
+	assert_true(last_pass < first_fail);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(node_goes_down_after_exactly_fall_failures),
+		cmocka_unit_test(node_comes_back_after_exactly_rise_passes),
+		cmocka_unit_test(flapping_node_never_reaches_fall),
+		cmocka_unit_test(rise_and_fall_of_one_flip_on_each_result),
+		cmocka_unit_test(http_status_in_expect_passes_others_fail),
+		cmocka_unit_test(http_partial_status_line_waits_for_more),
+		cmocka_unit_test(http_pass_waits_for_the_whole_response),
+		cmocka_unit_test(http_body_substring_is_required_when_set),
+		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
+		cmocka_unit_test(http_check_judges_real_server_status),
+		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
+		cmocka_unit_test(checks_repeat_every_interval),
+		cmocka_unit_test(ipv6_node_is_checked_over_ipv6),
+		cmocka_unit_test(checks_use_the_configured_source_address),
+		cmocka_unit_test(tls_settings_that_cannot_load_are_reported),
+		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* Reconcile: desired state from config × health (fail-open, drain) and the minimal plan. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "reconcile.h"
+
+static const char base_yaml[] = "interfaces: [eth0]\n"
+				"defaults: {snat: 10.0.0.2}\n"
+				"services:\n"
+				"  - name: rancher\n"
+				"    vip: 10.0.0.100\n"
+				"    ports: [80, 443]\n"
+				"    health: rancher\n"
+				"    nodes:\n"
+				"      - {address: 10.0.0.11, weight: 2}\n"
+				"      - 10.0.0.12\n"
+				"      - {address: 10.0.0.13, drain: true}\n"
+				"  - name: api\n"
+				"    vip: 10.0.0.101\n"
+				"    ports: [6443]\n"
+				"    nodes: [10.0.0.21, 10.0.0.22]\n";
+
+static struct drv_config *load(const char *text)
+{
+	struct drv_config *cfg;
+	char err[DRV_CONF_ERR_MAX];
+	int ret = drv_config_parse("r.yaml", text, strlen(text), &cfg, err, sizeof(err));
+
+	if (ret)
+		print_error("%s\n", err);
+	assert_int_equal(ret, 0);
+	return cfg;
+}
+
+/* up[i][j] from a string per service: '1' passing, '0' failing. */
+struct health {
+	bool rows[4][8];
+	bool *ptrs[4];
+};
+
+static bool *const *health(struct health *h, const char *s0, const char *s1)
+{
+	const char *s[2] = { s0, s1 };
+	int i, j;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < 2; i++) {
+		for (j = 0; s[i] && s[i][j]; j++)
+			h->rows[i][j] = s[i][j] == '1';
+		h->ptrs[i] = h->rows[i];
+	}
+	return h->ptrs;
+}
+
+static void each_port_becomes_one_service_with_every_node(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &w), 0);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(ntohs(w.svcs[0].conf.key.port), 80);
+	assert_int_equal(ntohs(w.svcs[1].conf.key.port), 443);
+	assert_int_equal(ntohs(w.svcs[2].conf.key.port), 6443);
+	assert_int_equal(w.svcs[0].conf.key.proto, 6);
+	assert_int_equal(w.svcs[0].conf.key.family, DRV_FAMILY_V4);
+	assert_int_equal(w.svcs[0].conf.key.vip.v4, inet_addr("10.0.0.100"));
+	assert_int_equal(w.svcs[0].conf.snat.v4, inet_addr("10.0.0.2"));
+	assert_int_equal(w.svcs[1].nbes, 3);
+	/* backends listen on the service port */
+	assert_int_equal(ntohs(w.svcs[1].bes[0].port), 443);
+	assert_int_equal(w.svcs[1].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[1].bes[0].weight, 2);
+	assert_int_equal(w.svcs[1].bes[1].weight, 1);
+	assert_false(w.svcs[0].all_down);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void drained_node_is_drain_with_weight_zero_even_if_healthy(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &w), 0);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DRAIN);
+	assert_int_equal(w.svcs[0].bes[2].weight, 0);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void failing_node_is_down_and_others_stay_up(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "011", "10"), &w), 0);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
+	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[2].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[2].bes[1].state, DRV_BE_DOWN);
+	assert_false(w.svcs[0].all_down);
+	assert_false(w.svcs[2].all_down);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void no_healthy_node_fails_open_keeping_non_drained_nodes(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	/* node 3 is drained and "passing": it does not count, and stays drained */
+	assert_int_equal(drv_want_build(cfg, health(&h, "001", "11"), &w), 0);
+	assert_true(w.svcs[0].all_down);
+	assert_true(w.svcs[1].all_down);
+	assert_false(w.svcs[2].all_down);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[0].weight, 2);
+	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DRAIN);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void all_nodes_drained_is_not_fail_open(void **state)
+{
+	struct drv_config *cfg =
+		load("interfaces: [eth0]\n"
+		     "services:\n"
+		     "  - {name: a, vip: 10.0.0.100, ports: [80], snat: 10.0.0.2,\n"
+		     "     nodes: [{address: 10.0.0.11, drain: true}]}\n");
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), &w), 0);
+	assert_false(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DRAIN);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void unchanged_state_plans_nothing(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want a, b;
+	struct drv_plan p;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &b), 0);
+	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
+	assert_int_equal(p.n, 0);
+	drv_plan_free(&p);
+	drv_want_free(&a);
+	drv_want_free(&b);
+	drv_config_free(cfg);
+}
+
+static void one_node_down_syncs_only_its_services(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want a, b;
+	struct drv_plan p;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "01"), &b), 0);
+	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.steps[0].op, DRV_PLAN_SYNC);
+	assert_int_equal(ntohs(p.steps[0].key.port), 6443);
+	assert_int_equal(p.steps[0].idx, 2);
+	drv_plan_free(&p);
+	drv_want_free(&a);
+	drv_want_free(&b);
+	drv_config_free(cfg);
+}
+
+static void removed_service_is_deleted_before_syncs(void **state)
+{
+	struct drv_config *c1 = load(base_yaml);
+	struct drv_config *c2 = load("interfaces: [eth0]\n"
+				     "defaults: {snat: 10.0.0.2}\n"
+				     "services:\n"
+				     "  - name: rancher\n"
+				     "    vip: 10.0.0.100\n"
+				     "    ports: [443]\n"
+				     "    health: rancher\n"
+				     "    nodes:\n"
+				     "      - {address: 10.0.0.11, weight: 2}\n"
+				     "      - 10.0.0.12\n"
+				     "      - 10.0.0.13\n");
+	struct health h;
+	struct drv_want a, b;
+	struct drv_plan p;
+	size_t i, ndel = 0, nsync = 0;
+
+	(void)state;
+	assert_int_equal(drv_want_build(c1, health(&h, "111", "11"), &a), 0);
+	assert_int_equal(drv_want_build(c2, health(&h, "111", NULL), &b), 0);
+	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
+	/* port 80 and 6443 gone; 443 changed (node 3 no longer drained) */
+	assert_int_equal(p.n, 3);
+	for (i = 0; i < p.n; i++) {
+		if (p.steps[i].op == DRV_PLAN_DEL) {
+			assert_int_equal(nsync, 0); /* deletes come first */
+			ndel++;
+		} else {
+			nsync++;
+			assert_int_equal(ntohs(p.steps[i].key.port), 443);
+		}
+	}
+	assert_int_equal(ndel, 2);
+	assert_int_equal(nsync, 1);
+	drv_plan_free(&p);
+	drv_want_free(&a);
+	drv_want_free(&b);
+	drv_config_free(c1);
+	drv_config_free(c2);
+}
+
+static void adopted_unknown_services_are_synced_or_deleted(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want pinned = { 0 }, b;
+	struct drv_want_svc ps[2];
+	struct drv_plan p;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &b), 0);
+	memset(ps, 0, sizeof(ps));
+	ps[0].conf.key = b.svcs[0].conf.key; /* in the config */
+	ps[0].unknown = true;
+	ps[1].conf.key = b.svcs[0].conf.key;
+	ps[1].conf.key.port = htons(8080); /* a stray pinned service */
+	ps[1].unknown = true;
+	pinned.svcs = ps;
+	pinned.n = 2;
+	assert_int_equal(drv_plan_make(&pinned, &b, &p), 0);
+	assert_int_equal(p.n, 4); /* DEL 8080, SYNC 80, 443, 6443 */
+	assert_int_equal(p.steps[0].op, DRV_PLAN_DEL);
+	assert_int_equal(ntohs(p.steps[0].key.port), 8080);
+	assert_int_equal(p.steps[1].op, DRV_PLAN_SYNC);
+	drv_plan_free(&p);
+	drv_want_free(&b);
+	drv_config_free(cfg);
+}
+
+static void copied_state_equals_its_source(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want a, c;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "101", "01"), &a), 0);
+	assert_int_equal(drv_want_copy(&a, &c), 0);
+	assert_int_equal(c.n, a.n);
+	for (i = 0; i < a.n; i++) {
+		assert_true(drv_want_svc_equal(&a.svcs[i], &c.svcs[i]));
+		assert_ptr_not_equal(a.svcs[i].bes, c.svcs[i].bes);
+	}
+	c.svcs[0].bes[1].weight = 9;
+	assert_false(drv_want_svc_equal(&a.svcs[0], &c.svcs[0]));
+	drv_want_free(&a);
+	drv_want_free(&c);
+	drv_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(each_port_becomes_one_service_with_every_node),
+		cmocka_unit_test(drained_node_is_drain_with_weight_zero_even_if_healthy),
+		cmocka_unit_test(failing_node_is_down_and_others_stay_up),
+		cmocka_unit_test(no_healthy_node_fails_open_keeping_non_drained_nodes),
+		cmocka_unit_test(all_nodes_drained_is_not_fail_open),
+		cmocka_unit_test(unchanged_state_plans_nothing),
+		cmocka_unit_test(one_node_down_syncs_only_its_services),
+		cmocka_unit_test(removed_service_is_deleted_before_syncs),
+		cmocka_unit_test(adopted_unknown_services_are_synced_or_deleted),
+		cmocka_unit_test(copied_state_equals_its_source),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1049 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * YAML configuration of the agent, through libyaml's document (node) API: the
+ * whole file is loaded, then walked; every node keeps its start mark, so each
+ * error names the line and column of the value that is wrong.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "util.h"
+
+struct pctx {
+	const char *name;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml_node_t *n,
+						      const char *fmt, ...)
+{
+	size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
+	int off;
+	va_list ap;
+
+	off = snprintf(p->err, p->errlen, "%s:%zu:%zu: ", p->name, line, col);
+	if (off < 0 || (size_t)off >= p->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(p->err + off, p->errlen - off, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static yaml_node_t *node_at(struct pctx *p, int idx)
+{
+	return yaml_document_get_node(p->doc, idx);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	s = scalar(n);
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null");
+}
+
+static int want_scalar(struct pctx *p, const yaml_node_t *n, const char *key, const char **out)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n))
+		return perr(p, n, "'%s' needs a value, got %s", key,
+			    n->type == YAML_SCALAR_NODE ? "nothing" : type_name(n));
+	*out = scalar(n);
+	return 0;
+}
+
+/*
+ * Check that every key of mapping @map is a scalar, known (in @known) and not
+ * repeated. @what names the mapping in messages.
+ */
+static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known, const char *what)
+{
+	yaml_node_pair_t *a, *b;
+
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
+		yaml_node_t *k = node_at(p, a->key);
+		const char *const *kn;
+		char list[512] = "";
+		size_t off = 0;
+
+		if (k->type != YAML_SCALAR_NODE)
+			return perr(p, k, "keys of %s must be names, got %s", what, type_name(k));
+		for (kn = known; *kn; kn++)
+			if (!strcmp(*kn, scalar(k)))
+				break;
+		if (!*kn) {
+			for (kn = known; *kn && off < sizeof(list); kn++)
+				off += snprintf(list + off, sizeof(list) - off, "%s%s",
+						kn == known ? "" : ", ", *kn);
+			return perr(p, k, "unknown key '%s' in %s (known keys: %s)", scalar(k),
+				    what, list);
+		}
+		for (b = map->data.mapping.pairs.start; b < a; b++) {
+			yaml_node_t *kb = node_at(p, b->key);
+
+			if (!strcmp(scalar(kb), scalar(k)))
+				return perr(p, k, "duplicate key '%s' in %s (first at line %zu)",
+					    scalar(k), what, kb->start_mark.line + 1);
+		}
+	}
+	return 0;
+}
+
+/* Value of @key in mapping @map, or NULL. Keys were checked by check_keys(). */
+static yaml_node_t *find(struct pctx *p, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *a;
+
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++)
+		if (!strcmp(scalar(node_at(p, a->key)), key))
+			return node_at(p, a->value);
+	return NULL;
+}
+
+static int want_mapping(struct pctx *p, yaml_node_t *n, const char *key)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, n, "'%s' must be a mapping (key: value lines), got %s", key,
+			    type_name(n));
+	return 0;
+}
+
+static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, __u32 max,
+		   __u32 *out)
+{
+	const char *s;
+	int err = want_scalar(p, n, key, &s);
+
+	if (err)
+		return err;
+	err = drv_u32_parse(s, min, max, out);
+	if (err == -ERANGE)
+		return perr(p, n, "'%s' is %s, must be %u..%u", key, s, min, max);
+	if (err)
+		return perr(p, n, "'%s' must be a number, got '%s'", key, s);
+	return 0;
+}
+
+static int get_port(struct pctx *p, yaml_node_t *n, const char *key, __u16 *out)
+{
+	__u32 v;
+	int err = get_u32(p, n, key, 0, 65535, &v);
+
+	if (err)
+		return err;
+	if (v == 0)
+		return perr(p, n, "'%s' is 0, must be a port 1..65535", key);
+	*out = (__u16)v;
+	return 0;
+}
+
+static int get_bool(struct pctx *p, yaml_node_t *n, const char *key, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "True", "TRUE", NULL };
+	static const char *const no[] = { "false", "no", "off", "False", "FALSE", NULL };
+	const char *s;
+	int err = want_scalar(p, n, key, &s), i;
+
+	if (err)
+		return err;
+	for (i = 0; yes[i]; i++)
+		if (!strcmp(s, yes[i])) {
+			*out = true;
+			return 0;
+		}
+	for (i = 0; no[i]; i++)
+		if (!strcmp(s, no[i])) {
+			*out = false;
+			return 0;
+		}
+	return perr(p, n, "'%s' must be true or false, got '%s'", key, s);
+}
+
+static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, size_t len)
+{
+	const char *s;
+	int err = want_scalar(p, n, key, &s);
+
+	if (err)
+		return err;
+	if (strlen(s) >= len)
+		return perr(p, n, "'%s' is too long (at most %zu characters)", key, len - 1);
+	if (strpbrk(s, "\r\n"))
+		return perr(p, n, "'%s' must be one line", key);
+	strcpy(out, s);
+	return 0;
+}
+
+static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_addr *addr,
+		    __u8 *family)
+{
+	const char *s;
+	int err = want_scalar(p, n, key, &s);
+
+	if (err)
+		return err;
+	if (drv_addr_parse(s, addr, family))
+		return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
+	return 0;
+}
+
+static int get_duration(struct pctx *p, yaml_node_t *n, const char *key, __u32 *ms)
+{
+	const char *s;
+	int err = want_scalar(p, n, key, &s);
+
+	if (err)
+		return err;
+	if (drv_duration_parse(s, ms))
+		return perr(p, n, "'%s' is not a duration like 2s, 500ms, 1m or 1h: '%s'", key, s);
+	return 0;
+}
+
+int drv_duration_parse(const char *s, __u32 *ms)
+{
+	unsigned long long v;
+	__u64 mul;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (!*end || !strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else
+		return -EINVAL;
+	if (v > UINT32_MAX / mul)
+		return -EINVAL;
+	*ms = (__u32)(v * mul);
+	return 0;
+}
+
+const char *drv_hc_kind_name(enum drv_hc_kind kind)
+{
+	static const char *const names[] = { "tcp", "http", "https", "tls" };
+
+	_Static_assert(ARRAY_SIZE(names) == __DRV_HC_MAX, "drv_hc_kind names");
+	return (unsigned int)kind < __DRV_HC_MAX ? names[kind] : "?";
+}
+
+/* Check fields only (what to check), not timing. */
+static void hc_reset_kind(struct drv_hc_conf *hc, enum drv_hc_kind kind)
+{
+	hc->kind = kind;
+	hc->port = 0;
+	strcpy(hc->path, "/");
+	hc->host[0] = hc->sni[0] = hc->body[0] = 0;
+	hc->expect[0] = 200;
+	hc->nexpect = 1;
+	hc->verify = false;
+	hc->ca[0] = hc->cert[0] = hc->key[0] = 0;
+}
+
+void drv_hc_defaults(struct drv_hc_conf *hc)
+{
+	memset(hc, 0, sizeof(*hc));
+	hc_reset_kind(hc, DRV_HC_TCP);
+	/* Down in ≤ fall × interval + timeout = 7 s; see docs/agent.md for why. */
+	hc->interval_ms = 2000;
+	hc->timeout_ms = 1000;
+	hc->rise = 2;
+	hc->fall = 3;
+	hc->jitter_pct = 10;
+}
+
+int drv_hc_preset(const char *name, struct drv_hc_conf *hc)
+{
+	if (!strcmp(name, "tcp")) {
+		hc_reset_kind(hc, DRV_HC_TCP);
+	} else if (!strcmp(name, "rancher")) {
+		/* Rancher's load balancer guides: GET /healthz on port 80, expect 200. */
+		hc_reset_kind(hc, DRV_HC_HTTP);
+		hc->port = 80;
+		strcpy(hc->path, "/healthz");
+	} else if (!strcmp(name, "kube-apiserver")) {
+		/* /readyz fails while etcd is gone or the apiserver is hung; a TCP check passes. */
+		hc_reset_kind(hc, DRV_HC_HTTPS);
+		hc->port = 6443;
+		strcpy(hc->path, "/readyz");
+		strcpy(hc->sni, "kubernetes");
+	} else if (!strcmp(name, "rke2-supervisor")) {
+		/* k3s/RKE2 supervisor serves an unauthenticated GET /ping → 200 "pong". */
+		hc_reset_kind(hc, DRV_HC_HTTPS);
+		hc->port = 9345;
+		strcpy(hc->path, "/ping");
+		strcpy(hc->body, "pong");
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static const char *const health_keys[] = {
+	"preset",  "kind",   "port", "path",   "host", "sni",	 "expect",
+	"body",	   "verify", "ca",   "cert",   "key",  "source", "interval",
+	"timeout", "rise",   "fall", "jitter", NULL,
+};
+
+static int parse_preset(struct pctx *p, yaml_node_t *n, const char *key, struct drv_hc_conf *hc)
+{
+	const char *s;
+	int err = want_scalar(p, n, key, &s);
+
+	if (err)
+		return err;
+	if (drv_hc_preset(s, hc))
+		return perr(
+			p, n,
+			"unknown health preset '%s' (known: rancher, kube-apiserver, rke2-supervisor, tcp)",
+			s);
+	return 0;
+}
+
+/* @n: a preset name or a mapping of health_keys, applied over @hc. */
+static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
+{
+	yaml_node_t *v;
+	int err;
+
+	if (n->type == YAML_SCALAR_NODE)
+		err = parse_preset(p, n, "health", hc);
+	else if (n->type != YAML_MAPPING_NODE)
+		err = perr(p, n, "'health' must be a preset name or a mapping, got %s",
+			   type_name(n));
+	else
+		err = check_keys(p, n, health_keys, "health");
+	if (err || n->type == YAML_SCALAR_NODE)
+		return err;
+
+	/* preset and kind first: they reset what to check, the other keys refine it. */
+	if ((v = find(p, n, "preset")) && (err = parse_preset(p, v, "preset", hc)))
+		return err;
+	if ((v = find(p, n, "kind"))) {
+		const char *s;
+		int k;
+
+		if ((err = want_scalar(p, v, "kind", &s)))
+			return err;
+		for (k = 0; k < __DRV_HC_MAX; k++)
+			if (!strcmp(s, drv_hc_kind_name(k)))
+				break;
+		if (k == __DRV_HC_MAX)
+			return perr(p, v, "unknown health kind '%s' (known: tcp, http, https, tls)",
+				    s);
+		hc_reset_kind(hc, k);
+	}
+	if ((v = find(p, n, "port")) && (err = get_port(p, v, "port", &hc->port)))
+		return err;
+	if ((v = find(p, n, "path"))) {
+		if ((err = get_str(p, v, "path", hc->path, sizeof(hc->path))))
+			return err;
+		if (hc->path[0] != '/')
+			return perr(p, v, "'path' must start with '/', got '%s'", hc->path);
+	}
+	if ((v = find(p, n, "host")) && (err = get_str(p, v, "host", hc->host, sizeof(hc->host))))
+		return err;
+	if ((v = find(p, n, "sni")) && (err = get_str(p, v, "sni", hc->sni, sizeof(hc->sni))))
+		return err;
+	if ((v = find(p, n, "body")) && (err = get_str(p, v, "body", hc->body, sizeof(hc->body))))
+		return err;
+	if ((v = find(p, n, "verify")) && (err = get_bool(p, v, "verify", &hc->verify)))
+		return err;
+	if ((v = find(p, n, "ca")) && (err = get_str(p, v, "ca", hc->ca, sizeof(hc->ca))))
+		return err;
+	if ((v = find(p, n, "cert")) && (err = get_str(p, v, "cert", hc->cert, sizeof(hc->cert))))
+		return err;
+	if ((v = find(p, n, "key")) && (err = get_str(p, v, "key", hc->key, sizeof(hc->key))))
+		return err;
+	if ((v = find(p, n, "source")) &&
+	    (err = get_addr(p, v, "source", &hc->source, &hc->source_family)))
+		return err;
+	if ((v = find(p, n, "expect"))) {
+		yaml_node_t *one[1] = { v };
+		yaml_node_t **items = one;
+		size_t cnt = 1, i;
+		yaml_node_item_t *it;
+		yaml_node_t *tmp[DRV_CONF_MAX_EXPECT];
+
+		if (v->type == YAML_SEQUENCE_NODE) {
+			cnt = 0;
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+			     it++) {
+				if (cnt == DRV_CONF_MAX_EXPECT)
+					return perr(p, v, "'expect' lists at most %d status codes",
+						    DRV_CONF_MAX_EXPECT);
+				tmp[cnt++] = node_at(p, *it);
+			}
+			if (!cnt)
+				return perr(p, v, "'expect' needs at least one status code");
+			items = tmp;
+		}
+		for (i = 0; i < cnt; i++) {
+			__u32 code;
+
+			if ((err = get_u32(p, items[i], "expect", 100, 599, &code)))
+				return err;
+			hc->expect[i] = (__u16)code;
+		}
+		hc->nexpect = cnt;
+	}
+	if ((v = find(p, n, "interval")) &&
+	    (err = get_duration(p, v, "interval", &hc->interval_ms)))
+		return err;
+	if ((v = find(p, n, "timeout")) && (err = get_duration(p, v, "timeout", &hc->timeout_ms)))
+		return err;
+	if ((v = find(p, n, "rise")) && (err = get_u32(p, v, "rise", 1, 100, &hc->rise)))
+		return err;
+	if ((v = find(p, n, "fall")) && (err = get_u32(p, v, "fall", 1, 100, &hc->fall)))
+		return err;
+	if ((v = find(p, n, "jitter")) && (err = get_u32(p, v, "jitter", 0, 50, &hc->jitter_pct)))
+		return err;
+	return 0;
+}
+
+/* Cross-field rules of a resolved health check; @n is where to point. */
+static int check_health(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf *hc)
+{
+	if (hc->interval_ms < 100)
+		return perr(p, n, "health interval is %ums, must be at least 100ms",
+			    hc->interval_ms);
+	if (hc->timeout_ms < 10 || hc->timeout_ms > hc->interval_ms)
+		return perr(
+			p, n,
+			"health timeout (%ums) must be 10ms or more and not longer than the interval (%ums)",
+			hc->timeout_ms, hc->interval_ms);
+	if (!!hc->cert[0] != !!hc->key[0])
+		return perr(p, n, "health 'cert' and 'key' go together: give both or neither");
+	return 0;
+}
+
+/* Service-level settings that `defaults:` may also carry. */
+struct svc_defaults {
+	__u8 mode;
+	bool has_snat;
+	union drv_addr snat;
+	__u8 snat_family;
+	__u16 snat_lo, snat_hi;
+	__u32 table_size;
+	struct drv_hc_conf hc;
+	yaml_node_t *snat_node;
+};
+
+static int parse_mode(struct pctx *p, yaml_node_t *n, __u8 *mode)
+{
+	static const char *const names[] = { "nat", "dsr", "tunnel" };
+	const char *s;
+	int err = want_scalar(p, n, "mode", &s);
+	unsigned int i;
+
+	_Static_assert(ARRAY_SIZE(names) == __DRV_MODE_MAX, "mode names");
+	if (err)
+		return err;
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i])) {
+			*mode = i;
+			return 0;
+		}
+	return perr(p, n, "unknown mode '%s' (known: nat, dsr, tunnel)", s);
+}
+
+static int parse_snat_ports(struct pctx *p, yaml_node_t *n, __u16 *lo, __u16 *hi)
+{
+	unsigned int a, b;
+	const char *s;
+	int err = want_scalar(p, n, "snat-ports", &s), end = 0;
+
+	if (err)
+		return err;
+	if (sscanf(s, "%u-%u%n", &a, &b, &end) != 2 || s[end] || !a || b > 65535 || a > b)
+		return perr(
+			p, n,
+			"'snat-ports' must be FIRST-LAST with 1 ≤ FIRST ≤ LAST ≤ 65535, got '%s'",
+			s);
+	*lo = (__u16)a;
+	*hi = (__u16)b;
+	return 0;
+}
+
+/* Keys shared by `defaults:` and each service. */
+static int parse_svc_common(struct pctx *p, yaml_node_t *map, struct svc_defaults *d)
+{
+	yaml_node_t *v;
+	int err;
+
+	if ((v = find(p, map, "mode")) && (err = parse_mode(p, v, &d->mode)))
+		return err;
+	if ((v = find(p, map, "snat"))) {
+		if ((err = get_addr(p, v, "snat", &d->snat, &d->snat_family)))
+			return err;
+		d->has_snat = true;
+		d->snat_node = v;
+	}
+	if ((v = find(p, map, "snat-ports")) &&
+	    (err = parse_snat_ports(p, v, &d->snat_lo, &d->snat_hi)))
+		return err;
+	if ((v = find(p, map, "table-size"))) {
+		if ((err = get_u32(p, v, "table-size", 1, DRV_MAGLEV_MAX, &d->table_size)))
+			return err;
+		if (!drv_is_prime(d->table_size))
+			return perr(
+				p, v,
+				"'table-size' %u is not a prime (try 251, 1021, 4093, 16381 or 65537)",
+				d->table_size);
+	}
+	if ((v = find(p, map, "health"))) {
+		if ((err = parse_health(p, v, &d->hc)))
+			return err;
+		if ((err = check_health(p, v, &d->hc)))
+			return err;
+	}
+	return 0;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+static const char *const node_keys[] = { "address", "name", "weight", "drain", NULL };
+
+static int parse_node(struct pctx *p, yaml_node_t *n, const struct drv_service_conf *svc,
+		      struct drv_node_conf *node)
+{
+	yaml_node_t *v, *addr_node = n;
+	char buf[DRV_ADDR_STRLEN];
+	int err;
+
+	memset(node, 0, sizeof(*node));
+	node->weight = 1;
+	node->line = (int)n->start_mark.line + 1;
+	if (n->type == YAML_SCALAR_NODE) {
+		if ((err = get_addr(p, n, "address", &node->addr, &node->family)))
+			return err;
+	} else if (n->type == YAML_MAPPING_NODE) {
+		if ((err = check_keys(p, n, node_keys, "node")))
+			return err;
+		if (!(addr_node = find(p, n, "address")))
+			return perr(p, n, "node has no 'address'");
+		if ((err = get_addr(p, addr_node, "address", &node->addr, &node->family)))
+			return err;
+		if ((v = find(p, n, "name"))) {
+			if ((err = get_str(p, v, "name", node->name, sizeof(node->name))))
+				return err;
+			if (!name_ok(node->name))
+				return perr(
+					p, v,
+					"node name '%s' may hold only letters, digits, '-', '_' and '.'",
+					node->name);
+		}
+		if ((v = find(p, n, "weight"))) {
+			if ((err = get_u32(p, v, "weight", 0, 65535, &node->weight)))
+				return err;
+			if (!node->weight)
+				return perr(
+					p, v,
+					"'weight' is 0, must be 1..65535 (to take a node out of rotation, use drain: true)");
+		}
+		if ((v = find(p, n, "drain")) && (err = get_bool(p, v, "drain", &node->drain)))
+			return err;
+	} else {
+		return perr(p, n, "a node must be an address or a mapping with 'address', got %s",
+			    type_name(n));
+	}
+	if (node->family != svc->family)
+		return perr(p, addr_node, "node %s is IPv%u but VIP of service '%s' is IPv%u",
+			    drv_addr_format(&node->addr, node->family, buf, sizeof(buf)),
+			    node->family, svc->name, svc->family);
+	if (!node->name[0])
+		drv_addr_format(&node->addr, node->family, node->name, sizeof(node->name));
+	return 0;
+}
+
+static const char *const service_keys[] = {
+	"name", "vip", "ports", "mode", "snat", "snat-ports", "table-size", "health", "nodes", NULL,
+};
+
+static int parse_ports(struct pctx *p, yaml_node_t *n, struct drv_service_conf *svc)
+{
+	yaml_node_item_t *it;
+	unsigned int i;
+	int err;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		svc->nports = 1;
+		return get_port(p, n, "ports", &svc->ports[0]);
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return perr(p, n, "'ports' must be a port or a list of ports, got %s",
+			    type_name(n));
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *pn = node_at(p, *it);
+		__u16 port = 0;
+
+		if (svc->nports == DRV_CONF_MAX_PORTS)
+			return perr(p, pn, "a service has at most %d ports", DRV_CONF_MAX_PORTS);
+		if ((err = get_port(p, pn, "ports", &port)))
+			return err;
+		for (i = 0; i < svc->nports; i++)
+			if (svc->ports[i] == port)
+				return perr(p, pn, "port %u is listed twice", port);
+		svc->ports[svc->nports++] = port;
+	}
+	if (!svc->nports)
+		return perr(p, n, "'ports' is empty: give at least one port");
+	return 0;
+}
+
+static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaults *defs,
+			 struct drv_service_conf *svc)
+{
+	struct svc_defaults d = *defs;
+	yaml_node_t *v, *nodes;
+	yaml_node_item_t *it;
+	char buf[DRV_ADDR_STRLEN];
+	size_t i, j;
+	int err;
+
+	svc->line = (int)n->start_mark.line + 1;
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, n, "a service must be a mapping, got %s", type_name(n));
+	if ((err = check_keys(p, n, service_keys, "service")))
+		return err;
+	if (!(v = find(p, n, "name")))
+		return perr(p, n, "service has no 'name'");
+	if ((err = get_str(p, v, "name", svc->name, sizeof(svc->name))))
+		return err;
+	if (!name_ok(svc->name))
+		return perr(p, v,
+			    "service name '%s' may hold only letters, digits, '-', '_' and '.'",
+			    svc->name);
+	if (!(v = find(p, n, "vip")))
+		return perr(p, n, "service '%s' has no 'vip'", svc->name);
+	if ((err = get_addr(p, v, "vip", &svc->vip, &svc->family)))
+		return err;
+	if (!(v = find(p, n, "ports")))
+		return perr(p, n, "service '%s' has no 'ports'", svc->name);
+	if ((err = parse_ports(p, v, svc)))
+		return err;
+
+	d.snat_node = NULL;
+	if ((err = parse_svc_common(p, n, &d)))
+		return err;
+	svc->mode = d.mode;
+	svc->table_size = d.table_size;
+	svc->snat_port_lo = d.snat_lo;
+	svc->snat_port_hi = d.snat_hi;
+	svc->hc = d.hc;
+	if (d.has_snat && d.snat_family != svc->family)
+		return perr(p, d.snat_node ? d.snat_node : n,
+			    "snat %s is IPv%u but VIP of service '%s' is IPv%u",
+			    drv_addr_format(&d.snat, d.snat_family, buf, sizeof(buf)),
+			    d.snat_family, svc->name, svc->family);
+	if (svc->mode == DRV_MODE_NAT && !d.has_snat)
+		return perr(
+			p, n,
+			"service '%s' is mode nat and needs 'snat: ADDR', the balancer's address the nodes route back to",
+			svc->name);
+	svc->has_snat = d.has_snat;
+	svc->snat = d.snat;
+	if (svc->hc.source_family && svc->hc.source_family != svc->family)
+		return perr(p, find(p, n, "health") ? find(p, n, "health") : n,
+			    "health source address is IPv%u but VIP of service '%s' is IPv%u",
+			    svc->hc.source_family, svc->name, svc->family);
+
+	if (!(nodes = find(p, n, "nodes")))
+		return perr(p, n, "service '%s' has no 'nodes'", svc->name);
+	if (nodes->type != YAML_SEQUENCE_NODE)
+		return perr(p, nodes, "'nodes' must be a list, got %s", type_name(nodes));
+	svc->nnodes = (size_t)(nodes->data.sequence.items.top - nodes->data.sequence.items.start);
+	if (!svc->nnodes)
+		return perr(p, nodes, "service '%s' has no nodes: list at least one", svc->name);
+	if (svc->nnodes > DRV_CONF_MAX_NODES)
+		return perr(p, nodes, "service '%s' has %zu nodes, at most %d are supported",
+			    svc->name, svc->nnodes, DRV_CONF_MAX_NODES);
+	svc->nodes = calloc(svc->nnodes, sizeof(*svc->nodes));
+	if (!svc->nodes)
+		return -ENOMEM;
+	for (i = 0, it = nodes->data.sequence.items.start; it < nodes->data.sequence.items.top;
+	     it++, i++) {
+		yaml_node_t *nn = node_at(p, *it);
+
+		if ((err = parse_node(p, nn, svc, &svc->nodes[i])))
+			return err;
+		for (j = 0; j < i; j++) {
+			if (!memcmp(&svc->nodes[j].addr, &svc->nodes[i].addr,
+				    sizeof(svc->nodes[i].addr)))
+				return perr(p, nn,
+					    "node %s is listed twice in service '%s' (line %d)",
+					    drv_addr_format(&svc->nodes[i].addr,
+							    svc->nodes[i].family, buf, sizeof(buf)),
+					    svc->name, svc->nodes[j].line);
+			if (!strcmp(svc->nodes[j].name, svc->nodes[i].name))
+				return perr(p, nn, "node name '%s' is used twice in service '%s'",
+					    svc->nodes[i].name, svc->name);
+		}
+	}
+	return 0;
+}
+
+static int parse_ifaces(struct pctx *p, yaml_node_t *n, struct drv_config *cfg)
+{
+	yaml_node_t *one[1] = { n }, **items = one;
+	yaml_node_item_t *it;
+	size_t cnt = 1, i, j;
+	yaml_node_t **tmp = NULL;
+	int err = 0;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		if (!cnt)
+			return perr(p, n, "'interfaces' is empty: name at least one interface");
+		if (cnt > DRV_MAX_IFACES)
+			return perr(p, n, "at most %d interfaces", DRV_MAX_IFACES);
+		tmp = calloc(cnt, sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		for (i = 0, it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+		     it++, i++)
+			tmp[i] = node_at(p, *it);
+		items = tmp;
+	}
+	for (i = 0; i < cnt && !err; i++) {
+		err = get_str(p, items[i], "interfaces", cfg->ifaces[i], IF_NAMESIZE);
+		if (!err && (strchr(cfg->ifaces[i], '/') || strchr(cfg->ifaces[i], ' ')))
+			err = perr(p, items[i], "'%s' is not an interface name", cfg->ifaces[i]);
+		for (j = 0; j < i && !err; j++)
+			if (!strcmp(cfg->ifaces[i], cfg->ifaces[j]))
+				err = perr(p, items[i], "interface %s is listed twice",
+					   cfg->ifaces[i]);
+	}
+	cfg->nifaces = cnt;
+	free(tmp);
+	return err;
+}
+
+static int check_listen(const char *s)
+{
+	char host[64];
+	const char *colon;
+	union drv_addr a;
+	__u8 fam;
+	__u16 port;
+
+	if (s[0] == '[') {
+		colon = strstr(s, "]:");
+		if (!colon || (size_t)(colon - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, colon - s - 1);
+		host[colon - s - 1] = 0;
+		colon++;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, colon - s);
+		host[colon - s] = 0;
+	}
+	if (drv_addr_parse(host, &a, &fam) || drv_port_parse(colon + 1, &port))
+		return -EINVAL;
+	return 0;
+}
+
+static const char *const top_keys[] = {
+	"interfaces", "xdp-mode", "metrics", "timeouts", "defaults", "services", NULL,
+};
+static const char *const defaults_keys[] = {
+	"mode", "snat", "snat-ports", "table-size", "health", NULL,
+};
+
+static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
+{
+	struct svc_defaults defs = { .mode = DRV_MODE_NAT };
+	yaml_node_t *v, *services;
+	yaml_node_item_t *it;
+	size_t i, j, nexp = 0, nbes = 0;
+	int err;
+
+	drv_hc_defaults(&defs.hc);
+	if (root->type != YAML_MAPPING_NODE)
+		return perr(
+			p, root,
+			"the configuration must be a mapping (interfaces:, services:, ...), got %s",
+			type_name(root));
+	if ((err = check_keys(p, root, top_keys, "the configuration")))
+		return err;
+
+	if (!(v = find(p, root, "interfaces")))
+		return perr(p, root, "no 'interfaces': name the interfaces to attach to");
+	if ((err = parse_ifaces(p, v, cfg)))
+		return err;
+	cfg->xdp_mode = DRV_XDP_NATIVE;
+	if ((v = find(p, root, "xdp-mode"))) {
+		const char *s;
+
+		if ((err = want_scalar(p, v, "xdp-mode", &s)))
+			return err;
+		if (!strcmp(s, "native"))
+			cfg->xdp_mode = DRV_XDP_NATIVE;
+		else if (!strcmp(s, "skb"))
+			cfg->xdp_mode = DRV_XDP_SKB;
+		else
+			return perr(p, v, "unknown xdp-mode '%s' (known: native, skb)", s);
+	}
+	strcpy(cfg->metrics_listen, DRV_METRICS_DEFAULT);
+	if ((v = find(p, root, "metrics"))) {
+		static const char *const mkeys[] = { "listen", NULL };
+		yaml_node_t *l;
+
+		if ((err = want_mapping(p, v, "metrics")) ||
+		    (err = check_keys(p, v, mkeys, "metrics")))
+			return err;
+		if ((l = find(p, v, "listen"))) {
+			if ((err = get_str(p, l, "listen", cfg->metrics_listen,
+					   sizeof(cfg->metrics_listen))))
+				return err;
+			if (!strcmp(cfg->metrics_listen, "off"))
+				cfg->metrics_listen[0] = 0;
+			else if (check_listen(cfg->metrics_listen))
+				return perr(
+					p, l,
+					"'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got '%s'",
+					cfg->metrics_listen);
+		}
+	}
+	if ((v = find(p, root, "timeouts"))) {
+		static const char *const tkeys[] = { "tcp-idle", "tcp-fin", NULL };
+		yaml_node_t *t;
+		__u32 ms;
+
+		if ((err = want_mapping(p, v, "timeouts")) ||
+		    (err = check_keys(p, v, tkeys, "timeouts")))
+			return err;
+		if ((t = find(p, v, "tcp-idle"))) {
+			if ((err = get_duration(p, t, "tcp-idle", &ms)))
+				return err;
+			if (ms < 1000)
+				return perr(p, t, "'tcp-idle' must be at least 1s");
+			cfg->tcp_idle_timeout_s = ms / 1000;
+		}
+		if ((t = find(p, v, "tcp-fin"))) {
+			if ((err = get_duration(p, t, "tcp-fin", &ms)))
+				return err;
+			if (ms < 1000)
+				return perr(p, t, "'tcp-fin' must be at least 1s");
+			cfg->tcp_fin_timeout_s = ms / 1000;
+		}
+	}
+	if ((v = find(p, root, "defaults"))) {
+		if ((err = want_mapping(p, v, "defaults")) ||
+		    (err = check_keys(p, v, defaults_keys, "defaults")) ||
+		    (err = parse_svc_common(p, v, &defs)))
+			return err;
+	}
+
+	if (!(services = find(p, root, "services")))
+		return perr(p, root, "no 'services': nothing to balance");
+	if (services->type != YAML_SEQUENCE_NODE)
+		return perr(p, services, "'services' must be a list, got %s", type_name(services));
+	cfg->nservices =
+		(size_t)(services->data.sequence.items.top - services->data.sequence.items.start);
+	if (!cfg->nservices)
+		return perr(p, services, "'services' is empty: nothing to balance");
+	cfg->services = calloc(cfg->nservices, sizeof(*cfg->services));
+	if (!cfg->services)
+		return -ENOMEM;
+	for (i = 0, it = services->data.sequence.items.start;
+	     it < services->data.sequence.items.top; it++, i++) {
+		yaml_node_t *sn = node_at(p, *it);
+		struct drv_service_conf *s = &cfg->services[i];
+
+		if ((err = parse_service(p, sn, &defs, s)))
+			return err;
+		for (j = 0; j < i; j++) {
+			struct drv_service_conf *o = &cfg->services[j];
+			unsigned int a, b;
+
+			if (!strcmp(o->name, s->name))
+				return perr(p, sn,
+					    "service name '%s' is used twice (first at line %d)",
+					    s->name, o->line);
+			if (o->family != s->family || memcmp(&o->vip, &s->vip, sizeof(s->vip)))
+				continue;
+			for (a = 0; a < s->nports; a++)
+				for (b = 0; b < o->nports; b++)
+					if (s->ports[a] == o->ports[b]) {
+						char buf[DRV_ADDR_STRLEN];
+
+						return perr(
+							p, find(p, sn, "ports"),
+							"VIP %s port %u is already used by service '%s' (line %d)",
+							drv_addr_format(&s->vip, s->family, buf,
+									sizeof(buf)),
+							s->ports[a], o->name, o->line);
+					}
+		}
+		nexp += s->nports;
+		if (nexp > DRV_MAX_SVCS)
+			return perr(p, sn, "too many VIP:port pairs (at most %d)", DRV_MAX_SVCS);
+		/* Each node of each port is one backend id; id 0 means none. */
+		nbes += s->nports * s->nnodes;
+		if (nbes > DRV_MAX_BACKENDS - 1)
+			return perr(p, sn,
+				    "too many backends: nodes × ports over all services exceed %d",
+				    DRV_MAX_BACKENDS - 1);
+	}
+	return 0;
+}
+
+int drv_config_parse(const char *name, const char *text, size_t len, struct drv_config **out,
+		     char *err, size_t errlen)
+{
+	struct pctx p = { .name = name, .err = err, .errlen = errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct drv_config *cfg;
+	yaml_node_t *root;
+	int ret;
+
+	*out = NULL;
+	if (errlen)
+		err[0] = 0;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	if (!yaml_parser_initialize(&parser)) {
+		ret = -ENOMEM;
+		goto out_free_cfg;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+			 parser.context ? parser.context : "");
+		ret = -EINVAL;
+		goto out_delete_parser;
+	}
+	p.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root)
+		ret = perr(&p, NULL, "the configuration is empty");
+	else
+		ret = parse_top(&p, root, cfg);
+	yaml_document_delete(&doc);
+out_delete_parser:
+	yaml_parser_delete(&parser);
+out_free_cfg:
+	if (ret) {
+		drv_config_free(cfg);
+		return ret;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int drv_config_load(const char *path, struct drv_config **out, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int ret;
+
+	*out = NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return ret;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len + 4096 > cap) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (!nb) {
+				ret = -ENOMEM;
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto out_close;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+		if (len > (16u << 20)) {
+			ret = -EFBIG;
+			snprintf(err, errlen, "%s: larger than 16 MiB, not a drover config", path);
+			goto out_close;
+		}
+	}
+	if (ferror(f)) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+		goto out_close;
+	}
+	ret = drv_config_parse(path, buf ? buf : "", len, out, err, errlen);
+out_close:
+	fclose(f);
+	free(buf);
+	return ret;
+}
+
+void drv_config_free(struct drv_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nservices; i++)
+		free(cfg->services[i].nodes);
+	free(cfg->services);
+	free(cfg);
+}

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Non-blocking health checks. Each check is a small state machine driven by
+ * one epoll set: connect → (TLS handshake) → (send request → read response).
+ * A check starts every interval (shortened by jitter), measured from the start
+ * of the previous one, and fails at its timeout (≤ interval), so a node that
+ * dies is seen failing `fall` times within fall × interval + timeout.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "health.h"
+#include "log.h"
+#include "util.h"
+
+#define HC_BUF_SIZE 8192
+
+enum {
+	PH_IDLE = 0,
+	PH_CONNECT,
+	PH_TLS,
+	PH_SEND,
+	PH_RECV,
+};
+
+static const char *const phase_names[] = { "idle", "connect", "TLS handshake", "send", "receive" };
+
+void drv_hc_state_init(struct drv_hc_state *s, bool up)
+{
+	s->up = up;
+	s->ok_run = 0;
+	s->fail_run = 0;
+}
+
+enum drv_hc_event drv_hc_state_update(struct drv_hc_state *s, bool ok, __u32 rise, __u32 fall)
+{
+	if (ok) {
+		s->fail_run = 0;
+		if (s->ok_run < UINT32_MAX)
+			s->ok_run++;
+		if (!s->up && s->ok_run >= rise) {
+			s->up = true;
+			return DRV_HC_WENT_UP;
+		}
+	} else {
+		s->ok_run = 0;
+		if (s->fail_run < UINT32_MAX)
+			s->fail_run++;
+		if (s->up && s->fail_run >= fall) {
+			s->up = false;
+			return DRV_HC_WENT_DOWN;
+		}
+	}
+	return DRV_HC_SAME;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static const char *find_mem(const char *hay, size_t hlen, const char *needle)
+{
+	size_t nlen = strlen(needle);
+
+	if (!nlen)
+		return hay;
+	return memmem(hay, hlen, needle, nlen);
+}
+
+/*
+ * Has the whole response arrived (headers, and Content-Length bytes or the last
+ * chunk)? Passing only then lets the server finish writing before we close.
+ */
+static bool response_whole(const char *buf, size_t len, const char *hdr_end)
+{
+	const char *p;
+	size_t hlen, clen;
+
+	if (!hdr_end)
+		return false;
+	hlen = (size_t)(hdr_end + 4 - buf);
+	for (p = buf; p && p < hdr_end; p = memchr(p, '\n', (size_t)(hdr_end - p))) {
+		if (*p == '\n')
+			p++;
+		if (!strncasecmp(p, "content-length:", 15)) {
+			clen = strtoul(p + 15, NULL, 10);
+			return len - hlen >= clen;
+		}
+		if (!strncasecmp(p, "transfer-encoding:", 18))
+			return len >= 5 && !memcmp(buf + len - 5, "0\r\n\r\n", 5);
+	}
+	return true; /* neither: no body (or until EOF; the server closes, we asked it to) */
+}
+
+int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct drv_hc_conf *hc,
+		      char *why, size_t whylen)
+{
+	const char *eol = memchr(buf, '\n', len), *hdr_end;
+	unsigned int code = 0, i;
+	char line[64];
+	size_t ll;
+
+	if (!eol) {
+		if (!complete)
+			return -EAGAIN;
+		snprintf(why, whylen,
+			 len ? "no HTTP status line in the response" :
+			       "connection closed without a response");
+		return 0;
+	}
+	ll = (size_t)(eol - buf) < sizeof(line) - 1 ? (size_t)(eol - buf) : sizeof(line) - 1;
+	memcpy(line, buf, ll);
+	line[ll] = 0;
+	if (strncmp(line, "HTTP/1.", 7) || sscanf(line + 8, " %3u", &code) != 1) {
+		snprintf(why, whylen, "not an HTTP response: '%.40s'", line);
+		return 0;
+	}
+	for (i = 0; i < hc->nexpect; i++)
+		if (hc->expect[i] == code)
+			break;
+	if (i == hc->nexpect) {
+		snprintf(why, whylen, "HTTP status %u, expected %u%s", code, hc->expect[0],
+			 hc->nexpect > 1 ? " or another listed code" : "");
+		return 0;
+	}
+	hdr_end = find_mem(buf, len, "\r\n\r\n");
+	if (hc->body[0] && hdr_end &&
+	    find_mem(hdr_end + 4, len - (size_t)(hdr_end + 4 - buf), hc->body))
+		return 1;
+	if (!hc->body[0] && (complete || response_whole(buf, len, hdr_end)))
+		return 1;
+	if (!complete)
+		return -EAGAIN;
+	snprintf(why, whylen, "HTTP status %u but the body does not contain '%.40s'", code,
+		 hc->body);
+	return 0;
+}
+
+int drv_health_init(struct drv_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0) {
+		pr_warn("health: epoll_create1: %s\n", strerror(errno));
+		return -errno;
+	}
+	h->seed = (unsigned int)now_ns() ^ (unsigned int)getpid();
+	return 0;
+}
+
+static void check_close(struct drv_health *h, struct drv_check *c)
+{
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->phase = PH_IDLE;
+}
+
+void drv_health_fini(struct drv_health *h)
+{
+	while (h->n)
+		drv_health_remove(h, h->checks[h->n - 1]);
+	free(h->checks);
+	h->checks = NULL;
+	h->cap = 0;
+	if (h->epfd >= 0)
+		close(h->epfd);
+	h->epfd = -1;
+}
+
+static bool is_ip_literal(const char *s)
+{
+	union drv_addr a;
+	__u8 f;
+
+	return !drv_addr_parse(s, &a, &f);
+}
+
+/* A TLS client context for @hc; NULL with @err set ("what failed: why"). */
+static SSL_CTX *ssl_ctx_new(const struct drv_hc_conf *hc, char *err, size_t len)
+{
+	char ebuf[256];
+	SSL_CTX *ctx;
+
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(err, len, "cannot create a TLS context (out of memory?)");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (hc->verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (hc->ca[0] ? !SSL_CTX_load_verify_locations(ctx, hc->ca, NULL) :
+				!SSL_CTX_set_default_verify_paths(ctx)) {
+			ERR_error_string_n(ERR_get_error(), ebuf, sizeof(ebuf));
+			snprintf(err, len, "cannot load CA bundle '%s' (health 'ca'): %s",
+				 hc->ca[0] ? hc->ca : "(system default)", ebuf);
+			goto out_free;
+		}
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	if (hc->cert[0]) {
+		if (!SSL_CTX_use_certificate_chain_file(ctx, hc->cert) ||
+		    !SSL_CTX_use_PrivateKey_file(ctx, hc->key, SSL_FILETYPE_PEM) ||
+		    !SSL_CTX_check_private_key(ctx)) {
+			ERR_error_string_n(ERR_get_error(), ebuf, sizeof(ebuf));
+			snprintf(
+				err, len,
+				"cannot load client certificate '%s' / key '%s' (health 'cert'/'key'): %s",
+				hc->cert, hc->key, ebuf);
+			goto out_free;
+		}
+	}
+	ERR_clear_error();
+	return ctx;
+out_free:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int drv_hc_tls_check(const struct drv_hc_conf *hc, char *err, size_t len)
+{
+	SSL_CTX *ctx;
+
+	if (hc->kind != DRV_HC_HTTPS && hc->kind != DRV_HC_TLS)
+		return 0;
+	ctx = ssl_ctx_new(hc, err, len);
+	if (!ctx)
+		return -EINVAL;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+static int ssl_ctx_make(struct drv_check *c)
+{
+	char err[512];
+
+	c->ssl_ctx = ssl_ctx_new(c->conf, err, sizeof(err));
+	if (!c->ssl_ctx) {
+		pr_warn("health: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int drv_health_add(struct drv_health *h, struct drv_check *c)
+{
+	__u64 first;
+	int err;
+
+	c->fd = -1;
+	c->phase = PH_IDLE;
+	c->ssl = NULL;
+	c->ssl_ctx = NULL;
+	c->len = c->off = 0;
+	if (!c->buf) {
+		c->buf = malloc(HC_BUF_SIZE + 1);
+		if (!c->buf)
+			return -ENOMEM;
+	}
+	if (c->conf->kind == DRV_HC_HTTPS || c->conf->kind == DRV_HC_TLS) {
+		err = ssl_ctx_make(c);
+		if (err)
+			goto out_free_buf;
+	}
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		struct drv_check **nc = realloc(h->checks, cap * sizeof(*nc));
+
+		if (!nc) {
+			err = -ENOMEM;
+			goto out_free_ctx;
+		}
+		h->checks = nc;
+		h->cap = cap;
+	}
+	/* Spread first checks so a restart does not hit every node in the same millisecond. */
+	first = (c->conf->interval_ms < 1000 ? c->conf->interval_ms : 1000);
+	c->next_ns = now_ns() + (__u64)(rand_r(&h->seed) % (first + 1)) * 1000000ull;
+	c->idx = h->n;
+	h->checks[h->n++] = c;
+	return 0;
+out_free_ctx:
+	SSL_CTX_free(c->ssl_ctx);
+	c->ssl_ctx = NULL;
+out_free_buf:
+	free(c->buf);
+	c->buf = NULL;
+	return err;
+}
+
+void drv_health_remove(struct drv_health *h, struct drv_check *c)
+{
+	size_t i = c->idx;
+
+	if (i >= h->n || h->checks[i] != c)
+		return;
+	check_close(h, c);
+	if (c->ssl_ctx) {
+		SSL_CTX_free(c->ssl_ctx);
+		c->ssl_ctx = NULL;
+	}
+	free(c->buf);
+	c->buf = NULL;
+	h->checks[i] = h->checks[--h->n];
+	h->checks[i]->idx = i;
+}
+
+int drv_health_fd(const struct drv_health *h)
+{
+	return h->epfd;
+}
+
+int drv_health_next_ms(const struct drv_health *h)
+{
+	__u64 now = now_ns(), soonest = UINT64_MAX;
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		const struct drv_check *c = h->checks[i];
+		__u64 t = c->phase == PH_IDLE ? c->next_ns : c->deadline_ns;
+
+		if (t < soonest)
+			soonest = t;
+	}
+	if (soonest == UINT64_MAX)
+		return -1;
+	if (soonest <= now)
+		return 0;
+	/* Round up, so we do not wake a hair early and spin. */
+	return (int)((soonest - now + 999999) / 1000000);
+}
+
+static void finish(struct drv_health *h, struct drv_check *c, bool ok, const char *why)
+{
+	c->last_latency_s = (double)(now_ns() - c->started_ns) / 1e9;
+	c->last_ok = ok;
+	snprintf(c->last_why, sizeof(c->last_why), "%s", ok ? "" : why);
+	if (ok)
+		c->n_ok++;
+	else
+		c->n_fail++;
+	check_close(h, c);
+	if (c->cb)
+		c->cb(c, ok, c->last_why, c->arg);
+}
+
+static void failf(struct drv_health *h, struct drv_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void failf(struct drv_health *h, struct drv_check *c, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	finish(h, c, false, why);
+}
+
+static int want(struct drv_health *h, struct drv_check *c, __u32 events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		failf(h, c, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void ssl_fail(struct drv_health *h, struct drv_check *c, const char *what, int ret)
+{
+	unsigned long e = ERR_get_error();
+	long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+	char ebuf[160];
+
+	if (vr != X509_V_OK) {
+		failf(h, c, "%s: certificate verification failed: %s", what,
+		      X509_verify_cert_error_string(vr));
+		return;
+	}
+	if (e) {
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		failf(h, c, "%s: %s", what, ebuf);
+	} else if (ret == 0 || errno == 0) {
+		failf(h, c, "%s: connection closed by the node", what);
+	} else {
+		failf(h, c, "%s: %s", what, strerror(errno));
+	}
+	ERR_clear_error();
+}
+
+static void build_request(struct drv_check *c)
+{
+	const struct drv_hc_conf *hc = c->conf;
+	char host[DRV_CONF_STR_MAX + 64], a[DRV_ADDR_STRLEN];
+	int n;
+
+	if (hc->host[0]) {
+		snprintf(host, sizeof(host), "%s", hc->host);
+	} else {
+		drv_addr_format(&c->addr, c->family, a, sizeof(a));
+		if (c->family == DRV_FAMILY_V6)
+			snprintf(host, sizeof(host), "[%s]:%u", a, c->port);
+		else
+			snprintf(host, sizeof(host), "%s:%u", a, c->port);
+	}
+	n = snprintf(
+		c->buf, HC_BUF_SIZE,
+		"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: drover-health\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+		hc->path, host);
+	c->len = n < HC_BUF_SIZE ? (size_t)n : HC_BUF_SIZE;
+	c->off = 0;
+}
+
+static void do_recv(struct drv_health *h, struct drv_check *c)
+{
+	char why[160];
+	bool eof = false;
+	int r;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->len >= HC_BUF_SIZE) {
+			eof = true;
+			break;
+		}
+		if (c->ssl) {
+			n = SSL_read(c->ssl, c->buf + c->len, (int)(HC_BUF_SIZE - c->len));
+			if (n <= 0) {
+				int e = SSL_get_error(c->ssl, (int)n);
+
+				if (e == SSL_ERROR_WANT_READ)
+					break;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					want(h, c, EPOLLOUT);
+					return;
+				}
+				if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !n) ||
+				    c->len) {
+					/* Servers often close without close_notify. */
+					ERR_clear_error();
+					eof = true;
+					break;
+				}
+				ssl_fail(h, c, "TLS read", (int)n);
+				return;
+			}
+		} else {
+			n = recv(c->fd, c->buf + c->len, HC_BUF_SIZE - c->len, 0);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				if (c->len) {
+					eof = true;
+					break;
+				}
+				failf(h, c, "receive: %s", strerror(errno));
+				return;
+			}
+			if (n == 0) {
+				eof = true;
+				break;
+			}
+		}
+		c->len += (size_t)n;
+	}
+	c->buf[c->len] = 0;
+	r = drv_http_evaluate(c->buf, c->len, eof, c->conf, why, sizeof(why));
+	if (r == -EAGAIN)
+		return;
+	finish(h, c, r == 1, why);
+}
+
+static void do_send(struct drv_health *h, struct drv_check *c)
+{
+	while (c->off < c->len) {
+		ssize_t n;
+
+		if (c->ssl) {
+			n = SSL_write(c->ssl, c->buf + c->off, (int)(c->len - c->off));
+			if (n <= 0) {
+				int e = SSL_get_error(c->ssl, (int)n);
+
+				if (e == SSL_ERROR_WANT_WRITE) {
+					want(h, c, EPOLLOUT);
+					return;
+				}
+				if (e == SSL_ERROR_WANT_READ) {
+					want(h, c, EPOLLIN);
+					return;
+				}
+				ssl_fail(h, c, "TLS write", (int)n);
+				return;
+			}
+		} else {
+			n = send(c->fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR) {
+					want(h, c, EPOLLOUT);
+					return;
+				}
+				failf(h, c, "send: %s", strerror(errno));
+				return;
+			}
+		}
+		c->off += (size_t)n;
+	}
+	c->phase = PH_RECV;
+	c->len = 0;
+	if (want(h, c, EPOLLIN))
+		return;
+	do_recv(h, c);
+}
+
+static void start_http(struct drv_health *h, struct drv_check *c)
+{
+	build_request(c);
+	c->phase = PH_SEND;
+	do_send(h, c);
+}
+
+static void do_tls(struct drv_health *h, struct drv_check *c)
+{
+	int r = SSL_connect(c->ssl), e;
+
+	if (r == 1) {
+		if (c->conf->kind == DRV_HC_TLS)
+			finish(h, c, true, "");
+		else
+			start_http(h, c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		want(h, c, EPOLLIN);
+	else if (e == SSL_ERROR_WANT_WRITE)
+		want(h, c, EPOLLOUT);
+	else
+		ssl_fail(h, c, "TLS handshake", r);
+}
+
+static void start_tls(struct drv_health *h, struct drv_check *c)
+{
+	const struct drv_hc_conf *hc = c->conf;
+	const char *name = hc->sni[0]				     ? hc->sni :
+			   (hc->host[0] && !is_ip_literal(hc->host)) ? hc->host :
+								       NULL;
+	char a[DRV_ADDR_STRLEN];
+
+	c->ssl = SSL_new(c->ssl_ctx);
+	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
+		failf(h, c, "TLS: cannot set up a session (out of memory?)");
+		return;
+	}
+	if (name)
+		SSL_set_tlsext_host_name(c->ssl, name);
+	if (hc->verify) {
+		if (name) {
+			SSL_set1_host(c->ssl, name);
+		} else {
+			drv_addr_format(&c->addr, c->family, a, sizeof(a));
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), a);
+		}
+	}
+	c->phase = PH_TLS;
+	do_tls(h, c);
+}
+
+static void connected(struct drv_health *h, struct drv_check *c)
+{
+	switch (c->conf->kind) {
+	case DRV_HC_TCP:
+		finish(h, c, true, "");
+		break;
+	case DRV_HC_HTTP:
+		start_http(h, c);
+		break;
+	default:
+		start_tls(h, c);
+		break;
+	}
+}
+
+static void start(struct drv_health *h, struct drv_check *c, __u64 now)
+{
+	const struct drv_hc_conf *hc = c->conf;
+	struct sockaddr_storage ss = { 0 }, src = { 0 };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+	socklen_t sl;
+	__u64 interval = (__u64)hc->interval_ms * 1000000ull, jitter;
+	int one = 1;
+
+	c->started_ns = now;
+	c->deadline_ns = now + (__u64)hc->timeout_ms * 1000000ull;
+	/* Jitter only shortens the interval, so the fall × interval + timeout bound holds. */
+	jitter = interval * hc->jitter_pct / 100;
+	c->next_ns = now + interval - (jitter ? (__u64)rand_r(&h->seed) % jitter : 0);
+	c->phase = PH_CONNECT;
+
+	if (c->family == DRV_FAMILY_V6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->port);
+		memcpy(&s6->sin6_addr, c->addr.v6, 16);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->port);
+		s4->sin_addr.s_addr = c->addr.v4;
+		sl = sizeof(*s4);
+	}
+	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		failf(h, c, "socket: %s", strerror(errno));
+		return;
+	}
+	/* Close with RST: no TIME_WAIT pile-up from hundreds of checks a second. */
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	setsockopt(c->fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	if (hc->source_family) {
+		if (hc->source_family == DRV_FAMILY_V6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
+
+			s6->sin6_family = AF_INET6;
+			memcpy(&s6->sin6_addr, hc->source.v6, 16);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = hc->source.v4;
+		}
+		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(c->fd, (struct sockaddr *)&src, sl)) {
+			failf(h, c, "bind to source address: %s", strerror(errno));
+			return;
+		}
+	}
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
+		failf(h, c, "epoll: %s", strerror(errno));
+		return;
+	}
+	if (connect(c->fd, (struct sockaddr *)&ss, sl) == 0) {
+		connected(h, c);
+		return;
+	}
+	if (errno != EINPROGRESS)
+		failf(h, c, "connect: %s", strerror(errno));
+}
+
+static void on_event(struct drv_health *h, struct drv_check *c, __u32 events)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	switch (c->phase) {
+	case PH_CONNECT:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+			failf(h, c, "connect: %s", strerror(err ? err : errno));
+			return;
+		}
+		if (!(events & EPOLLOUT))
+			return;
+		connected(h, c);
+		break;
+	case PH_TLS:
+		do_tls(h, c);
+		break;
+	case PH_SEND:
+		do_send(h, c);
+		break;
+	case PH_RECV:
+		do_recv(h, c);
+		break;
+	default:
+		break;
+	}
+}
+
+void drv_health_process(struct drv_health *h)
+{
+	struct epoll_event evs[64];
+	__u64 now;
+	size_t i;
+	int n, k, rounds;
+
+	/* Bounded: at most 16 batches of ready sockets per call. */
+	for (rounds = 0; rounds < 16; rounds++) {
+		n = epoll_wait(h->epfd, evs, ARRAY_SIZE(evs), 0);
+		for (k = 0; k < n; k++)
+			on_event(h, evs[k].data.ptr, evs[k].events);
+		if (n < (int)ARRAY_SIZE(evs))
+			break;
+	}
+	now = now_ns();
+	for (i = 0; i < h->n; i++) {
+		struct drv_check *c = h->checks[i];
+
+		if (c->phase != PH_IDLE && now >= c->deadline_ns)
+			failf(h, c, "timeout after %ums (during %s)", c->conf->timeout_ms,
+			      phase_names[c->phase]);
+		if (c->phase == PH_IDLE && now >= c->next_ns)
+			start(h, c, now);
+	}
+}

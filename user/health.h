@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Health checks of the agent: a rise/fall state machine (pure) and a
+ * non-blocking checker (one epoll set, one thread) running TCP, HTTP, HTTPS
+ * and TLS checks side by side, so a slow node never delays another.
+ */
+#ifndef __DROVER_HEALTH_H
+#define __DROVER_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "drover/maps.h"
+#include "config.h"
+
+/* Rise/fall: @up changes only after @rise passes or @fall failures in a row. */
+struct drv_hc_state {
+	bool up;
+	__u32 ok_run; /* consecutive passes */
+	__u32 fail_run; /* consecutive failures */
+};
+
+enum drv_hc_event {
+	DRV_HC_SAME = 0,
+	DRV_HC_WENT_UP,
+	DRV_HC_WENT_DOWN,
+};
+
+/* Start in state @up (adopted from the pinned maps or assumed), no streaks. */
+void drv_hc_state_init(struct drv_hc_state *s, bool up);
+/* Record one check result; returns whether the state flipped. */
+enum drv_hc_event drv_hc_state_update(struct drv_hc_state *s, bool ok, __u32 rise, __u32 fall);
+
+struct drv_check;
+/* Called once per finished check. @why says what failed ("" when @ok). */
+typedef void (*drv_check_cb)(struct drv_check *c, bool ok, const char *why, void *arg);
+
+/* One node checked one way. The owner fills the first block and keeps @conf alive. */
+struct drv_check {
+	const struct drv_hc_conf *conf;
+	union drv_addr addr;
+	__u8 family;
+	__u16 port; /* host order, resolved (conf->port or the service port) */
+	drv_check_cb cb;
+	void *arg;
+
+	/* Results, for logs and metrics. */
+	bool last_ok;
+	double last_latency_s; /* duration of the last finished check */
+	char last_why[160];
+	__u64 n_ok, n_fail;
+
+	/* Private to health.c. */
+	int fd;
+	int phase;
+	void *ssl_ctx, *ssl;
+	__u64 started_ns, deadline_ns, next_ns;
+	char *buf; /* request, then response */
+	size_t len, off;
+	size_t idx; /* position in drv_health.checks */
+};
+
+struct drv_health {
+	int epfd;
+	struct drv_check **checks;
+	size_t n, cap;
+	unsigned int seed;
+};
+
+/*
+ * drv_hc_tls_check - can the TLS settings of @hc be used (CA bundle, client
+ * certificate and key readable and matching)? For config validation.
+ * Return: 0, or -EINVAL with @err set.
+ */
+int drv_hc_tls_check(const struct drv_hc_conf *hc, char *err, size_t len);
+
+int drv_health_init(struct drv_health *h);
+void drv_health_fini(struct drv_health *h); /* aborts running checks, keeps the drv_checks */
+/* Start checking @c: first check within min(interval, 1 s). 0 or -errno (message logged). */
+int drv_health_add(struct drv_health *h, struct drv_check *c);
+void drv_health_remove(struct drv_health *h, struct drv_check *c);
+/* The fd to poll for readability (an epoll fd) and how long until a timer is due (ms, -1 none). */
+int drv_health_fd(const struct drv_health *h);
+int drv_health_next_ms(const struct drv_health *h);
+/* Handle ready sockets, expired timeouts and due checks; never blocks. */
+void drv_health_process(struct drv_health *h);
+
+/*
+ * drv_http_evaluate - judge an HTTP response received so far
+ * @buf, @len: response bytes (need not be NUL-terminated)
+ * @complete: no more bytes will come (EOF or buffer full)
+ * @hc: expected status codes and body substring
+ * @why, @whylen: reason on failure
+ *
+ * Return: 1 pass, 0 fail, -EAGAIN need more bytes.
+ */
+int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct drv_hc_conf *hc,
+		      char *why, size_t whylen);
+
+#endif /* __DROVER_HEALTH_H */

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+struct drv_metrics {
+	struct MHD_Daemon *d;
+	struct drv_metrics_ops ops;
+};
+
+static void mbuf_grow(struct drv_mbuf *b, size_t need)
+{
+	size_t cap;
+	char *np;
+
+	if (b->err || b->len + need + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->p = np;
+	b->cap = cap;
+}
+
+void drv_mbuf_printf(struct drv_mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->err = -EINVAL;
+		return;
+	}
+	mbuf_grow(b, (size_t)n);
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void drv_mbuf_label(struct drv_mbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		mbuf_grow(b, 2);
+		if (b->err)
+			return;
+		if (*s == '\\' || *s == '"') {
+			b->p[b->len++] = '\\';
+			b->p[b->len++] = *s;
+		} else if (*s == '\n') {
+			b->p[b->len++] = '\\';
+			b->p[b->len++] = 'n';
+		} else {
+			b->p[b->len++] = *s;
+		}
+		b->p[b->len] = 0;
+	}
+}
+
+void drv_mbuf_free(struct drv_mbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
+			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_len, void **state)
+{
+	struct drv_metrics *m = cls;
+	static const char text[] = "text/plain; charset=utf-8";
+	char why[256], msg[300];
+	int n;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)state;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET\n", 9,
+			     MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/metrics")) {
+		struct drv_mbuf b = { 0 };
+
+		m->ops.render(&b, m->ops.arg);
+		if (b.err || !b.p) {
+			drv_mbuf_free(&b);
+			return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "out of memory\n",
+				     14, MHD_RESPMEM_PERSISTENT);
+		}
+		/* MHD frees b.p with free() once sent. */
+		return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p,
+			     b.len, MHD_RESPMEM_MUST_FREE);
+	}
+	if (!strcmp(url, "/healthz"))
+		return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/readyz")) {
+		why[0] = 0;
+		if (m->ops.ready(m->ops.arg, why, sizeof(why)))
+			return reply(conn, MHD_HTTP_OK, text, "ready\n", 6, MHD_RESPMEM_PERSISTENT);
+		n = snprintf(msg, sizeof(msg), "not ready: %s\n", why);
+		return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg,
+			     n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+			     MHD_RESPMEM_MUST_COPY);
+	}
+	return reply(conn, MHD_HTTP_NOT_FOUND, text, "not found: try /metrics, /healthz, /readyz\n",
+		     43, MHD_RESPMEM_PERSISTENT);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon;
+	unsigned long port;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (listen[0] == '[') {
+		colon = strstr(listen, "]:");
+		if (!colon || (size_t)(colon - listen - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, listen + 1, colon - listen - 1);
+		host[colon - listen - 1] = 0;
+		colon++;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon || (size_t)(colon - listen) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, listen, colon - listen);
+		host[colon - listen] = 0;
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !port || port > 65535)
+		return -EINVAL;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((unsigned short)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((unsigned short)port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metrics_ops *ops)
+{
+	struct sockaddr_storage ss;
+	struct drv_metrics *m;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned short port;
+
+	if (parse_listen(listen, &ss)) {
+		pr_warn("metrics: cannot parse listen address '%s': use ADDR:PORT\n", listen);
+		errno = EINVAL;
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->ops = *ops;
+	if (ss.ss_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	m->d = MHD_start_daemon(flags, port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!m->d) {
+		int e = errno ? errno : EADDRINUSE;
+
+		pr_warn("metrics: cannot listen on %s: %s; is another agent running? set metrics: listen: in the config\n",
+			listen, strerror(e));
+		free(m);
+		errno = e;
+		return NULL;
+	}
+	return m;
+}
+
+void drv_metrics_stop(struct drv_metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->d);
+	free(m);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The agent's HTTP endpoint (libmicrohttpd, its own thread): /metrics in
+ * Prometheus text format, /healthz (the process is alive) and /readyz
+ * (attached with a config loaded, else 503). What /metrics says is rendered
+ * by the agent through a callback, under the agent's own lock.
+ */
+#ifndef __DROVER_METRICS_H
+#define __DROVER_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growing text buffer; after an allocation failure it stays failed (err set). */
+struct drv_mbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+void drv_mbuf_printf(struct drv_mbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Append @s escaped as a Prometheus label value (\\, \" and \n). */
+void drv_mbuf_label(struct drv_mbuf *b, const char *s);
+void drv_mbuf_free(struct drv_mbuf *b);
+
+struct drv_metrics_ops {
+	/* Render /metrics into @b. Called from the HTTP thread. */
+	void (*render)(struct drv_mbuf *b, void *arg);
+	/* Ready? If not, say why in @why. */
+	bool (*ready)(void *arg, char *why, size_t len);
+	void *arg;
+};
+
+struct drv_metrics;
+
+/*
+ * drv_metrics_start - serve on @listen ("ADDR:PORT" or "[ADDR6]:PORT")
+ * Return: the server, or NULL with errno set (message logged).
+ */
+struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metrics_ops *ops);
+void drv_metrics_stop(struct drv_metrics *m);
+
+#endif /* __DROVER_METRICS_H */

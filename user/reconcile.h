@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The agent's reconcile, as pure functions: desired state = config × health
+ * (with fail-open when no node of a service is healthy), and the plan that
+ * turns what is applied into what is desired, touching only what differs.
+ */
+#ifndef __DROVER_RECONCILE_H
+#define __DROVER_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "ctl.h"
+
+/* One drover service (one VIP:port) as it should be in the maps. */
+struct drv_want_svc {
+	struct drv_svc_conf conf;
+	size_t cfg_idx; /* index in drv_config.services */
+	__u16 port; /* host order */
+	bool all_down; /* no node healthy: failing open */
+	bool unknown; /* adopted from the maps, contents not known */
+	struct drv_be_conf *bes; /* one per config node, in config order */
+	size_t nbes;
+};
+
+struct drv_want {
+	struct drv_want_svc *svcs;
+	size_t n;
+};
+
+/*
+ * drv_want_build - desired state of every VIP:port
+ * @cfg: the configuration
+ * @up: @up[i][j] is the health of node j of service i (true = passing)
+ * @out: filled; free with drv_want_free
+ *
+ * Drained nodes are DRAIN with weight 0; failing nodes DOWN; passing nodes UP
+ * with their weight. If a service has non-drained nodes but none passes, all
+ * of its non-drained nodes are kept UP and all_down is set (fail open).
+ * Return: 0 or -ENOMEM.
+ */
+int drv_want_build(const struct drv_config *cfg, bool *const *up, struct drv_want *out);
+void drv_want_free(struct drv_want *w);
+/* Deep copy (for "applied" bookkeeping). */
+int drv_want_copy(const struct drv_want *src, struct drv_want *dst);
+/* Same key, settings and backends? */
+bool drv_want_svc_equal(const struct drv_want_svc *a, const struct drv_want_svc *b);
+
+enum drv_plan_op {
+	DRV_PLAN_DEL = 0, /* service in the maps, not in the config: delete it */
+	DRV_PLAN_SYNC = 1, /* new or changed: drv_service_sync */
+};
+
+struct drv_plan_step {
+	enum drv_plan_op op;
+	struct drv_svc_key key;
+	size_t idx; /* SYNC: index in next->svcs; DEL: index in applied->svcs */
+};
+
+struct drv_plan {
+	struct drv_plan_step *steps;
+	size_t n;
+};
+
+/*
+ * drv_plan_make - steps from @applied to @next: every DEL first (frees service
+ * ids), then a SYNC for each service of @next that is new, unknown or differs.
+ * Return: 0 or -ENOMEM.
+ */
+int drv_plan_make(const struct drv_want *applied, const struct drv_want *next,
+		  struct drv_plan *plan);
+void drv_plan_free(struct drv_plan *plan);
+
+#endif /* __DROVER_RECONCILE_H */
