@@ -38,11 +38,16 @@
 /* last_seen is refreshed at most this often, to keep flows' cache lines mostly read-only. */
 #define DRV_TOUCH_NS NSEC_PER_SEC
 
+/*
+ * A flow lives tcp_idle_timeout_s while open, tcp_fin_timeout_s once a FIN or
+ * RST was seen and also while only the client's SYN was: a SYN flood then
+ * holds SNAT ports for seconds, not for the idle timeout.
+ */
 static __always_inline __u64 flow_timeout_ns(const struct drv_cfg *cfg, __u8 state)
 {
 	__u32 s;
 
-	if (state == DRV_FLOW_CLOSING)
+	if (state != DRV_FLOW_OPEN)
 		s = cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT;
 	else
 		s = cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT;
@@ -55,8 +60,22 @@ static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_s
 	return now - last_seen > flow_timeout_ns(cfg, state);
 }
 
-/* FIN or RST moves a flow (and its NAT entry) to the short closing timeout. */
-static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state)
+/*
+ * Client → VIP direction: FIN or RST closes; a bare SYN starts half-open;
+ * the client's first packet with ACK (the handshake's third) opens. A flow
+ * picked up mid-stream (re-hash, lost record) is open at once.
+ */
+static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state, bool is_new)
+{
+	if (th->fin || th->rst)
+		return DRV_FLOW_CLOSING;
+	if (th->syn && !th->ack)
+		return is_new ? DRV_FLOW_SYN : state;
+	return state == DRV_FLOW_SYN || is_new ? DRV_FLOW_OPEN : state;
+}
+
+/* Node → client direction: only FIN or RST changes the state (a SYN-ACK does not open). */
+static __always_inline __u8 tcp_reply_state(const struct tcphdr *th, __u8 state)
 {
 	return th->fin || th->rst ? DRV_FLOW_CLOSING : state;
 }
@@ -191,7 +210,8 @@ static __always_inline void snat_refresh(struct pkt *p, const struct drv_svc *sv
 	nk.family = p->family;
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
 	if (cur) {
-		if (cur->state < f->state)
+		/* The forward direction opens the entry; a close from either side sticks. */
+		if (cur->state != DRV_FLOW_CLOSING)
 			cur->state = f->state;
 		return;
 	}
@@ -295,7 +315,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		be = backend_get(be_id);
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
 		    be->state != DRV_BE_DOWN) {
-			state = tcp_flow_state(p->tcp, f->state);
+			state = tcp_flow_state(p->tcp, f->state, false);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				f->state = state;
 				f->last_seen_ns = now;
@@ -314,7 +334,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 		return stats_drop(ctx, DRV_STAT_DROP_NO_BACKEND);
 	}
-	state = tcp_flow_state(p->tcp, DRV_FLOW_OPEN);
+	state = tcp_flow_state(p->tcp, DRV_FLOW_OPEN, true);
 	snat_port = 0;
 	if (svc->mode == DRV_MODE_NAT) {
 		snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, state);
@@ -391,7 +411,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		return act;
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		n->last_seen_ns = now;
-		n->state = tcp_flow_state(p->tcp, n->state);
+		n->state = tcp_reply_state(p->tcp, n->state);
 		n->nh.ifindex = 0;	/* look the next hop up again */
 	}
 	vip = n->vip;

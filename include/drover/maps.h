@@ -122,6 +122,7 @@ struct drv_flow_key {
 enum drv_flow_state {
 	DRV_FLOW_OPEN = 0,
 	DRV_FLOW_CLOSING = 1,	/* FIN or RST seen: expires after tcp_fin_timeout_s */
+	DRV_FLOW_SYN = 2,	/* only the client's SYN seen: half-open, expires like CLOSING */
 };
 
 /* drv_flows value: where a client flow goes. */

@@ -708,6 +708,56 @@ static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
 	fail_msg("SNAT port not reclaimed 10 s after FIN with a 1 s FIN timeout");
 }
 
+static struct drv_flow flow_of(struct env *e, const struct pkt_spec *s)
+{
+	struct drv_flow_key k = { .sport = htons(s->sport), .dport = htons(s->dport),
+				  .proto = IPPROTO_TCP, .family = s->family };
+	struct drv_flow f;
+
+	k.saddr = addr(s->saddr);
+	k.daddr = addr(s->daddr);
+	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
+	return f;
+}
+
+static void syn_only_flow_is_half_open_until_the_client_acks(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, synack = {
+		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
+		.daddr = "10.2.0.1", .sport = 8080, .dport = 20000, .flags = TCP_SYN | TCP_ACK,
+	};
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);	/* the reply does not open it */
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
+}
+
+/* A SYN flood must not hold SNAT ports for the idle timeout. */
+static void syn_only_flow_frees_its_snat_port_after_the_short_timeout(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec b = syn4;
+	int i;
+
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	b.sport = 40001;
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);	/* the one port is held... */
+	for (i = 0; i < 100; i++) {	/* ...for about a second, not an hour (≤ 10 s) */
+		usleep(100 * 1000);
+		if (run(e, &b, ifa) == XDP_REDIRECT)
+			return;
+	}
+	fail_msg("a SYN-only flow held its SNAT port 10 s with a 1 s short timeout");
+}
+
 static void rst_marks_flow_closing(void **state)
 {
 	struct env *e = *state;
@@ -1014,6 +1064,8 @@ int main(void)
 		T(snat_exhaustion_is_dropped_and_counted),
 		T(fin_ages_flow_and_frees_snat_port_after_fin_timeout),
 		T(rst_marks_flow_closing),
+		T(syn_only_flow_is_half_open_until_the_client_acks),
+		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(first_fragment_to_vip_is_dropped),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
