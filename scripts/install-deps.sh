@@ -30,6 +30,10 @@ procps
 nginx-light
 socat
 netcat-openbsd
+hping3
+nftables
+haproxy
+conntrack
 "
 
 die() { echo "install-deps: $*" >&2; exit 1; }

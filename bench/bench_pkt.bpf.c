@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Per-packet benchmark programs for bpf_prog_test_run_opts (make bench):
+ *
+ * bench_floor_tx     floor 1: returns XDP_TX, touches nothing.
+ * bench_floor_parse  floor 2: parses Ethernet/IPv4/TCP, one hash-map lookup
+ *                    of the 5-tuple, XDP_PASS on a hit (XDP_DROP on a miss,
+ *                    so the verdict proves the timed path).
+ * bench_wrap         restores the frame from a template before every
+ *                    iteration (test_run's repeat does not: a program that
+ *                    rewrites the packet would otherwise time its own output
+ *                    from the second iteration on), optionally gives it a
+ *                    new source port/address, then tail-calls the program
+ *                    under test (slot 0 of bench_target).
+ * bench_empty        XDP_PASS: tail-call target that measures bench_wrap's
+ *                    own cost, subtracted from the wrapped figures.
+ * bench_floor_insert parse as bench_floor_parse, then insert the 5-tuple
+ *                    into a 1M-entry LRU hash (drover's flow table size):
+ *                    what one connection-table insert costs on this machine,
+ *                    run behind bench_wrap with a new 5-tuple each iteration.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/maps.h"
+
+#define BENCH_FRAME_LEN 54 /* Ethernet + IPv4 (no options) + TCP (no options) */
+
+struct bench_frame {
+	__u8 data[BENCH_FRAME_LEN];
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_target SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_frame);
+} bench_tmpl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct drv_flow_key);
+	__type(value, __u32);
+} bench_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DRV_FLOWS_DEFAULT);
+	__type(key, struct drv_flow_key);
+	__type(value, struct drv_flow);
+} bench_lru SEC(".maps");
+
+/*
+ * How bench_wrap varies the frame: 0 → never (one hot flow); N → iteration i
+ * uses flow i % N; ~0 → every iteration is a new flow (until 2^32).
+ */
+volatile __u32 bench_vary;
+__u64 bench_iter;
+
+SEC("xdp")
+int bench_floor_tx(struct xdp_md *ctx)
+{
+	return XDP_TX;
+}
+
+SEC("xdp")
+int bench_floor_parse(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct drv_flow_key k = {};
+	struct tcphdr *th;
+	struct iphdr *iph;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_ABORTED;
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > end || iph->ihl != 5 || iph->protocol != IPPROTO_TCP)
+		return XDP_ABORTED;
+	th = (void *)(iph + 1);
+	if ((void *)(th + 1) > end)
+		return XDP_ABORTED;
+	k.saddr.v4 = iph->saddr;
+	k.daddr.v4 = iph->daddr;
+	k.sport = th->source;
+	k.dport = th->dest;
+	k.proto = IPPROTO_TCP;
+	k.family = DRV_FAMILY_V4;
+	return bpf_map_lookup_elem(&bench_flows, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_floor_insert(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct drv_flow_key k = {};
+	struct drv_flow v = {};
+	struct tcphdr *th;
+	struct iphdr *iph;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_ABORTED;
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > end || iph->ihl != 5 || iph->protocol != IPPROTO_TCP)
+		return XDP_ABORTED;
+	th = (void *)(iph + 1);
+	if ((void *)(th + 1) > end)
+		return XDP_ABORTED;
+	k.saddr.v4 = iph->saddr;
+	k.daddr.v4 = iph->daddr;
+	k.sport = th->source;
+	k.dport = th->dest;
+	k.proto = IPPROTO_TCP;
+	k.family = DRV_FAMILY_V4;
+	v.backend_id = 1;
+	return bpf_map_update_elem(&bench_lru, &k, &v, BPF_NOEXIST) ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp")
+int bench_empty(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_wrap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct bench_frame *f;
+	struct iphdr *iph;
+	struct tcphdr *th;
+	__u32 zero = 0, vary = bench_vary, k;
+
+	if (data + BENCH_FRAME_LEN > end)
+		return XDP_ABORTED;
+	f = bpf_map_lookup_elem(&bench_tmpl, &zero);
+	if (!f)
+		return XDP_ABORTED;
+	__builtin_memcpy(data, f->data, BENCH_FRAME_LEN);
+	if (vary) {
+		k = (__u32)bench_iter++;
+		if (vary != ~0u)
+			k %= vary;
+		iph = data + sizeof(struct ethhdr);
+		th = (void *)(iph + 1);
+		/* 64512 source ports per source address; addresses count up from the template's. */
+		th->source = bpf_htons(1024 + k % 64512);
+		iph->saddr = bpf_htonl(bpf_ntohl(iph->saddr) + k / 64512);
+	}
+	bpf_tail_call(ctx, &bench_target, 0);
+	return XDP_ABORTED;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

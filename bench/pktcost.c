@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * drover-bench-pkt: per-packet cost of drover_xdp with bpf_prog_test_run_opts,
+ * next to two floor programs, in one process on one pinned CPU.
+ *
+ * Programs that rewrite the packet run behind bench_wrap, which restores the
+ * frame before each iteration (and varies the 5-tuple for the new-flow and
+ * many-flows cases); bench_wrap's own cost, measured with an empty tail-call
+ * target in the same mode, is subtracted. Every timed run is checked: the
+ * verdict of the last iteration and the delta of drover's verdict/event
+ * counters must account for every iteration, or the figure is reported as
+ * failed.
+ *
+ * Run it in a network namespace where IFNAME routes 10.88.1.0/24 and
+ * 10.88.2.0/24 with permanent neighbours (scripts/bench.sh sets that up):
+ * drover's FIB lookup must resolve for the forward paths to be timed.
+ *
+ * usage: drover-bench-pkt -i IFNAME [-r REPEAT] [-c CPU] [-R ROUNDS] [-F FLOWS_MAX]
+ *                         [-m MANY_FLOWS]
+ * (-F resizes drv_flows and drv_nat, to see what the tables' size costs)
+ * Output: key=value lines on stdout; diagnostics on stderr.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "drover/maps.h"
+
+#include "bench_pkt.skel.h"
+#include "drover.skel.h"
+#include "maglev.h"
+
+#define FRAME_LEN 54
+#define NBACKENDS 128 /* × 55536 SNAT ports: new flows never run out */
+#define SNAT_LO 10000
+#define SNAT_HI 65535
+
+static const char *ifname;
+static __u32 ifindex;
+static unsigned int repeat = 1000000, rounds = 3;
+static int ncpus;
+static int failures;
+static __u32 flows_max; /* -F: drv_flows and drv_nat size (0: as built) */
+static __u32 many_flows = 65536; /* -m: flows the "established, many" case spreads over */
+
+static __be32 ip4(const char *s)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
+}
+
+static __u16 csum16(const __u8 *b, size_t len, __u32 sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (__u32)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Ethernet/IPv4/TCP frame with valid checksums; @flags: TCP flags byte. */
+static void frame(__u8 *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 flags)
+{
+	__u8 *ip = f + 14, *tcp = f + 34, pseudo[12];
+	__u32 sum;
+	__u16 c;
+
+	memset(f, 0, FRAME_LEN);
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+	ip[0] = 0x45;
+	ip[3] = 40;
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	c = htons(csum16(ip, 20, 0));
+	memcpy(ip + 10, &c, 2);
+	tcp[0] = sport >> 8;
+	tcp[1] = sport & 0xff;
+	tcp[2] = dport >> 8;
+	tcp[3] = dport & 0xff;
+	tcp[7] = 1;
+	tcp[12] = 5 << 4;
+	tcp[13] = flags;
+	tcp[14] = 0xff;
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	pseudo[10] = 0;
+	pseudo[11] = 20;
+	sum = 0;
+	for (int i = 0; i < 12; i += 2)
+		sum += (__u32)(pseudo[i] << 8 | pseudo[i + 1]);
+	c = htons(csum16(tcp, 20, sum));
+	memcpy(tcp + 16, &c, 2);
+}
+
+/*
+ * One timed run: ns per iteration as the kernel measures it (whole ns; the
+ * kernel stops its clock while the loop yields the CPU, so other load on
+ * the machine does not inflate it), or -1.
+ */
+static double run(int prog_fd, const __u8 *f, unsigned int reps, __u32 *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = FRAME_LEN, .repeat = reps);
+	int err = bpf_prog_test_run_opts(prog_fd, &o);
+
+	if (err) {
+		fprintf(stderr, "drover-bench-pkt: test run of prog fd %d: %s\n", prog_fd,
+			strerror(errno));
+		return -1;
+	}
+	*retval = o.retval;
+	return (double)o.duration;
+}
+
+static __u64 stat_sum(int fd, __u32 idx)
+{
+	struct drv_counter v[ncpus];
+	__u64 s = 0;
+
+	if (bpf_map_lookup_elem(fd, &idx, v))
+		return 0;
+	for (int i = 0; i < ncpus; i++)
+		s += v[i].packets;
+	return s;
+}
+
+static void report(const char *key, double ns)
+{
+	printf("%s=%.2f\n", key, ns);
+}
+
+/* Best of @rounds runs; a round whose verdict differs from @want fails the figure. */
+static double best(const char *name, int prog_fd, const __u8 *f, __u32 want)
+{
+	double b = -1;
+
+	for (unsigned int r = 0; r < rounds; r++) {
+		__u32 ret = ~0u;
+		double ns = run(prog_fd, f, repeat, &ret);
+
+		if (ns < 0 || ret != want) {
+			fprintf(stderr, "drover-bench-pkt: %s: verdict %u, want %u\n", name, ret, want);
+			failures++;
+			return -1;
+		}
+		if (b < 0 || ns < b)
+			b = ns;
+	}
+	return b;
+}
+
+struct dstats {
+	__u64 v[__DRV_STAT_MAX];
+};
+
+static void dstats_read(int fd, struct dstats *s)
+{
+	for (__u32 i = 0; i < __DRV_STAT_MAX; i++)
+		s->v[i] = stat_sum(fd, i);
+}
+
+/*
+ * Time drover behind the wrapper in @vary mode; checks that each of the
+ * rounds × repeat iterations ended in @want and counted @event (if ≥ 0)
+ * @event_per_iter times per iteration.
+ */
+static double drover_case(const char *name, struct bench_pkt_bpf *b, int stats_fd, const __u8 *f,
+			  __u32 vary, __u32 want, int event, unsigned int event_per_iter)
+{
+	struct dstats s0, s1;
+	__u32 zero = 0;
+	double ns;
+	__u64 n = (__u64)repeat * rounds;
+
+	bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f, BPF_ANY);
+	b->bss->bench_vary = vary;
+	b->bss->bench_iter = 0;
+	dstats_read(stats_fd, &s0);
+	ns = best(name, bpf_program__fd(b->progs.bench_wrap), f, want);
+	dstats_read(stats_fd, &s1);
+	if (ns < 0) {
+		for (__u32 i = 0; i < __DRV_STAT_MAX; i++)
+			if (s1.v[i] != s0.v[i])
+				fprintf(stderr, "drover-bench-pkt: %s: counter %u moved %llu\n", name, i,
+					(unsigned long long)(s1.v[i] - s0.v[i]));
+		return -1;
+	}
+	if (s1.v[want] - s0.v[want] != n) {
+		fprintf(stderr, "drover-bench-pkt: %s: %llu of %llu iterations counted verdict %u\n",
+			name, (unsigned long long)(s1.v[want] - s0.v[want]), (unsigned long long)n,
+			want);
+		failures++;
+		return -1;
+	}
+	if (event >= 0 && s1.v[event] - s0.v[event] != n * event_per_iter) {
+		fprintf(stderr, "drover-bench-pkt: %s: counter %d moved %llu, want %llu\n", name,
+			event, (unsigned long long)(s1.v[event] - s0.v[event]),
+			(unsigned long long)(n * event_per_iter));
+		failures++;
+		return -1;
+	}
+	return ns;
+}
+
+static int drover_setup(struct drover_bpf *d)
+{
+	struct drv_maglev_backend mb[NBACKENDS];
+	struct drv_svc_key sk = {};
+	struct drv_svc svc = {};
+	struct drv_cfg cfg = {};
+	__u32 *table, zero = 0;
+	int err;
+
+	cfg.reply_port_lo = SNAT_LO;
+	cfg.reply_port_hi = SNAT_HI;
+	err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_CFG), &zero, &cfg, BPF_ANY);
+	memset(mb, 0, sizeof(mb));
+	for (__u32 i = 0; i < NBACKENDS && !err; i++) {
+		struct drv_backend be = {};
+		__u32 id = i + 1;
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.88.%u.%u", 2 + (11 + i) / 250, (11 + i) % 250);
+		be.addr.v4 = ip4(a);
+		be.port = htons(80);
+		be.family = DRV_FAMILY_V4;
+		be.state = DRV_BE_UP;
+		be.svc_id = 0;
+		be.weight = 1;
+		be.gen = 1;
+		err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_BACKENDS), &id, &be, BPF_ANY);
+		mb[i].addr = be.addr;
+		mb[i].port = be.port;
+		mb[i].family = be.family;
+		mb[i].weight = 1;
+		mb[i].id = id;
+	}
+	table = calloc(DRV_MAGLEV_MAX, sizeof(*table));
+	if (err || !table)
+		goto out;
+	err = drv_maglev_build(mb, NBACKENDS, DRV_MAGLEV_MAX, table);
+	for (__u32 i = 0; i < DRV_MAGLEV_MAX && !err; i++) {
+		__u32 idx = DRV_MAGLEV_INDEX(0, 0, i);
+
+		err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_MAGLEV), &idx, &table[i],
+					  BPF_ANY);
+	}
+	free(table);
+	if (err)
+		goto out;
+	sk.vip.v4 = ip4("10.88.0.100");
+	sk.port = htons(80);
+	sk.proto = 6;
+	sk.family = DRV_FAMILY_V4;
+	svc.id = 0;
+	svc.table_size = DRV_MAGLEV_MAX;
+	svc.mode = DRV_MODE_NAT;
+	svc.active = 0;
+	svc.snat_port_lo = SNAT_LO;
+	svc.snat_port_hi = SNAT_HI;
+	svc.nbackends = NBACKENDS;
+	svc.snat.v4 = ip4("10.88.2.1");
+	err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_SVCS), &sk, &svc, BPF_ANY);
+	if (err)
+		goto out;
+	err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_TX_PORTS), &ifindex, &ifindex,
+				  BPF_ANY);
+out:
+	if (err)
+		fprintf(stderr, "drover-bench-pkt: filling drover's maps: %s\n", strerror(errno));
+	return err ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_pkt_bpf *b = NULL;
+	struct drover_bpf *d = NULL;
+	__u8 f_syn[FRAME_LEN], f_est[FRAME_LEN], f_reply[FRAME_LEN], f_other[FRAME_LEN];
+	__u8 f_new[FRAME_LEN];
+	struct drv_flow_key fk = {};
+	struct drv_flow flow;
+	struct drv_backend be;
+	struct bpf_map *m;
+	__u32 zero = 0, one_val = 1;
+	double floor_tx, floor_parse, wrap0, wrapn, wrapm, ns;
+	unsigned int rounds_saved;
+	int opt, cpu = -1, stats_fd, target_fd, rc = 1;
+
+	while ((opt = getopt(argc, argv, "i:r:c:R:F:m:")) != -1) {
+		switch (opt) {
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'r':
+			repeat = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		case 'R':
+			rounds = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			many_flows = (__u32)strtoul(optarg, NULL, 10);
+			break;
+		case 'F':
+			flows_max = (__u32)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!ifname || many_flows < 2 || many_flows > 1000000 || repeat < 1000 ||
+	    repeat > 100000000 || rounds < 1 || rounds > 10)
+		goto usage;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		fprintf(stderr, "drover-bench-pkt: no interface %s in this namespace\n", ifname);
+		return 1;
+	}
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			fprintf(stderr, "drover-bench-pkt: pin to CPU %d: %s\n", cpu, strerror(errno));
+			return 1;
+		}
+	}
+	ncpus = libbpf_num_possible_cpus();
+
+	b = bench_pkt_bpf__open_and_load();
+	if (!b) {
+		fprintf(stderr, "drover-bench-pkt: loading bench_pkt.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	/* drover's maps are pinned by name: keep this private copy unpinned. */
+	d = drover_bpf__open();
+	if (!d) {
+		fprintf(stderr, "drover-bench-pkt: opening drover.bpf.o: %s\n", strerror(errno));
+		goto out;
+	}
+	bpf_object__for_each_map(m, d->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (flows_max) {
+		bpf_map__set_max_entries(d->maps.DRV_MAP_FLOWS, flows_max);
+		bpf_map__set_max_entries(d->maps.DRV_MAP_NAT, flows_max);
+	}
+	if (drover_bpf__load(d)) {
+		fprintf(stderr, "drover-bench-pkt: loading drover.bpf.o: %s\n", strerror(errno));
+		goto out;
+	}
+	if (drover_setup(d))
+		goto out;
+	stats_fd = bpf_map__fd(d->maps.DRV_MAP_STATS);
+	target_fd = bpf_map__fd(b->maps.bench_target);
+
+	frame(f_syn, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x02);
+	frame(f_est, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x10);
+	/* new flows count up from another client address: none of them was seen before */
+	frame(f_new, ip4("10.88.1.100"), ip4("10.88.0.100"), 1024, 80, 0x02);
+	frame(f_other, ip4("10.88.1.2"), ip4("10.88.9.9"), 40000, 80, 0x10);
+	printf("repeat=%u\nrounds=%u\ncpu=%d\nflows_max=%u\nmany_flows=%u\n", repeat, rounds, cpu,
+	       bpf_map__max_entries(d->maps.DRV_MAP_FLOWS), many_flows);
+
+	/* Floors, run bare: neither rewrites the packet. */
+	floor_tx = best("floor_tx", bpf_program__fd(b->progs.bench_floor_tx), f_est, XDP_TX);
+	fk.saddr.v4 = ip4("10.88.1.2");
+	fk.daddr.v4 = ip4("10.88.0.100");
+	fk.sport = htons(40000);
+	fk.dport = htons(80);
+	fk.proto = 6;
+	fk.family = DRV_FAMILY_V4;
+	bpf_map_update_elem(bpf_map__fd(b->maps.bench_flows), &fk, &one_val, BPF_ANY);
+	floor_parse = best("floor_parse", bpf_program__fd(b->progs.bench_floor_parse), f_est,
+			   XDP_PASS);
+	report("floor_tx_ns", floor_tx);
+	report("floor_parse_ns", floor_parse);
+
+	/* The wrapper's own cost in each mode, with an empty target. */
+	int empty_fd = bpf_program__fd(b->progs.bench_empty);
+
+	bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
+	b->bss->bench_vary = 0;
+	wrap0 = best("wrap_fixed", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+	b->bss->bench_vary = many_flows;
+	wrapm = best("wrap_many", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+	b->bss->bench_vary = ~0u;
+	wrapn = best("wrap_new", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+	/* One LRU insert per iteration, new 5-tuple each time (behind the wrapper). */
+	{
+		int ins_fd = bpf_program__fd(b->progs.bench_floor_insert);
+
+		bpf_map_update_elem(target_fd, &zero, &ins_fd, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
+		b->bss->bench_vary = ~0u;
+		b->bss->bench_iter = 0;
+		rounds_saved = rounds;
+		rounds = 1; /* every run inserts new keys: one run of repeat keys */
+		ns = best("floor_insert", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+		rounds = rounds_saved;
+		report("floor_insert_ns", ns < 0 ? ns : ns - wrapn);
+		bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY);
+	}
+	report("wrap_fixed_ns", wrap0);
+	report("wrap_many_ns", wrapm);
+	report("wrap_new_ns", wrapn);
+
+	int drv_fd = bpf_program__fd(d->progs.drover_xdp);
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+
+	/* Program size and the verifier's work, as bpftool prog show reports them. */
+	if (!bpf_obj_get_info_by_fd(drv_fd, &info, &info_len))
+		printf("drover_xlated_insns=%u\ndrover_jited_bytes=%u\ndrover_verified_insns=%u\n",
+		       info.xlated_prog_len / 8, info.jited_prog_len, info.verified_insns);
+
+	bpf_map_update_elem(target_fd, &zero, &drv_fd, BPF_ANY);
+
+	/* Non-VIP TCP, outside every SNAT range: untouched, so timed bare. */
+	{
+		struct dstats s0, s1;
+
+		dstats_read(stats_fd, &s0);
+		ns = best("nonvip", drv_fd, f_other, XDP_PASS);
+		dstats_read(stats_fd, &s1);
+		if (ns >= 0 && s1.v[XDP_PASS] - s0.v[XDP_PASS] != (__u64)repeat * rounds) {
+			fprintf(stderr, "drover-bench-pkt: nonvip: XDP_PASS moved %llu\n",
+				(unsigned long long)(s1.v[XDP_PASS] - s0.v[XDP_PASS]));
+			failures++;
+			ns = -1;
+		}
+		report("drover_nonvip_ns", ns);
+	}
+
+	/* One hot flow: record it (SYN, untimed), then time its established packets. */
+	{
+		__u32 r;
+
+		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_syn, BPF_ANY);
+		b->bss->bench_vary = 0;
+		run(bpf_program__fd(b->progs.bench_wrap), f_syn, 1, &r);
+	}
+	ns = drover_case("est_hot", b, stats_fd, f_est, 0, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 0);
+	report("drover_est_hot_ns", ns < 0 ? ns : ns - wrap0);
+
+	/* Many flows: record 65536 flows untimed, then hits spread over all of them. */
+	{
+		__u32 r;
+
+		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_syn, BPF_ANY);
+		b->bss->bench_vary = many_flows;
+		b->bss->bench_iter = 0;
+		run(bpf_program__fd(b->progs.bench_wrap), f_syn, many_flows, &r);
+	}
+	ns = drover_case("est_many", b, stats_fd, f_est, many_flows, XDP_REDIRECT,
+			 DRV_STAT_NEW_FLOW, 0);
+	report("drover_est_many_ns", ns < 0 ? ns : ns - wrapm);
+
+	/* NAT reply of the hot flow: node:80 → SNAT addr:port. */
+	if (bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_FLOWS), &fk, &flow) ||
+	    bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_BACKENDS), &flow.backend_id, &be)) {
+		fprintf(stderr, "drover-bench-pkt: the hot flow was not recorded in drv_flows\n");
+		failures++;
+		report("drover_reply_ns", -1);
+	} else {
+		frame(f_reply, be.addr.v4, ip4("10.88.2.1"), ntohs(be.port), ntohs(flow.snat_port),
+		      0x10);
+		ns = drover_case("reply", b, stats_fd, f_reply, 0, XDP_REDIRECT, DRV_STAT_NAT_REPLY,
+				 1);
+		report("drover_reply_ns", ns < 0 ? ns : ns - wrap0);
+	}
+
+	/* New flows: every iteration a new 5-tuple (insert into drv_flows and drv_nat). */
+	rounds = 1;
+	ns = drover_case("new", b, stats_fd, f_new, ~0u, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
+	report("drover_new_ns", ns < 0 ? ns : ns - wrapn);
+
+	printf("failures=%d\n", failures);
+	rc = failures ? 1 : 0;
+out:
+	drover_bpf__destroy(d);
+	bench_pkt_bpf__destroy(b);
+	return rc;
+usage:
+	fprintf(stderr, "usage: %s -i IFNAME [-r REPEAT (≥1000)] [-c CPU] [-R ROUNDS] [-F FLOWS_MAX] [-m MANY_FLOWS]\n", argv[0]);
+	return 2;
+}
