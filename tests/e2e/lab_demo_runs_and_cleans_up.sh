@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# `make demo` (scripts/demo.sh): without root it stops with one clear line;
+# as root it spreads connections over the three nodes, shows a failed node
+# leave (with the agent's log line) and come back, shows counters and a
+# bpftool dump, finishes in under a minute of its own time, and leaves no
+# namespace, bpffs mount or directory behind.
+set -eu
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+
+demo=$E2E_TOP/scripts/demo.sh
+out=$E2E_TMP/demo.out
+
+# Without root: one line, exit 1, says what to do.
+if setpriv --reuid=65534 --regid=65534 --clear-groups "$demo" >"$out" 2>&1; then
+	fail "demo succeeded without root"
+fi
+[ "$(wc -l <"$out")" -eq 1 ] || fail "demo without root printed more than one line: $(cat "$out")"
+grep -q "needs root.*sudo make demo" "$out" || fail "demo without root does not say what to do: $(cat "$out")"
+log "without root: $(cat "$out")"
+
+# As root, N connections per round (less than the default to save time).
+# On failure, the whole demo output goes to stderr ($rc is cleanup()'s local).
+on_exit '[ "${rc:-0}" -eq 0 ] || { echo "----- demo output:"; cat "$out"; } >&2'
+DEMO_N=150 timeout 300 "$demo" >"$out" 2>&1 || fail "demo failed: $(tail -20 "$out")"
+prefix=$(sed -n 's/^client \([a-z0-9]*\)-cl .*/\1/p' "$out")
+[ -n "$prefix" ] || fail "demo output does not name its lab"
+on_exit "LAB_PREFIX=$prefix '$E2E_TOP/scripts/lab.sh' down >/dev/null 2>&1"
+
+rounds=$(grep -c "150 connections to .* 150 answered, 0 failed" "$out" || true)
+[ "$rounds" -eq 4 ] || fail "expected 4 spread rounds with 0 failed, got $rounds: $(grep connections "$out")"
+down_round=$(grep -A3 "with n2 down" "$out")
+grep -q "n2    0" <<<"$down_round" || fail "n2 still got connections while down: $down_round"
+grep -q "agent: .*service rancher: node 10.0.2.12 .*DOWN" "$out" || fail "no agent log line for n2 going down"
+grep -q "n2 detected down [0-9]* ms" "$out" || fail "no measured detection time"
+grep -q "agent: .*service rancher: node 10.0.2.12 .*UP" "$out" || fail "no agent log line for n2 coming back"
+grep -q '"table_size": 65537' "$out" || fail "no bpftool dump with BTF field names"
+grep -q "xdp_redirect" "$out" || fail "drover stats shows no xdp_redirect"
+ms=$(sed -n 's/^demo done in \([0-9]*\) ms/\1/p' "$out")
+log "demo: $(grep 'detected down' "$out")"
+log "demo ran in $ms ms"
+[ "$ms" -lt 60000 ] || log "WARNING: demo took more than a minute ($ms ms) on this (busy?) machine"
+
+for r in cl lb sw n1 n2 n3; do
+	[ ! -e "/run/netns/$prefix-$r" ] || fail "demo left namespace $prefix-$r"
+done
+pid=${prefix#drdemo}
+[ ! -e "/tmp/drover-demo-$pid" ] || fail "demo left /tmp/drover-demo-$pid"
+[ ! -e "/tmp/drover-demo-$pid-bpffs" ] || fail "demo left /tmp/drover-demo-$pid-bpffs"
+log "PASS: demo ran and removed its lab"

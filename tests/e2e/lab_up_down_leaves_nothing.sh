@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# scripts/lab.sh: `up` builds a lab whose nodes answer with their own name on
+# 80, 443 (TLS) and 6443 (TLS /readyz) and echo on 7, refuses a second `up` of
+# the same prefix, and `down` leaves no namespace, process or file behind.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$E2E_TOP/tests/tools/labtest.sh"
+
+lab_start
+
+pids=""
+for n in 1 2 3; do
+	pids="$pids $(cat "$LAB_DIR/n$n/nginx.pid") $(cat "$LAB_DIR/n$n/echo.pid")"
+done
+
+checked=0
+for n in 1 2 3; do
+	a4=$(echo $LAB_NODES4 | cut -d' ' -f$n)
+	a6=$(echo $LAB_NODES6 | cut -d' ' -f$n)
+	x() { ip netns exec "$LAB_NS_LB" "$@"; }
+	[ "$(x curl -s -m 5 "http://$a4/")" = "n$n" ] || fail "node n$n: GET http://$a4/ does not answer n$n"
+	[ "$(x curl -s -m 5 "http://[$a6]/")" = "n$n" ] || fail "node n$n: GET http://[$a6]/ does not answer n$n"
+	[ "$(x curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$a4/healthz")" = 200 ] ||
+		fail "node n$n: /healthz on port 80 is not 200"
+	[ "$(x curl -s -m 5 --cacert "$LAB_TLS_CRT" --resolve "drover.lab:443:$a4" https://drover.lab/)" = "n$n" ] ||
+		fail "node n$n: https://$a4:443/ does not answer n$n with the lab certificate"
+	[ "$(x curl -sk -m 5 "https://[$a6]:6443/readyz")" = ok ] ||
+		fail "node n$n: https://[$a6]:6443/readyz is not ok"
+	got=$(printf 'ping\n' | x timeout 5 socat -T2 - "TCP:$a4:7" | tr '\n' ' ')
+	[ "$got" = "n$n ping " ] || fail "node n$n: echo server on $a4:7 answered '$got'"
+	checked=$((checked + 6))
+done
+log "$checked server checks passed on 3 nodes"
+
+# The client reaches the balancer; the VIP routes there.
+ip netns exec "$LAB_NS_CL" ip route get "$LAB_VIP4" | grep -q "via 10.0.1.1" ||
+	fail "client does not route $LAB_VIP4 via the balancer"
+ip netns exec "$LAB_NS_CL" ip -6 route get "$LAB_VIP6" | grep -q "via fd00:1::1" ||
+	fail "client does not route $LAB_VIP6 via the balancer"
+
+# node-stop / node-start
+"$LAB" node-stop 2
+ip netns exec "$LAB_NS_LB" curl -s -m 2 "http://10.0.2.12/" >/dev/null &&
+	fail "node n2 still answers after node-stop"
+"$LAB" node-start 2
+[ "$(ip netns exec "$LAB_NS_LB" curl -s -m 5 http://10.0.2.12/)" = n2 ] ||
+	fail "node n2 does not answer after node-start"
+pids="$pids $(cat "$LAB_DIR/n2/nginx.pid") $(cat "$LAB_DIR/n2/echo.pid")"
+
+if "$LAB" up 2>"$E2E_TMP/up2.err"; then fail "a second 'up' of lab $T succeeded"; fi
+grep -q "is up already" "$E2E_TMP/up2.err" || fail "second 'up' message does not say the lab is up: $(cat "$E2E_TMP/up2.err")"
+
+"$LAB" down
+for ns in "$LAB_NS_CL" "$LAB_NS_LB" "$LAB_NS_SW" "$LAB_NS_N1" "$LAB_NS_N2" "$LAB_NS_N3"; do
+	[ ! -e "/run/netns/$ns" ] || fail "namespace $ns left after down"
+done
+for p in $pids; do
+	wait_for 10 sh -c "! kill -0 $p 2>/dev/null || ps -o stat= -p $p | grep -q ^Z" || fail "process $p left running after down"
+done
+[ ! -e "$LAB_DIR" ] || fail "$LAB_DIR left after down"
+"$LAB" down || fail "a second 'down' failed (must be idempotent)"
+log "down removed 6 namespaces, $(echo $pids | wc -w) server processes and $LAB_DIR"

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Helpers for tests/e2e/lab_*.sh and e2e_*.sh, sourced after tests/e2e/lib.sh:
+# a scripts/lab.sh lab named after the test, drover in the balancer namespace
+# with the test's private bpffs, the agent, and lbtool.py clients.
+
+LAB=$E2E_TOP/scripts/lab.sh
+LBTOOL=$E2E_TOP/tests/tools/lbtool.py
+PYTHON=${PYTHON:-$(if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else echo python3; fi)}
+
+# lab_start: build-free; the lab is removed on exit, also on failure.
+lab_start() {
+	require_root
+	command -v nginx >/dev/null || skip "nginx missing: run scripts/install-deps.sh"
+	[ -f "$E2E_TOP/.output/xdp_pass.bpf.o" ] || fail ".output/xdp_pass.bpf.o not built: run make"
+	export LAB_PREFIX=$T LAB_DIR=$E2E_TMP/lab LAB_QUIET=1
+	on_exit "$LAB down"
+	"$LAB" up || fail "scripts/lab.sh up failed"
+	# shellcheck disable=SC1091
+	. "$LAB_DIR/lab.env"
+	# On failure, show the state before the lab goes ($rc is cleanup()'s local).
+	on_exit '[ "${rc:-0}" -eq 0 ] || lab_debug_dump'
+}
+
+lab_debug_dump() {
+	echo "----- [$T] state at failure: drover stats (non-zero), services, agent log tail" >&2
+	drv stats 2>&1 | grep -v "packets 0 bytes 0$" | head -60 >&2 || true
+	drv service show 2>&1 | head -20 >&2 || true
+	[ ! -s "${AGENT_LOG:-/nonexistent}" ] || tail -30 "$AGENT_LOG" >&2
+	echo "----- [$T] end of state" >&2
+}
+
+# drv ARGS...: drover in the balancer namespace on this test's bpffs.
+drv() { ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" "$@"; }
+
+# attach_lb: drover on both balancer interfaces (two-arm NAT).
+attach_lb() {
+	local i
+	for i in $LAB_LB_IFACES; do
+		drv attach "$i" || fail "drover attach $i in $LAB_NS_LB failed"
+	done
+}
+
+# svc_cli FAMILY PORT NODE...: a nat service on the lab VIP with backends, by CLI.
+svc_cli() {
+	local fam=$1 port=$2 vip snat n
+	shift 2
+	if [ "$fam" = 4 ]; then vip=$LAB_VIP4 snat=$LAB_SNAT4; else vip=$LAB_VIP6 snat=$LAB_SNAT6; fi
+	drv service add "$vip" port "$port" mode nat snat "$snat" ||
+		fail "drover service add $vip port $port failed"
+	for n in "$@"; do
+		drv backend add "$vip" port "$port" "$n" || fail "drover backend add $vip port $port $n failed"
+	done
+}
+
+# be_state VIP PORT ADDR: the backend's state as `drover backend show -j` reports it.
+be_state() {
+	drv -j backend show "$1" port "$2" 2>/dev/null |
+		jq -r --arg a "$3" '[.. | objects | select(.address? == $a) | .state] | first // "absent"'
+}
+
+# wait_be_state SECONDS VIP PORT ADDR STATE
+wait_be_state() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		[ "$(be_state "$1" "$2" "$3")" = "$4" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# stat_packets NAME: packets of global counter NAME from `drover stats -j`.
+stat_packets() {
+	drv -j stats 2>/dev/null | jq -r --arg n "$1" '
+		[ (.. | objects | select(.name? == $n) | .packets),
+		  (.. | objects | .[$n]? | objects | .packets) ] | first // 0'
+}
+
+# Agent ----------------------------------------------------------------------------
+AGENT_PID=
+AGENT_LOG=$E2E_TMP/agent.log
+
+agent_start() { # CONFIG
+	ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$1" >>"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	E2E_PIDS+=("$AGENT_PID")
+}
+
+# agent_stop SIGNAL: send it, wait for the exit (20 s bound).
+agent_stop() {
+	local i
+	kill -"$1" "$AGENT_PID" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$AGENT_PID" 2>/dev/null || { { wait "$AGENT_PID"; } 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	fail "agent (pid $AGENT_PID) still running 20 s after SIG$1"
+}
+
+agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null; }
+
+# Long-lived clients (lbtool.py hold) ------------------------------------------------
+# hold_start NAME ADDR PORT N: a client fed through a FIFO; output in $E2E_TMP/NAME.out
+hold_start() {
+	local name=$1 fifo=$E2E_TMP/$1.ctl
+	mkfifo "$fifo"
+	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" hold --addr "$2" --port "$3" -n "$4" \
+		<"$fifo" >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
+	E2E_PIDS+=("$!")
+	eval "HOLD_PID_$name=$!"
+	# Keep the FIFO open for writing on a per-client fd for the client's life.
+	eval "exec {HOLD_FD_$name}>\"\$fifo\""
+}
+
+hold_cmd() { # NAME CMD...
+	local fd
+	eval "fd=\$HOLD_FD_$1"
+	shift
+	echo "$*" >&"$fd"
+}
+
+# hold_sync NAME: every alive connection completes a round trip; echoes the SYNC line.
+# (Often called in $(...), a subshell: the id must not depend on shell state.)
+hold_sync() {
+	local id
+	id=$(date +%s%N)
+	hold_cmd "$1" sync "$id"
+	wait_for 60 grep -q "^SYNC $id " "$E2E_TMP/$1.out" ||
+		fail "client $1: no answer to sync $id in 60 s; see $E2E_TMP/$1.out"
+	grep "^SYNC $id " "$E2E_TMP/$1.out"
+}
+
+# hold_wait_opened NAME COUNT: wait for the COUNTth OPENED line.
+hold_wait_opened() {
+	wait_for 60 sh -c "[ \$(grep -c '^OPENED' '$E2E_TMP/$1.out') -ge $2 ]" ||
+		fail "client $1: connections not opened in 60 s; see $E2E_TMP/$1.out $E2E_TMP/$1.err"
+	grep '^OPENED' "$E2E_TMP/$1.out" | sed -n "$2p"
+}
+
+# hold_report NAME: quit the client, print its REPORT json.
+hold_report() {
+	local pid
+	hold_cmd "$1" quit
+	eval "pid=\$HOLD_PID_$1"
+	wait_for 30 grep -q '^REPORT ' "$E2E_TMP/$1.out" ||
+		fail "client $1: no report; see $E2E_TMP/$1.out $E2E_TMP/$1.err"
+	sed -n 's/^REPORT //p' "$E2E_TMP/$1.out"
+}
+
+# spread ADDR PORT N: lbtool spread from the client namespace (JSON on stdout).
+spread() {
+	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" spread --addr "$1" --port "$2" -n "$3"
+}

@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+"""Traffic tools for drover's lab, demo and end-to-end tests.
+
+  lbtool.py echo-server --name NAME [--port 7]
+      Dual-stack TCP server: greets each connection with "NAME\\n", then echoes.
+  lbtool.py spread --addr VIP [--port 80] [-n 3000] [--concurrency 16]
+      N short HTTP/1.0 connections; tallies the node name each answer carries.
+      Prints one JSON object: {"opened", "ok", "failed", "nodes": {name: count}, "errors"}.
+  lbtool.py hold --addr VIP [--port 7] [-n 60]
+      N long-lived connections to an echo-server, each sending a numbered line
+      every --period and checking the echo within --timeout. Commands on stdin:
+        event NAME   label what happens next (breaks are attributed to it)
+        open N       open N more connections
+        sync ID      print "SYNC ID alive=.. broken=.." once every alive
+                     connection has completed a round trip started after it
+        quit         print "REPORT {json}" and exit
+      Prints "OPENED", "BROKEN" lines as things happen.
+  lbtool.py malformed --ifname DEV --dst-mac MAC --src V4|V6 --vip VIP [--port 80]
+      Sends crafted broken frames (AF_PACKET) to VIP:port; prints JSON {kind: count}.
+
+Every loop is bounded in time; nothing here listens or sends beyond the
+addresses given on the command line.
+"""
+import argparse
+import errno
+import json
+import os
+import selectors
+import socket
+import struct
+import sys
+import time
+
+# --------------------------------------------------------------------------- echo-server
+
+
+def echo_server(args):
+    sel = selectors.DefaultSelector()
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind(("::", args.port))
+    ls.listen(1024)
+    ls.setblocking(False)
+    sel.register(ls, selectors.EVENT_READ, None)
+    greet = (args.name + "\n").encode()
+    while True:
+        for key, _ in sel.select(timeout=1.0):
+            if key.data is None:
+                try:
+                    c, _ = ls.accept()
+                except OSError:
+                    continue
+                c.setblocking(False)
+                try:
+                    c.send(greet)
+                except OSError:
+                    c.close()
+                    continue
+                sel.register(c, selectors.EVENT_READ, b"")
+                continue
+            c = key.fileobj
+            try:
+                d = c.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(c)
+                c.close()
+                continue
+            try:
+                # Small lines, socket buffers are far from full: a short write
+                # here means the peer stopped reading; drop it.
+                if c.send(d) != len(d):
+                    raise OSError(errno.ENOBUFS, "short write")
+            except OSError:
+                sel.unregister(c)
+                c.close()
+
+
+# --------------------------------------------------------------------------- spread
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def spread(args):
+    fam = family_of(args.addr)
+    req = ("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % args.host).encode()
+    sel = selectors.DefaultSelector()
+    nodes, errors = {}, {}
+    started = ok = failed = 0
+    deadline = time.monotonic() + args.deadline
+
+    def err(kind):
+        nonlocal failed
+        failed += 1
+        errors[kind] = errors.get(kind, 0) + 1
+
+    def start_one():
+        nonlocal started
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setblocking(False)
+        started += 1
+        try:
+            s.connect((args.addr, args.port))
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            s.close()
+            err(errno.errorcode.get(e.errno, str(e.errno)))
+            return
+        sel.register(s, selectors.EVENT_WRITE, {"buf": b"", "t": time.monotonic(), "sent": False})
+
+    while (started < args.n or sel.get_map()) and time.monotonic() < deadline:
+        if ok == 0 and failed >= args.give_up:
+            break
+        while started < args.n and len(sel.get_map()) < args.concurrency:
+            start_one()
+        now = time.monotonic()
+        for key, ev in sel.select(timeout=0.2):
+            s, st = key.fileobj, key.data
+            if not st["sent"]:
+                e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if e:
+                    sel.unregister(s)
+                    s.close()
+                    err(errno.errorcode.get(e, str(e)))
+                    continue
+                s.send(req)
+                st["sent"] = True
+                sel.modify(s, selectors.EVENT_READ, st)
+                continue
+            try:
+                d = s.recv(4096)
+            except OSError as e:
+                d = None
+                sel.unregister(s)
+                s.close()
+                err(errno.errorcode.get(e.errno, str(e.errno)))
+                continue
+            if d:
+                st["buf"] += d
+                continue
+            sel.unregister(s)
+            s.close()
+            body = st["buf"].split(b"\r\n\r\n", 1)
+            if len(body) == 2 and st["buf"].startswith(b"HTTP/1.1 200"):
+                name = body[1].decode(errors="replace").strip() or "?"
+                nodes[name] = nodes.get(name, 0) + 1
+                ok += 1
+            else:
+                err("bad_response")
+        for key in list(sel.get_map().values()):
+            if now - key.data["t"] > args.timeout:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                err("timeout")
+    for key in list(sel.get_map().values()):
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+        err("deadline")
+    print(json.dumps({"addr": args.addr, "port": args.port, "opened": started, "ok": ok,
+                      "failed": failed + (args.n - started), "nodes": nodes, "errors": errors},
+                     sort_keys=True))
+    return 0
+
+
+# --------------------------------------------------------------------------- hold
+
+
+class Conn:
+    def __init__(self, idx, sock, event):
+        self.idx = idx
+        self.sock = sock
+        self.node = None
+        self.buf = b""
+        self.seq = 0
+        self.sent_at = None       # monotonic time of the outstanding line, None if none
+        self.last_ok = 0.0        # when the last echo came back
+        self.next_send = 0.0
+        self.alive = True
+        self.opened_event = event
+        self.rounds = 0
+        self.expect = b""
+
+
+def hold(args):
+    fam = family_of(args.addr)
+    sel = selectors.DefaultSelector()
+    conns = []
+    event = "start"
+    broken = []               # dicts
+    open_failed = {}          # event -> count
+    syncs = []                # (id, t)
+    stdin_buf = b""
+    out = sys.stdout
+    deadline = time.monotonic() + args.max_time
+
+    def say(line):
+        out.write(line + "\n")
+        out.flush()
+
+    def mark_broken(c, why):
+        if not c.alive:
+            return
+        c.alive = False
+        try:
+            sel.unregister(c.sock)
+        except (KeyError, ValueError):
+            pass
+        c.sock.close()
+        broken.append({"conn": c.idx, "node": c.node, "event": event, "error": why,
+                       "rounds": c.rounds})
+        say("BROKEN conn=%d node=%s event=%s error=%s" % (c.idx, c.node, event, why))
+
+    def open_some(n):
+        # Connect in blocking mode with a timeout: simple, and opening is not
+        # what this tool measures. A failure is counted against the event.
+        good = 0
+        per_node = {}
+        for _ in range(n):
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(args.timeout)
+            try:
+                s.connect((args.addr, args.port))
+                greet = b""
+                while not greet.endswith(b"\n") and len(greet) < 256:
+                    d = s.recv(256 - len(greet))
+                    if not d:
+                        raise OSError(errno.ECONNRESET, "closed before greeting")
+                    greet += d
+            except OSError as e:
+                s.close()
+                open_failed[event] = open_failed.get(event, 0) + 1
+                say("OPENFAIL event=%s error=%s" % (event, e))
+                continue
+            s.setblocking(False)
+            c = Conn(len(conns), s, event)
+            c.node = greet.decode(errors="replace").strip()
+            c.last_ok = time.monotonic()
+            c.next_send = c.last_ok + (len(conns) % 10) * args.period / 10
+            conns.append(c)
+            sel.register(s, selectors.EVENT_READ, c)
+            good += 1
+            per_node[c.node] = per_node.get(c.node, 0) + 1
+        say("OPENED %d event=%s total=%d nodes=%s" % (good, event, len(conns),
+                                                     json.dumps(per_node, sort_keys=True)))
+
+    def report():
+        alive = [c for c in conns if c.alive]
+        per_node = {}
+        for c in alive:
+            per_node[c.node] = per_node.get(c.node, 0) + 1
+        by_event = {}
+        for b in broken:
+            k = b["event"]
+            by_event.setdefault(k, {})
+            by_event[k][b["node"]] = by_event[k].get(b["node"], 0) + 1
+        return {"opened": len(conns), "alive": len(alive), "broken": len(broken),
+                "alive_per_node": per_node, "broken_by_event": by_event,
+                "open_failed": open_failed, "broken_list": broken,
+                "min_rounds": min([c.rounds for c in alive], default=0)}
+
+    os.set_blocking(sys.stdin.fileno(), False)
+    sel.register(sys.stdin, selectors.EVENT_READ, "stdin")
+    open_some(args.n)
+    quitting = False
+    last_run = [time.monotonic()]
+
+    def compensate():
+        # A client descheduled for a while (a busy 2-core machine) must not
+        # blame the network for echoes it did not get to read: move the
+        # outstanding deadlines by the time it was not running.
+        t = time.monotonic()
+        gap = t - last_run[0]
+        last_run[0] = t
+        if gap > 0.5:
+            for c in conns:
+                if c.alive and c.sent_at is not None:
+                    c.sent_at += gap
+            say("STALL %.2f s: this client was not running; deadlines moved" % gap)
+        return t
+
+    while not quitting and time.monotonic() < deadline:
+        now = compensate()
+        for c in conns:
+            if not c.alive:
+                continue
+            if c.sent_at is None and now >= c.next_send:
+                c.seq += 1
+                line = ("%d %d %s\n" % (c.idx, c.seq, "x" * args.size)).encode()
+                try:
+                    if c.sock.send(line) != len(line):
+                        raise OSError(errno.ENOBUFS, "short write")
+                except OSError as e:
+                    mark_broken(c, "send:" + errno.errorcode.get(e.errno or 0, str(e)))
+                    continue
+                c.expect = line
+                c.sent_at = now
+        for key, _ in sel.select(timeout=0.05):
+            if key.data == "stdin":
+                try:
+                    d = os.read(sys.stdin.fileno(), 4096)
+                except BlockingIOError:
+                    continue
+                if not d:
+                    sel.unregister(sys.stdin)
+                    continue
+                stdin_buf += d
+                while b"\n" in stdin_buf:
+                    cmd, stdin_buf = stdin_buf.split(b"\n", 1)
+                    w = cmd.decode().split()
+                    if not w:
+                        continue
+                    if w[0] == "event":
+                        event = w[1]
+                        say("EVENT %s" % event)
+                    elif w[0] == "open":
+                        open_some(int(w[1]))
+                    elif w[0] == "sync":
+                        syncs.append((w[1], time.monotonic()))
+                    elif w[0] == "quit":
+                        quitting = True
+                continue
+            c = key.data
+            try:
+                d = c.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                mark_broken(c, "recv:" + errno.errorcode.get(e.errno or 0, str(e)))
+                continue
+            if not d:
+                mark_broken(c, "eof")
+                continue
+            c.buf += d
+            if c.sent_at is None:
+                mark_broken(c, "unexpected_data")
+                continue
+            if len(c.buf) >= len(c.expect):
+                if c.buf[:len(c.expect)] != c.expect:
+                    mark_broken(c, "corrupt_echo")
+                    continue
+                c.buf = c.buf[len(c.expect):]
+                c.last_ok = time.monotonic()
+                c.sent_at = None
+                c.rounds += 1
+                c.next_send = c.last_ok + args.period
+        # Timeouts are judged only after reading what has arrived.
+        now = compensate()
+        for c in conns:
+            if c.alive and c.sent_at is not None and now - c.sent_at > args.timeout:
+                mark_broken(c, "echo_timeout")
+        # A sync completes when every alive connection has had an echo back
+        # for a line sent after the sync was asked for.
+        while syncs:
+            sid, t = syncs[0]
+            pending = [c for c in conns if c.alive and c.last_ok <= t]
+            if pending and time.monotonic() - t < 3 * args.timeout:
+                break
+            syncs.pop(0)
+            say("SYNC %s alive=%d broken=%d pending=%d" % (sid, sum(c.alive for c in conns),
+                                                             len(broken), len(pending)))
+    for c in conns:
+        if c.alive:
+            c.sock.close()
+    say("REPORT " + json.dumps(report(), sort_keys=True))
+    return 0
+
+
+# --------------------------------------------------------------------------- malformed
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def ip4_hdr(src, dst, payload_len, ihl=5, flags_frag=0, proto=6, total=None):
+    tot = total if total is not None else ihl * 4 + payload_len
+    h = struct.pack("!BBHHHBBH4s4s", (4 << 4) | ihl, 0, tot, 0x1234, flags_frag, 64, proto, 0,
+                    socket.inet_pton(socket.AF_INET, src), socket.inet_pton(socket.AF_INET, dst))
+    h += b"\0" * (ihl * 4 - 20) if ihl > 5 else b""
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:]
+
+
+def tcp_hdr(sport, dport, doff=5, flags=0x02):
+    return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, doff << 4, flags, 65535, 0, 0)
+
+
+def malformed(args):
+    src_mac = open("/sys/class/net/%s/address" % args.ifname).read().strip()
+    eth4 = bytes.fromhex(args.dst_mac.replace(":", "")) + bytes.fromhex(src_mac.replace(":", ""))
+    v6 = ":" in args.vip
+    eth = eth4 + (b"\x86\xdd" if v6 else b"\x08\x00")
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((args.ifname, 0))
+    frames = {}
+    sp = 40000
+    if not v6:
+        t = tcp_hdr(sp, args.port)
+        frames["ip_trunc"] = eth + ip4_hdr(args.src, args.vip, 20)[:12]
+        frames["ip_bad_ihl"] = eth + ip4_hdr(args.src, args.vip, 20, ihl=4)[:20] + t
+        frames["ip_bad_totlen"] = eth + ip4_hdr(args.src, args.vip, 20, total=12) + t
+        frames["ip_frag_first"] = eth + ip4_hdr(args.src, args.vip, 20, flags_frag=0x2000) + t
+        frames["ip_frag_later"] = eth + ip4_hdr(args.src, args.vip, 8, flags_frag=0x0003) + t[:8]
+        frames["tcp_trunc"] = eth + ip4_hdr(args.src, args.vip, 10) + t[:10]
+        frames["tcp_bad_doff"] = eth + ip4_hdr(args.src, args.vip, 20) + tcp_hdr(sp, args.port, 2)
+    else:
+        src = socket.inet_pton(socket.AF_INET6, args.src)
+        dst = socket.inet_pton(socket.AF_INET6, args.vip)
+
+        def ip6(nh, plen):
+            return struct.pack("!IHBB", 6 << 28, plen, nh, 64) + src + dst
+
+        t = tcp_hdr(sp, args.port)
+        frames["ip_trunc"] = eth + ip6(6, 20)[:30]
+        frames["ip_bad_version"] = eth + b"\x40" + ip6(6, 20)[1:] + t
+        frag = struct.pack("!BBHI", 6, 0, 1, 0x1234)     # first fragment, M=1
+        frames["ip_frag"] = eth + ip6(44, 28) + frag + t
+        frames["tcp_trunc"] = eth + ip6(6, 10) + t[:10]
+        frames["tcp_bad_doff"] = eth + ip6(6, 20) + tcp_hdr(sp, args.port, 3)
+        # 10 hop-by-hop headers in a row: longer than drover walks (it passes those).
+        ext = b""
+        for i in range(10):
+            ext += struct.pack("!BB6s", 0 if i < 9 else 6, 0, b"\x01\x04\0\0\0\0")
+        frames["ip6_ext_long"] = eth + ip6(0, len(ext) + 20) + ext + t
+        # A hop-by-hop header claiming 88 bytes in a packet that has 28 after it.
+        frames["ip6_ext_cut"] = eth + ip6(0, 8 + 20) + struct.pack("!BB6s", 6, 10, b"\x01\x04\0\0\0\0") + t
+    sent = {}
+    for kind, f in frames.items():
+        for _ in range(args.count):
+            s.send(f)
+        sent[kind] = args.count
+    print(json.dumps(sent, sort_keys=True))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("echo-server")
+    e.add_argument("--name", required=True)
+    e.add_argument("--port", type=int, default=7)
+    e.add_argument("--tag", default="", help="ignored; lets scripts recognise their server")
+    s = sub.add_parser("spread")
+    s.add_argument("--addr", required=True)
+    s.add_argument("--port", type=int, default=80)
+    s.add_argument("--host", default="drover.lab")
+    s.add_argument("-n", type=int, default=3000)
+    s.add_argument("--concurrency", type=int, default=16)
+    s.add_argument("--timeout", type=float, default=5.0, help="per connection, seconds")
+    s.add_argument("--deadline", type=float, default=120.0, help="whole run, seconds")
+    s.add_argument("--give-up", type=int, default=32,
+                   help="stop after this many failures without one success")
+    h = sub.add_parser("hold")
+    h.add_argument("--addr", required=True)
+    h.add_argument("--port", type=int, default=7)
+    h.add_argument("-n", type=int, default=60)
+    h.add_argument("--period", type=float, default=0.2, help="seconds between lines")
+    h.add_argument("--timeout", type=float, default=5.0, help="echo must return within")
+    h.add_argument("--size", type=int, default=32, help="payload bytes per line")
+    h.add_argument("--max-time", type=float, default=600.0, help="exit after, seconds")
+    m = sub.add_parser("malformed")
+    m.add_argument("--ifname", required=True)
+    m.add_argument("--dst-mac", required=True)
+    m.add_argument("--src", required=True)
+    m.add_argument("--vip", required=True)
+    m.add_argument("--port", type=int, default=80)
+    m.add_argument("--count", type=int, default=5)
+    args = p.parse_args()
+    return {"echo-server": echo_server, "spread": spread, "hold": hold,
+            "malformed": malformed}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
