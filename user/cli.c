@@ -134,7 +134,8 @@ static const char *const help_node =
 	"Usage: drover node-setup { dsr | tunnel } VIP... [undo]\n"
 	"Run on each node behind a dsr or tunnel service (nat needs nothing on the nodes).\n"
 	"Puts every VIP on lo and keeps ARP off it (arp_ignore=1, arp_announce=2); tunnel\n"
-	"also creates the metadata-mode devices " DRV_NODE_TUN4 " (IPIP) and " DRV_NODE_TUN6 " (IP6IP6),\n"
+	"also creates the metadata-mode devices " DRV_NODE_TUN4 " (IPIP) and " DRV_NODE_TUN6
+	" (IP6IP6),\n"
 	"which decapsulate what any balancer sends, with rp_filter off. Idempotent; undo\n"
 	"removes the VIPs and devices (the sysctls stay).\n";
 
@@ -597,7 +598,9 @@ static int parse_detach(struct pctx *p, struct drv_cli_req *r)
 /* node-setup { dsr | tunnel } VIP... [undo] */
 static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 {
-	static const struct kw modes[] = { { "dsr", DRV_MODE_DSR }, { "tunnel", DRV_MODE_TUNNEL }, {} };
+	static const struct kw modes[] = { { "dsr", DRV_MODE_DSR },
+					   { "tunnel", DRV_MODE_TUNNEL },
+					   {} };
 	struct drv_node_conf *c = &r->node;
 	const char *w = next(p);
 	int v, err;
@@ -621,7 +624,8 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 		c->n++;
 	}
 	if (!c->n)
-		return fail(p, "expected at least one VIP after '%s'", v == DRV_MODE_DSR ? "dsr" : "tunnel");
+		return fail(p, "expected at least one VIP after '%s'",
+			    v == DRV_MODE_DSR ? "dsr" : "tunnel");
 	return 0;
 }
 
@@ -708,13 +712,17 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 
 int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_t len)
 {
-	static const struct kw objs[] = {
-		{ "attach", DRV_CLI_ATTACH },	{ "detach", DRV_CLI_DETACH },
-		{ "status", DRV_CLI_STATUS },	{ "service", DRV_CLI_SERVICE },
-		{ "backend", DRV_CLI_BACKEND }, { "stats", DRV_CLI_STATS },
-		{ "lookup", DRV_CLI_LOOKUP },	{ "run", DRV_CLI_RUN },
-		{ "version", DRV_CLI_VERSION }, { "node-setup", DRV_CLI_NODE_SETUP }, {}
-	};
+	static const struct kw objs[] = { { "attach", DRV_CLI_ATTACH },
+					  { "detach", DRV_CLI_DETACH },
+					  { "status", DRV_CLI_STATUS },
+					  { "service", DRV_CLI_SERVICE },
+					  { "backend", DRV_CLI_BACKEND },
+					  { "stats", DRV_CLI_STATS },
+					  { "lookup", DRV_CLI_LOOKUP },
+					  { "run", DRV_CLI_RUN },
+					  { "version", DRV_CLI_VERSION },
+					  { "node-setup", DRV_CLI_NODE_SETUP },
+					  {} };
 	struct pctx p = { .err = err, .len = len };
 	const char *w;
 	int n, v, i, rc;

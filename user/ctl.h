@@ -17,23 +17,23 @@
 #include "drover/maps.h"
 
 enum drv_xdp_mode {
-	DRV_XDP_NATIVE = 0,	/* driver mode (xdpdrv) */
-	DRV_XDP_SKB = 1,	/* generic mode (xdpgeneric) */
+	DRV_XDP_NATIVE = 0, /* driver mode (xdpdrv) */
+	DRV_XDP_SKB = 1, /* generic mode (xdpgeneric) */
 };
 
-#define DRV_CTL_F_LOCK 0x1	/* flock() the pin root for the handle's lifetime */
+#define DRV_CTL_F_LOCK 0x1 /* flock() the pin root for the handle's lifetime */
 
 #ifndef DROVER_VERSION
 #define DROVER_VERSION "0.1.0"
 #endif
 
 struct drv_ctl {
-	char root[PATH_MAX];	/* pin root, e.g. /sys/fs/bpf/drover */
+	char root[PATH_MAX]; /* pin root, e.g. /sys/fs/bpf/drover */
 	int lock_fd;
 	int svcs_fd, bes_fd, maglev_fd, flows_fd, nat_fd;
 	int stats_fd, svc_stats_fd, be_stats_fd, cfg_fd, tx_ports_fd;
-	__u32 *maglev;		/* mmap of drv_maglev: use drv_maglev_entry(), the stride is 8 bytes */
-	int ncpus;		/* possible CPUs, for per-CPU values */
+	__u32 *maglev; /* mmap of drv_maglev: use drv_maglev_entry(), the stride is 8 bytes */
+	int ncpus; /* possible CPUs, for per-CPU values */
 };
 
 /*
@@ -52,20 +52,20 @@ static inline __u32 *drv_maglev_entry(const struct drv_ctl *ctl, __u32 idx)
 /* What an operator sets on a service. */
 struct drv_svc_conf {
 	struct drv_svc_key key;
-	__u8 mode;		/* enum drv_mode */
-	__u32 table_size;	/* prime ≤ DRV_MAGLEV_MAX; 0 → DRV_MAGLEV_MAX */
-	union drv_addr snat;	/* nat: source address toward nodes (VIP's family) */
-	__u16 snat_port_lo;	/* host order; 0,0 → defaults */
+	__u8 mode; /* enum drv_mode */
+	__u32 table_size; /* prime ≤ DRV_MAGLEV_MAX; 0 → DRV_MAGLEV_MAX */
+	union drv_addr snat; /* nat: source address toward nodes (VIP's family) */
+	__u16 snat_port_lo; /* host order; 0,0 → defaults */
 	__u16 snat_port_hi;
 };
 
 /* What an operator (or health checking) sets on a backend of a service. */
 struct drv_be_conf {
 	union drv_addr addr;
-	__be16 port;		/* network order; 0 → the service port */
+	__be16 port; /* network order; 0 → the service port */
 	__u8 family;
-	__u8 state;		/* enum drv_be_state */
-	__u32 weight;		/* default 1; 0 with DRV_BE_DRAIN */
+	__u8 state; /* enum drv_be_state */
+	__u32 weight; /* default 1; 0 with DRV_BE_DRAIN */
 };
 
 /* A backend as read back, with its id and summed counters. */
@@ -87,18 +87,22 @@ int drv_prog_detach(const char *root, const char *ifname);
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);
 void drv_ctl_close(struct drv_ctl *ctl);
 
-int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf);	/* -EEXIST */
-int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf);	/* add or change */
-int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key);	/* and its backends */
+int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* -EEXIST */
+int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* add or change */
+int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key); /* and its backends */
 int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out);
 /* Call @fn for each service; stops at a non-zero return, which it returns. */
 int drv_service_foreach(struct drv_ctl *ctl,
-			int (*fn)(const struct drv_svc_key *key, const struct drv_svc *svc, void *arg),
+			int (*fn)(const struct drv_svc_key *key, const struct drv_svc *svc,
+				  void *arg),
 			void *arg);
 
-int drv_backend_add(struct drv_ctl *ctl, const struct drv_svc_key *svc, const struct drv_be_conf *be);
-int drv_backend_set(struct drv_ctl *ctl, const struct drv_svc_key *svc, const struct drv_be_conf *be);
-int drv_backend_del(struct drv_ctl *ctl, const struct drv_svc_key *svc, const struct drv_be_conf *be);
+int drv_backend_add(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be);
+int drv_backend_set(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be);
+int drv_backend_del(struct drv_ctl *ctl, const struct drv_svc_key *svc,
+		    const struct drv_be_conf *be);
 /* Fill @out (up to @max) with the service's backends; returns the count or -errno. */
 int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct drv_be_info *out,
 		     size_t max);
@@ -131,11 +135,11 @@ int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union d
 
 /* An interface drover is attached to, as found from the link pins under <root>/links. */
 struct drv_prog_iface {
-	char ifname[64];	/* name of the pin (= interface name at attach time) */
-	__u32 ifindex;		/* 0: the link is defunct (interface gone) */
+	char ifname[64]; /* name of the pin (= interface name at attach time) */
+	__u32 ifindex; /* 0: the link is defunct (interface gone) */
 	__u32 link_id;
 	__u32 prog_id;
-	__u8 attach_mode;	/* XDP_ATTACHED_DRV / _SKB (linux/if_link.h), 0 unknown */
+	__u8 attach_mode; /* XDP_ATTACHED_DRV / _SKB (linux/if_link.h), 0 unknown */
 };
 
 /* Fill @out (up to @max) with the attached interfaces; returns the count or -errno. */

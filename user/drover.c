@@ -877,7 +877,7 @@ int main(int argc, char **argv)
 		break;
 	case DRV_CLI_NODE_SETUP:
 		if (drv_log_level < DRV_LOG_INFO)
-			drv_log_level = DRV_LOG_INFO;	/* say what was done */
+			drv_log_level = DRV_LOG_INFO; /* say what was done */
 		rc = drv_node_setup(&req.node) ? EXIT_FAILURE : EXIT_SUCCESS;
 		break;
 	case DRV_CLI_SERVICE:

@@ -9,7 +9,7 @@ enum drv_log_level {
 	DRV_LOG_WARN = 0,
 	DRV_LOG_INFO = 1,
 	DRV_LOG_DEBUG = 2,
-	DRV_LOG_LIBBPF = 3,	/* -vv: libbpf's own messages too */
+	DRV_LOG_LIBBPF = 3, /* -vv: libbpf's own messages too */
 };
 
 extern enum drv_log_level drv_log_level;

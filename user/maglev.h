@@ -13,12 +13,12 @@
 #include "drover/maps.h"
 
 struct drv_maglev_backend {
-	union drv_addr addr;	/* identity of the backend: (family, addr, port) */
+	union drv_addr addr; /* identity of the backend: (family, addr, port) */
 	__be16 port;
 	__u8 family;
 	__u8 pad;
-	__u32 weight;		/* 0: not in the table */
-	__u32 id;		/* what the table stores (drv_bes index) */
+	__u32 weight; /* 0: not in the table */
+	__u32 id; /* what the table stores (drv_bes index) */
 };
 
 /*

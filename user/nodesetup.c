@@ -144,7 +144,8 @@ static int tunnel_add(const char *name, const char *kind)
 		pr_warn("node-setup: couldn't create %s device %s: %s (is the %s module available?)\n",
 			kind, name, strerror(-err), !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel");
 	else
-		pr_info("node-setup: %s device %s up (decapsulates from any balancer)\n", kind, name);
+		pr_info("node-setup: %s device %s up (decapsulates from any balancer)\n", kind,
+			name);
 	return err;
 }
 
@@ -209,7 +210,8 @@ int drv_node_setup(const struct drv_node_conf *c)
 		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
 		/* Decapsulated packets come from clients routed elsewhere: no reverse-path check. */
 		err = sysctl_write("/proc/sys/net/ipv4/conf/all/rp_filter", "0") ?: err;
-		err = sysctl_write("/proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter", "0") ?: err;
+		err = sysctl_write("/proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter", "0") ?:
+												 err;
 	}
 	if (c->mode == DRV_MODE_TUNNEL && v6)
 		err = tunnel_add(DRV_NODE_TUN6, "ip6tnl") ?: err;

@@ -23,8 +23,8 @@ struct drv_node_conf {
 	union drv_addr vips[DRV_NODE_MAX_VIPS];
 	__u8 family[DRV_NODE_MAX_VIPS];
 	size_t n;
-	__u8 mode;	/* DRV_MODE_DSR or DRV_MODE_TUNNEL */
-	bool undo;	/* remove what setup added */
+	__u8 mode; /* DRV_MODE_DSR or DRV_MODE_TUNNEL */
+	bool undo; /* remove what setup added */
 };
 
 /* Apply (or undo) @c on this host. Idempotent. 0 or -errno, with a message naming the object. */

@@ -47,9 +47,8 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
  * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
  *         yet, local delivery, ICMP "fragmentation needed"); XDP_DROP (counted).
  */
-static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p,
-				       const union drv_addr *dst, struct drv_nh *nh, bool *via_gw,
-				       bool may_pass)
+static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const union drv_addr *dst,
+				       struct drv_nh *nh, bool *via_gw, bool may_pass)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;

@@ -412,7 +412,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		n->last_seen_ns = now;
 		n->state = tcp_reply_state(p->tcp, n->state);
-		n->nh.ifindex = 0;	/* look the next hop up again */
+		n->nh.ifindex = 0; /* look the next hop up again */
 	}
 	vip = n->vip;
 	client = n->client;

@@ -35,7 +35,7 @@
 #endif
 #define IP_MF 0x2000
 #define IP_OFFMASK 0x1fff
-#define IP6_MAX_EXT_HDRS 4	/* longer chains are passed, never misparsed */
+#define IP6_MAX_EXT_HDRS 4 /* longer chains are passed, never misparsed */
 
 struct vlan_hdr {
 	__be16 tci;
@@ -45,21 +45,21 @@ struct vlan_hdr {
 struct ip6_frag_hdr {
 	__u8 nexthdr;
 	__u8 reserved;
-	__be16 frag_off;	/* offset << 3 | M flag */
+	__be16 frag_off; /* offset << 3 | M flag */
 	__be32 id;
 };
 
 /* What the parsers learn about a packet. Pointers are valid until the frame changes size. */
 struct pkt {
 	struct ethhdr *eth;
-	struct iphdr *ip4;	/* one of ip4 / ip6 */
+	struct iphdr *ip4; /* one of ip4 / ip6 */
 	struct ipv6hdr *ip6;
-	struct tcphdr *tcp;	/* NULL until parse_tcp */
-	void *l4;		/* first byte after the IP header(s) */
-	__u32 len;		/* frame length as received */
-	__u8 family;		/* DRV_FAMILY_V4 / _V6 */
-	__u8 frag;		/* first fragment (later ones are passed before TCP parsing) */
-	struct drv_flow_key key;	/* 5-tuple as received; pad zero */
+	struct tcphdr *tcp; /* NULL until parse_tcp */
+	void *l4; /* first byte after the IP header(s) */
+	__u32 len; /* frame length as received */
+	__u8 family; /* DRV_FAMILY_V4 / _V6 */
+	__u8 frag; /* first fragment (later ones are passed before TCP parsing) */
+	struct drv_flow_key key; /* 5-tuple as received; pad zero */
 };
 
 /**
@@ -112,7 +112,7 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void *c
 	if (iph->protocol != IPPROTO_TCP)
 		return XDP_PASS;
 	if (iph->frag_off & bpf_htons(IP_OFFMASK))
-		return XDP_PASS;	/* no ports to attribute it by: the stack decides */
+		return XDP_PASS; /* no ports to attribute it by: the stack decides */
 	p->frag = !!(iph->frag_off & bpf_htons(IP_MF));
 	p->ip4 = iph;
 	p->l4 = cur + hlen;
@@ -164,7 +164,7 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 			if ((void *)(fh + 1) > data_end)
 				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
 			if (fh->frag_off & bpf_htons(0xfff8))
-				return XDP_PASS;	/* not the first fragment */
+				return XDP_PASS; /* not the first fragment */
 			p->frag = 1;
 			nexthdr = fh->nexthdr;
 			cur = fh + 1;
