@@ -136,6 +136,33 @@ static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *sad
 	th->check = csum_apply(th->check, acc);
 }
 
+/* The drv_nat key of a flow's replies: node address:port → SNAT address:@port. */
+static __always_inline void nat_key(struct drv_flow_key *nk, const struct pkt *p,
+				    const struct drv_svc *svc, const struct drv_backend *be,
+				    __be16 port)
+{
+	nk->saddr = be->addr;
+	nk->daddr = svc->snat;
+	nk->sport = be->port;
+	nk->dport = port;
+	nk->proto = IPPROTO_TCP;
+	nk->family = p->family;
+}
+
+/* The drv_nat value of the packet's flow: translate replies back to its client and VIP. */
+static __always_inline void nat_value(struct drv_nat *nv, const struct pkt *p, __u32 svc_id,
+				      __u32 be_id, __u8 state, __u64 now)
+{
+	nv->last_seen_ns = now;
+	nv->client = p->key.saddr;
+	nv->vip = p->key.daddr;
+	nv->client_port = p->key.sport;
+	nv->vip_port = p->key.dport;
+	nv->svc_id = svc_id;
+	nv->backend_id = be_id;
+	nv->state = state;
+}
+
 /**
  * snat_reserve - find a free SNAT port for a new flow and record its reply entry
  * @h: the flow's hash; the first port tried is derived from it, so a flow
@@ -158,20 +185,8 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	range = hi - lo + 1;
 	probes = cfg->snat_probes ?: DRV_SNAT_PROBES_DEFAULT;
 
-	nk.saddr = be->addr;
-	nk.daddr = svc->snat;
-	nk.sport = be->port;
-	nk.proto = IPPROTO_TCP;
-	nk.family = p->family;
-
-	nv.last_seen_ns = now;
-	nv.client = p->key.saddr;
-	nv.vip = p->key.daddr;
-	nv.client_port = p->key.sport;
-	nv.vip_port = p->key.dport;
-	nv.svc_id = svc->id;
-	nv.backend_id = be_id;
-	nv.state = state;
+	nat_key(&nk, p, svc, be, 0);
+	nat_value(&nv, p, svc->id, be_id, state, now);
 
 	off = h % range;
 	for (i = 0; i < DRV_SNAT_PROBES_MAX && i < probes; i++) {
@@ -202,12 +217,7 @@ static __always_inline void snat_refresh(struct pkt *p, const struct drv_svc *sv
 	struct drv_nat nv = {};
 	struct drv_nat *cur;
 
-	nk.saddr = be->addr;
-	nk.daddr = svc->snat;
-	nk.sport = be->port;
-	nk.dport = f->snat_port;
-	nk.proto = IPPROTO_TCP;
-	nk.family = p->family;
+	nat_key(&nk, p, svc, be, f->snat_port);
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
 	if (cur) {
 		/* The forward direction opens the entry; a close from either side sticks. */
@@ -215,14 +225,7 @@ static __always_inline void snat_refresh(struct pkt *p, const struct drv_svc *sv
 			cur->state = f->state;
 		return;
 	}
-	nv.last_seen_ns = now;
-	nv.client = p->key.saddr;
-	nv.vip = p->key.daddr;
-	nv.client_port = p->key.sport;
-	nv.vip_port = p->key.dport;
-	nv.svc_id = svc->id;
-	nv.backend_id = f->backend_id;
-	nv.state = f->state;
+	nat_value(&nv, p, svc->id, f->backend_id, f->state, now);
 	bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
 }
 

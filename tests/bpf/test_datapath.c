@@ -31,14 +31,32 @@
 #include "drover_noinline.skel.h"
 #include "util.h"
 
-#define MAC_A {0x02, 0, 0, 0, 0, 0x0a}
-#define MAC_C {0x02, 0, 0, 0, 0, 0x0c}
-#define MAC_CLIENT {0x02, 0, 0, 0, 0x01, 0x02}
-#define MAC_N1 {0x02, 0, 0, 0, 0x02, 0x11}
-#define MAC_N2 {0x02, 0, 0, 0, 0x02, 0x12}
-#define MAC_ONEARM {0x02, 0, 0, 0, 0x02, 0x50}
+#define MAC_A                          \
+	{                              \
+		0x02, 0, 0, 0, 0, 0x0a \
+	}
+#define MAC_C                          \
+	{                              \
+		0x02, 0, 0, 0, 0, 0x0c \
+	}
+#define MAC_CLIENT                        \
+	{                                 \
+		0x02, 0, 0, 0, 0x01, 0x02 \
+	}
+#define MAC_N1                            \
+	{                                 \
+		0x02, 0, 0, 0, 0x02, 0x11 \
+	}
+#define MAC_N2                            \
+	{                                 \
+		0x02, 0, 0, 0, 0x02, 0x12 \
+	}
+#define MAC_ONEARM                        \
+	{                                 \
+		0x02, 0, 0, 0, 0x02, 0x50 \
+	}
 
-#define TABLE 7	/* a small prime: tests fill whole tables entry by entry */
+#define TABLE 7 /* a small prime: tests fill whole tables entry by entry */
 
 static int ifa, ifc;
 
@@ -52,18 +70,18 @@ struct env {
 	__u32 out_len;
 };
 
-#define ENV_MAPS(e, s)                                                                      \
-	do {                                                                                \
-		(e)->svcs = (s)->maps.drv_svcs_v1;                                          \
-		(e)->bes = (s)->maps.drv_bes_v1;                                            \
-		(e)->maglev = (s)->maps.drv_maglev_v1;                                      \
-		(e)->cfg = (s)->maps.drv_cfg_v1;                                            \
-		(e)->stats = (s)->maps.drv_stats_v1;                                        \
-		(e)->svcst = (s)->maps.drv_svcst_v1;                                        \
-		(e)->best = (s)->maps.drv_best_v1;                                          \
-		(e)->flows = (s)->maps.drv_flows_v1;                                        \
-		(e)->txports = (s)->maps.drv_txports_v1;                                    \
-		(e)->prog_fd = bpf_program__fd((s)->progs.drover_xdp);                      \
+#define ENV_MAPS(e, s)                                                 \
+	do {                                                           \
+		(e)->svcs = (s)->maps.drv_svcs_v1;                     \
+		(e)->bes = (s)->maps.drv_bes_v1;                       \
+		(e)->maglev = (s)->maps.drv_maglev_v1;                 \
+		(e)->cfg = (s)->maps.drv_cfg_v1;                       \
+		(e)->stats = (s)->maps.drv_stats_v1;                   \
+		(e)->svcst = (s)->maps.drv_svcst_v1;                   \
+		(e)->best = (s)->maps.drv_best_v1;                     \
+		(e)->flows = (s)->maps.drv_flows_v1;                   \
+		(e)->txports = (s)->maps.drv_txports_v1;               \
+		(e)->prog_fd = bpf_program__fd((s)->progs.drover_xdp); \
 	} while (0)
 
 static int sh(const char *fmt, ...)
@@ -154,34 +172,23 @@ static void attach_ports(struct env *e)
 	assert_int_equal(bpf_map__update_elem(e->txports, &k, 4, &k, 4, 0), 0);
 }
 
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	e->skel = drover_bpf__open();
-	assert_non_null(e->skel);
-	prepare(e->skel->obj, e->skel->maps.drv_flows_v1, e->skel->maps.drv_nat_v1);
-	assert_int_equal(drover_bpf__load(e->skel), 0);
-	ENV_MAPS(e, e->skel);
-	attach_ports(e);
-	*state = e;
-	return 0;
-}
-
-/* The same, from the -DDROVER_NOINLINE build: BPF-to-BPF calls verified too. */
-static int setup_noinline(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	e->nskel = drover_noinline_bpf__open();
-	assert_non_null(e->nskel);
-	prepare(e->nskel->obj, e->nskel->maps.drv_flows_v1, e->nskel->maps.drv_nat_v1);
-	assert_int_equal(drover_noinline_bpf__load(e->nskel), 0);
-	ENV_MAPS(e, e->nskel);
-	attach_ports(e);
-	*state = e;
-	return 0;
-}
+/* Load a build (inlined, or -DDROVER_NOINLINE for BPF-to-BPF calls) unpinned with small tables. */
+#define SETUP(name, skel_t, field)                                                              \
+	static int name(void **state)                                                           \
+	{                                                                                       \
+		struct env *e = calloc(1, sizeof(*e));                                          \
+                                                                                                \
+		e->field = skel_t##__open();                                                    \
+		assert_non_null(e->field);                                                      \
+		prepare(e->field->obj, e->field->maps.drv_flows_v1, e->field->maps.drv_nat_v1); \
+		assert_int_equal(skel_t##__load(e->field), 0);                                  \
+		ENV_MAPS(e, e->field);                                                          \
+		attach_ports(e);                                                                \
+		*state = e;                                                                     \
+		return 0;                                                                       \
+	}
+SETUP(setup, drover_bpf, skel)
+SETUP(setup_noinline, drover_noinline_bpf, nskel)
 
 static int teardown(void **state)
 {
@@ -216,12 +223,17 @@ static void svc_put_mode(struct env *e, __u32 id, const char *vip, __u16 port, _
 {
 	struct drv_svc_key k = svc_key(vip, port);
 	struct drv_svc v = {
-		.id = id, .table_size = TABLE, .mode = mode, .active = slot,
-		.snat_port_lo = lo, .snat_port_hi = hi, .nbackends = 1, .snat = addr(snat),
+		.id = id,
+		.table_size = TABLE,
+		.mode = mode,
+		.active = slot,
+		.snat_port_lo = lo,
+		.snat_port_hi = hi,
+		.nbackends = 1,
+		.snat = addr(snat),
 	};
 
-	assert_int_equal(bpf_map__update_elem(e->svcs, &k, sizeof(k), &v,
-					      sizeof(v), 0), 0);
+	assert_int_equal(bpf_map__update_elem(e->svcs, &k, sizeof(k), &v, sizeof(v), 0), 0);
 }
 
 static void svc_put(struct env *e, __u32 id, const char *vip, __u16 port, const char *snat,
@@ -233,12 +245,15 @@ static void svc_put(struct env *e, __u32 id, const char *vip, __u16 port, const 
 static void be_put(struct env *e, __u32 id, const char *a, __u16 port, __u32 svc, __u8 state,
 		   __u32 gen)
 {
-	struct drv_backend b = { .addr = addr(a), .port = htons(port), .svc_id = svc,
-				 .state = state, .weight = 1, .gen = gen };
+	struct drv_backend b = { .addr = addr(a),
+				 .port = htons(port),
+				 .svc_id = svc,
+				 .state = state,
+				 .weight = 1,
+				 .gen = gen };
 
 	b.family = strchr(a, ':') ? DRV_FAMILY_V6 : DRV_FAMILY_V4;
-	assert_int_equal(bpf_map__update_elem(e->bes, &id, 4, &b, sizeof(b), 0),
-			 0);
+	assert_int_equal(bpf_map__update_elem(e->bes, &id, 4, &b, sizeof(b), 0), 0);
 }
 
 /* Fill a whole Maglev window with one backend id. */
@@ -248,8 +263,7 @@ static void table_fill(struct env *e, __u32 svc, __u8 slot, __u32 be_id)
 
 	for (i = 0; i < TABLE; i++) {
 		idx = DRV_MAGLEV_INDEX(svc, slot, i);
-		assert_int_equal(bpf_map__update_elem(e->maglev, &idx, 4, &be_id,
-						      4, 0), 0);
+		assert_int_equal(bpf_map__update_elem(e->maglev, &idx, 4, &be_id, 4, 0), 0);
 	}
 }
 
@@ -257,15 +271,15 @@ static void cfg_put(struct env *e, struct drv_cfg c)
 {
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map__update_elem(e->cfg, &zero, 4, &c, sizeof(c), 0),
-			 0);
+	assert_int_equal(bpf_map__update_elem(e->cfg, &zero, 4, &c, sizeof(c), 0), 0);
 }
 
 static int run_prog(int prog_fd, const __u8 *in, size_t len, __u8 *out, __u32 *out_len, int ifindex)
 {
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len, .data_out = out,
-		    .data_size_out = PKT_MAX, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+		    .data_size_out = PKT_MAX, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = 1);
 
 	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &o), 0);
 	*out_len = o.data_size_out;
@@ -277,8 +291,7 @@ static int run(struct env *e, const struct pkt_spec *s, int ifindex)
 	__u8 in[PKT_MAX];
 	size_t len = pkt_build(s, in);
 
-	return run_prog(e->prog_fd, in, len, e->out, &e->out_len,
-			ifindex);
+	return run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifindex);
 }
 
 static __u64 stat_sum(struct env *e, enum drv_stat idx)
@@ -289,8 +302,7 @@ static __u64 stat_sum(struct env *e, enum drv_stat idx)
 	__u64 sum = 0;
 	int i;
 
-	assert_int_equal(bpf_map__lookup_elem(e->stats, &k, 4, c, sizeof(c), 0),
-			 0);
+	assert_int_equal(bpf_map__lookup_elem(e->stats, &k, 4, c, sizeof(c), 0), 0);
 	for (i = 0; i < n; i++)
 		sum += c[i].packets;
 	return sum;
@@ -329,8 +341,10 @@ static void expect_frame(struct env *e, const struct pkt_spec *want)
 /* The SNAT port the program tries first for @s: derived from the flow hash. */
 static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
 {
-	struct drv_flow_key k = { .sport = htons(s->sport), .dport = htons(s->dport),
-				  .proto = IPPROTO_TCP, .family = s->family };
+	struct drv_flow_key k = { .sport = htons(s->sport),
+				  .dport = htons(s->dport),
+				  .proto = IPPROTO_TCP,
+				  .family = s->family };
 
 	k.saddr = addr(s->saddr);
 	k.daddr = addr(s->daddr);
@@ -338,8 +352,14 @@ static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
 }
 
 static const struct pkt_spec syn4 = {
-	.family = DRV_FAMILY_V4, .smac = MAC_CLIENT, .dmac = MAC_A, .saddr = "10.1.0.2",
-	.daddr = "10.0.0.100", .sport = 40000, .dport = 80, .flags = TCP_SYN,
+	.family = DRV_FAMILY_V4,
+	.smac = MAC_CLIENT,
+	.dmac = MAC_A,
+	.saddr = "10.1.0.2",
+	.daddr = "10.0.0.100",
+	.sport = 40000,
+	.dport = 80,
+	.flags = TCP_SYN,
 };
 
 /* The SYN as node 1 must receive it: SNAT 10.2.0.1:@port, TTL one less, out of drvc. */
@@ -419,8 +439,14 @@ static void syn_to_vip_with_vlan_tag_keeps_tag(void **state)
 }
 
 static const struct pkt_spec syn6 = {
-	.family = DRV_FAMILY_V6, .smac = MAC_CLIENT, .dmac = MAC_A, .saddr = "fd01::2",
-	.daddr = "fd00::100", .sport = 40000, .dport = 443, .flags = TCP_SYN,
+	.family = DRV_FAMILY_V6,
+	.smac = MAC_CLIENT,
+	.dmac = MAC_A,
+	.saddr = "fd01::2",
+	.daddr = "fd00::100",
+	.sport = 40000,
+	.dport = 443,
+	.flags = TCP_SYN,
 };
 
 static void std_v6(struct env *e)
@@ -484,8 +510,14 @@ static void nat_reply_v4_is_translated_back_to_client(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec reply = {
-		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
-		.daddr = "10.2.0.1", .sport = 8080, .dport = 20000, .flags = TCP_SYN | TCP_ACK,
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.11",
+		.daddr = "10.2.0.1",
+		.sport = 8080,
+		.dport = 20000,
+		.flags = TCP_SYN | TCP_ACK,
 		.payload = 3,
 	};
 	struct pkt_spec want = reply;
@@ -509,8 +541,14 @@ static void nat_reply_v6_is_translated_back_to_client(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec reply = {
-		.family = DRV_FAMILY_V6, .smac = MAC_N1, .dmac = MAC_C, .saddr = "fd02::11",
-		.daddr = "fd02::1", .sport = 443, .dport = 30000, .flags = TCP_ACK,
+		.family = DRV_FAMILY_V6,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "fd02::11",
+		.daddr = "fd02::1",
+		.sport = 443,
+		.dport = 30000,
+		.flags = TCP_ACK,
 	};
 	struct pkt_spec want = reply;
 
@@ -531,8 +569,14 @@ static void reply_without_nat_entry_is_passed_untouched(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec reply = {
-		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
-		.daddr = "10.2.0.1", .sport = 8080, .dport = 20001, .flags = TCP_ACK,
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.11",
+		.daddr = "10.2.0.1",
+		.sport = 8080,
+		.dport = 20001,
+		.flags = TCP_ACK,
 	};
 	__u8 buf[PKT_MAX];
 	size_t len = pkt_build(&reply, buf);
@@ -589,7 +633,7 @@ static void flow_of_reused_backend_id_rehashes(void **state)
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_UP, 2);	/* id reused: new generation */
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_UP, 2); /* id reused: new generation */
 	ack.flags = TCP_ACK;
 	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
@@ -669,7 +713,7 @@ static void snat_exhaustion_is_dropped_and_counted(void **state)
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &b, ifa), XDP_DROP);
 	pkt_build(&b, buf);
-	assert_memory_equal(e->out, buf, e->out_len);	/* never a wrong rewrite */
+	assert_memory_equal(e->out, buf, e->out_len); /* never a wrong rewrite */
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 1);
 	assert_int_equal(lb_stat(e->best, 1).drops, 1);
 }
@@ -693,8 +737,7 @@ static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
 	k.dport = htons(80);
 	k.proto = IPPROTO_TCP;
 	k.family = DRV_FAMILY_V4;
-	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f,
-					      sizeof(f), 0), 0);
+	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
 	assert_int_equal(f.state, DRV_FLOW_CLOSING);
 	/* While the closing flow holds the only port, a new client is refused... */
 	b.sport = 40001;
@@ -710,8 +753,10 @@ static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
 
 static struct drv_flow flow_of(struct env *e, const struct pkt_spec *s)
 {
-	struct drv_flow_key k = { .sport = htons(s->sport), .dport = htons(s->dport),
-				  .proto = IPPROTO_TCP, .family = s->family };
+	struct drv_flow_key k = { .sport = htons(s->sport),
+				  .dport = htons(s->dport),
+				  .proto = IPPROTO_TCP,
+				  .family = s->family };
 	struct drv_flow f;
 
 	k.saddr = addr(s->saddr);
@@ -724,14 +769,20 @@ static void syn_only_flow_is_half_open_until_the_client_acks(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec ack = syn4, synack = {
-		.family = DRV_FAMILY_V4, .smac = MAC_N1, .dmac = MAC_C, .saddr = "10.2.0.11",
-		.daddr = "10.2.0.1", .sport = 8080, .dport = 20000, .flags = TCP_SYN | TCP_ACK,
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.11",
+		.daddr = "10.2.0.1",
+		.sport = 8080,
+		.dport = 20000,
+		.flags = TCP_SYN | TCP_ACK,
 	};
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
-	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);	/* the reply does not open it */
+	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT); /* the reply does not open it */
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
 	ack.flags = TCP_ACK;
 	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
@@ -749,8 +800,8 @@ static void syn_only_flow_frees_its_snat_port_after_the_short_timeout(void **sta
 	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	b.sport = 40001;
-	assert_int_equal(run(e, &b, ifa), XDP_DROP);	/* the one port is held... */
-	for (i = 0; i < 100; i++) {	/* ...for about a second, not an hour (≤ 10 s) */
+	assert_int_equal(run(e, &b, ifa), XDP_DROP); /* the one port is held... */
+	for (i = 0; i < 100; i++) { /* ...for about a second, not an hour (≤ 10 s) */
 		usleep(100 * 1000);
 		if (run(e, &b, ifa) == XDP_REDIRECT)
 			return;
@@ -762,8 +813,10 @@ static void rst_marks_flow_closing(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec rst = syn4;
-	struct drv_flow_key k = { .sport = htons(40000), .dport = htons(80),
-				  .proto = IPPROTO_TCP, .family = DRV_FAMILY_V4 };
+	struct drv_flow_key k = { .sport = htons(40000),
+				  .dport = htons(80),
+				  .proto = IPPROTO_TCP,
+				  .family = DRV_FAMILY_V4 };
 	struct drv_flow f;
 
 	std_v4(e, 20000, 20000);
@@ -772,8 +825,7 @@ static void rst_marks_flow_closing(void **state)
 	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
 	k.saddr = addr("10.1.0.2");
 	k.daddr = addr("10.0.0.100");
-	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f,
-					      sizeof(f), 0), 0);
+	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
 	assert_int_equal(f.state, DRV_FLOW_CLOSING);
 }
 
@@ -813,7 +865,6 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
-
 
 /* dsr: only the MACs change; the node holds the VIP and answers the client itself. */
 static void dsr_syn_changes_only_macs(void **state)
@@ -874,7 +925,7 @@ static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 	table_fill(e, 0, 0, 1);
 	for (vlan = 0; vlan < 2; vlan++) {
 		in.vlan = vlan ? 9 : 0;
-		o.tot_len = htons(sizeof(o) + 40);	/* outer + inner IPv4 SYN */
+		o.tot_len = htons(sizeof(o) + 40); /* outer + inner IPv4 SYN */
 		o.check = 0;
 		o.saddr = addr("10.2.0.1").v4;
 		o.daddr = addr("10.2.0.11").v4;
@@ -888,8 +939,10 @@ static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
 {
 	struct env *e = *state;
 	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
-	struct drv_flow_key k = { .sport = htons(40000), .dport = htons(443),
-				  .proto = IPPROTO_TCP, .family = DRV_FAMILY_V6 };
+	struct drv_flow_key k = { .sport = htons(40000),
+				  .dport = htons(443),
+				  .proto = IPPROTO_TCP,
+				  .family = DRV_FAMILY_V6 };
 	__u32 label;
 
 	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
@@ -916,8 +969,9 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 	std_v4(e, 20000, 20100);
 	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
 	assert_int_equal(e->out[5], 0x11);
-	assert_int_equal(sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:99 dev drvc nud permanent"),
-			 0);
+	assert_int_equal(
+		sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:99 dev drvc nud permanent"),
+		0);
 	for (i = 0; i < 100; i++) {
 		in.sport++;
 		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
@@ -927,7 +981,7 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 	}
 	sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent");
 	assert_int_equal(e->out[5], 0x99);
-	assert_true(i >= 1 && i <= 30);	/* cached at first, replaced within ~1 s (≤ 3 s here) */
+	assert_true(i >= 1 && i <= 30); /* cached at first, replaced within ~1 s (≤ 3 s here) */
 }
 
 static void non_vip_and_non_tcp_pass_untouched(void **state)
@@ -938,27 +992,26 @@ static void non_vip_and_non_tcp_pass_untouched(void **state)
 	size_t len;
 
 	std_v4(e, 20000, 20000);
-	other.dport = 22;	/* VIP, other port */
+	other.dport = 22; /* VIP, other port */
 	len = pkt_build(&other, buf);
 	assert_int_equal(run(e, &other, ifa), XDP_PASS);
 	assert_int_equal(e->out_len, len);
 	assert_memory_equal(e->out, buf, len);
 	other = syn4;
-	other.daddr = "10.1.0.1";	/* the balancer itself */
+	other.daddr = "10.1.0.1"; /* the balancer itself */
 	len = pkt_build(&other, buf);
 	assert_int_equal(run(e, &other, ifa), XDP_PASS);
 	assert_memory_equal(e->out, buf, len);
 	/* UDP to the VIP: protocol byte changed, so not TCP. */
 	len = pkt_build(&syn4, buf);
 	buf[ETH_HLEN + 9] = IPPROTO_UDP;
-	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
-				  &e->out_len, ifa), XDP_PASS);
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_PASS);
 	assert_memory_equal(e->out, buf, len);
 	/* ARP */
 	arp[12] = 0x08;
 	arp[13] = 0x06;
-	assert_int_equal(run_prog(e->prog_fd, arp, sizeof(arp),
-				  e->out, &e->out_len, ifa), XDP_PASS);
+	assert_int_equal(run_prog(e->prog_fd, arp, sizeof(arp), e->out, &e->out_len, ifa),
+			 XDP_PASS);
 	assert_memory_equal(e->out, arp, sizeof(arp));
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_PASS), 4);
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 0);
@@ -1015,10 +1068,11 @@ static void vip_packet_cut_at_every_length_is_never_forwarded(void **state)
 	}
 	/* Every drop was counted under exactly one reason. */
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), drops);
-	assert_int_equal(stat_sum(e, DRV_STAT_DROP_ETH_TRUNC) + stat_sum(e, DRV_STAT_DROP_IP_TRUNC) +
-				 stat_sum(e, DRV_STAT_DROP_IP_BAD) + stat_sum(e, DRV_STAT_DROP_TCP_TRUNC) +
-				 stat_sum(e, DRV_STAT_DROP_IP6_EXT) + stat_sum(e, DRV_STAT_DROP_TCP_BAD),
-			 drops);
+	assert_int_equal(
+		stat_sum(e, DRV_STAT_DROP_ETH_TRUNC) + stat_sum(e, DRV_STAT_DROP_IP_TRUNC) +
+			stat_sum(e, DRV_STAT_DROP_IP_BAD) + stat_sum(e, DRV_STAT_DROP_TCP_TRUNC) +
+			stat_sum(e, DRV_STAT_DROP_IP6_EXT) + stat_sum(e, DRV_STAT_DROP_TCP_BAD),
+		drops);
 	assert_true(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC) > 0);
 	assert_true(stat_sum(e, DRV_STAT_DROP_ETH_TRUNC) > 0);
 }
@@ -1031,13 +1085,11 @@ static void bad_tcp_data_offset_is_dropped(void **state)
 
 	std_v4(e, 20000, 20000);
 	len = pkt_build(&syn4, buf);
-	buf[ETH_HLEN + 20 + 12] = 0x40;	/* doff 4 */
-	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
-				  &e->out_len, ifa), XDP_DROP);
+	buf[ETH_HLEN + 20 + 12] = 0x40; /* doff 4 */
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_BAD), 1);
-	buf[ETH_HLEN + 20 + 12] = 0xf0;	/* doff 15: 60 bytes, past the end */
-	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out,
-				  &e->out_len, ifa), XDP_DROP);
+	buf[ETH_HLEN + 20 + 12] = 0xf0; /* doff 15: 60 bytes, past the end */
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
 }
 
