@@ -453,6 +453,25 @@ int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf)
 	return svc_apply(ctl, conf, false);
 }
 
+/* The service @key and every backend slot (caller frees *@bes); -ENOENT named if no such service. */
+static int svc_load(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *s,
+		    struct drv_backend **bes)
+{
+	int err;
+
+	if (drv_service_get(ctl, key, s))
+		return svc_not_found(key);
+	*bes = calloc(DRV_MAX_BACKENDS, sizeof(**bes));
+	if (!*bes)
+		return -ENOMEM;
+	err = bes_read(ctl, *bes);
+	if (err) {
+		free(*bes);
+		*bes = NULL;
+	}
+	return err;
+}
+
 int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
 {
 	struct drv_backend *bes;
@@ -461,14 +480,9 @@ int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
 	__u32 id;
 	int err;
 
-	if (drv_service_get(ctl, key, &s))
-		return svc_not_found(key);
-	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
-	if (!bes)
-		return -ENOMEM;
-	err = bes_read(ctl, bes);
+	err = svc_load(ctl, key, &s, &bes);
 	if (err)
-		goto out_free;
+		return err;
 	/* Packets stop matching first; then the backends are freed (gen+1). */
 	if (bpf_map_delete_elem(ctl->svcs_fd, key)) {
 		err = -errno;
@@ -620,14 +634,9 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 	__u32 id;
 	int err;
 
-	if (drv_service_get(ctl, svc, &s))
-		return svc_not_found(svc);
-	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
-	if (!bes)
-		return -ENOMEM;
-	err = bes_read(ctl, bes);
+	err = svc_load(ctl, svc, &s, &bes);
 	if (err)
-		goto out_free;
+		return err;
 	for (id = 1; id < DRV_MAX_BACKENDS && n < max; id++) {
 		if (!bes[id].family || bes[id].svc_id != s.id)
 			continue;
@@ -637,10 +646,8 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 			memset(&out[n].cnt, 0, sizeof(out[n].cnt));
 		n++;
 	}
-	err = (int)n;
-out_free:
 	free(bes);
-	return err;
+	return (int)n;
 }
 
 int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
