@@ -22,5 +22,6 @@ $(BENCH_PKT): bench/pktcost.c $(LIBDROVER) $(USER_HDRS) $(OUTPUT)/drover.skel.h 
 .PHONY: bench-tools
 bench-tools: $(BENCH_TOOLS) $(BENCH_PKT)
 
-bench: all bench-tools
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all bench-tools
 	$(Q)scripts/bench.sh

@@ -6,7 +6,10 @@
 
 .PHONY: demo lab-up lab-down test-tools
 
-demo: all test-tools
+# deps first, then a fresh make: the Makefile's pkg-config and clang probes must
+# see the packages deps installs (make demo is the first command on a new machine).
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all test-tools
 	$(Q)scripts/demo.sh
 
 lab-up: all
