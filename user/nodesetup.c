@@ -6,7 +6,6 @@
  * tunnelled packet whatever balancer sent it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <sys/socket.h>
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
+#include <linux/ip.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -165,16 +165,55 @@ static int link_del(const char *name)
 	return err;
 }
 
-static int sysctl_write(const char *path, const char *val)
+/*
+ * Set IPv4 device settings (IPV4_DEVCONF_*) of @ifindex over rtnetlink: unlike
+ * /proc/sys, which container runtimes mount read-only, this needs only CAP_NET_ADMIN.
+ */
+static int devconf_set(int ifindex, const int *ids, const __u32 *vals, int n)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	struct nl_req req = {};
+	struct rtattr *af, *inet, *conf;
+	int i;
 
-	if (fd < 0 || write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		pr_warn("node-setup: couldn't write %s to %s: %s\n", val, path, strerror(-err));
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.i));
+	req.h.nlmsg_type = RTM_SETLINK;
+	req.i.ifi_family = AF_UNSPEC;
+	req.i.ifi_index = ifindex;
+	af = nla_put(&req.h, IFLA_AF_SPEC, NULL, 0);
+	inet = nla_put(&req.h, AF_INET, NULL, 0);
+	conf = nla_put(&req.h, IFLA_INET_CONF, NULL, 0);
+	for (i = 0; i < n; i++)
+		nla_put(&req.h, ids[i], &vals[i], sizeof(vals[i]));
+	nla_end(&req.h, conf);
+	nla_end(&req.h, inet);
+	nla_end(&req.h, af);
+	return nl_talk(&req.h);
+}
+
+/* Answer ARP only for the asking interface's own addresses and never source ARP from a VIP. */
+static int arp_keep_off_vips(void)
+{
+	static const int ids[] = { IPV4_DEVCONF_ARP_IGNORE, IPV4_DEVCONF_ARP_ANNOUNCE };
+	static const __u32 vals[] = { 1, 2 };
+	struct if_nameindex *ifs, *it;
+	int err = 0, e;
+
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	for (it = ifs; it->if_index; it++) {
+		if (!strcmp(it->if_name, "lo"))
+			continue;
+		e = devconf_set(it->if_index, ids, vals, 2);
+		if (e) {
+			pr_warn("node-setup: couldn't set arp_ignore=1 arp_announce=2 on %s: %s\n",
+				it->if_name, strerror(-e));
+			err = e;
+		}
+	}
+	if_freenameindex(ifs);
+	if (!err)
+		pr_info("node-setup: ARP for the VIPs left to the balancer (arp_ignore=1, arp_announce=2 on every interface)\n");
 	return err;
 }
 
@@ -197,21 +236,30 @@ int drv_node_setup(const struct drv_node_conf *c)
 		}
 		return err;
 	}
-	/* Answer ARP only for addresses of the asking interface, and never source ARP from a VIP. */
-	if (v4) {
-		err = sysctl_write("/proc/sys/net/ipv4/conf/all/arp_ignore", "1") ?: err;
-		err = sysctl_write("/proc/sys/net/ipv4/conf/all/arp_announce", "2") ?: err;
-	}
+	if (v4)
+		err = arp_keep_off_vips() ?: err;
 	for (i = 0; i < c->n; i++) {
 		e = vip_addr(&c->vips[i], c->family[i], false);
 		err = e ?: err;
 	}
 	if (c->mode == DRV_MODE_TUNNEL && v4) {
+		static const int rp[] = { IPV4_DEVCONF_RP_FILTER };
+		static const __u32 off[] = { 0 };
+
 		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
-		/* Decapsulated packets come from clients routed elsewhere: no reverse-path check. */
-		err = sysctl_write("/proc/sys/net/ipv4/conf/all/rp_filter", "0") ?: err;
-		err = sysctl_write("/proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter", "0") ?:
-												 err;
+		/*
+		 * Decapsulated packets come from clients routed elsewhere: no
+		 * reverse-path check on the device. The kernel uses the larger of
+		 * this and conf/all/rp_filter, so a node with all=1 (strict) must
+		 * lower that to 2 (loose) or 0 itself.
+		 */
+		e = if_nametoindex(DRV_NODE_TUN4) ?
+			    devconf_set(if_nametoindex(DRV_NODE_TUN4), rp, off, 1) :
+			    -ENODEV;
+		if (e)
+			pr_warn("node-setup: couldn't turn rp_filter off on %s: %s\n",
+				DRV_NODE_TUN4, strerror(-e));
+		err = e ?: err;
 	}
 	if (c->mode == DRV_MODE_TUNNEL && v6)
 		err = tunnel_add(DRV_NODE_TUN6, "ip6tnl") ?: err;

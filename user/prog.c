@@ -131,6 +131,28 @@ static struct drover_bpf *skel_open(const char *root)
 	return skel;
 }
 
+/*
+ * A second load (another interface, when the first one's program can't be
+ * fetched by id: that needs CAP_SYS_ADMIN) must share the pinned devmap, but
+ * libbpf 1.1's pin-reuse check refuses it: the kernel reports a devmap with
+ * BPF_F_RDONLY_PROG, which the object's definition lacks. Hand the pinned map
+ * over directly instead. Nothing pinned yet (first attach): libbpf creates it.
+ */
+static void devmap_adopt(struct drover_bpf *skel, const char *root)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, DRV_STR(DRV_MAP_TX_PORTS));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	bpf_map__set_pin_path(skel->maps.drv_txports_v1, NULL);
+	if (bpf_map__reuse_fd(skel->maps.drv_txports_v1, fd))
+		pr_debug("can't reuse %s: %s\n", path, strerror(errno));
+	close(fd); /* reuse_fd keeps its own duplicate */
+}
+
 static const char *map_type_str(__u32 t)
 {
 	const char *s = libbpf_bpf_map_type_str(t);
@@ -548,6 +570,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 			err = -EINVAL;
 			goto out_unlock;
 		}
+		devmap_adopt(skel, root);
 		err = drover_bpf__load(skel);
 		if (err) {
 			pr_warn("Error: can't load the XDP program and its maps under %s: %s (run with -vv for the verifier log)\n",

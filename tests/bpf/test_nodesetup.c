@@ -31,7 +31,7 @@ static int group_setup(void **state)
 		fprintf(stderr, "test_nodesetup: needs root and network namespaces\n");
 		exit(4);
 	}
-	return sh("ip link set lo up");
+	return sh("ip link set lo up && ip link add v0 type veth peer name v1");
 }
 
 static struct drv_node_conf conf(__u8 mode)
@@ -60,7 +60,7 @@ static void tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels(void **sta
 	assert_int_equal(sh("ip -d link show " DRV_NODE_TUN4 " | grep -q 'ipip external'"), 0);
 	assert_int_equal(sh("ip -d link show " DRV_NODE_TUN6 " | grep -q 'external'"), 0);
 	assert_int_equal(sh("ip link show " DRV_NODE_TUN4 " | grep -q ',UP'"), 0);
-	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/all/arp_ignore"), 0);
+	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/v0/arp_ignore"), 0);
 	assert_int_equal(sh("grep -qx 0 /proc/sys/net/ipv4/conf/" DRV_NODE_TUN4 "/rp_filter"), 0);
 	c.undo = true;
 	assert_int_equal(drv_node_setup(&c), 0);
@@ -76,6 +76,9 @@ static void dsr_setup_adds_vips_but_no_tunnel(void **state)
 	(void)state;
 	assert_int_equal(drv_node_setup(&c), 0);
 	assert_int_equal(sh("ip addr show dev lo | grep -q 'inet 10.0.0.100/32'"), 0);
+	/* Set per device over netlink (a container's /proc/sys is read-only). */
+	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/v0/arp_ignore"), 0);
+	assert_int_equal(sh("grep -qx 2 /proc/sys/net/ipv4/conf/v1/arp_announce"), 0);
 	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN4 " 2>/dev/null"), 0);
 	c.undo = true;
 	assert_int_equal(drv_node_setup(&c), 0);
