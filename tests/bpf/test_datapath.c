@@ -31,30 +31,15 @@
 #include "drover_noinline.skel.h"
 #include "util.h"
 
-#define MAC_A                          \
-	{                              \
-		0x02, 0, 0, 0, 0, 0x0a \
-	}
-#define MAC_C                          \
-	{                              \
-		0x02, 0, 0, 0, 0, 0x0c \
-	}
-#define MAC_CLIENT                        \
-	{                                 \
-		0x02, 0, 0, 0, 0x01, 0x02 \
-	}
-#define MAC_N1                            \
-	{                                 \
-		0x02, 0, 0, 0, 0x02, 0x11 \
-	}
-#define MAC_N2                            \
-	{                                 \
-		0x02, 0, 0, 0, 0x02, 0x12 \
-	}
-#define MAC_ONEARM                        \
-	{                                 \
-		0x02, 0, 0, 0, 0x02, 0x50 \
-	}
+/* clang-format off */
+#define MAC(a, b) { 0x02, 0, 0, 0, (a), (b) }
+#define MAC_A		MAC(0, 0x0a)	/* drva */
+#define MAC_C		MAC(0, 0x0c)	/* drvc */
+#define MAC_CLIENT	MAC(0x01, 0x02)
+#define MAC_N1		MAC(0x02, 0x11)
+#define MAC_N2		MAC(0x02, 0x12)
+#define MAC_ONEARM	MAC(0x02, 0x50)
+/* clang-format on */
 
 #define TABLE 7 /* a small prime: tests fill whole tables entry by entry */
 
@@ -362,19 +347,27 @@ static const struct pkt_spec syn4 = {
 	.flags = TCP_SYN,
 };
 
+/*
+ * @s as a routing balancer sends it on: new MACs, addresses and ports, TTL /
+ * hop limit one less. (pkt_build fills the checksums from scratch.)
+ */
+static struct pkt_spec forwarded(struct pkt_spec s, const __u8 *smac, const __u8 *dmac,
+				 const char *saddr, const char *daddr, __u16 sport, __u16 dport)
+{
+	memcpy(s.smac, smac, ETH_ALEN);
+	memcpy(s.dmac, dmac, ETH_ALEN);
+	s.saddr = saddr;
+	s.daddr = daddr;
+	s.sport = sport;
+	s.dport = dport;
+	s.ttl = (s.ttl ?: 64) - 1;
+	return s;
+}
+
 /* The SYN as node 1 must receive it: SNAT 10.2.0.1:@port, TTL one less, out of drvc. */
 static struct pkt_spec syn4_at_node(__u16 port)
 {
-	struct pkt_spec w = syn4;
-
-	memcpy(w.smac, (__u8[])MAC_C, ETH_ALEN);
-	memcpy(w.dmac, (__u8[])MAC_N1, ETH_ALEN);
-	w.saddr = "10.2.0.1";
-	w.daddr = "10.2.0.11";
-	w.sport = port;
-	w.dport = 8080;
-	w.ttl = 63;
-	return w;
+	return forwarded(syn4, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11", port, 8080);
 }
 
 /* Service 0: 10.0.0.100:80 → backend 1 10.2.0.11:8080, SNAT 10.2.0.1 with one port. */
@@ -456,18 +449,18 @@ static void std_v6(struct env *e)
 	table_fill(e, 3, 1, 7);
 }
 
+/* A v6 SYN like @s as node 1 must receive it: SNAT fd02::1 port 30000, hop limit one less. */
+static struct pkt_spec syn6_at_node(struct pkt_spec s)
+{
+	return forwarded(s, (__u8[])MAC_C, (__u8[])MAC_N1, "fd02::1", "fd02::11", 30000, 443);
+}
+
 static void syn_to_vip_v6_is_nated_and_redirected_to_node(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec want = syn6;
+	struct pkt_spec want = syn6_at_node(syn6);
 
 	std_v6(e);
-	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
-	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
-	want.saddr = "fd02::1";
-	want.daddr = "fd02::11";
-	want.sport = 30000;
-	want.ttl = 63;
 	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
 	expect_frame(e, &want);
 	assert_int_equal(lb_stat(e->best, 7).new_flows, 1);
@@ -476,17 +469,11 @@ static void syn_to_vip_v6_is_nated_and_redirected_to_node(void **state)
 static void syn_to_vip_v6_after_extension_headers_is_nated(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec in = syn6, want = syn6;
+	struct pkt_spec in = syn6, want;
 
 	std_v6(e);
 	in.ip6_ext = 2;
-	want = in;
-	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
-	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
-	want.saddr = "fd02::1";
-	want.daddr = "fd02::11";
-	want.sport = 30000;
-	want.ttl = 63;
+	want = syn6_at_node(in);
 	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
 	expect_frame(e, &want);
 }
@@ -520,17 +507,12 @@ static void nat_reply_v4_is_translated_back_to_client(void **state)
 		.flags = TCP_SYN | TCP_ACK,
 		.payload = 3,
 	};
-	struct pkt_spec want = reply;
+	struct pkt_spec want;
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	memcpy(want.smac, (__u8[])MAC_A, ETH_ALEN);
-	memcpy(want.dmac, (__u8[])MAC_CLIENT, ETH_ALEN);
-	want.saddr = "10.0.0.100";
-	want.daddr = "10.1.0.2";
-	want.sport = 80;
-	want.dport = 40000;
-	want.ttl = 63;
+	want = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2", 80,
+			 40000);
 	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
 	expect_frame(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
@@ -550,17 +532,12 @@ static void nat_reply_v6_is_translated_back_to_client(void **state)
 		.dport = 30000,
 		.flags = TCP_ACK,
 	};
-	struct pkt_spec want = reply;
+	struct pkt_spec want;
 
 	std_v6(e);
 	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
-	memcpy(want.smac, (__u8[])MAC_A, ETH_ALEN);
-	memcpy(want.dmac, (__u8[])MAC_CLIENT, ETH_ALEN);
-	want.saddr = "fd00::100";
-	want.daddr = "fd01::2";
-	want.sport = 443;
-	want.dport = 40000;
-	want.ttl = 63;
+	want = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "fd00::100", "fd01::2", 443,
+			 40000);
 	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
 	expect_frame(e, &want);
 }
