@@ -366,6 +366,27 @@ out_free:
 	return err;
 }
 
+struct drv_backend *drv_bes_load(struct drv_ctl *ctl)
+{
+	struct drv_backend *bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	__u32 id;
+
+	if (!bes)
+		return NULL;
+	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id])) {
+			int err = errno;
+
+			pr_warn("Error: can't read backend %u from %s/%s: %s\n", id, ctl->root,
+				DRV_STR(DRV_MAP_BACKENDS), strerror(err));
+			free(bes);
+			errno = err;
+			return NULL;
+		}
+	}
+	return bes;
+}
+
 int drv_flows_per_backend(struct drv_ctl *ctl, __u32 *counts)
 {
 	struct drv_backend *bes;
@@ -373,15 +394,13 @@ int drv_flows_per_backend(struct drv_ctl *ctl, __u32 *counts)
 	struct drv_flow flow;
 	struct drv_cfg cfg = {};
 	struct flow_count fc;
-	__u32 max = drv_map_max_entries(ctl->flows_fd), i, id;
+	__u32 max = drv_map_max_entries(ctl->flows_fd), i;
 	int err = 0;
 
 	memset(counts, 0, DRV_MAX_BACKENDS * sizeof(*counts));
-	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	bes = drv_bes_load(ctl);
 	if (!bes)
-		return -ENOMEM;
-	for (id = 0; id < DRV_MAX_BACKENDS; id++)
-		bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id]);
+		return -errno;
 	drv_cfg_read(ctl, &cfg);
 	fc = (struct flow_count){
 		.bes = bes, .cfg = &cfg, .now = drv_flow_now_ns(), .counts = counts

@@ -20,4 +20,7 @@ void drv_maps_unpin(const char *root);
 /* Have we CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN? 0 or -EPERM (message names @what). */
 int drv_caps_check(const char *what);
 
+/* Every slot of drv_bes, freshly allocated (caller frees); NULL with errno set, and a message. */
+struct drv_backend *drv_bes_load(struct drv_ctl *ctl);
+
 #endif /* __DROVER_CTL_INT_H */

@@ -16,6 +16,7 @@
 
 #include "drover/maps.h"
 #include "ctl.h"
+#include "ctl_int.h"
 #include "log.h"
 #include "maglev.h"
 #include "util.h"
@@ -156,22 +157,6 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 static bool be_in_table(const struct drv_backend *b, __u32 svc_id)
 {
 	return b->family && b->svc_id == svc_id && b->state == DRV_BE_UP && b->weight > 0;
-}
-
-static int bes_read(struct drv_ctl *ctl, struct drv_backend *bes)
-{
-	__u32 id;
-
-	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
-		if (bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id])) {
-			int err = -errno;
-
-			pr_warn("Error: can't read backend %u from %s/%s: %s\n", id, ctl->root,
-				DRV_STR(DRV_MAP_BACKENDS), strerror(errno));
-			return err;
-		}
-	}
-	return 0;
 }
 
 static int be_write(struct drv_ctl *ctl, __u32 id, const struct drv_backend *b)
@@ -417,12 +402,9 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 		pr_warn("Error: %s\n", msg);
 		return err;
 	}
-	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	bes = drv_bes_load(ctl);
 	if (!bes)
-		return -ENOMEM;
-	err = bes_read(ctl, bes);
-	if (err)
-		goto out_free;
+		return -errno;
 	if (!drv_service_get(ctl, &conf->key, &s)) {
 		if (must_be_new) {
 			pr_warn("Error: service %s already exists; change it with `drover service set` or delete it first\n",
@@ -457,19 +439,10 @@ int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf)
 static int svc_load(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *s,
 		    struct drv_backend **bes)
 {
-	int err;
-
 	if (drv_service_get(ctl, key, s))
 		return svc_not_found(key);
-	*bes = calloc(DRV_MAX_BACKENDS, sizeof(**bes));
-	if (!*bes)
-		return -ENOMEM;
-	err = bes_read(ctl, *bes);
-	if (err) {
-		free(*bes);
-		*bes = NULL;
-	}
-	return err;
+	*bes = drv_bes_load(ctl);
+	return *bes ? 0 : -errno;
 }
 
 int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
@@ -540,12 +513,9 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 	err = be_conf_check_one(key, c);
 	if (err)
 		return err;
-	bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));
+	bes = drv_bes_load(ctl);
 	if (!bes)
-		return -ENOMEM;
-	err = bes_read(ctl, bes);
-	if (err)
-		goto out_free;
+		return -errno;
 	id = drv_be_find(bes, DRV_MAX_BACKENDS, s.id, key->port, c);
 	if (op == BE_ADD && id > 0) {
 		pr_warn("Error: backend %s is already in service %s (id %d); change it with `drover backend set`\n",
@@ -667,16 +637,15 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		pr_warn("Error: %s\n", msg);
 		return err;
 	}
-	cur = calloc(DRV_MAX_BACKENDS, sizeof(*cur));
+	cur = drv_bes_load(ctl);
+	if (!cur)
+		return -errno;
 	want = calloc(DRV_MAX_BACKENDS, sizeof(*want));
 	keep = calloc(DRV_MAX_BACKENDS, sizeof(*keep));
-	if (!cur || !want || !keep) {
+	if (!want || !keep) {
 		err = -ENOMEM;
 		goto out_free;
 	}
-	err = bes_read(ctl, cur);
-	if (err)
-		goto out_free;
 	/* Everything that can fail is checked before the first write. */
 	for (i = 0; i < n; i++)
 		if (drv_service_get(ctl, &conf->key, &s) ||
