@@ -142,6 +142,9 @@ struct drv_prog_iface {
 	__u8 attach_mode; /* XDP_ATTACHED_DRV / _SKB (linux/if_link.h), 0 unknown */
 };
 
+/* "native", "skb", "offload", "multiple", or "none" for an XDP_ATTACHED_* value. */
+const char *drv_xdp_attach_mode_str(__u8 attach_mode);
+
 /* Fill @out (up to @max) with the attached interfaces; returns the count or -errno. */
 int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max);
 /*

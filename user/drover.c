@@ -39,18 +39,12 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static const char *xdp_mode_name(__u8 m)
+/* An attached interface's XDP mode as `status` shows it. */
+static const char *iface_mode(const struct drv_prog_iface *f)
 {
-	switch (m) {
-	case XDP_ATTACHED_DRV:
-		return "native";
-	case XDP_ATTACHED_SKB:
-		return "skb";
-	case XDP_ATTACHED_HW:
-		return "offload";
-	default:
-		return "unknown";
-	}
+	if (!f->ifindex)
+		return "defunct";
+	return f->attach_mode ? drv_xdp_attach_mode_str(f->attach_mode) : "unknown";
 }
 
 static int ctl_open(struct drv_ctl *ctl, bool lock)
@@ -175,8 +169,7 @@ static int do_status(void)
 			drv_jw_ku64(&jw, "ifindex", ifs[i].ifindex);
 			drv_jw_ku64(&jw, "prog_id", ifs[i].prog_id);
 			drv_jw_ku64(&jw, "link_id", ifs[i].link_id);
-			drv_jw_kstr(&jw, "mode",
-				    ifs[i].ifindex ? xdp_mode_name(ifs[i].attach_mode) : "defunct");
+			drv_jw_kstr(&jw, "mode", iface_mode(&ifs[i]));
 			drv_jw_kstr(&jw, "pin", pin);
 			drv_jw_obj_close(&jw);
 		} else if (!ifs[i].ifindex) {
@@ -184,8 +177,8 @@ static int do_status(void)
 			       ifs[i].ifname, ifs[i].ifname);
 		} else {
 			printf("  %-12s ifindex %u  prog id %u  mode %s  link id %u  pin %s\n",
-			       ifs[i].ifname, ifs[i].ifindex, ifs[i].prog_id,
-			       xdp_mode_name(ifs[i].attach_mode), ifs[i].link_id, pin);
+			       ifs[i].ifname, ifs[i].ifindex, ifs[i].prog_id, iface_mode(&ifs[i]),
+			       ifs[i].link_id, pin);
 		}
 	}
 	if (req.json) {

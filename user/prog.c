@@ -379,7 +379,7 @@ static int xdp_remove(const char *ifname, int ifindex, const struct bpf_xdp_quer
 	return 0;
 }
 
-static const char *xdp_mode_str(__u8 m)
+const char *drv_xdp_attach_mode_str(__u8 m)
 {
 	switch (m) {
 	case XDP_ATTACHED_DRV:
@@ -409,10 +409,11 @@ static void prog_name(__u32 id, char *name, size_t len)
 	close(fd);
 }
 
-static int pin_root_make(const char *root)
+/* mkdir @path (0700) unless it exists; @what names it in the error. */
+static int pin_dir_make(const char *path, const char *what)
 {
-	if (mkdir(root, 0700) && errno != EEXIST) {
-		pr_warn("Error: can't create pin root %s: %s\n", root, strerror(errno));
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		pr_warn("Error: can't create %s%s: %s\n", what, path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -423,11 +424,7 @@ static int pin_links_make(const char *root)
 	char links[PATH_MAX];
 
 	snprintf(links, sizeof(links), "%s/%s", root, DRV_PIN_LINKS_DIR);
-	if (mkdir(links, 0700) && errno != EEXIST) {
-		pr_warn("Error: can't create %s: %s\n", links, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return pin_dir_make(links, "");
 }
 
 static void pin_dirs_remove(const char *root)
@@ -497,7 +494,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	err = drv_bpffs_check(root);
 	if (err)
 		return err;
-	err = pin_root_make(root);
+	err = pin_dir_make(root, "pin root ");
 	if (err)
 		return err;
 	lock_fd = drv_root_lock(root);
@@ -526,19 +523,21 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		if (!force) {
 			if (own)
 				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or add `force` to attach again\n",
-					ifname, path, xdp_mode_str(q.attach_mode), ifname);
+					ifname, path, drv_xdp_attach_mode_str(q.attach_mode),
+					ifname);
 			else {
 				long lid = xdp_link_id(ifindex, id);
 
 				prog_name(id, name, sizeof(name));
 				if (lid > 0)
 					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or add `force` to replace it\n",
-						ifname, name, id, xdp_mode_str(q.attach_mode), lid,
+						ifname, name, id,
+						drv_xdp_attach_mode_str(q.attach_mode), lid,
 						ifname);
 				else
 					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or add `force` to replace it\n",
-						ifname, name, id, xdp_mode_str(q.attach_mode),
-						ifname);
+						ifname, name, id,
+						drv_xdp_attach_mode_str(q.attach_mode), ifname);
 			}
 			err = own ? -EEXIST : -EBUSY;
 			goto out_unlock;
