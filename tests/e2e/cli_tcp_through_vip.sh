@@ -4,13 +4,15 @@
 # namespaces, with the balancer set up only by drover CLI commands (two-arm
 # full NAT). Each connection lands on the backend `drover lookup` predicts; an
 # open connection is recorded and counted in `backend show`; drain sends new
-# flows elsewhere; counters move.
+# flows elsewhere; counters move. IPv4 by default; FAMILY=6 runs the same test
+# over IPv6 (cli_tcp6_through_vip.sh), with the addresses in brackets below.
 #
 #   client ns  c0 10.71.0.2/24 (xdp_pass)  -- lc 10.71.0.1/24 --+
 #                                                  balancer ns   | drover on lc, l1, l2
 #   node 1 ns  n0 10.72.1.2/24 (xdp_pass)  -- l1 10.72.1.1/24 --+  SNAT 10.72.0.1 (lo)
 #   node 2 ns  n0 10.72.2.2/24 (xdp_pass)  -- l2 10.72.2.1/24 --+
 #   VIP 10.99.0.10 port 80 lives nowhere: the client routes it to the balancer.
+#   [IPv6: 10.71.0.x → fd71::x/64, 10.72.N.x → fd72:N::x/64, SNAT fd72::1, VIP fd99::10]
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -20,7 +22,18 @@ XDP_PASS=$E2E_TOP/.output/xdp_pass.bpf.o
 [ -f "$XDP_PASS" ] || fail "$XDP_PASS not built: run make"
 mount_bpffs
 
-VIP=10.99.0.10 SNAT=10.72.0.1 CL=10.71.0.2
+FAMILY=${FAMILY:-4}
+if [ "$FAMILY" = 6 ]; then
+	VIP=fd99::10 SNAT=fd72::1 CL=fd71::2 GW=fd71::1 PLEN=64 HOST=128 IP="ip -6" TCP=TCP6
+	node() { echo "fd72:$1::$2"; } # node N, host part: 1 the balancer, 2 the node
+	FWD=net.ipv6.conf.all.forwarding NODAD=nodad
+else
+	VIP=10.99.0.10 SNAT=10.72.0.1 CL=10.71.0.2 GW=10.71.0.1 PLEN=24 HOST=32 IP=ip TCP=TCP
+	node() { echo "10.72.$1.$2"; }
+	FWD=net.ipv4.ip_forward NODAD=
+fi
+VIP_SOCAT=$VIP
+[ "$FAMILY" = 6 ] && VIP_SOCAT="[$VIP]"
 # not in $(...): ns_add records each name for the cleanup
 for r in cl lb n1 n2; do ns_add "$r" >/dev/null; done
 CNS=$T-cl LNS=$T-lb N1=$T-n1 N2=$T-n2
@@ -38,20 +51,20 @@ dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
 ip -n "$LNS" link add lc type veth peer name c0 netns "$CNS"
 ip -n "$LNS" link add l1 type veth peer name n0 netns "$N1"
 ip -n "$LNS" link add l2 type veth peer name n0 netns "$N2"
-ip -n "$LNS" addr add 10.71.0.1/24 dev lc
-ip -n "$LNS" addr add 10.72.1.1/24 dev l1
-ip -n "$LNS" addr add 10.72.2.1/24 dev l2
-ip -n "$LNS" addr add "$SNAT/32" dev lo
+ip -n "$LNS" addr add "$GW/$PLEN" dev lc $NODAD
+ip -n "$LNS" addr add "$(node 1 1)/$PLEN" dev l1 $NODAD
+ip -n "$LNS" addr add "$(node 2 1)/$PLEN" dev l2 $NODAD
+ip -n "$LNS" addr add "$SNAT/$HOST" dev lo $NODAD
 for d in lc l1 l2; do ip -n "$LNS" link set "$d" up; done
-ip netns exec "$LNS" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$CNS" addr add "$CL/24" dev c0
+ip netns exec "$LNS" sysctl -qw "$FWD=1"
+ip -n "$CNS" addr add "$CL/$PLEN" dev c0 $NODAD
 ip -n "$CNS" link set c0 up
-ip -n "$CNS" route add default via 10.71.0.1
+$IP -n "$CNS" route add default via "$GW"
 i=1
 for ns in "$N1" "$N2"; do
-	ip -n "$ns" addr add "10.72.$i.2/24" dev n0
+	ip -n "$ns" addr add "$(node $i 2)/$PLEN" dev n0 $NODAD
 	ip -n "$ns" link set n0 up
-	ip -n "$ns" route add default via "10.72.$i.1"
+	$IP -n "$ns" route add default via "$(node $i 1)"
 	i=$((i + 1))
 done
 # Senders compute checksums themselves (no partial checksums through XDP);
@@ -64,29 +77,35 @@ for ns in "$CNS" "$N1" "$N2"; do
 done
 
 # Backends answer with their name and hold the connection until the client closes.
-bg "$N1" socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1; exec head -c1 >/dev/null'
-bg "$N2" socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-2; exec head -c1 >/dev/null'
+bg "$N1" socat "$TCP-LISTEN:80,reuseaddr,fork" SYSTEM:'echo node-1; exec head -c1 >/dev/null'
+bg "$N2" socat "$TCP-LISTEN:80,reuseaddr,fork" SYSTEM:'echo node-2; exec head -c1 >/dev/null'
 for ns in "$N1" "$N2"; do
 	wait_for 10 sh -c "ip netns exec $ns ss -Hltn 'sport = :80' | grep -q LISTEN" ||
 		fail "backend server in $ns is not listening"
 done
 # Neighbours resolved up front, so the first packets take the XDP path.
-ip netns exec "$LNS" ping -c1 -W2 "$CL" >/dev/null || fail "balancer can't reach the client"
-ip netns exec "$LNS" ping -c1 -W2 10.72.1.2 >/dev/null || fail "balancer can't reach node 1"
-ip netns exec "$LNS" ping -c1 -W2 10.72.2.2 >/dev/null || fail "balancer can't reach node 2"
+wait_for 10 ip netns exec "$LNS" ping -"$FAMILY" -c1 -W1 "$CL" || fail "balancer can't reach the client"
+wait_for 10 ip netns exec "$LNS" ping -"$FAMILY" -c1 -W1 "$(node 1 2)" || fail "balancer can't reach node 1"
+wait_for 10 ip netns exec "$LNS" ping -"$FAMILY" -c1 -W1 "$(node 2 2)" || fail "balancer can't reach node 2"
 
 log "set up the balancer with the CLI only"
 for d in lc l1 l2; do dr attach "$d" || fail "attach $d failed"; done
 dr service add "$VIP" port 80 snat "$SNAT" || fail "service add failed"
-dr backend add "$VIP" port 80 10.72.1.2 || fail "backend add node 1 failed"
-dr backend add "$VIP" port 80 10.72.2.2 || fail "backend add node 2 failed"
+dr backend add "$VIP" port 80 "$(node 1 2)" || fail "backend add node 1 failed"
+dr backend add "$VIP" port 80 "$(node 2 2)" || fail "backend add node 2 failed"
 
-name_of() { case $1 in 10.72.1.2) echo node-1 ;; 10.72.2.2) echo node-2 ;; *) echo "?$1" ;; esac; }
+name_of() {
+	case $1 in
+	"$(node 1 2)") echo node-1 ;;
+	"$(node 2 2)") echo node-2 ;;
+	*) echo "?$1" ;;
+	esac
+}
 # connect PORT: the first line a connection from client port PORT to the VIP gets
 # (the client closes at once: stdin is empty)
 connect() {
 	ip netns exec "$CNS" timeout 10 socat -T 8 - \
-		"TCP:$VIP:80,sourceport=$1,connect-timeout=5" </dev/null 2>/dev/null | head -n1
+		"$TCP:$VIP_SOCAT:80,sourceport=$1,connect-timeout=5" </dev/null 2>/dev/null | head -n1
 }
 
 log "connections land on the backend drover lookup predicts"
@@ -103,7 +122,7 @@ done
 log "an open connection is recorded and counted in backend show"
 # held open by the client: its stdin (a sleep) stays open
 sleep 30 | ip netns exec "$CNS" timeout 40 socat -T 35 - \
-	"TCP:$VIP:80,sourceport=41100,connect-timeout=5" >"$E2E_TMP/open.out" 2>/dev/null &
+	"$TCP:$VIP_SOCAT:80,sourceport=41100,connect-timeout=5" >"$E2E_TMP/open.out" 2>/dev/null &
 E2E_PIDS+=("$!")
 wait_for 10 test -s "$E2E_TMP/open.out" || fail "long connection got no answer"
 lk=$(dr -j lookup "$VIP" port 80 from "$CL" port 41100)
@@ -120,7 +139,7 @@ dr -j stats | jq -e '.global.new_flow.packets >= 13 and .global.nat_reply.packet
 	.services[0].counters.packets > 0' >/dev/null || fail "counters did not move: $(dr stats)"
 
 log "drain node 1: every new flow goes to node 2"
-dr backend set "$VIP" port 80 10.72.1.2 drain || fail "drain failed"
+dr backend set "$VIP" port 80 "$(node 1 2)" drain || fail "drain failed"
 for p in $(seq 41201 41206); do
 	got=$(connect "$p" || true)
 	[ "$got" = node-2 ] || fail "client port $p reached '$got' with node 1 drained"
@@ -136,8 +155,8 @@ dr -j lookup "$VIP" port 80 from "$CL" port 41100 | jq -e '.recorded.usable == f
 dr backend set "$VIP" port 80 "$open_addr" up || fail "backend set up failed"
 
 log "delete node 2 and undrain node 1: flows go to node 1"
-dr backend set "$VIP" port 80 10.72.1.2 up || fail "undrain failed"
-dr backend del "$VIP" port 80 10.72.2.2 || fail "backend del failed"
+dr backend set "$VIP" port 80 "$(node 1 2)" up || fail "undrain failed"
+dr backend del "$VIP" port 80 "$(node 2 2)" || fail "backend del failed"
 got=$(connect 41301 || true)
 [ "$got" = node-1 ] || fail "client port 41301 reached '$got' with only node 1 left"
 
