@@ -21,18 +21,6 @@ NODE_PY=$E2E_TOP/tests/tools/agent_node.py
 lab_start
 mount_bpffs
 
-# within SECONDS CMD...: like wait_for, but bounded in wall-clock time even when
-# CMD itself takes seconds (curl through the VIP, /metrics on a busy machine).
-within() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
 nsn() { eval echo "\$LAB_NS_N$1"; }
 
@@ -99,16 +87,16 @@ state() { be_state "$LAB_VIP4" "$1" "$(node4 "$2")"; }
 states() { echo "$(state $HTTP_PORT 1) $(state $HTTP_PORT 2) $(state $HTTP_PORT 3)"; }
 
 # expect_state PORT NODE STATE [SERVICE]: `drover backend show` reports STATE
-# within 10 s. With SERVICE (a health transition), also check how fast the agent
+# wait_for 10 s. With SERVICE (a health transition), also check how fast the agent
 # reacted: its "is DOWN"/"is UP" log line (timestamped to the ms) must follow
-# the moment we broke or repaired the node (T_CHANGE) within the bound
+# the moment we broke or repaired the node (T_CHANGE) wait_for the bound
 # fall × interval + timeout (rise × interval + timeout for up), plus slack for
 # scheduling on a busy machine.
 REACT_SLACK_MS=1000
 mark() { T_CHANGE=$(date +%s%N); }
 expect_state() {
 	local port=$1 n=$2 want=$3 svc=${4:-} ts ms word bound
-	within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $port 2>/dev/null | jq -r --arg a $(node4 "$n") '[.. | objects | select(.address? == \$a) | .state] | first // \"absent\"')\" = $want ]" ||
+	wait_for 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $port 2>/dev/null | jq -r --arg a $(node4 "$n") '[.. | objects | select(.address? == \$a) | .state] | first // \"absent\"')\" = $want ]" ||
 		fail "node n$n port $port not $want in 10 s (is $(state "$port" "$n")); agent log: $(tail -5 "$AGENT_LOG")"
 	[ -n "$svc" ] || return 0
 	word=$(echo "$want" | tr a-z A-Z)
@@ -123,19 +111,19 @@ expect_state() {
 
 write_cfg
 agent_start "$CFG"
-within 30 metrics /readyz || fail "agent not ready in 30 s: $(tail -20 "$AGENT_LOG")"
+wait_for 30 metrics /readyz || fail "agent not ready in 30 s: $(tail -20 "$AGENT_LOG")"
 for n in 1 2 3; do
 	expect_state $HTTP_PORT $n up
 	expect_state $HTTPS_PORT $n up
 done
 # Every HTTPS check verified the lab certificate and passed.
-within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -c '^drover_node_checks_total{service=\"api\".*result=\"pass\"} [1-9]')\" -eq 3 ]" ||
+wait_for 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -c '^drover_node_checks_total{service=\"api\".*result=\"pass\"} [1-9]')\" -eq 3 ]" ||
 	fail "HTTPS checks with verify did not pass on all 3 nodes"
 
 # Traffic through the VIP, when the data path forwards (it reaches only healthy nodes).
 via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$HTTP_PORT/" 2>/dev/null; }
 TRAFFIC=0
-if within 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+if wait_for 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
 
 log "--- node n1 answers 500"
 mark
@@ -187,16 +175,16 @@ expect_state $HTTPS_PORT 1 up api
 
 log "--- every web node fails: fail open"
 for n in 1 2 3; do echo 500 >"$E2E_TMP/http$n.mode"; done
-within 10 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 1'" ||
+wait_for 10 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 1'" ||
 	fail "drover_service_all_down{service=web} did not become 1"
 states_are() { [ "$(states)" = "$1" ]; }
-within 5 states_are "up up up" || fail "fail-open: states $(states), want up up up"
+wait_for 5 states_are "up up up" || fail "fail-open: states $(states), want up up up"
 [ "$(grep -c 'service web: no node passes its health check; failing open' "$AGENT_LOG")" = 1 ] ||
 	fail "fail-open not logged exactly once"
 [ "$(metric drover_service_all_down 'service="api"')" = 0 ] || fail "api reported all down"
 if [ $TRAFFIC = 1 ]; then via_vip >/dev/null || fail "no traffic through the VIP while failing open"; fi
 for n in 1 2 3; do echo 200 >"$E2E_TMP/http$n.mode"; done
-within 15 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 0'" ||
+wait_for 15 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 0'" ||
 	fail "fail-open did not end"
 grep -q "service web: a node passes its health check again; fail-open is over" "$AGENT_LOG" ||
 	fail "end of fail-open not logged"
@@ -270,10 +258,10 @@ metrics /healthz | grep -q ok || fail "/healthz"
 log "--- /readyz follows the attachment; a reload re-attaches"
 drv detach eth1 keep-maps >/dev/null 2>&1 || fail "drover detach eth1 failed"
 readyz_text() { ip netns exec "$LAB_NS_LB" curl -sS --max-time 5 http://127.0.0.1:9469/readyz; }
-within 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 5 http://127.0.0.1:9469/readyz | grep -q 'not ready: not attached to eth1'" ||
+wait_for 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 5 http://127.0.0.1:9469/readyz | grep -q 'not ready: not attached to eth1'" ||
 	fail "/readyz did not report the detached interface: $(readyz_text)"
 kill -HUP "$AGENT_PID"
-within 10 metrics /readyz || fail "reload did not re-attach eth1: $(readyz_text)"
+wait_for 10 metrics /readyz || fail "reload did not re-attach eth1: $(readyz_text)"
 [ -e "$BPFFS/links/eth1" ] || fail "no link pin for eth1 after the reload"
 
 agent_stop TERM

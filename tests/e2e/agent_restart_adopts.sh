@@ -16,18 +16,6 @@ NODE_PY=$E2E_TOP/tests/tools/agent_node.py
 lab_start
 mount_bpffs
 
-# within SECONDS CMD...: like wait_for, but bounded in wall-clock time even when
-# CMD itself takes seconds (curl through the VIP, /metrics on a busy machine).
-within() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
 nsn() { eval echo "\$LAB_NS_N$1"; }
 for n in 1 2 3; do
@@ -81,8 +69,8 @@ ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$CFG" --check 
 
 log "--- first agent; n2 fails"
 agent_start "$CFG"
-within 30 ready || fail "agent not ready: $(tail -20 "$AGENT_LOG")"
-within 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $PORT | jq -r '[.. | objects | select(.state?) | .state] | join(\" \")')\" = 'up up up' ]" ||
+wait_for 30 ready || fail "agent not ready: $(tail -20 "$AGENT_LOG")"
+wait_for 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $PORT | jq -r '[.. | objects | select(.state?) | .state] | join(\" \")')\" = 'up up up' ]" ||
 	fail "not all up: $(states)"
 echo 500 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" down || fail "n2 not down: $(states)"
@@ -90,7 +78,7 @@ wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" down || fail "n2 not down: $(sta
 
 via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$PORT/" 2>/dev/null; }
 TRAFFIC=0
-if within 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+if wait_for 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
 
 log "--- SIGTERM: forwarding and maps stay"
 agent_stop TERM
@@ -125,11 +113,11 @@ if [ $TRAFFIC = 1 ]; then
 	TRAFFIC_PID=$!
 fi
 nsamples() { wc -l <"$E2E_TMP/samples"; }
-within 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge 3 ]" || fail "sampler too slow"
+wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge 3 ]" || fail "sampler too slow"
 agent_start "$CFG"
-within 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
+wait_for 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
 n0=$(nsamples)
-within 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge $((n0 + 3)) ]" || fail "sampler stopped"
+wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge $((n0 + 3)) ]" || fail "sampler stopped"
 touch "$E2E_TMP/stop-sampling"
 wait "$SAMPLER" || true
 [ $TRAFFIC = 1 ] && { wait "$TRAFFIC_PID" || true; }
@@ -154,7 +142,7 @@ ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$CFG" --detach
 	>>"$AGENT_LOG" 2>&1 &
 AGENT_PID=$!
 E2E_PIDS+=("$AGENT_PID")
-within 30 ready || fail "third agent not ready"
+wait_for 30 ready || fail "third agent not ready"
 agent_stop TERM
 [ ! -e "$BPFFS/links/eth0" ] || fail "link pin of eth0 still there after --detach-on-exit"
 ip -n "$LAB_NS_LB" link show eth0 | grep -q xdp && fail "eth0 still has XDP after --detach-on-exit"

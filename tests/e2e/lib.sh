@@ -76,13 +76,15 @@ bg() {
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds or SECONDS of
-# wall time have passed (by the clock: a slow CMD does not stretch the bound).
+# wall time have passed (by the clock, to the microsecond: a slow CMD does not
+# stretch the bound, and the bound is never shorter than asked).
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 wait_for() {
-	local end=$((SECONDS + $1))
+	local end=$(($(now_us) + $1 * 1000000))
 	shift
 	while :; do
 		if "$@" >/dev/null 2>&1; then return 0; fi
-		[ "$SECONDS" -lt "$end" ] || return 1
+		[ "$(now_us)" -lt "$end" ] || return 1
 		sleep 0.1
 	done
 }

@@ -81,7 +81,7 @@ AGENT=$!
 E2E_PIDS+=("$AGENT")
 on_exit "\"$DROVER_STATIC\" --bpffs \"$BPFFS\" detach ${T}a >/dev/null 2>&1"
 ready() { ip netns exec "$NS" curl -sf -o /dev/null --max-time 3 http://127.0.0.1:9469/readyz; }
-if ! wait_clock 30 ready; then
+if ! wait_for 30 ready; then
 	cat "$E2E_TMP/agent.log" >&2
 	fail "agent with only '$CAPS' not ready on 127.0.0.1:9469/readyz within 30 s"
 fi

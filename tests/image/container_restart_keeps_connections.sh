@@ -33,7 +33,7 @@ log "after podman restart (SIGTERM): $(hold_sync c)"
 
 hold_cmd c event container-kill
 podman kill -s KILL "$CTR" >/dev/null || fail "podman kill $CTR failed"
-wait_clock 20 sh -c "[ \"\$(podman inspect -f '{{.State.Status}}' '$CTR')\" = exited ]" ||
+wait_for 20 sh -c "[ \"\$(podman inspect -f '{{.State.Status}}' '$CTR')\" = exited ]" ||
 	fail "container $CTR still running 20 s after SIGKILL"
 log "killed: $(hold_sync c)"
 podman start "$CTR" >/dev/null || fail "podman start $CTR failed"

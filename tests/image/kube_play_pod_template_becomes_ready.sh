@@ -71,7 +71,7 @@ probe() { # readiness|liveness
 	ip netns exec "$LAB_NS_LB" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url" |
 		grep -q '^[23]'
 }
-if ! wait_clock 60 probe readiness; then
+if ! wait_for 60 probe readiness; then
 	podman logs "$CTR" 2>&1 | tail -20 >&2
 	fail "pod $POD not ready within 60 s: readinessProbe $(jq -c .readiness "$E2E_TMP/probes.json") fails"
 fi

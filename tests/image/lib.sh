@@ -96,7 +96,7 @@ container_start() {
 # container_ready NAME: /readyz answers 200 on 127.0.0.1:9469 in the balancer namespace (what the
 # readiness probe asks) within 30 s, else fail with the container's log.
 container_ready() {
-	if ! wait_clock 30 ip netns exec "$LAB_NS_LB" curl -sf -o /dev/null --max-time 3 http://127.0.0.1:9469/readyz; then
+	if ! wait_for 30 ip netns exec "$LAB_NS_LB" curl -sf -o /dev/null --max-time 3 http://127.0.0.1:9469/readyz; then
 		podman logs "$1" 2>&1 | tail -20 >&2
 		fail "container $1 not ready (127.0.0.1:9469/readyz) within 30 s"
 	fi
@@ -126,23 +126,3 @@ EOC
 	} >"$f"
 }
 
-# wait_clock SECONDS CMD...: poll CMD until it succeeds or SECONDS of wall-clock time pass.
-# (lib.sh's wait_for counts 0.1 s sleeps, so a CMD that itself takes a second on a busy machine
-# stretches its bound tenfold.)
-wait_clock() {
-	local end=$(($(date +%s) + $1))
-	shift
-	while :; do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-
-# wait_be_state SECONDS VIP PORT ADDR STATE: labtest.sh's, bounded by the clock.
-wait_be_state() {
-	local limit=$1
-	shift
-	wait_clock "$limit" be_state_is "$@"
-}
-be_state_is() { [ "$(be_state "$1" "$2" "$3")" = "$4" ]; }

@@ -58,15 +58,14 @@ be_state() {
 		jq -r --arg a "$3" '[.. | objects | select(.address? == $a) | .state] | first // "absent"'
 }
 
-# wait_be_state SECONDS VIP PORT ADDR STATE
+# be_state_is VIP PORT ADDR STATE: does the backend have that state now?
+be_state_is() { [ "$(be_state "$1" "$2" "$3")" = "$4" ]; }
+
+# wait_be_state SECONDS VIP PORT ADDR STATE: lib.sh's wait_for, bounded by the clock.
 wait_be_state() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		[ "$(be_state "$1" "$2" "$3")" = "$4" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for "$limit" be_state_is "$@"
 }
 
 # stat_packets NAME: packets of global counter NAME from `drover stats -j`.
