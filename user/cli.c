@@ -321,15 +321,17 @@ static int parse_svc_opts(struct pctx *p, struct drv_cli_req *r)
 	return 0;
 }
 
+/* The commands of `service` and `backend`. */
+static const struct kw change_cmds[] = { { "add", DRV_CLI_ADD },
+					 { "set", DRV_CLI_SET },
+					 { "del", DRV_CLI_DEL },
+					 { "delete", DRV_CLI_DEL },
+					 { "show", DRV_CLI_SHOW },
+					 { "list", DRV_CLI_SHOW },
+					 {} };
+
 static int parse_service(struct pctx *p, struct drv_cli_req *r)
 {
-	static const struct kw cmds[] = { { "add", DRV_CLI_ADD },
-					  { "set", DRV_CLI_SET },
-					  { "del", DRV_CLI_DEL },
-					  { "delete", DRV_CLI_DEL },
-					  { "show", DRV_CLI_SHOW },
-					  { "list", DRV_CLI_SHOW },
-					  {} };
 	const char *w = next(p);
 	int v, err;
 
@@ -337,7 +339,7 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 		r->cmd = DRV_CLI_SHOW;
 		return 0;
 	}
-	if (kw_select(w, cmds, &v))
+	if (kw_select(w, change_cmds, &v))
 		return fail(p, "what is 'service %s'? (commands: add, set, del, show)", w);
 	r->cmd = (enum drv_cli_cmd)v;
 	if (r->cmd == DRV_CLI_SHOW && !peek(p))
@@ -370,13 +372,6 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 
 static int parse_backend(struct pctx *p, struct drv_cli_req *r)
 {
-	static const struct kw cmds[] = { { "add", DRV_CLI_ADD },
-					  { "set", DRV_CLI_SET },
-					  { "del", DRV_CLI_DEL },
-					  { "delete", DRV_CLI_DEL },
-					  { "show", DRV_CLI_SHOW },
-					  { "list", DRV_CLI_SHOW },
-					  {} };
 	static const struct kw states[] = {
 		{ "up", DRV_BE_UP }, { "drain", DRV_BE_DRAIN }, { "down", DRV_BE_DOWN }, {}
 	};
@@ -386,7 +381,7 @@ static int parse_backend(struct pctx *p, struct drv_cli_req *r)
 
 	if (!w)
 		return fail(p, "expected a command after 'backend' (add, set, del, show)");
-	if (kw_select(w, cmds, &v))
+	if (kw_select(w, change_cmds, &v))
 		return fail(p, "what is 'backend %s'? (commands: add, set, del, show)", w);
 	r->cmd = (enum drv_cli_cmd)v;
 	if (!peek(p))
