@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
@@ -941,14 +942,19 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec in = syn4;
+	struct timespec t0, t1;
+	double took;
 	int i;
 
 	std_v4(e, 20000, 20100);
 	assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
 	assert_int_equal(e->out[5], 0x11);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(
 		sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:99 dev drvc nud permanent"),
 		0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	for (i = 0; i < 100; i++) {
 		in.sport++;
 		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
@@ -958,7 +964,10 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 	}
 	sh("ip neigh replace 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent");
 	assert_int_equal(e->out[5], 0x99);
-	assert_true(i >= 1 && i <= 30); /* cached at first, replaced within ~1 s (≤ 3 s here) */
+	/* Replaced within ~1 s (≤ 3 s here); and still cached at first, unless `ip` itself took ~1 s. */
+	assert_true(i <= 30);
+	if (took < 0.9)
+		assert_true(i >= 1);
 }
 
 static void non_vip_and_non_tcp_pass_untouched(void **state)

@@ -41,6 +41,7 @@ EOF
 state() { be_state "$LAB_VIP4" $PORT "$(node4 "$1")"; }
 states() { echo "$(state 1) $(state 2) $(state 3)"; }
 in_table() { drv -j service show 2>/dev/null | jq -r '[.. | objects | select(.backends_in_table?) | .backends_in_table] | first // 0'; }
+in_table_is() { [ "$(in_table)" = "$1" ]; }
 ready() { ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/readyz; }
 
 log "--- a bad config at start-up: exit 2, FILE:LINE:COL, nothing attached"
@@ -134,7 +135,8 @@ if [ $TRAFFIC = 1 ]; then
 fi
 echo 200 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
-[ "$(in_table)" = 3 ] || fail "table does not hold 3 backends after n2 rose"
+# The agent marks the backend up, then fills and flips the table: allow that step.
+wait_for 10 in_table_is 3 || fail "table does not hold 3 backends 10 s after n2 rose: $(in_table)"
 
 log "--- --detach-on-exit"
 agent_stop TERM

@@ -102,9 +102,10 @@ name_of() {
 	esac
 }
 # connect PORT: the first line a connection from client port PORT to the VIP gets
-# (the client closes at once: stdin is empty)
+# (the client half-closes at once: stdin is empty; -t 9 waits for the answer,
+# where socat's default would give up 0.5 s after that)
 connect() {
-	ip netns exec "$CNS" timeout 10 socat -T 8 - \
+	ip netns exec "$CNS" timeout 10 socat -t 9 -T 8 - \
 		"$TCP:$VIP_SOCAT:80,sourceport=$1,connect-timeout=5" </dev/null 2>/dev/null | head -n1
 }
 

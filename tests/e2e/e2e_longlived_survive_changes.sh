@@ -14,7 +14,7 @@ set -eu
 NCONN=${LONGLIVED_N:-60}
 INTERVAL_MS=1000 TIMEOUT_MS=500 FALL=2 RISE=2
 BOUND_MS=$((FALL * INTERVAL_MS + TIMEOUT_MS))
-SCHED_SLACK_MS=200	# timers of the agent on a busy 2-core machine fire this late at most
+SCHED_SLACK_MS=1000	# timers of the agent on a busy 2-core machine (this test loads both cores) fire this late at most
 POLL_SLACK_MS=2000	# polling `drover backend show` (processes, a flow-table walk) adds up to this
 CFG=$E2E_TMP/drover.yaml
 
@@ -101,8 +101,9 @@ write_cfg "1
 3"
 reload
 wait_state 3 up 30 || fail "n3 not up 30 s after reload; log: $(tail -20 "$AGENT_LOG")"
-hold_cmd c4 open 30
-hold_cmd c6 open 30
+# 45 new connections: each misses n3 with probability 2/3, all 45 of them 1 in 10^8.
+hold_cmd c4 open 45
+hold_cmd c6 open 45
 o4=$(hold_wait_opened c4 2) o6=$(hold_wait_opened c6 2)
 log "c4: $o4"
 log "c6: $o6"

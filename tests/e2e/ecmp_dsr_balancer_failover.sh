@@ -111,8 +111,10 @@ cmp -s "$E2E_TMP/lookup1" "$E2E_TMP/lookup2" || fail "the balancers disagree: $(
 # stack: the nodes' neighbour entries must exist (the agent's health checks do this).
 for i in 1 2; do
 	for n in 1 2 3; do
-		ip netns exec "$T-l$i" ping -c1 -W2 10.0.2.1$n >/dev/null
-		ip netns exec "$T-l$i" ping -6 -c1 -W2 fd02::1$n >/dev/null
+		wait_for 10 ip netns exec "$T-l$i" ping -c1 -W2 10.0.2.1$n ||
+			fail "balancer $i cannot reach node 10.0.2.1$n"
+		wait_for 10 ip netns exec "$T-l$i" ping -6 -c1 -W2 fd02::1$n ||
+			fail "balancer $i cannot reach node fd02::1$n"
 	done
 done
 

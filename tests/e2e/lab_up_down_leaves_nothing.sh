@@ -27,7 +27,7 @@ for n in 1 2 3; do
 		fail "node n$n: https://$a4:443/ does not answer n$n with the lab certificate"
 	[ "$(x curl -sk -m 5 "https://[$a6]:6443/readyz")" = ok ] ||
 		fail "node n$n: https://[$a6]:6443/readyz is not ok"
-	got=$(printf 'ping\n' | x timeout 5 socat -T2 - "TCP:$a4:7" | tr '\n' ' ')
+	got=$(printf 'ping\n' | x timeout 5 socat -t 4 -T2 - "TCP:$a4:7" | tr '\n' ' ')
 	[ "$got" = "n$n ping " ] || fail "node n$n: echo server on $a4:7 answered '$got'"
 	checked=$((checked + 6))
 done

@@ -99,11 +99,13 @@ agent_stop() {
 agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null; }
 
 # Long-lived clients (lbtool.py hold) ------------------------------------------------
-# hold_start NAME ADDR PORT N: a client fed through a FIFO; output in $E2E_TMP/NAME.out
+# hold_start NAME ADDR PORT N [lbtool hold options]: a client fed through a FIFO;
+# output in $E2E_TMP/NAME.out
 hold_start() {
-	local name=$1 fifo=$E2E_TMP/$1.ctl
+	local name=$1 addr=$2 port=$3 n=$4 fifo=$E2E_TMP/$1.ctl
+	shift 4
 	mkfifo "$fifo"
-	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" hold --addr "$2" --port "$3" -n "$4" \
+	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" hold --addr "$addr" --port "$port" -n "$n" "$@" \
 		<"$fifo" >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
 	E2E_PIDS+=("$!")
 	eval "HOLD_PID_$name=$!"
@@ -147,6 +149,8 @@ hold_report() {
 }
 
 # spread ADDR PORT N: lbtool spread from the client namespace (JSON on stdout).
-spread() {
-	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" spread --addr "$1" --port "$2" -n "$3"
+spread() { # ADDR PORT N [lbtool spread options]
+	local addr=$1 port=$2 n=$3
+	shift 3
+	ip netns exec "$LAB_NS_CL" "$PYTHON" "$LBTOOL" spread --addr "$addr" --port "$port" -n "$n" "$@"
 }

@@ -4,7 +4,7 @@
 
   lbtool.py echo-server --name NAME [--port 7]
       Dual-stack TCP server: greets each connection with "NAME\\n", then echoes.
-  lbtool.py spread --addr VIP [--port 80] [-n 3000] [--concurrency 16]
+  lbtool.py spread --addr VIP [--port 80] [-n 3000] [--concurrency 16] [--sport-base P]
       N short HTTP/1.0 connections; tallies the node name each answer carries.
       Prints one JSON object: {"opened", "ok", "failed", "nodes": {name: count}, "errors"}.
   lbtool.py hold --addr VIP [--port 7] [-n 60]
@@ -105,6 +105,9 @@ def spread(args):
         nonlocal started
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.setblocking(False)
+        if args.sport_base:
+            # fixed source ports: the same 5-tuples, so the same spread, every run
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport_base + started))
         started += 1
         try:
             s.connect((args.addr, args.port))
@@ -462,6 +465,8 @@ def main():
     s.add_argument("--deadline", type=float, default=120.0, help="whole run, seconds")
     s.add_argument("--give-up", type=int, default=32,
                    help="stop after this many failures without one success")
+    s.add_argument("--sport-base", type=int, default=0,
+                   help="connection i uses source port SPORT_BASE+i (0: the kernel picks)")
     h = sub.add_parser("hold")
     h.add_argument("--addr", required=True)
     h.add_argument("--port", type=int, default=7)

@@ -417,7 +417,7 @@ static void flows_are_counted_per_backend_skipping_stale_and_expired(void **stat
 	put_flow(n++, 2, 1, DRV_FLOW_CLOSING, now - 10 * sec); /* closing, past 5 s */
 	put_flow(n++, 2, 1, DRV_FLOW_OPEN, now - 30 * sec); /* idle past 20 s */
 	put_flow(n++, 9, 1, DRV_FLOW_OPEN, now); /* id never allocated */
-	put_flow(n++, 2, 1, DRV_FLOW_CLOSING, now - 2 * sec); /* closing, within 5 s */
+	put_flow(n++, 2, 1, DRV_FLOW_CLOSING, now); /* closing, within 5 s */
 	assert_int_equal(drv_flows_per_backend(&ctl, counts), 0);
 	assert_int_equal(counts[1], 5000);
 	assert_int_equal(counts[2], 8);
