@@ -34,6 +34,7 @@ PKT = [
     ("floor_insert_ns", "floor: parse + 1 insert into a 1M-entry LRU hash (new 5-tuple)"),
     ("drover_nonvip_ns", "drover: non-VIP TCP (XDP_PASS)"),
     ("drover_est_hot_ns", "drover: established, one hot flow (NAT + redirect)"),
+    ("drover_est_few_ns", "drover: established, 1,024 flows"),
     ("drover_est_many_ns", "drover: established, 65,536 flows"),
     ("drover_reply_ns", "drover: NAT reply (node → client)"),
     ("drover_new_ns", "drover: new flow (flow + SNAT insert)"),
@@ -200,7 +201,9 @@ def main():
         ("keep-alive req/s ≥ 1.1× kernel NAT", ratio("drover_nat", "ka_rate", True), 1.1, True),
         ("p50 ≤ kernel NAT", ratio("drover_nat", "ka_p50_us", False), 1.0, False),
         ("p99 ≤ kernel NAT", ratio("drover_nat", "ka_p99_us", False), 1.0, False),
-        ("established ≤ 3× floor", pk("drover_est_many_ns"), 3.0, False),
+        ("established ≤ 3× floor: one hot flow", pk("drover_est_hot_ns"), 3.0, False),
+        ("established ≤ 3× floor: hits over 1,024 flows", pk("drover_est_few_ns"), 3.0, False),
+        ("established ≤ 3× floor: hits over 65,536 flows", pk("drover_est_many_ns"), 3.0, False),
         ("new flow ≤ 8× floor", pk("drover_new_ns"), 8.0, False),
         ("non-VIP ≤ 1.5× floor", pk("drover_nonvip_ns"), 1.5, False),
     ]
