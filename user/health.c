@@ -127,7 +127,9 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	ll = (size_t)(eol - buf) < sizeof(line) - 1 ? (size_t)(eol - buf) : sizeof(line) - 1;
 	memcpy(line, buf, ll);
 	line[ll] = 0;
-	if (strncmp(line, "HTTP/1.", 7) || sscanf(line + 8, " %3u", &code) != 1) {
+	/* "HTTP/1.x NNN": shorter lines are refused before any byte past the end is read. */
+	if (ll < 12 || strncmp(line, "HTTP/1.", 7) || line[8] != ' ' ||
+	    sscanf(line + 9, "%3u", &code) != 1) {
 		snprintf(why, whylen, "not an HTTP response: '%.40s'", line);
 		return 0;
 	}

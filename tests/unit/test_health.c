@@ -123,6 +123,11 @@ static void http_partial_status_line_waits_for_more(void **state)
 	assert_non_null(strstr(why, "connection closed without a response"));
 	assert_int_equal(EVAL("SSH-2.0-OpenSSH_9.2\r\n", false, &hc), 0);
 	assert_non_null(strstr(why, "not an HTTP response"));
+	/* A status line cut short never reads past its end (nor a code left there before). */
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\n\r\n", true, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.\n\r\n\r\n", true, &hc), 0);
+	assert_non_null(strstr(why, "not an HTTP response"));
+	assert_int_equal(EVAL("HTTP/1.1200\r\n\r\n", true, &hc), 0);
 }
 
 static void http_pass_waits_for_the_whole_response(void **state)
