@@ -253,10 +253,11 @@ static void checks_stop(struct agent *ag)
 			drv_health_remove(&ag->hc, &ag->svcs[i].nodes[j].chk);
 }
 
+/* Start every node's checks; one that cannot start does not keep the others from theirs. */
 static int checks_start(struct agent *ag)
 {
 	size_t i, j;
-	int err;
+	int err, first = 0;
 
 	for (i = 0; i < ag->nsvcs; i++)
 		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
@@ -265,10 +266,11 @@ static int checks_start(struct agent *ag)
 				pr_warn("service %s: cannot check node %s: %s\n",
 					ag->svcs[i].conf->name, ag->svcs[i].conf->nodes[j].name,
 					strerror(-err));
-				return err;
+				if (!first)
+					first = err;
 			}
 		}
-	return 0;
+	return first;
 }
 
 /* Collect the pinned services as "unknown" applied state, so the first plan deletes strays. */
@@ -287,6 +289,25 @@ static int collect_pinned(const struct drv_svc_key *key, const struct drv_svc *s
 	w->svcs[w->n].unknown = true;
 	w->n++;
 	return 0;
+}
+
+/*
+ * Forget what we believe we applied and take the pinned services, as unknown,
+ * instead: the next reconcile then compares the config with the maps
+ * themselves, so changes made behind the agent's back (the CLI, a detach and
+ * re-attach that made fresh maps) are put right. Kept as it was if the maps
+ * cannot be read.
+ */
+static void applied_from_pins(struct agent *ag, struct drv_ctl *ctl)
+{
+	struct drv_want pinned = { 0 };
+
+	if (drv_service_foreach(ctl, collect_pinned, &pinned)) {
+		drv_want_free(&pinned);
+		return;
+	}
+	drv_want_free(&ag->applied);
+	ag->applied = pinned;
 }
 
 static void set_retry(struct agent *ag)
@@ -582,6 +603,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 
 		if (!e) {
 			e = cfg_timeouts_write(ag, &rw);
+			applied_from_pins(ag, &rw);
 			drv_ctl_close(&rw);
 		}
 		if (e)

@@ -4,7 +4,8 @@
 # and touches nothing; SIGTERM leaves forwarding and the maps as they are; a new
 # agent adopts the pinned state without a gap (the table never empties, a node
 # that was down stays down until it rises, traffic through the VIP keeps
-# flowing); --detach-on-exit detaches on SIGTERM.
+# flowing); a reload restores what the CLI changed behind its back;
+# --detach-on-exit detaches on SIGTERM.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
@@ -137,6 +138,17 @@ echo 200 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
 # The agent marks the backend up, then fills and flips the table: allow that step.
 wait_for 10 in_table_is 3 || fail "table does not hold 3 backends 10 s after n2 rose: $(in_table)"
+
+log "--- a reload puts right what was changed behind the agent's back"
+# The agent's own service deleted with the CLI, a stray one added: SIGHUP
+# compares the config with the maps, not with what it believes it wrote.
+drv service del "$LAB_VIP4" port $PORT || fail "service del failed"
+drv service add 10.0.0.250 port 81 mode dsr || fail "stray service add failed"
+kill -HUP "$AGENT_PID"
+wait_for 20 in_table_is 3 || fail "the deleted service was not restored 20 s after SIGHUP: $(drv service show)"
+stray_gone() { ! drv service show 10.0.0.250 port 81 >/dev/null 2>&1; }
+wait_for 20 stray_gone || fail "the stray service is still there 20 s after SIGHUP"
+grep -q "removed service 10.0.0.250 port 81" "$AGENT_LOG" || fail "removal of the stray service not logged"
 
 log "--- --detach-on-exit"
 agent_stop TERM
