@@ -295,16 +295,17 @@ static int do_service(struct drv_ctl *ctl)
 		err = drv_service_del(ctl, &req.svc.key);
 		break;
 	case DRV_CLI_SHOW:
+		if (req.has_svc && drv_service_get(ctl, &req.svc.key, &s)) {
+			char buf[128];
+
+			/* before any output: stdout stays empty, not half a JSON array */
+			pr_warn("Error: service %s does not exist (see drover service show)\n",
+				drv_svc_key_str(&req.svc.key, buf, sizeof(buf)));
+			return EXIT_FAILURE;
+		}
 		if (req.json)
 			drv_jw_arr_open(&jw);
 		if (req.has_svc) {
-			if (drv_service_get(ctl, &req.svc.key, &s)) {
-				char buf[128];
-
-				pr_warn("Error: service %s does not exist (see drover service show)\n",
-					drv_svc_key_str(&req.svc.key, buf, sizeof(buf)));
-				return EXIT_FAILURE;
-			}
 			print_svc(&req.svc.key, &s);
 		} else {
 			err = drv_service_foreach(ctl, svc_show_cb, &n);

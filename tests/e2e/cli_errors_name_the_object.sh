@@ -103,6 +103,9 @@ expect 1 "10.9.9.9 port 80" "does not exist" -- dr backend add 10.9.9.9 port 80 
 expect 1 "10.9.9.9 port 80" -- dr service del 10.9.9.9 port 80
 expect 1 "10.9.9.9 port 80" -- dr lookup 10.9.9.9 port 80 from 192.0.2.1 port 5
 expect 1 "10.9.9.9 port 80" -- dr stats 10.9.9.9 port 80
+expect 1 "10.9.9.9 port 80" "does not exist" -- dr -j service show 10.9.9.9 port 80
+out=$(dr -j service show 10.9.9.9 port 80 2>/dev/null) || true
+[ -z "$out" ] || fail "a failed 'service show -j' printed to stdout: $out"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 || fail "service add failed"
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
