@@ -678,11 +678,15 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 	svc->snat_port_lo = d.snat_lo;
 	svc->snat_port_hi = d.snat_hi;
 	svc->hc = d.hc;
+	/* A dsr or tunnel service has no use for the defaults' snat, of either family. */
+	if (d.has_snat && !d.snat_node && svc->mode != DRV_MODE_NAT)
+		d.has_snat = false;
 	if (d.has_snat && d.snat_family != svc->family)
 		return perr(p, d.snat_node ? d.snat_node : n,
-			    "snat %s is IPv%u but VIP of service '%s' is IPv%u",
+			    "snat %s%s is IPv%u but VIP of service '%s' is IPv%u%s",
 			    drv_addr_format(&d.snat, d.snat_family, buf, sizeof(buf)),
-			    d.snat_family, svc->name, svc->family);
+			    d.snat_node ? "" : " (from defaults)", d.snat_family, svc->name,
+			    svc->family, d.snat_node ? "" : "; give the service its own 'snat'");
 	if (svc->mode == DRV_MODE_NAT && !d.has_snat)
 		return perr(
 			p, n,

@@ -387,6 +387,32 @@ static void mixed_families_are_refused(void **state)
 	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100\n    snat: '2001:db8::2'\n"
 		       "    ports: [80]\n    nodes: [10.0.0.11]\n",
 		  5, 11, "snat 2001:db8::2 is IPv6");
+	/* An inherited snat of the other family: named as such, with what to do. */
+	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n  - name: v6\n"
+		       "    vip: '2001:db8::100'\n    ports: [80]\n    nodes: ['2001:db8::1']\n",
+		  4, 5, "snat 10.0.0.2 (from defaults) is IPv4 but VIP of service 'v6' is IPv6; give the service its own 'snat'");
+}
+
+/* dsr and tunnel never use snat: one set in defaults for the nat services does not bind them. */
+static void defaults_snat_does_not_bind_dsr_services_of_the_other_family(void **state)
+{
+	struct drv_config *cfg =
+		parse_ok(HEAD "defaults: {snat: 10.0.0.2}\n"
+			      "services:\n"
+			      "  - name: web\n"
+			      "    vip: 10.0.0.100\n"
+			      "    ports: [80]\n"
+			      "    nodes: [10.0.0.11]\n"
+			      "  - name: v6\n"
+			      "    vip: 2001:db8::100\n"
+			      "    mode: dsr\n"
+			      "    ports: [443]\n"
+			      "    nodes: ['2001:db8::11']\n");
+
+	(void)state;
+	assert_true(cfg->services[0].has_snat);
+	assert_false(cfg->services[1].has_snat);
+	drv_config_free(cfg);
 }
 
 static void zero_weight_points_to_drain(void **state)
@@ -522,6 +548,7 @@ int main(void)
 		cmocka_unit_test(table_size_not_prime_is_refused),
 		cmocka_unit_test(nat_without_snat_is_refused),
 		cmocka_unit_test(mixed_families_are_refused),
+		cmocka_unit_test(defaults_snat_does_not_bind_dsr_services_of_the_other_family),
 		cmocka_unit_test(zero_weight_points_to_drain),
 		cmocka_unit_test(duplicate_node_is_refused),
 		cmocka_unit_test(bad_health_values_are_refused),
