@@ -115,8 +115,9 @@ static const char *const help_backend =
 	"       drover backend del SVC ADDR [port PORT]\n"
 	"       drover backend show SVC\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
-	"port defaults to the service port, weight to 1 (0 drains). drain keeps recorded\n"
-	"flows but takes no new ones; down moves its flows to other backends.\n";
+	"port defaults to the service port (another port: nat only), weight to 1 (0\n"
+	"drains). drain keeps recorded flows but takes no new ones; down moves its flows\n"
+	"to other backends.\n";
 
 static const char *const help_stats =
 	"Usage: drover stats [show] [SVC] [--watch SECS [count N]]\n"

@@ -261,7 +261,12 @@ static int svcs_read(struct drv_ctl *ctl, struct svc_ent *out, size_t max)
 	return (int)n;
 }
 
-/* Keep drv_cfg.reply_port_lo/hi the union of every nat service's SNAT ports. */
+/*
+ * Keep drv_cfg.reply_port_lo/hi covering every nat service's SNAT ports. It
+ * only grows: flows recorded on a service's old ports (its range changed, or
+ * it was deleted and added again) keep getting their replies translated. It
+ * starts over with fresh maps at the next first attach.
+ */
 static void cfg_reply_ports_update(struct drv_ctl *ctl)
 {
 	struct svc_ent ents[DRV_MAX_SVCS];
@@ -279,6 +284,12 @@ static void cfg_reply_ports_update(struct drv_ctl *ctl)
 			lo = ents[i].svc.snat_port_lo;
 		if (ents[i].svc.snat_port_hi > hi)
 			hi = ents[i].svc.snat_port_hi;
+	}
+	if (cfg.reply_port_hi) { /* 0,0 means every port: nothing to keep */
+		if (!lo || cfg.reply_port_lo < lo)
+			lo = cfg.reply_port_lo;
+		if (cfg.reply_port_hi > hi)
+			hi = cfg.reply_port_hi;
 	}
 	if (cfg.reply_port_lo == lo && cfg.reply_port_hi == hi)
 		return;
@@ -390,6 +401,42 @@ static int svc_create(struct drv_ctl *ctl, const struct drv_svc_conf *conf, stru
 	return err;
 }
 
+/*
+ * dsr and tunnel hand the client's packet on with its destination port
+ * unchanged, so a node can only be reached on the service port: refuse a
+ * backend on another port (or a switch to such a mode with one) rather than
+ * show a port that traffic would never use.
+ */
+static int be_port_fits_mode(const struct drv_svc_key *key, __u8 mode,
+			     const struct drv_be_conf *c, __be16 port)
+{
+	char sb[128], a[DRV_ADDR_STRLEN];
+
+	if (mode == DRV_MODE_NAT || !port || port == key->port)
+		return 0;
+	pr_warn("Error: service %s is in %s mode: nodes receive its port %u unchanged, so backend %s can't use port %u; leave the port out, or use mode nat\n",
+		drv_svc_key_str(key, sb, sizeof(sb)), drv_mode_name(mode), ntohs(key->port),
+		drv_addr_format(&c->addr, c->family, a, sizeof(a)), ntohs(port));
+	return -EINVAL;
+}
+
+static int svc_mode_fits_backends(const struct drv_svc_conf *conf, __u32 svc_id,
+				  const struct drv_backend *bes)
+{
+	struct drv_be_conf c = {};
+	__u32 id;
+
+	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
+		if (!bes[id].family || bes[id].svc_id != svc_id)
+			continue;
+		c.addr = bes[id].addr;
+		c.family = bes[id].family;
+		if (be_port_fits_mode(&conf->key, conf->mode, &c, bes[id].port))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool must_be_new)
 {
 	struct drv_backend *bes;
@@ -412,6 +459,9 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 			err = -EEXIST;
 			goto out_free;
 		}
+		err = svc_mode_fits_backends(conf, s.id, bes);
+		if (err)
+			goto out_free;
 		ns = s;
 		svc_from_conf(&ns, conf);
 		err = svc_flip(ctl, &conf->key, &ns, bes);
@@ -532,6 +582,9 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 		goto out_free;
 	}
 	if (op == BE_ADD) {
+		err = be_port_fits_mode(key, s.mode, c, c->port);
+		if (err)
+			goto out_free;
 		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);
 		if (id < 0) {
 			pr_warn("Error: can't add backend %s: all %d backend ids are used\n",

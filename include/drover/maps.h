@@ -178,8 +178,10 @@ struct drv_cfg {
 	__u32 snat_probes;		/* SNAT ports tried per new flow; 0 → DRV_SNAT_PROBES_DEFAULT */
 	/*
 	 * Non-service TCP is looked up in drv_nat only if its destination port
-	 * is in [reply_port_lo, reply_port_hi] (host order): the union of every
-	 * service's SNAT range, so other traffic pays no NAT lookup. 0,0 → all ports.
+	 * is in [reply_port_lo, reply_port_hi] (host order): it covers every
+	 * service's SNAT range, present and past (it only grows, so replies of
+	 * flows on a changed range still translate), and other traffic pays no
+	 * NAT lookup. 0,0 → all ports.
 	 */
 	__u16 reply_port_lo;
 	__u16 reply_port_hi;

@@ -197,7 +197,7 @@ static void backend_add_writes_entry_then_flips_table(void **state)
 
 static void backend_add_rejects_duplicate_backend(void **state)
 {
-	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
 	struct drv_be_conf b = be_conf("10.0.1.1", 1, DRV_BE_UP);
 
 	(void)state;
@@ -206,7 +206,7 @@ static void backend_add_rejects_duplicate_backend(void **state)
 	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), -EEXIST);
 	b.port = htons(80); /* explicit service port: still the same backend */
 	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), -EEXIST);
-	b.port = htons(8080);
+	b.port = htons(8080); /* nat: the same node on another port is another backend */
 	assert_int_equal(drv_backend_add(&ctl, &a.key, &b), 0);
 }
 
@@ -425,7 +425,7 @@ static void flows_are_counted_per_backend_skipping_stale_and_expired(void **stat
 	free(counts);
 }
 
-static void nat_services_set_the_reply_port_range(void **state)
+static void nat_services_widen_the_reply_port_range(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
 	struct drv_svc_conf b = svc_conf("10.0.0.1", 443, DRV_MODE_NAT, "10.0.1.254");
@@ -441,9 +441,49 @@ static void nat_services_set_the_reply_port_range(void **state)
 	assert_int_equal(drv_cfg_read(&ctl, &cfg), 0);
 	assert_int_equal(cfg.reply_port_lo, 15000);
 	assert_int_equal(cfg.reply_port_hi, 21000);
+	/*
+	 * It never narrows: a service's flows keep their SNAT ports after its
+	 * range changes or it is deleted, and their replies must still translate.
+	 */
 	assert_int_equal(drv_service_del(&ctl, &b.key), 0);
 	assert_int_equal(drv_cfg_read(&ctl, &cfg), 0);
-	assert_int_equal(cfg.reply_port_lo, 20000);
+	assert_int_equal(cfg.reply_port_lo, 15000);
+	assert_int_equal(cfg.reply_port_hi, 21000);
+	a.snat_port_lo = 40000;
+	a.snat_port_hi = 40100;
+	assert_int_equal(drv_service_update(&ctl, &a), 0);
+	assert_int_equal(drv_cfg_read(&ctl, &cfg), 0);
+	assert_int_equal(cfg.reply_port_lo, 15000);
+	assert_int_equal(cfg.reply_port_hi, 40100);
+}
+
+/* dsr and tunnel leave the destination port alone: a backend on another port is refused. */
+static void dsr_backend_must_use_the_service_port(void **state)
+{
+	struct drv_svc_conf d = svc_conf("10.0.0.7", 443, DRV_MODE_DSR, NULL);
+	struct drv_svc_conf n = svc_conf("10.0.0.7", 444, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_be_conf b = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_svc s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &d), 0);
+	b.port = htons(8443);
+	assert_int_equal(drv_backend_add(&ctl, &d.key, &b), -EINVAL);
+	b.port = htons(443);
+	assert_int_equal(drv_backend_add(&ctl, &d.key, &b), 0);
+	b.port = 0;
+	b.addr.v4 = htonl(0x0a000102); /* 10.0.1.2, the service port */
+	assert_int_equal(drv_backend_add(&ctl, &d.key, &b), 0);
+	/* A nat service whose node listens elsewhere can't switch to dsr; it stays nat. */
+	assert_int_equal(drv_service_add(&ctl, &n), 0);
+	b.port = htons(8443);
+	assert_int_equal(drv_backend_add(&ctl, &n.key, &b), 0);
+	n.mode = DRV_MODE_DSR;
+	assert_int_equal(drv_service_update(&ctl, &n), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &n.key, &s), 0);
+	assert_int_equal(s.mode, DRV_MODE_NAT);
+	assert_int_equal(drv_service_del(&ctl, &d.key), 0);
+	assert_int_equal(drv_service_del(&ctl, &n.key), 0);
 }
 
 static void counters_sum_over_cpus(void **state)
@@ -479,7 +519,8 @@ int main(void)
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
-		T(nat_services_set_the_reply_port_range),
+		T(nat_services_widen_the_reply_port_range),
+		T(dsr_backend_must_use_the_service_port),
 		T(counters_sum_over_cpus),
 	};
 #undef T
