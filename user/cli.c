@@ -4,6 +4,7 @@
  * style of bpftool (prefix-matched objects and commands, keyword arguments,
  * `help` at every level). Pure: no map or kernel access.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -635,7 +636,8 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (in_run || a[0] != '-' || !a[1]) {
+		/* "-3" is a (bad) value, not an option: the keyword before it names the error. */
+		if (in_run || a[0] != '-' || !a[1] || isdigit((unsigned char)a[1])) {
 			if (!positional_seen && !strcmp(a, "run"))
 				in_run = true;
 			positional_seen = true;

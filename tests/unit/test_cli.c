@@ -395,6 +395,9 @@ static void backend_rejects_bad_address_port_and_weight(void **state)
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 port 65536", "'65536'");
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight 70000", "'70000'");
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight heavy", "'heavy'");
+	/* a negative number is the value it is, not an unknown option */
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight -1", "weight '-1'");
+	assert_usage_error("backend add 10.0.0.1 port -3 10.0.1.5", "port '-3'");
 	assert_usage_error("backend add 10.0.0.1 port 80", "backend address");
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 sideways", "'sideways'");
 }
