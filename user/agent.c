@@ -253,6 +253,17 @@ static void checks_stop(struct agent *ag)
 			drv_health_remove(&ag->hc, &ag->svcs[i].nodes[j].chk);
 }
 
+/* The health checks this agent runs are the host's own connections: see drv_snat_ports_warn. */
+static void snat_ports_check(const struct drv_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].mode == DRV_MODE_NAT)
+			drv_snat_ports_warn(cfg->services[i].name, cfg->services[i].snat_port_lo,
+					    cfg->services[i].snat_port_hi);
+}
+
 /* Start every node's checks; one that cannot start does not keep the others from theirs. */
 static int checks_start(struct agent *ag)
 {
@@ -571,6 +582,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		drv_config_free(ncfg);
 		goto out_failed;
 	}
+	snat_ports_check(ncfg);
 	ret = svcs_build(ag, ncfg, ag->svcs, ag->nsvcs, &nsvcs);
 	if (ret) {
 		pr_warn("reload (%s) failed, running configuration kept: %s\n", why,
@@ -1130,6 +1142,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		goto out_close_ro;
 
 	pthread_mutex_lock(&ag->lock);
+	snat_ports_check(ag->cfg);
 	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
 	if (!err) {
 		ag->nsvcs = ag->cfg->nservices;

@@ -401,6 +401,24 @@ static int svc_create(struct drv_ctl *ctl, const struct drv_svc_conf *conf, stru
 	return err;
 }
 
+void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi)
+{
+	unsigned int elo, ehi;
+	FILE *f;
+
+	if (!lo || hi < lo) {
+		lo = DRV_SNAT_PORT_LO_DEFAULT;
+		hi = DRV_SNAT_PORT_HI_DEFAULT;
+	}
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &elo, &ehi) == 2 && lo <= ehi && hi >= elo)
+		pr_warn("Warning: SNAT ports %u-%u of service %s overlap this host's local port range %u-%u (net.ipv4.ip_local_port_range): a connection the host itself opens to a node (a health check) can take a port a NAT flow uses; choose snat-ports outside it, or list them in net.ipv4.ip_local_reserved_ports\n",
+			lo, hi, svc, elo, ehi);
+	fclose(f);
+}
+
 /*
  * dsr and tunnel hand the client's packet on with its destination port
  * unchanged, so a node can only be reached on the service port: refuse a
@@ -449,6 +467,9 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 		pr_warn("Error: %s\n", msg);
 		return err;
 	}
+	if (conf->mode == DRV_MODE_NAT)
+		drv_snat_ports_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->snat_port_lo,
+				    conf->snat_port_hi);
 	bes = drv_bes_load(ctl);
 	if (!bes)
 		return -errno;

@@ -107,12 +107,21 @@ expect 1 "10.9.9.9 port 80" "does not exist" -- dr -j service show 10.9.9.9 port
 out=$(dr -j service show 10.9.9.9 port 80 2>/dev/null) || true
 [ -z "$out" ] || fail "a failed 'service show -j' printed to stdout: $out"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 || fail "service add failed"
+dr service add 10.0.0.9 port 80 mode dsr || fail "dsr service add failed"
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \
 	dr backend add 10.0.0.1 port 80 10.0.1.2
 expect 1 "10.0.1.7 port 80" "not in service" -- dr backend del 10.0.0.1 port 80 10.0.1.7
 expect 1 "10.0.1.7 port 80" "not in service" -- dr backend set 10.0.0.1 port 80 10.0.1.7 down
+expect 1 "dsr mode" "10.0.1.8 can't use port 8080" "mode nat" -- \
+	dr backend add 10.0.0.9 port 80 10.0.1.8 port 8080
+
+log "SNAT ports inside the host's local port range: added, with a warning naming both ranges"
+ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="20000 30000"
+expect 0 "SNAT ports 25000-26000 of service 10.0.0.2 port 80" "local port range 20000-30000" -- \
+	dr service add 10.0.0.2 port 80 snat 10.0.1.1 snat-ports 25000-26000
+dr service del 10.0.0.2 port 80 || fail "service del failed"
 expect 1 "f0" "not attached" -- dr detach f0
 
 log "attach from another network namespace sharing the pin root is refused, e0 keeps XDP"
