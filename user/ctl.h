@@ -88,12 +88,12 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);
 void drv_ctl_close(struct drv_ctl *ctl);
 
 int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* -EEXIST */
-int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf);
+int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* add or change */
 /*
  * Warn on stderr when SNAT ports @lo-@hi (host order; 0,0 → the
  * defaults) of service @svc overlap this network namespace's local port range.
  */
-void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi); /* add or change */
+void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi);
 int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key); /* and its backends */
 int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out);
 /* Call @fn for each service; stops at a non-zero return, which it returns. */
