@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# nat mode, IPv4 and IPv6, run by the agent (`drover run config FILE`).
+# nat mode (MODE=dsr: dsr, see e2e_longlived_dsr_survive_changes.sh), IPv4 and
+# IPv6, run by the agent (`drover run config FILE`).
 # Long-lived connections (each sends a line every 0.2 s and checks the echo)
 # stay unbroken while: a backend is added (reload); another is drained
 # (reload); a node fails (only its connections may break, and the agent
@@ -18,8 +19,10 @@ SCHED_SLACK_MS=1000	# timers of the agent on a busy 2-core machine (this test lo
 POLL_SLACK_MS=2000	# polling `drover backend show` (processes, a flow-table walk) adds up to this
 CFG=$E2E_TMP/drover.yaml
 
+MODE=${MODE:-nat}
 lab_start
 mount_bpffs
+[ "$MODE" = nat ] || lab_dsr_nodes
 
 # write_cfg NODES_SPEC: one line per node, "N [drain] [weight W]".
 write_cfg() {
@@ -37,8 +40,8 @@ write_cfg() {
   - name: echo$fam
     vip: $vip
     ports: [7]
-    mode: nat
-    snat: $snat
+    mode: $MODE
+$([ "$MODE" = nat ] && echo "    snat: $snat")
     health:
       preset: rancher
       interval: ${INTERVAL_MS}ms
@@ -88,6 +91,9 @@ wait_state 1 up 30 && wait_state 2 up 30 ||
 	fail "agent did not bring n1, n2 up in 30 s; log: $(tail -20 "$AGENT_LOG")"
 wait_state 3 absent 1 || fail "n3 is in the service before it was configured"
 
+modes=$(drv -j service show | jq -r '[.[].mode] | unique | join(",")')
+[ "$modes" = "$MODE" ] || fail "services run in mode '$modes', want $MODE"
+log "services in mode $MODE"
 hold_start c4 "$LAB_VIP4" 7 "$NCONN"
 hold_start c6 "$LAB_VIP6" 7 "$NCONN"
 log "c4: $(hold_wait_opened c4 1)"

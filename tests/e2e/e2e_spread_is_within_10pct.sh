@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# nat mode, IPv4 and IPv6, set up with the CLI only: 3,000 short HTTP
+# nat and dsr modes, IPv4 and IPv6, set up with the CLI only: 3,000 short HTTP
 # connections from the client to VIP:80 land on each of the three nodes within
 # ±10% of a third, and none fails. The client uses fixed source ports
 # (20000-22999), so the 5-tuples, and the verdict, are the same every run: with
@@ -17,19 +17,39 @@ svc_cli 4 80 $LAB_NODES4
 svc_cli 6 80 $LAB_NODES6
 
 lo=$((N * 9 / 30)) hi=$((N * 11 / 30))
+# check_spread MODE SPORT_BASE: N connections per family from fixed client
+# ports; every one answers, each node gets a third ±10%.
+check_spread() {
+	local mode=$1 base=$2 vip out n c
+	for vip in "$LAB_VIP4" "$LAB_VIP6"; do
+		out=$(spread "$vip" 80 "$N" --sport-base "$base") || fail "lbtool spread to $vip ($mode) failed"
+		log "$mode $vip:80: opened $(jq -r .opened <<<"$out"), failed $(jq -r .failed <<<"$out") ($(jq -c .errors <<<"$out")), per node $(jq -c .nodes <<<"$out")"
+		[ "$(jq -r .failed <<<"$out")" -eq 0 ] && [ "$(jq -r .ok <<<"$out")" -eq "$N" ] ||
+			fail "$mode $vip: only $(jq -r .ok <<<"$out") of $N connections answered: $(jq -c .errors <<<"$out")"
+		for n in n1 n2 n3; do
+			c=$(jq -r --arg n "$n" '.nodes[$n] // 0' <<<"$out")
+			[ "$c" -ge "$lo" ] && [ "$c" -le "$hi" ] ||
+				fail "$mode $vip: node $n got $c of $N connections, outside [$lo, $hi] (±10% of a third)"
+		done
+	done
+}
+check_spread nat 20000
+drv -j stats >"$E2E_TMP/stats.json" 2>/dev/null && log "drover stats: new_flow=$(stat_packets new_flow) nat_reply=$(stat_packets nat_reply) drop_no_backend=$(stat_packets drop_no_backend)"
+
+# dsr: the same services in dsr mode; each node holds the VIPs (drover
+# node-setup) and answers the client itself, through the balancer's plain
+# kernel forwarding (lab_dsr_nodes). Other fixed client ports: the nat run's
+# are in TIME_WAIT.
 for vip in "$LAB_VIP4" "$LAB_VIP6"; do
-	out=$(spread "$vip" 80 "$N" --sport-base 20000) || fail "lbtool spread to $vip failed"
-	log "spread $vip:80: $out"
-	ok=$(jq -r .ok <<<"$out")
-	failed=$(jq -r .failed <<<"$out")
-	log "$vip: opened $(jq -r .opened <<<"$out"), broken/failed $failed ($(jq -c .errors <<<"$out")), per node $(jq -c .nodes <<<"$out")"
-	[ "$failed" -eq 0 ] || fail "$vip: $failed of $N connections failed: $(jq -c .errors <<<"$out")"
-	[ "$ok" -eq "$N" ] || fail "$vip: only $ok of $N connections answered"
-	for n in n1 n2 n3; do
-		c=$(jq -r --arg n "$n" '.nodes[$n] // 0' <<<"$out")
-		[ "$c" -ge "$lo" ] && [ "$c" -le "$hi" ] ||
-			fail "$vip: node $n got $c of $N connections, outside [$lo, $hi] (±10% of a third)"
+	drv service del "$vip" port 80 || fail "service del $vip port 80 failed"
+done
+lab_dsr_nodes
+for fam in 4 6; do
+	if [ $fam = 4 ]; then vip=$LAB_VIP4 nodes=$LAB_NODES4; else vip=$LAB_VIP6 nodes=$LAB_NODES6; fi
+	drv service add "$vip" port 80 mode dsr || fail "dsr service add $vip failed"
+	for n in $nodes; do
+		drv backend add "$vip" port 80 "$n" || fail "dsr backend add $n failed"
 	done
 done
-drv -j stats >"$E2E_TMP/stats.json" 2>/dev/null && log "drover stats: new_flow=$(stat_packets new_flow) nat_reply=$(stat_packets nat_reply) drop_no_backend=$(stat_packets drop_no_backend)"
-log "PASS: $N connections per family, each node within [$lo, $hi]"
+check_spread dsr 23000
+log "PASS: $N connections per family and mode (nat, dsr), each node within [$lo, $hi]"

@@ -40,6 +40,23 @@ attach_lb() {
 	done
 }
 
+# lab_dsr_nodes: make the lab's nodes able to serve dsr services: each holds
+# the VIPs (drover node-setup) and routes its replies to the client through
+# the balancer, which forwards them as a plain router. The lab's nodes know
+# only their own subnet (nat needs no more), and nothing has a route to the
+# VIPs, so the balancer's reverse-path filter must not judge replies from them.
+lab_dsr_nodes() {
+	local ns
+	for ns in "$LAB_NS_N1" "$LAB_NS_N2" "$LAB_NS_N3"; do
+		ip netns exec "$ns" "$DROVER" node-setup dsr "$LAB_VIP4" "$LAB_VIP6" >/dev/null ||
+			fail "node-setup dsr in $ns failed"
+		ip -n "$ns" route add "$LAB_CL4" via "$LAB_SNAT4" || fail "route to the client in $ns"
+		ip -n "$ns" route add "$LAB_CL6" via "$LAB_SNAT6" || fail "route6 to the client in $ns"
+	done
+	ip netns exec "$LAB_NS_LB" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.eth1.rp_filter=0 >/dev/null
+}
+
 # svc_cli FAMILY PORT NODE...: a nat service on the lab VIP with backends, by CLI.
 svc_cli() {
 	local fam=$1 port=$2 vip snat n
