@@ -77,56 +77,49 @@ int bench_floor_tx(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-SEC("xdp")
-int bench_floor_parse(struct xdp_md *ctx)
+/* The floors' parse: Ethernet, IPv4 without options, TCP into @k. 0, or -1 for anything else. */
+static __always_inline int floor_key(struct xdp_md *ctx, struct drv_flow_key *k)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct drv_flow_key k = {};
 	struct tcphdr *th;
 	struct iphdr *iph;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_ABORTED;
+		return -1;
 	iph = (void *)(eth + 1);
 	if ((void *)(iph + 1) > end || iph->ihl != 5 || iph->protocol != IPPROTO_TCP)
-		return XDP_ABORTED;
+		return -1;
 	th = (void *)(iph + 1);
 	if ((void *)(th + 1) > end)
+		return -1;
+	k->saddr.v4 = iph->saddr;
+	k->daddr.v4 = iph->daddr;
+	k->sport = th->source;
+	k->dport = th->dest;
+	k->proto = IPPROTO_TCP;
+	k->family = DRV_FAMILY_V4;
+	return 0;
+}
+
+SEC("xdp")
+int bench_floor_parse(struct xdp_md *ctx)
+{
+	struct drv_flow_key k = {};
+
+	if (floor_key(ctx, &k))
 		return XDP_ABORTED;
-	k.saddr.v4 = iph->saddr;
-	k.daddr.v4 = iph->daddr;
-	k.sport = th->source;
-	k.dport = th->dest;
-	k.proto = IPPROTO_TCP;
-	k.family = DRV_FAMILY_V4;
 	return bpf_map_lookup_elem(&bench_flows, &k) ? XDP_PASS : XDP_DROP;
 }
 
 SEC("xdp")
 int bench_floor_insert(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct drv_flow_key k = {};
 	struct drv_flow v = {};
-	struct tcphdr *th;
-	struct iphdr *iph;
 
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (floor_key(ctx, &k))
 		return XDP_ABORTED;
-	iph = (void *)(eth + 1);
-	if ((void *)(iph + 1) > end || iph->ihl != 5 || iph->protocol != IPPROTO_TCP)
-		return XDP_ABORTED;
-	th = (void *)(iph + 1);
-	if ((void *)(th + 1) > end)
-		return XDP_ABORTED;
-	k.saddr.v4 = iph->saddr;
-	k.daddr.v4 = iph->daddr;
-	k.sport = th->source;
-	k.dport = th->dest;
-	k.proto = IPPROTO_TCP;
-	k.family = DRV_FAMILY_V4;
 	v.backend_id = 1;
 	return bpf_map_update_elem(&bench_lru, &k, &v, BPF_NOEXIST) ? XDP_DROP : XDP_PASS;
 }
