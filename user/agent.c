@@ -284,7 +284,7 @@ static int checks_start(struct agent *ag)
 	return first;
 }
 
-/* Collect the pinned services as "unknown" applied state, so the first plan deletes strays. */
+/* Collect the pinned services as "unknown" applied state, so the next plan deletes strays. */
 static int collect_pinned(const struct drv_svc_key *key, const struct drv_svc *svc, void *arg)
 {
 	struct drv_want *w = arg;
@@ -304,21 +304,23 @@ static int collect_pinned(const struct drv_svc_key *key, const struct drv_svc *s
 
 /*
  * Forget what we believe we applied and take the pinned services, as unknown,
- * instead: the next reconcile then compares the config with the maps
- * themselves, so changes made behind the agent's back (the CLI, a detach and
- * re-attach that made fresh maps) are put right. Kept as it was if the maps
- * cannot be read.
+ * instead (at start-up, and at each reload): the next reconcile then compares
+ * the config with the maps themselves, so changes made behind the agent's back
+ * (the CLI, a detach and re-attach that made fresh maps) are put right.
+ * Return: 0, or -errno with the applied state kept as it was.
  */
-static void applied_from_pins(struct agent *ag, struct drv_ctl *ctl)
+static int applied_from_pins(struct agent *ag, struct drv_ctl *ctl)
 {
 	struct drv_want pinned = { 0 };
+	int err = drv_service_foreach(ctl, collect_pinned, &pinned);
 
-	if (drv_service_foreach(ctl, collect_pinned, &pinned)) {
+	if (err) {
 		drv_want_free(&pinned);
-		return;
+		return err;
 	}
 	drv_want_free(&ag->applied);
 	ag->applied = pinned;
+	return 0;
 }
 
 static void set_retry(struct agent *ag)
@@ -615,7 +617,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 
 		if (!e) {
 			e = cfg_timeouts_write(ag, &rw);
-			applied_from_pins(ag, &rw);
+			applied_from_pins(ag, &rw); /* unreadable: the reconcile's own open reports it */
 			drv_ctl_close(&rw);
 		}
 		if (e)
@@ -1146,7 +1148,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
 	if (!err) {
 		ag->nsvcs = ag->cfg->nservices;
-		err = drv_service_foreach(&ag->ro, collect_pinned, &ag->applied);
+		err = applied_from_pins(ag, &ag->ro);
 	}
 	if (!err && !drv_ctl_open(&rw, root, DRV_CTL_F_LOCK)) {
 		if (cfg_timeouts_write(ag, &rw))

@@ -425,8 +425,8 @@ void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi)
  * backend on another port (or a switch to such a mode with one) rather than
  * show a port that traffic would never use.
  */
-static int be_port_fits_mode(const struct drv_svc_key *key, __u8 mode,
-			     const struct drv_be_conf *c, __be16 port)
+static int be_port_fits_mode(const struct drv_svc_key *key, __u8 mode, const union drv_addr *addr,
+			     __u8 family, __be16 port)
 {
 	char sb[128], a[DRV_ADDR_STRLEN];
 
@@ -434,22 +434,20 @@ static int be_port_fits_mode(const struct drv_svc_key *key, __u8 mode,
 		return 0;
 	pr_warn("Error: service %s is in %s mode: nodes receive its port %u unchanged, so backend %s can't use port %u; leave the port out, or use mode nat\n",
 		drv_svc_key_str(key, sb, sizeof(sb)), drv_mode_name(mode), ntohs(key->port),
-		drv_addr_format(&c->addr, c->family, a, sizeof(a)), ntohs(port));
+		drv_addr_format(addr, family, a, sizeof(a)), ntohs(port));
 	return -EINVAL;
 }
 
 static int svc_mode_fits_backends(const struct drv_svc_conf *conf, __u32 svc_id,
 				  const struct drv_backend *bes)
 {
-	struct drv_be_conf c = {};
 	__u32 id;
 
 	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
 		if (!bes[id].family || bes[id].svc_id != svc_id)
 			continue;
-		c.addr = bes[id].addr;
-		c.family = bes[id].family;
-		if (be_port_fits_mode(&conf->key, conf->mode, &c, bes[id].port))
+		if (be_port_fits_mode(&conf->key, conf->mode, &bes[id].addr, bes[id].family,
+				      bes[id].port))
 			return -EINVAL;
 	}
 	return 0;
@@ -603,7 +601,7 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 		goto out_free;
 	}
 	if (op == BE_ADD) {
-		err = be_port_fits_mode(key, s.mode, c, c->port);
+		err = be_port_fits_mode(key, s.mode, &c->addr, c->family, c->port);
 		if (err)
 			goto out_free;
 		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);
