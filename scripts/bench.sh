@@ -86,16 +86,8 @@ mac_of() { in_ns "$1" cat "/sys/class/net/$2/address"; }
 # "busy total" CPU jiffies of the whole machine (all CPUs), from /proc/stat.
 cpu_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 
-# wait_for SECONDS CMD...: poll until CMD succeeds (bounded).
-wait_for() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=scripts/wait.sh
+. "$TOP/scripts/wait.sh"
 
 lab_up() {
 	local ns i
@@ -164,7 +156,7 @@ lab_up() {
 	done
 	for i in 1 2 3; do in_ns "${P}n$i" ping -c1 -W2 10.77.2.1 >/dev/null || true; done
 	for i in $NODES; do
-		wait_for 10 in_ns "$NS_L" bash -c "exec 3<>/dev/tcp/$i/80" ||
+		wait_until 10 in_ns "$NS_L" bash -c "exec 3<>/dev/tcp/$i/80" ||
 			die "lab: the server on node $i:80 does not answer"
 	done
 	in_ns "$NS_L" ping -c1 -W2 10.77.1.2 >/dev/null || true
@@ -240,7 +232,7 @@ haproxy_up() {
 	EOF
 	ip netns exec "$NS_L" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 	HAPROXY_PID=$!
-	wait_for 10 in_ns "$NS_C" bash -c "exec 3<>/dev/tcp/$VIP/80" ||
+	wait_until 10 in_ns "$NS_C" bash -c "exec 3<>/dev/tcp/$VIP/80" ||
 		{ DRV_ERR="haproxy does not listen on $VIP:80: $(tail -1 "$TMP/haproxy.log")"; return 1; }
 }
 haproxy_down() {
@@ -277,7 +269,7 @@ drover_up_mode() { # MODE
 		done
 	done
 	# A real connection must go through before anything is measured.
-	if ! wait_for 5 in_ns "$NS_C" bash -c "exec 3<>/dev/tcp/$VIP/80; printf 'GET / HTTP/1.1\r\n\r\n' >&3; timeout 2 head -c 10 <&3 | grep -q HTTP"; then
+	if ! wait_until 5 in_ns "$NS_C" bash -c "exec 3<>/dev/tcp/$VIP/80; printf 'GET / HTTP/1.1\r\n\r\n' >&3; timeout 2 head -c 10 <&3 | grep -q HTTP"; then
 		DRV_ERR="no TCP connection through $VIP:80 (drover $mode does not forward in this build)"
 		return 1
 	fi
@@ -317,7 +309,7 @@ measure_peer() {
 		secs=$(kv seconds <<<"$out")
 		sent=$(kv sent <<<"$out")
 		gcpu=$(kv cpu_s <<<"$out")
-		wait_for 5 flood_settled
+		wait_until 5 flood_settled
 		del=$(flood_count)
 		rec "$r" "$peer" syn_pps "$(calc "$del / $secs")" "$note"
 		rec "$r" "$peer" syn_sent_pps "$(calc "$sent / $secs")" "$note"

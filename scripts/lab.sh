@@ -68,16 +68,8 @@ say() { [ -n "${LAB_QUIET:-}" ] || echo "lab: $*"; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 ns_exists() { [ -e "/run/netns/$1" ]; }
 
-# wait_until SECONDS CMD...: poll every 0.1 s.
-wait_until() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=scripts/wait.sh
+. "$TOP/scripts/wait.sh"
 
 listening() { # NS PORT...: every PORT has a listener in NS
 	local ns=$1 out p
