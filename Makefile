@@ -108,7 +108,8 @@ $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIBDROVER) $(USER_HDRS) $(TEST_HDRS) $(SK
 
 # make test: every tier, in order; the runner prints "N passed, N failed" per tier and in all.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUTPUT)/drover_noinline.bpf.o
+	$(Q)$(MAKE) --no-print-directory all bench-tools $(UNIT_BINS) $(BPFT_BINS) \
+		$(OUTPUT)/drover_noinline.bpf.o
 	$(Q)scripts/run-tests.sh all
 
 test-unit: $(UNIT_BINS)
@@ -117,7 +118,7 @@ test-unit: $(UNIT_BINS)
 test-bpf: all $(BPFT_BINS)
 	$(Q)scripts/run-tests.sh bpf
 
-test-e2e: all
+test-e2e: all bench-tools
 	$(Q)scripts/run-tests.sh e2e
 
 check:

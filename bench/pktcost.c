@@ -17,7 +17,8 @@
  *
  * usage: drover-bench-pkt -i IFNAME [-r REPEAT] [-c CPU] [-R ROUNDS] [-F FLOWS_MAX]
  *                         [-m MANY_FLOWS]
- * (-F resizes drv_flows and drv_nat, to see what the tables' size costs)
+ * (-F resizes drv_flows and drv_nat, and the floors' tables with them, to see
+ * what the tables' size costs)
  * Output: key=value lines on stdout; diagnostics on stderr.
  */
 #include <errno.h>
@@ -48,7 +49,7 @@ static __u32 ifindex;
 static unsigned int repeat = 1000000, rounds = 3;
 static int ncpus;
 static int failures;
-static __u32 flows_max; /* -F: drv_flows and drv_nat size (0: as built) */
+static __u32 flows_max; /* -F: drv_flows, drv_nat and the floors' table size (0: as built) */
 static __u32 many_flows = 65536; /* -m: flows the "established, many" case spreads over */
 #define FEW_FLOWS 1024 /* the "established, few" case: their entries stay in the caches */
 
@@ -216,6 +217,28 @@ static double drover_case(const char *name, struct bench_pkt_bpf *b, int stats_f
 	return ns;
 }
 
+/*
+ * Put the @n keys bench_wrap makes from @k (source port 1024 + i % 64512,
+ * source address + i / 64512) into the floor's table @fd.
+ */
+static int floor_fill(int fd, const struct drv_flow_key *k, __u32 n)
+{
+	struct drv_flow_key key = *k;
+	__u32 one = 1;
+
+	for (__u32 i = 0; i < n; i++) {
+		key.sport = htons(1024 + i % 64512);
+		key.saddr.v4 = htonl(ntohl(k->saddr.v4) + i / 64512);
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY)) {
+			fprintf(stderr, "drover-bench-pkt: filling the floor's table (%u keys): %s\n",
+				n, strerror(errno));
+			failures++;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int drover_setup(struct drover_bpf *d)
 {
 	struct drv_maglev_backend mb[NBACKENDS];
@@ -344,8 +367,12 @@ int main(int argc, char **argv)
 	}
 	ncpus = libbpf_num_possible_cpus();
 
-	b = bench_pkt_bpf__open_and_load();
-	if (!b) {
+	b = bench_pkt_bpf__open();
+	if (b && flows_max) {
+		bpf_map__set_max_entries(b->maps.bench_flows, flows_max);
+		bpf_map__set_max_entries(b->maps.bench_lru, flows_max);
+	}
+	if (!b || bench_pkt_bpf__load(b)) {
 		fprintf(stderr, "drover-bench-pkt: loading bench_pkt.bpf.o: %s\n", strerror(errno));
 		return 1;
 	}
@@ -421,6 +448,37 @@ int main(int argc, char **argv)
 	report("wrap_fixed_ns", wrap0);
 	report("wrap_many_ns", wrapm);
 	report("wrap_new_ns", wrapn);
+
+	/*
+	 * The parse+lookup floor with its hits spread like the established
+	 * cases' below (same keys, same wrapper): what reaching one entry among
+	 * that many costs any program on this machine.
+	 */
+	{
+		const __u32 counts[] = { FEW_FLOWS, many_flows };
+		const char *const keys[] = { "floor_parse_few_ns", "floor_parse_many_ns" };
+		int parse_fd = bpf_program__fd(b->progs.bench_floor_parse);
+
+		bpf_map_update_elem(target_fd, &zero, &parse_fd, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
+		for (unsigned int c = 0; c < 2; c++) {
+			ns = -1;
+			if (floor_fill(bpf_map__fd(b->maps.bench_flows), &fk, counts[c]) == 0) {
+				b->bss->bench_vary = counts[c];
+				b->bss->bench_iter = 0;
+				b->bss->bench_misses = 0;
+				ns = best(keys[c], bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+				if (b->bss->bench_misses) {
+					fprintf(stderr, "drover-bench-pkt: %s: %llu lookups missed\n",
+						keys[c], (unsigned long long)b->bss->bench_misses);
+					failures++;
+					ns = -1;
+				}
+			}
+			report(keys[c], ns < 0 ? ns : ns - wrapm);
+		}
+		bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY);
+	}
 
 	int drv_fd = bpf_program__fd(d->progs.drover_xdp);
 	struct bpf_prog_info info = {};

@@ -7,8 +7,13 @@
  * the space (ports × addresses) wraps. Stops after -d seconds or -n frames,
  * whichever comes first; -r paces to a fixed rate.
  *
+ * -x sends the same frames as XDP frames instead (synflood.bpf.c, run by
+ * BPF_PROG_RUN in live-frames mode, XDP_TX on IFNAME): they reach the peer
+ * veth the way a NIC's receive ring hands frames to XDP. The peer must have
+ * an XDP program attached (a pass-through one will do), or veth drops them.
+ *
  * usage: drover-bench-syn -i IFNAME -M DSTMAC -S SRCIP[/COUNT] -D DSTIP -p DPORT
- *                         [-d SECONDS] [-n FRAMES] [-r PPS]
+ *                         [-d SECONDS] [-n FRAMES] [-r PPS | -x]
  * Output: key=value lines on stdout.
  */
 #include <errno.h>
@@ -25,8 +30,13 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "synflood.skel.h"
 
 #define BATCH 32
+#define XDP_CHUNK 16384 /* frames per BPF_PROG_RUN call in -x mode (~20-50 ms) */
 #define FRAME_LEN 54 /* 14 + 20 + 20 */
 
 static unsigned long long now_ns(void)
@@ -106,6 +116,45 @@ static void build(unsigned char *f, const unsigned char dmac[6], const unsigned 
 	memcpy(tcp + 16, &c, 2);
 }
 
+/*
+ * -x: send from template @f as XDP frames on @ifindex until @end_ns or
+ * @max_frames. Return: frames sent, or -1 (message printed).
+ */
+static long long xdp_flood(const unsigned char *f, int ifindex, unsigned int saddr,
+			   unsigned int nsrc, unsigned int port_span, unsigned long long end_ns,
+			   unsigned long long max_frames, const char *ifname)
+{
+	struct xdp_md md = { .data_end = FRAME_LEN, .ingress_ifindex = (__u32)ifindex };
+	struct synflood_bpf *skel = synflood_bpf__open_and_load();
+	long long sent = -1;
+
+	if (!skel) {
+		fprintf(stderr, "drover-bench-syn: loading synflood.bpf.o: %s\n", strerror(errno));
+		return -1;
+	}
+	memcpy(skel->bss->gen_tmpl, f, FRAME_LEN);
+	skel->bss->gen_saddr = ntohl(saddr);
+	skel->bss->gen_nsrc = nsrc;
+	skel->bss->gen_span = port_span;
+	while (now_ns() < end_ns && skel->bss->gen_iter < max_frames) {
+		unsigned long long left = max_frames - skel->bss->gen_iter;
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = FRAME_LEN,
+			    .ctx_in = &md, .ctx_size_in = sizeof(md),
+			    .repeat = left < XDP_CHUNK ? (__u32)left : XDP_CHUNK,
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+		if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.syn_gen), &o)) {
+			fprintf(stderr, "drover-bench-syn: XDP live frames on %s: %s\n", ifname,
+				strerror(errno));
+			goto out;
+		}
+	}
+	sent = (long long)skel->bss->gen_iter;
+out:
+	synflood_bpf__destroy(skel);
+	return sent;
+}
+
 int main(int argc, char **argv)
 {
 	static unsigned char frames[BATCH][FRAME_LEN];
@@ -120,10 +169,10 @@ int main(int argc, char **argv)
 	unsigned long long max_frames = 100000000ULL, sent = 0, fails = 0, t0, end, t;
 	unsigned int seq = 1;
 	struct ifreq ifr;
-	int fd, opt, one = 1;
+	int fd, opt, one = 1, xdp = 0;
 
 	memset(dmac, 0, sizeof(dmac));
-	while ((opt = getopt(argc, argv, "i:M:S:D:p:d:n:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:M:S:D:p:d:n:r:x")) != -1) {
 		char *slash;
 
 		switch (opt) {
@@ -159,11 +208,15 @@ int main(int argc, char **argv)
 		case 'r':
 			rate = atof(optarg);
 			break;
+		case 'x':
+			xdp = 1;
+			break;
 		default:
 			goto usage;
 		}
 	}
-	if (!ifname || !saddr || !daddr || !dport || duration <= 0 || duration > 60 || rate < 0)
+	if (!ifname || !saddr || !daddr || !dport || duration <= 0 || duration > 60 || rate < 0 ||
+	    (xdp && rate > 0))
 		goto usage;
 
 	fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -197,7 +250,17 @@ int main(int argc, char **argv)
 
 	t0 = now_ns();
 	end = t0 + (unsigned long long)(duration * 1e9);
-	for (t = t0; t < end && sent < max_frames; t = now_ns()) {
+	if (xdp) {
+		long long n;
+
+		build(frames[0], dmac, smac, saddr, daddr, 1024, dport, 0);
+		n = xdp_flood(frames[0], sll.sll_ifindex, saddr, nsrc, port_span, end, max_frames,
+			      ifname);
+		if (n < 0)
+			return 1;
+		sent = (unsigned long long)n;
+	}
+	for (t = t0; !xdp && t < end && sent < max_frames; t = now_ns()) {
 		int n, want = BATCH;
 
 		if (rate > 0) {
@@ -249,6 +312,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: %s -i IFNAME -M DSTMAC -S SRCIP[/COUNT] -D DSTIP -p DPORT "
-			"[-d SECONDS (≤60)] [-n FRAMES] [-r PPS]\n", argv[0]);
+			"[-d SECONDS (≤60)] [-n FRAMES] [-r PPS | -x]\n", argv[0]);
 	return 2;
 }

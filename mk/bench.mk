@@ -3,7 +3,8 @@
 # (scripts/bench.sh, root). bench/*.bpf.c are built by the main Makefile's globs.
 
 BENCH_OUT	:= $(OUTPUT)/bench
-BENCH_TOOLS	:= $(BENCH_OUT)/tcpsrv $(BENCH_OUT)/tcpclient $(BENCH_OUT)/synflood
+BENCH_TOOLS	:= $(BENCH_OUT)/tcpsrv $(BENCH_OUT)/tcpclient
+BENCH_SYN	:= $(BENCH_OUT)/synflood
 BENCH_PKT	:= $(BENCH_OUT)/pktcost
 BENCH_CFLAGS	:= $(CFLAGS)
 
@@ -19,8 +20,12 @@ $(BENCH_PKT): bench/pktcost.c $(LIBDROVER) $(USER_HDRS) $(OUTPUT)/drover.skel.h 
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< $(LIBDROVER) $(LDFLAGS) $(LDLIBS) -o $@
 
+$(BENCH_SYN): bench/synflood.c $(OUTPUT)/synflood.skel.h | $(BENCH_OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
+
 .PHONY: bench-tools
-bench-tools: $(BENCH_TOOLS) $(BENCH_PKT)
+bench-tools: $(BENCH_TOOLS) $(BENCH_SYN) $(BENCH_PKT)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools

@@ -17,7 +17,8 @@
 # so a flood makes no replies. Generators are pinned to one CPU; each figure
 # is taken with the generator on CPU 0 and on CPU 1 (BENCH_ROUNDS rounds) and
 # the best is kept. Environment: BENCH_SECONDS (per figure, default 2),
-# BENCH_ROUNDS (default 2), BENCH_PEERS (default: all), BENCH_OUT (results file).
+# BENCH_ROUNDS (default 2), BENCH_PEERS (default: all), BENCH_OUT (results file),
+# BENCH_RAW (a file to keep the raw samples in).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -287,9 +288,37 @@ drover_dsr_down() { drover_down; }
 
 # --- figures
 
+# flood ROUND PEER CPU SUFFIX NOTE [SYNFLOOD OPTION]: SYNs delivered to the
+# nodes per second, and the CPU spent per delivered SYN on the generator's CPU:
+# the generator's own time (softirq work run in its context is charged to it)
+# plus that CPU's ksoftirqd (work deferred there). Recorded as syn_pps$SUFFIX,
+# syn_sent_pps$SUFFIX and cpu_ns_per_pkt$SUFFIX. Kernel balancers see -x
+# frames through a pass-through XDP program on ethc (what a NIC driver does
+# with a frame no XDP program claims: make it an skb for the stack).
+flood() {
+	local r=$1 peer=$2 cpu=$3 sfx=$4 note=$5 out sent secs del k0 k1 gcpu hz
+	hz=$(getconf CLK_TCK)
+	shift 5
+	flood_reset
+	k0=$(ksoftirqd_ticks "$cpu")
+	out=$(in_ns "$NS_C" taskset -c "$cpu" "$BIN/synflood" -i eth0 -M "$LB_MAC" -S 10.77.1.50 \
+		-D "$TARGET_IP" -p 9 -d "$SECS" "$@") || { say "$peer: synflood $* failed"; return 0; }
+	k1=$(ksoftirqd_ticks "$cpu")
+	secs=$(kv seconds <<<"$out")
+	sent=$(kv sent <<<"$out")
+	gcpu=$(kv cpu_s <<<"$out")
+	wait_until 5 flood_settled
+	del=$(flood_count)
+	rec "$r" "$peer" "syn_pps$sfx" "$(calc "$del / $secs")" "$note"
+	rec "$r" "$peer" "syn_sent_pps$sfx" "$(calc "$sent / $secs")" "$note"
+	[ "$del" -gt 0 ] && rec "$r" "$peer" "cpu_ns_per_pkt$sfx" \
+		"$(calc "($gcpu + ($k1 - $k0) / $hz) * 1e9 / $del")" "$note"
+	drover_diag "$r" "$peer" "flood$sfx"
+}
+
 # measure_peer ROUND PEER CPU
 measure_peer() {
-	local r=$1 peer=$2 cpu=$3 out sent secs del b0 b1 k0 k1 gcpu idle hz=$(getconf CLK_TCK) note=""
+	local r=$1 peer=$2 cpu=$3 out b0 b1 idle note=""
 	# Is something else keeping the machine busy? (one idle half-second)
 	b0=$(cpu_jiffies); sleep 0.5; b1=$(cpu_jiffies)
 	idle=$(awk -v a="$b0" -v b="$b1" -v n="$(nproc)" 'BEGIN { split(a, x); split(b, y);
@@ -297,25 +326,17 @@ measure_peer() {
 	[ "$idle" -gt 20 ] && note="busy:${idle}%" # percent of one CPU used by others
 
 	if [ "$peer" != haproxy ]; then
-		# 1. SYN flood at full speed: SYNs delivered to the nodes per second, and
-		# the CPU spent per delivered SYN on the generator's CPU: the generator's
-		# own time (softirq work run in its context is charged to it) plus that
-		# CPU's ksoftirqd (work deferred there).
-		flood_reset
-		k0=$(ksoftirqd_ticks "$cpu")
-		out=$(in_ns "$NS_C" taskset -c "$cpu" "$BIN/synflood" -i eth0 -M "$LB_MAC" -S 10.77.1.50 \
-			-D "$TARGET_IP" -p 9 -d "$SECS")
-		k1=$(ksoftirqd_ticks "$cpu")
-		secs=$(kv seconds <<<"$out")
-		sent=$(kv sent <<<"$out")
-		gcpu=$(kv cpu_s <<<"$out")
-		wait_until 5 flood_settled
-		del=$(flood_count)
-		rec "$r" "$peer" syn_pps "$(calc "$del / $secs")" "$note"
-		rec "$r" "$peer" syn_sent_pps "$(calc "$sent / $secs")" "$note"
-		[ "$del" -gt 0 ] && rec "$r" "$peer" cpu_ns_per_pkt \
-			"$(calc "($gcpu + ($k1 - $k0) / $hz) * 1e9 / $del")" "$note"
-		drover_diag "$r" "$peer" flood
+		# 1. SYN flood at full speed, sent through a socket, then as XDP frames.
+		flood "$r" "$peer" "$cpu" "" "$note"
+		case $peer in
+		drover_*) ;;
+		*) ip -n "$NS_L" link set dev ethc xdpdrv obj "$XDP_PASS_OBJ" sec xdp ;;
+		esac
+		flood "$r" "$peer" "$cpu" _xdp "$note" -x
+		case $peer in
+		drover_*) ;;
+		*) ip -n "$NS_L" link set dev ethc xdpdrv off ;;
+		esac
 	fi
 	# 2. Connection rate: connect, one request, close.
 	out=$(in_ns "$NS_C" taskset -c "$cpu" "$BIN/tcpclient" conn -t "$TARGET_IP:80" -c 64 \
@@ -387,20 +408,8 @@ drover_diag() { # ROUND PEER PHASE
 # Per-packet cost in its own namespace: routes and permanent neighbours for
 # the 10.88/16 addresses drover-bench-pkt uses, so FIB lookups resolve.
 pkt_cost() {
-	local ns=${P}pp cpu i out
-	ip -n "$ns" link add pp0 type veth peer name pp1
-	ip -n "$ns" link set pp0 up
-	ip -n "$ns" link set pp1 up
-	ip -n "$ns" addr add 10.88.2.1/24 dev pp0
-	ip -n "$ns" addr add 10.88.1.1/24 dev pp0
-	in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
-	ip -n "$ns" route add 10.88.0.0/16 dev pp0
-	for i in $(seq 2 20); do
-		ip -n "$ns" neigh add "10.88.1.$i" lladdr "02:00:00:01:00:$(printf %02x "$i")" dev pp0 nud permanent
-	done
-	for i in $(seq 11 138); do
-		ip -n "$ns" neigh add "10.88.2.$i" lladdr "02:00:00:02:00:$(printf %02x "$i")" dev pp0 nud permanent
-	done
+	local ns=${P}pp cpu out
+	"$TOP/bench/pkt-ns.sh" "$ns"
 	for cpu in 0 1; do
 		say "per-packet cost on CPU $cpu"
 		if out=$(in_ns "$ns" "$BIN/pktcost" -i pp0 -c "$cpu" -r 1000000 -R 2 2>"$TMP/pkt.err"); then :; else
@@ -466,4 +475,5 @@ python3 "$TOP/bench/report.py" "$RAW" "$RESULTS" \
 	--kernel "$(uname -r)" --command "$CMDLINE" --ipvs "$(ipvs_note)" \
 	--date "$(date -u '+%Y-%m-%d %H:%M UTC')" --seconds "$(( $(date +%s) - START ))" \
 	--paced 0
+if [ -n "${BENCH_RAW:-}" ]; then cp "$RAW" "$BENCH_RAW"; fi
 cat "$RESULTS"
