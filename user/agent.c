@@ -617,7 +617,8 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 
 		if (!e) {
 			e = cfg_timeouts_write(ag, &rw);
-			applied_from_pins(ag, &rw); /* unreadable: the reconcile's own open reports it */
+			/* unreadable pins: the reconcile's own open reports it */
+			applied_from_pins(ag, &rw);
 			drv_ctl_close(&rw);
 		}
 		if (e)

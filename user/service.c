@@ -466,8 +466,8 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 		return err;
 	}
 	if (conf->mode == DRV_MODE_NAT)
-		drv_snat_ports_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->snat_port_lo,
-				    conf->snat_port_hi);
+		drv_snat_ports_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)),
+				    conf->snat_port_lo, conf->snat_port_hi);
 	bes = drv_bes_load(ctl);
 	if (!bes)
 		return -errno;
