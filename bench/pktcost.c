@@ -239,7 +239,32 @@ static int floor_fill(int fd, const struct drv_flow_key *k, __u32 n)
 	return 0;
 }
 
-static int drover_setup(struct drover_bpf *d)
+/* A private, unpinned copy of drover (its maps are pinned by name otherwise), tables sized by -F. */
+static struct drover_bpf *drover_load(void)
+{
+	struct drover_bpf *d = drover_bpf__open();
+	struct bpf_map *m;
+
+	if (!d) {
+		fprintf(stderr, "drover-bench-pkt: opening drover.bpf.o: %s\n", strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_map(m, d->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (flows_max) {
+		bpf_map__set_max_entries(d->maps.DRV_MAP_FLOWS, flows_max);
+		bpf_map__set_max_entries(d->maps.DRV_MAP_NAT, flows_max);
+	}
+	if (drover_bpf__load(d)) {
+		fprintf(stderr, "drover-bench-pkt: loading drover.bpf.o: %s\n", strerror(errno));
+		drover_bpf__destroy(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* One service 10.88.0.100:80 in @mode with NBACKENDS backends, and pp0 as a redirect target. */
+static int drover_setup(struct drover_bpf *d, __u8 mode)
 {
 	struct drv_maglev_backend mb[NBACKENDS];
 	struct drv_svc_key sk = {};
@@ -291,7 +316,7 @@ static int drover_setup(struct drover_bpf *d)
 	sk.family = DRV_FAMILY_V4;
 	svc.id = 0;
 	svc.table_size = DRV_MAGLEV_MAX;
-	svc.mode = DRV_MODE_NAT;
+	svc.mode = mode;
 	svc.active = 0;
 	svc.snat_port_lo = SNAT_LO;
 	svc.snat_port_hi = SNAT_HI;
@@ -317,7 +342,6 @@ int main(int argc, char **argv)
 	struct drv_flow_key fk = {};
 	struct drv_flow flow;
 	struct drv_backend be;
-	struct bpf_map *m;
 	__u32 zero = 0, one_val = 1;
 	double floor_tx, floor_parse, wrap0, wrapn, wrapm, ns;
 	unsigned int rounds_saved;
@@ -376,23 +400,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "drover-bench-pkt: loading bench_pkt.bpf.o: %s\n", strerror(errno));
 		return 1;
 	}
-	/* drover's maps are pinned by name: keep this private copy unpinned. */
-	d = drover_bpf__open();
-	if (!d) {
-		fprintf(stderr, "drover-bench-pkt: opening drover.bpf.o: %s\n", strerror(errno));
-		goto out;
-	}
-	bpf_object__for_each_map(m, d->obj)
-		bpf_map__set_pin_path(m, NULL);
-	if (flows_max) {
-		bpf_map__set_max_entries(d->maps.DRV_MAP_FLOWS, flows_max);
-		bpf_map__set_max_entries(d->maps.DRV_MAP_NAT, flows_max);
-	}
-	if (drover_bpf__load(d)) {
-		fprintf(stderr, "drover-bench-pkt: loading drover.bpf.o: %s\n", strerror(errno));
-		goto out;
-	}
-	if (drover_setup(d))
+	d = drover_load();
+	if (!d || drover_setup(d, DRV_MODE_NAT))
 		goto out;
 	stats_fd = bpf_map__fd(d->maps.DRV_MAP_STATS);
 	target_fd = bpf_map__fd(b->maps.bench_target);
@@ -558,6 +567,27 @@ int main(int argc, char **argv)
 	rounds = 1;
 	ns = drover_case("new", b, stats_fd, f_new, ~0u, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
 	report("drover_new_ns", ns < 0 ? ns : ns - wrapn);
+
+	/*
+	 * The same service in dsr, in a fresh copy of drover (tables as empty
+	 * as the nat case found them): a new flow inserts into drv_flows only.
+	 */
+	drover_bpf__destroy(d);
+	d = drover_load();
+	ns = -1;
+	if (!d || drover_setup(d, DRV_MODE_DSR)) {
+		failures++;
+	} else {
+		drv_fd = bpf_program__fd(d->progs.drover_xdp);
+		bpf_map_update_elem(target_fd, &zero, &drv_fd, BPF_ANY);
+		ns = drover_case("new_dsr", b, bpf_map__fd(d->maps.DRV_MAP_STATS), f_new, ~0u,
+				 XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
+	}
+	report("drover_new_dsr_ns", ns < 0 ? ns : ns - wrapn);
+
+	/* The hot floor once more: did the machine's speed drift during the run? */
+	report("floor_parse_end_ns", best("floor_parse_end", bpf_program__fd(b->progs.bench_floor_parse),
+					  f_est, XDP_PASS));
 
 	printf("failures=%d\n", failures);
 	rc = failures ? 1 : 0;

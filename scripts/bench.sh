@@ -17,7 +17,7 @@
 # so a flood makes no replies. Generators are pinned to one CPU; each figure
 # is taken with the generator on CPU 0 and on CPU 1 (BENCH_ROUNDS rounds) and
 # the best is kept. Environment: BENCH_SECONDS (per figure, default 2),
-# BENCH_ROUNDS (default 2), BENCH_PEERS (default: all), BENCH_OUT (results file),
+# BENCH_ROUNDS (default 3), BENCH_PEERS (default: all), BENCH_OUT (results file),
 # BENCH_RAW (a file to keep the raw samples in).
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ BIN=$OUT/bench
 DROVER=$OUT/drover
 XDP_PASS_OBJ=$OUT/xdp_pass.bpf.o
 SECS=${BENCH_SECONDS:-2}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 PEERS=${BENCH_PEERS:-"nftnat drover_nat none haproxy nftdsr drover_dsr"}
 RESULTS=${BENCH_OUT:-$TOP/bench/results.md}
 BUDGET=270 # seconds: the whole run (with make) stays under 5 minutes
@@ -470,10 +470,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 say "writing $RESULTS"
+if [ -n "${BENCH_RAW:-}" ]; then cp "$RAW" "$BENCH_RAW"; fi
 python3 "$TOP/bench/report.py" "$RAW" "$RESULTS" \
 	--machine "$(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/Mem:/{print $2}') GiB" \
 	--kernel "$(uname -r)" --command "$CMDLINE" --ipvs "$(ipvs_note)" \
 	--date "$(date -u '+%Y-%m-%d %H:%M UTC')" --seconds "$(( $(date +%s) - START ))" \
 	--paced 0
-if [ -n "${BENCH_RAW:-}" ]; then cp "$RAW" "$BENCH_RAW"; fi
 cat "$RESULTS"

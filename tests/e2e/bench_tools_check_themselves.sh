@@ -56,7 +56,8 @@ out=$(ip netns exec "$pp" "$BENCH/pktcost" -i pp0 -r 2000 -R 1 -m 4096 2>&1) ||
 	fail "drover-bench-pkt failed: $out"
 grep -qx 'failures=0' <<<"$out" || fail "drover-bench-pkt: $out"
 for k in floor_parse_ns floor_parse_few_ns floor_parse_many_ns floor_insert_ns drover_nonvip_ns \
-	drover_est_hot_ns drover_est_few_ns drover_est_many_ns drover_reply_ns drover_new_ns; do
+	drover_est_hot_ns drover_est_few_ns drover_est_many_ns drover_reply_ns drover_new_ns \
+	drover_new_dsr_ns; do
 	grep -Eq "^$k=[0-9]" <<<"$out" || fail "drover-bench-pkt: no figure $k: $out"
 done
 log "drover-bench-pkt: every case ran and checked itself"
