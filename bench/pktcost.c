@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * drover-bench-pkt: per-packet cost of drover_xdp with bpf_prog_test_run_opts,
- * next to two floor programs, in one process on one pinned CPU.
+ * next to floor programs (bare XDP_TX; parse + one lookup, on one hot key and
+ * spread like the established cases; parse + one LRU insert), in one process
+ * on one pinned CPU. The new-flow case runs for a nat service and, in a
+ * fresh copy of drover, for the same service in dsr. The hot floor is timed
+ * again at the end, to show whether the machine's speed drifted meanwhile.
  *
  * Programs that rewrite the packet run behind bench_wrap, which restores the
  * frame before each iteration (and varies the 5-tuple for the new-flow and
@@ -12,7 +16,7 @@
  * failed.
  *
  * Run it in a network namespace where IFNAME routes 10.88.1.0/24 and
- * 10.88.2.0/24 with permanent neighbours (scripts/bench.sh sets that up):
+ * 10.88.2.0/24 with permanent neighbours (bench/pkt-ns.sh sets that up):
  * drover's FIB lookup must resolve for the forward paths to be timed.
  *
  * usage: drover-bench-pkt -i IFNAME [-r REPEAT] [-c CPU] [-R ROUNDS] [-F FLOWS_MAX]

@@ -97,7 +97,7 @@ def main():
     # Per packet: every figure from one drover-bench-pkt run (one CPU), the
     # run with the most figures and then the cheapest floor, so that ratios
     # compare measurements taken seconds apart: this VM's speed drifts by
-    # up to ~1.6x for minutes, and a best-of per figure would mix phases.
+    # up to ~2x for minutes, and a best-of per figure would mix phases.
     pkt_runs = collections.defaultdict(dict)
     for (peer, metric), vals in samples.items():
         if peer == "pkt":
