@@ -90,7 +90,7 @@ def main():
         v = num(value)
         if v is None or v < 0:
             if metric == "errors":
-                notes["pkt"].add(value.replace("_", " "))
+                notes["pkt"].add("%s: %s" % (rnd.replace("cpu", "CPU "), value.replace("_", " ")))
             continue
         samples[(peer, metric)].append((v, rnd, note))
 

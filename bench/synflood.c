@@ -234,7 +234,8 @@ int main(int argc, char **argv)
 	memcpy(smac, ifr.ifr_hwaddr.sa_data, 6);
 	sll.sll_ifindex = (int)if_nametoindex(ifname);
 	sll.sll_protocol = htons(ETH_P_IP);
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+	/* -x sends through BPF_PROG_RUN: the socket only told us the MAC address. */
+	if (!xdp && bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
 		fprintf(stderr, "drover-bench-syn: bind to %s: %s\n", ifname, strerror(errno));
 		return 1;
 	}
