@@ -70,4 +70,4 @@ image: $(IMAGE_ARCHIVE)
 
 # Every tests/image/*.sh but lib.sh, in name order, with the e2e tally rules (0 pass, 4 skip).
 test-image: image-deps all $(IMAGE_ARCHIVE)
-	$(Q)tests/image/run.sh
+	$(Q)scripts/run-tests.sh image

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# Run one tier of drover's tests (unit | bpf | e2e | all) and print a tally.
-# unit and bpf tests are cmocka programs: their own summary lines are summed.
-# e2e tests are scripts: exit 0 passes, exit 4 is a loud skip (no root or
-# kernel support), anything else fails. Each program has a time bound.
+# Run one tier of drover's tests (unit | bpf | e2e | all | image) and print a
+# tally. unit and bpf tests are cmocka programs: their own summary lines are
+# summed. e2e and image tests are scripts: exit 0 passes, exit 4 is a loud
+# skip (no root or kernel support), anything else fails. Each program has a
+# time bound. all = unit, bpf and e2e; image (make test-image) runs alone.
 set -u
 cd "$(dirname "$0")/.."
 OUT=.output
 tier=${1:-all}
 passed=0 failed=0 skipped=0
-failed_names=""
+failed_names="" start_all=$(date +%s)
 
 run_cmocka() { # $1 = binary, $2 = timeout seconds
 	local log rc p f
@@ -32,10 +33,10 @@ run_cmocka() { # $1 = binary, $2 = timeout seconds
 	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
 }
 
-run_script() { # $1 = script, $2 = timeout seconds
+run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
 	local rc start
 	start=$(date +%s)
-	echo "=== e2e: $1"
+	echo "=== $3: $1"
 	timeout --foreground -k 10 "$2" bash "$1"
 	rc=$?
 	case $rc in
@@ -57,7 +58,14 @@ tier_e2e() {
 	local t
 	for t in tests/e2e/*.sh; do
 		[ "$(basename "$t")" = lib.sh ] && continue
-		[ -f "$t" ] && run_script "$t" 600
+		[ -f "$t" ] && run_script "$t" 600 e2e
+	done
+}
+tier_image() {
+	local t
+	for t in tests/image/*.sh; do
+		case $(basename "$t") in lib.sh) continue ;; esac
+		run_script "$t" 300 image
 	done
 }
 
@@ -66,11 +74,12 @@ unit) tier_unit ;;
 bpf) tier_bpf ;;
 e2e) tier_e2e ;;
 all) tier_unit; tier_bpf; tier_e2e ;;
-*) echo "usage: $0 unit|bpf|e2e|all" >&2; exit 2 ;;
+image) tier_image ;;
+*) echo "usage: $0 unit|bpf|e2e|all|image" >&2; exit 2 ;;
 esac
 
 echo
 [ -z "$failed_names" ] || echo "failed:$failed_names"
 [ "$skipped" -eq 0 ] || echo "!!! $skipped test program(s) SKIPPED: run as root on a kernel with BPF and netns"
-echo "$tier: $passed passed, $failed failed, $skipped skipped"
+echo "$tier: $passed passed, $failed failed, $skipped skipped ($(($(date +%s) - start_all)) s)"
 [ "$failed" -eq 0 ]
