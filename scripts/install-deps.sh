@@ -37,23 +37,15 @@ conntrack
 "
 
 die() { echo "install-deps: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	[ "$(id -u)" -eq 0 ] || die "missing Debian packages:$missing; run as root or: sudo apt-get install$missing"
-	echo "install-deps: installing$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null || die "apt-get update failed; check the Debian mirror in /etc/apt/sources.list"
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
-		die "apt-get install failed for:$missing"
-	# nginx-light starts a service on install; the tests run their own servers.
-	if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
-
+# shellcheck disable=SC2086
+missing=$(apt_missing $PKGS)
+apt_install install-deps "$missing"
+# nginx-light starts a service on install; the tests run their own servers.
+if [ -n "$missing" ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -26,24 +26,15 @@ NPM_PKGS="kubernetes-models@4.5.1 kubernetes-types@1.30.0 typescript@5.4.5"
 NPM_DIR=.output/image/npm
 
 die() { echo "install-image-deps: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
+# shellcheck disable=SC2086
+missing=$(apt_missing $PKGS)
 # Node.js may come from elsewhere (nodesource); only install Debian's when there is none.
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
-if [ -n "$missing" ]; then
-	[ "$(id -u)" -eq 0 ] || die "missing Debian packages:$missing; run as root or: sudo apt-get install$missing"
-	echo "install-image-deps: installing$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null || die "apt-get update failed; check the Debian mirror in /etc/apt/sources.list"
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
-		die "apt-get install failed for:$missing"
-fi
+apt_install install-image-deps "$missing"
 
 stamp="$NPM_DIR/.installed"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$NPM_PKGS" ]; then
