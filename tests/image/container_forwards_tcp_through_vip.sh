@@ -5,10 +5,7 @@
 # ready, and forwards real TCP from the lab's client through the VIP to all three nodes.
 set -eu
 source "$(dirname "$0")/lib.sh"
-require_root
-require_image
-lab_start
-mount_bpffs
+image_lab_start
 
 mkdir -p "$E2E_TMP/etc"
 lab_config "$E2E_TMP/etc/drover.yaml" 80

@@ -7,10 +7,7 @@
 # (what a DaemonSet rolling update does).
 set -eu
 source "$(dirname "$0")/lib.sh"
-require_root
-require_image
-lab_start
-mount_bpffs
+image_lab_start
 
 NCONN=${IMAGE_RESTART_N:-40}
 mkdir -p "$E2E_TMP/etc"

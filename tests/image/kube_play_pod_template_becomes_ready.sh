@@ -9,10 +9,7 @@
 # informational containerPort goes (podman 4.3 refuses port mappings with host networking).
 set -eu
 source "$(dirname "$0")/lib.sh"
-require_root
-require_image
-lab_start
-mount_bpffs
+image_lab_start
 
 python3 "$IMG_TOP/tests/image/manifests.py" render "$IMG_TOP/deploy/base" > "$E2E_TMP/base.json"
 lab_config "$E2E_TMP/drover.yaml" 80

@@ -31,6 +31,15 @@ require_image() {
 	fi
 }
 
+# image_lab_start: what a test that runs the image in the lab needs first: root, the image, the
+# lab (tests/tools/labtest.sh, sourced below) and this test's private bpffs.
+image_lab_start() {
+	require_root
+	require_image
+	lab_start
+	mount_bpffs
+}
+
 # podman_rm NAME: remove container NAME at exit (registered by the caller).
 podman_rm() { podman rm -f -t 5 "$1" >/dev/null 2>&1 || true; }
 
