@@ -245,6 +245,7 @@ int drv_node_setup(const struct drv_node_conf *c)
 	if (c->mode == DRV_MODE_TUNNEL && v4) {
 		static const int rp[] = { IPV4_DEVCONF_RP_FILTER };
 		static const __u32 off[] = { 0 };
+		int tun;
 
 		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
 		/*
@@ -253,9 +254,8 @@ int drv_node_setup(const struct drv_node_conf *c)
 		 * this and conf/all/rp_filter, so a node with all=1 (strict) must
 		 * lower that to 2 (loose) or 0 itself.
 		 */
-		e = if_nametoindex(DRV_NODE_TUN4) ?
-			    devconf_set(if_nametoindex(DRV_NODE_TUN4), rp, off, 1) :
-			    -ENODEV;
+		tun = (int)if_nametoindex(DRV_NODE_TUN4);
+		e = tun ? devconf_set(tun, rp, off, 1) : -ENODEV;
 		if (e)
 			pr_warn("node-setup: couldn't turn rp_filter off on %s: %s\n",
 				DRV_NODE_TUN4, strerror(-e));
