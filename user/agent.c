@@ -6,6 +6,7 @@
  * the lock guards what both read.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,8 +62,9 @@ struct agent {
 	struct timespec retry_at;
 	bool retry;
 
-	struct drv_ctl ro; /* unlocked handle for reading counters */
-	bool ro_open;
+	struct drv_ctl ro; /* handle for reading maps and counters, without the pin lock */
+	bool ro_open; /* false while no maps are pinned (see ro_follow_pins) */
+	unsigned int ro_gen; /* bumped each time ro changes */
 	bool ready;
 	char not_ready[128];
 	struct drv_metrics *metrics;
@@ -560,6 +562,70 @@ static int cfg_tls_check(const char *path, const struct drv_config *cfg, char *e
 	return 0;
 }
 
+/*
+ * Write the flow timeouts and take the pinned services as what is applied, so
+ * the next reconcile compares the config with the maps themselves. @why names
+ * the occasion in messages. Caller holds ag->lock.
+ */
+static void pins_adopt(struct agent *ag, const char *why)
+{
+	struct drv_ctl rw;
+	int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
+
+	if (!e) {
+		e = cfg_timeouts_write(ag, &rw);
+		/* unreadable pins: the reconcile's own open reports it */
+		applied_from_pins(ag, &rw);
+		drv_ctl_close(&rw);
+	}
+	if (e)
+		pr_warn("%s: cannot write flow timeouts to %s under %s: %s\n", why,
+			DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
+	ag->dirty = true;
+}
+
+/*
+ * Follow the pinned maps when they change behind the agent's back. Detaching
+ * the last interface removes them: the agent lets go of the old ones at once,
+ * so neither /metrics nor node adoption reads maps that nothing forwards with
+ * (and their memory is freed). An attach then pins fresh, empty maps: the
+ * agent opens them and fills them from the config and the current health
+ * states. Called every poll and at reload. Caller holds ag->lock.
+ */
+static void ro_follow_pins(struct agent *ag)
+{
+	struct drv_ctl nro;
+	int r;
+
+	if (ag->ro_open) {
+		r = drv_ctl_pins_changed(&ag->ro);
+		if (!r || (r < 0 && r != -ENOENT))
+			return;
+		if (r < 0) {
+			pr_warn("the maps pinned under %s are gone (the last interface was detached): forwarding through drover has stopped; a reload, or drover attach, pins new ones and the agent fills them\n",
+				ag->root);
+			drv_ctl_close(&ag->ro);
+			ag->ro_open = false;
+			ag->ro_gen++;
+			ag->flows_cached = 0;
+			return;
+		}
+	} else if (!drv_ctl_pinned(ag->root)) {
+		return;
+	}
+	if (drv_ctl_open(&nro, ag->root, 0))
+		return; /* drv_ctl_open said why; the next poll tries again */
+	if (ag->ro_open)
+		drv_ctl_close(&ag->ro);
+	ag->ro = nro;
+	ag->ro_open = true;
+	ag->ro_gen++;
+	ag->flows_cached_at = 0;
+	pr_warn("the maps pinned under %s were replaced (an attach after the last detach): filling them from the config\n",
+		ag->root);
+	pins_adopt(ag, "new maps");
+}
+
 /* Reload the config: all or nothing. Caller holds ag->lock. */
 static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
 {
@@ -584,6 +650,8 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		drv_config_free(ncfg);
 		goto out_failed;
 	}
+	/* An attach above may have pinned fresh maps: adopt node states from those. */
+	ro_follow_pins(ag);
 	snat_ports_check(ncfg);
 	ret = svcs_build(ag, ncfg, ag->svcs, ag->nsvcs, &nsvcs);
 	if (ret) {
@@ -610,21 +678,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	drv_config_free(ocfg);
 	if (checks_start(ag))
 		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
-	{
-		struct drv_ctl rw;
-
-		int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
-
-		if (!e) {
-			e = cfg_timeouts_write(ag, &rw);
-			/* unreadable pins: the reconcile's own open reports it */
-			applied_from_pins(ag, &rw);
-			drv_ctl_close(&rw);
-		}
-		if (e)
-			pr_warn("reload: cannot write flow timeouts to %s under %s: %s\n",
-				DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
-	}
+	pins_adopt(ag, "reload");
 	/* The HTTP thread takes ag->lock: restart it only after the caller unlocks. */
 	ag->metrics_dirty = true;
 	ag->dirty = true;
@@ -845,22 +899,32 @@ static void render(struct drv_mbuf *b, void *arg)
 	struct agent *ag = arg;
 	size_t i, j;
 	double now = mono_now();
+	unsigned int gen = 0;
+	__u32 nflows = 0;
+	int ffd = -1;
 
 	/*
 	 * Counting flows walks the whole LRU map (up to a second when full): done
-	 * without the lock, so health checks never wait on it, and at most every 15 s.
-	 * ag->ro is set before the HTTP thread starts and never changes.
+	 * without the lock, so health checks never wait on it, and at most every
+	 * 15 s. It counts through its own fd: ag->ro may be replaced meanwhile.
 	 */
-	if (ag->ro_open && (!ag->flows_cached_at || now - ag->flows_cached_at > 15)) {
-		__u32 nflows = 0;
-
-		if (!drv_map_count(ag->ro.flows_fd, drv_map_max_entries(ag->ro.flows_fd),
-				   &nflows)) {
+	pthread_mutex_lock(&ag->lock);
+	if (ag->ro_open && (!ag->flows_cached_at || now - ag->flows_cached_at > 15))
+		ffd = fcntl(ag->ro.flows_fd, F_DUPFD_CLOEXEC, 0);
+	gen = ag->ro_gen;
+	pthread_mutex_unlock(&ag->lock);
+	if (ffd >= 0 && drv_map_count(ffd, drv_map_max_entries(ffd), &nflows)) {
+		close(ffd);
+		ffd = -1;
+	}
+	pthread_mutex_lock(&ag->lock);
+	if (ffd >= 0) {
+		close(ffd);
+		if (gen == ag->ro_gen) {
 			ag->flows_cached = nflows;
 			ag->flows_cached_at = now;
 		}
 	}
-	pthread_mutex_lock(&ag->lock);
 	m_help(b, "drover_build_info", "gauge", "drover version");
 	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	m_help(b, "drover_ready", "gauge", "1 when attached with a configuration applied");
@@ -1030,6 +1094,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		now = mono_now();
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
+			ro_follow_pins(ag);
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
 		}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* Opening drover's pinned maps, counters, knobs and flow lookups. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +90,39 @@ static size_t maglev_bytes(void)
 	return (sz + pg - 1) / pg * pg;
 }
 
-static int map_open(const char *root, const char *name)
+/* Every map a drv_ctl holds, by pin name, and where in it its fd goes. */
+static const struct {
+	const char *name;
+	size_t off;
+} ctl_maps[] = {
+	{ DRV_STR(DRV_MAP_SVCS), offsetof(struct drv_ctl, svcs_fd) },
+	{ DRV_STR(DRV_MAP_BACKENDS), offsetof(struct drv_ctl, bes_fd) },
+	{ DRV_STR(DRV_MAP_MAGLEV), offsetof(struct drv_ctl, maglev_fd) },
+	{ DRV_STR(DRV_MAP_FLOWS), offsetof(struct drv_ctl, flows_fd) },
+	{ DRV_STR(DRV_MAP_NAT), offsetof(struct drv_ctl, nat_fd) },
+	{ DRV_STR(DRV_MAP_STATS), offsetof(struct drv_ctl, stats_fd) },
+	{ DRV_STR(DRV_MAP_SVC_STATS), offsetof(struct drv_ctl, svc_stats_fd) },
+	{ DRV_STR(DRV_MAP_BE_STATS), offsetof(struct drv_ctl, be_stats_fd) },
+	{ DRV_STR(DRV_MAP_CFG), offsetof(struct drv_ctl, cfg_fd) },
+	{ DRV_STR(DRV_MAP_TX_PORTS), offsetof(struct drv_ctl, tx_ports_fd) },
+};
+
+static int *ctl_fd(struct drv_ctl *ctl, size_t i)
+{
+	return (int *)((char *)ctl + ctl_maps[i].off);
+}
+
+static void pin_path(char *path, size_t len, const char *root, size_t i)
+{
+	snprintf(path, len, "%s/%s", root, ctl_maps[i].name);
+}
+
+static int map_open(const char *root, size_t i)
 {
 	char path[PATH_MAX + 32];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", root, name);
+	pin_path(path, sizeof(path), root, i);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		int err = -errno;
@@ -110,21 +138,13 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 {
 	int err, npinned, nmaps;
 	struct stat st;
-	int *fds[] = { &ctl->svcs_fd, &ctl->bes_fd,	&ctl->maglev_fd,    &ctl->flows_fd,
-		       &ctl->nat_fd,  &ctl->stats_fd,	&ctl->svc_stats_fd, &ctl->be_stats_fd,
-		       &ctl->cfg_fd,  &ctl->tx_ports_fd };
-	const char *names[] = { DRV_STR(DRV_MAP_SVCS),	    DRV_STR(DRV_MAP_BACKENDS),
-				DRV_STR(DRV_MAP_MAGLEV),    DRV_STR(DRV_MAP_FLOWS),
-				DRV_STR(DRV_MAP_NAT),	    DRV_STR(DRV_MAP_STATS),
-				DRV_STR(DRV_MAP_SVC_STATS), DRV_STR(DRV_MAP_BE_STATS),
-				DRV_STR(DRV_MAP_CFG),	    DRV_STR(DRV_MAP_TX_PORTS) };
 	size_t i;
 	void *m;
 
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->lock_fd = -1;
-	for (i = 0; i < ARRAY_SIZE(fds); i++)
-		*fds[i] = -1;
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++)
+		*ctl_fd(ctl, i) = -1;
 	snprintf(ctl->root, sizeof(ctl->root), "%s", root);
 	if (stat(root, &st)) {
 		pr_warn("Error: no drover state at %s: attach an interface first (drover attach IFNAME), or pass the --bpffs it was attached with\n",
@@ -145,10 +165,10 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 		err = -ENOENT;
 		goto out_close;
 	}
-	for (i = 0; i < ARRAY_SIZE(fds); i++) {
-		*fds[i] = map_open(root, names[i]);
-		if (*fds[i] < 0) {
-			err = *fds[i];
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
+		*ctl_fd(ctl, i) = map_open(root, i);
+		if (*ctl_fd(ctl, i) < 0) {
+			err = *ctl_fd(ctl, i);
 			goto out_close;
 		}
 	}
@@ -174,19 +194,58 @@ out_close:
 
 void drv_ctl_close(struct drv_ctl *ctl)
 {
-	int *fds[] = { &ctl->svcs_fd, &ctl->bes_fd,	 &ctl->maglev_fd,    &ctl->flows_fd,
-		       &ctl->nat_fd,  &ctl->stats_fd,	 &ctl->svc_stats_fd, &ctl->be_stats_fd,
-		       &ctl->cfg_fd,  &ctl->tx_ports_fd, &ctl->lock_fd };
 	size_t i;
 
 	if (ctl->maglev)
 		munmap(ctl->maglev, maglev_bytes());
 	ctl->maglev = NULL;
-	for (i = 0; i < ARRAY_SIZE(fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
+		if (*ctl_fd(ctl, i) >= 0)
+			close(*ctl_fd(ctl, i));
+		*ctl_fd(ctl, i) = -1;
 	}
+	if (ctl->lock_fd >= 0)
+		close(ctl->lock_fd);
+	ctl->lock_fd = -1;
+}
+
+static __u32 obj_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+bool drv_ctl_pinned(const char *root)
+{
+	char path[PATH_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
+		pin_path(path, sizeof(path), root, i);
+		if (access(path, F_OK))
+			return false;
+	}
+	return true;
+}
+
+int drv_ctl_pins_changed(struct drv_ctl *ctl)
+{
+	char path[PATH_MAX + 32];
+	int ret = 0, fd;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
+		pin_path(path, sizeof(path), ctl->root, i);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		if (obj_id(fd) != obj_id(*ctl_fd(ctl, i)))
+			ret = 1;
+		close(fd);
+	}
+	return ret;
 }
 
 /* Sum @nfields __u64s of a per-CPU value over every possible CPU. */

@@ -86,6 +86,14 @@ int drv_prog_detach(const char *root, const char *ifname);
 /* Open the pinned maps under @root; -ENOENT (with a message) if none. */
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);
 void drv_ctl_close(struct drv_ctl *ctl);
+/* Is every map a drv_ctl opens pinned under @root? Quiet: no message. */
+bool drv_ctl_pinned(const char *root);
+/*
+ * Are @ctl's maps still the ones pinned under its root? 0 if all are, 1 if a
+ * pin now holds another map (a detach of the last interface and a new attach
+ * replace them all), -errno (-ENOENT: gone) if a pin can't be opened. Quiet.
+ */
+int drv_ctl_pins_changed(struct drv_ctl *ctl);
 
 int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* -EEXIST */
 int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* add or change */

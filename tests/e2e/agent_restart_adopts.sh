@@ -4,7 +4,9 @@
 # and touches nothing; SIGTERM leaves forwarding and the maps as they are; a new
 # agent adopts the pinned state without a gap (the table never empties, a node
 # that was down stays down until it rises, traffic through the VIP keeps
-# flowing); a reload restores what the CLI changed behind its back;
+# flowing); a reload restores what the CLI changed behind its back; maps
+# removed and pinned anew behind its back (detach of the last interface, then
+# attach) are let go at once and filled again, and /metrics reads the new ones;
 # --detach-on-exit detaches on SIGTERM.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -149,6 +151,37 @@ wait_for 20 in_table_is 3 || fail "the deleted service was not restored 20 s aft
 stray_gone() { ! drv service show 10.0.0.250 port 81 >/dev/null 2>&1; }
 wait_for 20 stray_gone || fail "the stray service is still there 20 s after SIGHUP"
 grep -q "removed service 10.0.0.250 port 81" "$AGENT_LOG" || fail "removal of the stray service not logged"
+
+log "--- maps removed and pinned anew behind the agent's back"
+svc_packets() {
+	ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
+		awk '/^drover_service_packets_total\{service="web"/ {print $NF; exit}'
+}
+if [ $TRAFFIC = 1 ]; then
+	# The reload above re-created the service, and its counters: add some.
+	for _ in $(seq 10); do via_vip >/dev/null || fail "no answer through the VIP before the detach"; done
+	old_packets=$(svc_packets)
+	[ "${old_packets:-0}" -gt 20 ] || fail "drover_service_packets_total of web is ${old_packets:-absent} before the detach, want > 20"
+fi
+drv detach eth0 >/dev/null || fail "drover detach eth0 failed"
+drv detach eth1 >/dev/null || fail "drover detach eth1 (the last) failed"
+[ ! -e "$BPFFS/drv_svcs_v1" ] || fail "the maps are still pinned after the last detach"
+wait_for 10 grep -q "the maps pinned under $BPFFS are gone" "$AGENT_LOG" ||
+	fail "the agent did not notice that the maps are gone: $(tail -5 "$AGENT_LOG")"
+no_datapath_metrics() { [ -z "$(svc_packets)" ]; }
+wait_for 10 no_datapath_metrics || fail "/metrics still shows the removed maps' counters"
+drv attach eth0 >/dev/null || fail "drover attach eth0 failed"
+drv attach eth1 >/dev/null || fail "drover attach eth1 failed"
+wait_for 20 in_table_is 3 || fail "the new maps were not filled 20 s after the attach: $(drv service show 2>&1)"
+grep -q "the maps pinned under $BPFFS were replaced" "$AGENT_LOG" || fail "the refill was not logged"
+wait_for 10 ready || fail "agent not ready after the attach: $(ready 2>&1)"
+if [ $TRAFFIC = 1 ]; then
+	wait_for 10 via_vip >/dev/null || fail "no answer through the VIP after the new maps were filled"
+	new_packets=$(svc_packets)
+	[ "${new_packets:-0}" -gt 0 ] && [ "$new_packets" -lt "$old_packets" ] ||
+		fail "drover_service_packets_total of web is ${new_packets:-absent} after the refill, want the new maps' count (> 0, < $old_packets)"
+	log "service packets in /metrics: $old_packets in the old maps, $new_packets in the new ones"
+fi
 
 log "--- --detach-on-exit"
 agent_stop TERM

@@ -2,10 +2,11 @@
 /*
  * The control library against real (unpinned) BPF maps shaped like the
  * program's: id allocation, generations, the Maglev slot flip, drain/down,
- * sync. Needs CAP_BPF to create maps (no bpffs, no program); exits 4 (skip)
- * without it.
+ * sync. Needs CAP_BPF to create maps (no program); exits 4 (skip) without it.
+ * One case pins maps under /sys/fs/bpf and is skipped where that is no bpffs.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -503,6 +504,79 @@ static void counters_sum_over_cpus(void **state)
 	free(v);
 }
 
+/*
+ * The agent follows its pinned maps with drv_ctl_pinned/drv_ctl_pins_changed:
+ * same maps → 0; a pin holding another map → 1; a pin gone → -ENOENT. Pins
+ * this test's maps in a directory of its own on the host's bpffs, which
+ * pins_destroy removes whatever the test's outcome.
+ */
+static const char *const pin_names[] = {
+	DRV_STR(DRV_MAP_SVCS),	    DRV_STR(DRV_MAP_BACKENDS),	DRV_STR(DRV_MAP_MAGLEV),
+	DRV_STR(DRV_MAP_FLOWS),	    DRV_STR(DRV_MAP_NAT),	DRV_STR(DRV_MAP_STATS),
+	DRV_STR(DRV_MAP_SVC_STATS), DRV_STR(DRV_MAP_BE_STATS), DRV_STR(DRV_MAP_CFG),
+	DRV_STR(DRV_MAP_TX_PORTS),
+};
+static char pin_dir[64];
+
+static void pin_path(char *path, size_t len, const char *name)
+{
+	snprintf(path, len, "%s/%s", pin_dir, name);
+}
+
+static int pins_destroy(void **state)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	if (pin_dir[0]) {
+		for (i = 0; i < ARRAY_SIZE(pin_names); i++) {
+			pin_path(path, sizeof(path), pin_names[i]);
+			unlink(path);
+		}
+		rmdir(pin_dir);
+		pin_dir[0] = 0;
+	}
+	return maps_destroy(state);
+}
+
+static void pins_changed_tells_same_replaced_and_gone(void **state)
+{
+	int fds[] = { ctl.svcs_fd, ctl.bes_fd,	 ctl.maglev_fd,	   ctl.flows_fd,
+		      ctl.nat_fd,  ctl.stats_fd, ctl.svc_stats_fd, ctl.be_stats_fd,
+		      ctl.cfg_fd,  ctl.tx_ports_fd };
+	char path[PATH_MAX];
+	size_t i;
+	int other;
+
+	(void)state;
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/drover-unit-XXXXXX");
+	if (!mkdtemp(pin_dir)) {
+		pin_dir[0] = 0;
+		skip(); /* no /sys/fs/bpf */
+	}
+	snprintf(ctl.root, sizeof(ctl.root), "%s", pin_dir);
+	assert_false(drv_ctl_pinned(pin_dir));
+	for (i = 0; i < ARRAY_SIZE(pin_names); i++) {
+		pin_path(path, sizeof(path), pin_names[i]);
+		if (bpf_obj_pin(fds[i], path))
+			skip(); /* /sys/fs/bpf is not a bpffs */
+	}
+	assert_true(drv_ctl_pinned(pin_dir));
+	assert_int_equal(drv_ctl_pins_changed(&ctl), 0);
+
+	pin_path(path, sizeof(path), DRV_STR(DRV_MAP_CFG));
+	assert_int_equal(unlink(path), 0);
+	other = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct drv_cfg), 1, 0);
+	assert_true(other >= 0);
+	assert_int_equal(bpf_obj_pin(other, path), 0);
+	close(other);
+	assert_int_equal(drv_ctl_pins_changed(&ctl), 1);
+
+	assert_int_equal(unlink(path), 0);
+	assert_false(drv_ctl_pinned(pin_dir));
+	assert_int_equal(drv_ctl_pins_changed(&ctl), -ENOENT);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, maps_create, maps_destroy)
@@ -522,6 +596,8 @@ int main(void)
 		T(nat_services_widen_the_reply_port_range),
 		T(dsr_backend_must_use_the_service_port),
 		T(counters_sum_over_cpus),
+		cmocka_unit_test_setup_teardown(pins_changed_tells_same_replaced_and_gone,
+						maps_create, pins_destroy),
 	};
 #undef T
 	int fd = mk(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
