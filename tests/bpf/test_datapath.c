@@ -50,7 +50,7 @@ static int ifa, ifc;
 struct env {
 	struct drover_bpf *skel;
 	struct drover_noinline_bpf *nskel;
-	struct bpf_map *svcs, *bes, *maglev, *cfg, *stats, *svcst, *best, *flows, *txports;
+	struct bpf_map *svcs, *bes, *maglev, *cfg, *stats, *svcst, *best, *flows, *nat, *txports;
 	int prog_fd;
 	__u8 out[PKT_MAX];
 	__u32 out_len;
@@ -66,6 +66,7 @@ struct env {
 		(e)->svcst = (s)->maps.drv_svcst_v1;                   \
 		(e)->best = (s)->maps.drv_best_v1;                     \
 		(e)->flows = (s)->maps.drv_flows_v1;                   \
+		(e)->nat = (s)->maps.drv_nat_v1;                       \
 		(e)->txports = (s)->maps.drv_txports_v1;               \
 		(e)->prog_fd = bpf_program__fd((s)->progs.drover_xdp); \
 	} while (0)
@@ -807,6 +808,64 @@ static void rst_marks_flow_closing(void **state)
 	assert_int_equal(f.state, DRV_FLOW_CLOSING);
 }
 
+/*
+ * A client that opens a new connection on the 4-tuple of one that just closed
+ * (tcp_tw_reuse, a NAT in front of the clients) gets a new flow: kept, the old
+ * record's CLOSING state would expire it, and its NAT entry, after the short
+ * FIN timeout, and the connection would break after its first idle seconds.
+ */
+static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4, reply = {
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.11",
+		.daddr = "10.2.0.1",
+		.sport = 8080,
+		.dport = 20000,
+		.flags = TCP_FIN | TCP_ACK,
+	};
+	struct drv_flow_key nk = { .sport = htons(8080),
+				   .dport = htons(20000),
+				   .proto = IPPROTO_TCP,
+				   .family = DRV_FAMILY_V4 };
+	struct pkt_spec at_node = syn4_at_node(20000);
+	struct drv_nat n;
+	int i;
+
+	nk.saddr = addr("10.2.0.11");
+	nk.daddr = addr("10.2.0.1");
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	/* The first connection: handshake, then FIN from both sides. */
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	pkt.flags = TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	pkt.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+	/* The second, on the same 4-tuple: a new flow, with the one SNAT port. */
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	expect_frame(e, &at_node);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	pkt.flags = TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
+	assert_int_equal(bpf_map__lookup_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+	assert_int_equal(n.state, DRV_FLOW_OPEN);
+	/* Idle for twice the FIN timeout: replies are still translated back. */
+	for (i = 0; i < 20; i++)
+		usleep(100 * 1000);
+	reply.flags = TCP_ACK;
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
+}
+
 static void first_fragment_to_vip_is_dropped(void **state)
 {
 	struct env *e = *state;
@@ -1102,6 +1161,7 @@ int main(void)
 		T(snat_exhaustion_is_dropped_and_counted),
 		T(fin_ages_flow_and_frees_snat_port_after_fin_timeout),
 		T(rst_marks_flow_closing),
+		T(new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout),
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(first_fragment_to_vip_is_dropped),
