@@ -113,10 +113,14 @@ static __always_inline int fwd_send(struct xdp_md *ctx, struct pkt *p, const str
 	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
 	if (ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	/* Only devices drover is attached to can take redirected frames. */
-	if (!bpf_map_lookup_elem(&DRV_MAP_TX_PORTS, &ifindex))
+	/*
+	 * Only devices drover is attached to can take redirected frames: for
+	 * another, bpf_redirect_map finds no entry and returns the flags' low
+	 * bits, XDP_ABORTED, instead of XDP_REDIRECT.
+	 */
+	if (bpf_redirect_map(&DRV_MAP_TX_PORTS, ifindex, XDP_ABORTED) != XDP_REDIRECT)
 		return stats_drop(ctx, DRV_STAT_DROP_FIB);
-	return bpf_redirect_map(&DRV_MAP_TX_PORTS, ifindex, XDP_DROP);
+	return XDP_REDIRECT;
 }
 
 #endif /* __DROVER_BPF_FWD_H */

@@ -903,6 +903,20 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
 
+/* The FIB's egress device is not one drover is attached to: no redirect there. */
+static void egress_device_without_drover_is_dropped_as_fib(void **state)
+{
+	struct env *e = *state;
+	__u32 k = ifc;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(bpf_map__delete_elem(e->txports, &k, 4, 0), 0);
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 1);
+}
+
 /* dsr: only the MACs change; the node holds the VIP and answers the client itself. */
 static void dsr_syn_changes_only_macs(void **state)
 {
@@ -1167,6 +1181,7 @@ int main(void)
 		T(first_fragment_to_vip_is_dropped),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
+		T(egress_device_without_drover_is_dropped_as_fib),
 		T(changed_node_mac_is_used_after_the_cache_ttl),
 		T(dsr_syn_changes_only_macs),
 		T(dsr_to_node_behind_gateway_is_dropped),
