@@ -17,8 +17,9 @@
 # so a flood makes no replies. Generators are pinned to one CPU; each figure
 # is taken with the generator on CPU 0 and on CPU 1 (BENCH_ROUNDS rounds) and
 # the best is kept. Environment: BENCH_SECONDS (per figure, default 2),
-# BENCH_ROUNDS (default 3), BENCH_PEERS (default: all), BENCH_OUT (results file),
-# BENCH_RAW (a file to keep the raw samples in).
+# BENCH_ROUNDS (default 3), BENCH_PEERS (default: all but the diagnostic
+# nftnat_xdp, see below), BENCH_OUT (results file), BENCH_RAW (a file to keep
+# the raw samples in).
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -195,6 +196,21 @@ nftnat_down() {
 	in_ns "$NS_L" conntrack -F >/dev/null 2>&1 || true
 }
 
+# Diagnostic, not in the default PEERS: the kernel NAT row with a pass-through
+# XDP program on both balancer veths, so that every frame reaches the balancer
+# the way it reaches drover (veth's copy before XDP, its NAPI stage). The
+# difference to nftnat is what veth's XDP path costs, not what drover does.
+nftnat_xdp_up() {
+	nftnat_up
+	ip -n "$NS_L" link set dev ethc xdpdrv obj "$XDP_PASS_OBJ" sec xdp &&
+		ip -n "$NS_L" link set dev ethn xdpdrv obj "$XDP_PASS_OBJ" sec xdp
+}
+nftnat_xdp_down() {
+	ip -n "$NS_L" link set dev ethc xdpdrv off 2>/dev/null || true
+	ip -n "$NS_L" link set dev ethn xdpdrv off 2>/dev/null || true
+	nftnat_down
+}
+
 nftdsr_up() {
 	local m1 m2 m3 mn
 	TARGET_IP=$VIP
@@ -329,7 +345,7 @@ measure_peer() {
 		# 1. SYN flood at full speed, sent through a socket, then as XDP frames.
 		flood "$r" "$peer" "$cpu" "" "$note"
 		case $peer in
-		drover_*) flood "$r" "$peer" "$cpu" _xdp "$note" -x ;;
+		drover_* | nftnat_xdp) flood "$r" "$peer" "$cpu" _xdp "$note" -x ;;
 		*)
 			if ip -n "$NS_L" link set dev ethc xdpdrv obj "$XDP_PASS_OBJ" sec xdp; then
 				flood "$r" "$peer" "$cpu" _xdp "$note" -x
