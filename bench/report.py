@@ -137,12 +137,15 @@ def main():
         v, rnd, note = (max if higher else min)(s, key=lambda x: x[0])
         return v, note
 
-    def same_round(peer, metric, ref="nftnat"):
-        """peer ÷ ref for each round that measured both, in round order."""
+    def same_round_by(peer, metric, ref="nftnat"):
+        """(round, peer ÷ ref) for each round that measured both, in round order."""
         a = {r: v for v, r, _ in samples.get((peer, metric), [])}
         b = {r: v for v, r, _ in samples.get((ref, metric), [])}
-        return [a[r] / b[r] for r in sorted(a, key=lambda r: int(r) if r.isdigit() else 0)
+        return [(r, a[r] / b[r]) for r in sorted(a, key=lambda r: int(r) if r.isdigit() else 0)
                 if b.get(r)]
+
+    def same_round(peer, metric, ref="nftnat"):
+        return [x for _, x in same_round_by(peer, metric, ref)]
 
     def median(xs):
         xs = sorted(xs)
@@ -212,17 +215,18 @@ def main():
              "by the same round's kernel NAT figure (HAProxy's, where marked); for latency, "
              "below 1 is better.\n")
     cols = [("none", "no balancer"), ("drover_dsr", "drover dsr")] + peers[len(PEERS):]
-    L.append("| figure | drover nat, by round | drover nat, median | "
+    L.append("| figure | drover nat, by round (round: ratio) | drover nat, median | "
              + " | ".join("%s, median" % name for _, name in cols) + " |")
     L.append("|" + "---|" * (3 + len(cols)))
     same = [(m, lbl, "nftnat") for m, lbl, _, _ in FIGS
             if not m.startswith(("cpu_share", "syn_sent"))]
     same.append(("conn_rate", "connections/s ÷ HAProxy", "haproxy"))
     for metric, label, ref in same:
-        rs = same_round("drover_nat", metric, ref)
-        if not rs:
+        by = same_round_by("drover_nat", metric, ref)
+        if not by:
             continue
-        cells = [label.strip(), ", ".join("%.2f" % x for x in rs), "%.2f" % median(rs)]
+        rs = [x for _, x in by]
+        cells = [label.strip(), ", ".join("%s: %.2f" % rx for rx in by), "%.2f" % median(rs)]
         for peer, _ in cols:
             m = median(same_round(peer, metric, ref))
             cells.append("%.2f" % m if m is not None else "–")

@@ -201,9 +201,10 @@ nftnat_down() {
 # the way it reaches drover (veth's copy before XDP, its NAPI stage). The
 # difference to nftnat is what veth's XDP path costs, not what drover does.
 nftnat_xdp_up() {
-	nftnat_up
+	nftnat_up || { DRV_ERR="nftables DNAT setup failed"; return 1; }
 	ip -n "$NS_L" link set dev ethc xdpdrv obj "$XDP_PASS_OBJ" sec xdp &&
-		ip -n "$NS_L" link set dev ethn xdpdrv obj "$XDP_PASS_OBJ" sec xdp
+		ip -n "$NS_L" link set dev ethn xdpdrv obj "$XDP_PASS_OBJ" sec xdp ||
+		{ DRV_ERR="cannot attach xdp_pass to ethc and ethn"; return 1; }
 }
 nftnat_xdp_down() {
 	ip -n "$NS_L" link set dev ethc xdpdrv off 2>/dev/null || true
@@ -478,7 +479,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		done
 		if [ "$ok" = 0 ]; then
 			say "$peer: not measured: $DRV_ERR"
-			rec "$round" "$peer" unavailable "$(tr ' ' '_' <<<"$DRV_ERR")"
+			rec "$round" "$peer" unavailable "$(tr ' ' '_' <<<"${DRV_ERR:-setup failed}")"
 			AVAILABLE[$peer]=0
 			continue
 		fi

@@ -65,6 +65,8 @@ struct agent {
 	struct drv_ctl ro; /* handle for reading maps and counters, without the pin lock */
 	bool ro_open; /* false while no maps are pinned (see ro_follow_pins) */
 	unsigned int ro_gen; /* bumped each time ro changes */
+	__u64 ro_failed_sig; /* drv_pins_sig of pins that could not be opened */
+	bool adopt_pending; /* pins_adopt failed: retried each poll */
 	bool ready;
 	char not_ready[128];
 	struct drv_metrics *metrics;
@@ -565,62 +567,75 @@ static int cfg_tls_check(const char *path, const struct drv_config *cfg, char *e
 /*
  * Write the flow timeouts and take the pinned services as what is applied, so
  * the next reconcile compares the config with the maps themselves. @why names
- * the occasion in messages. Caller holds ag->lock.
+ * the occasion in the message. A failure is said once and retried each poll
+ * (adopt_pending). Caller holds ag->lock.
+ * Return: 0, or -errno.
  */
-static void pins_adopt(struct agent *ag, const char *why)
+static int pins_adopt(struct agent *ag, const char *why)
 {
 	struct drv_ctl rw;
 	int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
 
 	if (!e) {
 		e = cfg_timeouts_write(ag, &rw);
-		/* unreadable pins: the reconcile's own open reports it */
-		applied_from_pins(ag, &rw);
+		if (!e)
+			e = applied_from_pins(ag, &rw);
 		drv_ctl_close(&rw);
 	}
-	if (e)
-		pr_warn("%s: cannot write flow timeouts to %s under %s: %s\n", why,
-			DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
+	if (e && !ag->adopt_pending)
+		pr_warn("%s: cannot write the flow timeouts to %s or read the services pinned under %s: %s\n",
+			why, DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
+	ag->adopt_pending = e != 0;
 	ag->dirty = true;
+	return e;
 }
 
 /*
  * Follow the pinned maps when they change behind the agent's back. Detaching
  * the last interface removes them: the agent lets go of the old ones at once,
  * so neither /metrics nor node adoption reads maps that nothing forwards with
- * (and their memory is freed). An attach then pins fresh, empty maps: the
- * agent opens them and fills them from the config and the current health
- * states. Called every poll and at reload. Caller holds ag->lock.
+ * (and their memory is freed), and forgets what it had written there. An
+ * attach then pins fresh, empty maps: the agent opens them and fills them from
+ * the config and the current health states. Called every poll and at reload
+ * (which may fail after it: the new maps get the running config's timeouts).
+ * Caller holds ag->lock.
  */
 static void ro_follow_pins(struct agent *ag)
 {
 	struct drv_ctl nro;
-	int r;
+	__u64 sig;
+	int r = drv_pins_sig(ag->root, &sig);
 
-	if (ag->ro_open) {
-		r = drv_ctl_pins_changed(&ag->ro);
-		if (!r || (r < 0 && r != -ENOENT))
-			return;
-		if (r < 0) {
-			pr_warn("the maps pinned under %s are gone (the last interface was detached): forwarding through drover has stopped; a reload, or drover attach, pins new ones and the agent fills them\n",
+	if (r == -ENOENT) {
+		if (ag->ro_open) {
+			pr_warn("the maps pinned under %s are gone (detaching the last interface removes them): the agent cannot update forwarding until a reload or drover attach pins new ones, which it then fills\n",
 				ag->root);
 			drv_ctl_close(&ag->ro);
 			ag->ro_open = false;
 			ag->ro_gen++;
 			ag->flows_cached = 0;
-			return;
+			drv_want_free(&ag->applied);
 		}
-	} else if (!drv_ctl_pinned(ag->root)) {
 		return;
 	}
-	if (drv_ctl_open(&nro, ag->root, 0))
-		return; /* drv_ctl_open said why; the next poll tries again */
+	if (r || (ag->ro_open && sig == drv_ctl_sig(&ag->ro)))
+		return;
+	if (sig == ag->ro_failed_sig)
+		return; /* these pins could not be opened: drv_ctl_open said why, once */
+	if (drv_ctl_open(&nro, ag->root, 0)) {
+		ag->ro_failed_sig = sig;
+		return;
+	}
+	ag->ro_failed_sig = 0;
 	if (ag->ro_open)
 		drv_ctl_close(&ag->ro);
 	ag->ro = nro;
 	ag->ro_open = true;
 	ag->ro_gen++;
 	ag->flows_cached_at = 0;
+	/* Whatever adoption finds, every service is written again (an upsert). */
+	drv_want_free(&ag->applied);
+	ag->dirty = true;
 	pr_warn("the maps pinned under %s were replaced (an attach after the last detach): filling them from the config\n",
 		ag->root);
 	pins_adopt(ag, "new maps");
@@ -1095,10 +1110,13 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
 			ro_follow_pins(ag);
+			if (ag->adopt_pending && ag->ro_open)
+				pins_adopt(ag, "retry");
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
 		}
-		if (ag->dirty || (ag->retry && !ms_until(&ag->retry_at)))
+		/* With no maps pinned there is nothing to write: it waits until there are. */
+		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at))))
 			reconcile(ag);
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
@@ -1114,7 +1132,6 @@ int drv_agent_main(const char *root, int argc, char **argv)
 {
 	struct agent *ag;
 	struct drv_metrics_ops ops;
-	struct drv_ctl rw;
 	char err_text[DRV_CONF_ERR_MAX];
 	const char *path = NULL;
 	bool check_only = false;
@@ -1214,12 +1231,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
 	if (!err) {
 		ag->nsvcs = ag->cfg->nservices;
-		err = applied_from_pins(ag, &ag->ro);
-	}
-	if (!err && !drv_ctl_open(&rw, root, DRV_CTL_F_LOCK)) {
-		if (cfg_timeouts_write(ag, &rw))
-			pr_warn("agent: cannot write flow timeouts to %s\n", DRV_STR(DRV_MAP_CFG));
-		drv_ctl_close(&rw);
+		err = pins_adopt(ag, "agent");
 	}
 	if (!err)
 		err = reconcile(ag);

@@ -217,35 +217,48 @@ static __u32 obj_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
-bool drv_ctl_pinned(const char *root)
+const char *drv_ctl_map_name(size_t i)
+{
+	return i < ARRAY_SIZE(ctl_maps) ? ctl_maps[i].name : NULL;
+}
+
+/* FNV-1a over the maps' ids, in ctl_maps order. */
+static __u64 sig_add(__u64 h, __u32 id)
+{
+	for (int k = 0; k < 4; k++, id >>= 8)
+		h = (h ^ (id & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
+#define SIG_INIT 0xcbf29ce484222325ULL
+
+__u64 drv_ctl_sig(struct drv_ctl *ctl)
+{
+	__u64 h = SIG_INIT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++)
+		h = sig_add(h, obj_id(*ctl_fd(ctl, i)));
+	return h;
+}
+
+int drv_pins_sig(const char *root, __u64 *sig)
 {
 	char path[PATH_MAX + 32];
+	__u64 h = SIG_INIT;
 	size_t i;
+	int fd;
 
 	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
 		pin_path(path, sizeof(path), root, i);
-		if (access(path, F_OK))
-			return false;
-	}
-	return true;
-}
-
-int drv_ctl_pins_changed(struct drv_ctl *ctl)
-{
-	char path[PATH_MAX + 32];
-	int ret = 0, fd;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++) {
-		pin_path(path, sizeof(path), ctl->root, i);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			return -errno;
-		if (obj_id(fd) != obj_id(*ctl_fd(ctl, i)))
-			ret = 1;
+		h = sig_add(h, obj_id(fd));
 		close(fd);
 	}
-	return ret;
+	*sig = h;
+	return 0;
 }
 
 /* Sum @nfields __u64s of a per-CPU value over every possible CPU. */

@@ -86,14 +86,15 @@ int drv_prog_detach(const char *root, const char *ifname);
 /* Open the pinned maps under @root; -ENOENT (with a message) if none. */
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);
 void drv_ctl_close(struct drv_ctl *ctl);
-/* Is every map a drv_ctl opens pinned under @root? Quiet: no message. */
-bool drv_ctl_pinned(const char *root);
+/* The pinned maps a drv_ctl opens, by pin name, for @i from 0; NULL past the last. */
+const char *drv_ctl_map_name(size_t i);
 /*
- * Are @ctl's maps still the ones pinned under its root? 0 if all are, 1 if a
- * pin now holds another map (a detach of the last interface and a new attach
- * replace them all), -errno (-ENOENT: gone) if a pin can't be opened. Quiet.
+ * A signature of a set of maps (their ids): of @ctl's open ones, or of those
+ * pinned under @root, to tell when the pins were replaced. drv_pins_sig
+ * returns 0, or -errno (-ENOENT: one is not pinned), quietly.
  */
-int drv_ctl_pins_changed(struct drv_ctl *ctl);
+__u64 drv_ctl_sig(struct drv_ctl *ctl);
+int drv_pins_sig(const char *root, __u64 *sig);
 
 int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* -EEXIST */
 int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* add or change */

@@ -314,12 +314,13 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	/*
-	 * A bare SYN on a closed flow is a new connection on the same 4-tuple
+	 * A bare SYN on a closed flow is a new connection on the same 5-tuple
 	 * (tcp_tw_reuse, a NAT in front of the clients): it starts a new flow, as
 	 * if there were no record. Kept, the record's CLOSING state would expire
 	 * it, and its NAT entry, after the short FIN timeout.
 	 */
-	if (f && f->state == DRV_FLOW_CLOSING && p->tcp->syn && !p->tcp->ack)
+	if (f && f->state == DRV_FLOW_CLOSING && p->tcp->syn &&
+	    !(p->tcp->ack | p->tcp->rst | p->tcp->fin))
 		f = NULL;
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;

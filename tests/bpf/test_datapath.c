@@ -809,7 +809,7 @@ static void rst_marks_flow_closing(void **state)
 }
 
 /*
- * A client that opens a new connection on the 4-tuple of one that just closed
+ * A client that opens a new connection on the 5-tuple of one that just closed
  * (tcp_tw_reuse, a NAT in front of the clients) gets a new flow: kept, the old
  * record's CLOSING state would expire it, and its NAT entry, after the short
  * FIN timeout, and the connection would break after its first idle seconds.
@@ -847,7 +847,13 @@ static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
-	/* The second, on the same 4-tuple: a new flow, with the one SNAT port. */
+	/* SYN with RST or FIN is no new connection: it stays on the closed record. */
+	pkt.flags = TCP_SYN | TCP_RST;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	pkt.flags = TCP_SYN | TCP_FIN;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	/* The second, on the same 5-tuple: a new flow, with the one SNAT port. */
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	expect_frame(e, &at_node);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "drover/hash.h"
+#include "drover.skel.h"
 #include "ctl.h"
 #include "log.h"
 #include "util.h"
@@ -505,17 +506,12 @@ static void counters_sum_over_cpus(void **state)
 }
 
 /*
- * The agent follows its pinned maps with drv_ctl_pinned/drv_ctl_pins_changed:
- * same maps → 0; a pin holding another map → 1; a pin gone → -ENOENT. Pins
- * this test's maps in a directory of its own on the host's bpffs, which
- * pins_destroy removes whatever the test's outcome.
+ * The agent follows its pinned maps by signature (drv_ctl_sig of its open maps
+ * against drv_pins_sig of the pins): same maps → same signature; a pin holding
+ * another map → another; a pin gone → -ENOENT. Pins this test's maps in a
+ * directory of its own on the host's bpffs, which pins_destroy removes
+ * whatever the test's outcome.
  */
-static const char *const pin_names[] = {
-	DRV_STR(DRV_MAP_SVCS),	    DRV_STR(DRV_MAP_BACKENDS),	DRV_STR(DRV_MAP_MAGLEV),
-	DRV_STR(DRV_MAP_FLOWS),	    DRV_STR(DRV_MAP_NAT),	DRV_STR(DRV_MAP_STATS),
-	DRV_STR(DRV_MAP_SVC_STATS), DRV_STR(DRV_MAP_BE_STATS), DRV_STR(DRV_MAP_CFG),
-	DRV_STR(DRV_MAP_TX_PORTS),
-};
 static char pin_dir[64];
 
 static void pin_path(char *path, size_t len, const char *name)
@@ -526,11 +522,12 @@ static void pin_path(char *path, size_t len, const char *name)
 static int pins_destroy(void **state)
 {
 	char path[PATH_MAX];
+	const char *name;
 	size_t i;
 
 	if (pin_dir[0]) {
-		for (i = 0; i < ARRAY_SIZE(pin_names); i++) {
-			pin_path(path, sizeof(path), pin_names[i]);
+		for (i = 0; (name = drv_ctl_map_name(i)); i++) {
+			pin_path(path, sizeof(path), name);
 			unlink(path);
 		}
 		rmdir(pin_dir);
@@ -539,12 +536,37 @@ static int pins_destroy(void **state)
 	return maps_destroy(state);
 }
 
-static void pins_changed_tells_same_replaced_and_gone(void **state)
+/* ctl's fd of pinned map @name: the test pins what drv_ctl_open would open. */
+static int ctl_fd_of(const char *name)
 {
-	int fds[] = { ctl.svcs_fd, ctl.bes_fd,	 ctl.maglev_fd,	   ctl.flows_fd,
-		      ctl.nat_fd,  ctl.stats_fd, ctl.svc_stats_fd, ctl.be_stats_fd,
-		      ctl.cfg_fd,  ctl.tx_ports_fd };
+	const struct {
+		const char *name;
+		int fd;
+	} m[] = {
+		{ DRV_STR(DRV_MAP_SVCS), ctl.svcs_fd },
+		{ DRV_STR(DRV_MAP_BACKENDS), ctl.bes_fd },
+		{ DRV_STR(DRV_MAP_MAGLEV), ctl.maglev_fd },
+		{ DRV_STR(DRV_MAP_FLOWS), ctl.flows_fd },
+		{ DRV_STR(DRV_MAP_NAT), ctl.nat_fd },
+		{ DRV_STR(DRV_MAP_STATS), ctl.stats_fd },
+		{ DRV_STR(DRV_MAP_SVC_STATS), ctl.svc_stats_fd },
+		{ DRV_STR(DRV_MAP_BE_STATS), ctl.be_stats_fd },
+		{ DRV_STR(DRV_MAP_CFG), ctl.cfg_fd },
+		{ DRV_STR(DRV_MAP_TX_PORTS), ctl.tx_ports_fd },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++)
+		if (!strcmp(m[i].name, name))
+			return m[i].fd;
+	fail_msg("drv_ctl_map_name gives %s, which this test does not know", name);
+	return -1;
+}
+
+static void pins_signature_tells_same_replaced_and_gone(void **state)
+{
 	char path[PATH_MAX];
+	const char *name;
+	__u64 sig, sig2;
 	size_t i;
 	int other;
 
@@ -554,15 +576,15 @@ static void pins_changed_tells_same_replaced_and_gone(void **state)
 		pin_dir[0] = 0;
 		skip(); /* no /sys/fs/bpf */
 	}
-	snprintf(ctl.root, sizeof(ctl.root), "%s", pin_dir);
-	assert_false(drv_ctl_pinned(pin_dir));
-	for (i = 0; i < ARRAY_SIZE(pin_names); i++) {
-		pin_path(path, sizeof(path), pin_names[i]);
-		if (bpf_obj_pin(fds[i], path))
+	assert_int_equal(drv_pins_sig(pin_dir, &sig), -ENOENT);
+	for (i = 0; (name = drv_ctl_map_name(i)); i++) {
+		pin_path(path, sizeof(path), name);
+		if (bpf_obj_pin(ctl_fd_of(name), path))
 			skip(); /* /sys/fs/bpf is not a bpffs */
 	}
-	assert_true(drv_ctl_pinned(pin_dir));
-	assert_int_equal(drv_ctl_pins_changed(&ctl), 0);
+	assert_int_equal(i, 10);
+	assert_int_equal(drv_pins_sig(pin_dir, &sig), 0);
+	assert_true(sig == drv_ctl_sig(&ctl));
 
 	pin_path(path, sizeof(path), DRV_STR(DRV_MAP_CFG));
 	assert_int_equal(unlink(path), 0);
@@ -570,11 +592,38 @@ static void pins_changed_tells_same_replaced_and_gone(void **state)
 	assert_true(other >= 0);
 	assert_int_equal(bpf_obj_pin(other, path), 0);
 	close(other);
-	assert_int_equal(drv_ctl_pins_changed(&ctl), 1);
+	assert_int_equal(drv_pins_sig(pin_dir, &sig2), 0);
+	assert_true(sig2 != sig);
 
 	assert_int_equal(unlink(path), 0);
-	assert_false(drv_ctl_pinned(pin_dir));
-	assert_int_equal(drv_ctl_pins_changed(&ctl), -ENOENT);
+	assert_int_equal(drv_pins_sig(pin_dir, &sig2), -ENOENT);
+}
+
+/* drv_ctl opens exactly the maps the program pins: no more, no fewer. */
+static void ctl_opens_every_map_the_program_pins(void **state)
+{
+	struct drover_bpf *skel = drover_bpf__open();
+	struct bpf_map *m;
+	size_t pinned = 0, i;
+	const char *name;
+
+	(void)state;
+	assert_non_null(skel);
+	bpf_object__for_each_map(m, skel->obj) {
+		if (!bpf_map__pin_path(m))
+			continue;
+		pinned++;
+		for (i = 0; (name = drv_ctl_map_name(i)); i++)
+			if (!strcmp(name, bpf_map__name(m)))
+				break;
+		if (!name)
+			fail_msg("the program pins %s, which drv_ctl does not open",
+				 bpf_map__name(m));
+	}
+	for (i = 0; drv_ctl_map_name(i); i++)
+		;
+	assert_int_equal(pinned, i);
+	drover_bpf__destroy(skel);
 }
 
 int main(void)
@@ -596,8 +645,9 @@ int main(void)
 		T(nat_services_widen_the_reply_port_range),
 		T(dsr_backend_must_use_the_service_port),
 		T(counters_sum_over_cpus),
-		cmocka_unit_test_setup_teardown(pins_changed_tells_same_replaced_and_gone,
+		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
 						maps_create, pins_destroy),
+		cmocka_unit_test(ctl_opens_every_map_the_program_pins),
 	};
 #undef T
 	int fd = mk(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
