@@ -8,7 +8,9 @@ request, so a test changes behaviour with `echo 500 > FILE`:
   500   every health path → 500
   hang  accept and read the request, never answer (a hung apiserver)
 
-GET / answers "node NAME" (which node a VIP connection reached).
+GET / answers "node NAME" (which node a VIP connection reached); GET /slow/N
+answers the same after N seconds (N ≤ 30): the node speaks first after an idle
+connection.
 Every request is handled in its own thread; hung ones end when the test
 closes the connection or after 120 s.
 """
@@ -71,6 +73,12 @@ def main():
                     return
                 self.reply(200, "pong\n" if self.path == "/ping" else "ok\n")
                 return
+            if self.path.startswith("/slow/"):
+                try:
+                    time.sleep(min(max(float(self.path[6:]), 0), 30))
+                except ValueError:
+                    self.reply(400, "bad delay\n")
+                    return
             self.reply(200, "node %s\n" % a.name)
 
     class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
