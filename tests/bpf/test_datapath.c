@@ -372,6 +372,21 @@ static struct pkt_spec syn4_at_node(__u16 port)
 	return forwarded(syn4, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11", port, 8080);
 }
 
+/* Node 1's reply to SNAT 10.2.0.1:@port with TCP @flags, as it arrives on drvc. */
+static struct pkt_spec reply4_from_node(__u16 port, __u8 flags)
+{
+	return (struct pkt_spec){
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_N1,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.11",
+		.daddr = "10.2.0.1",
+		.sport = 8080,
+		.dport = port,
+		.flags = flags,
+	};
+}
+
 /* Service 0: 10.0.0.100:80 → backend 1 10.2.0.11:8080, SNAT 10.2.0.1 with one port. */
 static void std_v4(struct env *e, __u16 lo, __u16 hi)
 {
@@ -498,19 +513,10 @@ static void v6_extension_chain_too_long_is_passed_untouched(void **state)
 static void nat_reply_v4_is_translated_back_to_client(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec reply = {
-		.family = DRV_FAMILY_V4,
-		.smac = MAC_N1,
-		.dmac = MAC_C,
-		.saddr = "10.2.0.11",
-		.daddr = "10.2.0.1",
-		.sport = 8080,
-		.dport = 20000,
-		.flags = TCP_SYN | TCP_ACK,
-		.payload = 3,
-	};
+	struct pkt_spec reply = reply4_from_node(20000, TCP_SYN | TCP_ACK);
 	struct pkt_spec want;
 
+	reply.payload = 3;
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	want = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2", 80,
@@ -547,16 +553,7 @@ static void nat_reply_v6_is_translated_back_to_client(void **state)
 static void reply_without_nat_entry_is_passed_untouched(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec reply = {
-		.family = DRV_FAMILY_V4,
-		.smac = MAC_N1,
-		.dmac = MAC_C,
-		.saddr = "10.2.0.11",
-		.daddr = "10.2.0.1",
-		.sport = 8080,
-		.dport = 20001,
-		.flags = TCP_ACK,
-	};
+	struct pkt_spec reply = reply4_from_node(20001, TCP_ACK);
 	__u8 buf[PKT_MAX];
 	size_t len = pkt_build(&reply, buf);
 
@@ -697,39 +694,6 @@ static void snat_exhaustion_is_dropped_and_counted(void **state)
 	assert_int_equal(lb_stat(e->best, 1).drops, 1);
 }
 
-static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
-{
-	struct env *e = *state;
-	struct pkt_spec fin = syn4, b = syn4;
-	struct drv_flow_key k = {};
-	struct drv_flow f;
-
-	std_v4(e, 20000, 20000);
-	/* A 1 s FIN timeout; the idle timeout stays long. */
-	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	fin.flags = TCP_FIN | TCP_ACK;
-	assert_int_equal(run(e, &fin, ifa), XDP_REDIRECT);
-	k.saddr = addr("10.1.0.2");
-	k.daddr = addr("10.0.0.100");
-	k.sport = htons(40000);
-	k.dport = htons(80);
-	k.proto = IPPROTO_TCP;
-	k.family = DRV_FAMILY_V4;
-	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
-	assert_int_equal(f.state, DRV_FLOW_CLOSING);
-	/* While the closing flow holds the only port, a new client is refused... */
-	b.sport = 40001;
-	assert_int_equal(run(e, &b, ifa), XDP_DROP);
-	/* ...and after the FIN timeout the port is free again (bounded wait, ≤ 10 s). */
-	for (int i = 0; i < 100; i++) {
-		usleep(100 * 1000);
-		if (run(e, &b, ifa) == XDP_REDIRECT)
-			return;
-	}
-	fail_msg("SNAT port not reclaimed 10 s after FIN with a 1 s FIN timeout");
-}
-
 static struct drv_flow flow_of(struct env *e, const struct pkt_spec *s)
 {
 	struct drv_flow_key k = { .sport = htons(s->sport),
@@ -744,19 +708,34 @@ static struct drv_flow flow_of(struct env *e, const struct pkt_spec *s)
 	return f;
 }
 
+static void fin_ages_flow_and_frees_snat_port_after_fin_timeout(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec fin = syn4, b = syn4;
+
+	std_v4(e, 20000, 20000);
+	/* A 1 s FIN timeout; the idle timeout stays long. */
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	fin.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &fin, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+	/* While the closing flow holds the only port, a new client is refused... */
+	b.sport = 40001;
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	/* ...and after the FIN timeout the port is free again (bounded wait, ≤ 10 s). */
+	for (int i = 0; i < 100; i++) {
+		usleep(100 * 1000);
+		if (run(e, &b, ifa) == XDP_REDIRECT)
+			return;
+	}
+	fail_msg("SNAT port not reclaimed 10 s after FIN with a 1 s FIN timeout");
+}
+
 static void syn_only_flow_is_half_open_until_the_client_acks(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec ack = syn4, synack = {
-		.family = DRV_FAMILY_V4,
-		.smac = MAC_N1,
-		.dmac = MAC_C,
-		.saddr = "10.2.0.11",
-		.daddr = "10.2.0.1",
-		.sport = 8080,
-		.dport = 20000,
-		.flags = TCP_SYN | TCP_ACK,
-	};
+	struct pkt_spec ack = syn4, synack = reply4_from_node(20000, TCP_SYN | TCP_ACK);
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
@@ -792,20 +771,12 @@ static void rst_marks_flow_closing(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec rst = syn4;
-	struct drv_flow_key k = { .sport = htons(40000),
-				  .dport = htons(80),
-				  .proto = IPPROTO_TCP,
-				  .family = DRV_FAMILY_V4 };
-	struct drv_flow f;
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	rst.flags = TCP_RST;
 	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
-	k.saddr = addr("10.1.0.2");
-	k.daddr = addr("10.0.0.100");
-	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
-	assert_int_equal(f.state, DRV_FLOW_CLOSING);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
 }
 
 /*
@@ -817,16 +788,7 @@ static void rst_marks_flow_closing(void **state)
 static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec pkt = syn4, reply = {
-		.family = DRV_FAMILY_V4,
-		.smac = MAC_N1,
-		.dmac = MAC_C,
-		.saddr = "10.2.0.11",
-		.daddr = "10.2.0.1",
-		.sport = 8080,
-		.dport = 20000,
-		.flags = TCP_FIN | TCP_ACK,
-	};
+	struct pkt_spec pkt = syn4, reply = reply4_from_node(20000, TCP_FIN | TCP_ACK);
 	struct drv_flow_key nk = { .sport = htons(8080),
 				   .dport = htons(20000),
 				   .proto = IPPROTO_TCP,

@@ -16,20 +16,14 @@ INTERVAL_MS=1000 TIMEOUT_MS=800 FALL=2 RISE=2
 BOUND_MS=$((FALL * INTERVAL_MS + TIMEOUT_MS))
 HTTP_PORT=18080 HTTPS_PORT=18443
 CFG=$E2E_TMP/drover.yaml
-NODE_PY=$E2E_TOP/tests/tools/agent_node.py
 
 lab_start
 mount_bpffs
 
-node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
-nsn() { eval echo "\$LAB_NS_N$1"; }
-
 # Our servers on every node: HTTP (health + "node N") and HTTPS (lab certificate).
+http_nodes_start $HTTP_PORT
 for n in 1 2 3; do
-	echo 200 >"$E2E_TMP/http$n.mode"
 	echo 200 >"$E2E_TMP/https$n.mode"
-	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $HTTP_PORT --name "n$n" \
-		--mode-file "$E2E_TMP/http$n.mode"
 	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $HTTPS_PORT --name "n$n" \
 		--mode-file "$E2E_TMP/https$n.mode" --cert "$LAB_TLS_CRT" --key "${LAB_TLS_CRT%.crt}.key"
 	eval "HTTPS_PID_$n=$BG_PID"
@@ -37,8 +31,6 @@ done
 for n in 1 2 3; do
 	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$HTTPS_PORT" ||
 		fail "agent_node.py did not listen on n$n:$HTTPS_PORT"
-	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$HTTP_PORT" ||
-		fail "agent_node.py did not listen on n$n:$HTTP_PORT"
 done
 
 # write_cfg [DRAIN_NODE [TCP_IDLE]]

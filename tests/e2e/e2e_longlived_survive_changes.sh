@@ -64,7 +64,6 @@ EOF
 	mv "$CFG.new" "$CFG"
 }
 
-node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
 node6() { echo $LAB_NODES6 | cut -d' ' -f"$1"; }
 wait_state() { # N STATE SECONDS
 	wait_be_state "$3" "$LAB_VIP4" 7 "$(node4 "$1")" "$2" &&

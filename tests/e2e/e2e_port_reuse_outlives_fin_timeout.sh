@@ -13,22 +13,11 @@ set -eu
 
 PORT=18080
 CFG=$E2E_TMP/drover.yaml
-NODE_PY=$E2E_TOP/tests/tools/agent_node.py
 FIN_S=2
 
 lab_start
 mount_bpffs
-
-node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
-nsn() { eval echo "\$LAB_NS_N$1"; }
-for n in 1 2 3; do
-	echo 200 >"$E2E_TMP/http$n.mode"
-	bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port $PORT --name "n$n" \
-		--mode-file "$E2E_TMP/http$n.mode"
-done
-for n in 1 2 3; do
-	wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$PORT" || fail "no server on n$n"
-done
+http_nodes_start $PORT
 
 cat >"$CFG" <<EOF
 interfaces: [eth0, eth1]

@@ -29,6 +29,28 @@ lab_debug_dump() {
 	echo "----- [$T] end of state" >&2
 }
 
+# node4 N, nsn N: node N's IPv4 address and network namespace (N = 1..3).
+node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
+nsn() { eval echo "\$LAB_NS_N$1"; }
+
+NODE_PY=$E2E_TOP/tests/tools/agent_node.py
+
+# http_nodes_start PORT: a tests/tools/agent_node.py HTTP server on each node's
+# address, named nN and following $E2E_TMP/httpN.mode (200 at the start);
+# returns once all three listen.
+http_nodes_start() {
+	local port=$1 n
+	for n in 1 2 3; do
+		echo 200 >"$E2E_TMP/http$n.mode"
+		bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port "$port" --name "n$n" \
+			--mode-file "$E2E_TMP/http$n.mode"
+	done
+	for n in 1 2 3; do
+		wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$port" ||
+			fail "agent_node.py did not listen on n$n:$port"
+	done
+}
+
 # drv ARGS...: drover in the balancer namespace on this test's bpffs.
 drv() { ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" "$@"; }
 
