@@ -44,9 +44,12 @@ const char *const drv_stat_names[__DRV_STAT_MAX] = {
 	[DRV_STAT_REHASH] = "rehash",
 	[DRV_STAT_NAT_REPLY] = "nat_reply",
 	[DRV_STAT_NAT_REPLY_MISS] = "nat_reply_miss",
+	[DRV_STAT_ICMP_TO_NODE] = "icmp_to_node",
+	[DRV_STAT_ICMP_TO_CLIENT] = "icmp_to_client",
+	[DRV_STAT_ICMP_MISS] = "icmp_miss",
 };
 /* A new enum drv_stat value without a name fails here. */
-_Static_assert(DRV_STAT_NAT_REPLY_MISS + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
+_Static_assert(DRV_STAT_ICMP_MISS + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
 
 static const char *const mode_names[] = {
 	[DRV_MODE_NAT] = "nat",
@@ -105,6 +108,7 @@ static const struct {
 	{ DRV_STR(DRV_MAP_BE_STATS), offsetof(struct drv_ctl, be_stats_fd) },
 	{ DRV_STR(DRV_MAP_CFG), offsetof(struct drv_ctl, cfg_fd) },
 	{ DRV_STR(DRV_MAP_TX_PORTS), offsetof(struct drv_ctl, tx_ports_fd) },
+	{ DRV_STR(DRV_MAP_PROGS), offsetof(struct drv_ctl, progs_fd) },
 };
 
 static int *ctl_fd(struct drv_ctl *ctl, size_t i)

@@ -31,7 +31,7 @@ struct drv_ctl {
 	char root[PATH_MAX]; /* pin root, e.g. /sys/fs/bpf/drover */
 	int lock_fd;
 	int svcs_fd, bes_fd, maglev_fd, flows_fd, nat_fd;
-	int stats_fd, svc_stats_fd, be_stats_fd, cfg_fd, tx_ports_fd;
+	int stats_fd, svc_stats_fd, be_stats_fd, cfg_fd, tx_ports_fd, progs_fd;
 	__u32 *maglev; /* mmap of drv_maglev: use drv_maglev_entry(), the stride is 8 bytes */
 	int ncpus; /* possible CPUs, for per-CPU values */
 };

@@ -102,9 +102,9 @@ static int do_status(void)
 		const char *name;
 		int *fd;
 		bool count;
-	} maps[10];
+	} maps[11];
 	struct drv_ctl ctl;
-	__u32 nbes = 0, id;
+	__u32 nbes = 0, nprogs = 0, id, prog_id;
 	int n, i, err;
 	size_t m;
 
@@ -133,6 +133,10 @@ static int do_status(void)
 		if (!bpf_map_lookup_elem(ctl.bes_fd, &id, &b) && b.family)
 			nbes++;
 	}
+	/* Slots of drv_progs that hold a program (a lookup gives its id). */
+	for (id = 0; id < DRV_PROG_SLOTS; id++)
+		if (!bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
+			nprogs++;
 	m = 0;
 #define MAP(n, f, c) maps[m++] = (typeof(maps[0])){ DRV_STR(n), &ctl.f, c }
 	MAP(DRV_MAP_SVCS, svcs_fd, true);
@@ -145,6 +149,7 @@ static int do_status(void)
 	MAP(DRV_MAP_BE_STATS, be_stats_fd, false);
 	MAP(DRV_MAP_CFG, cfg_fd, false);
 	MAP(DRV_MAP_TX_PORTS, tx_ports_fd, true);
+	MAP(DRV_MAP_PROGS, progs_fd, false);
 #undef MAP
 	if (req.json) {
 		drv_jw_obj_open(&jw);
@@ -191,12 +196,15 @@ static int do_status(void)
 	}
 	for (m = 0; m < ARRAY_SIZE(maps); m++) {
 		__u32 max = drv_map_max_entries(*maps[m].fd), cnt = 0;
-		bool known = maps[m].count || *maps[m].fd == ctl.bes_fd;
+		bool known = maps[m].count || *maps[m].fd == ctl.bes_fd ||
+			     *maps[m].fd == ctl.progs_fd;
 
 		if (maps[m].count)
 			drv_map_count(*maps[m].fd, max, &cnt);
 		else if (*maps[m].fd == ctl.bes_fd)
 			cnt = nbes;
+		else if (*maps[m].fd == ctl.progs_fd)
+			cnt = nprogs;
 		if (req.json) {
 			drv_jw_obj_open(&jw);
 			drv_jw_kstr(&jw, "name", maps[m].name);

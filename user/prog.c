@@ -472,6 +472,42 @@ static void forwarding_warn(const char *ifname)
 			ifname);
 }
 
+/*
+ * A nat (or tunnel) packet whose next hop has no neighbour entry yet goes to
+ * the kernel already rewritten (fib_pass), with the SNAT address, a local one,
+ * as its source. IPv4 drops it as a martian unless accept_local is on for the
+ * device it arrived on; with it on, the kernel forwards the packet and
+ * resolves the neighbour, and the next packets take the fast path again. IPv6
+ * has no such check. Turn it on, or say what is lost when it can't be.
+ */
+static void accept_local_enable(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return; /* no IPv4 on this device */
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	if (v == 1)
+		return;
+	f = fopen(path, "w");
+	if (f) {
+		/* A sysctl write fails at fclose (the flush), not at fputs. */
+		v = fputs("1\n", f) < 0;
+		if (fclose(f) == 0 && !v) {
+			pr_debug("set net.ipv4.conf.%s.accept_local=1 (for fib_pass)\n", ifname);
+			return;
+		}
+	}
+	pr_warn("Warning: can't set net.ipv4.conf.%s.accept_local=1 (%s): until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped as martians, and nothing resolves the address; set it: sysctl -w net.ipv4.conf.%s.accept_local=1\n",
+		ifname, strerror(errno), ifname);
+}
+
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
@@ -620,6 +656,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		}
 	}
 	forwarding_warn(ifname);
+	accept_local_enable(ifname);
 	pr_info("attached drover to %s (%s mode), link pinned at %s\n", ifname,
 		mode == DRV_XDP_SKB ? "skb" : "native", path);
 	created = false;

@@ -59,7 +59,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct drv_counter);
-	__uint(max_entries, __DRV_STAT_MAX);
+	__uint(max_entries, DRV_STATS_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } DRV_MAP_STATS SEC(".maps");
 
@@ -94,6 +94,23 @@ struct {
 	__uint(max_entries, DRV_MAX_IFACES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } DRV_MAP_TX_PORTS SEC(".maps");
+
+/*
+ * Programs drover_xdp tail-calls, each with a stack of its own. Statically
+ * filled by libbpf at load. Pinned: the kernel empties a program array once
+ * no file descriptor or pin holds it, and the loader exits after attaching.
+ */
+int drover_icmp(struct xdp_md *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, DRV_PROG_SLOTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int(struct xdp_md *));
+} DRV_MAP_PROGS SEC(".maps") = {
+	.values = { [DRV_PROG_ICMP] = (void *)&drover_icmp },
+};
 
 /* Not pinned: a cache the program fills; a new load starts it empty. */
 struct {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * Header parsing: Ethernet (+ one 802.1Q/802.1ad tag), IPv4 (options),
- * IPv6 (extension headers skipped, bounded), TCP. Each parser checks bounds
+ * IPv6 (extension headers skipped, bounded), TCP; ICMP and ICMPv6 stop at the
+ * IP layer (lib/icmp.h reads their errors). Each parser checks bounds
  * right before it reads and either fills struct pkt and returns DRV_CONTINUE,
  * or returns a verdict after counting why.
  *
@@ -59,6 +60,7 @@ struct pkt {
 	__u32 len; /* frame length as received */
 	__u8 family; /* DRV_FAMILY_V4 / _V6 */
 	__u8 frag; /* first fragment (later ones are passed before TCP parsing) */
+	__u8 icmp; /* ICMP or ICMPv6, not TCP: p->l4 is its header */
 	struct drv_flow_key key; /* 5-tuple as received; pad zero */
 };
 
@@ -90,8 +92,9 @@ static __always_inline int parse_eth(struct xdp_md *ctx, struct pkt *p, void **c
 
 /**
  * parse_ipv4 - IPv4 header with options
- * Return: DRV_CONTINUE with p->ip4, p->l4 and the address part of p->key set;
- *         XDP_PASS for non-TCP and non-first fragments; XDP_DROP for broken headers.
+ * Return: DRV_CONTINUE with p->ip4, p->l4 and the address part of p->key set
+ *         (p->icmp set for ICMP); XDP_PASS for other protocols and
+ *         non-first fragments; XDP_DROP for broken headers.
  */
 static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void *cur)
 {
@@ -109,7 +112,9 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void *c
 	/* The stack drops a total length past the frame or short of the header. */
 	if (bpf_ntohs(iph->tot_len) < hlen || cur + bpf_ntohs(iph->tot_len) > data_end)
 		return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
-	if (iph->protocol != IPPROTO_TCP)
+	if (iph->protocol == IPPROTO_ICMP)
+		p->icmp = 1;
+	else if (iph->protocol != IPPROTO_TCP)
 		return XDP_PASS;
 	if (iph->frag_off & bpf_htons(IP_OFFMASK))
 		return XDP_PASS; /* no ports to attribute it by: the stack decides */
@@ -126,8 +131,9 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void *c
 
 /**
  * parse_ipv6 - IPv6 header and up to IP6_MAX_EXT_HDRS extension headers
- * Return: as parse_ipv4. Chains longer than the bound, ESP and anything that
- *         does not end in TCP are passed: never parsed past what we understand.
+ * Return: as parse_ipv4 (p->icmp set for ICMPv6). Chains longer than the
+ *         bound, ESP and anything that does not end in TCP or ICMPv6 are
+ *         passed: never parsed past what we understand.
  */
 static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *cur)
 {
@@ -148,8 +154,11 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 #pragma unroll
 	for (i = 0; i < IP6_MAX_EXT_HDRS; i++) {
 		switch (nexthdr) {
+		case IPPROTO_ICMPV6:
+			p->icmp = 1;
+			goto l4;
 		case IPPROTO_TCP:
-			goto tcp;
+			goto l4;
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
@@ -173,9 +182,11 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 			return XDP_PASS;
 		}
 	}
-	if (nexthdr != IPPROTO_TCP)
+	if (nexthdr == IPPROTO_ICMPV6)
+		p->icmp = 1;
+	else if (nexthdr != IPPROTO_TCP)
 		return XDP_PASS;
-tcp:
+l4:
 	if (cur > data_end)
 		return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
 	p->ip6 = ip6;
@@ -207,6 +218,29 @@ static __always_inline int parse_tcp(struct xdp_md *ctx, struct pkt *p)
 	p->key.sport = th->source;
 	p->key.dport = th->dest;
 	return DRV_CONTINUE;
+}
+
+/**
+ * parse_ip - Ethernet, then IPv4 or IPv6
+ * Return: DRV_CONTINUE for TCP, ICMP and ICMPv6 (p->icmp says which);
+ *         a verdict otherwise.
+ */
+static __always_inline int parse_ip(struct xdp_md *ctx, struct pkt *p)
+{
+	__be16 proto;
+	void *cur;
+	int act;
+
+	p->len = frame_len(ctx);
+	cur = (void *)(long)ctx->data;
+	act = parse_eth(ctx, p, &cur, &proto);
+	if (act >= 0)
+		return act;
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(ctx, p, cur);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(ctx, p, cur);
+	return XDP_PASS;
 }
 
 #endif /* __DROVER_BPF_PARSE_H */

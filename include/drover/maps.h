@@ -25,6 +25,7 @@
 #define DRV_MAP_CFG	drv_cfg_v1	/* ARRAY[1] → drv_cfg */
 #define DRV_MAP_TX_PORTS drv_txports_v1	/* DEVMAP_HASH ifindex → ifindex */
 #define DRV_MAP_NEXTHOPS drv_nh_v1	/* PERCPU_ARRAY backend id → drv_nh_cache */
+#define DRV_MAP_PROGS	drv_progs_v1	/* PROG_ARRAY DRV_PROG_* → program drover_xdp tail-calls */
 
 #define __DRV_STR(x) #x
 #define DRV_STR(x) __DRV_STR(x)	/* DRV_STR(DRV_MAP_SVCS) → "drv_svcs_v1" */
@@ -40,6 +41,9 @@
 #define DRV_MAGLEV_ENTRIES	(DRV_MAX_SVCS * DRV_MAGLEV_SLOTS * DRV_MAGLEV_MAX)
 #define DRV_FLOWS_DEFAULT	(1 << 20)	/* LRU entries of drv_flows and of drv_nat */
 #define DRV_MAX_IFACES		64
+/* drv_progs slots. ICMP errors are handled in a program of their own: its own 512-byte stack. */
+#define DRV_PROG_ICMP		0
+#define DRV_PROG_SLOTS		4
 #define DRV_BE_NONE		0
 
 /*
@@ -223,8 +227,15 @@ enum drv_stat {
 	DRV_STAT_REHASH,		/* recorded flows moved off a down/removed backend */
 	DRV_STAT_NAT_REPLY,		/* node → client replies translated */
 	DRV_STAT_NAT_REPLY_MISS,	/* to SNAT addr:port range with no entry: passed */
+	DRV_STAT_ICMP_TO_NODE,		/* too-big about a reply to a client, sent to the flow's node */
+	DRV_STAT_ICMP_TO_CLIENT,	/* too-big about a NAT'd packet to a node, sent to its client */
+	DRV_STAT_ICMP_MISS,		/* too-big about a VIP or SNAT port, no flow: passed */
 	__DRV_STAT_MAX,
 };
+
+/* drv_stats slots: room for counters a later drover adds, so its pins stay compatible. */
+#define DRV_STATS_SLOTS 64
+_Static_assert(__DRV_STAT_MAX <= DRV_STATS_SLOTS, "drv_stats has no room for every counter");
 
 struct drv_counter {
 	__u64 packets;

@@ -184,6 +184,68 @@ static inline bool pkt_csums_ok(const __u8 *buf, size_t len, const struct pkt_sp
 				pkt_sum(buf + l3 + 8, 32, 0) + IPPROTO_TCP + len - l4)) == 0;
 }
 
+/*
+ * An ICMP "fragmentation needed" (IPv4, type 3 code 4) or ICMPv6 "packet
+ * too big" (type 2) error, as a router sends it: outer Ethernet and IP from
+ * @saddr to @daddr, the ICMP header with @mtu, then the packet @quoted
+ * describes from its IP header on, cut @quote_l4 bytes into its TCP header.
+ */
+struct icmp_spec {
+	__u8 family;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	const char *saddr, *daddr;
+	__u8 ttl;		/* 0 → 64 */
+	__u8 type;		/* 0 → the too-big type of the family */
+	__u8 code;		/* IPv4: 0 → 4 (fragmentation needed) */
+	__u16 mtu;
+	struct pkt_spec quoted;
+	__u16 quote_l4;		/* bytes of the quoted TCP header and payload */
+};
+
+static inline size_t pkt_build_icmp(const struct icmp_spec *s, __u8 *buf)
+{
+	struct pkt_spec outer = {
+		.family = s->family, .saddr = s->saddr, .daddr = s->daddr, .ttl = s->ttl
+	};
+	__u8 q[PKT_MAX];
+	size_t qlen = pkt_build(&s->quoted, q), qhdr, l3 = ETH_HLEN, l4, len;
+	bool v4 = s->family == DRV_FAMILY_V4;
+	__u32 sum;
+
+	/* The quote: the quoted packet's IP header(s), then quote_l4 bytes of its TCP. */
+	qhdr = v4 ? (size_t)((struct iphdr *)(q + ETH_HLEN))->ihl * 4 :
+		    sizeof(struct ipv6hdr) + s->quoted.ip6_ext * 8;
+	qlen = qhdr + s->quote_l4 < qlen - ETH_HLEN ? qhdr + s->quote_l4 : qlen - ETH_HLEN;
+	/* Outer headers from pkt_build (a TCP frame), then replaced from the L4 header on. */
+	memcpy(outer.smac, s->smac, ETH_ALEN);
+	memcpy(outer.dmac, s->dmac, ETH_ALEN);
+	pkt_build(&outer, buf);
+	l4 = l3 + (v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	len = l4 + 8 + qlen;
+	memset(buf + l4, 0, PKT_MAX - l4);
+	buf[l4] = s->type ?: (v4 ? 3 : 2);
+	buf[l4 + 1] = v4 ? (s->code ?: 4) : s->code;
+	*(__be32 *)(buf + l4 + 4) = htonl(s->mtu);
+	memcpy(buf + l4 + 8, q + ETH_HLEN, qlen);
+	if (v4) {
+		struct iphdr *iph = (struct iphdr *)(buf + l3);
+
+		iph->protocol = IPPROTO_ICMP;
+		iph->tot_len = htons(len - l3);
+		iph->check = 0;
+		iph->check = htons(pkt_fold(pkt_sum(iph, sizeof(*iph), 0)));
+		sum = 0;
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + l3);
+
+		ip6->nexthdr = IPPROTO_ICMPV6;
+		ip6->payload_len = htons(len - l4);
+		sum = pkt_sum(&ip6->saddr, 32, 0) + IPPROTO_ICMPV6 + (__u32)(len - l4);
+	}
+	*(__be16 *)(buf + l4 + 2) = htons(pkt_fold(pkt_sum(buf + l4, len - l4, sum)));
+	return len;
+}
+
 static inline void pkt_hexdump(const char *what, const __u8 *buf, size_t len)
 {
 	size_t i;

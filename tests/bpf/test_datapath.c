@@ -527,10 +527,10 @@ static void nat_reply_v4_is_translated_back_to_client(void **state)
 	assert_int_equal(lb_stat(e->best, 1).reply_packets, 1);
 }
 
-static void nat_reply_v6_is_translated_back_to_client(void **state)
+/* Node 1's reply to SNAT fd02::1 port 30000 (std_v6) with TCP @flags, as it arrives on drvc. */
+static struct pkt_spec reply6_from_node(__u8 flags)
 {
-	struct env *e = *state;
-	struct pkt_spec reply = {
+	return (struct pkt_spec){
 		.family = DRV_FAMILY_V6,
 		.smac = MAC_N1,
 		.dmac = MAC_C,
@@ -538,8 +538,14 @@ static void nat_reply_v6_is_translated_back_to_client(void **state)
 		.daddr = "fd02::1",
 		.sport = 443,
 		.dport = 30000,
-		.flags = TCP_ACK,
+		.flags = flags,
 	};
+}
+
+static void nat_reply_v6_is_translated_back_to_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = reply6_from_node(TCP_ACK);
 	struct pkt_spec want;
 
 	std_v6(e);
@@ -885,15 +891,21 @@ static void egress_device_without_drover_is_dropped_as_fib(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 1);
 }
 
+/* Service 0: 10.0.0.100:80 in @mode (source address @src) → backend 1 10.2.0.11:80. */
+static void std_v4_mode(struct env *e, __u8 mode, const char *src)
+{
+	svc_put_mode(e, 0, "10.0.0.100", 80, mode, src, 0, 0, 0);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+}
+
 /* dsr: only the MACs change; the node holds the VIP and answers the client itself. */
 static void dsr_syn_changes_only_macs(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec want = syn4;
 
-	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 0);
-	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
-	table_fill(e, 0, 0, 1);
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
 	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
 	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
@@ -914,11 +926,11 @@ static void dsr_to_node_behind_gateway_is_dropped(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
 
-/* tunnel: [new L2][outer IP][the client's frame from its L3 header on, unchanged]. */
-static void expect_tunnel(struct env *e, const struct pkt_spec *in, const __u8 *outer, size_t olen)
+/* tunnel: [new L2][outer IP][frame @inb from its L3 header on, unchanged]. */
+static void expect_tunnel_of(struct env *e, const __u8 *inb, size_t len, size_t l2,
+			     const __u8 *outer, size_t olen)
 {
-	__u8 inb[PKT_MAX], want[PKT_MAX];
-	size_t len = pkt_build(in, inb), l2 = ETH_HLEN + (in->vlan ? 4 : 0);
+	__u8 want[PKT_MAX];
 
 	memcpy(want, inb, l2);
 	memcpy(want, (__u8[])MAC_N1, ETH_ALEN);
@@ -932,6 +944,14 @@ static void expect_tunnel(struct env *e, const struct pkt_spec *in, const __u8 *
 	}
 }
 
+static void expect_tunnel(struct env *e, const struct pkt_spec *in, const __u8 *outer, size_t olen)
+{
+	__u8 inb[PKT_MAX];
+	size_t len = pkt_build(in, inb);
+
+	expect_tunnel_of(e, inb, len, ETH_HLEN + (in->vlan ? 4 : 0), outer, olen);
+}
+
 static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 {
 	struct env *e = *state;
@@ -939,9 +959,7 @@ static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 	struct iphdr o = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_IPIP };
 	int vlan;
 
-	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_TUNNEL, "10.2.0.1", 0, 0, 0);
-	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
-	table_fill(e, 0, 0, 1);
+	std_v4_mode(e, DRV_MODE_TUNNEL, "10.2.0.1");
 	for (vlan = 0; vlan < 2; vlan++) {
 		in.vlan = vlan ? 9 : 0;
 		o.tot_len = htons(sizeof(o) + 40); /* outer + inner IPv4 SYN */
@@ -1009,6 +1027,274 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 	assert_true(i <= 30);
 	if (took < 0.9)
 		assert_true(i >= 1);
+}
+
+/*
+ * ICMP too-big errors about flows (bpf/lib/icmp.h). Every expected frame is
+ * built from scratch with its checksums (outer IPv4, ICMP, the quote's IPv4
+ * and TCP) computed by pkt_build_icmp, so a byte-equal output proves the
+ * program's incremental updates.
+ */
+static int run_icmp(struct env *e, const struct icmp_spec *s, int ifindex)
+{
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build_icmp(s, in);
+
+	return run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifindex);
+}
+
+static void expect_icmp(struct env *e, const struct icmp_spec *want)
+{
+	__u8 buf[PKT_MAX];
+	size_t len = pkt_build_icmp(want, buf);
+
+	if (e->out_len != len || memcmp(e->out, buf, len)) {
+		pkt_hexdump("got", e->out, e->out_len);
+		pkt_hexdump("want", buf, len);
+		fail_msg("output ICMP frame differs");
+	}
+}
+
+/* @s readdressed as the balancer sends it on: new MACs and addresses, TTL one less. */
+static struct icmp_spec icmp_forwarded(struct icmp_spec s, const __u8 *smac, const __u8 *dmac,
+				       const char *saddr, const char *daddr, struct pkt_spec quoted)
+{
+	memcpy(s.smac, smac, ETH_ALEN);
+	memcpy(s.dmac, dmac, ETH_ALEN);
+	s.saddr = saddr;
+	s.daddr = daddr;
+	s.ttl = (s.ttl ?: 64) - 1;
+	s.quoted = quoted;
+	return s;
+}
+
+/* A data segment of @reply's flow as the client got it: readdressed from the VIP, TTL one less. */
+static struct pkt_spec data_to_client(struct pkt_spec reply, const char *vip, const char *client,
+				      __u16 vport)
+{
+	reply.payload = 100;
+	return forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, vip, client, vport, 40000);
+}
+
+/* What the error must quote after translation: @s as it left its sender, TTL one less. */
+static struct pkt_spec quoted_as_sent(struct pkt_spec s, __u16 payload)
+{
+	s.payload = payload;
+	s.ttl = (s.ttl ?: 64) - 1;
+	return s;
+}
+
+/* A router toward the client (10.1.0.9) answers @quoted with a too-big error to the VIP. */
+static struct icmp_spec too_big_to_vip4(struct pkt_spec quoted, __u16 quote_l4)
+{
+	return (struct icmp_spec){
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_CLIENT,
+		.dmac = MAC_A,
+		.saddr = "10.1.0.9",
+		.daddr = "10.0.0.100",
+		.mtu = 1280,
+		.quoted = quoted,
+		.quote_l4 = quote_l4,
+	};
+}
+
+/* syn4's nat flow: node 1's data segment as the client got it. */
+static struct pkt_spec nat_data4(void)
+{
+	return data_to_client(reply4_from_node(20000, TCP_ACK), "10.0.0.100", "10.1.0.2", 80);
+}
+
+/* syn4's flow in dsr or tunnel: the node's own reply from the VIP to the client. */
+static struct pkt_spec node_reply4(__u8 flags, __u16 payload)
+{
+	struct pkt_spec s = syn4;
+
+	s.saddr = "10.0.0.100";
+	s.daddr = "10.1.0.2";
+	s.sport = 80;
+	s.dport = 40000;
+	s.flags = flags;
+	s.payload = payload;
+	return s;
+}
+
+/* A router toward the client answers a reply with an error to the VIP: it reaches node 1. */
+static void icmp_too_big_v4_about_a_reply_goes_to_the_flows_node(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip4(nat_data4(), 28);
+	struct icmp_spec want =
+		icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11",
+			       quoted_as_sent(reply4_from_node(20000, TCP_ACK), 100));
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	/* A quote cut right after the ports and sequence number (no TCP checksum in it). */
+	in.quote_l4 = want.quote_l4 = 8;
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 3);
+}
+
+static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = {
+		.family = DRV_FAMILY_V6,
+		.smac = MAC_CLIENT,
+		.dmac = MAC_A,
+		.saddr = "fd01::9",
+		.daddr = "fd00::100",
+		.mtu = 1280,
+		.quoted = data_to_client(reply6_from_node(TCP_ACK), "fd00::100", "fd01::2", 443),
+		.quote_l4 = 28,
+	};
+	struct icmp_spec want = icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "fd02::1",
+					       "fd02::11",
+					       quoted_as_sent(reply6_from_node(TCP_ACK), 100));
+
+	std_v6(e);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+}
+
+/* A router toward the nodes answers a forwarded packet with an error to the SNAT address. */
+static void icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec sent = syn4_at_node(20000);
+	struct icmp_spec in = {
+		.family = DRV_FAMILY_V4,
+		.smac = MAC_ONEARM,
+		.dmac = MAC_C,
+		.saddr = "10.2.0.50",
+		.daddr = "10.2.0.1",
+		.mtu = 1400,
+		.quote_l4 = 28,
+	};
+	struct icmp_spec want;
+
+	sent.flags = TCP_ACK;
+	sent.payload = 100;
+	in.quoted = sent;
+	want = icmp_forwarded(in, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2",
+			      quoted_as_sent(syn4, 100));
+	want.quoted.flags = TCP_ACK;
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20000 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+}
+
+static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec sent = syn6_at_node(syn6);
+	struct icmp_spec in = {
+		.family = DRV_FAMILY_V6,
+		.smac = MAC_ONEARM,
+		.dmac = MAC_C,
+		.saddr = "fd02::50",
+		.daddr = "fd02::1",
+		.mtu = 1400,
+		.quote_l4 = 8,
+	};
+	struct icmp_spec want;
+
+	sent.flags = TCP_ACK;
+	in.quoted = sent;
+	want = icmp_forwarded(in, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "fd00::100", "fd01::2",
+			      quoted_as_sent(syn6, 0));
+	want.quoted.flags = TCP_ACK;
+	std_v6(e);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
+}
+
+/* dsr: the node holds the VIP, so the error goes to it unchanged; with no record, to the Maglev pick. */
+static void icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip4(node_reply4(TCP_ACK, 100), 28), want = in;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	in.quoted.dport = want.quoted.dport = 40001; /* a flow this balancer never saw */
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
+}
+
+/* tunnel: the error is wrapped toward the flow's node like the flow's own packets. */
+static void icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node(void **state)
+{
+	struct env *e = *state;
+	struct iphdr o = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_IPIP };
+	struct icmp_spec in = too_big_to_vip4(node_reply4(TCP_ACK, 0), 8);
+	__u8 inb[PKT_MAX];
+	size_t len;
+
+	std_v4_mode(e, DRV_MODE_TUNNEL, "10.2.0.1");
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	len = pkt_build_icmp(&in, inb);
+	o.tot_len = htons(sizeof(o) + len - ETH_HLEN);
+	o.saddr = addr("10.2.0.1").v4;
+	o.daddr = addr("10.2.0.11").v4;
+	o.check = htons(pkt_fold(pkt_sum(&o, sizeof(o), 0)));
+	assert_int_equal(run_prog(e->prog_fd, inb, len, e->out, &e->out_len, ifa), XDP_REDIRECT);
+	expect_tunnel_of(e, inb, len, ETH_HLEN, (__u8 *)&o, sizeof(o));
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+}
+
+/* Errors about no flow, other ICMP, and quotes too short to read pass untouched. */
+static void icmp_other_than_a_too_big_about_a_flow_passes_untouched(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec base = too_big_to_vip4(nat_data4(), 28);
+	struct icmp_spec cases[6];
+	__u8 buf[PKT_MAX];
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		cases[i] = base;
+	cases[0].quoted.dport = 40001; /* nat: no flow from client port 40001 */
+	cases[1].type = 8; /* echo request to the VIP */
+	cases[1].code = 0;
+	cases[2].code = 1; /* host unreachable */
+	cases[3].quote_l4 = 6; /* quote cut inside the ports */
+	cases[4].quoted = syn4_at_node(20001); /* to the SNAT address, port with no entry */
+	cases[4].daddr = "10.2.0.1";
+	cases[5] = cases[4];
+	cases[5].quoted = syn4_at_node(30000); /* outside every SNAT range: not looked up */
+	std_v4(e, 20000, 20001);
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20001 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		len = pkt_build_icmp(&cases[i], buf);
+		assert_int_equal(run_icmp(e, &cases[i], ifa), XDP_PASS);
+		assert_int_equal(e->out_len, len);
+		assert_memory_equal(e->out, buf, len);
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_PASS), ARRAY_SIZE(cases));
 }
 
 static void non_vip_and_non_tcp_pass_untouched(void **state)
@@ -1155,6 +1441,13 @@ int main(void)
 		T(dsr_to_node_behind_gateway_is_dropped),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
+		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
+		T(icmp_too_big_v6_about_a_reply_goes_to_the_flows_node),
+		T(icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client),
+		T(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		T(icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged),
+		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
+		T(icmp_other_than_a_too_big_about_a_flow_passes_untouched),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
@@ -1166,6 +1459,8 @@ int main(void)
 		N(flow_of_down_backend_rehashes_to_table),
 		N(vip_packet_cut_at_every_length_is_never_forwarded),
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
+		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
+		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
 #undef N
 	};
 

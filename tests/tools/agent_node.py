@@ -10,7 +10,11 @@ request, so a test changes behaviour with `echo 500 > FILE`:
 
 GET / answers "node NAME" (which node a VIP connection reached); GET /slow/N
 answers the same after N seconds (N ≤ 30): the node speaks first after an idle
-connection.
+connection. GET /big/N answers N bytes of body (N ≤ 4 MiB, else 400): replies
+of many full-size segments (Path MTU tests). POST /upload reads a body of
+Content-Length bytes (≤ 4 MiB, else 400; 411 without one) and answers
+"got N" with the number of bytes it received: requests of many full-size
+segments (Path MTU tests, uploads).
 Every request is handled in its own thread; hung ones end when the test
 closes the connection or after 120 s.
 """
@@ -22,6 +26,9 @@ import socketserver
 import ssl
 import sys
 import time
+
+BIG_MAX = 4 << 20  # GET /big/N: the largest N served; POST /upload: the largest body
+BIG_CHUNK = b"x" * 65536
 
 
 def main():
@@ -57,6 +64,57 @@ def main():
             self.wfile.write(data)
             self.close_connection = True
 
+        def send_big(self, arg):
+            try:
+                n = int(arg)
+            except ValueError:
+                n = -1
+            if not 0 <= n <= BIG_MAX:
+                self.reply(400, "bad size (0..%d)\n" % BIG_MAX)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            # A reply stuck behind a Path MTU black hole ends here, not at the
+            # kernel's retransmission limit.
+            self.connection.settimeout(60)
+            while n > 0:
+                k = min(n, len(BIG_CHUNK))
+                self.wfile.write(BIG_CHUNK[:k])
+                n -= k
+            self.close_connection = True
+
+        def read_upload(self):
+            length = self.headers.get("Content-Length")
+            if length is None:
+                self.reply(411, "Content-Length required\n")
+                return
+            try:
+                n = int(length)
+            except ValueError:
+                n = -1
+            if not 0 <= n <= BIG_MAX:
+                self.reply(400, "bad size (0..%d)\n" % BIG_MAX)
+                return
+            # As for GET /big/N: a body stuck behind a Path MTU black hole
+            # ends here. A short count means the client closed early.
+            self.connection.settimeout(60)
+            got = 0
+            while got < n:
+                data = self.rfile.read(min(n - got, len(BIG_CHUNK)))
+                if not data:
+                    break
+                got += len(data)
+            self.reply(200, "got %d\n" % got)
+
+        def do_POST(self):
+            if self.path == "/upload":
+                self.read_upload()
+                return
+            self.reply(404, "no such path\n")
+
         def do_GET(self):
             m = mode()
             if self.path in ("/healthz", "/readyz", "/ping"):
@@ -72,6 +130,9 @@ def main():
                     self.reply(500, "broken\n")
                     return
                 self.reply(200, "pong\n" if self.path == "/ping" else "ok\n")
+                return
+            if self.path.startswith("/big/"):
+                self.send_big(self.path[5:])
                 return
             if self.path.startswith("/slow/"):
                 try:

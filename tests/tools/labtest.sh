@@ -29,8 +29,10 @@ lab_debug_dump() {
 	echo "----- [$T] end of state" >&2
 }
 
-# node4 N, nsn N: node N's IPv4 address and network namespace (N = 1..3).
+# node4 N, node6 N, nsn N: node N's IPv4 address, IPv6 address and network
+# namespace (N = 1..3).
 node4() { echo $LAB_NODES4 | cut -d' ' -f"$1"; }
+node6() { echo $LAB_NODES6 | cut -d' ' -f"$1"; }
 nsn() { eval echo "\$LAB_NS_N$1"; }
 
 NODE_PY=$E2E_TOP/tests/tools/agent_node.py
@@ -38,17 +40,33 @@ NODE_PY=$E2E_TOP/tests/tools/agent_node.py
 # http_nodes_start PORT: a tests/tools/agent_node.py HTTP server on each node's
 # address, named nN and following $E2E_TMP/httpN.mode (200 at the start);
 # returns once all three listen.
-http_nodes_start() {
-	local port=$1 n
+http_nodes_start() { http_nodes_start_on "$1" node4; }
+
+# http_nodes_start_on PORT ADDRFN: http_nodes_start on another address: node N
+# listens on the address `ADDRFN N` prints (node6: its IPv6 address, where
+# agent_node.py listens on IPv6; a function printing a VIP the nodes hold: dsr).
+# Several such servers may share PORT, one per address.
+http_nodes_start_on() {
+	local port=$1 fn=$2 n
 	for n in 1 2 3; do
-		echo 200 >"$E2E_TMP/http$n.mode"
-		bg "$(nsn $n)" python3 "$NODE_PY" --addr "$(node4 $n)" --port "$port" --name "n$n" \
+		[ -f "$E2E_TMP/http$n.mode" ] || echo 200 >"$E2E_TMP/http$n.mode"
+		bg "$(nsn $n)" python3 "$NODE_PY" --addr "$("$fn" $n)" --port "$port" --name "n$n" \
 			--mode-file "$E2E_TMP/http$n.mode"
 	done
 	for n in 1 2 3; do
-		wait_for 20 ip netns exec "$(nsn $n)" ss -Htln "sport = :$port" ||
-			fail "agent_node.py did not listen on n$n:$port"
+		wait_for 20 http_node_listens "$n" "$("$fn" $n)" "$port" ||
+			fail "agent_node.py did not listen on n$n at $("$fn" $n) port $port"
 	done
+}
+
+# http_node_listens N ADDR PORT: node N has a listener on exactly ADDR:PORT.
+http_node_listens() { listens "$(nsn "$1")" "$2" "$3"; }
+
+# listens NS ADDR PORT: namespace NS has a TCP listener on exactly ADDR:PORT.
+listens() {
+	local a=$2
+	case $a in *:*) a="[$a]" ;; esac
+	ip netns exec "$1" ss -Htln "sport = :$3" | awk '{print $4}' | grep -qxF "$a:$3"
 }
 
 # drv ARGS...: drover in the balancer namespace on this test's bpffs.

@@ -55,16 +55,17 @@ static int maps_create(void **state)
 	ctl.nat_fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct drv_flow_key), sizeof(struct drv_nat),
 			1024, 0);
 	ctl.stats_fd =
-		mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_counter), __DRV_STAT_MAX, 0);
+		mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_counter), DRV_STATS_SLOTS, 0);
 	ctl.svc_stats_fd =
 		mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_lb_counters), DRV_MAX_SVCS, 0);
 	ctl.be_stats_fd = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct drv_lb_counters),
 			     DRV_MAX_BACKENDS, 0);
 	ctl.cfg_fd = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct drv_cfg), 1, 0);
 	ctl.tx_ports_fd = mk(BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, DRV_MAX_IFACES, 0);
+	ctl.progs_fd = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, DRV_PROG_SLOTS, 0);
 	if (ctl.svcs_fd < 0 || ctl.bes_fd < 0 || ctl.maglev_fd < 0 || ctl.flows_fd < 0 ||
 	    ctl.nat_fd < 0 || ctl.stats_fd < 0 || ctl.svc_stats_fd < 0 || ctl.be_stats_fd < 0 ||
-	    ctl.cfg_fd < 0 || ctl.tx_ports_fd < 0)
+	    ctl.cfg_fd < 0 || ctl.tx_ports_fd < 0 || ctl.progs_fd < 0)
 		return -1;
 	maglev_len = DRV_MAGLEV_MMAP_BYTES;
 	maglev_len = (maglev_len + 4095) & ~(size_t)4095;
@@ -553,6 +554,7 @@ static int ctl_fd_of(const char *name)
 		{ DRV_STR(DRV_MAP_BE_STATS), ctl.be_stats_fd },
 		{ DRV_STR(DRV_MAP_CFG), ctl.cfg_fd },
 		{ DRV_STR(DRV_MAP_TX_PORTS), ctl.tx_ports_fd },
+		{ DRV_STR(DRV_MAP_PROGS), ctl.progs_fd },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(m); i++)
@@ -582,7 +584,7 @@ static void pins_signature_tells_same_replaced_and_gone(void **state)
 		if (bpf_obj_pin(ctl_fd_of(name), path))
 			skip(); /* /sys/fs/bpf is not a bpffs */
 	}
-	assert_int_equal(i, 10);
+	assert_int_equal(i, 11);
 	assert_int_equal(drv_pins_sig(pin_dir, &sig), 0);
 	assert_true(sig == drv_ctl_sig(&ctl));
 

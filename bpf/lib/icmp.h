@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Path MTU discovery through the balancer: ICMP "fragmentation needed"
+ * (type 3 code 4) and ICMPv6 "packet too big" (type 2) about a packet drover
+ * forwarded are sent on to the host whose packet it was. The error quotes
+ * the packet's IP header and first 8 bytes (ports, sequence number), and the
+ * host's kernel finds its connection by that quote, so the quote is
+ * translated like the packet was.
+ *
+ * - Toward a client, a router on the way answers a reply (VIP:port →
+ *   client:port) with an error to the VIP. The flow's node sent that reply:
+ *   the error goes to it. nat: outer SNAT address → node, quote node:port →
+ *   SNAT address:port, as the node sent it; dsr: unchanged (the node holds
+ *   the VIP); tunnel: wrapped like the flow's packets.
+ * - Toward a node (nat), a router answers a forwarded packet (SNAT:port →
+ *   node:port) with an error to the SNAT address. The flow's client sent it:
+ *   outer VIP → client, quote client:port → VIP:port.
+ *
+ * Without this, a link with a smaller MTU on either side is a black hole for
+ * full-size segments (IPv6 routers never fragment). Other ICMP passes, and
+ * so does an error about no flow (counted under icmp_miss).
+ */
+#ifndef __DROVER_BPF_ICMP_H
+#define __DROVER_BPF_ICMP_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "drover/hash.h"
+#include "drover/maps.h"
+
+#include "lib/csum.h"
+#include "lib/encap.h"
+#include "lib/fwd.h"
+#include "lib/lb.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMPV6_PKT_TOOBIG 2
+#define TCP_CHECK_END 18 /* the TCP checksum field ends 18 bytes into the header */
+
+/* ICMP and ICMPv6 share this layout; the rest of the header is the next-hop MTU. */
+struct icmp_err {
+	__u8 type;
+	__u8 code;
+	__u16 check;
+	__be32 mtu;
+};
+
+/* The packet an error quotes: its headers in the frame. */
+struct icmp_quote {
+	struct iphdr *ip4; /* one of ip4 / ip6 */
+	struct ipv6hdr *ip6;
+	__be16 *ports; /* source, destination */
+	__u16 *tcp_check; /* NULL when the quote ends before it */
+};
+
+/**
+ * icmp_quote_parse - find the quoted TCP packet of a too-big error
+ * Return: DRV_CONTINUE with @q filled and p->key set to the quote's 5-tuple
+ *         reversed: the key of the flow (or NAT entry) whose packet it was.
+ *         XDP_PASS for any other ICMP, a quote that is not TCP or is cut
+ *         before its ports, and fragments.
+ */
+static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct icmp_err *ic = p->l4;
+	void *l4;
+
+	if (p->frag || (void *)(ic + 1) > data_end)
+		return XDP_PASS;
+	if (p->ip4) {
+		struct iphdr *iph = (void *)(ic + 1);
+
+		if (ic->type != ICMP_DEST_UNREACH || ic->code != ICMP_FRAG_NEEDED)
+			return XDP_PASS;
+		if ((void *)(iph + 1) > data_end || iph->version != 4 || iph->ihl < 5 ||
+		    iph->protocol != IPPROTO_TCP || (iph->frag_off & bpf_htons(IP_OFFMASK)))
+			return XDP_PASS;
+		l4 = (void *)iph + iph->ihl * 4;
+		q->ip4 = iph;
+		p->key.saddr.v4 = iph->daddr;
+		p->key.daddr.v4 = iph->saddr;
+	} else if (p->ip6) {
+		struct ipv6hdr *ip6 = (void *)(ic + 1);
+
+		if (ic->type != ICMPV6_PKT_TOOBIG)
+			return XDP_PASS;
+		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
+			return XDP_PASS;
+		l4 = ip6 + 1;
+		q->ip6 = ip6;
+		__builtin_memcpy(&p->key.saddr, &ip6->daddr, sizeof(p->key.saddr));
+		__builtin_memcpy(&p->key.daddr, &ip6->saddr, sizeof(p->key.daddr));
+	} else {
+		return XDP_PASS;
+	}
+	/* RFC 792 guarantees 8 bytes of the quoted packet: the ports and the sequence number. */
+	if (l4 + 8 > data_end)
+		return XDP_PASS;
+	q->ports = l4;
+	q->tcp_check = l4 + TCP_CHECK_END <= data_end ? l4 + TCP_CHECK_END - 2 : NULL;
+	p->key.sport = q->ports[1];
+	p->key.dport = q->ports[0];
+	p->key.proto = IPPROTO_TCP;
+	return DRV_CONTINUE;
+}
+
+/**
+ * icmp_rewrite - readdress an error and its quote, and fix every checksum
+ * The outer header goes from @osrc to @odst (TTL / hop limit one less); the
+ * quote becomes @qsrc:@qsport → @qdst:@qdport. Changed words go into the
+ * quote's IPv4 and TCP checksums (when quoted) and into the ICMP checksum,
+ * which for ICMPv6 also covers the outer addresses.
+ */
+static __always_inline void icmp_rewrite(struct pkt *p, struct icmp_quote *q,
+					 const union drv_addr *osrc, const union drv_addr *odst,
+					 const union drv_addr *qsrc, __be16 qsport,
+					 const union drv_addr *qdst, __be16 qdport)
+{
+	struct icmp_err *ic = p->l4;
+	__u32 acc, addr_acc = 0, port_acc = 0;
+	__u16 old;
+
+	port_acc = csum_add16(port_acc, q->ports[0], qsport);
+	port_acc = csum_add16(port_acc, q->ports[1], qdport);
+	q->ports[0] = qsport;
+	q->ports[1] = qdport;
+	if (p->ip4 && q->ip4) {
+		struct iphdr *o = p->ip4, *qi = q->ip4;
+		__u32 o_acc = 0;
+
+		addr_acc = csum_add32(addr_acc, qi->saddr, qsrc->v4);
+		addr_acc = csum_add32(addr_acc, qi->daddr, qdst->v4);
+		qi->saddr = qsrc->v4;
+		qi->daddr = qdst->v4;
+		old = qi->check;
+		qi->check = csum_apply(old, addr_acc);
+		acc = csum_add16(addr_acc, old, qi->check);
+
+		o_acc = csum_add32(o_acc, o->saddr, osrc->v4);
+		o_acc = csum_add32(o_acc, o->daddr, odst->v4);
+		o->saddr = osrc->v4;
+		o->daddr = odst->v4;
+		old = *(__u16 *)&o->ttl;
+		o->ttl--;
+		o_acc = csum_add16(o_acc, old, *(__u16 *)&o->ttl);
+		o->check = csum_apply(o->check, o_acc);
+	} else if (p->ip6 && q->ip6) {
+		struct ipv6hdr *o = p->ip6, *qi = q->ip6;
+
+		addr_acc = csum_add128(addr_acc, (__u32 *)&qi->saddr, qsrc->v6);
+		addr_acc = csum_add128(addr_acc, (__u32 *)&qi->daddr, qdst->v6);
+		__builtin_memcpy(&qi->saddr, qsrc, sizeof(qi->saddr));
+		__builtin_memcpy(&qi->daddr, qdst, sizeof(qi->daddr));
+		/* The ICMPv6 checksum covers a pseudo-header with the outer addresses. */
+		acc = csum_add128(addr_acc, (__u32 *)&o->saddr, osrc->v6);
+		acc = csum_add128(acc, (__u32 *)&o->daddr, odst->v6);
+		__builtin_memcpy(&o->saddr, osrc, sizeof(o->saddr));
+		__builtin_memcpy(&o->daddr, odst, sizeof(o->daddr));
+		o->hop_limit--;
+	} else {
+		return;
+	}
+	if (q->tcp_check) {
+		old = *q->tcp_check;
+		*q->tcp_check = csum_apply(old, addr_acc + port_acc);
+		acc = csum_add16(acc, old, *q->tcp_check);
+	}
+	ic->check = csum_apply(ic->check, acc + port_acc);
+}
+
+/**
+ * icmp_to_node - an error about a reply of @svc's flow: send it to the flow's node
+ * The flow's record names the node (and, nat, its SNAT port); without one, a
+ * dsr or tunnel flow's node is the one its Maglev entry names, as every
+ * balancer with the same tables agrees; a nat flow's SNAT port is lost.
+ */
+static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q,
+					const struct drv_svc *svc)
+{
+	const struct drv_backend *be = NULL;
+	const struct drv_cfg *cfg;
+	__u32 zero = 0, be_id = DRV_BE_NONE;
+	__be16 snat_port = 0;
+	struct drv_flow *f;
+	__u64 now;
+	int act;
+
+	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	now = bpf_ktime_get_coarse_ns();
+	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
+	if (f && f->svc_id == svc->id && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
+		be = backend_get(f->backend_id);
+		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id) {
+			be_id = f->backend_id;
+			snat_port = f->snat_port;
+		} else {
+			be = NULL;
+		}
+	}
+	if (!be && svc->mode != DRV_MODE_NAT)
+		be_id = lb_pick(svc, drv_flow_hash(&p->key), &be);
+	if (be_id == DRV_BE_NONE || !be) {
+		stats_count(DRV_STAT_ICMP_MISS, p->len);
+		return XDP_PASS;
+	}
+	switch (svc->mode) {
+	case DRV_MODE_NAT:
+		act = fwd_check_ttl(ctx, p);
+		if (act >= 0)
+			return act;
+		icmp_rewrite(p, q, &svc->snat, &be->addr, &be->addr, be->port, &svc->snat,
+			     snat_port);
+		break;
+	case DRV_MODE_DSR:
+		break;
+	case DRV_MODE_TUNNEL:
+		/* p->key is the flow's: the outer IPv6 flow label carries its hash, as for its packets. */
+		act = encap(ctx, p, svc, be);
+		if (act >= 0)
+			return act;
+		break;
+	default:
+		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+	}
+	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
+	return lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
+}
+
+/**
+ * icmp_to_client - an error about a packet drover NAT'd to a node: send it to the flow's client
+ * Return: an XDP verdict; XDP_PASS when the quote is not from a NAT entry.
+ */
+static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q)
+{
+	const struct drv_cfg *cfg;
+	struct drv_nh nh;
+	struct drv_nat *n;
+	__u32 zero = 0;
+	__u16 port;
+	bool via_gw;
+	int act;
+
+	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	/* The quote's source port is the SNAT port: the same filter as replies. */
+	port = bpf_ntohs(p->key.dport);
+	if (cfg->reply_port_hi && (port < cfg->reply_port_lo || port > cfg->reply_port_hi))
+		return XDP_PASS;
+	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &p->key);
+	if (!n || flow_expired(cfg, n->last_seen_ns, n->state, bpf_ktime_get_coarse_ns())) {
+		if (cfg->reply_port_hi)
+			stats_count(DRV_STAT_ICMP_MISS, p->len);
+		return XDP_PASS;
+	}
+	act = fwd_check_ttl(ctx, p);
+	if (act >= 0)
+		return act;
+	icmp_rewrite(p, q, &n->vip, &n->client, &n->client, n->client_port, &n->vip, n->vip_port);
+	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
+	act = fwd_resolve(ctx, p, &n->client, &nh, &via_gw, true);
+	if (act >= 0)
+		return act;
+	return fwd_send(ctx, p, &nh);
+}
+
+/**
+ * icmp_process - an ICMP or ICMPv6 packet (p->l4): a too-big error about a
+ * service flow goes to the host that sent the quoted packet
+ * Return: an XDP verdict; XDP_PASS, untouched, for everything else.
+ */
+static __drv_inline int icmp_process(struct xdp_md *ctx, struct pkt *p)
+{
+	struct icmp_quote q = {};
+	struct drv_svc_key sk = {};
+	struct drv_svc *svc;
+	int act;
+
+	act = icmp_quote_parse(ctx, p, &q);
+	if (act >= 0)
+		return act;
+	/* A quote from a VIP:port is a service's reply to its client. */
+	sk.vip = p->key.daddr;
+	sk.port = p->key.dport;
+	sk.proto = IPPROTO_TCP;
+	sk.family = p->family;
+	svc = bpf_map_lookup_elem(&DRV_MAP_SVCS, &sk);
+	if (svc)
+		return icmp_to_node(ctx, p, &q, svc);
+	return icmp_to_client(ctx, p, &q);
+}
+
+#endif /* __DROVER_BPF_ICMP_H */
