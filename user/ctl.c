@@ -47,9 +47,10 @@ const char *const drv_stat_names[__DRV_STAT_MAX] = {
 	[DRV_STAT_ICMP_TO_NODE] = "icmp_to_node",
 	[DRV_STAT_ICMP_TO_CLIENT] = "icmp_to_client",
 	[DRV_STAT_ICMP_MISS] = "icmp_miss",
+	[DRV_STAT_ICMP_LOW_MTU] = "icmp_low_mtu",
 };
 /* A new enum drv_stat value without a name fails here. */
-_Static_assert(DRV_STAT_ICMP_MISS + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
+_Static_assert(DRV_STAT_ICMP_LOW_MTU + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
 
 static const char *const mode_names[] = {
 	[DRV_MODE_NAT] = "nat",

@@ -137,6 +137,10 @@ static int do_status(void)
 	for (id = 0; id < DRV_PROG_SLOTS; id++)
 		if (!bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
 			nprogs++;
+	id = DRV_PROG_ICMP;
+	if (n > 0 && bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
+		pr_warn("Warning: %s/%s holds no ICMP program: too-big errors about flows pass untouched, so a narrower link becomes a path MTU black hole; detach every interface and attach again\n",
+			req.bpffs, DRV_STR(DRV_MAP_PROGS));
 	m = 0;
 #define MAP(n, f, c) maps[m++] = (typeof(maps[0])){ DRV_STR(n), &ctl.f, c }
 	MAP(DRV_MAP_SVCS, svcs_fd, true);

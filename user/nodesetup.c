@@ -169,7 +169,7 @@ static int link_del(const char *name)
  * Set IPv4 device settings (IPV4_DEVCONF_*) of @ifindex over rtnetlink: unlike
  * /proc/sys, which container runtimes mount read-only, this needs only CAP_NET_ADMIN.
  */
-static int devconf_set(int ifindex, const int *ids, const __u32 *vals, int n)
+int drv_devconf_set(int ifindex, const int *ids, const __u32 *vals, int n)
 {
 	struct nl_req req = {};
 	struct rtattr *af, *inet, *conf;
@@ -204,7 +204,7 @@ static int arp_keep_off_vips(void)
 	for (it = ifs; it->if_index; it++) {
 		if (!strcmp(it->if_name, "lo"))
 			continue;
-		e = devconf_set(it->if_index, ids, vals, 2);
+		e = drv_devconf_set(it->if_index, ids, vals, 2);
 		if (e) {
 			pr_warn("node-setup: couldn't set arp_ignore=1 arp_announce=2 on %s: %s\n",
 				it->if_name, strerror(-e));
@@ -255,7 +255,7 @@ int drv_node_setup(const struct drv_node_conf *c)
 		 * lower that to 2 (loose) or 0 itself.
 		 */
 		tun = (int)if_nametoindex(DRV_NODE_TUN4);
-		e = tun ? devconf_set(tun, rp, off, 1) : -ENODEV;
+		e = tun ? drv_devconf_set(tun, rp, off, 1) : -ENODEV;
 		if (e)
 			pr_warn("node-setup: couldn't turn rp_filter off on %s: %s\n",
 				DRV_NODE_TUN4, strerror(-e));

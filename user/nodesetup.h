@@ -30,4 +30,10 @@ struct drv_node_conf {
 /* Apply (or undo) @c on this host. Idempotent. 0 or -errno, with a message naming the object. */
 int drv_node_setup(const struct drv_node_conf *c);
 
+/*
+ * Set IPv4 device settings of @ifindex over rtnetlink (CAP_NET_ADMIN; works
+ * where /proc/sys is read-only): @n IPV4_DEVCONF_* @ids to @vals. 0 or -errno.
+ */
+int drv_devconf_set(int ifindex, const int *ids, const __u32 *vals, int n);
+
 #endif /* __DROVER_NODESETUP_H */

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/magic.h>
 
 #include <bpf/bpf.h>
@@ -32,6 +33,7 @@
 #include "ctl.h"
 #include "ctl_int.h"
 #include "log.h"
+#include "nodesetup.h"
 #include "util.h"
 
 #ifndef CAP_BPF
@@ -472,40 +474,63 @@ static void forwarding_warn(const char *ifname)
 			ifname);
 }
 
-/*
- * A nat (or tunnel) packet whose next hop has no neighbour entry yet goes to
- * the kernel already rewritten (fib_pass), with the SNAT address, a local one,
- * as its source. IPv4 drops it as a martian unless accept_local is on for the
- * device it arrived on; with it on, the kernel forwards the packet and
- * resolves the neighbour, and the next packets take the fast path again. IPv6
- * has no such check. Turn it on, or say what is lost when it can't be.
- */
-static void accept_local_enable(const char *ifname)
+/* An IPv4 setting of @ifname ("all" for the global one) from /proc/sys, or -1. */
+static int ipv4_conf(const char *ifname, const char *name)
 {
 	char path[128];
 	FILE *f;
 	int v = -1;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", ifname);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", ifname, name);
 	f = fopen(path, "r");
 	if (!f)
-		return; /* no IPv4 on this device */
+		return -1;
 	if (fscanf(f, "%d", &v) != 1)
 		v = -1;
 	fclose(f);
-	if (v == 1)
-		return;
-	f = fopen(path, "w");
-	if (f) {
-		/* A sysctl write fails at fclose (the flush), not at fputs. */
-		v = fputs("1\n", f) < 0;
-		if (fclose(f) == 0 && !v) {
-			pr_debug("set net.ipv4.conf.%s.accept_local=1 (for fib_pass)\n", ifname);
-			return;
-		}
+	return v;
+}
+
+/*
+ * A nat (or tunnel) packet whose next hop has no neighbour entry yet goes to
+ * the kernel already rewritten (fib_pass), with the SNAT address, a local one,
+ * as its source. IPv4 drops it as a martian unless accept_local is on for the
+ * device it arrived on, and strict reverse-path filtering (rp_filter 1) drops
+ * it too, as the SNAT address is not on that device; loose (2) lets it
+ * through. With both right, the kernel forwards the packet and resolves the
+ * neighbour, and the next packets take the fast path again. IPv6 has no such
+ * checks. Set them over rtnetlink (CAP_NET_ADMIN is enough, /proc/sys may be
+ * read-only in a container), or say what is lost when that fails.
+ */
+static void fib_pass_prepare(const char *ifname, int ifindex)
+{
+	int ids[2], n = 0, al = ipv4_conf(ifname, "accept_local");
+	int rpf_all = ipv4_conf("all", "rp_filter"), rpf = ipv4_conf(ifname, "rp_filter");
+	__u32 vals[2];
+
+	if (al < 0)
+		return; /* no IPv4 on this device */
+	if (al != 1) {
+		ids[n] = IPV4_DEVCONF_ACCEPT_LOCAL;
+		vals[n++] = 1;
 	}
-	pr_warn("Warning: can't set net.ipv4.conf.%s.accept_local=1 (%s): until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped as martians, and nothing resolves the address; set it: sysctl -w net.ipv4.conf.%s.accept_local=1\n",
-		ifname, strerror(errno), ifname);
+	/* The kernel applies the larger of "all" and the device's value. */
+	if (rpf == 1 && rpf_all != 1) {
+		ids[n] = IPV4_DEVCONF_RP_FILTER;
+		vals[n++] = 2;
+	}
+	if (rpf_all == 1)
+		pr_warn("Warning: net.ipv4.conf.all.rp_filter is 1 (strict): until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped, and nothing resolves the address; make it loose: sysctl -w net.ipv4.conf.all.rp_filter=2\n");
+	if (!n)
+		return;
+	if (drv_devconf_set(ifindex, ids, vals, n)) {
+		pr_warn("Warning: can't set accept_local=1 and loose rp_filter on %s: until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped as martians, and nothing resolves the address; set them: sysctl -w net/ipv4/conf/%s/accept_local=1 (and net/ipv4/conf/%s/rp_filter=2 if it is 1)\n",
+			ifname, ifname, ifname);
+		return;
+	}
+	pr_info("%s: set%s%s so nat packets left to the kernel (fib_pass) are forwarded; they stay after detach\n",
+		ifname, al != 1 ? " accept_local=1" : "",
+		rpf == 1 && rpf_all != 1 ? " rp_filter=2" : "");
 }
 
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
@@ -656,7 +681,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		}
 	}
 	forwarding_warn(ifname);
-	accept_local_enable(ifname);
+	fib_pass_prepare(ifname, ifindex);
 	pr_info("attached drover to %s (%s mode), link pinned at %s\n", ifname,
 		mode == DRV_XDP_SKB ? "skb" : "native", path);
 	created = false;

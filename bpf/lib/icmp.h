@@ -46,6 +46,14 @@
 #define ICMP_FRAG_NEEDED 4
 #define ICMPV6_PKT_TOOBIG 2
 #define TCP_CHECK_END 18 /* the TCP checksum field ends 18 bytes into the header */
+/*
+ * In nat a node sees every client as the SNAT address, so its kernel keeps one
+ * path MTU toward it for all of them: an error taken to the node lowers it for
+ * every client of that node through this balancer, for 10 minutes. Below this
+ * MTU (IPv6's minimum; real paths seldom go lower) an error about one client
+ * is not worth that: it passes, counted under icmp_low_mtu.
+ */
+#define DRV_ICMP_NAT_MIN_MTU 1280
 
 /* ICMP and ICMPv6 share this layout; the rest of the header is the next-hop MTU. */
 struct icmp_err {
@@ -72,11 +80,13 @@ struct icmp_quote {
  */
 static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q)
 {
-	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct icmp_err *ic = p->l4;
+	long ip_end; /* offset of the outer IP packet's end: bytes past it are a trailer */
 	void *l4;
 
-	if (p->frag || (void *)(ic + 1) > data_end)
+	/* An ICMPv6 checksum behind a routing header covers the final destination: not ours to fix. */
+	if (p->frag || p->rt6 || (void *)(ic + 1) > data_end)
 		return XDP_PASS;
 	if (p->ip4) {
 		struct iphdr *iph = (void *)(ic + 1);
@@ -87,6 +97,7 @@ static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, s
 		    iph->protocol != IPPROTO_TCP || (iph->frag_off & bpf_htons(IP_OFFMASK)))
 			return XDP_PASS;
 		l4 = (void *)iph + iph->ihl * 4;
+		ip_end = ((void *)p->ip4 - data) + bpf_ntohs(p->ip4->tot_len);
 		q->ip4 = iph;
 		p->key.saddr.v4 = iph->daddr;
 		p->key.daddr.v4 = iph->saddr;
@@ -95,9 +106,11 @@ static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, s
 
 		if (ic->type != ICMPV6_PKT_TOOBIG)
 			return XDP_PASS;
-		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
+		    ip6->nexthdr != IPPROTO_TCP)
 			return XDP_PASS;
 		l4 = ip6 + 1;
+		ip_end = ((void *)(p->ip6 + 1) - data) + bpf_ntohs(p->ip6->payload_len);
 		q->ip6 = ip6;
 		__builtin_memcpy(&p->key.saddr, &ip6->daddr, sizeof(p->key.saddr));
 		__builtin_memcpy(&p->key.daddr, &ip6->saddr, sizeof(p->key.daddr));
@@ -105,10 +118,12 @@ static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, s
 		return XDP_PASS;
 	}
 	/* RFC 792 guarantees 8 bytes of the quoted packet: the ports and the sequence number. */
-	if (l4 + 8 > data_end)
+	if (l4 + 8 > data_end || (l4 - data) + 8 > ip_end)
 		return XDP_PASS;
 	q->ports = l4;
-	q->tcp_check = l4 + TCP_CHECK_END <= data_end ? l4 + TCP_CHECK_END - 2 : NULL;
+	q->tcp_check = NULL;
+	if (l4 + TCP_CHECK_END <= data_end && (l4 - data) + TCP_CHECK_END <= ip_end)
+		q->tcp_check = l4 + TCP_CHECK_END - 2;
 	p->key.sport = q->ports[1];
 	p->key.dport = q->ports[0];
 	p->key.proto = IPPROTO_TCP;
@@ -218,6 +233,12 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	}
 	switch (svc->mode) {
 	case DRV_MODE_NAT:
+		/* IPv4 carries the next-hop MTU in the low 16 bits, ICMPv6 in all 32. */
+		if ((bpf_ntohl(((struct icmp_err *)p->l4)->mtu) & (p->ip4 ? 0xffff : ~0u)) <
+		    DRV_ICMP_NAT_MIN_MTU) {
+			stats_count(DRV_STAT_ICMP_LOW_MTU, p->len);
+			return XDP_PASS;
+		}
 		act = fwd_check_ttl(ctx, p);
 		if (act >= 0)
 			return act;

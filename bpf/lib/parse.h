@@ -61,6 +61,7 @@ struct pkt {
 	__u8 family; /* DRV_FAMILY_V4 / _V6 */
 	__u8 frag; /* first fragment (later ones are passed before TCP parsing) */
 	__u8 icmp; /* ICMP or ICMPv6, not TCP: p->l4 is its header */
+	__u8 rt6; /* IPv6 routing header seen */
 	struct drv_flow_key key; /* 5-tuple as received; pad zero */
 };
 
@@ -159,8 +160,10 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 			goto l4;
 		case IPPROTO_TCP:
 			goto l4;
-		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
+			p->rt6 = 1;
+			/* fall through */
+		case IPPROTO_HOPOPTS:
 		case IPPROTO_DSTOPTS:
 			ext = cur;
 			if ((void *)(ext + 2) > data_end)

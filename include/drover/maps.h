@@ -230,6 +230,7 @@ enum drv_stat {
 	DRV_STAT_ICMP_TO_NODE,		/* too-big about a reply to a client, sent to the flow's node */
 	DRV_STAT_ICMP_TO_CLIENT,	/* too-big about a NAT'd packet to a node, sent to its client */
 	DRV_STAT_ICMP_MISS,		/* too-big about a VIP or SNAT port, no flow: passed */
+	DRV_STAT_ICMP_LOW_MTU,		/* nat too-big below 1280 bytes: passed (lowers all clients) */
 	__DRV_STAT_MAX,
 };
 

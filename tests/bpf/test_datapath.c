@@ -1136,9 +1136,21 @@ static void icmp_too_big_v4_about_a_reply_goes_to_the_flows_node(void **state)
 	in.quote_l4 = want.quote_l4 = 8;
 	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
 	expect_icmp(e, &want);
-	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
+	/* Bytes after the IP packet (an Ethernet trailer) are no part of it: left as they are. */
+	{
+		__u8 inb[PKT_MAX], wantb[PKT_MAX];
+		size_t len = pkt_build_icmp(&in, inb), wlen = pkt_build_icmp(&want, wantb);
+
+		memset(inb + len, 0xee, 16);
+		memset(wantb + wlen, 0xee, 16);
+		assert_int_equal(run_prog(e->prog_fd, inb, len + 16, e->out, &e->out_len, ifa),
+				 XDP_REDIRECT);
+		assert_int_equal(e->out_len, wlen + 16);
+		assert_memory_equal(e->out, wantb, wlen + 16);
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 3);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 0);
-	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 3);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 4);
 }
 
 static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
@@ -1267,7 +1279,7 @@ static void icmp_other_than_a_too_big_about_a_flow_passes_untouched(void **state
 {
 	struct env *e = *state;
 	struct icmp_spec base = too_big_to_vip4(nat_data4(), 28);
-	struct icmp_spec cases[6];
+	struct icmp_spec cases[7];
 	__u8 buf[PKT_MAX];
 	size_t i, len;
 
@@ -1282,6 +1294,7 @@ static void icmp_other_than_a_too_big_about_a_flow_passes_untouched(void **state
 	cases[4].daddr = "10.2.0.1";
 	cases[5] = cases[4];
 	cases[5].quoted = syn4_at_node(30000); /* outside every SNAT range: not looked up */
+	cases[6].mtu = 1000; /* nat: would lower the path MTU of every client of node 1 */
 	std_v4(e, 20000, 20001);
 	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20001 });
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
@@ -1292,6 +1305,7 @@ static void icmp_other_than_a_too_big_about_a_flow_passes_untouched(void **state
 		assert_memory_equal(e->out, buf, len);
 	}
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_LOW_MTU), 1);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_PASS), ARRAY_SIZE(cases));

@@ -89,6 +89,10 @@ wait_for 10 ip netns exec "$LNS" ping -"$FAMILY" -c1 -W1 "$(node 1 2)" || fail "
 wait_for 10 ip netns exec "$LNS" ping -"$FAMILY" -c1 -W1 "$(node 2 2)" || fail "balancer can't reach node 2"
 
 log "set up the balancer with the CLI only"
+# Strict reverse-path filtering on the client side (the host's own setting does
+# not matter): attach must make it loose there, or packets left to the kernel
+# with the SNAT address as their source are dropped (see below).
+[ "$FAMILY" = 6 ] || ip netns exec "$LNS" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.lc.rp_filter=1
 for d in lc l1 l2; do dr attach "$d" || fail "attach $d failed"; done
 dr service add "$VIP" port 80 snat "$SNAT" || fail "service add failed"
 dr backend add "$VIP" port 80 "$(node 1 2)" || fail "backend add node 1 failed"
@@ -119,6 +123,8 @@ $IP -n "$LNS" neigh flush dev l2
 if [ "$FAMILY" = 4 ]; then
 	al=$(ip netns exec "$LNS" sysctl -n net.ipv4.conf.lc.accept_local)
 	[ "$al" = 1 ] || fail "attach left net.ipv4.conf.lc.accept_local at $al"
+	rpf=$(ip netns exec "$LNS" sysctl -n net.ipv4.conf.lc.rp_filter)
+	[ "$rpf" = 2 ] || fail "attach left net.ipv4.conf.lc.rp_filter at $rpf (want 2, loose)"
 fi
 fib0=$(dr -j stats | jq '.global.fib_pass.packets')
 
