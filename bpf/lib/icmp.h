@@ -16,9 +16,10 @@
  *   node:port) with an error to the SNAT address. The flow's client sent it:
  *   outer VIP → client, quote client:port → VIP:port.
  *
- * Without this, a link with a smaller MTU on either side is a black hole for
- * full-size segments (IPv6 routers never fragment). Other ICMP passes, and
- * so does an error about no flow (counted under icmp_miss).
+ * Without this, a narrower link beyond the balancer on either side is a
+ * black hole for full-size segments (IPv6 routers never fragment). Other
+ * ICMP passes, and so do an error about a nat flow with no record (counted
+ * under icmp_miss) and a nat error below DRV_ICMP_NAT_MIN_MTU (icmp_low_mtu).
  */
 #ifndef __DROVER_BPF_ICMP_H
 #define __DROVER_BPF_ICMP_H
