@@ -105,6 +105,7 @@ static int do_status(void)
 	} maps[11];
 	struct drv_ctl ctl;
 	__u32 nbes = 0, nprogs = 0, id, prog_id;
+	bool icmp_prog = false;
 	int n, i, err;
 	size_t m;
 
@@ -134,11 +135,13 @@ static int do_status(void)
 			nbes++;
 	}
 	/* Slots of drv_progs that hold a program (a lookup gives its id). */
-	for (id = 0; id < DRV_PROG_SLOTS; id++)
-		if (!bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
-			nprogs++;
-	id = DRV_PROG_ICMP;
-	if (n > 0 && bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
+	for (id = 0; id < DRV_PROG_SLOTS; id++) {
+		if (bpf_map_lookup_elem(ctl.progs_fd, &id, &prog_id))
+			continue;
+		nprogs++;
+		icmp_prog |= id == DRV_PROG_ICMP;
+	}
+	if (n > 0 && !icmp_prog)
 		pr_warn("Warning: %s/%s holds no ICMP program: too-big errors about flows pass untouched, so a narrower link becomes a path MTU black hole; detach every interface and attach again\n",
 			req.bpffs, DRV_STR(DRV_MAP_PROGS));
 	m = 0;

@@ -438,13 +438,14 @@ static void pin_dirs_remove(const char *root)
 	rmdir(root); /* fails harmlessly when root is a mount point or not empty */
 }
 
-static int sysctl_forwarding(const char *fam, const char *ifname)
+/* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */
+static int net_conf(const char *fam, const char *ifname, const char *name)
 {
-	char path[128];
+	char path[160];
 	FILE *f;
 	int v = -1;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding", fam, ifname);
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", fam, ifname, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -461,7 +462,8 @@ static int sysctl_forwarding(const char *fam, const char *ifname)
  */
 static void forwarding_warn(const char *ifname)
 {
-	int v4 = sysctl_forwarding("ipv4", ifname), v6 = sysctl_forwarding("ipv6", ifname);
+	int v4 = net_conf("ipv4", ifname, "forwarding"),
+	    v6 = net_conf("ipv6", ifname, "forwarding");
 
 	if (v4 == 0 && v6 != 1)
 		pr_warn("Warning: ipv4 forwarding is off on %s, so drover can't forward packets that arrive on it (drop_fib); enable it: sysctl -w net.ipv4.conf.%s.forwarding=1 (and net.ipv6.conf.%s.forwarding=1 for IPv6)\n",
@@ -472,23 +474,6 @@ static void forwarding_warn(const char *ifname)
 	else if (v6 == 0)
 		pr_info("ipv6 forwarding is off on %s: IPv6 services can't forward from it\n",
 			ifname);
-}
-
-/* An IPv4 setting of @ifname ("all" for the global one) from /proc/sys, or -1. */
-static int ipv4_conf(const char *ifname, const char *name)
-{
-	char path[128];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", ifname, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
 }
 
 /*
@@ -504,8 +489,9 @@ static int ipv4_conf(const char *ifname, const char *name)
  */
 static void fib_pass_prepare(const char *ifname, int ifindex)
 {
-	int ids[2], n = 0, al = ipv4_conf(ifname, "accept_local");
-	int rpf_all = ipv4_conf("all", "rp_filter"), rpf = ipv4_conf(ifname, "rp_filter");
+	int ids[2], n = 0, al = net_conf("ipv4", ifname, "accept_local");
+	int rpf_all = net_conf("ipv4", "all", "rp_filter"),
+	    rpf = net_conf("ipv4", ifname, "rp_filter");
 	__u32 vals[2];
 
 	if (al < 0)

@@ -1084,19 +1084,46 @@ static struct pkt_spec quoted_as_sent(struct pkt_spec s, __u16 payload)
 	return s;
 }
 
-/* A router toward the client (10.1.0.9) answers @quoted with a too-big error to the VIP. */
-static struct icmp_spec too_big_to_vip4(struct pkt_spec quoted, __u16 quote_l4)
+/* A router toward the client (@router) answers @quoted with a too-big error to its source, the VIP. */
+static struct icmp_spec too_big_to_vip(struct pkt_spec quoted, const char *router, __u16 quote_l4)
 {
 	return (struct icmp_spec){
-		.family = DRV_FAMILY_V4,
+		.family = quoted.family,
 		.smac = MAC_CLIENT,
 		.dmac = MAC_A,
-		.saddr = "10.1.0.9",
-		.daddr = "10.0.0.100",
+		.saddr = router,
+		.daddr = quoted.saddr,
 		.mtu = 1280,
 		.quoted = quoted,
 		.quote_l4 = quote_l4,
 	};
+}
+
+/*
+ * A router toward the nodes (@router, on drvc) answers @sent, a data segment
+ * drover forwarded to node 1, with a too-big error to its source, the SNAT address.
+ */
+static struct icmp_spec too_big_to_snat(struct pkt_spec sent, const char *router, __u16 quote_l4)
+{
+	sent.flags = TCP_ACK;
+	return (struct icmp_spec){
+		.family = sent.family,
+		.smac = MAC_ONEARM,
+		.dmac = MAC_C,
+		.saddr = router,
+		.daddr = sent.saddr,
+		.mtu = 1400,
+		.quoted = sent,
+		.quote_l4 = quote_l4,
+	};
+}
+
+/* @in as the client of @orig's flow must get it: from the VIP, quoting @orig as it sent it. */
+static struct icmp_spec too_big_at_client(struct icmp_spec in, struct pkt_spec orig)
+{
+	orig.flags = in.quoted.flags;
+	return icmp_forwarded(in, (__u8[])MAC_A, (__u8[])MAC_CLIENT, orig.daddr, orig.saddr,
+			      quoted_as_sent(orig, in.quoted.payload));
 }
 
 /* syn4's nat flow: node 1's data segment as the client got it. */
@@ -1123,7 +1150,7 @@ static struct pkt_spec node_reply4(__u8 flags, __u16 payload)
 static void icmp_too_big_v4_about_a_reply_goes_to_the_flows_node(void **state)
 {
 	struct env *e = *state;
-	struct icmp_spec in = too_big_to_vip4(nat_data4(), 28);
+	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
 	struct icmp_spec want =
 		icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11",
 			       quoted_as_sent(reply4_from_node(20000, TCP_ACK), 100));
@@ -1156,16 +1183,9 @@ static void icmp_too_big_v4_about_a_reply_goes_to_the_flows_node(void **state)
 static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
 {
 	struct env *e = *state;
-	struct icmp_spec in = {
-		.family = DRV_FAMILY_V6,
-		.smac = MAC_CLIENT,
-		.dmac = MAC_A,
-		.saddr = "fd01::9",
-		.daddr = "fd00::100",
-		.mtu = 1280,
-		.quoted = data_to_client(reply6_from_node(TCP_ACK), "fd00::100", "fd01::2", 443),
-		.quote_l4 = 28,
-	};
+	struct icmp_spec in = too_big_to_vip(data_to_client(reply6_from_node(TCP_ACK), "fd00::100",
+							    "fd01::2", 443),
+					     "fd01::9", 28);
 	struct icmp_spec want = icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "fd02::1",
 					       "fd02::11",
 					       quoted_as_sent(reply6_from_node(TCP_ACK), 100));
@@ -1182,23 +1202,11 @@ static void icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client(void **s
 {
 	struct env *e = *state;
 	struct pkt_spec sent = syn4_at_node(20000);
-	struct icmp_spec in = {
-		.family = DRV_FAMILY_V4,
-		.smac = MAC_ONEARM,
-		.dmac = MAC_C,
-		.saddr = "10.2.0.50",
-		.daddr = "10.2.0.1",
-		.mtu = 1400,
-		.quote_l4 = 28,
-	};
-	struct icmp_spec want;
+	struct icmp_spec in, want;
 
-	sent.flags = TCP_ACK;
 	sent.payload = 100;
-	in.quoted = sent;
-	want = icmp_forwarded(in, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2",
-			      quoted_as_sent(syn4, 100));
-	want.quoted.flags = TCP_ACK;
+	in = too_big_to_snat(sent, "10.2.0.50", 28);
+	want = too_big_at_client(in, syn4);
 	std_v4(e, 20000, 20000);
 	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20000 });
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
@@ -1211,23 +1219,9 @@ static void icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client(void **s
 static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec sent = syn6_at_node(syn6);
-	struct icmp_spec in = {
-		.family = DRV_FAMILY_V6,
-		.smac = MAC_ONEARM,
-		.dmac = MAC_C,
-		.saddr = "fd02::50",
-		.daddr = "fd02::1",
-		.mtu = 1400,
-		.quote_l4 = 8,
-	};
-	struct icmp_spec want;
+	struct icmp_spec in = too_big_to_snat(syn6_at_node(syn6), "fd02::50", 8);
+	struct icmp_spec want = too_big_at_client(in, syn6);
 
-	sent.flags = TCP_ACK;
-	in.quoted = sent;
-	want = icmp_forwarded(in, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "fd00::100", "fd01::2",
-			      quoted_as_sent(syn6, 0));
-	want.quoted.flags = TCP_ACK;
 	std_v6(e);
 	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
 	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
@@ -1239,7 +1233,7 @@ static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **s
 static void icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged(void **state)
 {
 	struct env *e = *state;
-	struct icmp_spec in = too_big_to_vip4(node_reply4(TCP_ACK, 100), 28), want = in;
+	struct icmp_spec in = too_big_to_vip(node_reply4(TCP_ACK, 100), "10.1.0.9", 28), want = in;
 
 	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
@@ -1258,7 +1252,7 @@ static void icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node(void **stat
 {
 	struct env *e = *state;
 	struct iphdr o = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_IPIP };
-	struct icmp_spec in = too_big_to_vip4(node_reply4(TCP_ACK, 0), 8);
+	struct icmp_spec in = too_big_to_vip(node_reply4(TCP_ACK, 0), "10.1.0.9", 8);
 	__u8 inb[PKT_MAX];
 	size_t len;
 
@@ -1278,7 +1272,7 @@ static void icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node(void **stat
 static void icmp_other_than_a_too_big_about_a_flow_passes_untouched(void **state)
 {
 	struct env *e = *state;
-	struct icmp_spec base = too_big_to_vip4(nat_data4(), 28);
+	struct icmp_spec base = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
 	struct icmp_spec cases[7];
 	__u8 buf[PKT_MAX];
 	size_t i, len;
