@@ -44,7 +44,8 @@ static const char *iface_mode(const struct drv_prog_iface *f)
 {
 	if (!f->ifindex)
 		return "defunct";
-	return f->attach_mode ? drv_xdp_attach_mode_str(f->attach_mode) : "unknown";
+	/* A live link not on this namespace's device of that name: the pin root is shared. */
+	return f->attach_mode ? drv_xdp_attach_mode_str(f->attach_mode) : "other-netns";
 }
 
 static int ctl_open(struct drv_ctl *ctl, bool lock)
@@ -187,6 +188,9 @@ static int do_status(void)
 		} else if (!ifs[i].ifindex) {
 			printf("  %-12s defunct link (interface gone or XDP replaced): drover detach %s\n",
 			       ifs[i].ifname, ifs[i].ifname);
+		} else if (!ifs[i].attach_mode) {
+			printf("  %-12s live link on ifindex %u of another network namespace (this pin root is shared with it); manage it from there\n",
+			       ifs[i].ifname, ifs[i].ifindex);
 		} else {
 			printf("  %-12s ifindex %u  prog id %u  mode %s  link id %u  pin %s\n",
 			       ifs[i].ifname, ifs[i].ifindex, ifs[i].prog_id, iface_mode(&ifs[i]),

@@ -257,6 +257,21 @@ static int link_info(const char *path, int *fdp, struct bpf_link_info *info)
 	return 0;
 }
 
+/*
+ * Is live XDP link @li on this network namespace's @ifname? Link info carries
+ * an ifindex but no namespace, and a pin root can be shared by namespaces: the
+ * program netlink (namespace-aware) reports on our device must match too.
+ */
+static bool link_here(const char *ifname, const struct bpf_link_info *li)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex || ifindex != li->xdp.ifindex || bpf_xdp_query((int)ifindex, 0, &q))
+		return false;
+	return li->prog_id == q.drv_prog_id || li->prog_id == q.skb_prog_id;
+}
+
 int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
 {
 	char dir[PATH_MAX], path[PATH_MAX * 2];
@@ -562,9 +577,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	if (q.attach_mode != XDP_ATTACHED_NONE) {
 		struct bpf_link_info li;
 		__u32 id = q.prog_id ? q.prog_id : (q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id);
-		/* ifindex alone may be another namespace's device: the program must match too */
-		bool own = !link_info(path, NULL, &li) && li.xdp.ifindex == (__u32)ifindex &&
-			   (li.prog_id == q.drv_prog_id || li.prog_id == q.skb_prog_id);
+		bool own = !link_info(path, NULL, &li) && link_here(ifname, &li);
 		char name[32];
 
 		if (!force) {
@@ -725,6 +738,13 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 		}
 		pr_warn("removing %s: not a usable XDP link pin (%s)\n", path,
 			errstr(err, buf, sizeof(buf)));
+	} else if (info.xdp.ifindex && !link_here(ifname, &info)) {
+		/* Unpinning or detaching it would stop that interface's forwarding. */
+		pr_warn("Error: %s is the live XDP link of an interface %s (ifindex %u) in another network namespace that shares this pin root; nothing was changed: run the detach in that namespace (ip netns exec NS drover detach %s, or nsenter)\n",
+			path, ifname, info.xdp.ifindex, ifname);
+		close(fd);
+		err = -EXDEV;
+		goto out_unlock;
 	} else {
 		err = bpf_link_detach(fd);
 		if (err && err != -ENOLINK && err != -EINVAL)

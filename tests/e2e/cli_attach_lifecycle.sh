@@ -122,6 +122,22 @@ bpftool -j map dump pinned "$ROOT/drv_svcs_v1" |
 	jq -e '[.[].formatted.value.snat_port_hi] | index(32767) != null' >/dev/null ||
 	fail "bpftool dump of drv_svcs_v1 lacks formatted snat_port_hi"
 
+log "from another namespace with its own a0, on the same pin root: status says so, detach changes nothing"
+ns_add other >/dev/null
+NS2=$T-other
+ip -n "$NS2" link add a0 type veth peer name a1
+ip -n "$NS2" link set a0 up
+dr2() { ip netns exec "$NS2" "$DROVER" --bpffs "$ROOT" "$@"; }
+[ "$(dr2 -j status | jq -r '.interfaces[] | select(.ifname == "a0") | .mode')" = other-netns ] ||
+	fail "status from $NS2 does not show a0 as other-netns: $(dr2 status 2>&1)"
+dr2 status | grep -q "a0 .*another network namespace" || fail "text status from $NS2: $(dr2 status 2>&1)"
+rc=0
+out=$(dr2 detach a0 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "another network namespace" <<<"$out" && grep -q "nothing was changed" <<<"$out" ||
+	fail "detach a0 from $NS2 exited $rc: $out"
+[ -e "$ROOT/links/a0" ] || fail "detach from $NS2 removed the link pin of $NS's a0"
+ip -n "$NS" link show a0 | grep -q 'xdp' || fail "detach from $NS2 took XDP off $NS's a0"
+
 log "detach a0: its link goes, the maps stay for b0"
 dr detach a0 || fail "detach a0 failed"
 [ ! -e "$ROOT/links/a0" ] || fail "link pin of a0 left behind"
