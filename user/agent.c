@@ -792,7 +792,7 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		drv_mbuf_printf(b, "drover_drops_total{reason=\"%s\"} %llu\n",
 				drv_stat_names[k] + 5, (unsigned long long)cnt[k].packets);
 	m_help(b, "drover_events_total", "counter",
-	       "data path events (new flows, re-hashed flows, NAT replies, FIB pass)");
+	       "data path events (new flows, re-hashes, NAT replies, FIB pass, ICMP errors, SNAT port reclaims)");
 	for (k = DRV_STAT_FIB_PASS; k < __DRV_STAT_MAX; k++)
 		drv_mbuf_printf(b, "drover_events_total{event=\"%s\"} %llu\n", drv_stat_names[k],
 				(unsigned long long)cnt[k].packets);

@@ -9,6 +9,15 @@
  * an entry of the service's active Maglev table, a SNAT port is reserved in
  * drv_nat, and the flow is recorded. Reply (node → SNAT addr:port): drv_nat
  * gives the client and VIP to translate back to.
+ *
+ * SYN floods: a flood from spoofed sources holds a SNAT port per SYN for the
+ * FIN timeout, and a service has only (ports × nodes) of them. When a new
+ * flow finds no free port among its probes, it takes the one of the oldest
+ * half-open flow (only the client's SYN seen) among them, as conntrack drops
+ * unreplied entries first: clients that finish their handshake keep getting
+ * through, and open flows are never taken. A half-open flow checks on each of
+ * its packets that its port is still its own, and takes it back from another
+ * half-open flow: the node answers only the first SYN on a port.
  */
 #ifndef __DROVER_BPF_LB_H
 #define __DROVER_BPF_LB_H
@@ -163,11 +172,23 @@ static __always_inline void nat_value(struct drv_nat *nv, const struct pkt *p, _
 	nv->state = state;
 }
 
+/* Is @n the drv_nat entry of the packet's flow? */
+static __always_inline bool nat_is_flow(const struct drv_nat *n, const struct pkt *p)
+{
+	return n->client_port == p->key.sport && n->vip_port == p->key.dport &&
+	       addr_eq(&n->client, &p->key.saddr) && addr_eq(&n->vip, &p->key.daddr);
+}
+
 /**
  * snat_reserve - find a free SNAT port for a new flow and record its reply entry
  * @h: the flow's hash; the first port tried is derived from it, so a flow
  *     whose record was evicted finds its own entry again and keeps its port.
- * Return: the port (network order), or 0 when @probes ports are all taken.
+ * With no free or dead port among the probes, the oldest half-open flow's is
+ * taken (snat_reclaim_syn). The oldest so far is kept in drv_scratch, not on
+ * the stack: the verifier does not follow values in map memory, so the loop
+ * adds no states to explore (on the stack it took drover_xdp past 1M).
+ * Return: the port (network order), or 0 when the probed ports are all held
+ * by flows past their handshake.
  */
 static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *svc,
 					   const struct drv_backend *be, __u32 be_id, __u32 h,
@@ -176,8 +197,14 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	__u32 lo = svc->snat_port_lo, hi = svc->snat_port_hi, range, off, probes, i;
 	struct drv_flow_key nk = {};
 	struct drv_nat nv = {};
+	struct drv_scratch *sc;
 	struct drv_nat *cur;
+	__u32 zero = 0;
 
+	sc = bpf_map_lookup_elem(&DRV_MAP_SCRATCH, &zero);
+	if (!sc)
+		return 0;
+	sc->oldest_seen = ~0ULL;
 	if (!lo || hi < lo) {
 		lo = DRV_SNAT_PORT_LO_DEFAULT;
 		hi = DRV_SNAT_PORT_HI_DEFAULT;
@@ -195,38 +222,63 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 		if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
 			return nk.dport;
 		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
-		if (cur && ((cur->client_port == nv.client_port && cur->vip_port == nv.vip_port &&
-			     addr_eq(&cur->client, &nv.client) && addr_eq(&cur->vip, &nv.vip)) ||
+		if (cur && (nat_is_flow(cur, p) ||
 			    flow_expired(cfg, cur->last_seen_ns, cur->state, now))) {
 			/* Our own entry (flow record evicted) or a dead one: take it. */
 			*cur = nv;
 			return nk.dport;
 		}
+		if (cur && cur->state == DRV_FLOW_SYN && cur->last_seen_ns < sc->oldest_seen) {
+			sc->oldest_seen = cur->last_seen_ns;
+			sc->oldest_port = nk.dport;
+		}
 		if (++off == range)
 			off = 0;
 	}
-	return 0;
+	if (sc->oldest_seen == ~0ULL)
+		return 0;
+	nk.dport = sc->oldest_port;
+	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+	if (!cur || cur->state != DRV_FLOW_SYN)
+		return 0;
+	*cur = nv;
+	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
+	return nk.dport;
 }
 
-/* Keep the reply entry of a live flow in place: LRU pressure may have evicted it. */
-static __always_inline void snat_refresh(struct pkt *p, const struct drv_svc *svc,
+/**
+ * snat_refresh - keep the reply entry of live flow @f in place, in @state
+ * LRU pressure may have evicted it; a new flow may have taken its port while
+ * @f was half-open (snat_reserve), which @f then takes back if that flow is
+ * half-open too.
+ * Return: false if the port is held by another flow past its handshake.
+ */
+static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *svc,
 					 const struct drv_backend *be, const struct drv_flow *f,
-					 __u64 now)
+					 __u8 state, __u64 now)
 {
 	struct drv_flow_key nk = {};
 	struct drv_nat nv = {};
 	struct drv_nat *cur;
 
 	nat_key(&nk, p, svc, be, f->snat_port);
+	nat_value(&nv, p, svc->id, f->backend_id, state, now);
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
-	if (cur) {
-		/* The forward direction opens the entry; a close from either side sticks. */
-		if (cur->state != DRV_FLOW_CLOSING)
-			cur->state = f->state;
-		return;
+	if (!cur) {
+		bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
+		return true;
 	}
-	nat_value(&nv, p, svc->id, f->backend_id, f->state, now);
-	bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
+	if (!nat_is_flow(cur, p)) {
+		if (cur->state != DRV_FLOW_SYN)
+			return false;
+		*cur = nv;
+		stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
+		return true;
+	}
+	/* The forward direction opens the entry; a close from either side sticks. */
+	if (cur->state != DRV_FLOW_CLOSING)
+		cur->state = state;
+	return true;
 }
 
 /**
@@ -328,17 +380,24 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
 		    be->state != DRV_BE_DOWN) {
 			state = tcp_flow_state(p->tcp, f->state, false);
-			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
+			/* Half-open, every packet checks that the flow's SNAT port is still its own. */
+			if (state != f->state || f->state == DRV_FLOW_SYN ||
+			    now - f->last_seen_ns > DRV_TOUCH_NS) {
+				if (svc->mode == DRV_MODE_NAT &&
+				    !snat_refresh(p, svc, be, f, state, now)) {
+					stats_count(DRV_STAT_SNAT_PORT_LOST, p->len);
+					goto pick;
+				}
 				f->state = state;
 				f->last_seen_ns = now;
-				if (svc->mode == DRV_MODE_NAT)
-					snat_refresh(p, svc, be, f, now);
 			}
 			snat_port = f->snat_port;
 			goto rewrite;
 		}
 		stats_count(DRV_STAT_REHASH, p->len);
 	}
+
+pick:
 
 	h = drv_flow_hash(&p->key);
 	be_id = lb_pick(svc, h, &be);

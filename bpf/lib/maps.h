@@ -112,6 +112,19 @@ struct {
 	.values = { [DRV_PROG_ICMP] = (void *)&drover_icmp },
 };
 
+/* Not pinned: snat_reserve's oldest half-open port while it probes (see there). */
+struct drv_scratch {
+	__u64 oldest_seen;
+	__be16 oldest_port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_scratch);
+	__uint(max_entries, 1);
+} DRV_MAP_SCRATCH SEC(".maps");
+
 /* Not pinned: a cache the program fills; a new load starts it empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -25,6 +25,7 @@
 #define DRV_MAP_CFG	drv_cfg_v1	/* ARRAY[1] → drv_cfg */
 #define DRV_MAP_TX_PORTS drv_txports_v1	/* DEVMAP_HASH ifindex → ifindex */
 #define DRV_MAP_NEXTHOPS drv_nh_v1	/* PERCPU_ARRAY backend id → drv_nh_cache */
+#define DRV_MAP_SCRATCH	drv_scratch_v1	/* PERCPU_ARRAY[1] → the program's working state */
 #define DRV_MAP_PROGS	drv_progs_v1	/* PROG_ARRAY DRV_PROG_* → program drover_xdp tail-calls */
 
 #define __DRV_STR(x) #x
@@ -231,6 +232,8 @@ enum drv_stat {
 	DRV_STAT_ICMP_TO_CLIENT,	/* too-big about a NAT'd packet to a node, sent to its client */
 	DRV_STAT_ICMP_MISS,		/* too-big about a VIP or SNAT port, no flow: passed */
 	DRV_STAT_ICMP_LOW_MTU,		/* nat too-big below 1280 bytes: passed (lowers all clients) */
+	DRV_STAT_SNAT_RECLAIM_SYN,	/* no free SNAT port: took the oldest half-open flow's */
+	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port was another open flow's: picked anew */
 	__DRV_STAT_MAX,
 };
 

@@ -684,6 +684,7 @@ static void snat_port_collision_takes_next_port(void **state)
 	assert_true(pkt_csums_ok(e->out, e->out_len, &want));
 }
 
+/* Every port held by a flow past its handshake: a new flow is dropped, never given one of them. */
 static void snat_exhaustion_is_dropped_and_counted(void **state)
 {
 	struct env *e = *state;
@@ -692,6 +693,8 @@ static void snat_exhaustion_is_dropped_and_counted(void **state)
 
 	std_v4(e, 20000, 20000);
 	b.sport = 40001;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	a.flags = TCP_ACK;
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &b, ifa), XDP_DROP);
 	pkt_build(&b, buf);
@@ -753,24 +756,137 @@ static void syn_only_flow_is_half_open_until_the_client_acks(void **state)
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
 }
 
-/* A SYN flood must not hold SNAT ports for the idle timeout. */
+/* The drv_nat key of node 1's replies to SNAT 10.2.0.1:@port. */
+static struct drv_flow_key nat_key4(__u16 port)
+{
+	struct drv_flow_key nk = { .sport = htons(8080),
+				   .dport = htons(port),
+				   .proto = IPPROTO_TCP,
+				   .family = DRV_FAMILY_V4 };
+
+	nk.saddr = addr("10.2.0.11");
+	nk.daddr = addr("10.2.0.1");
+	return nk;
+}
+
+static struct drv_nat nat_of(struct env *e, __u16 port)
+{
+	struct drv_flow_key nk = nat_key4(port);
+	struct drv_nat n;
+
+	assert_int_equal(bpf_map__lookup_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+	return n;
+}
+
+/* bpf_ktime_get_coarse_ns() as userspace reads it. */
+static __u64 mono_coarse_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (__u64)t.tv_sec * 1000000000ULL + (__u64)t.tv_nsec;
+}
+
+/* A SYN flood holds SNAT ports for the short (FIN) timeout, not the idle one. */
 static void syn_only_flow_frees_its_snat_port_after_the_short_timeout(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec b = syn4;
+	__u64 seen;
 	int i;
 
 	std_v4(e, 20000, 20000);
 	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	b.sport = 40001;
-	assert_int_equal(run(e, &b, ifa), XDP_DROP); /* the one port is held... */
-	for (i = 0; i < 100; i++) { /* ...for about a second, not an hour (≤ 10 s) */
+	seen = nat_of(e, 20000).last_seen_ns;
+	for (i = 0; i < 100 && mono_coarse_ns() - seen < 1200000000ULL; i++) /* ≤ 10 s */
 		usleep(100 * 1000);
-		if (run(e, &b, ifa) == XDP_REDIRECT)
-			return;
+	/* Past the 1 s timeout the entry is dead: a new flow takes it as free, not as half-open. */
+	b.sport = 40001;
+	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(b.sport));
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 0);
+}
+
+/*
+ * A SYN flood holds more half-open flows than there are ports: a new flow
+ * takes the port of the oldest half-open one among those it probes, never the
+ * port of an open flow, however old.
+ */
+static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **state)
+{
+	struct env *e = *state;
+	__u64 now = mono_coarse_ns();
+	struct {
+		__u16 port;
+		__u8 state;
+		__u64 age_ms;
+	} held[] = {
+		{ 20000, DRV_FLOW_OPEN, 5000 },
+		{ 20001, DRV_FLOW_SYN, 1000 },
+		{ 20002, DRV_FLOW_SYN, 3000 },
+		{ 20003, DRV_FLOW_CLOSING, 4000 },
+	};
+	struct pkt_spec c = syn4, want;
+	struct drv_nat n;
+	size_t i;
+
+	std_v4(e, 20000, 20003);
+	for (i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+		struct drv_flow_key nk = nat_key4(held[i].port);
+
+		n = (struct drv_nat){ .last_seen_ns = now - held[i].age_ms * 1000000,
+				      .client_port = htons(30000 + held[i].port - 20000),
+				      .vip_port = htons(80),
+				      .state = held[i].state };
+		n.client = addr("10.1.0.9");
+		n.vip = addr("10.0.0.100");
+		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
 	}
-	fail_msg("a SYN-only flow held its SNAT port 10 s with a 1 s short timeout");
+	assert_int_equal(run(e, &c, ifa), XDP_REDIRECT);
+	want = syn4_at_node(20002);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 1);
+	n = nat_of(e, 20002);
+	assert_int_equal(n.client_port, htons(c.sport));
+	assert_int_equal(n.state, DRV_FLOW_SYN);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(30000)); /* open: never taken */
+	assert_int_equal(nat_of(e, 20001).client_port, htons(30001));
+	assert_int_equal(nat_of(e, 20003).client_port, htons(30003)); /* closing: left to expire */
+}
+
+/*
+ * Two half-open flows on the one port: each packet of a half-open flow takes
+ * the port back from the other (the node answers only the first SYN on a
+ * port, so either may be the one it knows); once one is open, the other finds
+ * its port held for good: snat_port_lost, and as a new flow it gets no port.
+ */
+static void half_open_flow_takes_its_port_back_and_an_open_one_keeps_it(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4, b = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	b.sport = 40001;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT); /* takes a's port */
+	assert_int_equal(nat_of(e, 20000).client_port, htons(b.sport));
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's SYN again: takes it back */
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
+	a.flags = TCP_ACK;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's handshake ends on its own port */
+	want.flags = TCP_ACK;
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
+	b.flags = TCP_ACK;
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_PORT_LOST), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 1);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
 }
 
 static void rst_marks_flow_closing(void **state)
@@ -795,16 +911,9 @@ static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout
 {
 	struct env *e = *state;
 	struct pkt_spec pkt = syn4, reply = reply4_from_node(20000, TCP_FIN | TCP_ACK);
-	struct drv_flow_key nk = { .sport = htons(8080),
-				   .dport = htons(20000),
-				   .proto = IPPROTO_TCP,
-				   .family = DRV_FAMILY_V4 };
 	struct pkt_spec at_node = syn4_at_node(20000);
-	struct drv_nat n;
 	int i;
 
-	nk.saddr = addr("10.2.0.11");
-	nk.daddr = addr("10.2.0.1");
 	std_v4(e, 20000, 20000);
 	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
 	/* The first connection: handshake, then FIN from both sides. */
@@ -829,8 +938,7 @@ static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout
 	pkt.flags = TCP_ACK;
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
-	assert_int_equal(bpf_map__lookup_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
-	assert_int_equal(n.state, DRV_FLOW_OPEN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
 	/* Idle for twice the FIN timeout: replies are still translated back. */
 	for (i = 0; i < 20; i++)
 		usleep(100 * 1000);
@@ -1440,6 +1548,8 @@ int main(void)
 		T(new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout),
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
+		T(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
+		T(half_open_flow_takes_its_port_back_and_an_open_one_keeps_it),
 		T(first_fragment_to_vip_is_dropped),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
@@ -1465,6 +1575,8 @@ int main(void)
 		N(syn_to_vip_v6_after_extension_headers_is_nated),
 		N(nat_reply_v4_is_translated_back_to_client),
 		N(flow_of_down_backend_rehashes_to_table),
+		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
+		N(half_open_flow_takes_its_port_back_and_an_open_one_keeps_it),
 		N(vip_packet_cut_at_every_length_is_never_forwarded),
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
