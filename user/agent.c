@@ -31,6 +31,7 @@
 
 #define AGENT_POLL_MS 1000 /* config file change poll */
 #define AGENT_RETRY_MS 2000 /* after a failed map update */
+#define AGENT_LOCK_RETRY_MS 100 /* after finding the pin root locked by a drover command */
 #define AGENT_MAX_BES 1024 /* backends read back per service for metrics */
 
 struct agent_node {
@@ -75,9 +76,13 @@ struct agent {
 
 	struct stat cfg_st;
 	bool cfg_st_valid;
+	__u64 tls_sig; /* tls_files_sig() of the running config when last loaded */
 	__u64 reloads_ok, reloads_failed, sync_errors;
 	bool last_reload_ok;
 	double last_reload_ok_ts;
+	/* A failed reload is tried again (its cause may pass) from this time, 0 for never. */
+	double reload_retry_at, reload_backoff;
+	char reload_err[DRV_CONF_ERR_MAX]; /* why the last reload failed, said once */
 	__u32 flows_cached;
 	double flows_cached_at;
 };
@@ -327,11 +332,18 @@ static int applied_from_pins(struct agent *ag, struct drv_ctl *ctl)
 	return 0;
 }
 
-static void set_retry(struct agent *ag)
+static void set_retry_ms(struct agent *ag, long ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, &ag->retry_at);
-	ag->retry_at.tv_sec += AGENT_RETRY_MS / 1000;
+	ag->retry_at.tv_nsec += ms * 1000000;
+	ag->retry_at.tv_sec += ag->retry_at.tv_nsec / 1000000000;
+	ag->retry_at.tv_nsec %= 1000000000;
 	ag->retry = true;
+}
+
+static void set_retry(struct agent *ag)
+{
+	set_retry_ms(ag, AGENT_RETRY_MS);
 }
 
 static int cfg_timeouts_write(struct agent *ag, struct drv_ctl *ctl)
@@ -397,7 +409,16 @@ static int reconcile(struct agent *ag)
 	if (!plan.n)
 		goto out_free_plan;
 
-	err = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
+	/*
+	 * Never wait for the lock here: the health checks run in this loop. A
+	 * drover command holds it for milliseconds (an attach, while the
+	 * verifier runs: seconds); try again shortly.
+	 */
+	err = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK | DRV_CTL_F_TRYLOCK);
+	if (err == -EWOULDBLOCK) {
+		set_retry_ms(ag, AGENT_LOCK_RETRY_MS);
+		goto out_free_plan;
+	}
 	if (err) {
 		pr_warn("reconcile: cannot open the pinned maps under %s: %s; retrying\n", ag->root,
 			strerror(-err));
@@ -548,6 +569,44 @@ static bool cfg_changed(struct agent *ag)
 	       st.st_mtim.tv_nsec != ag->cfg_st.st_mtim.tv_nsec;
 }
 
+static __u64 sig_mix(__u64 h, __u64 v)
+{
+	return (h ^ v) * 1099511628211ULL; /* FNV-1a step, a word at a time */
+}
+
+/*
+ * A signature of the TLS files @cfg names (CA bundles, client certificates,
+ * keys), from their stat: a renewed certificate is read again without a change
+ * to the config (a Secret volume swaps a symlink, so the inode changes too).
+ */
+static __u64 tls_files_sig(const struct drv_config *cfg)
+{
+	__u64 h = 1469598103934665603ULL;
+	size_t i, k;
+
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct drv_hc_conf *hc = &cfg->services[i].hc;
+		const char *paths[] = { hc->ca, hc->cert, hc->key };
+
+		for (k = 0; k < ARRAY_SIZE(paths); k++) {
+			struct stat st;
+
+			if (!paths[k][0])
+				continue;
+			if (stat(paths[k], &st)) {
+				h = sig_mix(h, (__u64)errno);
+				continue;
+			}
+			h = sig_mix(h, (__u64)st.st_dev);
+			h = sig_mix(h, (__u64)st.st_ino);
+			h = sig_mix(h, (__u64)st.st_size);
+			h = sig_mix(h, (__u64)st.st_mtim.tv_sec);
+			h = sig_mix(h, (__u64)st.st_mtim.tv_nsec);
+		}
+	}
+	return h;
+}
+
 /* What the parser cannot see: TLS files must load. "FILE:LINE: service 'x': why" in @err. */
 static int cfg_tls_check(const char *path, const struct drv_config *cfg, char *err, size_t len)
 {
@@ -574,7 +633,7 @@ static int cfg_tls_check(const char *path, const struct drv_config *cfg, char *e
 static int pins_adopt(struct agent *ag, const char *why)
 {
 	struct drv_ctl rw;
-	int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK);
+	int e = drv_ctl_open(&rw, ag->root, DRV_CTL_F_LOCK | DRV_CTL_F_TRYLOCK);
 
 	if (!e) {
 		e = cfg_timeouts_write(ag, &rw);
@@ -582,7 +641,7 @@ static int pins_adopt(struct agent *ag, const char *why)
 			e = applied_from_pins(ag, &rw);
 		drv_ctl_close(&rw);
 	}
-	if (e && !ag->adopt_pending)
+	if (e && e != -EWOULDBLOCK && !ag->adopt_pending)
 		pr_warn("%s: cannot write the flow timeouts to %s or read the services pinned under %s: %s\n",
 			why, DRV_STR(DRV_MAP_CFG), ag->root, strerror(-e));
 	ag->adopt_pending = e != 0;
@@ -641,6 +700,34 @@ static void ro_follow_pins(struct agent *ag)
 	pins_adopt(ag, "new maps");
 }
 
+#define AGENT_RELOAD_RETRY_MIN_S 2.0
+#define AGENT_RELOAD_RETRY_MAX_S 60.0
+
+/*
+ * A reload failed because of @err. It is tried again, 2 s later and then
+ * twice as long each time up to a minute: the cause may pass without the file
+ * changing (a Secret mounted after the ConfigMap that names it, an interface
+ * created later). A retry that fails the same way is not said again, nor
+ * counted as another failed reload.
+ */
+static void reload_failed(struct agent *ag, const char *why, const char *err)
+{
+	bool retry = !strcmp(why, "retry");
+
+	if (!retry || strcmp(err, ag->reload_err))
+		pr_warn("reload (%s) failed, running configuration kept: %s (tried again until it loads or the file changes)\n",
+			why, err);
+	if (!retry) {
+		ag->reloads_failed++;
+		ag->reload_backoff = AGENT_RELOAD_RETRY_MIN_S;
+	} else if (ag->reload_backoff < AGENT_RELOAD_RETRY_MAX_S) {
+		ag->reload_backoff *= 2;
+	}
+	snprintf(ag->reload_err, sizeof(ag->reload_err), "%s", err);
+	ag->reload_retry_at = mono_now() + ag->reload_backoff;
+	ag->last_reload_ok = false;
+}
+
 /* Reload the config: all or nothing. Caller holds ag->lock. */
 static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
 {
@@ -651,29 +738,28 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	int ret;
 
 	stat_cfg(ag);
+	ag->tls_sig = tls_files_sig(ag->cfg);
 	ret = drv_config_load(ag->cfg_path, &ncfg, err, sizeof(err));
 	if (!ret && (ret = cfg_tls_check(ag->cfg_path, ncfg, err, sizeof(err))))
 		drv_config_free(ncfg);
 	if (ret) {
-		pr_warn("reload (%s) failed, running configuration kept: %s\n", why, err);
-		goto out_failed;
+		reload_failed(ag, why, err);
+		return;
 	}
 	ret = ifaces_attach(ag, ncfg);
 	if (ret) {
-		pr_warn("reload (%s) failed, running configuration kept: cannot attach the new interfaces\n",
-			why);
+		reload_failed(ag, why, "cannot attach the new interfaces (said above)");
 		drv_config_free(ncfg);
-		goto out_failed;
+		return;
 	}
 	/* An attach above may have pinned fresh maps: adopt node states from those. */
 	ro_follow_pins(ag);
 	snat_ports_check(ncfg);
 	ret = svcs_build(ag, ncfg, ag->svcs, ag->nsvcs, &nsvcs);
 	if (ret) {
-		pr_warn("reload (%s) failed, running configuration kept: %s\n", why,
-			strerror(-ret));
+		reload_failed(ag, why, strerror(-ret));
 		drv_config_free(ncfg);
-		goto out_failed;
+		return;
 	}
 	checks_stop(ag);
 	for (i = 0; i < ag->cfg->nifaces; i++) {
@@ -700,12 +786,11 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	ag->reloads_ok++;
 	ag->last_reload_ok = true;
 	ag->last_reload_ok_ts = wall_now();
+	ag->reload_retry_at = 0;
+	ag->reload_err[0] = 0;
+	ag->tls_sig = tls_files_sig(ncfg);
 	pr_info("reload (%s) ok: %zu services, %u interfaces\n", why, ncfg->nservices,
 		ncfg->nifaces);
-	return;
-out_failed:
-	ag->reloads_failed++;
-	ag->last_reload_ok = false;
 }
 
 /* ---- /metrics ---- */
@@ -1114,6 +1199,10 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 				pins_adopt(ag, "retry");
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
+			else if (tls_files_sig(ag->cfg) != ag->tls_sig)
+				reload(ag, "TLS file changed", ops);
+			else if (ag->reload_retry_at && now >= ag->reload_retry_at)
+				reload(ag, "retry", ops);
 		}
 		/* With no maps pinned there is nothing to write: it waits until there are. */
 		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at))))
@@ -1197,6 +1286,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	ag->reloads_ok = 1;
 	ag->last_reload_ok = true;
 	ag->last_reload_ok_ts = wall_now();
+	ag->tls_sig = tls_files_sig(ag->cfg);
 	drv_log_timestamps = 1;
 	if (drv_log_level < DRV_LOG_INFO)
 		drv_log_level = DRV_LOG_INFO;

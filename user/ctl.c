@@ -159,7 +159,8 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 		return -ENOENT;
 	}
 	if (flags & DRV_CTL_F_LOCK) {
-		ctl->lock_fd = drv_root_lock(root);
+		ctl->lock_fd = flags & DRV_CTL_F_TRYLOCK ? drv_root_trylock(root) :
+							   drv_root_lock(root);
 		if (ctl->lock_fd < 0)
 			return ctl->lock_fd;
 	}

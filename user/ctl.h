@@ -22,6 +22,7 @@ enum drv_xdp_mode {
 };
 
 #define DRV_CTL_F_LOCK 0x1 /* flock() the pin root for the handle's lifetime */
+#define DRV_CTL_F_TRYLOCK 0x2 /* with _LOCK: -EWOULDBLOCK at once, unsaid, if it is held */
 
 #ifndef DROVER_VERSION
 #define DROVER_VERSION "0.1.0"

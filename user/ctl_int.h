@@ -9,6 +9,8 @@
 
 /* Take flock() on the pin root, retrying up to ~30 s; fd or -errno (with a message). */
 int drv_root_lock(const char *root);
+/* One try, silent: the lock fd, or -EWOULDBLOCK while another holds it (other -errno said). */
+int drv_root_trylock(const char *root);
 /*
  * Check every pinned map under @root against the maps of the embedded program
  * (type, key, value, entries). *npinned: how many pins exist, *nmaps: how many

@@ -120,6 +120,22 @@ int drv_root_lock(const char *root)
 	return -EWOULDBLOCK;
 }
 
+int drv_root_trylock(const char *root)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("Error: can't open pin root %s to lock it: %s\n", root, strerror(errno));
+		return err;
+	}
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	err = -errno;
+	close(fd);
+	return err;
+}
+
 static struct drover_bpf *skel_open(const char *root)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = root);

@@ -33,7 +33,7 @@ for n in 1 2 3; do
 		fail "agent_node.py did not listen on n$n:$HTTPS_PORT"
 done
 
-# write_cfg [DRAIN_NODE [TCP_IDLE]]
+# write_cfg [DRAIN_NODE [TCP_IDLE [CA_FILE]]]
 write_cfg() {
 	local n
 	cat >"$CFG.new" <<EOF
@@ -61,7 +61,7 @@ EOF
       preset: kube-apiserver
       port: $HTTPS_PORT
       verify: true
-      ca: $LAB_TLS_CRT
+      ca: ${3:-$LAB_TLS_CRT}
       sni: drover.lab
     nodes:
       - {address: $(node4 1), name: n1}
@@ -209,6 +209,56 @@ grep -q "reload (file changed) ok" "$AGENT_LOG" || fail "file change not picked 
 idle=$(bpftool -j map dump pinned "$BPFFS/drv_cfg_v1" | jq -r '.[0].formatted.value.tcp_idle_timeout_s // .[0].value.tcp_idle_timeout_s // empty')
 [ "$idle" = 120 ] || fail "tcp-idle 2m not written to drv_cfg by the reload (got '$idle')"
 [ "$(state $HTTPS_PORT 3)" = down ] || fail "api n3 should still be down (its server is stopped)"
+
+log "--- a reload refused for a CA file not there yet applies by itself once it appears"
+CA_LATER=$E2E_TMP/ca-later.crt
+write_cfg 2 2m "$CA_LATER"
+wait_for 10 grep -q "reload (file changed) failed, running configuration kept: $CFG:[0-9]*: service 'api'.*$CA_LATER" "$AGENT_LOG" ||
+	fail "reload naming a missing CA file not refused; log: $(tail -3 "$AGENT_LOG")"
+[ "$(state $HTTP_PORT 2)" = up ] || fail "n2 drained by a refused reload"
+fails=$(metric drover_config_reloads_total 'result="failure"')
+# Give the first retry (2 s after) time to fail the same way: neither logged nor counted again.
+# (Were it late on a busy machine, the checks below would still hold.)
+retry_end=$(($(now_us) + 3000000))
+while [ "$(now_us)" -lt $retry_end ]; do sleep 0.2; done
+[ "$(grep -c "failed, running configuration kept: .*$CA_LATER" "$AGENT_LOG")" -eq 1 ] ||
+	fail "a retry failing the same way was logged again: $(grep "$CA_LATER" "$AGENT_LOG")"
+[ "$(metric drover_config_reloads_total 'result="failure"')" = "$fails" ] ||
+	fail "a retry failing the same way was counted again"
+cp "$LAB_TLS_CRT" "$CA_LATER"
+expect_state $HTTP_PORT 2 drain
+grep -q "reload (retry) ok" "$AGENT_LOG" || fail "no 'reload (retry) ok' in the log"
+write_cfg 3 2m
+expect_state $HTTP_PORT 2 up
+expect_state $HTTP_PORT 3 drain
+
+log "--- a renewed CA file is read again, the config unchanged"
+n_tls=$(grep -c "reload (TLS file changed) ok" "$AGENT_LOG" || true)
+touch "$LAB_TLS_CRT"
+wait_for 10 sh -c "[ \$(grep -c 'reload (TLS file changed) ok' '$AGENT_LOG') -gt $n_tls ]" ||
+	fail "changing $LAB_TLS_CRT did not reload; log: $(tail -3 "$AGENT_LOG")"
+expect_state $HTTP_PORT 3 drain
+
+log "--- a drover command holding the pin root's lock does not stall the agent"
+flock -x "$BPFFS" sleep 8 &
+lpid=$!
+E2E_PIDS+=("$lpid")
+wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
+n_ok=$(grep -c "reload (file changed) ok" "$AGENT_LOG")
+write_cfg 2 2m
+# The reload and /metrics go on while the lock is held; the maps follow once it is free.
+wait_for 5 sh -c "[ \$(grep -c 'reload (file changed) ok' '$AGENT_LOG') -gt $n_ok ]" ||
+	fail "the agent waited for the pin root's lock: no reload in 5 s; log: $(tail -3 "$AGENT_LOG")"
+kill -0 "$lpid" 2>/dev/null || fail "the lock was released too early for this check (busy machine?)"
+t0=$(now_us)
+metrics /metrics >/dev/null || fail "/metrics did not answer while the pin root was locked"
+[ $(($(now_us) - t0)) -lt 2000000 ] || fail "/metrics took $((($(now_us) - t0) / 1000)) ms while locked"
+[ "$(state $HTTP_PORT 2)" = up ] || fail "the maps changed while the pin root was locked"
+wait "$lpid" || true
+expect_state $HTTP_PORT 2 drain
+write_cfg 3 2m
+expect_state $HTTP_PORT 2 up
+expect_state $HTTP_PORT 3 drain
 
 log "--- /metrics is valid Prometheus text"
 metrics /metrics >"$E2E_TMP/metrics.txt"
