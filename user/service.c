@@ -182,6 +182,21 @@ static void percpu_zero(struct drv_ctl *ctl, int fd, __u32 key, size_t size)
 	free(z);
 }
 
+/* How many distinct backends the @size entries of @table name. */
+static __u32 table_backends(const __u32 *table, __u32 size)
+{
+	unsigned char seen[DRV_MAX_BACKENDS] = { 0 };
+	__u32 i, n = 0;
+
+	for (i = 0; i < size; i++) {
+		if (table[i] == DRV_BE_NONE || table[i] >= DRV_MAX_BACKENDS || seen[table[i]])
+			continue;
+		seen[table[i]] = 1;
+		n++;
+	}
+	return n;
+}
+
 /*
  * svc_flip - build @svc's table from @bes into its idle window, then publish it
  * @svc: in: the new service value with the current active slot; out: as written
@@ -218,7 +233,10 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 		goto out_free;
 	}
 	ns.active = svc->active ? 0 : 1;
-	ns.nbackends = n;
+	ns.nbackends = table_backends(table, svc->table_size);
+	if (ns.nbackends < n)
+		pr_warn("Warning: service %s: its table (table-size %u) holds only %u of its %u backends; the others get no new flows: choose a prime table-size of at least 100 x the backends\n",
+			drv_svc_key_str(key, buf, sizeof(buf)), svc->table_size, ns.nbackends, n);
 	for (id = 0; id < svc->table_size; id++)
 		*drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(svc->id, ns.active, id)) = table[id];
 	/* the whole window must be visible before the value that points at it */

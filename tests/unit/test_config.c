@@ -330,6 +330,10 @@ static void bad_address_is_refused(void **state)
 		  "'vip' is not an IPv4 or IPv6 address: '10.0.0.300'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, rancher1]\n", 7, 24,
 		  "'address' is not an IPv4 or IPv6 address: 'rancher1'");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 0.0.0.0\n", 4, 10,
+		  "'vip' is the unspecified address '0.0.0.0'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, '::']\n", 7, 24,
+		  "'address' is the unspecified address '::'");
 }
 
 static void duplicate_vip_port_is_refused(void **state)

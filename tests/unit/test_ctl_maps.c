@@ -198,6 +198,28 @@ static void backend_add_writes_entry_then_flips_table(void **state)
 	assert_int_equal(be_get(2).state, DRV_BE_UP);
 }
 
+/* A table smaller than the backend set: the service counts the backends it really holds. */
+static void table_smaller_than_the_backends_counts_those_it_holds(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.9", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_svc s;
+	char ip[32];
+
+	(void)state;
+	a.table_size = 2;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	for (int i = 1; i <= 3; i++) {
+		struct drv_be_conf b;
+
+		snprintf(ip, sizeof(ip), "10.0.1.%d", i);
+		b = be_conf(ip, 1, DRV_BE_UP);
+		assert_int_equal(drv_backend_add(&ctl, &a.key, &b), 0);
+	}
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 2);
+	assert_int_equal(table_count(&s, 1) + table_count(&s, 2) + table_count(&s, 3), 2);
+}
+
 static void backend_add_rejects_duplicate_backend(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
@@ -635,6 +657,7 @@ int main(void)
 		T(service_add_assigns_lowest_free_id_and_rejects_duplicates),
 		T(unknown_service_is_refused_by_every_backend_call),
 		T(backend_add_writes_entry_then_flips_table),
+		T(table_smaller_than_the_backends_counts_those_it_holds),
 		T(backend_add_rejects_duplicate_backend),
 		T(drain_and_down_leave_the_table_but_keep_the_entry),
 		T(backend_del_clears_entry_and_reuse_bumps_gen),
