@@ -532,22 +532,47 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 	return err;
 }
 
+/*
+ * Serve /metrics, /healthz and /readyz where the config says. A new address
+ * is bound before the old one is let go, so a busy port (said by
+ * drv_metrics_start) leaves the old endpoint serving, and the liveness probe
+ * that reads it passing; the next reload tries again.
+ * Return: 0, or -errno when the configured address is not served.
+ */
 static int metrics_apply(struct agent *ag, const struct drv_metrics_ops *ops)
 {
-	if (!strcmp(ag->metrics_listen, ag->cfg->metrics_listen) &&
-	    (ag->metrics || !ag->cfg->metrics_listen[0]))
+	const char *want = ag->cfg->metrics_listen;
+	struct drv_metrics *nm = NULL;
+	int err;
+
+	if (!strcmp(ag->metrics_listen, want) && (ag->metrics || !want[0]))
 		return 0;
-	drv_metrics_stop(ag->metrics);
-	ag->metrics = NULL;
-	snprintf(ag->metrics_listen, sizeof(ag->metrics_listen), "%s", ag->cfg->metrics_listen);
-	if (!ag->metrics_listen[0])
-		return 0;
-	ag->metrics = drv_metrics_start(ag->metrics_listen, ops);
-	if (!ag->metrics) {
-		ag->metrics_listen[0] = 0;
-		return -errno;
+	if (want[0]) {
+		nm = drv_metrics_start(want, ops);
+		if (!nm && ag->metrics) {
+			/* The same port on another address of this host: let the old go first. */
+			err = errno;
+			drv_metrics_stop(ag->metrics);
+			ag->metrics = NULL;
+			nm = drv_metrics_start(want, ops);
+			if (!nm) {
+				ag->metrics = drv_metrics_start(ag->metrics_listen, ops);
+				errno = err;
+			}
+		}
+		if (!nm) {
+			err = -errno;
+			if (ag->metrics)
+				pr_warn("still serving /metrics, /healthz and /readyz on http://%s\n",
+					ag->metrics_listen);
+			return err;
+		}
 	}
-	pr_info("serving /metrics, /healthz and /readyz on http://%s\n", ag->cfg->metrics_listen);
+	drv_metrics_stop(ag->metrics);
+	ag->metrics = nm;
+	snprintf(ag->metrics_listen, sizeof(ag->metrics_listen), "%s", want);
+	if (nm)
+		pr_info("serving /metrics, /healthz and /readyz on http://%s\n", want);
 	return 0;
 }
 
@@ -1211,7 +1236,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		ag->metrics_dirty = false;
 		pthread_mutex_unlock(&ag->lock);
 		if (metrics_dirty && metrics_apply(ag, ops))
-			pr_warn("reload: metrics endpoint unavailable\n");
+			pr_warn("reload: the new metrics address is not served (said above); the next reload tries again\n");
 	}
 	close(epfd);
 	return err;

@@ -38,7 +38,7 @@ write_cfg() {
 	local n
 	cat >"$CFG.new" <<EOF
 interfaces: [eth0, eth1]
-metrics: {listen: 127.0.0.1:9469}
+metrics: {listen: ${METRICS_LISTEN:-127.0.0.1:9469}}
 timeouts: {tcp-idle: ${2:-1h}}
 defaults:
   snat: $LAB_SNAT4
@@ -259,6 +259,23 @@ expect_state $HTTP_PORT 2 drain
 write_cfg 3 2m
 expect_state $HTTP_PORT 2 up
 expect_state $HTTP_PORT 3 drain
+
+log "--- a reload to a busy metrics port keeps serving on the old one"
+bg "$LAB_NS_LB" python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1", 9470)); s.listen(1); time.sleep(120)'
+busy_pid=$BG_PID
+wait_for 10 listens "$LAB_NS_LB" 127.0.0.1 9470 || fail "could not take port 9470"
+METRICS_LISTEN=127.0.0.1:9470 write_cfg 3 2m
+wait_for 10 grep -q "still serving /metrics, /healthz and /readyz on http://127.0.0.1:9469" "$AGENT_LOG" ||
+	fail "no 'still serving' after a reload to a busy port; log: $(tail -3 "$AGENT_LOG")"
+metrics /healthz | grep -q ok || fail "/healthz on the old port stopped after a reload to a busy port"
+kill "$busy_pid"
+wait_for 10 sh -c "! ip netns exec $LAB_NS_LB ss -Htln 'sport = :9470' | grep -q ." || fail "port 9470 still busy"
+n_ok=$(grep -c "reload (file changed) ok" "$AGENT_LOG")
+write_cfg 3 2m # back to 9469, which is still served
+wait_for 10 sh -c "[ \$(grep -c 'reload (file changed) ok' '$AGENT_LOG') -gt $n_ok ]" ||
+	fail "reload back to the served metrics address failed; log: $(tail -3 "$AGENT_LOG")"
+metrics /healthz | grep -q ok || fail "/healthz not served after the reload back to 9469"
 
 log "--- /metrics is valid Prometheus text"
 metrics /metrics >"$E2E_TMP/metrics.txt"
