@@ -89,7 +89,12 @@ struct drv_svc_key {
 
 #define DRV_SVC_F_NONE 0
 
-/* drv_svcs value. Replaced whole by userspace (hash map update is atomic for readers). */
+/*
+ * drv_svcs value. Replaced whole by userspace: a map update links a new
+ * element, and as drv_svcs is not preallocated the old one is freed only after
+ * every packet that may still read it is done (RCU). In a preallocated hash
+ * the replaced element is reused by the writer's next update at once.
+ */
 struct drv_svc {
 	__u32 id;		/* index into drv_svcst and the Maglev windows */
 	__u32 table_size;	/* Maglev entries in use, a prime ≤ DRV_MAGLEV_MAX */
