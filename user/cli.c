@@ -364,6 +364,10 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 	err = parse_svc_opts(p, r);
 	if (err)
 		return err;
+	if (r->cmd == DRV_CLI_SET && !r->svc_set)
+		return fail(
+			p,
+			"service set changes nothing without an option (mode, snat, snat-ports, table-size)");
 	if (r->cmd == DRV_CLI_ADD && r->svc.mode == DRV_MODE_NAT &&
 	    !(r->svc_set & DRV_CLI_SVC_SNAT)) {
 		char a[DRV_ADDR_STRLEN];

@@ -156,13 +156,17 @@ static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, _
 
 static int get_port(struct pctx *p, yaml_node_t *n, const char *key, __u16 *out)
 {
+	const char *s;
 	__u32 v;
-	int err = get_u32(p, n, key, 0, 65535, &v);
+	int err = want_scalar(p, n, key, &s);
 
 	if (err)
 		return err;
-	if (v == 0)
-		return perr(p, n, "'%s' is 0, must be a port 1..65535", key);
+	err = drv_u32_parse(s, 1, 65535, &v);
+	if (err == -ERANGE)
+		return perr(p, n, "'%s' is %s, must be a port 1..65535", key, s);
+	if (err)
+		return perr(p, n, "'%s' must be a port number, got '%s'", key, s);
 	*out = (__u16)v;
 	return 0;
 }
@@ -342,6 +346,27 @@ static int parse_preset(struct pctx *p, yaml_node_t *n, const char *key, struct 
 	return 0;
 }
 
+/* Keys of mapping @n that the check's kind would ignore are refused: they say what is not checked. */
+static int health_keys_fit_kind(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf *hc)
+{
+	static const char *const http_keys[] = { "path", "host", "body", "expect" };
+	static const char *const tls_keys[] = { "sni", "verify", "ca", "cert", "key" };
+	bool http = hc->kind == DRV_HC_HTTP || hc->kind == DRV_HC_HTTPS;
+	bool tls = hc->kind == DRV_HC_HTTPS || hc->kind == DRV_HC_TLS;
+	yaml_node_t *v;
+	size_t i;
+
+	for (i = 0; !http && i < ARRAY_SIZE(http_keys); i++)
+		if ((v = find(p, n, http_keys[i])))
+			return perr(p, v, "'%s' is for kind http or https; this check is kind %s",
+				    http_keys[i], drv_hc_kind_name(hc->kind));
+	for (i = 0; !tls && i < ARRAY_SIZE(tls_keys); i++)
+		if ((v = find(p, n, tls_keys[i])))
+			return perr(p, v, "'%s' is for kind https or tls; this check is kind %s",
+				    tls_keys[i], drv_hc_kind_name(hc->kind));
+	return 0;
+}
+
 /* @n: a preset name or a mapping of health_keys, applied over @hc. */
 static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 {
@@ -440,7 +465,7 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 		return err;
 	if ((v = find(p, n, "jitter")) && (err = get_u32(p, v, "jitter", 0, 50, &hc->jitter_pct)))
 		return err;
-	return 0;
+	return health_keys_fit_kind(p, n, hc);
 }
 
 /* Cross-field rules of a resolved health check; @n is where to point. */

@@ -249,6 +249,7 @@ static void service_add_rejects_bad_address(void **state)
 	assert_usage_error("service add 10.0.0.1 port 80 snat 10.0.1", "'10.0.1'");
 	assert_usage_error("service add", "service address");
 	assert_usage_error("service add 0.0.0.0 port 80 snat 10.0.1.1", "'0.0.0.0' is the unspecified");
+	assert_usage_error("service set 10.0.0.1 port 80", "changes nothing without an option");
 	assert_usage_error("service add 10.0.0.1 port 80 snat 0.0.0.0", "snat address '0.0.0.0'");
 	assert_usage_error("backend add fd00::1 port 80 ::", "'::' is the unspecified");
 }

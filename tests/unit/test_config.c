@@ -363,7 +363,7 @@ static void port_zero_is_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80, 80]\n    nodes: [10.0.0.11]\n", 6, 17,
 		  "port 80 is listed twice");
 	parse_bad(SVC_HEAD "    ports: [70000]\n    nodes: [10.0.0.11]\n", 6, 13,
-		  "'ports' is 70000, must be 0..65535");
+		  "'ports' is 70000, must be a port 1..65535");
 }
 
 static void table_size_not_prime_is_refused(void **state)
@@ -457,6 +457,12 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, cert: /c.pem}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 13, "'cert' and 'key' go together");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: tcp, path: /healthz}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 31, "'path' is for kind http or https; this check is kind tcp");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, verify: true}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 34, "'verify' is for kind https or tls; this check is kind http");
 }
 
 static void bad_top_level_values_are_refused(void **state)
