@@ -375,8 +375,10 @@ static int reconcile(struct agent *ag)
 	ag->dirty = false;
 	ag->retry = false;
 	up = calloc(ag->nsvcs ? ag->nsvcs : 1, sizeof(*up));
-	if (!up)
+	if (!up) {
+		set_retry(ag); /* the health states are not written yet: try again */
 		return -ENOMEM;
+	}
 	for (i = 0; i < ag->nsvcs; i++) {
 		up[i] = calloc(ag->svcs[i].conf->nnodes, sizeof(**up));
 		if (!up[i]) {
@@ -483,6 +485,8 @@ out_free_up:
 	for (i = 0; i < ag->nsvcs; i++)
 		free(up[i]);
 	free(up);
+	if (err == -ENOMEM)
+		set_retry(ag); /* the health states are not written yet: try again */
 	return err;
 }
 
