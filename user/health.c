@@ -624,7 +624,13 @@ static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 	c->deadline_ns = now + (__u64)hc->timeout_ms * 1000000ull;
 	/* Jitter only shortens the interval, so the fall × interval + timeout bound holds. */
 	jitter = interval * hc->jitter_pct / 100;
-	c->next_ns = now + interval - (jitter ? (__u64)rand_r(&h->seed) % jitter : 0);
+	if (jitter) {
+		/* rand_r gives 31 bits, 2.1 s in ns: two of them cover any jitter. */
+		__u64 r = (__u64)rand_r(&h->seed) << 31 | (__u64)rand_r(&h->seed);
+
+		jitter = r % jitter;
+	}
+	c->next_ns = now + interval - jitter;
 	c->phase = PH_CONNECT;
 
 	if (c->family == DRV_FAMILY_V6) {

@@ -450,6 +450,44 @@ static void checks_repeat_every_interval(void **state)
 	assert_int_equal(c.n_fail, 0);
 }
 
+/* Jitter shortens long intervals by up to its whole share (rand_r alone reached 2.1 s). */
+static void jitter_spans_its_whole_share_of_long_intervals(void **state)
+{
+	enum { N = 64 };
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c[N];
+	struct result r[N], *rs[N];
+	struct srv s;
+	__u64 interval, cut, max_cut = 0;
+	int i;
+
+	(void)state;
+	srv_start(&s, SRV_200);
+	hc_fast(&hc, "tcp", 1000);
+	hc.interval_ms = 60000;
+	hc.jitter_pct = 50;
+	interval = (__u64)hc.interval_ms * 1000000ull;
+	assert_int_equal(drv_health_init(&h), 0);
+	for (i = 0; i < N; i++) {
+		check_init(&c[i], &hc, s.port, &r[i]);
+		rs[i] = &r[i];
+		assert_int_equal(drv_health_add(&h, &c[i]), 0);
+	}
+	run_until(&h, rs, N, 20);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(r[i].n, 1);
+		cut = c[i].started_ns + interval - c[i].next_ns;
+		assert_true(cut <= interval / 2);
+		if (cut > max_cut)
+			max_cut = cut;
+	}
+	drv_health_fini(&h);
+	srv_stop(&s);
+	/* 64 draws over 0..30 s all below 5 s: odds of (1/6)^64 */
+	assert_true(max_cut > 5000000000ull);
+}
+
 static void ipv6_node_is_checked_over_ipv6(void **state)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
@@ -596,6 +634,7 @@ int main(void)
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
 		cmocka_unit_test(checks_repeat_every_interval),
+		cmocka_unit_test(jitter_spans_its_whole_share_of_long_intervals),
 		cmocka_unit_test(ipv6_node_is_checked_over_ipv6),
 		cmocka_unit_test(checks_use_the_configured_source_address),
 		cmocka_unit_test(tls_settings_that_cannot_load_are_reported),
