@@ -51,13 +51,15 @@ with_caps "$CAPS" "$DROVER_STATIC" --bpffs "$BPFFS" attach "${T}c" mode native |
 	fail "attach of a second interface with only '$CAPS' failed (two-arm NAT needs it)"
 with_caps "$CAPS" "$DROVER_STATIC" --bpffs "$BPFFS" -j status >/dev/null ||
 	fail "status with only '$CAPS' failed"
-for i in a c; do "$DROVER_STATIC" --bpffs "$BPFFS" detach "${T}$i" || fail "detach ${T}$i as full root failed"; done
+for i in a c; do
+	ip netns exec "$NS" "$DROVER_STATIC" --bpffs "$BPFFS" detach "${T}$i" || fail "detach ${T}$i as full root failed"
+done
 log "attach of two interfaces, status: ok with '$CAPS'"
 
 for c in $CAPS; do
 	less=$(echo " $CAPS " | sed "s/ $c / /" | xargs)
 	if with_caps "$less" "$DROVER_STATIC" --bpffs "$BPFFS" attach "${T}a" 2>"$E2E_TMP/err"; then
-		"$DROVER_STATIC" --bpffs "$BPFFS" detach "${T}a" || true
+		ip netns exec "$NS" "$DROVER_STATIC" --bpffs "$BPFFS" detach "${T}a" || true
 		fail "attach works without $c: remove it from deploy/base/daemonset.yaml (and tests/image/manifests.py)"
 	fi
 	log "without $c: refused ($(head -1 "$E2E_TMP/err"))"
@@ -79,7 +81,7 @@ with_caps "$CAPS" "$DROVER_STATIC" --bpffs "$BPFFS" run config "$E2E_TMP/drover.
 	>"$E2E_TMP/agent.log" 2>&1 &
 AGENT=$!
 E2E_PIDS+=("$AGENT")
-on_exit "\"$DROVER_STATIC\" --bpffs \"$BPFFS\" detach ${T}a >/dev/null 2>&1"
+on_exit "ip netns exec $NS \"$DROVER_STATIC\" --bpffs \"$BPFFS\" detach ${T}a >/dev/null 2>&1"
 ready() { ip netns exec "$NS" curl -sf -o /dev/null --max-time 3 http://127.0.0.1:9469/readyz; }
 if ! wait_for 30 ready; then
 	cat "$E2E_TMP/agent.log" >&2
