@@ -15,9 +15,8 @@
  * flow finds no free port among its probes, it takes the one of the oldest
  * half-open flow (only the client's SYN seen) among them, as conntrack drops
  * unreplied entries first: clients that finish their handshake keep getting
- * through, and open flows are never taken. A half-open flow checks on each of
- * its packets that its port is still its own, and takes it back from another
- * half-open flow: the node answers only the first SYN on a port.
+ * through, and open flows are never taken. The half-open flow loses its
+ * record with its port, so its next packet starts a new flow.
  */
 #ifndef __DROVER_BPF_LB_H
 #define __DROVER_BPF_LB_H
@@ -184,9 +183,10 @@ static __always_inline bool nat_is_flow(const struct drv_nat *n, const struct pk
  * @h: the flow's hash; the first port tried is derived from it, so a flow
  *     whose record was evicted finds its own entry again and keeps its port.
  * With no free or dead port among the probes, the oldest half-open flow's is
- * taken (snat_reclaim_syn). The oldest so far is kept in drv_scratch, not on
- * the stack: the verifier does not follow values in map memory, so the loop
- * adds no states to explore (on the stack it took drover_xdp past 1M).
+ * taken (snat_reclaim_syn) and that flow's record deleted. The oldest so far
+ * is kept in drv_scratch, not on the stack: the verifier does not follow
+ * values in map memory, so the loop adds no states to explore (on the stack
+ * it took drover_xdp past 1M); the record's key is built there too.
  * Return: the port (network order), or 0 when the probed ports are all held
  * by flows past their handshake.
  */
@@ -241,6 +241,13 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
 	if (!cur || cur->state != DRV_FLOW_SYN)
 		return 0;
+	sc->victim = (struct drv_flow_key){ .saddr = cur->client,
+					    .daddr = cur->vip,
+					    .sport = cur->client_port,
+					    .dport = cur->vip_port,
+					    .proto = IPPROTO_TCP,
+					    .family = p->family };
+	bpf_map_delete_elem(&DRV_MAP_FLOWS, &sc->victim);
 	*cur = nv;
 	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
 	return nk.dport;
@@ -248,10 +255,9 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 
 /**
  * snat_refresh - keep the reply entry of live flow @f in place, in @state
- * LRU pressure may have evicted it; a new flow may have taken its port while
- * @f was half-open (snat_reserve), which @f then takes back if that flow is
- * half-open too.
- * Return: false if the port is held by another flow past its handshake.
+ * LRU pressure may have evicted it, and another flow may then have taken the
+ * port as free.
+ * Return: false if another flow holds the port.
  */
 static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *svc,
 					 const struct drv_backend *be, const struct drv_flow *f,
@@ -268,13 +274,8 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 		bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
 		return true;
 	}
-	if (!nat_is_flow(cur, p)) {
-		if (cur->state != DRV_FLOW_SYN)
-			return false;
-		*cur = nv;
-		stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
-		return true;
-	}
+	if (!nat_is_flow(cur, p))
+		return false;
 	/* The forward direction opens the entry; a close from either side sticks. */
 	if (cur->state != DRV_FLOW_CLOSING)
 		cur->state = state;
@@ -380,9 +381,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
 		    be->state != DRV_BE_DOWN) {
 			state = tcp_flow_state(p->tcp, f->state, false);
-			/* Half-open, every packet checks that the flow's SNAT port is still its own. */
-			if (state != f->state || f->state == DRV_FLOW_SYN ||
-			    now - f->last_seen_ns > DRV_TOUCH_NS) {
+			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&
 				    !snat_refresh(p, svc, be, f, state, now)) {
 					stats_count(DRV_STAT_SNAT_PORT_LOST, p->len);

@@ -238,7 +238,7 @@ enum drv_stat {
 	DRV_STAT_ICMP_MISS,		/* too-big about a VIP or SNAT port, no flow: passed */
 	DRV_STAT_ICMP_LOW_MTU,		/* nat too-big below 1280 bytes: passed (lowers all clients) */
 	DRV_STAT_SNAT_RECLAIM_SYN,	/* no free SNAT port: took the oldest half-open flow's */
-	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port was another open flow's: picked anew */
+	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port is another flow's (entry evicted): picked anew */
 	__DRV_STAT_MAX,
 };
 

@@ -828,6 +828,12 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 		{ 20003, DRV_FLOW_CLOSING, 4000 },
 	};
 	struct pkt_spec c = syn4, want;
+	struct drv_flow_key vk = { .sport = htons(30002),
+				   .dport = htons(80),
+				   .proto = IPPROTO_TCP,
+				   .family = DRV_FAMILY_V4 };
+	struct drv_flow vf = { .last_seen_ns = now, .backend_id = 1, .backend_gen = 1,
+			       .snat_port = htons(20002), .state = DRV_FLOW_SYN };
 	struct drv_nat n;
 	size_t i;
 
@@ -843,7 +849,12 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 		n.vip = addr("10.0.0.100");
 		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
 	}
+	/* The half-open flow of port 20002 has a record: taking its port deletes it. */
+	vk.saddr = addr("10.1.0.9");
+	vk.daddr = addr("10.0.0.100");
+	assert_int_equal(bpf_map__update_elem(e->flows, &vk, sizeof(vk), &vf, sizeof(vf), 0), 0);
 	assert_int_equal(run(e, &c, ifa), XDP_REDIRECT);
+	assert_int_not_equal(bpf_map__lookup_elem(e->flows, &vk, sizeof(vk), &vf, sizeof(vf), 0), 0);
 	want = syn4_at_node(20002);
 	expect_frame(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 1);
@@ -856,37 +867,69 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 }
 
 /*
- * Two half-open flows on the one port: each packet of a half-open flow takes
- * the port back from the other (the node answers only the first SYN on a
- * port, so either may be the one it knows); once one is open, the other finds
- * its port held for good: snat_port_lost, and as a new flow it gets no port.
+ * Two half-open flows on the one port: the one whose port was taken loses its
+ * record, so its next packet starts a new flow (here taking the port back, as
+ * the other is still half-open); once open, it keeps the port, and the other,
+ * now without a record, gets none.
  */
-static void half_open_flow_takes_its_port_back_and_an_open_one_keeps_it(void **state)
+static void half_open_flow_that_lost_its_port_starts_again(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec a = syn4, b = syn4, want = syn4_at_node(20000);
+	struct drv_flow_key ka = { .sport = htons(a.sport),
+				   .dport = htons(80),
+				   .proto = IPPROTO_TCP,
+				   .family = DRV_FAMILY_V4 };
+	struct drv_flow f;
 
+	ka.saddr = addr(a.saddr);
+	ka.daddr = addr(a.daddr);
 	std_v4(e, 20000, 20000);
 	b.sport = 40001;
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT); /* takes a's port */
 	assert_int_equal(nat_of(e, 20000).client_port, htons(b.sport));
-	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's SYN again: takes it back */
+	assert_int_not_equal(bpf_map__lookup_elem(e->flows, &ka, sizeof(ka), &f, sizeof(f), 0), 0);
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's SYN again: a new flow */
 	expect_frame(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
 	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
 	a.flags = TCP_ACK;
-	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's handshake ends on its own port */
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's handshake ends on its port */
 	want.flags = TCP_ACK;
 	expect_frame(e, &want);
-	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
-	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
 	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
 	b.flags = TCP_ACK;
-	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	assert_int_equal(run(e, &b, ifa), XDP_DROP); /* no record, and no port but a's */
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
+}
+
+/*
+ * A flow's reply entry evicted (LRU) and its port then taken as free by
+ * another flow: the flow's next packet that refreshes the entry finds the port
+ * another's (snat_port_lost) and starts again as a new flow, here with no
+ * port left; the other flow keeps its entry.
+ */
+static void flow_whose_port_another_flow_holds_starts_again(void **state)
+{
+	struct env *e = *state;
+	struct drv_flow_key nk = nat_key4(20000);
+	struct pkt_spec a = syn4;
+	struct drv_nat n;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	n = nat_of(e, 20000);
+	n.client_port = htons(31000); /* another client now holds the port, past its handshake */
+	n.state = DRV_FLOW_OPEN;
+	assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+	a.flags = TCP_ACK;
+	assert_int_equal(run(e, &a, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_PORT_LOST), 1);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 1);
-	assert_int_equal(nat_of(e, 20000).client_port, htons(a.sport));
+	assert_int_equal(nat_of(e, 20000).client_port, htons(31000));
 }
 
 static void rst_marks_flow_closing(void **state)
@@ -1549,7 +1592,8 @@ int main(void)
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
-		T(half_open_flow_takes_its_port_back_and_an_open_one_keeps_it),
+		T(half_open_flow_that_lost_its_port_starts_again),
+		T(flow_whose_port_another_flow_holds_starts_again),
 		T(first_fragment_to_vip_is_dropped),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
@@ -1576,7 +1620,7 @@ int main(void)
 		N(nat_reply_v4_is_translated_back_to_client),
 		N(flow_of_down_backend_rehashes_to_table),
 		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
-		N(half_open_flow_takes_its_port_back_and_an_open_one_keeps_it),
+		N(half_open_flow_that_lost_its_port_starts_again),
 		N(vip_packet_cut_at_every_length_is_never_forwarded),
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
