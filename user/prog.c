@@ -217,15 +217,12 @@ int drv_maps_check(const char *root, int *npinned, int *nmaps)
 		}
 		if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
 		    info.value_size != bpf_map__value_size(map) ||
-		    info.max_entries != bpf_map__max_entries(map) ||
-		    /* the kernel adds flags of its own (devmaps: BPF_F_RDONLY_PROG) */
-		    ((info.map_flags ^ bpf_map__map_flags(map)) & BPF_F_NO_PREALLOC)) {
-			pr_warn("Error: pinned map %s was created by an incompatible drover (%s key %u value %u entries %u flags %#x; this drover %s needs %s key %u value %u entries %u flags %#x). Detach every interface of this pin root (drover detach IFNAME), remove %s, then attach again; or use another --bpffs\n",
+		    info.max_entries != bpf_map__max_entries(map)) {
+			pr_warn("Error: pinned map %s was created by an incompatible drover (%s key %u value %u entries %u; this drover %s needs %s key %u value %u entries %u). Detach every interface of this pin root (drover detach IFNAME), remove %s, then attach again; or use another --bpffs\n",
 				path, map_type_str(info.type), info.key_size, info.value_size,
-				info.max_entries, info.map_flags, DROVER_VERSION,
-				map_type_str(bpf_map__type(map)), bpf_map__key_size(map),
-				bpf_map__value_size(map), bpf_map__max_entries(map),
-				bpf_map__map_flags(map), path);
+				info.max_entries, DROVER_VERSION, map_type_str(bpf_map__type(map)),
+				bpf_map__key_size(map), bpf_map__value_size(map),
+				bpf_map__max_entries(map), path);
 			err = -EPROTO;
 			goto out;
 		}

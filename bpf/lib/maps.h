@@ -13,13 +13,11 @@
 
 #include "drover/maps.h"
 
-/* Not preallocated: a service replaced under a packet stays whole until it is done (drv_svc). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct drv_svc_key);
 	__type(value, struct drv_svc);
 	__uint(max_entries, DRV_MAX_SVCS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } DRV_MAP_SVCS SEC(".maps");
 

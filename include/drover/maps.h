@@ -90,10 +90,10 @@ struct drv_svc_key {
 #define DRV_SVC_F_NONE 0
 
 /*
- * drv_svcs value. Replaced whole by userspace: a map update links a new
- * element, and as drv_svcs is not preallocated the old one is freed only after
- * every packet that may still read it is done (RCU). In a preallocated hash
- * the replaced element is reused by the writer's next update at once.
+ * drv_svcs value. Replaced whole by userspace, in one map update. The kernel
+ * reuses a replaced element's memory for the writer's next update at once, so
+ * a packet stalled across two updates can read another service's value (see
+ * the data path section of the README).
  */
 struct drv_svc {
 	__u32 id;		/* index into drv_svcst and the Maglev windows */

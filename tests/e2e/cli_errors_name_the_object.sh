@@ -83,13 +83,6 @@ expect 1 "$OLD/drv_svcs_v1" "incompatible" -- \
 	ip netns exec "$NS" "$DROVER" --bpffs "$OLD" service show
 ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached over incompatible maps"
 [ "$(ls "$OLD")" = drv_svcs_v1 ] || fail "refused attach changed $OLD: $(ls "$OLD")"
-# The same layout, preallocated (drover before drv_svcs_v1 became BPF_F_NO_PREALLOC).
-OLD2=$BPFFS/old2
-mkdir "$OLD2"
-bpftool map create "$OLD2/drv_svcs_v1" type hash key 20 value 36 entries 64 name drv_svcs_v1
-expect 1 "$OLD2/drv_svcs_v1" "incompatible" "flags 0;" "flags 0x1)" -- \
-	ip netns exec "$NS" "$DROVER" --bpffs "$OLD2" attach f0
-ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached over preallocated services"
 
 log "usage errors exit 2 and name the bad word"
 expect 2 "'10.0.0.300'" -- dr service add 10.0.0.300 port 80 snat 10.0.1.1

@@ -47,7 +47,7 @@ static int maps_create(void **state)
 	ctl.lock_fd = -1;
 	snprintf(ctl.root, sizeof(ctl.root), "(test maps)");
 	ctl.svcs_fd = mk(BPF_MAP_TYPE_HASH, sizeof(struct drv_svc_key), sizeof(struct drv_svc),
-			 DRV_MAX_SVCS, BPF_F_NO_PREALLOC);
+			 DRV_MAX_SVCS, 0);
 	ctl.bes_fd = mk(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct drv_backend), DRV_MAX_BACKENDS, 0);
 	ctl.maglev_fd = mk(BPF_MAP_TYPE_ARRAY, 4, 4, DRV_MAGLEV_ENTRIES, BPF_F_MMAPABLE);
 	ctl.flows_fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct drv_flow_key),
