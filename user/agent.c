@@ -781,6 +781,10 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		drv_config_free(ncfg);
 		return;
 	}
+	if (ncfg->xdp_mode != ag->cfg->xdp_mode)
+		pr_warn("reload: xdp-mode is now %s; interfaces attached already keep %s until detached (drover detach IFNAME, then a reload attaches them again)\n",
+			ncfg->xdp_mode == DRV_XDP_SKB ? "skb" : "native",
+			ag->cfg->xdp_mode == DRV_XDP_SKB ? "skb" : "native");
 	/* An attach above may have pinned fresh maps: adopt node states from those. */
 	ro_follow_pins(ag);
 	snat_ports_check(ncfg);

@@ -392,6 +392,7 @@ static int want(struct drv_health *h, struct drv_check *c, __u32 events)
 		failf(h, c, "epoll: %s", strerror(errno));
 		return -1;
 	}
+	c->events = events;
 	return 0;
 }
 
@@ -458,8 +459,12 @@ static void do_recv(struct drv_health *h, struct drv_check *c)
 			if (n <= 0) {
 				int e = SSL_get_error(c->ssl, (int)n);
 
-				if (e == SSL_ERROR_WANT_READ)
+				/* After a write it needed (a key update), wait for input again. */
+				if (e == SSL_ERROR_WANT_READ) {
+					if (c->events != EPOLLIN && want(h, c, EPOLLIN))
+						return;
 					break;
+				}
 				if (e == SSL_ERROR_WANT_WRITE) {
 					want(h, c, EPOLLOUT);
 					return;
@@ -678,6 +683,7 @@ static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 		failf(h, c, "epoll: %s", strerror(errno));
 		return;
 	}
+	c->events = ev.events;
 	if (connect(c->fd, (struct sockaddr *)&ss, sl) == 0) {
 		connected(h, c);
 		return;

@@ -54,6 +54,7 @@ struct drv_check {
 	/* Private to health.c. */
 	int fd;
 	int phase;
+	__u32 events; /* what epoll waits for on fd */
 	void *ssl_ctx, *ssl;
 	__u64 started_ns, deadline_ns, next_ns;
 	char *buf; /* request, then response */

@@ -38,6 +38,7 @@ write_cfg() {
 	local n
 	cat >"$CFG.new" <<EOF
 interfaces: [eth0, eth1]
+xdp-mode: ${XDP_MODE:-native}
 metrics: {listen: ${METRICS_LISTEN:-127.0.0.1:9469}}
 timeouts: {tcp-idle: ${2:-1h}}
 defaults:
@@ -276,6 +277,14 @@ write_cfg 3 2m # back to 9469, which is still served
 wait_for 10 sh -c "[ \$(grep -c 'reload (file changed) ok' '$AGENT_LOG') -gt $n_ok ]" ||
 	fail "reload back to the served metrics address failed; log: $(tail -3 "$AGENT_LOG")"
 metrics /healthz | grep -q ok || fail "/healthz not served after the reload back to 9469"
+
+log "--- a reload changing xdp-mode says the attached interfaces keep theirs"
+XDP_MODE=skb write_cfg 3 2m
+wait_for 10 grep -q "reload: xdp-mode is now skb; interfaces attached already keep native" "$AGENT_LOG" ||
+	fail "no warning for an xdp-mode change; log: $(tail -3 "$AGENT_LOG")"
+ip -n "$LAB_NS_LB" link show eth0 | grep -q "xdp " || fail "eth0 lost its native XDP on the reload"
+write_cfg 3 2m
+wait_for 10 grep -q "reload: xdp-mode is now native" "$AGENT_LOG" || fail "no warning for xdp-mode back"
 
 log "--- /metrics is valid Prometheus text"
 metrics /metrics >"$E2E_TMP/metrics.txt"
