@@ -1008,6 +1008,19 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	else
 		ret = parse_top(&p, root, cfg);
 	yaml_document_delete(&doc);
+	/* A second document (after ---) would be ignored: say so rather than drop it. */
+	if (!ret && yaml_parser_load(&parser, &doc)) {
+		yaml_node_t *more = yaml_document_get_root_node(&doc);
+
+		if (more) {
+			snprintf(
+				err, errlen,
+				"%s:%zu:%zu: a second YAML document: drover reads one; merge it into the first or remove it",
+				name, more->start_mark.line + 1, more->start_mark.column + 1);
+			ret = -EINVAL;
+		}
+		yaml_document_delete(&doc);
+	}
 out_delete_parser:
 	yaml_parser_delete(&parser);
 out_free_cfg:

@@ -323,6 +323,13 @@ static void wrong_type_is_refused(void **state)
 		  42, "'weight' needs a value, got a list");
 }
 
+static void second_yaml_document_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n---\ninterfaces: [eth1]\n", 9,
+		  1, "a second YAML document");
+}
+
 static void bad_address_is_refused(void **state)
 {
 	(void)state;
@@ -552,6 +559,7 @@ int main(void)
 		cmocka_unit_test(duplicate_key_is_refused),
 		cmocka_unit_test(wrong_type_is_refused),
 		cmocka_unit_test(bad_address_is_refused),
+		cmocka_unit_test(second_yaml_document_is_refused),
 		cmocka_unit_test(duplicate_vip_port_is_refused),
 		cmocka_unit_test(missing_nodes_is_refused),
 		cmocka_unit_test(port_zero_is_refused),
