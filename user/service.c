@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 
 #include <bpf/bpf.h>
 
@@ -198,6 +202,32 @@ static __u32 table_backends(const __u32 *table, __u32 size)
 }
 
 /*
+ * svcs_quiesce - return once no packet can still be reading what a drv_svcs
+ * update or delete replaced. The kernel hands a replaced hash element's
+ * memory to the next update at once, and the next flip rewrites the window
+ * the old value pointed to, while a packet uses the value it looked up for
+ * its whole run. XDP runs inside an RCU read-side section, so one RCU grace
+ * period is enough: membarrier(MEMBARRIER_CMD_GLOBAL) waits for one
+ * (synchronize_rcu). Writers hold the pin root's lock through it, so the next
+ * update, from any drover, comes after. Without membarrier (nohz_full, an
+ * old kernel) 50 ms stands in, far above a grace period on an idle system.
+ */
+static void svcs_quiesce(void)
+{
+	static bool said;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	if (!syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		return;
+	if (!said)
+		pr_debug(
+			"membarrier(MEMBARRIER_CMD_GLOBAL): %s; waiting 50 ms after service updates instead\n",
+			strerror(errno));
+	said = true;
+	nanosleep(&ts, NULL);
+}
+
+/*
  * svc_flip - build @svc's table from @bes into its idle window, then publish it
  * @svc: in: the new service value with the current active slot; out: as written
  */
@@ -248,6 +278,7 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 			strerror(errno));
 		goto out_free;
 	}
+	svcs_quiesce();
 	*svc = ns;
 out_free:
 	free(table);
@@ -551,6 +582,7 @@ int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
 			strerror(errno));
 		goto out_free;
 	}
+	svcs_quiesce();
 	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
 		if (!bes[id].family || bes[id].svc_id != s.id)
 			continue;

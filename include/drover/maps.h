@@ -90,10 +90,9 @@ struct drv_svc_key {
 #define DRV_SVC_F_NONE 0
 
 /*
- * drv_svcs value. Replaced whole by userspace, in one map update. The kernel
- * reuses a replaced element's memory for the writer's next update at once, so
- * a packet stalled across two updates can read another service's value (see
- * the data path section of the README).
+ * drv_svcs value. Replaced whole by userspace, in one map update, after which
+ * the writer waits for an RCU grace period: the kernel reuses a replaced
+ * element's memory for the next update at once (user/service.c, svcs_quiesce).
  */
 struct drv_svc {
 	__u32 id;		/* index into drv_svcst and the Maglev windows */
