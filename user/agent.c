@@ -1148,9 +1148,10 @@ static bool is_ready(void *arg, char *why, size_t len)
 	return r;
 }
 
-static void usage(void)
+/* Usage on @f: stdout when asked for (help), stderr after an error. */
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"Usage: drover run config FILE [--detach-on-exit] [--check]\n"
 		"       drover run --config FILE ...\n"
 		"  config FILE       the YAML configuration (docs/agent.md)\n"
@@ -1264,28 +1265,35 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		if ((!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
 		     !strcmp(argv[i], "-c")) &&
 		    i + 1 < argc) {
+			if (path) {
+				fprintf(stderr,
+					"Error: '%s' is given twice: the agent runs one configuration\n",
+					argv[i]);
+				usage(stderr);
+				return 2;
+			}
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
 			   !strcmp(argv[i], "-c")) {
 			fprintf(stderr, "Error: '%s' needs a FILE\n", argv[i]);
-			usage();
+			usage(stderr);
 			return 2;
 		} else if (!strcmp(argv[i], "--detach-on-exit")) {
 			continue;
 		} else if (!strcmp(argv[i], "--check")) {
 			check_only = true;
 		} else if (!strcmp(argv[i], "help") || !strcmp(argv[i], "--help")) {
-			usage();
+			usage(stdout);
 			return 0;
 		} else {
 			fprintf(stderr, "Error: what is '%s'?\n", argv[i]);
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (!path) {
 		fprintf(stderr, "Error: no configuration file: drover run config FILE\n");
-		usage();
+		usage(stderr);
 		return 2;
 	}
 

@@ -132,8 +132,10 @@ expect 1 "$ROOT/links/e0" "another network namespace" "--bpffs" -- \
 	ip netns exec "$T-other" "$DROVER" --bpffs "$ROOT" attach e0
 ip -n "$NS" link show e0 | grep -q 'xdp' || fail "refused attach in $T-other detached e0 of $NS"
 
-log "help at every level exits 0"
-for lvl in "" "service" "backend" "attach" "stats" "lookup"; do
+expect 2 "'config' is given twice" -- dr run config "$E2E_TMP/a.yaml" config "$E2E_TMP/b.yaml"
+
+log "help at every level exits 0, on stdout"
+for lvl in "" "service" "backend" "attach" "stats" "lookup" "run"; do
 	# shellcheck disable=SC2086
 	out=$(dr $lvl help) || fail "drover $lvl help failed"
 	grep -q "Usage: drover" <<<"$out" || fail "drover $lvl help printed no grammar"
