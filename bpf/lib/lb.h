@@ -264,13 +264,14 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 					 __u8 state, __u64 now)
 {
 	struct drv_flow_key nk = {};
-	struct drv_nat nv = {};
 	struct drv_nat *cur;
 
 	nat_key(&nk, p, svc, be, f->snat_port);
-	nat_value(&nv, p, svc->id, f->backend_id, state, now);
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
 	if (!cur) {
+		struct drv_nat nv = {};
+
+		nat_value(&nv, p, svc->id, f->backend_id, state, now);
 		bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
 		return true;
 	}
