@@ -325,8 +325,8 @@ static void expect_frame(struct env *e, const struct pkt_spec *want)
 	assert_true(pkt_csums_ok(e->out, e->out_len, want));
 }
 
-/* The SNAT port the program tries first for @s: derived from the flow hash. */
-static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
+/* The 5-tuple of packet @s as the program keys it (drv_flows, drv_nat, the flow hash). */
+static struct drv_flow_key key_of(const struct pkt_spec *s)
 {
 	struct drv_flow_key k = { .sport = htons(s->sport),
 				  .dport = htons(s->dport),
@@ -335,6 +335,14 @@ static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
 
 	k.saddr = addr(s->saddr);
 	k.daddr = addr(s->daddr);
+	return k;
+}
+
+/* The SNAT port the program tries first for @s: derived from the flow hash. */
+static __u16 snat_first_port(const struct pkt_spec *s, __u16 lo, __u16 hi)
+{
+	struct drv_flow_key k = key_of(s);
+
 	return lo + drv_flow_hash(&k) % (hi - lo + 1);
 }
 
@@ -705,14 +713,9 @@ static void snat_exhaustion_is_dropped_and_counted(void **state)
 
 static struct drv_flow flow_of(struct env *e, const struct pkt_spec *s)
 {
-	struct drv_flow_key k = { .sport = htons(s->sport),
-				  .dport = htons(s->dport),
-				  .proto = IPPROTO_TCP,
-				  .family = s->family };
+	struct drv_flow_key k = key_of(s);
 	struct drv_flow f;
 
-	k.saddr = addr(s->saddr);
-	k.daddr = addr(s->daddr);
 	assert_int_equal(bpf_map__lookup_elem(e->flows, &k, sizeof(k), &f, sizeof(f), 0), 0);
 	return f;
 }
@@ -759,14 +762,9 @@ static void syn_only_flow_is_half_open_until_the_client_acks(void **state)
 /* The drv_nat key of node 1's replies to SNAT 10.2.0.1:@port. */
 static struct drv_flow_key nat_key4(__u16 port)
 {
-	struct drv_flow_key nk = { .sport = htons(8080),
-				   .dport = htons(port),
-				   .proto = IPPROTO_TCP,
-				   .family = DRV_FAMILY_V4 };
+	struct pkt_spec reply = reply4_from_node(port, TCP_ACK);
 
-	nk.saddr = addr("10.2.0.11");
-	nk.daddr = addr("10.2.0.1");
-	return nk;
+	return key_of(&reply);
 }
 
 static struct drv_nat nat_of(struct env *e, __u16 port)
@@ -827,11 +825,8 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 		{ 20002, DRV_FLOW_SYN, 3000 },
 		{ 20003, DRV_FLOW_CLOSING, 4000 },
 	};
-	struct pkt_spec c = syn4, want;
-	struct drv_flow_key vk = { .sport = htons(30002),
-				   .dport = htons(80),
-				   .proto = IPPROTO_TCP,
-				   .family = DRV_FAMILY_V4 };
+	struct pkt_spec c = syn4, want, victim = syn4;
+	struct drv_flow_key vk;
 	struct drv_flow vf = { .last_seen_ns = now, .backend_id = 1, .backend_gen = 1,
 			       .snat_port = htons(20002), .state = DRV_FLOW_SYN };
 	struct drv_nat n;
@@ -850,8 +845,9 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
 	}
 	/* The half-open flow of port 20002 has a record: taking its port deletes it. */
-	vk.saddr = addr("10.1.0.9");
-	vk.daddr = addr("10.0.0.100");
+	victim.saddr = "10.1.0.9";
+	victim.sport = 30002;
+	vk = key_of(&victim);
 	assert_int_equal(bpf_map__update_elem(e->flows, &vk, sizeof(vk), &vf, sizeof(vf), 0), 0);
 	assert_int_equal(run(e, &c, ifa), XDP_REDIRECT);
 	assert_int_not_equal(bpf_map__lookup_elem(e->flows, &vk, sizeof(vk), &vf, sizeof(vf), 0), 0);
@@ -876,14 +872,9 @@ static void half_open_flow_that_lost_its_port_starts_again(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec a = syn4, b = syn4, want = syn4_at_node(20000);
-	struct drv_flow_key ka = { .sport = htons(a.sport),
-				   .dport = htons(80),
-				   .proto = IPPROTO_TCP,
-				   .family = DRV_FAMILY_V4 };
+	struct drv_flow_key ka = key_of(&a);
 	struct drv_flow f;
 
-	ka.saddr = addr(a.saddr);
-	ka.daddr = addr(a.daddr);
 	std_v4(e, 20000, 20000);
 	b.sport = 40001;
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
@@ -1127,17 +1118,12 @@ static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
 {
 	struct env *e = *state;
 	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
-	struct drv_flow_key k = { .sport = htons(40000),
-				  .dport = htons(443),
-				  .proto = IPPROTO_TCP,
-				  .family = DRV_FAMILY_V6 };
+	struct drv_flow_key k = key_of(&syn6);
 	__u32 label;
 
 	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
 	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
 	table_fill(e, 3, 1, 7);
-	k.saddr = addr("fd01::2");
-	k.daddr = addr("fd00::100");
 	label = drv_flow_hash(&k) & 0xfffff;
 	*(__be32 *)&o = htonl(0x60000000 | label);
 	o.payload_len = htons(40 + 20);
