@@ -233,10 +233,17 @@ write_cfg 3 2m
 expect_state $HTTP_PORT 2 up
 expect_state $HTTP_PORT 3 drain
 
+# log_count TEXT: how many lines of the agent's log hold TEXT.
+log_count() { grep -cF -- "$1" "$AGENT_LOG" || true; }
+# log_grows SECONDS TEXT BEFORE: wait until more than BEFORE lines of the agent's log hold TEXT.
+log_grows() {
+	wait_for "$1" sh -c '[ "$(grep -cF -- "$1" "$2")" -gt "$3" ]' sh "$2" "$AGENT_LOG" "$3"
+}
+
 log "--- a renewed CA file is read again, the config unchanged"
-n_tls=$(grep -c "reload (TLS file changed) ok" "$AGENT_LOG" || true)
+n_tls=$(log_count "reload (TLS file changed) ok")
 touch "$LAB_TLS_CRT"
-wait_for 10 sh -c "[ \$(grep -c 'reload (TLS file changed) ok' '$AGENT_LOG') -gt $n_tls ]" ||
+log_grows 10 "reload (TLS file changed) ok" "$n_tls" ||
 	fail "changing $LAB_TLS_CRT did not reload; log: $(tail -3 "$AGENT_LOG")"
 expect_state $HTTP_PORT 3 drain
 
@@ -245,10 +252,10 @@ flock -x "$BPFFS" sleep 8 &
 lpid=$!
 E2E_PIDS+=("$lpid")
 wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
-n_ok=$(grep -c "reload (file changed) ok" "$AGENT_LOG")
+n_ok=$(log_count "reload (file changed) ok")
 write_cfg 2 2m
 # The reload and /metrics go on while the lock is held; the maps follow once it is free.
-wait_for 5 sh -c "[ \$(grep -c 'reload (file changed) ok' '$AGENT_LOG') -gt $n_ok ]" ||
+log_grows 5 "reload (file changed) ok" "$n_ok" ||
 	fail "the agent waited for the pin root's lock: no reload in 5 s; log: $(tail -3 "$AGENT_LOG")"
 kill -0 "$lpid" 2>/dev/null || fail "the lock was released too early for this check (busy machine?)"
 t0=$(now_us)
@@ -272,9 +279,9 @@ wait_for 10 grep -q "still serving /metrics, /healthz and /readyz on http://127.
 metrics /healthz | grep -q ok || fail "/healthz on the old port stopped after a reload to a busy port"
 kill "$busy_pid"
 wait_for 10 sh -c "! ip netns exec $LAB_NS_LB ss -Htln 'sport = :9470' | grep -q ." || fail "port 9470 still busy"
-n_ok=$(grep -c "reload (file changed) ok" "$AGENT_LOG")
+n_ok=$(log_count "reload (file changed) ok")
 write_cfg 3 2m # back to 9469, which is still served
-wait_for 10 sh -c "[ \$(grep -c 'reload (file changed) ok' '$AGENT_LOG') -gt $n_ok ]" ||
+log_grows 10 "reload (file changed) ok" "$n_ok" ||
 	fail "reload back to the served metrics address failed; log: $(tail -3 "$AGENT_LOG")"
 metrics /healthz | grep -q ok || fail "/healthz not served after the reload back to 9469"
 
