@@ -783,8 +783,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	}
 	if (ncfg->xdp_mode != ag->cfg->xdp_mode)
 		pr_warn("reload: xdp-mode is now %s; interfaces attached already keep %s until detached (drover detach IFNAME, then a reload attaches them again)\n",
-			ncfg->xdp_mode == DRV_XDP_SKB ? "skb" : "native",
-			ag->cfg->xdp_mode == DRV_XDP_SKB ? "skb" : "native");
+			drv_xdp_mode_str(ncfg->xdp_mode), drv_xdp_mode_str(ag->cfg->xdp_mode));
 	/* An attach above may have pinned fresh maps: adopt node states from those. */
 	ro_follow_pins(ag);
 	snat_ports_check(ncfg);

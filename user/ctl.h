@@ -159,6 +159,8 @@ struct drv_prog_iface {
 
 /* "native", "skb", "offload", "multiple", or "none" for an XDP_ATTACHED_* value. */
 const char *drv_xdp_attach_mode_str(__u8 attach_mode);
+/* "native" or "skb": @mode as the CLI and the config spell it. */
+const char *drv_xdp_mode_str(enum drv_xdp_mode mode);
 
 /* Fill @out (up to @max) with the attached interfaces; returns the count or -errno. */
 int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max);

@@ -93,17 +93,25 @@ int drv_bpffs_check(const char *root)
 	return 0;
 }
 
-int drv_root_lock(const char *root)
+/* The pin root opened for flock(): fd, or -errno (said). */
+static int root_open(const char *root)
 {
-	int fd, i;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
 
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		int err = -errno;
-
+		err = -errno;
 		pr_warn("Error: can't open pin root %s to lock it: %s\n", root, strerror(errno));
 		return err;
 	}
+	return fd;
+}
+
+int drv_root_lock(const char *root)
+{
+	int fd = root_open(root), i;
+
+	if (fd < 0)
+		return fd;
 	/* Bounded wait: another drover may be changing maps right now. */
 	for (i = 0; i < 3000; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -122,13 +130,10 @@ int drv_root_lock(const char *root)
 
 int drv_root_trylock(const char *root)
 {
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+	int fd = root_open(root), err;
 
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("Error: can't open pin root %s to lock it: %s\n", root, strerror(errno));
-		return err;
-	}
+	if (fd < 0)
+		return fd;
 	if (!flock(fd, LOCK_EX | LOCK_NB))
 		return fd;
 	err = -errno;
@@ -412,6 +417,11 @@ static int xdp_remove(const char *ifname, int ifindex, const struct bpf_xdp_quer
 	return 0;
 }
 
+const char *drv_xdp_mode_str(enum drv_xdp_mode mode)
+{
+	return mode == DRV_XDP_SKB ? "skb" : "native";
+}
+
 const char *drv_xdp_attach_mode_str(__u8 m)
 {
 	switch (m) {
@@ -667,8 +677,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 				ifname);
 		else
 			pr_warn("Error: can't attach the XDP program to %s in %s mode: %s\n",
-				ifname, mode == DRV_XDP_SKB ? "skb" : "native",
-				errstr(err, buf, sizeof(buf)));
+				ifname, drv_xdp_mode_str(mode), errstr(err, buf, sizeof(buf)));
 		goto out_close_prog;
 	}
 	err = bpf_obj_pin(link_fd, path);
@@ -698,7 +707,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	forwarding_warn(ifname);
 	fib_pass_prepare(ifname, ifindex);
 	pr_info("attached drover to %s (%s mode), link pinned at %s\n", ifname,
-		mode == DRV_XDP_SKB ? "skb" : "native", path);
+		drv_xdp_mode_str(mode), path);
 	created = false;
 	err = 0;
 out_close_tx:
