@@ -170,14 +170,13 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 
 static int parse_addr(struct pctx *p, const char *what, union drv_addr *a, __u8 *fam)
 {
-	static const union drv_addr any;
 	const char *w = next(p);
 
 	if (!w)
 		return fail(p, "expected %s (an IPv4 or IPv6 address)", what);
 	if (drv_addr_parse(w, a, fam))
 		return fail(p, "%s '%s' is not an IPv4 or IPv6 address", what, w);
-	if (!memcmp(a, &any, sizeof(any)))
+	if (drv_addr_is_zero(a))
 		return fail(p, "%s '%s' is the unspecified address: give a host's address", what,
 			    w);
 	return 0;

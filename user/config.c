@@ -211,7 +211,6 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_addr *addr,
 		    __u8 *family)
 {
-	static const union drv_addr any;
 	const char *s;
 	int err = want_scalar(p, n, key, &s);
 
@@ -219,7 +218,7 @@ static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_a
 		return err;
 	if (drv_addr_parse(s, addr, family))
 		return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
-	if (!memcmp(addr, &any, sizeof(any)))
+	if (drv_addr_is_zero(addr))
 		return perr(p, n, "'%s' is the unspecified address '%s': give a host's address",
 			    key, s);
 	return 0;

@@ -27,11 +27,6 @@
 
 #define SVC_ITER_MAX (DRV_MAX_SVCS * 4) /* bound of a walk over drv_svcs */
 
-static bool addr_zero(const union drv_addr *a)
-{
-	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
-}
-
 static const char *fam_name(__u8 family)
 {
 	return family == DRV_FAMILY_V6 ? "IPv6" : family == DRV_FAMILY_V4 ? "IPv4" : "unknown";
@@ -95,7 +90,7 @@ int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 		return -EINVAL;
 	}
 	if (c->mode == DRV_MODE_NAT) {
-		if (addr_zero(&c->snat)) {
+		if (drv_addr_is_zero(&c->snat)) {
 			snprintf(
 				err, len,
 				"service %s in mode nat needs `snat ADDR`: the balancer's address the nodes send replies to",
@@ -134,7 +129,7 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 				 fam_name(key->family));
 			return -EINVAL;
 		}
-		if (addr_zero(&c->addr)) {
+		if (drv_addr_is_zero(&c->addr)) {
 			snprintf(err, len, "backend address %s is not a node address", a);
 			return -EINVAL;
 		}

@@ -7,6 +7,11 @@
 
 #include "util.h"
 
+bool drv_addr_is_zero(const union drv_addr *a)
+{
+	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
+}
+
 int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family)
 {
 	memset(addr, 0, sizeof(*addr));

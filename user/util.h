@@ -22,6 +22,8 @@
  *         -EINVAL if @s is not an address.
  */
 int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family);
+/* Is @addr the unspecified address (0.0.0.0, ::), or unset? */
+bool drv_addr_is_zero(const union drv_addr *addr);
 /* Writes @addr of @family into @buf (≥ DRV_ADDR_STRLEN); returns @buf. */
 const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, size_t len);
 /* Parse a port 1..65535; 0 or -EINVAL. */
