@@ -9,12 +9,14 @@
  *                    bench_misses, so the verdict proves the timed path).
  *                    Timed on one hot key, and behind bench_wrap with hits
  *                    spread over as many keys as drover's established cases.
+ * bench_floor_parse6 the same for Ethernet/IPv6/TCP (no extension headers).
  * bench_wrap         restores the frame from a template before every
  *                    iteration (test_run's repeat does not: a program that
  *                    rewrites the packet would otherwise time its own output
  *                    from the second iteration on), optionally gives it a
  *                    new source port/address, then tail-calls the program
- *                    under test (slot 0 of bench_target).
+ *                    under test (slot 0 of bench_target). IPv4 or IPv6
+ *                    frames, as bench_v6 says.
  * bench_empty        XDP_PASS: tail-call target that measures bench_wrap's
  *                    own cost, subtracted from the wrapped figures.
  * bench_floor_insert parse as bench_floor_parse, then insert the 5-tuple
@@ -26,6 +28,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -33,9 +36,10 @@
 #include "drover/maps.h"
 
 #define BENCH_FRAME_LEN 54 /* Ethernet + IPv4 (no options) + TCP (no options) */
+#define BENCH_FRAME6_LEN 74 /* Ethernet + IPv6 (no extension headers) + TCP (no options) */
 
 struct bench_frame {
-	__u8 data[BENCH_FRAME_LEN];
+	__u8 data[BENCH_FRAME6_LEN];
 	__u8 pad[2];
 };
 
@@ -72,6 +76,7 @@ struct {
  * uses flow i % N; ~0 → every iteration is a new flow (until 2^32).
  */
 volatile __u32 bench_vary;
+volatile __u32 bench_v6; /* bench_wrap: the template is an IPv6 frame */
 __u64 bench_iter;
 __u64 bench_misses;
 
@@ -119,6 +124,44 @@ int bench_floor_parse(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* The same for IPv6 without extension headers. */
+static __always_inline int floor_key6(struct xdp_md *ctx, struct drv_flow_key *k)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6;
+	struct tcphdr *th;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return -1;
+	ip6 = (void *)(eth + 1);
+	if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+		return -1;
+	th = (void *)(ip6 + 1);
+	if ((void *)(th + 1) > end)
+		return -1;
+	__builtin_memcpy(&k->saddr, &ip6->saddr, sizeof(k->saddr));
+	__builtin_memcpy(&k->daddr, &ip6->daddr, sizeof(k->daddr));
+	k->sport = th->source;
+	k->dport = th->dest;
+	k->proto = IPPROTO_TCP;
+	k->family = DRV_FAMILY_V6;
+	return 0;
+}
+
+SEC("xdp")
+int bench_floor_parse6(struct xdp_md *ctx)
+{
+	struct drv_flow_key k = {};
+
+	if (floor_key6(ctx, &k))
+		return XDP_ABORTED;
+	if (bpf_map_lookup_elem(&bench_flows, &k))
+		return XDP_PASS;
+	bench_misses++;
+	return XDP_DROP;
+}
+
 SEC("xdp")
 int bench_floor_insert(struct xdp_md *ctx)
 {
@@ -142,25 +185,37 @@ int bench_wrap(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct bench_frame *f;
-	struct iphdr *iph;
 	struct tcphdr *th;
+	__be32 *saddr;
 	__u32 zero = 0, vary = bench_vary, k;
 
-	if (data + BENCH_FRAME_LEN > end)
-		return XDP_ABORTED;
 	f = bpf_map_lookup_elem(&bench_tmpl, &zero);
 	if (!f)
 		return XDP_ABORTED;
-	__builtin_memcpy(data, f->data, BENCH_FRAME_LEN);
+	if (bench_v6) {
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		if (data + BENCH_FRAME6_LEN > end)
+			return XDP_ABORTED;
+		__builtin_memcpy(data, f->data, BENCH_FRAME6_LEN);
+		th = (void *)(ip6 + 1);
+		saddr = &ip6->saddr.in6_u.u6_addr32[3];
+	} else {
+		struct iphdr *iph = data + sizeof(struct ethhdr);
+
+		if (data + BENCH_FRAME_LEN > end)
+			return XDP_ABORTED;
+		__builtin_memcpy(data, f->data, BENCH_FRAME_LEN);
+		th = (void *)(iph + 1);
+		saddr = &iph->saddr;
+	}
 	if (vary) {
 		k = (__u32)bench_iter++;
 		if (vary != ~0u)
 			k %= vary;
-		iph = data + sizeof(struct ethhdr);
-		th = (void *)(iph + 1);
 		/* 64512 source ports per source address; addresses count up from the template's. */
 		th->source = bpf_htons(1024 + k % 64512);
-		iph->saddr = bpf_htonl(bpf_ntohl(iph->saddr) + k / 64512);
+		*saddr = bpf_htonl(bpf_ntohl(*saddr) + k / 64512);
 	}
 	bpf_tail_call(ctx, &bench_target, 0);
 	return XDP_ABORTED;

@@ -4,8 +4,10 @@
  * next to floor programs (bare XDP_TX; parse + one lookup, on one hot key and
  * spread like the established cases; parse + one LRU insert), in one process
  * on one pinned CPU. The new-flow case runs for a nat service and, in a
- * fresh copy of drover, for the same service in dsr. The hot floor is timed
- * again at the end, to show whether the machine's speed drifted meanwhile.
+ * fresh copy of drover, for the same service in dsr; a third copy times an
+ * IPv6 nat service (hot flow, NAT reply, new flows) next to an IPv6 parse +
+ * lookup floor. The hot floor is timed again at the end, to show whether
+ * the machine's speed drifted meanwhile.
  *
  * Programs that rewrite the packet run behind bench_wrap, which restores the
  * frame before each iteration (and varies the 5-tuple for the new-flow and
@@ -15,8 +17,9 @@
  * counters must account for every iteration, or the figure is reported as
  * failed.
  *
- * Run it in a network namespace where IFNAME routes 10.88.1.0/24 and
- * 10.88.2.0/24 with permanent neighbours (bench/pkt-ns.sh sets that up):
+ * Run it in a network namespace where IFNAME routes 10.88.1.0/24,
+ * 10.88.2.0/24, fd88:1::/64 and fd88:2::/64 with permanent neighbours
+ * (bench/pkt-ns.sh sets that up):
  * drover's FIB lookup must resolve for the forward paths to be timed.
  *
  * usage: drover-bench-pkt -i IFNAME [-r REPEAT] [-c CPU] [-R ROUNDS] [-F FLOWS_MAX]
@@ -26,6 +29,7 @@
  * Output: key=value lines on stdout; diagnostics on stderr.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -43,7 +47,16 @@
 #include "drover.skel.h"
 #include "maglev.h"
 
-#define FRAME_LEN 54
+#define FRAME_LEN 54 /* Ethernet + IPv4 + TCP, no options */
+#define FRAME6_LEN 74 /* Ethernet + IPv6 + TCP, no extension headers or options */
+
+/* A test frame; b is as long as bench_tmpl's value, which holds the longest frame. */
+struct pkt {
+	__u8 b[FRAME6_LEN + 2];
+	__u32 len;
+	bool v6;
+};
+
 #define NBACKENDS 128 /* × 55536 SNAT ports: new flows never run out */
 #define SNAT_LO 10000
 #define SNAT_HI 65535
@@ -65,23 +78,58 @@ static __be32 ip4(const char *s)
 	return a.s_addr;
 }
 
-static __u16 csum16(const __u8 *b, size_t len, __u32 sum)
+static union drv_addr ip6(const char *s)
 {
+	union drv_addr a;
+
+	inet_pton(AF_INET6, s, &a);
+	return a;
+}
+
+/* The unfolded 16-bit sum of @len bytes (for a pseudo-header, or to fold). */
+static __u32 sum16(const __u8 *b, size_t len)
+{
+	__u32 sum = 0;
+
 	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (__u32)(b[i] << 8 | b[i + 1]);
+	return sum;
+}
+
+/* The Internet checksum of @len bytes, with @sum (a pseudo-header's) added. */
+static __u16 csum16(const __u8 *b, size_t len, __u32 sum)
+{
+	sum += sum16(b, len);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)~sum;
 }
 
-/* Ethernet/IPv4/TCP frame with valid checksums; @flags: TCP flags byte. */
-static void frame(__u8 *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 flags)
+/* TCP header @tcp (20 bytes) with @flags and its checksum over @pseudo (pseudo-header sum). */
+static void tcp_fill(__u8 *tcp, __u16 sport, __u16 dport, __u8 flags, __u32 pseudo)
 {
-	__u8 *ip = f + 14, *tcp = f + 34, pseudo[12];
-	__u32 sum;
 	__u16 c;
 
-	memset(f, 0, FRAME_LEN);
+	tcp[0] = sport >> 8;
+	tcp[1] = sport & 0xff;
+	tcp[2] = dport >> 8;
+	tcp[3] = dport & 0xff;
+	tcp[7] = 1;
+	tcp[12] = 5 << 4;
+	tcp[13] = flags;
+	tcp[14] = 0xff;
+	c = htons(csum16(tcp, 20, pseudo));
+	memcpy(tcp + 16, &c, 2);
+}
+
+/* Ethernet/IPv4/TCP frame with valid checksums; @flags: TCP flags byte. */
+static void frame(struct pkt *p, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 flags)
+{
+	__u8 *f = p->b, *ip = f + 14;
+	__u16 c;
+
+	memset(p, 0, sizeof(*p));
+	p->len = FRAME_LEN;
 	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
 	ip[0] = 0x45;
 	ip[3] = 40;
@@ -92,24 +140,26 @@ static void frame(__u8 *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport,
 	memcpy(ip + 16, &daddr, 4);
 	c = htons(csum16(ip, 20, 0));
 	memcpy(ip + 10, &c, 2);
-	tcp[0] = sport >> 8;
-	tcp[1] = sport & 0xff;
-	tcp[2] = dport >> 8;
-	tcp[3] = dport & 0xff;
-	tcp[7] = 1;
-	tcp[12] = 5 << 4;
-	tcp[13] = flags;
-	tcp[14] = 0xff;
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = 6;
-	pseudo[10] = 0;
-	pseudo[11] = 20;
-	sum = 0;
-	for (int i = 0; i < 12; i += 2)
-		sum += (__u32)(pseudo[i] << 8 | pseudo[i + 1]);
-	c = htons(csum16(tcp, 20, sum));
-	memcpy(tcp + 16, &c, 2);
+	tcp_fill(ip + 20, sport, dport, flags, sum16(ip + 12, 8) + 6 + 20);
+}
+
+/* Ethernet/IPv6/TCP frame with a valid TCP checksum. */
+static void frame6(struct pkt *p, union drv_addr saddr, union drv_addr daddr, __u16 sport,
+		   __u16 dport, __u8 flags)
+{
+	__u8 *f = p->b, *ip = f + 14;
+
+	memset(p, 0, sizeof(*p));
+	p->len = FRAME6_LEN;
+	p->v6 = true;
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x86\xdd", 14);
+	ip[0] = 0x60;
+	ip[5] = 20; /* payload length */
+	ip[6] = 6; /* next header: TCP */
+	ip[7] = 64;
+	memcpy(ip + 8, &saddr, 16);
+	memcpy(ip + 24, &daddr, 16);
+	tcp_fill(ip + 40, sport, dport, flags, sum16(ip + 8, 32) + 6 + 20);
 }
 
 /*
@@ -117,9 +167,9 @@ static void frame(__u8 *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport,
  * kernel stops its clock while the loop yields the CPU, so other load on
  * the machine does not inflate it), or -1.
  */
-static double run(int prog_fd, const __u8 *f, unsigned int reps, __u32 *retval)
+static double run(int prog_fd, const struct pkt *p, unsigned int reps, __u32 *retval)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = FRAME_LEN, .repeat = reps);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = reps);
 	int err = bpf_prog_test_run_opts(prog_fd, &o);
 
 	if (err) {
@@ -155,13 +205,13 @@ static void report(const char *key, double ns)
 }
 
 /* Best of @rounds runs; a round whose verdict differs from @want fails the figure. */
-static double best(const char *name, int prog_fd, const __u8 *f, __u32 want)
+static double best(const char *name, int prog_fd, const struct pkt *p, __u32 want)
 {
 	double b = -1;
 
 	for (unsigned int r = 0; r < rounds; r++) {
 		__u32 ret = ~0u;
-		double ns = run(prog_fd, f, repeat, &ret);
+		double ns = run(prog_fd, p, repeat, &ret);
 
 		if (ns < 0 || ret != want) {
 			fprintf(stderr, "drover-bench-pkt: %s: verdict %u, want %u\n", name, ret, want);
@@ -184,24 +234,67 @@ static void dstats_read(int fd, struct dstats *s)
 		s->v[i] = stat_sum(fd, i);
 }
 
+/* Give bench_wrap @p as its template, varied in @vary mode (see bench_pkt.bpf.c). */
+static void tmpl(struct bench_pkt_bpf *b, const struct pkt *p, __u32 vary)
+{
+	__u32 zero = 0;
+
+	if (bpf_map__value_size(b->maps.bench_tmpl) != sizeof(p->b) ||
+	    bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, p->b, BPF_ANY)) {
+		fprintf(stderr, "drover-bench-pkt: setting bench_wrap's template: %s\n",
+			strerror(errno));
+		failures++;
+	}
+	b->bss->bench_v6 = p->v6;
+	b->bss->bench_vary = vary;
+	b->bss->bench_iter = 0;
+}
+
+/* @fk's NAT reply, as its node sends it to @snat and the flow's SNAT port; 0 or -1. */
+static int reply_frame(struct drover_bpf *d, const struct drv_flow_key *fk, union drv_addr snat,
+		       struct pkt *p)
+{
+	struct drv_flow flow;
+	struct drv_backend be;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_FLOWS), fk, &flow) ||
+	    bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_BACKENDS), &flow.backend_id, &be)) {
+		fprintf(stderr, "drover-bench-pkt: the hot flow was not recorded in drv_flows\n");
+		failures++;
+		return -1;
+	}
+	if (fk->family == DRV_FAMILY_V6)
+		frame6(p, be.addr, snat, ntohs(be.port), ntohs(flow.snat_port), 0x10);
+	else
+		frame(p, be.addr.v4, snat.v4, ntohs(be.port), ntohs(flow.snat_port), 0x10);
+	return 0;
+}
+
+/* Run @p (a SYN) through the wrapper for @n new flows (0: the one flow of @p), untimed. */
+static void record(struct bench_pkt_bpf *b, const struct pkt *p, __u32 n)
+{
+	__u32 r;
+
+	tmpl(b, p, n);
+	run(bpf_program__fd(b->progs.bench_wrap), p, n ?: 1, &r);
+}
+
 /*
  * Time drover behind the wrapper in @vary mode; checks that each of the
  * rounds × repeat iterations ended in @want and counted @event (if ≥ 0)
  * @event_per_iter times per iteration.
  */
-static double drover_case(const char *name, struct bench_pkt_bpf *b, int stats_fd, const __u8 *f,
-			  __u32 vary, __u32 want, int event, unsigned int event_per_iter)
+static double drover_case(const char *name, struct bench_pkt_bpf *b, int stats_fd,
+			  const struct pkt *p, __u32 vary, __u32 want, int event,
+			  unsigned int event_per_iter)
 {
 	struct dstats s0, s1;
-	__u32 zero = 0;
 	double ns;
 	__u64 n = (__u64)repeat * rounds;
 
-	bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f, BPF_ANY);
-	b->bss->bench_vary = vary;
-	b->bss->bench_iter = 0;
+	tmpl(b, p, vary);
 	dstats_read(stats_fd, &s0);
-	ns = best(name, bpf_program__fd(b->progs.bench_wrap), f, want);
+	ns = best(name, bpf_program__fd(b->progs.bench_wrap), p, want);
 	dstats_read(stats_fd, &s1);
 	if (ns < 0) {
 		for (__u32 i = 0; i < __DRV_STAT_MAX; i++)
@@ -273,8 +366,12 @@ static struct drover_bpf *drover_load(void)
 	return d;
 }
 
-/* One service 10.88.0.100:80 in @mode with NBACKENDS backends, and pp0 as a redirect target. */
-static int drover_setup(struct drover_bpf *d, __u8 mode)
+/*
+ * One service in @mode with NBACKENDS backends, and pp0 as a redirect
+ * target: 10.88.0.100:80 on nodes 10.88.2.11-138, or with @v6
+ * [fd88::100]:80 on nodes fd88:2::100-17f.
+ */
+static int drover_setup(struct drover_bpf *d, __u8 mode, bool v6)
 {
 	struct drv_maglev_backend mb[NBACKENDS];
 	struct drv_svc_key sk = {};
@@ -292,10 +389,15 @@ static int drover_setup(struct drover_bpf *d, __u8 mode)
 		__u32 id = i + 1;
 		char a[32];
 
-		snprintf(a, sizeof(a), "10.88.%u.%u", 2 + (11 + i) / 250, (11 + i) % 250);
-		be.addr.v4 = ip4(a);
+		if (v6) {
+			snprintf(a, sizeof(a), "fd88:2::%x", 0x100 + i);
+			be.addr = ip6(a);
+		} else {
+			snprintf(a, sizeof(a), "10.88.%u.%u", 2 + (11 + i) / 250, (11 + i) % 250);
+			be.addr.v4 = ip4(a);
+		}
 		be.port = htons(80);
-		be.family = DRV_FAMILY_V4;
+		be.family = v6 ? DRV_FAMILY_V6 : DRV_FAMILY_V4;
 		be.state = DRV_BE_UP;
 		be.svc_id = 0;
 		be.weight = 1;
@@ -320,10 +422,13 @@ static int drover_setup(struct drover_bpf *d, __u8 mode)
 	free(table);
 	if (err)
 		goto out;
-	sk.vip.v4 = ip4("10.88.0.100");
+	if (v6)
+		sk.vip = ip6("fd88::100");
+	else
+		sk.vip.v4 = ip4("10.88.0.100");
 	sk.port = htons(80);
 	sk.proto = 6;
-	sk.family = DRV_FAMILY_V4;
+	sk.family = v6 ? DRV_FAMILY_V6 : DRV_FAMILY_V4;
 	svc.id = 0;
 	svc.table_size = DRV_MAGLEV_MAX;
 	svc.mode = mode;
@@ -331,7 +436,10 @@ static int drover_setup(struct drover_bpf *d, __u8 mode)
 	svc.snat_port_lo = SNAT_LO;
 	svc.snat_port_hi = SNAT_HI;
 	svc.nbackends = NBACKENDS;
-	svc.snat.v4 = ip4("10.88.2.1");
+	if (v6)
+		svc.snat = ip6("fd88:2::1");
+	else
+		svc.snat.v4 = ip4("10.88.2.1");
 	err = bpf_map_update_elem(bpf_map__fd(d->maps.DRV_MAP_SVCS), &sk, &svc, BPF_ANY);
 	if (err)
 		goto out;
@@ -347,13 +455,12 @@ int main(int argc, char **argv)
 {
 	struct bench_pkt_bpf *b = NULL;
 	struct drover_bpf *d = NULL;
-	__u8 f_syn[FRAME_LEN], f_est[FRAME_LEN], f_reply[FRAME_LEN], f_other[FRAME_LEN];
-	__u8 f_new[FRAME_LEN];
+	struct pkt f_syn, f_est, f_reply, f_other, f_new, f6_syn, f6_est, f6_reply, f6_new;
+	struct drv_flow_key fk6;
+	union drv_addr snat = {};
 	struct drv_flow_key fk = {};
-	struct drv_flow flow;
-	struct drv_backend be;
 	__u32 zero = 0, one_val = 1;
-	double floor_tx, floor_parse, wrap0, wrapn, wrapm, ns;
+	double floor_tx, floor_parse, wrap0, wrapn, wrapm, wrap6_0, wrap6_n, ns;
 	unsigned int rounds_saved;
 	int opt, cpu = -1, stats_fd, target_fd, rc = 1;
 
@@ -411,21 +518,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d = drover_load();
-	if (!d || drover_setup(d, DRV_MODE_NAT))
+	if (!d || drover_setup(d, DRV_MODE_NAT, false))
 		goto out;
 	stats_fd = bpf_map__fd(d->maps.DRV_MAP_STATS);
 	target_fd = bpf_map__fd(b->maps.bench_target);
 
-	frame(f_syn, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x02);
-	frame(f_est, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x10);
+	frame(&f_syn, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x02);
+	frame(&f_est, ip4("10.88.1.2"), ip4("10.88.0.100"), 40000, 80, 0x10);
 	/* new flows count up from another client address: none of them was seen before */
-	frame(f_new, ip4("10.88.1.100"), ip4("10.88.0.100"), 1024, 80, 0x02);
-	frame(f_other, ip4("10.88.1.2"), ip4("10.88.9.9"), 40000, 80, 0x10);
+	frame(&f_new, ip4("10.88.1.100"), ip4("10.88.0.100"), 1024, 80, 0x02);
+	frame(&f_other, ip4("10.88.1.2"), ip4("10.88.9.9"), 40000, 80, 0x10);
 	printf("repeat=%u\nrounds=%u\ncpu=%d\nflows_max=%u\nmany_flows=%u\n", repeat, rounds, cpu,
 	       bpf_map__max_entries(d->maps.DRV_MAP_FLOWS), many_flows);
 
 	/* Floors, run bare: neither rewrites the packet. */
-	floor_tx = best("floor_tx", bpf_program__fd(b->progs.bench_floor_tx), f_est, XDP_TX);
+	floor_tx = best("floor_tx", bpf_program__fd(b->progs.bench_floor_tx), &f_est, XDP_TX);
 	fk.saddr.v4 = ip4("10.88.1.2");
 	fk.daddr.v4 = ip4("10.88.0.100");
 	fk.sport = htons(40000);
@@ -433,7 +540,7 @@ int main(int argc, char **argv)
 	fk.proto = 6;
 	fk.family = DRV_FAMILY_V4;
 	bpf_map_update_elem(bpf_map__fd(b->maps.bench_flows), &fk, &one_val, BPF_ANY);
-	floor_parse = best("floor_parse", bpf_program__fd(b->progs.bench_floor_parse), f_est,
+	floor_parse = best("floor_parse", bpf_program__fd(b->progs.bench_floor_parse), &f_est,
 			   XDP_PASS);
 	report("floor_tx_ns", floor_tx);
 	report("floor_parse_ns", floor_parse);
@@ -442,24 +549,21 @@ int main(int argc, char **argv)
 	int empty_fd = bpf_program__fd(b->progs.bench_empty);
 
 	bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY);
-	bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
-	b->bss->bench_vary = 0;
-	wrap0 = best("wrap_fixed", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
-	b->bss->bench_vary = many_flows;
-	wrapm = best("wrap_many", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
-	b->bss->bench_vary = ~0u;
-	wrapn = best("wrap_new", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+	tmpl(b, &f_est, 0);
+	wrap0 = best("wrap_fixed", bpf_program__fd(b->progs.bench_wrap), &f_est, XDP_PASS);
+	tmpl(b, &f_est, many_flows);
+	wrapm = best("wrap_many", bpf_program__fd(b->progs.bench_wrap), &f_est, XDP_PASS);
+	tmpl(b, &f_est, ~0u);
+	wrapn = best("wrap_new", bpf_program__fd(b->progs.bench_wrap), &f_est, XDP_PASS);
 	/* One LRU insert per iteration, new 5-tuple each time (behind the wrapper). */
 	{
 		int ins_fd = bpf_program__fd(b->progs.bench_floor_insert);
 
 		bpf_map_update_elem(target_fd, &zero, &ins_fd, BPF_ANY);
-		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
-		b->bss->bench_vary = ~0u;
-		b->bss->bench_iter = 0;
+		tmpl(b, &f_est, ~0u);
 		rounds_saved = rounds;
 		rounds = 1; /* every run inserts new keys: one run of repeat keys */
-		ns = best("floor_insert", bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+		ns = best("floor_insert", bpf_program__fd(b->progs.bench_wrap), &f_est, XDP_PASS);
 		rounds = rounds_saved;
 		report("floor_insert_ns", minus(ns, wrapn));
 		bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY);
@@ -479,14 +583,12 @@ int main(int argc, char **argv)
 		int parse_fd = bpf_program__fd(b->progs.bench_floor_parse);
 
 		bpf_map_update_elem(target_fd, &zero, &parse_fd, BPF_ANY);
-		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_est, BPF_ANY);
 		for (unsigned int c = 0; c < 2; c++) {
 			ns = -1;
 			if (floor_fill(bpf_map__fd(b->maps.bench_flows), &fk, counts[c]) == 0) {
-				b->bss->bench_vary = counts[c];
-				b->bss->bench_iter = 0;
+				tmpl(b, &f_est, counts[c]);
 				b->bss->bench_misses = 0;
-				ns = best(keys[c], bpf_program__fd(b->progs.bench_wrap), f_est, XDP_PASS);
+				ns = best(keys[c], bpf_program__fd(b->progs.bench_wrap), &f_est, XDP_PASS);
 				if (b->bss->bench_misses) {
 					fprintf(stderr, "drover-bench-pkt: %s: %llu lookups missed\n",
 						keys[c], (unsigned long long)b->bss->bench_misses);
@@ -515,7 +617,7 @@ int main(int argc, char **argv)
 		struct dstats s0, s1;
 
 		dstats_read(stats_fd, &s0);
-		ns = best("nonvip", drv_fd, f_other, XDP_PASS);
+		ns = best("nonvip", drv_fd, &f_other, XDP_PASS);
 		dstats_read(stats_fd, &s1);
 		if (ns >= 0 && s1.v[XDP_PASS] - s0.v[XDP_PASS] != (__u64)repeat * rounds) {
 			fprintf(stderr, "drover-bench-pkt: nonvip: XDP_PASS moved %llu\n",
@@ -527,14 +629,8 @@ int main(int argc, char **argv)
 	}
 
 	/* One hot flow: record it (SYN, untimed), then time its established packets. */
-	{
-		__u32 r;
-
-		bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_syn, BPF_ANY);
-		b->bss->bench_vary = 0;
-		run(bpf_program__fd(b->progs.bench_wrap), f_syn, 1, &r);
-	}
-	ns = drover_case("est_hot", b, stats_fd, f_est, 0, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 0);
+	record(b, &f_syn, 0);
+	ns = drover_case("est_hot", b, stats_fd, &f_est, 0, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 0);
 	report("drover_est_hot_ns", minus(ns, wrap0));
 
 	/*
@@ -546,37 +642,27 @@ int main(int argc, char **argv)
 		const __u32 counts[] = { FEW_FLOWS, many_flows };
 		const char *const names[] = { "est_few", "est_many" };
 		const char *const keys[] = { "drover_est_few_ns", "drover_est_many_ns" };
-		__u32 r;
 
 		for (unsigned int c = 0; c < 2; c++) {
-			bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_syn, BPF_ANY);
-			b->bss->bench_vary = counts[c];
-			b->bss->bench_iter = 0;
-			run(bpf_program__fd(b->progs.bench_wrap), f_syn, counts[c], &r);
-			ns = drover_case(names[c], b, stats_fd, f_est, counts[c], XDP_REDIRECT,
+			record(b, &f_syn, counts[c]);
+			ns = drover_case(names[c], b, stats_fd, &f_est, counts[c], XDP_REDIRECT,
 					 DRV_STAT_NEW_FLOW, 0);
 			report(keys[c], minus(ns, wrapm));
 		}
 	}
 
 	/* NAT reply of the hot flow: node:80 → SNAT addr:port. */
-	if (bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_FLOWS), &fk, &flow) ||
-	    bpf_map_lookup_elem(bpf_map__fd(d->maps.DRV_MAP_BACKENDS), &flow.backend_id, &be)) {
-		fprintf(stderr, "drover-bench-pkt: the hot flow was not recorded in drv_flows\n");
-		failures++;
-		report("drover_reply_ns", -1);
-	} else {
-		frame(f_reply, be.addr.v4, ip4("10.88.2.1"), ntohs(be.port), ntohs(flow.snat_port),
-		      0x10);
-		ns = drover_case("reply", b, stats_fd, f_reply, 0, XDP_REDIRECT, DRV_STAT_NAT_REPLY,
+	snat.v4 = ip4("10.88.2.1");
+	ns = -1;
+	if (!reply_frame(d, &fk, snat, &f_reply))
+		ns = drover_case("reply", b, stats_fd, &f_reply, 0, XDP_REDIRECT, DRV_STAT_NAT_REPLY,
 				 1);
-		report("drover_reply_ns", minus(ns, wrap0));
-	}
+	report("drover_reply_ns", minus(ns, wrap0));
 
 	/* New flows: every iteration a new 5-tuple (insert into drv_flows and drv_nat). */
 	rounds_saved = rounds;
 	rounds = 1;
-	ns = drover_case("new", b, stats_fd, f_new, ~0u, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
+	ns = drover_case("new", b, stats_fd, &f_new, ~0u, XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
 	report("drover_new_ns", minus(ns, wrapn));
 
 	/*
@@ -589,29 +675,75 @@ int main(int argc, char **argv)
 	drover_bpf__destroy(d);
 	d = drover_load();
 	ns = -1;
-	if (!d || drover_setup(d, DRV_MODE_DSR)) {
+	if (!d || drover_setup(d, DRV_MODE_DSR, false)) {
 		failures++;
 	} else {
 		const __u32 counts[] = { 0, FEW_FLOWS, many_flows }; /* 0: the hot flow */
-		__u32 r;
 
 		drv_fd = bpf_program__fd(d->progs.drover_xdp);
 		bpf_map_update_elem(target_fd, &zero, &drv_fd, BPF_ANY);
-		for (unsigned int c = 0; c < 3; c++) {
-			bpf_map_update_elem(bpf_map__fd(b->maps.bench_tmpl), &zero, f_syn, BPF_ANY);
-			b->bss->bench_vary = counts[c];
-			b->bss->bench_iter = 0;
-			run(bpf_program__fd(b->progs.bench_wrap), f_syn, counts[c] ?: 1, &r);
-		}
-		ns = drover_case("new_dsr", b, bpf_map__fd(d->maps.DRV_MAP_STATS), f_new, ~0u,
+		for (unsigned int c = 0; c < 3; c++)
+			record(b, &f_syn, counts[c]);
+		ns = drover_case("new_dsr", b, bpf_map__fd(d->maps.DRV_MAP_STATS), &f_new, ~0u,
 				 XDP_REDIRECT, DRV_STAT_NEW_FLOW, 1);
 	}
 	report("drover_new_dsr_ns", minus(ns, wrapn));
 	rounds = rounds_saved;
 
+	/*
+	 * IPv6: the nat service again on [fd88::100]:80, in a fresh copy of
+	 * drover, next to the parse + lookup floor and the wrapper's own cost
+	 * for IPv6 frames: one hot flow, its NAT reply, new flows.
+	 */
+	frame6(&f6_syn, ip6("fd88:1::2"), ip6("fd88::100"), 40000, 80, 0x02);
+	frame6(&f6_est, ip6("fd88:1::2"), ip6("fd88::100"), 40000, 80, 0x10);
+	frame6(&f6_new, ip6("fd88:1::100"), ip6("fd88::100"), 1024, 80, 0x02);
+	fk6 = fk;
+	fk6.saddr = ip6("fd88:1::2");
+	fk6.daddr = ip6("fd88::100");
+	fk6.family = DRV_FAMILY_V6;
+	bpf_map_update_elem(bpf_map__fd(b->maps.bench_flows), &fk6, &one_val, BPF_ANY);
+	report("floor_parse6_ns", best("floor_parse6", bpf_program__fd(b->progs.bench_floor_parse6),
+				       &f6_est, XDP_PASS));
+	bpf_map_update_elem(target_fd, &zero, &empty_fd, BPF_ANY); /* let the dsr copy go */
+	tmpl(b, &f6_est, 0);
+	wrap6_0 = best("wrap6_fixed", bpf_program__fd(b->progs.bench_wrap), &f6_est, XDP_PASS);
+	tmpl(b, &f6_est, ~0u);
+	wrap6_n = best("wrap6_new", bpf_program__fd(b->progs.bench_wrap), &f6_est, XDP_PASS);
+	report("wrap6_fixed_ns", wrap6_0);
+	drover_bpf__destroy(d);
+	d = drover_load();
+	if (!d || drover_setup(d, DRV_MODE_NAT, true)) {
+		failures++;
+		report("drover_est6_hot_ns", -1);
+		report("drover_reply6_ns", -1);
+		report("drover_new6_ns", -1);
+	} else {
+		stats_fd = bpf_map__fd(d->maps.DRV_MAP_STATS);
+		drv_fd = bpf_program__fd(d->progs.drover_xdp);
+		bpf_map_update_elem(target_fd, &zero, &drv_fd, BPF_ANY);
+		record(b, &f6_syn, 0);
+		ns = drover_case("est6_hot", b, stats_fd, &f6_est, 0, XDP_REDIRECT,
+				 DRV_STAT_NEW_FLOW, 0);
+		report("drover_est6_hot_ns", minus(ns, wrap6_0));
+		ns = -1;
+		if (!reply_frame(d, &fk6, ip6("fd88:2::1"), &f6_reply))
+			ns = drover_case("reply6", b, stats_fd, &f6_reply, 0, XDP_REDIRECT,
+					 DRV_STAT_NAT_REPLY, 1);
+		report("drover_reply6_ns", minus(ns, wrap6_0));
+		/* as many flows recorded as in the IPv4 case before its new flows */
+		record(b, &f6_syn, FEW_FLOWS);
+		record(b, &f6_syn, many_flows);
+		rounds = 1;
+		ns = drover_case("new6", b, stats_fd, &f6_new, ~0u, XDP_REDIRECT,
+				 DRV_STAT_NEW_FLOW, 1);
+		rounds = rounds_saved;
+		report("drover_new6_ns", minus(ns, wrap6_n));
+	}
+
 	/* The hot floor once more, as often: did the machine's speed drift during the run? */
 	report("floor_parse_end_ns", best("floor_parse_end", bpf_program__fd(b->progs.bench_floor_parse),
-					  f_est, XDP_PASS));
+					  &f_est, XDP_PASS));
 
 	printf("failures=%d\n", failures);
 	rc = failures ? 1 : 0;

@@ -54,7 +54,13 @@ PKT = [
     ("drover_reply_ns", "drover: NAT reply (node → client)", "floor_parse_ns"),
     ("drover_new_ns", "drover: new flow (flow + SNAT insert)", "floor_insert_ns"),
     ("drover_new_dsr_ns", "drover: new flow, dsr service (flow insert only)", "floor_insert_ns"),
+    ("floor_parse6_ns", "floor: parse Eth/IPv6/TCP + 1 hash lookup (one hot key) + XDP_PASS",
+     "floor_parse6_ns"),
+    ("drover_est6_hot_ns", "drover, IPv6 service: established, one hot flow", "floor_parse6_ns"),
+    ("drover_reply6_ns", "drover, IPv6 service: NAT reply", "floor_parse6_ns"),
+    ("drover_new6_ns", "drover, IPv6 service: new flow (flow + SNAT insert)", "floor_insert_ns"),
     ("wrap_fixed_ns", "harness: frame-restoring wrapper alone (subtracted)", None),
+    ("wrap6_fixed_ns", "harness: the same, IPv6 frames (subtracted from the IPv6 rows)", None),
 ]
 
 
