@@ -63,8 +63,16 @@ all: $(DROVER) $(BPF_OBJS) $(SKELS)
 help:
 	@echo 'make            build .output/drover and the BPF objects'
 	@echo 'make test       install build deps (Debian), build, run unit, bpf and e2e tests (root)'
+	@echo 'make test-unit  only the unit tests (cmocka; test_ctl_maps needs CAP_BPF)'
+	@echo 'make test-bpf   only the data-path and node-setup tests in the real kernel (root)'
+	@echo 'make test-e2e   only the namespace-lab tests (root)'
 	@echo 'make demo       run the Rancher-style demo on a namespace lab (root)'
+	@echo 'make lab-up     start the namespace lab and leave it running; make lab-down removes it'
 	@echo 'make bench      benchmarks against nftables NAT and HAProxy (root)'
+	@echo 'make bench-tools  build the benchmark tools only (.output/bench)'
+	@echo 'make image      static binary and OCI image (buildah; root)'
+	@echo 'make test-image check the manifests and run the image in a lab (root; installs podman)'
+	@echo 'make deps       install the Debian build dependencies (scripts/install-deps.sh)'
 	@echo 'make check      clang-format and static checks'
 	@echo 'make clean      remove .output'
 

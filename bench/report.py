@@ -241,7 +241,7 @@ def main():
 
     L.append("## Per packet: `bpf_prog_test_run_opts`, repeat 1,000,000, best of 2 rounds\n")
     if pkt_run:
-        L.append("All figures from one run of drover-bench-pkt, the one pinned to %s (of %s), "
+        L.append("All figures from one run of drover-bench-pkt (`.output/bench/pktcost`), the one pinned to %s (of %s), "
                  "so every ratio compares measurements taken seconds apart.\n"
                  % (pkt_run.replace("cpu", "CPU "), ", ".join(sorted(pkt_runs)).replace("cpu", "CPU ")))
         f0 = pkt_runs[pkt_run].get("floor_parse_ns")

@@ -891,6 +891,7 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	struct drv_counter cnt[__DRV_STAT_MAX];
 	struct m_svc *ms;
 	size_t nms = 0, i, f;
+	__u32 nmax;
 	int k, idx;
 
 	memset(cnt, 0, sizeof(cnt));
@@ -1011,19 +1012,22 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	/* Map fill; flows were counted by render() before it took the lock. */
 	m_help(b, "drover_map_entries", "gauge", "entries in use in a pinned map");
 	{
-		__u32 nsvc = 0;
+		__u32 nsvc = 0, nbes = 0;
 
 		drv_map_count(ctl->svcs_fd, DRV_MAX_SVCS, &nsvc);
+		drv_backend_ids_used(ctl, &nbes);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"services\"} %u\n", nsvc);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"flows\"} %u\n", ag->flows_cached);
+		drv_mbuf_printf(b, "drover_map_entries{map=\"backends\"} %u\n", nbes);
 	}
 	m_help(b, "drover_map_max_entries", "gauge", "capacity of a pinned map");
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"services\"} %u\n",
 			drv_map_max_entries(ctl->svcs_fd));
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"flows\"} %u\n",
 			drv_map_max_entries(ctl->flows_fd));
-	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n",
-			drv_map_max_entries(ctl->bes_fd));
+	/* backend id 0 means "none": ids 1..max_entries-1 can be used */
+	nmax = drv_map_max_entries(ctl->bes_fd);
+	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n", nmax ? nmax - 1 : 0);
 }
 
 static void render(struct drv_mbuf *b, void *arg)

@@ -467,6 +467,20 @@ static int bes_load_batch(struct drv_ctl *ctl, struct drv_backend *bes)
 	return err;
 }
 
+int drv_backend_ids_used(struct drv_ctl *ctl, __u32 *n)
+{
+	struct drv_backend *bes = drv_bes_load(ctl);
+	__u32 id;
+
+	*n = 0;
+	if (!bes)
+		return -errno;
+	for (id = 1; id < DRV_MAX_BACKENDS; id++)
+		*n += bes[id].family != 0;
+	free(bes);
+	return 0;
+}
+
 struct drv_backend *drv_bes_load(struct drv_ctl *ctl)
 {
 	struct drv_backend *bes = calloc(DRV_MAX_BACKENDS, sizeof(*bes));

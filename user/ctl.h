@@ -178,6 +178,8 @@ int drv_bpffs_check(const char *root);
 int drv_map_count(int fd, __u32 max, __u32 *count);
 /* max_entries of the map behind @fd, 0 on error. */
 __u32 drv_map_max_entries(int fd);
+/* Backend ids in use (of 1..DRV_MAX_BACKENDS-1) in *@n: 0, or -errno. */
+int drv_backend_ids_used(struct drv_ctl *ctl, __u32 *n);
 
 /* Recorded flow of @key in drv_flows: 0 and *out, -ENOENT. */
 int drv_flow_lookup(struct drv_ctl *ctl, const struct drv_flow_key *key, struct drv_flow *out);

@@ -247,6 +247,9 @@ int drv_node_setup(const struct drv_node_conf *c)
 		static const __u32 off[] = { 0 };
 		int tun;
 
+		if (drv_net_conf("ipv4", "all", "rp_filter") == 1)
+			pr_warn("Warning: net.ipv4.conf.all.rp_filter is 1 (strict): the kernel applies the larger of it and %s's 0, so packets decapsulated there are dropped when their client's address routes through another interface; make it loose: sysctl -w net.ipv4.conf.all.rp_filter=2\n",
+				DRV_NODE_TUN4);
 		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
 		/*
 		 * Decapsulated packets come from clients routed elsewhere: no

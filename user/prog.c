@@ -479,23 +479,6 @@ static void pin_dirs_remove(const char *root)
 	rmdir(root); /* fails harmlessly when root is a mount point or not empty */
 }
 
-/* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */
-static int net_conf(const char *fam, const char *ifname, const char *name)
-{
-	char path[160];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", fam, ifname, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * The program's FIB lookups need forwarding on the ingress device. Warn when it
  * is off for both families; when one family forwards, the other is probably
@@ -503,8 +486,8 @@ static int net_conf(const char *fam, const char *ifname, const char *name)
  */
 static void forwarding_warn(const char *ifname)
 {
-	int v4 = net_conf("ipv4", ifname, "forwarding"),
-	    v6 = net_conf("ipv6", ifname, "forwarding");
+	int v4 = drv_net_conf("ipv4", ifname, "forwarding"),
+	    v6 = drv_net_conf("ipv6", ifname, "forwarding");
 
 	if (v4 == 0 && v6 != 1)
 		pr_warn("Warning: ipv4 forwarding is off on %s, so drover can't forward packets that arrive on it (drop_fib); enable it: sysctl -w net.ipv4.conf.%s.forwarding=1 (and net.ipv6.conf.%s.forwarding=1 for IPv6)\n",
@@ -530,9 +513,9 @@ static void forwarding_warn(const char *ifname)
  */
 static void fib_pass_prepare(const char *ifname, int ifindex)
 {
-	int ids[2], n = 0, al = net_conf("ipv4", ifname, "accept_local");
-	int rpf_all = net_conf("ipv4", "all", "rp_filter"),
-	    rpf = net_conf("ipv4", ifname, "rp_filter");
+	int ids[2], n = 0, al = drv_net_conf("ipv4", ifname, "accept_local");
+	int rpf_all = drv_net_conf("ipv4", "all", "rp_filter"),
+	    rpf = drv_net_conf("ipv4", ifname, "rp_filter");
 	__u32 vals[2];
 
 	if (al < 0)

@@ -72,3 +72,19 @@ bool drv_is_prime(__u32 n)
 			return false;
 	return true;
 }
+
+int drv_net_conf(const char *fam, const char *ifname, const char *name)
+{
+	char path[160];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", fam, ifname, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}

@@ -32,5 +32,7 @@ int drv_port_parse(const char *s, __u16 *port);
 int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
 /* Is @n prime? (Maglev table sizes must be.) */
 bool drv_is_prime(__u32 n);
+/* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */
+int drv_net_conf(const char *fam, const char *ifname, const char *name);
 
 #endif /* __DROVER_UTIL_H */

@@ -2,7 +2,8 @@
 /*
  * drover node-setup against the real kernel, in a private network namespace:
  * VIPs land on lo, tunnel devices are created in metadata mode, a second run
- * changes nothing, and undo removes what setup added.
+ * changes nothing, undo removes what setup added, and a strict global
+ * rp_filter that would drop decapsulated packets is reported.
  */
 #include <errno.h>
 #include <sched.h>
@@ -84,11 +85,44 @@ static void dsr_setup_adds_vips_but_no_tunnel(void **state)
 	assert_int_equal(drv_node_setup(&c), 0);
 }
 
+/*
+ * Decapsulated packets fail a strict reverse-path check, and the device's 0
+ * does not lower a global 1: node-setup says so (before it creates the
+ * device, so this runs on kernels without IPIP too).
+ */
+static void tunnel_setup_warns_when_all_rp_filter_is_strict(void **state)
+{
+	struct drv_node_conf c = conf(DRV_MODE_TUNNEL);
+	char out[4096] = "";
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(saved >= 0);
+	assert_int_equal(sh("sysctl -qw net.ipv4.conf.all.rp_filter=1"), 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	drv_node_setup(&c); /* fails where the kernel has no IPIP: only the warning counts */
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(f);
+	fread(out, 1, sizeof(out) - 1, f);
+	fclose(f);
+	c.undo = true;
+	drv_node_setup(&c);
+	assert_int_equal(sh("sysctl -qw net.ipv4.conf.all.rp_filter=0"), 0);
+	assert_non_null(strstr(out, "net.ipv4.conf.all.rp_filter is 1 (strict)"));
+	assert_non_null(strstr(out, "sysctl -w net.ipv4.conf.all.rp_filter=2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels),
 		cmocka_unit_test(dsr_setup_adds_vips_but_no_tunnel),
+		cmocka_unit_test(tunnel_setup_warns_when_all_rp_filter_is_strict),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -322,6 +322,9 @@ if missing:
     sys.exit("missing: %s" % sorted(missing))
 print("metrics: %d families ok" % len(names))
 EOF
+# web and api: three nodes each, one backend id per node and port
+grep -qx 'drover_map_entries{map="backends"} 6' "$E2E_TMP/metrics.txt" ||
+	fail "drover_map_entries of backends: $(grep 'map="backends"' "$E2E_TMP/metrics.txt")"
 grep -q '^drover_backend_state{service="web",node="n3",address="'"$(node4 3)"'",port="'$HTTP_PORT'",state="drain"} 1' "$E2E_TMP/metrics.txt" ||
 	fail "drover_backend_state does not show n3 drained"
 if [ $TRAFFIC = 1 ]; then
