@@ -69,22 +69,33 @@ static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_s
 }
 
 /*
- * Client → VIP direction: FIN or RST closes; a bare SYN starts half-open;
- * the client's first packet with ACK (the handshake's third) opens. A flow
- * picked up mid-stream (re-hash, lost record) is open at once.
+ * Client → VIP direction. A new flow is half-open (DRV_FLOW_SYN: the short
+ * timeout, its SNAT port reclaimable) until the client's next packet with
+ * ACK: the handshake's third, or for a flow picked up mid-stream (re-hash,
+ * lost record) its second packet, which a spoofed one-off never has. FIN or
+ * RST then closes. A RST before the handshake ends leaves the flow half-open:
+ * the node keeps nothing of it to send replies for.
  */
 static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state, bool is_new)
 {
+	if (is_new || (th->rst && state == DRV_FLOW_SYN))
+		return DRV_FLOW_SYN;
 	if (th->fin || th->rst)
 		return DRV_FLOW_CLOSING;
 	if (th->syn && !th->ack)
-		return is_new ? DRV_FLOW_SYN : state;
-	return state == DRV_FLOW_SYN || is_new ? DRV_FLOW_OPEN : state;
+		return state;
+	return state == DRV_FLOW_SYN ? DRV_FLOW_OPEN : state;
 }
 
-/* Node → client direction: only FIN or RST changes the state (a SYN-ACK does not open). */
+/*
+ * Node → client direction: only FIN or RST changes the state (a SYN-ACK does
+ * not open), and a RST to a half-open flow (a spoofed client's packet, a
+ * closed port) leaves it half-open, its port reclaimable.
+ */
 static __always_inline __u8 tcp_reply_state(const struct tcphdr *th, __u8 state)
 {
+	if (th->rst && state == DRV_FLOW_SYN)
+		return DRV_FLOW_SYN;
 	return th->fin || th->rst ? DRV_FLOW_CLOSING : state;
 }
 
@@ -171,6 +182,40 @@ static __always_inline void nat_value(struct drv_nat *nv, const struct pkt *p, _
 	nv->state = state;
 }
 
+/*
+ * nat_claim - make reply entry @cur, last seen at @seen, this CPU's to rewrite
+ * Two CPUs may probe the same port for two new flows at once: the swap of
+ * last_seen_ns lets one of them have it. An entry touched in this clock tick
+ * is never taken (a swap from its time to the same time would succeed twice,
+ * and its taker may still be writing it).
+ */
+static __always_inline bool nat_claim(struct drv_nat *cur, __u64 seen, __u64 now)
+{
+	return seen < now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) == seen;
+}
+
+/* Write @nv into claimed entry @cur, all but last_seen_ns (nat_claim set it). */
+static __always_inline void nat_fill(struct drv_nat *cur, const struct drv_nat *nv)
+{
+	_Static_assert(__builtin_offsetof(struct drv_nat, last_seen_ns) == 0, "drv_nat layout");
+	__builtin_memcpy((__u8 *)cur + sizeof(cur->last_seen_ns),
+			 (const __u8 *)nv + sizeof(nv->last_seen_ns),
+			 sizeof(*nv) - sizeof(nv->last_seen_ns));
+}
+
+/* The drv_flows key of reply entry @n's flow, built in scratch map memory. */
+static __always_inline struct drv_flow_key *nat_flow_key(struct drv_scratch *sc,
+							 const struct drv_nat *n, __u8 family)
+{
+	sc->victim = (struct drv_flow_key){ .saddr = n->client,
+					    .daddr = n->vip,
+					    .sport = n->client_port,
+					    .dport = n->vip_port,
+					    .proto = IPPROTO_TCP,
+					    .family = family };
+	return &sc->victim;
+}
+
 /* Is @n the drv_nat entry of the packet's flow? */
 static __always_inline bool nat_is_flow(const struct drv_nat *n, const struct pkt *p)
 {
@@ -222,15 +267,25 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 		if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
 			return nk.dport;
 		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
-		if (cur && (nat_is_flow(cur, p) ||
-			    flow_expired(cfg, cur->last_seen_ns, cur->state, now))) {
+		if (cur) {
+			__u64 seen = cur->last_seen_ns;
+			bool own = nat_is_flow(cur, p);
+
+			/* Our own entry, touched in this tick: no other CPU may claim it now. */
+			if (own && seen >= now) {
+				nat_fill(cur, &nv);
+				return nk.dport;
+			}
 			/* Our own entry (flow record evicted) or a dead one: take it. */
-			*cur = nv;
-			return nk.dport;
-		}
-		if (cur && cur->state == DRV_FLOW_SYN && cur->last_seen_ns < sc->oldest_seen) {
-			sc->oldest_seen = cur->last_seen_ns;
-			sc->oldest_port = nk.dport;
+			if ((own || flow_expired(cfg, seen, cur->state, now)) &&
+			    nat_claim(cur, seen, now)) {
+				nat_fill(cur, &nv);
+				return nk.dport;
+			}
+			if (cur->state == DRV_FLOW_SYN && seen < sc->oldest_seen) {
+				sc->oldest_seen = seen;
+				sc->oldest_port = nk.dport;
+			}
 		}
 		if (++off == range)
 			off = 0;
@@ -239,16 +294,11 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 		return 0;
 	nk.dport = sc->oldest_port;
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
-	if (!cur || cur->state != DRV_FLOW_SYN)
+	/* Still the half-open flow we found, and now ours alone. */
+	if (!cur || cur->state != DRV_FLOW_SYN || !nat_claim(cur, sc->oldest_seen, now))
 		return 0;
-	sc->victim = (struct drv_flow_key){ .saddr = cur->client,
-					    .daddr = cur->vip,
-					    .sport = cur->client_port,
-					    .dport = cur->vip_port,
-					    .proto = IPPROTO_TCP,
-					    .family = p->family };
-	bpf_map_delete_elem(&DRV_MAP_FLOWS, &sc->victim);
-	*cur = nv;
+	bpf_map_delete_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, cur, p->family));
+	nat_fill(cur, &nv);
 	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
 	return nk.dport;
 }
@@ -280,6 +330,8 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	/* The forward direction opens the entry; a close from either side sticks. */
 	if (cur->state != DRV_FLOW_CLOSING)
 		cur->state = state;
+	/* Replies are not all that keeps it alive: a client's close after a long idle is too. */
+	cur->last_seen_ns = now;
 	return true;
 }
 
@@ -435,14 +487,34 @@ rewrite:
 	case DRV_MODE_TUNNEL:
 		act = encap(ctx, p, svc, be);
 		if (act >= 0)
-			return act;
+			return lb_count_sent(act, svc->id, be_id, p->len, false, new_flow);
 		break;
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
-	lb_count(&DRV_MAP_SVC_STATS, svc->id, p->len, false, new_flow);
-	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, false, new_flow);
-	return lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
+	act = lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
+	return lb_count_sent(act, svc->id, be_id, p->len, false, new_flow);
+}
+
+/*
+ * Reply entry @n's flow was closed by its node (FIN or RST): close its record
+ * too, so that the client's next bare SYN on the same 5-tuple starts a new
+ * flow and reply entry, not one that expires after the FIN timeout.
+ */
+static __always_inline void lb_reply_closes(const struct drv_nat *n, const struct pkt *p, __u64 now)
+{
+	__u32 zero = 0;
+	struct drv_scratch *sc = bpf_map_lookup_elem(&DRV_MAP_SCRATCH, &zero);
+	struct drv_flow *f;
+
+	if (!sc)
+		return;
+	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, n, p->family));
+	if (f && f->backend_id == n->backend_id && f->snat_port == p->key.dport &&
+	    f->state != DRV_FLOW_CLOSING) {
+		f->state = DRV_FLOW_CLOSING;
+		f->last_seen_ns = now;
+	}
 }
 
 /**
@@ -481,8 +553,12 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (act >= 0)
 		return act;
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
+		__u8 state = tcp_reply_state(p->tcp, n->state);
+
+		if (state == DRV_FLOW_CLOSING && n->state != DRV_FLOW_CLOSING)
+			lb_reply_closes(n, p, now);
 		n->last_seen_ns = now;
-		n->state = tcp_reply_state(p->tcp, n->state);
+		n->state = state;
 		n->nh.ifindex = 0; /* look the next hop up again */
 	}
 	vip = n->vip;
@@ -494,15 +570,16 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 
 	nat_rewrite(p, &vip, &client, vip_port, client_port);
 	stats_count(DRV_STAT_NAT_REPLY, p->len);
-	lb_count(&DRV_MAP_SVC_STATS, svc_id, p->len, true, false);
-	lb_count(&DRV_MAP_BE_STATS, be_id, p->len, true, false);
-	if (n->nh.ifindex)
-		return fwd_send(ctx, p, &n->nh);
-	act = fwd_resolve(ctx, p, &client, &nh, &via_gw, true);
-	if (act >= 0)
-		return act;
-	n->nh = nh;
-	return fwd_send(ctx, p, &nh);
+	if (n->nh.ifindex) {
+		act = fwd_send(ctx, p, &n->nh);
+	} else {
+		act = fwd_resolve(ctx, p, &client, &nh, &via_gw, true);
+		if (act < 0) {
+			n->nh = nh;
+			act = fwd_send(ctx, p, &nh);
+		}
+	}
+	return lb_count_sent(act, svc_id, be_id, p->len, true, false);
 }
 
 /**

@@ -72,4 +72,22 @@ static __always_inline void lb_count_drop(void *map, __u32 id)
 		c->drops++;
 }
 
+/*
+ * A service's packet to or from backend @be_id once its verdict @act is
+ * known: counted as sent (TX, REDIRECT, or PASS for the kernel to forward)
+ * or as a drop. Returns @act.
+ */
+static __always_inline int lb_count_sent(int act, __u32 svc_id, __u32 be_id, __u32 len, bool reply,
+					 bool new_flow)
+{
+	if (act == XDP_DROP || act == XDP_ABORTED) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc_id);
+		lb_count_drop(&DRV_MAP_BE_STATS, be_id);
+	} else {
+		lb_count(&DRV_MAP_SVC_STATS, svc_id, len, reply, new_flow);
+		lb_count(&DRV_MAP_BE_STATS, be_id, len, reply, new_flow);
+	}
+	return act;
+}
+
 #endif /* __DROVER_BPF_STATS_H */

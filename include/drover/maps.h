@@ -131,7 +131,9 @@ struct drv_flow_key {
 enum drv_flow_state {
 	DRV_FLOW_OPEN = 0,
 	DRV_FLOW_CLOSING = 1,	/* FIN or RST seen: expires after tcp_fin_timeout_s */
-	DRV_FLOW_SYN = 2,	/* only the client's SYN seen: half-open, expires like CLOSING */
+	/* half-open: the client's handshake ACK (picked up mid-stream: its next ACK) not seen yet;
+	 * expires like CLOSING, and its SNAT port may be taken for a new flow */
+	DRV_FLOW_SYN = 2,
 };
 
 /* drv_flows value: where a client flow goes. */
