@@ -69,22 +69,40 @@ static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_s
 }
 
 /*
- * Client → VIP direction. A new flow is half-open (DRV_FLOW_SYN: the short
- * timeout, its SNAT port reclaimable) until the client's next packet with
- * ACK: the handshake's third, or for a flow picked up mid-stream (re-hash,
- * lost record) its second packet, which a spoofed one-off never has. FIN or
- * RST then closes. A RST before the handshake ends leaves the flow half-open:
- * the node keeps nothing of it to send replies for.
+ * Client → VIP direction: FIN or RST closes; a bare SYN starts half-open;
+ * the client's first packet with ACK (the handshake's third) opens. A flow
+ * picked up mid-stream (re-hash, lost record) is open at once, except in nat
+ * (see new_flow_state). A RST during the handshake closes too: a client
+ * resets the node's answer for a stale connection on its port, then
+ * retransmits its SYN on that port a second later.
  */
 static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state, bool is_new)
 {
-	if (is_new || (th->rst && state == DRV_FLOW_SYN))
-		return DRV_FLOW_SYN;
 	if (th->fin || th->rst)
 		return DRV_FLOW_CLOSING;
 	if (th->syn && !th->ack)
-		return state;
-	return state == DRV_FLOW_SYN ? DRV_FLOW_OPEN : state;
+		return is_new ? DRV_FLOW_SYN : state;
+	return state == DRV_FLOW_SYN || is_new ? DRV_FLOW_OPEN : state;
+}
+
+/* A SYN without ACK, RST or FIN: a connection's first packet. */
+static __always_inline bool tcp_bare_syn(const struct tcphdr *th)
+{
+	return th->syn && !(th->ack | th->rst | th->fin);
+}
+
+/*
+ * A new flow's state. In nat every new flow starts half-open (DRV_FLOW_SYN:
+ * the short timeout, its SNAT port reclaimable), whatever its first packet,
+ * until the client's next packet with ACK: a spoofed one-off ACK, FIN or RST
+ * then holds a port no harder than a spoofed SYN. (A flow whose reply entry
+ * is still alive keeps that entry's state: snat_reserve.) dsr and tunnel
+ * hold no ports: a flow picked up mid-stream there (ECMP failover, a lost
+ * record) is open at once, so a client quieter than the FIN timeout keeps it.
+ */
+static __always_inline __u8 new_flow_state(const struct tcphdr *th, __u8 mode)
+{
+	return mode == DRV_MODE_NAT ? DRV_FLOW_SYN : tcp_flow_state(th, DRV_FLOW_OPEN, true);
 }
 
 /*
@@ -237,12 +255,13 @@ static __always_inline bool nat_is_flow(const struct drv_nat *n, const struct pk
  */
 static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *svc,
 					   const struct drv_backend *be, __u32 be_id, __u32 h,
-					   const struct drv_cfg *cfg, __u64 now, __u8 state)
+					   const struct drv_cfg *cfg, __u64 now, __u8 *state)
 {
 	__u32 lo = svc->snat_port_lo, hi = svc->snat_port_hi, range, off, probes, i;
 	struct drv_flow_key nk = {};
 	struct drv_nat nv = {};
 	struct drv_scratch *sc;
+	struct drv_flow *victim;
 	struct drv_nat *cur;
 	__u32 zero = 0;
 
@@ -258,7 +277,7 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	probes = cfg->snat_probes ?: DRV_SNAT_PROBES_DEFAULT;
 
 	nat_key(&nk, p, svc, be, 0);
-	nat_value(&nv, p, svc->id, be_id, state, now);
+	nat_value(&nv, p, svc->id, be_id, *state, now);
 
 	off = h % range;
 	for (i = 0; i < DRV_SNAT_PROBES_MAX && i < probes; i++) {
@@ -269,16 +288,24 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
 		if (cur) {
 			__u64 seen = cur->last_seen_ns;
+			bool expired = flow_expired(cfg, seen, cur->state, now);
 			bool own = nat_is_flow(cur, p);
 
-			/* Our own entry, touched in this tick: no other CPU may claim it now. */
+			/*
+			 * Our own live entry, the flow record evicted: the
+			 * connection goes on in the entry's state (an open one
+			 * stays unreclaimable), unless this is a new connection
+			 * on the 5-tuple (a bare SYN). Touched in this tick, no
+			 * other CPU may claim it now.
+			 */
+			if (own && !expired && !tcp_bare_syn(p->tcp))
+				nv.state = *state = cur->state;
 			if (own && seen >= now) {
 				nat_fill(cur, &nv);
 				return nk.dport;
 			}
-			/* Our own entry (flow record evicted) or a dead one: take it. */
-			if ((own || flow_expired(cfg, seen, cur->state, now)) &&
-			    nat_claim(cur, seen, now)) {
+			/* Our own entry or a dead one: take it. */
+			if ((own || expired) && nat_claim(cur, seen, now)) {
 				nat_fill(cur, &nv);
 				return nk.dport;
 			}
@@ -297,7 +324,10 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	/* Still the half-open flow we found, and now ours alone. */
 	if (!cur || cur->state != DRV_FLOW_SYN || !nat_claim(cur, sc->oldest_seen, now))
 		return 0;
-	bpf_map_delete_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, cur, p->family));
+	victim = bpf_map_lookup_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, cur, p->family));
+	/* its record, if it still holds this port (not a newer flow of that 5-tuple) */
+	if (victim && victim->snat_port == nk.dport && victim->backend_id == cur->backend_id)
+		bpf_map_delete_elem(&DRV_MAP_FLOWS, &sc->victim);
 	nat_fill(cur, &nv);
 	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
 	return nk.dport;
@@ -315,6 +345,7 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 {
 	struct drv_flow_key nk = {};
 	struct drv_nat *cur;
+	__u64 seen;
 
 	nat_key(&nk, p, svc, be, f->snat_port);
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
@@ -322,16 +353,26 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 		struct drv_nat nv = {};
 
 		nat_value(&nv, p, svc->id, f->backend_id, state, now);
-		bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST);
-		return true;
+		if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
+			return true;
+		/* a new flow inserted it meanwhile: whose is it? */
+		cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+		return cur && nat_is_flow(cur, p);
 	}
+	seen = cur->last_seen_ns;
 	if (!nat_is_flow(cur, p))
+		return false;
+	/*
+	 * Replies are not all that keeps the entry alive: a client's close after a
+	 * long idle is too. If the time changed under us, a new flow may have just
+	 * claimed the port (nat_claim): ours only if it still names our flow.
+	 */
+	if (seen != now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) != seen &&
+	    !nat_is_flow(cur, p))
 		return false;
 	/* The forward direction opens the entry; a close from either side sticks. */
 	if (cur->state != DRV_FLOW_CLOSING)
 		cur->state = state;
-	/* Replies are not all that keeps it alive: a client's close after a long idle is too. */
-	cur->last_seen_ns = now;
 	return true;
 }
 
@@ -425,8 +466,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	 * if there were no record. Kept, the record's CLOSING state would expire
 	 * it, and its NAT entry, after the short FIN timeout.
 	 */
-	if (f && f->state == DRV_FLOW_CLOSING && p->tcp->syn &&
-	    !(p->tcp->ack | p->tcp->rst | p->tcp->fin))
+	if (f && f->state == DRV_FLOW_CLOSING && tcp_bare_syn(p->tcp))
 		f = NULL;
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
@@ -457,10 +497,10 @@ pick:
 		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 		return stats_drop(ctx, DRV_STAT_DROP_NO_BACKEND);
 	}
-	state = tcp_flow_state(p->tcp, DRV_FLOW_OPEN, true);
+	state = new_flow_state(p->tcp, svc->mode);
 	snat_port = 0;
 	if (svc->mode == DRV_MODE_NAT) {
-		snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, state);
+		snat_port = snat_reserve(p, svc, be, be_id, h, cfg, now, &state);
 		if (!snat_port) {
 			lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 			lb_count_drop(&DRV_MAP_BE_STATS, be_id);

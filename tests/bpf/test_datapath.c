@@ -788,19 +788,24 @@ static __u64 mono_coarse_ns(void)
 }
 
 /*
- * Make reply entry @port (and flow record @s, if any) look last seen @ms
- * earlier: time passing, without waiting for it. (drover never takes an entry
- * touched in the current clock tick for another flow, so tests that take one
- * age it first.)
+ * Make reply entry @port (if not 0) and flow record @s (if any) look last
+ * seen @ms earlier: time passing, without waiting for it. (drover never takes
+ * an entry touched in the current clock tick for another flow, so tests that
+ * take one age it first.)
  */
 static void age(struct env *e, __u16 port, const struct pkt_spec *s, __u64 ms)
 {
-	struct drv_flow_key nk = nat_key4(port), fk;
-	struct drv_nat n = nat_of(e, port);
+	struct drv_flow_key nk, fk;
+	struct drv_nat n;
 	struct drv_flow f;
 
-	n.last_seen_ns -= ms * 1000000;
-	assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+	if (port) {
+		nk = nat_key4(port);
+		n = nat_of(e, port);
+		n.last_seen_ns -= ms * 1000000;
+		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0),
+				 0);
+	}
 	if (!s)
 		return;
 	fk = key_of(s);
@@ -863,6 +868,7 @@ static void new_flow_takes_the_oldest_half_open_port_when_none_is_free(void **st
 		n = (struct drv_nat){ .last_seen_ns = now - held[i].age_ms * 1000000,
 				      .client_port = htons(30000 + held[i].port - 20000),
 				      .vip_port = htons(80),
+				      .backend_id = 1,
 				      .state = held[i].state };
 		n.client = addr("10.1.0.9");
 		n.vip = addr("10.0.0.100");
@@ -950,10 +956,11 @@ static void flow_whose_port_another_flow_holds_starts_again(void **state)
 }
 
 /*
- * A client's RST closes its open flow. Before the handshake ends it leaves
- * the flow half-open, its port reclaimable: the node keeps nothing of it.
+ * A client's RST closes its flow, also during the handshake: it resets the
+ * node's answer for a stale connection on its port, then retransmits its SYN
+ * there (as a new flow, on its own reply entry, in the half-open state).
  */
-static void rst_closes_an_open_flow_but_leaves_a_half_open_one_half_open(void **state)
+static void rst_marks_flow_closing(void **state)
 {
 	struct env *e = *state;
 	struct pkt_spec pkt = syn4;
@@ -962,15 +969,12 @@ static void rst_closes_an_open_flow_but_leaves_a_half_open_one_half_open(void **
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	pkt.flags = TCP_RST;
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
-	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
-	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_SYN);
-	pkt.flags = TCP_ACK;
-	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
-	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
-	pkt.flags = TCP_RST | TCP_ACK;
-	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
 	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_SYN);
 }
 
 /*
@@ -1238,6 +1242,34 @@ static void two_cpus_never_take_one_snat_port(void **state)
 	assert_int_equal(won, trials); /* and the port always went to one of them */
 }
 
+/*
+ * An open nat connection whose flow record the LRU evicted goes on in its
+ * reply entry's state: its next packet makes a record that is open at once,
+ * and a new flow short of ports can't take that port as a half-open one's.
+ */
+static void evicted_record_of_an_open_flow_stays_open(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4, b = syn4, synack = reply4_from_node(20000, TCP_SYN | TCP_ACK);
+	struct drv_flow_key fk = key_of(&syn4);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);
+	pkt.flags = TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0); /* evicted */
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
+	age(e, 20000, &syn4, 10);
+	b.sport = 40001;
+	assert_int_equal(run(e, &b, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 0);
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+}
+
 static void first_fragment_to_vip_is_dropped(void **state)
 {
 	struct env *e = *state;
@@ -1330,6 +1362,26 @@ static void dsr_syn_changes_only_macs(void **state)
 	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+}
+
+/*
+ * dsr holds no SNAT ports: a flow it picks up mid-stream (ECMP failover, a
+ * lost record) is open at once, so a client quieter than the FIN timeout
+ * keeps its record (and its node, whatever the table says by then).
+ */
+static void dsr_flow_picked_up_mid_stream_is_open_at_once(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	pkt.flags = TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &pkt).state, DRV_FLOW_OPEN);
+	age(e, 0, &pkt, 2000); /* quiet for twice the FIN timeout */
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
 }
 
@@ -1851,7 +1903,7 @@ int main(void)
 		T(snat_port_collision_takes_next_port),
 		T(snat_exhaustion_is_dropped_and_counted),
 		T(fin_ages_flow_and_frees_snat_port_after_fin_timeout),
-		T(rst_closes_an_open_flow_but_leaves_a_half_open_one_half_open),
+		T(rst_marks_flow_closing),
 		T(new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout),
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
@@ -1865,6 +1917,8 @@ int main(void)
 		T(first_packet_without_syn_holds_its_port_half_open),
 		T(new_connection_after_the_nodes_rst_outlives_the_fin_timeout),
 		T(two_cpus_never_take_one_snat_port),
+		T(evicted_record_of_an_open_flow_stays_open),
+		T(dsr_flow_picked_up_mid_stream_is_open_at_once),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
 		T(egress_device_without_drover_is_dropped_as_fib),
