@@ -1024,6 +1024,17 @@ static void new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
 }
 
+/* syn4's handshake through std_v4's nat service on port 20000: SYN, the node's SYN-ACK, ACK. */
+static void handshake4(struct env *e)
+{
+	struct pkt_spec ack = syn4, synack = reply4_from_node(20000, TCP_SYN | TCP_ACK);
+
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+}
+
 /*
  * A client closes a connection that was idle longer than the FIN timeout:
  * its FIN keeps the reply entry alive as well as the flow record, so the
@@ -1037,10 +1048,8 @@ static void client_close_after_idle_gets_the_nodes_fin(void **state)
 
 	std_v4(e, 20000, 20000);
 	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	handshake4(e);
 	pkt.flags = TCP_ACK;
-	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	age(e, 20000, &syn4, 1500); /* idle both ways: past the FIN timeout, not the idle one */
 	pkt.flags = TCP_FIN | TCP_ACK;
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
@@ -1126,10 +1135,8 @@ static void new_connection_after_the_nodes_rst_outlives_the_fin_timeout(void **s
 
 	std_v4(e, 20000, 20000);
 	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	handshake4(e);
 	pkt.flags = TCP_ACK;
-	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	reply.flags = TCP_RST | TCP_ACK;
 	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
@@ -1250,14 +1257,12 @@ static void two_cpus_never_take_one_snat_port(void **state)
 static void evicted_record_of_an_open_flow_stays_open(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec pkt = syn4, b = syn4, synack = reply4_from_node(20000, TCP_SYN | TCP_ACK);
+	struct pkt_spec pkt = syn4, b = syn4;
 	struct drv_flow_key fk = key_of(&syn4);
 
 	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);
+	handshake4(e);
 	pkt.flags = TCP_ACK;
-	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0); /* evicted */
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
