@@ -451,8 +451,10 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	/* nat routes the packet (TTL - 1); dsr and tunnel hand it on unchanged. */
 	if (svc->mode == DRV_MODE_NAT) {
 		act = fwd_check_ttl(ctx, p);
-		if (act >= 0)
+		if (act >= 0) {
+			lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 			return act;
+		}
 	}
 	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
 	if (!cfg)
@@ -591,7 +593,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	}
 	act = fwd_check_ttl(ctx, p);
 	if (act >= 0)
-		return act;
+		return lb_count_sent(act, n->svc_id, n->backend_id, p->len, true, false);
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		__u8 state = tcp_reply_state(p->tcp, n->state);
 

@@ -1317,6 +1317,16 @@ static void ttl_one_to_vip_is_dropped(void **state)
 	in.ttl = 1;
 	assert_int_equal(run(e, &in, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TTL), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
+	/* a node's reply with TTL 1: a drop of its service and backend too */
+	in = reply4_from_node(20000, TCP_ACK);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	in.ttl = 1;
+	assert_int_equal(run(e, &in, ifc), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TTL), 2);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 2);
+	assert_int_equal(lb_stat(e->best, 1).drops, 1);
+	assert_int_equal(lb_stat(e->best, 1).reply_packets, 0);
 }
 
 static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
