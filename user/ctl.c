@@ -467,16 +467,23 @@ static int bes_load_batch(struct drv_ctl *ctl, struct drv_backend *bes)
 	return err;
 }
 
+__u32 drv_bes_used(const struct drv_backend *bes)
+{
+	__u32 id, n = 0;
+
+	for (id = 1; id < DRV_MAX_BACKENDS; id++)
+		n += bes[id].family != 0;
+	return n;
+}
+
 int drv_backend_ids_used(struct drv_ctl *ctl, __u32 *n)
 {
 	struct drv_backend *bes = drv_bes_load(ctl);
-	__u32 id;
 
 	*n = 0;
 	if (!bes)
 		return -errno;
-	for (id = 1; id < DRV_MAX_BACKENDS; id++)
-		*n += bes[id].family != 0;
+	*n = drv_bes_used(bes);
 	free(bes);
 	return 0;
 }

@@ -24,5 +24,7 @@ int drv_caps_check(const char *what);
 
 /* Every slot of drv_bes, freshly allocated (caller frees); NULL with errno set, and a message. */
 struct drv_backend *drv_bes_load(struct drv_ctl *ctl);
+/* How many backend ids (1..DRV_MAX_BACKENDS-1) of @bes, as drv_bes_load read them, are in use. */
+__u32 drv_bes_used(const struct drv_backend *bes);
 
 #endif /* __DROVER_CTL_INT_H */

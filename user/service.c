@@ -744,7 +744,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 	bool *keep = NULL, changed = false;
 	struct drv_svc s, ns;
 	char msg[256];
-	size_t i, need = 0, nfree = 0;
+	size_t i, need = 0, nfree;
 	int err, id;
 
 	err = drv_svc_conf_check(conf, msg, sizeof(msg));
@@ -768,8 +768,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		if (drv_service_get(ctl, &conf->key, &s) ||
 		    drv_be_find(cur, DRV_MAX_BACKENDS, s.id, conf->key.port, &bes_conf[i]) < 0)
 			need++;
-	for (i = 1; i < DRV_MAX_BACKENDS; i++)
-		nfree += !cur[i].family;
+	nfree = DRV_MAX_BACKENDS - 1 - drv_bes_used(cur);
 	if (need > nfree) {
 		pr_warn("Error: service %s needs %zu new backend ids, only %zu are free\n",
 			drv_svc_key_str(&conf->key, msg, sizeof(msg)), need, nfree);

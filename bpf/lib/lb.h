@@ -221,17 +221,24 @@ static __always_inline void nat_fill(struct drv_nat *cur, const struct drv_nat *
 			 sizeof(*nv) - sizeof(nv->last_seen_ns));
 }
 
-/* The drv_flows key of reply entry @n's flow, built in scratch map memory. */
-static __always_inline struct drv_flow_key *nat_flow_key(struct drv_scratch *sc,
-							 const struct drv_nat *n, __u8 family)
+/*
+ * The drv_flows record of reply entry @n's flow if it still holds SNAT @port
+ * on @n's backend (not a newer flow of that 5-tuple), else NULL. Its key is
+ * built in scratch map memory, sc->victim.
+ */
+static __always_inline struct drv_flow *
+nat_flow_record(struct drv_scratch *sc, const struct drv_nat *n, __u8 family, __be16 port)
 {
+	struct drv_flow *f;
+
 	sc->victim = (struct drv_flow_key){ .saddr = n->client,
 					    .daddr = n->vip,
 					    .sport = n->client_port,
 					    .dport = n->vip_port,
 					    .proto = IPPROTO_TCP,
 					    .family = family };
-	return &sc->victim;
+	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &sc->victim);
+	return f && f->snat_port == port && f->backend_id == n->backend_id ? f : NULL;
 }
 
 /* Is @n the drv_nat entry of the packet's flow? */
@@ -261,7 +268,6 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	struct drv_flow_key nk = {};
 	struct drv_nat nv = {};
 	struct drv_scratch *sc;
-	struct drv_flow *victim;
 	struct drv_nat *cur;
 	__u32 zero = 0;
 
@@ -296,16 +302,13 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 			 * connection goes on in the entry's state (an open one
 			 * stays unreclaimable), unless this is a new connection
 			 * on the 5-tuple (a bare SYN). Touched in this tick, no
-			 * other CPU may claim it now.
+			 * other CPU may claim it now; else we claim it, as a
+			 * dead entry is.
 			 */
 			if (own && !expired && !tcp_bare_syn(p->tcp))
 				nv.state = *state = cur->state;
-			if (own && seen >= now) {
-				nat_fill(cur, &nv);
-				return nk.dport;
-			}
-			/* Our own entry or a dead one: take it. */
-			if ((own || expired) && nat_claim(cur, seen, now)) {
+			if ((own && seen >= now) ||
+			    ((own || expired) && nat_claim(cur, seen, now))) {
 				nat_fill(cur, &nv);
 				return nk.dport;
 			}
@@ -324,9 +327,7 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	/* Still the half-open flow we found, and now ours alone. */
 	if (!cur || cur->state != DRV_FLOW_SYN || !nat_claim(cur, sc->oldest_seen, now))
 		return 0;
-	victim = bpf_map_lookup_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, cur, p->family));
-	/* its record, if it still holds this port (not a newer flow of that 5-tuple) */
-	if (victim && victim->snat_port == nk.dport && victim->backend_id == cur->backend_id)
+	if (nat_flow_record(sc, cur, p->family, nk.dport))
 		bpf_map_delete_elem(&DRV_MAP_FLOWS, &sc->victim);
 	nat_fill(cur, &nv);
 	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
@@ -551,9 +552,8 @@ static __always_inline void lb_reply_closes(const struct drv_nat *n, const struc
 
 	if (!sc)
 		return;
-	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, nat_flow_key(sc, n, p->family));
-	if (f && f->backend_id == n->backend_id && f->snat_port == p->key.dport &&
-	    f->state != DRV_FLOW_CLOSING) {
+	f = nat_flow_record(sc, n, p->family, p->key.dport);
+	if (f && f->state != DRV_FLOW_CLOSING) {
 		f->state = DRV_FLOW_CLOSING;
 		f->last_seen_ns = now;
 	}
