@@ -5,7 +5,8 @@
  * source address to the node. The node decapsulates (its fallback tunl0 /
  * ip6tnl0 device), holds the VIP on a local device and answers the client
  * directly. The outer packet is 20 / 40 bytes longer: the path to the nodes
- * needs that much MTU headroom over the clients' MTU (as with any IPIP balancer).
+ * needs that much MTU headroom over the clients' MTU (as with any IPIP balancer);
+ * without it an outer IPv4 packet is fragmented (DF clear, a random ID).
  */
 #ifndef __DROVER_BPF_ENCAP_H
 #define __DROVER_BPF_ENCAP_H
@@ -97,7 +98,14 @@ static __always_inline int encap(struct xdp_md *ctx, struct pkt *p, const struct
 		iph->ihl = 5;
 		iph->tos = tos;
 		iph->tot_len = bpf_htons(inner_len + sizeof(*iph));
-		iph->id = 0;
+		/*
+		 * DF clear, so a narrower link toward the node may fragment the
+		 * outer packet (the node reassembles, then decapsulates); then
+		 * its ID must not repeat between the balancer and a node within
+		 * the reassembly time (RFC 791, 6864): a random one, as the
+		 * kernel's own tunnels pick.
+		 */
+		iph->id = (__u16)bpf_get_prandom_u32();
 		iph->frag_off = 0;
 		iph->ttl = ENCAP_TTL;
 		iph->protocol = IPPROTO_IPIP;

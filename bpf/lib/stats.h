@@ -46,30 +46,34 @@ static __always_inline int stats_record(int act, __u32 len)
 	return act;
 }
 
-/* Per service / per backend counters; @reply: node → client direction. */
-static __always_inline void lb_count(void *map, __u32 id, __u32 len, bool reply, bool new_flow)
+/*
+ * Per service / per backend counters of one packet: sent (@reply: node →
+ * client) or @dropped, and whether it made a new flow (recorded even when
+ * its first packet is then dropped, as the global new_flow counter has it).
+ */
+static __always_inline void lb_count(void *map, __u32 id, __u32 len, bool dropped, bool reply,
+				     bool new_flow)
 {
 	struct drv_lb_counters *c = bpf_map_lookup_elem(map, &id);
 
 	if (!c)
 		return;
-	if (reply) {
+	if (new_flow)
+		c->new_flows++;
+	if (dropped) {
+		c->drops++;
+	} else if (reply) {
 		c->reply_packets++;
 		c->reply_bytes += len;
 	} else {
 		c->packets++;
 		c->bytes += len;
 	}
-	if (new_flow)
-		c->new_flows++;
 }
 
 static __always_inline void lb_count_drop(void *map, __u32 id)
 {
-	struct drv_lb_counters *c = bpf_map_lookup_elem(map, &id);
-
-	if (c)
-		c->drops++;
+	lb_count(map, id, 0, true, false, false);
 }
 
 /*
@@ -80,13 +84,10 @@ static __always_inline void lb_count_drop(void *map, __u32 id)
 static __always_inline int lb_count_sent(int act, __u32 svc_id, __u32 be_id, __u32 len, bool reply,
 					 bool new_flow)
 {
-	if (act == XDP_DROP || act == XDP_ABORTED) {
-		lb_count_drop(&DRV_MAP_SVC_STATS, svc_id);
-		lb_count_drop(&DRV_MAP_BE_STATS, be_id);
-	} else {
-		lb_count(&DRV_MAP_SVC_STATS, svc_id, len, reply, new_flow);
-		lb_count(&DRV_MAP_BE_STATS, be_id, len, reply, new_flow);
-	}
+	bool dropped = act == XDP_DROP || act == XDP_ABORTED;
+
+	lb_count(&DRV_MAP_SVC_STATS, svc_id, len, dropped, reply, new_flow);
+	lb_count(&DRV_MAP_BE_STATS, be_id, len, dropped, reply, new_flow);
 	return act;
 }
 

@@ -1342,6 +1342,10 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 	assert_int_equal(lb_stat(e->best, 1).drops, 1);
 	assert_int_equal(lb_stat(e->svcst, 0).packets, 0);
 	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
+	/* its flow was recorded all the same: a new flow on both, as globally */
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).new_flows, 1);
+	assert_int_equal(lb_stat(e->best, 1).new_flows, 1);
 }
 
 /* The FIB's egress device is not one drover is attached to: no redirect there. */
@@ -1439,6 +1443,16 @@ static void expect_tunnel(struct env *e, const struct pkt_spec *in, const __u8 *
 	expect_tunnel_of(e, inb, len, ETH_HLEN + (in->vlan ? 4 : 0), outer, olen);
 }
 
+/* The outer IPv4 header's ID in the output frame (random: copied into the expectation). */
+static __be16 outer_id(struct env *e, bool vlan)
+{
+	struct iphdr o;
+
+	assert_true(e->out_len >= ETH_HLEN + (vlan ? 4 : 0) + sizeof(o));
+	memcpy(&o, e->out + ETH_HLEN + (vlan ? 4 : 0), sizeof(o));
+	return o.id;
+}
+
 static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 {
 	struct env *e = *state;
@@ -1446,17 +1460,31 @@ static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 	struct iphdr o = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_IPIP };
 	int vlan;
 
+	__u16 ids[4];
+	int i, distinct = 0;
+
 	std_v4_mode(e, DRV_MODE_TUNNEL, "10.2.0.1");
 	for (vlan = 0; vlan < 2; vlan++) {
 		in.vlan = vlan ? 9 : 0;
+		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
 		o.tot_len = htons(sizeof(o) + 40); /* outer + inner IPv4 SYN */
+		o.id = outer_id(e, in.vlan);
 		o.check = 0;
 		o.saddr = addr("10.2.0.1").v4;
 		o.daddr = addr("10.2.0.11").v4;
 		o.check = htons(pkt_fold(pkt_sum(&o, sizeof(o), 0)));
-		assert_int_equal(run(e, &in, ifa), XDP_REDIRECT);
 		expect_tunnel(e, &in, (__u8 *)&o, sizeof(o));
 	}
+	/*
+	 * DF clear (o.frag_off 0 above): a router may fragment the outer packet,
+	 * so its ID must vary. Four packets with one ID: chance 2^-48.
+	 */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+		ids[i] = outer_id(e, 0);
+		distinct += i && ids[i] != ids[0];
+	}
+	assert_true(distinct > 0);
 }
 
 static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
@@ -1744,8 +1772,9 @@ static void icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node(void **stat
 	o.tot_len = htons(sizeof(o) + len - ETH_HLEN);
 	o.saddr = addr("10.2.0.1").v4;
 	o.daddr = addr("10.2.0.11").v4;
-	o.check = htons(pkt_fold(pkt_sum(&o, sizeof(o), 0)));
 	assert_int_equal(run_prog(e->prog_fd, inb, len, e->out, &e->out_len, ifa), XDP_REDIRECT);
+	o.id = outer_id(e, false);
+	o.check = htons(pkt_fold(pkt_sum(&o, sizeof(o), 0)));
 	expect_tunnel_of(e, inb, len, ETH_HLEN, (__u8 *)&o, sizeof(o));
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
 }
