@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Run one tier of drover's tests (unit | bpf | e2e | all | image) and print a
 # tally. unit and bpf tests are cmocka programs: their own summary lines are
-# summed. e2e and image tests are scripts: exit 0 passes, exit 4 is a loud
+# summed (a test that skips itself, saying why, counts as skipped). e2e and image tests are scripts: exit 0 passes, exit 4 is a loud
 # skip (no root or kernel support), anything else fails. Each program has a
 # time bound. all = unit, bpf and e2e; image (make test-image) runs alone.
 set -u
@@ -13,12 +13,14 @@ passed=0 failed=0 skipped=0
 failed_names="" start_all=$(date +%s)
 
 run_cmocka() { # $1 = binary, $2 = timeout seconds
-	local log rc p f
+	local log rc p f s
 	log=$(mktemp)
 	timeout --foreground -k 10 "$2" "$1" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	# a test that skipped itself printed why; count it (cmocka's PASSED excludes it)
+	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	rm -f "$log"
 	if [ "$rc" -eq 4 ]; then
 		echo "!!! SKIPPED: $1 (no root or kernel support)"
@@ -29,7 +31,7 @@ run_cmocka() { # $1 = binary, $2 = timeout seconds
 		echo "!!! FAILED: $1 exited $rc"
 		f=1
 	fi
-	passed=$((passed + p)) failed=$((failed + f))
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
 }
 
@@ -80,6 +82,6 @@ esac
 
 echo
 [ -z "$failed_names" ] || echo "failed:$failed_names"
-[ "$skipped" -eq 0 ] || echo "!!! $skipped test program(s) SKIPPED: run as root on a kernel with BPF and netns"
+[ "$skipped" -eq 0 ] || echo "!!! $skipped SKIPPED (each says why above): run as root on a kernel with BPF, netns and IPIP"
 echo "$tier: $passed passed, $failed failed, $skipped skipped ($(($(date +%s) - start_all)) s)"
 [ "$failed" -eq 0 ]

@@ -170,15 +170,15 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 
 static int parse_addr(struct pctx *p, const char *what, union drv_addr *a, __u8 *fam)
 {
-	const char *w = next(p);
+	const char *w = next(p), *why;
 
 	if (!w)
 		return fail(p, "expected %s (an IPv4 or IPv6 address)", what);
 	if (drv_addr_parse(w, a, fam))
 		return fail(p, "%s '%s' is not an IPv4 or IPv6 address", what, w);
-	if (drv_addr_is_zero(a))
-		return fail(p, "%s '%s' is the unspecified address: give a host's address", what,
-			    w);
+	why = drv_addr_not_host(a, *fam);
+	if (why)
+		return fail(p, "%s '%s' is %s: give a host's address", what, w, why);
 	return 0;
 }
 
@@ -746,11 +746,10 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 	p.argc = n;
 	p.argv = r->words;
 	w = next(&p);
+	/* No object at all: obj stays DRV_CLI_NONE, a usage error (the grammar on stderr, 2). */
 	if (!w || r->version) {
 		if (r->version)
 			r->obj = DRV_CLI_VERSION;
-		else
-			r->help = true;
 		return 0;
 	}
 	if (!strcmp(w, "help")) {

@@ -211,16 +211,16 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_addr *addr,
 		    __u8 *family)
 {
-	const char *s;
+	const char *s, *why;
 	int err = want_scalar(p, n, key, &s);
 
 	if (err)
 		return err;
 	if (drv_addr_parse(s, addr, family))
 		return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
-	if (drv_addr_is_zero(addr))
-		return perr(p, n, "'%s' is the unspecified address '%s': give a host's address",
-			    key, s);
+	why = drv_addr_not_host(addr, *family);
+	if (why)
+		return perr(p, n, "'%s' is %s '%s': give a host's address", key, why, s);
 	return 0;
 }
 

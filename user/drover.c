@@ -96,6 +96,15 @@ static int do_detach(void)
 	return drv_prog_detach_opts(req.bpffs, req.ifname, req.keep_maps) ? EXIT_FAILURE : 0;
 }
 
+/* Does @root hold drover's pinned maps? (Its services map stands for them all.) */
+static bool maps_pinned(const char *root)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", root, DRV_STR(DRV_MAP_SVCS));
+	return !access(path, F_OK);
+}
+
 static int do_status(void)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
@@ -111,7 +120,11 @@ static int do_status(void)
 	size_t m;
 
 	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
-	if (access(req.bpffs, F_OK)) {
+	/*
+	 * Not attached: no pin root, or one that holds nothing of drover (a
+	 * bpffs mount point given as --bpffs outlives the last detach).
+	 */
+	if (access(req.bpffs, F_OK) || (n <= 0 && !maps_pinned(req.bpffs))) {
 		if (req.json) {
 			drv_jw_obj_open(&jw);
 			drv_jw_kstr(&jw, "version", DROVER_VERSION);
@@ -121,14 +134,21 @@ static int do_status(void)
 			drv_jw_obj_close(&jw);
 			drv_jw_end(&jw);
 		} else {
-			printf("drover %s (map ABI v%d): not attached (no pin root %s)\n",
-			       DROVER_VERSION, DRV_ABI_VERSION, req.bpffs);
+			printf("drover %s (map ABI v%d): not attached (%s %s)\n", DROVER_VERSION,
+			       DRV_ABI_VERSION,
+			       access(req.bpffs, F_OK) ? "no pin root" : "nothing pinned under",
+			       req.bpffs);
 		}
 		return 0;
 	}
 	err = ctl_open(&ctl, false);
-	if (err)
+	if (err) {
+		/* the maps can't be used (say, an incompatible drover's): what to detach */
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "attached: %s (drover detach %s)\n", ifs[i].ifname,
+				ifs[i].ifname);
 		return EXIT_FAILURE;
+	}
 	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
 		struct drv_backend b;
 
@@ -916,8 +936,8 @@ int main(int argc, char **argv)
 		drv_ctl_close(&ctl);
 		break;
 	}
-	default:
-		printf("%s", drv_cli_help(DRV_CLI_NONE));
+	default: /* no object: a usage error, like a wrong one */
+		fprintf(stderr, "%s", drv_cli_help(DRV_CLI_NONE));
 		rc = EXIT_USAGE;
 	}
 out:

@@ -214,6 +214,23 @@ static int arp_keep_off_vips(void)
 	if_freenameindex(ifs);
 	if (!err)
 		pr_info("node-setup: ARP for the VIPs left to the balancer (arp_ignore=1, arp_announce=2 on every interface)\n");
+	/*
+	 * An interface created later (a bond, a VLAN, a new NIC) starts from
+	 * "default". Only /proc/sys sets it, and a container's is read-only.
+	 */
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = ids[i] == IPV4_DEVCONF_ARP_IGNORE ? "arp_ignore" :
+								       "arp_announce";
+
+		if (drv_net_conf("ipv4", "default", name) >= (int)vals[i])
+			continue;
+		e = drv_net_conf_set("ipv4", "default", name, (int)vals[i]);
+		if (e) {
+			pr_warn("Warning: can't set net.ipv4.conf.default.%s=%u (%s): an interface created after this will answer ARP for the VIPs; set net.ipv4.conf.default.arp_ignore=1 and arp_announce=2 on the node (/etc/sysctl.d), or run node-setup again after adding interfaces\n",
+				name, vals[i], strerror(-e));
+			break;
+		}
+	}
 	return err;
 }
 

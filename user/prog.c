@@ -357,7 +357,8 @@ static int shared_prog_fd(const char *root)
  * Link info carries an ifindex but no network namespace, so a link of another
  * namespace can show the same ifindex: it must also run the program that
  * netlink (namespace-aware) reports on our device.
- * Return: link id; 0 if none (netlink-attached); -1 if several match (ambiguous).
+ * Return: link id; 0 if none (netlink-attached); -1 if several match
+ * (ambiguous); -EPERM if links can't be listed (that takes CAP_SYS_ADMIN).
  */
 static long xdp_link_id(int ifindex, __u32 prog_id)
 {
@@ -366,7 +367,9 @@ static long xdp_link_id(int ifindex, __u32 prog_id)
 
 	if (!prog_id)
 		return 0;
-	while (!bpf_link_get_next_id(id, &id)) {
+	if (bpf_link_get_next_id(0, &id))
+		return errno == EPERM ? -EPERM : 0;
+	for (id = 0; !bpf_link_get_next_id(id, &id);) {
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_link_get_fd_by_id(id);
@@ -394,6 +397,11 @@ static int xdp_remove(const char *ifname, int ifindex, const struct bpf_xdp_quer
 		if (!pids[i])
 			continue;
 		lid = xdp_link_id(ifindex, pids[i]);
+		if (lid == -EPERM) {
+			pr_warn("Error: can't tell whether a bpf_link holds XDP program %u on %s: listing links takes CAP_SYS_ADMIN; remove it with the tool that attached it (ip link set dev %s xdp off if it was attached through netlink), or run this with CAP_SYS_ADMIN\n",
+				pids[i], ifname, ifname);
+			return -EPERM;
+		}
 		if (lid < 0) {
 			pr_warn("Error: can't tell which bpf_link holds XDP program %u on %s (same program and ifindex in another namespace); detach it with the tool that attached it\n",
 				pids[i], ifname);
@@ -538,19 +546,86 @@ static void fib_pass_prepare(const char *ifname, int ifindex)
 			ifname, ifname, ifname);
 		return;
 	}
-	pr_info("%s: set%s%s so nat packets left to the kernel (fib_pass) are forwarded; they stay after detach\n",
+	pr_warn("Note: %s: set%s%s so nat packets left to the kernel (fib_pass) are forwarded; they stay after detach\n",
 		ifname, al != 1 ? " accept_local=1" : "",
 		rpf == 1 && rpf_all != 1 ? " rp_filter=2" : "");
 }
 
+/* Add (@add) or remove @ifindex in the pinned drv_txports, the redirect targets. */
+static int txport_set(const char *root, __u32 ifindex, bool add)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, DRV_STR(DRV_MAP_TX_PORTS));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (add ? bpf_map_update_elem(fd, &ifindex, &ifindex, BPF_ANY) :
+		  bpf_map_delete_elem(fd, &ifindex))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* A new XDP bpf_link of @prog_fd on @ifindex in @mode: its fd, or -errno. */
+static int link_make(int prog_fd, int ifindex, enum drv_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o);
+
+	o.flags = mode == DRV_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	return bpf_link_create(prog_fd, ifindex, BPF_XDP, &o);
+}
+
+/* The kernel refused to attach in @mode: say why it likely did, and what to do. */
+static void attach_refused(const char *ifname, enum drv_xdp_mode mode, int err)
+{
+	char buf[128];
+
+	if (mode == DRV_XDP_NATIVE && err == -EOPNOTSUPP)
+		pr_warn("Error: %s does not support native XDP (its driver has none, or refuses it while an offload such as LRO is on: ethtool -k %s); use `mode skb` (generic XDP, slower)\n",
+			ifname, ifname);
+	else if (mode == DRV_XDP_NATIVE && (err == -ERANGE || err == -EINVAL))
+		pr_warn("Error: the driver of %s refused native XDP (%s): most often its MTU (or its veth peer's) is too large for XDP; lower it (ip link set dev %s mtu 1500) or use `mode skb`\n",
+			ifname, errstr(err, buf, sizeof(buf)), ifname);
+	else
+		pr_warn("Error: can't attach the XDP program to %s in %s mode: %s\n", ifname,
+			drv_xdp_mode_str(mode), errstr(err, buf, sizeof(buf)));
+}
+
+/*
+ * A forced mode change was refused after drover's old link came off: put a
+ * link in the old @mode back (pinned at @path), or say the device has none.
+ */
+static void relink(const char *root, const char *path, int prog_fd, int ifindex, const char *ifname,
+		   enum drv_xdp_mode mode)
+{
+	int fd = link_make(prog_fd, ifindex, mode);
+
+	if (fd >= 0 && !bpf_obj_pin(fd, path)) {
+		pr_warn("%s: drover is attached again in %s mode, as before\n", ifname,
+			drv_xdp_mode_str(mode));
+		close(fd);
+		return;
+	}
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	txport_set(root, (__u32)ifindex, false);
+	pr_warn("Error: %s now runs no XDP program: attaching drover back in %s mode failed too; attach it again (drover attach %s mode %s)\n",
+		ifname, drv_xdp_mode_str(mode), ifname, drv_xdp_mode_str(mode));
+}
+
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	char path[PATH_MAX], buf[128];
 	struct drover_bpf *skel = NULL;
-	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, tx_fd = -1;
+	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, own_fd = -1;
+	enum drv_xdp_mode own_mode = mode;
 	bool created = false;
+	__u32 removed_id = 0;
 	struct stat st;
 
 	ifindex = (int)if_nametoindex(ifname);
@@ -586,8 +661,13 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	if (q.attach_mode != XDP_ATTACHED_NONE) {
 		struct bpf_link_info li;
 		__u32 id = q.prog_id ? q.prog_id : (q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id);
-		bool own = !link_info(path, NULL, &li) && link_here(ifname, &li);
+		bool own = !link_info(path, &own_fd, &li) && link_here(ifname, &li);
 		char name[32];
+
+		if (!own && own_fd >= 0) {
+			close(own_fd);
+			own_fd = -1;
+		}
 
 		if (!force) {
 			if (own)
@@ -598,7 +678,11 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 				long lid = xdp_link_id(ifindex, id);
 
 				prog_name(id, name, sizeof(name));
-				if (lid > 0)
+				if (lid == -EPERM)
+					pr_warn("Error: interface %s already has XDP program %u (%s mode) attached; remove it with the tool that attached it (ip link set dev %s xdp off if that was netlink; a bpf_link can't be looked up without CAP_SYS_ADMIN) or add `force` to replace it\n",
+						ifname, id, drv_xdp_attach_mode_str(q.attach_mode),
+						ifname);
+				else if (lid > 0)
 					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or add `force` to replace it\n",
 						ifname, name, id,
 						drv_xdp_attach_mode_str(q.attach_mode), lid,
@@ -611,12 +695,18 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 			err = own ? -EEXIST : -EBUSY;
 			goto out_unlock;
 		}
-		pr_info("force: replacing the XDP program (id %u) on %s\n", id, ifname);
-		err = xdp_remove(ifname, ifindex, &q);
-		if (err)
-			goto out_unlock;
+		if (own) {
+			/* swapped in place, or (a mode change) replaced once loaded: below */
+			own_mode = q.attach_mode == XDP_ATTACHED_SKB ? DRV_XDP_SKB : DRV_XDP_NATIVE;
+		} else {
+			pr_info("force: replacing the XDP program (id %u) on %s\n", id, ifname);
+			err = xdp_remove(ifname, ifindex, &q);
+			if (err)
+				goto out_unlock;
+			removed_id = id;
+		}
 	}
-	if (!lstat(path, &st)) {
+	if (own_fd < 0 && !lstat(path, &st)) {
 		struct bpf_link_info li;
 
 		/* Our device has no XDP, so a live link under this name is on another
@@ -651,41 +741,64 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	err = pin_links_make(root);
 	if (err)
 		goto out_close_prog;
-	lopts.flags = mode == DRV_XDP_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lopts);
-	if (link_fd < 0) {
-		err = link_fd;
-		if (mode == DRV_XDP_NATIVE && err == -EOPNOTSUPP)
-			pr_warn("Error: %s does not support native XDP (its driver has no XDP support); use `mode skb` (generic XDP, slower)\n",
-				ifname);
-		else
-			pr_warn("Error: can't attach the XDP program to %s in %s mode: %s\n",
-				ifname, drv_xdp_mode_str(mode), errstr(err, buf, sizeof(buf)));
-		goto out_close_prog;
-	}
-	err = bpf_obj_pin(link_fd, path);
-	if (err) {
-		pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
-			errstr(err, buf, sizeof(buf)));
-		bpf_link_detach(link_fd);
-		goto out_close_link;
+	if (own_fd >= 0 && own_mode == mode) {
+		/* drover's own link in this mode: swap the program in place, no gap */
+		err = bpf_link_update(own_fd, prog_fd, NULL);
+		if (err) {
+			pr_warn("Error: can't update drover's XDP link on %s (pinned at %s): %s\n",
+				ifname, path, errstr(err, buf, sizeof(buf)));
+			goto out_close_prog;
+		}
+		link_fd = own_fd;
+		own_fd = -1;
+		pr_info("force: drover's XDP link on %s updated in place\n", ifname);
+	} else {
+		if (own_fd >= 0) {
+			/*
+			 * A mode change: native and generic XDP can't be on one
+			 * device at once, so the old link goes first (through its
+			 * pin: no CAP_SYS_ADMIN needed) and comes back if the new
+			 * one is refused.
+			 */
+			err = bpf_link_detach(own_fd);
+			if (err) {
+				pr_warn("Error: can't detach drover's %s-mode XDP link from %s: %s\n",
+					drv_xdp_mode_str(own_mode), ifname,
+					errstr(err, buf, sizeof(buf)));
+				goto out_close_prog;
+			}
+			unlink(path);
+			pr_info("force: detached drover's %s-mode link from %s\n",
+				drv_xdp_mode_str(own_mode), ifname);
+		}
+		link_fd = link_make(prog_fd, ifindex, mode);
+		if (link_fd < 0) {
+			err = link_fd;
+			attach_refused(ifname, mode, err);
+			if (own_fd >= 0)
+				relink(root, path, prog_fd, ifindex, ifname, own_mode);
+			else if (removed_id)
+				pr_warn("Error: %s now runs no XDP program: the one it had (id %u) was removed by `force`\n",
+					ifname, removed_id);
+			goto out_close_prog;
+		}
+		err = bpf_obj_pin(link_fd, path);
+		if (err) {
+			pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
+				errstr(err, buf, sizeof(buf)));
+			bpf_link_detach(link_fd);
+			goto out_close_link;
+		}
 	}
 
 	/* Two-arm NAT redirects into any attached interface through drv_txports. */
-	snprintf(buf, sizeof(buf), "%s", DRV_STR(DRV_MAP_TX_PORTS));
-	{
-		char tpath[PATH_MAX + 64];
-		__u32 key = (__u32)ifindex, val = (__u32)ifindex;
-
-		snprintf(tpath, sizeof(tpath), "%s/%s", root, buf);
-		tx_fd = bpf_obj_get(tpath);
-		if (tx_fd < 0 || bpf_map_update_elem(tx_fd, &key, &val, BPF_ANY)) {
-			err = -errno;
-			pr_warn("Error: can't add %s to %s: %s\n", ifname, tpath, strerror(errno));
-			bpf_link_detach(link_fd);
-			unlink(path);
-			goto out_close_tx;
-		}
+	err = txport_set(root, (__u32)ifindex, true);
+	if (err) {
+		pr_warn("Error: can't add %s to %s/%s: %s\n", ifname, root,
+			DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
+		bpf_link_detach(link_fd);
+		unlink(path);
+		goto out_close_link;
 	}
 	forwarding_warn(ifname);
 	fib_pass_prepare(ifname, ifindex);
@@ -693,9 +806,6 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		drv_xdp_mode_str(mode), path);
 	created = false;
 	err = 0;
-out_close_tx:
-	if (tx_fd >= 0)
-		close(tx_fd);
 out_close_link:
 	close(link_fd);
 out_close_prog:
@@ -703,6 +813,8 @@ out_close_prog:
 out_destroy_skel:
 	drover_bpf__destroy(skel);
 out_unlock:
+	if (own_fd >= 0)
+		close(own_fd);
 	if (err && created) {
 		/* we created the pins in this call and failed: leave nothing behind */
 		struct drv_prog_iface ifs[1];
@@ -721,7 +833,7 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 	struct drv_prog_iface ifs[1];
 	char path[PATH_MAX], buf[128];
 	struct bpf_link_info info;
-	int lock_fd, fd = -1, err, tx_fd;
+	int lock_fd, fd = -1, err;
 	struct stat st;
 
 	err = drv_caps_check("drover detach");
@@ -759,17 +871,8 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 			pr_warn("couldn't detach the XDP link of %s: %s\n", ifname,
 				errstr(err, buf, sizeof(buf)));
 		close(fd);
-		if (info.xdp.ifindex) {
-			__u32 key = info.xdp.ifindex;
-			char tpath[PATH_MAX];
-
-			snprintf(tpath, sizeof(tpath), "%s/%s", root, DRV_STR(DRV_MAP_TX_PORTS));
-			tx_fd = bpf_obj_get(tpath);
-			if (tx_fd >= 0) {
-				bpf_map_delete_elem(tx_fd, &key);
-				close(tx_fd);
-			}
-		}
+		if (info.xdp.ifindex)
+			txport_set(root, info.xdp.ifindex, false);
 	}
 	if (unlink(path)) {
 		err = -errno;

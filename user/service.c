@@ -129,8 +129,11 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 				 fam_name(key->family));
 			return -EINVAL;
 		}
-		if (drv_addr_is_zero(&c->addr)) {
-			snprintf(err, len, "backend address %s is not a node address", a);
+		if (drv_addr_not_host(&c->addr, c->family) ||
+		    !memcmp(&c->addr, &key->vip, sizeof(c->addr))) {
+			snprintf(err, len, "backend address %s is not a node address (%s)", a,
+				 drv_addr_not_host(&c->addr, c->family) ?:
+									  "it is the service's VIP");
 			return -EINVAL;
 		}
 		if (c->state >= __DRV_BE_STATE_MAX) {

@@ -12,6 +12,28 @@ bool drv_addr_is_zero(const union drv_addr *a)
 	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
 }
 
+const char *drv_addr_not_host(const union drv_addr *a, __u8 family)
+{
+	if (drv_addr_is_zero(a))
+		return "the unspecified address";
+	if (family == DRV_FAMILY_V4) {
+		__u32 v = ntohl(a->v4);
+
+		if (v >> 24 == 127)
+			return "a loopback address";
+		if (v >> 28 == 0xe)
+			return "a multicast address";
+		if (v == 0xffffffff)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (!(a->v6[0] | a->v6[1] | a->v6[2]) && a->v6[3] == htonl(1))
+		return "a loopback address";
+	if ((ntohl(a->v6[0]) >> 24) == 0xff)
+		return "a multicast address";
+	return NULL;
+}
+
 int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family)
 {
 	memset(addr, 0, sizeof(*addr));
@@ -73,13 +95,36 @@ bool drv_is_prime(__u32 n)
 	return true;
 }
 
+static void net_conf_path(char *path, size_t len, const char *fam, const char *ifname,
+			  const char *name)
+{
+	snprintf(path, len, "/proc/sys/net/%s/conf/%s/%s", fam, ifname, name);
+}
+
+int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int value)
+{
+	char path[160];
+	FILE *f;
+	int err = 0;
+
+	net_conf_path(path, sizeof(path), fam, ifname, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%d\n", value) < 0)
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
 int drv_net_conf(const char *fam, const char *ifname, const char *name)
 {
 	char path[160];
 	FILE *f;
 	int v = -1;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", fam, ifname, name);
+	net_conf_path(path, sizeof(path), fam, ifname, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;

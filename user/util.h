@@ -24,6 +24,12 @@
 int drv_addr_parse(const char *s, union drv_addr *addr, __u8 *family);
 /* Is @addr the unspecified address (0.0.0.0, ::), or unset? */
 bool drv_addr_is_zero(const union drv_addr *addr);
+/*
+ * Why @addr of @family can't be a host's (a VIP, a node, a client, a source):
+ * "the unspecified address", "a loopback address", "a multicast address",
+ * "the broadcast address"; NULL when it can.
+ */
+const char *drv_addr_not_host(const union drv_addr *addr, __u8 family);
 /* Writes @addr of @family into @buf (≥ DRV_ADDR_STRLEN); returns @buf. */
 const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, size_t len);
 /* Parse a port 1..65535; 0 or -EINVAL. */
@@ -34,5 +40,7 @@ int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
 bool drv_is_prime(__u32 n);
 /* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */
 int drv_net_conf(const char *fam, const char *ifname, const char *name);
+/* Write @value there: 0 or -errno (a container's /proc/sys is read-only: -EROFS). */
+int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int value);
 
 #endif /* __DROVER_UTIL_H */

@@ -80,6 +80,11 @@ static void dsr_setup_adds_vips_but_no_tunnel(void **state)
 	/* Set per device over netlink (a container's /proc/sys is read-only). */
 	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/v0/arp_ignore"), 0);
 	assert_int_equal(sh("grep -qx 2 /proc/sys/net/ipv4/conf/v1/arp_announce"), 0);
+	/* an interface created afterwards keeps off the VIPs too (conf/default) */
+	assert_int_equal(sh("ip link add w0 type veth peer name w1"), 0);
+	assert_int_equal(sh("grep -qx 1 /proc/sys/net/ipv4/conf/w0/arp_ignore"), 0);
+	assert_int_equal(sh("grep -qx 2 /proc/sys/net/ipv4/conf/w1/arp_announce"), 0);
+	assert_int_equal(sh("ip link del w0"), 0);
 	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN4 " 2>/dev/null"), 0);
 	c.undo = true;
 	assert_int_equal(drv_node_setup(&c), 0);

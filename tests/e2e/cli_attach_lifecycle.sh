@@ -26,7 +26,9 @@ out=$(dr attach a0 2>&1) || fail "attach a0 failed: $out"
 grep -q "forwarding is off on a0" <<<"$out" || fail "no warning about forwarding off on a0: $out"
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.b0.forwarding=1
 out=$(dr attach b0 mode skb 2>&1) || fail "attach b0 mode skb failed: $out"
-[ -z "$out" ] || fail "attach b0 printed: $out"
+# the one line it prints says which sysctls it set, and that they stay
+[ "$out" = "Note: b0: set accept_local=1 so nat packets left to the kernel (fib_pass) are forwarded; they stay after detach" ] ||
+	fail "attach b0 printed: $out"
 
 log "pins and links are there after the CLI exited"
 for m in $MAPS; do [ -e "$ROOT/$m" ] || fail "map pin $ROOT/$m missing after attach"; done
@@ -59,6 +61,33 @@ log "force re-attaches a0 (here: changing its mode)"
 dr attach a0 mode skb force 2>/dev/null || fail "attach a0 mode skb force failed"
 [ "$(dr -j status | jq -r '.interfaces[] | select(.ifname == "a0") | .mode')" = skb ] ||
 	fail "a0 not in skb mode after forced re-attach"
+a0_link() { dr -j status | jq -r '.interfaces[] | select(.ifname == "a0") | "\(.link_id) \(.mode)"'; }
+before=$(a0_link)
+
+log "force in the same mode swaps the program in place: the same link, never a gap"
+dr attach a0 mode skb force 2>/dev/null || fail "attach a0 mode skb force (again) failed"
+[ "$(a0_link)" = "$before" ] || fail "a0's link changed on a same-mode force: $before → $(a0_link)"
+
+log "a forced mode change the driver refuses leaves a0 attached as it was"
+# veth refuses native XDP when the peer's MTU is larger than a page can hold
+ip -n "$NS" link set a1 mtu 9000
+ip -n "$NS" link set a0 mtu 9000
+rc=0
+out=$(dr attach a0 force 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "forced native attach with MTU 9000 exited $rc, want 1: $out"
+grep -q "MTU" <<<"$out" && grep -q "mode skb" <<<"$out" && grep -q "attached again in skb mode" <<<"$out" ||
+	fail "refused mode change does not say why, what to do and that a0 is back: $out"
+[ "$(a0_link | cut -d' ' -f2)" = skb ] || fail "a0 lost its XDP on a refused mode change: $(dr status)"
+ip -n "$NS" link show a0 | grep -q 'xdpgeneric' || fail "no generic XDP program on a0 any more"
+ip -n "$NS" link set a0 mtu 1500
+ip -n "$NS" link set a1 mtu 1500
+
+log "force works with only the DaemonSet's capabilities (BPF, NET_ADMIN, PERFMON)"
+caps=-all,+bpf,+net_admin,+perfmon
+ip netns exec "$NS" setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set=$caps \
+	"$DROVER" --bpffs "$ROOT" attach a0 mode native force ||
+	fail "attach a0 mode native force failed without CAP_SYS_ADMIN"
+[ "$(a0_link | cut -d' ' -f2)" = native ] || fail "a0 not native after forced mode change: $(dr status)"
 
 log "service, backend, lookup, stats: JSON parses and says what was configured"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 table-size 4093 || fail "service add failed"
@@ -156,4 +185,12 @@ dr -j status | jq -e '.attached == false' >/dev/null || fail "status after detac
 rc=0
 out=$(dr detach b0 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "b0" <<<"$out" || fail "detach of a detached b0: rc $rc: $out"
+
+log "a pin root that is a bpffs mount point outlives the last detach: status says not attached"
+drm() { ip netns exec "$NS" "$DROVER" --bpffs "$BPFFS" "$@"; }
+drm attach b0 2>/dev/null || fail "attach b0 with the mount point as pin root failed"
+drm detach b0 || fail "detach b0 (mount point pin root) failed"
+out=$(drm status) || fail "status of an emptied mount point exited $?: $out"
+grep -q "not attached" <<<"$out" || fail "status of an emptied mount point: $out"
+drm -j status | jq -e '.attached == false' >/dev/null || fail "status -j of an emptied mount point"
 log "PASS"

@@ -134,6 +134,10 @@ ip -n "$NS" link show e0 | grep -q 'xdp' || fail "refused attach in $T-other det
 
 expect 2 "'config' is given twice" -- dr run config "$E2E_TMP/a.yaml" config "$E2E_TMP/b.yaml"
 
+log "drover with no object is a usage error: the grammar on stderr, status 2"
+expect 2 "Usage: drover" -- dr
+[ -z "$(dr 2>/dev/null)" ] || fail "'drover' alone wrote to stdout"
+
 log "help at every level exits 0, on stdout"
 for lvl in "" "service" "backend" "attach" "stats" "lookup" "run"; do
 	# shellcheck disable=SC2086

@@ -341,6 +341,8 @@ static void bad_address_is_refused(void **state)
 		  "'vip' is the unspecified address '0.0.0.0'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, '::']\n", 7, 24,
 		  "'address' is the unspecified address '::'");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, 127.0.0.2]\n", 7, 24,
+		  "'address' is a loopback address '127.0.0.2'");
 }
 
 static void duplicate_vip_port_is_refused(void **state)

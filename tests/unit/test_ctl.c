@@ -200,6 +200,19 @@ static void be_confs_check_rejects_family_mismatch_and_bad_state(void **state)
 	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
 	b = be4("0.0.0.0", 80);
 	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
+	/* the service's own VIP, loopback, multicast, broadcast: no node there */
+	b = be4("10.0.0.1", 80);
+	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "it is the service's VIP"));
+	b = be4("127.0.0.1", 80);
+	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "loopback"));
+	b = be4("224.0.0.1", 80);
+	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
+	b = be4("255.255.255.255", 80);
+	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), -EINVAL);
+	b = be4("10.0.1.255", 80); /* a host of some wider subnet: allowed */
+	assert_int_equal(drv_be_confs_check(&s.key, &b, 1, msg, sizeof(msg)), 0);
 }
 
 static void stat_names_are_complete_and_unique(void **state)
