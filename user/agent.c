@@ -137,10 +137,11 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 /*
  * Initial health of a node: as the pinned maps say (a DOWN backend stays DOWN
  * until it rises), else assumed UP, so a restarted agent keeps forwarding as
- * before and never empties a table while its first checks run.
+ * before and never empties a table while its first checks run. *svc_pinned:
+ * the maps hold the service (then a node missing from them is a new one).
  */
 static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
-		       const struct drv_node_conf *nc, bool *found)
+		       const struct drv_node_conf *nc, bool *found, bool *svc_pinned)
 {
 	struct drv_be_info *infos;
 	struct drv_svc_key key = { 0 };
@@ -160,6 +161,7 @@ static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
 		if (drv_service_get(&ag->ro, &key, &svc))
 			return true; /* a new service: nothing to adopt */
 	}
+	*svc_pinned = true;
 	infos = calloc(AGENT_MAX_BES, sizeof(*infos));
 	if (!infos)
 		return true;
@@ -187,8 +189,12 @@ static void svcs_free(struct agent_svc *svcs, size_t n)
 
 /*
  * Build the per-node health state for @cfg. A node known in @old (same service
- * name and address) keeps its state and counters; a new one is adopted from
- * the maps or assumed UP.
+ * name and address) keeps its state and counters; another one is adopted from
+ * the maps. A node new to a service that runs already (in @old or in the
+ * maps) starts DOWN and joins once `rise` checks pass: assumed UP, it would
+ * take new connections before any check, and end a fail-open (moving every
+ * open connection off the other nodes) without having passed one. The nodes
+ * of a new service start UP: its table is never empty while checks begin.
  */
 static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct agent_svc *old,
 		      size_t nold, struct agent_svc **out)
@@ -241,10 +247,17 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				break;
 			}
 			if (!found) {
-				up = adopted_up(ag, s, nc, &found);
+				bool running = os != NULL;
+
+				up = adopted_up(ag, s, nc, &found, &running);
+				if (!found && running)
+					up = false;
 				drv_hc_state_init(&n->st, up);
 				if (found && !up)
 					pr_info("service %s: node %s is DOWN in the pinned maps; it stays out until %u checks pass\n",
+						s->name, nc->name, s->hc.rise);
+				else if (!up)
+					pr_info("service %s: node %s is new; it joins once %u checks pass\n",
 						s->name, nc->name, s->hc.rise);
 			}
 		}
@@ -1030,6 +1043,30 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n", nmax ? nmax - 1 : 0);
 }
 
+/* Ready: a config applied and every configured interface still carries our XDP link. Holds ag->lock. */
+static bool ready_locked(struct agent *ag, char *why, size_t len)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	unsigned int i;
+	int n, k;
+
+	if (!ag->ready) {
+		snprintf(why, len, "%s", ag->not_ready);
+		return false;
+	}
+	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
+	for (i = 0; i < ag->cfg->nifaces; i++) {
+		for (k = 0; k < n; k++)
+			if (!strcmp(ifs[k].ifname, ag->cfg->ifaces[i]) && ifs[k].ifindex)
+				break;
+		if (k >= n) {
+			snprintf(why, len, "not attached to %s", ag->cfg->ifaces[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void render(struct drv_mbuf *b, void *arg)
 {
 	struct agent *ag = arg;
@@ -1037,6 +1074,7 @@ static void render(struct drv_mbuf *b, void *arg)
 	double now = mono_now();
 	unsigned int gen = 0;
 	__u32 nflows = 0;
+	char why[128];
 	int ffd = -1;
 
 	/*
@@ -1064,7 +1102,7 @@ static void render(struct drv_mbuf *b, void *arg)
 	m_help(b, "drover_build_info", "gauge", "drover version");
 	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	m_help(b, "drover_ready", "gauge", "1 when attached with a configuration applied");
-	drv_mbuf_printf(b, "drover_ready %d\n", ag->ready);
+	drv_mbuf_printf(b, "drover_ready %d\n", ready_locked(ag, why, sizeof(why)));
 	m_help(b, "drover_config_reloads_total", "counter", "configuration reloads, by result");
 	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
 			(unsigned long long)ag->reloads_ok);
@@ -1128,25 +1166,7 @@ static bool is_ready(void *arg, char *why, size_t len)
 	bool r;
 
 	pthread_mutex_lock(&ag->lock);
-	r = ag->ready;
-	if (!r) {
-		snprintf(why, len, "%s", ag->not_ready);
-	} else {
-		struct drv_prog_iface ifs[DRV_MAX_IFACES];
-		int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), k;
-		unsigned int i;
-
-		/* Every configured interface must still carry our XDP link. */
-		for (i = 0; i < ag->cfg->nifaces && r; i++) {
-			for (k = 0; k < n; k++)
-				if (!strcmp(ifs[k].ifname, ag->cfg->ifaces[i]) && ifs[k].ifindex)
-					break;
-			if (k >= n) {
-				snprintf(why, len, "not attached to %s", ag->cfg->ifaces[i]);
-				r = false;
-			}
-		}
-	}
+	r = ready_locked(ag, why, len);
 	pthread_mutex_unlock(&ag->lock);
 	return r;
 }

@@ -202,7 +202,9 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 	}
 	m->d = MHD_start_daemon(flags, port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
 				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+				/* one peer holding idle connections must not starve the probes */
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
 	if (!m->d) {
 		int e = errno ? errno : EADDRINUSE;
 

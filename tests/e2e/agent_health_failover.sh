@@ -33,7 +33,7 @@ for n in 1 2 3; do
 		fail "agent_node.py did not listen on n$n:$HTTPS_PORT"
 done
 
-# write_cfg [DRAIN_NODE [TCP_IDLE [CA_FILE]]]
+# write_cfg [DRAIN_NODE [TCP_IDLE [CA_FILE [NODE_LEFT_OUT_OF_WEB]]]]
 write_cfg() {
 	local n
 	cat >"$CFG.new" <<EOF
@@ -52,6 +52,7 @@ services:
     nodes:
 EOF
 	for n in 1 2 3; do
+		[ "${4:-}" = $n ] && continue
 		echo "      - {address: $(node4 $n), name: n$n$([ "${1:-}" = $n ] && echo ", drain: true")}"
 	done >>"$CFG.new"
 	cat >>"$CFG.new" <<EOF
@@ -115,8 +116,7 @@ wait_for 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http:/
 
 # Traffic through the VIP, when the data path forwards (it reaches only healthy nodes).
 via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$HTTP_PORT/" 2>/dev/null; }
-TRAFFIC=0
-if wait_for 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+wait_for 10 via_vip || fail "no answer through the VIP in 10 s"
 
 log "--- node n1 answers 500"
 mark
@@ -127,13 +127,11 @@ expect_state $HTTP_PORT 1 down web
 grep -Eq "service web: node n1 \($(node4 1)\) is DOWN after $FALL failed http checks: (HTTP status 500|timeout after)" "$AGENT_LOG" ||
 	fail "no DOWN log line with the reason; log: $(tail -5 "$AGENT_LOG")"
 [ "$(state $HTTPS_PORT 1)" = up ] || fail "n1 HTTPS service changed though its check passes"
-if [ $TRAFFIC = 1 ]; then
-	for _ in $(seq 30); do
-		out=$(via_vip) || fail "connection through the VIP failed with n1 down"
-		[ "$out" != "node n1" ] || fail "new connection reached n1, which is down"
-	done
-	log "30 new connections through the VIP avoided the down node"
-fi
+for _ in $(seq 30); do
+	out=$(via_vip) || fail "connection through the VIP failed with n1 down"
+	[ "$out" != "node n1" ] || fail "new connection reached n1, which is down"
+done
+log "30 new connections through the VIP avoided the down node"
 mark
 echo 200 >"$E2E_TMP/http1.mode"
 expect_state $HTTP_PORT 1 up web
@@ -175,7 +173,23 @@ wait_for 5 states_are "up up up" || fail "fail-open: states $(states), want up u
 [ "$(grep -c 'service web: no node passes its health check; failing open' "$AGENT_LOG")" = 1 ] ||
 	fail "fail-open not logged exactly once"
 [ "$(metric drover_service_all_down 'service="api"')" = 0 ] || fail "api reported all down"
-if [ $TRAFFIC = 1 ]; then via_vip >/dev/null || fail "no traffic through the VIP while failing open"; fi
+via_vip >/dev/null || fail "no traffic through the VIP while failing open"
+log "--- a node added during the fail-open joins after its checks pass: the fail-open goes on"
+reloads_ok() { grep -c "reload (.*) ok" "$AGENT_LOG" || true; }
+r0=$(reloads_ok)
+write_cfg "" "" "" 3
+wait_for 10 sh -c "[ \$(grep -c 'reload (.*) ok' $AGENT_LOG) -gt $r0 ]" || fail "reload without n3 not seen"
+wait_for 10 sh -c "[ \"\$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j backend show $LAB_VIP4 port $HTTP_PORT | jq '[.. | objects | select(.address?)] | length')\" = 2 ]" ||
+	fail "n3 still in web's backends after the reload without it"
+r0=$(reloads_ok)
+write_cfg
+wait_for 10 sh -c "[ \$(grep -c 'reload (.*) ok' $AGENT_LOG) -gt $r0 ]" || fail "reload with n3 again not seen"
+grep -q "service web: node n3 is new; it joins once $RISE checks pass" "$AGENT_LOG" ||
+	fail "n3, added back, not logged as new and waiting for its checks"
+[ "$(metric drover_service_all_down 'service="web"')" = 1 ] || fail "adding n3 ended the fail-open"
+wait_for 5 states_are "up up up" || fail "fail-open with n3 added: states $(states), want up up up"
+[ "$(grep -c 'service web: a node passes its health check again; fail-open is over' "$AGENT_LOG")" = 0 ] ||
+	fail "adding a node that passed no check ended the fail-open"
 for n in 1 2 3; do echo 200 >"$E2E_TMP/http$n.mode"; done
 wait_for 15 sh -c "ip netns exec $LAB_NS_LB curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep -q '^drover_service_all_down{service=\"web\"} 0'" ||
 	fail "fail-open did not end"
@@ -327,17 +341,36 @@ grep -qx 'drover_map_entries{map="backends"} 6' "$E2E_TMP/metrics.txt" ||
 	fail "drover_map_entries of backends: $(grep 'map="backends"' "$E2E_TMP/metrics.txt")"
 grep -q '^drover_backend_state{service="web",node="n3",address="'"$(node4 3)"'",port="'$HTTP_PORT'",state="drain"} 1' "$E2E_TMP/metrics.txt" ||
 	fail "drover_backend_state does not show n3 drained"
-if [ $TRAFFIC = 1 ]; then
-	pk=$(awk -F' ' '/^drover_service_packets_total\{service="web"/ {print $2}' "$E2E_TMP/metrics.txt")
-	[ "${pk:-0}" -gt 0 ] || fail "drover_service_packets_total of web is 0 after traffic"
-fi
+pk=$(awk -F' ' '/^drover_service_packets_total\{service="web"/ {print $2}' "$E2E_TMP/metrics.txt")
+[ "${pk:-0}" -gt 0 ] || fail "drover_service_packets_total of web is 0 after traffic"
 metrics /healthz | grep -q ok || fail "/healthz"
+
+log "--- one peer holding 40 idle connections to the metrics port does not starve /healthz"
+bg "$LAB_NS_LB" python3 -c 'import socket, time
+held = []
+for _ in range(40):
+    c = socket.socket()
+    c.settimeout(2)
+    c.bind(("127.0.0.2", 0))
+    try:
+        c.connect(("127.0.0.1", 9469))
+        held.append(c)
+    except OSError:
+        c.close()
+time.sleep(30)'
+HOLD_PID=$BG_PID
+wait_for 10 sh -c "[ \$(ip netns exec $LAB_NS_LB ss -Htn state established 'src 127.0.0.2' | wc -l) -ge 8 ]" ||
+	fail "the idle connections were not established"
+metrics /healthz | grep -q ok || fail "/healthz starved by one peer's idle connections"
+kill "$HOLD_PID"
 
 log "--- /readyz follows the attachment; a reload re-attaches"
 drv detach eth1 keep-maps >/dev/null 2>&1 || fail "drover detach eth1 failed"
 readyz_text() { ip netns exec "$LAB_NS_LB" curl -sS --max-time 5 http://127.0.0.1:9469/readyz; }
 wait_for 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 5 http://127.0.0.1:9469/readyz | grep -q 'not ready: not attached to eth1'" ||
 	fail "/readyz did not report the detached interface: $(readyz_text)"
+[ "$(metrics /metrics | awk '$1 == "drover_ready" {print $2}')" = 0 ] ||
+	fail "drover_ready is not 0 while /readyz says not ready"
 kill -HUP "$AGENT_PID"
 wait_for 10 metrics /readyz || fail "reload did not re-attach eth1: $(readyz_text)"
 [ -e "$BPFFS/links/eth1" ] || fail "no link pin for eth1 after the reload"
