@@ -36,11 +36,23 @@ run_cmocka() { # $1 = binary, $2 = timeout seconds
 }
 
 run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
-	local rc start
+	local rc start tpid
 	start=$(date +%s)
 	echo "=== $3: $1"
-	timeout --foreground -k 10 "$2" bash "$1"
+	# timeout in its own process group: at the bound, SIGTERM reaches the
+	# test's hung command too, so the test's EXIT trap runs and removes its
+	# namespaces, mounts and processes (60 s for that before SIGKILL).
+	# Ctrl-C (or a TERM to this runner) ends the test the same way.
+	timeout -k 60 "$2" bash "$1" &
+	tpid=$!
+	trap 'kill -TERM $tpid 2>/dev/null' INT TERM
+	wait "$tpid"
 	rc=$?
+	while kill -0 "$tpid" 2>/dev/null; do
+		wait "$tpid"
+		rc=$?
+	done
+	trap - INT TERM
 	case $rc in
 	0) passed=$((passed + 1)); echo "=== PASS: $1 ($(( $(date +%s) - start )) s)" ;;
 	4) skipped=$((skipped + 1)); echo "!!! SKIPPED: $1 (no root or kernel support)" ;;

@@ -1389,6 +1389,15 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 	if (!err)
 		err = reconcile(ag);
+	/*
+	 * A drover command holds the pin root's lock (an attach: seconds): the
+	 * run loop writes the maps once it is free, as after a reload.
+	 */
+	if (err == -EWOULDBLOCK) {
+		pr_info("agent: a drover command holds the lock on %s: the maps are written once it lets go\n",
+			root);
+		err = 0;
+	}
 	if (err) {
 		pthread_mutex_unlock(&ag->lock);
 		pr_warn("agent: the first update of the maps failed; see the messages above\n");

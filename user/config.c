@@ -417,6 +417,9 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 		return err;
 	if ((v = find(p, n, "ca")) && (err = get_str(p, v, "ca", hc->ca, sizeof(hc->ca))))
 		return err;
+	/* A `ca` without verification checks nothing: whoever wrote it believes it does. */
+	if (v && !hc->verify)
+		return perr(p, v, "'ca' is used only with verify: true; add it (or drop 'ca')");
 	if ((v = find(p, n, "cert")) && (err = get_str(p, v, "cert", hc->cert, sizeof(hc->cert))))
 		return err;
 	if ((v = find(p, n, "key")) && (err = get_str(p, v, "key", hc->key, sizeof(hc->key))))

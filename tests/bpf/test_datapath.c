@@ -631,6 +631,55 @@ static void flow_of_reused_backend_id_rehashes(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
 }
 
+/* A table entry naming another service's backend (a stale table): no backend, never that one. */
+static void table_entry_of_another_services_backend_is_no_backend(void **state)
+{
+	struct env *e = *state;
+
+	std_v4(e, 20000, 20000);
+	be_put(e, 1, "10.2.0.11", 8080, 1, DRV_BE_UP, 1); /* backend 1 now belongs to service 1 */
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_NO_BACKEND), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
+}
+
+/* A flow whose backend id now belongs to another service (same generation) is re-hashed. */
+static void flow_of_a_backend_moved_to_another_service_rehashes(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 1, DRV_BE_UP, 1);
+	ack.flags = TCP_ACK;
+	want.flags = TCP_ACK;
+	want.daddr = "10.2.0.12";
+	memcpy(want.dmac, (__u8[])MAC_N2, ETH_ALEN);
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+}
+
+/* A node's fragmented reply to a SNAT port is left to the kernel, untouched (no ports to read). */
+static void fragmented_reply_is_passed_untouched(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK);
+	__u8 buf[PKT_MAX];
+	size_t len;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	reply.frag = 1;
+	len = pkt_build(&reply, buf);
+	assert_int_equal(run(e, &reply, ifc), XDP_PASS);
+	assert_memory_equal(e->out, buf, len);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 0);
+}
+
 static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
 {
 	struct env *e = *state;
@@ -1942,6 +1991,9 @@ int main(void)
 		T(established_flow_follows_its_record_after_table_change),
 		T(flow_of_down_backend_rehashes_to_table),
 		T(flow_of_reused_backend_id_rehashes),
+		T(table_entry_of_another_services_backend_is_no_backend),
+		T(flow_of_a_backend_moved_to_another_service_rehashes),
+		T(fragmented_reply_is_passed_untouched),
 		T(draining_backend_keeps_flows_but_takes_no_new_ones),
 		T(empty_table_drops_new_flow_as_no_backend),
 		T(snat_port_collision_takes_next_port),

@@ -67,7 +67,9 @@ static void tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels(void **sta
 	assert_int_equal(drv_node_setup(&c), 0);
 	assert_int_equal(drv_node_setup(&c), 0);	/* idempotent too */
 	assert_int_not_equal(sh("ip addr show dev lo | grep -q 10.0.0.100"), 0);
+	assert_int_not_equal(sh("ip addr show dev lo | grep -q fd00::100"), 0);
 	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN4 " 2>/dev/null"), 0);
+	assert_int_not_equal(sh("ip link show " DRV_NODE_TUN6 " 2>/dev/null"), 0);
 }
 
 static void dsr_setup_adds_vips_but_no_tunnel(void **state)

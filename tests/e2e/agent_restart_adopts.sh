@@ -70,15 +70,14 @@ wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" down || fail "n2 not down: $(sta
 [ "$(states)" = "up down up" ] || fail "states $(states), want up down up"
 
 via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$PORT/" 2>/dev/null; }
-TRAFFIC=0
-if wait_for 10 via_vip; then TRAFFIC=1; else log "no answer through the VIP: traffic checks skipped"; fi
+wait_for 10 via_vip || fail "no answer through the VIP in 10 s"
 
 log "--- SIGTERM: forwarding and maps stay"
 agent_stop TERM
 grep -q "exiting; XDP stays attached" "$AGENT_LOG" || fail "no exit log line"
 [ -e "$BPFFS/links/eth0" ] && [ -e "$BPFFS/links/eth1" ] || fail "link pins gone after SIGTERM"
 [ "$(states)" = "up down up" ] || fail "maps changed by the exit: $(states)"
-if [ $TRAFFIC = 1 ]; then via_vip >/dev/null || fail "no forwarding while no agent runs"; fi
+via_vip >/dev/null || fail "no forwarding while no agent runs"
 
 log "--- a new agent adopts the pinned state without a gap"
 # Sample the table and n2's state from before the start until the new agent is ready + 1 s.
@@ -92,39 +91,45 @@ log "--- a new agent adopts the pinned state without a gap"
 ) &
 SAMPLER=$!
 E2E_PIDS+=("$SAMPLER")
-if [ $TRAFFIC = 1 ]; then
-	(
-		fails=0
-		for _ in $(seq 600); do
-			via_vip >/dev/null || fails=$((fails + 1))
-			[ -e "$E2E_TMP/stop-sampling" ] && break
-			sleep 0.1
-		done
-		echo $fails >"$E2E_TMP/traffic-fails"
-	) &
-	E2E_PIDS+=("$!")
-	TRAFFIC_PID=$!
-fi
+(
+	fails=0
+	for _ in $(seq 600); do
+		via_vip >/dev/null || fails=$((fails + 1))
+		[ -e "$E2E_TMP/stop-sampling" ] && break
+		sleep 0.1
+	done
+	echo $fails >"$E2E_TMP/traffic-fails"
+) &
+E2E_PIDS+=("$!")
+TRAFFIC_PID=$!
 nsamples() { wc -l <"$E2E_TMP/samples"; }
 wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge 3 ]" || fail "sampler too slow"
-agent_start "$CFG"
+# It starts while a drover command holds the pin root's lock (held until we close the FIFO).
+mkfifo "$E2E_TMP/lock.fifo"
+flock -x "$BPFFS" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
+E2E_PIDS+=("$!")
+exec 7>"$E2E_TMP/lock.fifo"
+wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
+agent_start "$CFG" 7>&- # the agent must not hold the FIFO open
+wait_for 20 grep -q "a drover command holds the lock on $BPFFS" "$AGENT_LOG" ||
+	fail "the agent did not say it waits for the lock: $(tail -5 "$AGENT_LOG")"
+agent_alive || fail "the agent exited because a drover command held the lock: $(tail -5 "$AGENT_LOG")"
+exec 7>&-
 wait_for 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
 n0=$(nsamples)
 wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge $((n0 + 3)) ]" || fail "sampler stopped"
 touch "$E2E_TMP/stop-sampling"
 wait "$SAMPLER" || true
-[ $TRAFFIC = 1 ] && { wait "$TRAFFIC_PID" || true; }
+wait "$TRAFFIC_PID" || true
 log "samples (backends in table, n2 state): $(sort "$E2E_TMP/samples" | uniq -c | tr '\n' ';')"
 if grep -qv '^2 down$' "$E2E_TMP/samples"; then
 	fail "during the restart the table was not exactly the two healthy nodes: $(grep -v '^2 down$' "$E2E_TMP/samples" | head -3)"
 fi
 grep -q "service web: node $(node4 2) is DOWN in the pinned maps; it stays out until 2 checks pass" "$AGENT_LOG" ||
 	fail "adoption of the down node not logged"
-if [ $TRAFFIC = 1 ]; then
-	[ "$(cat "$E2E_TMP/traffic-fails")" = 0 ] ||
-		fail "$(cat "$E2E_TMP/traffic-fails") connections through the VIP failed during the restart"
-	log "traffic through the VIP never failed during the restart"
-fi
+[ "$(cat "$E2E_TMP/traffic-fails")" = 0 ] ||
+	fail "$(cat "$E2E_TMP/traffic-fails") connections through the VIP failed during the restart"
+log "traffic through the VIP never failed during the restart"
 echo 200 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
 # The agent marks the backend up, then fills and flips the table: allow that step.
@@ -146,12 +151,10 @@ svc_packets() {
 	ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
 		awk '/^drover_service_packets_total\{service="web"/ {print $NF; exit}'
 }
-if [ $TRAFFIC = 1 ]; then
-	# The reload above re-created the service, and its counters: add some.
-	for _ in $(seq 10); do via_vip >/dev/null || fail "no answer through the VIP before the detach"; done
-	old_packets=$(svc_packets)
-	[ "${old_packets:-0}" -gt 20 ] || fail "drover_service_packets_total of web is ${old_packets:-absent} before the detach, want > 20"
-fi
+# The reload above re-created the service, and its counters: add some.
+for _ in $(seq 10); do via_vip >/dev/null || fail "no answer through the VIP before the detach"; done
+old_packets=$(svc_packets)
+[ "${old_packets:-0}" -gt 20 ] || fail "drover_service_packets_total of web is ${old_packets:-absent} before the detach, want > 20"
 drv detach eth0 >/dev/null || fail "drover detach eth0 failed"
 drv detach eth1 >/dev/null || fail "drover detach eth1 (the last) failed"
 [ ! -e "$BPFFS/drv_svcs_v1" ] || fail "the maps are still pinned after the last detach"
@@ -164,13 +167,11 @@ drv attach eth1 >/dev/null || fail "drover attach eth1 failed"
 wait_for 20 in_table_is 3 || fail "the new maps were not filled 20 s after the attach: $(drv service show 2>&1)"
 grep -q "the maps pinned under $BPFFS were replaced" "$AGENT_LOG" || fail "the refill was not logged"
 wait_for 10 ready || fail "agent not ready after the attach: $(ready 2>&1)"
-if [ $TRAFFIC = 1 ]; then
-	wait_for 10 via_vip >/dev/null || fail "no answer through the VIP after the new maps were filled"
-	new_packets=$(svc_packets)
-	[ "${new_packets:-0}" -gt 0 ] && [ "$new_packets" -lt "$old_packets" ] ||
-		fail "drover_service_packets_total of web is ${new_packets:-absent} after the refill, want the new maps' count (> 0, < $old_packets)"
-	log "service packets in /metrics: $old_packets in the old maps, $new_packets in the new ones"
-fi
+wait_for 10 via_vip >/dev/null || fail "no answer through the VIP after the new maps were filled"
+new_packets=$(svc_packets)
+[ "${new_packets:-0}" -gt 0 ] && [ "$new_packets" -lt "$old_packets" ] ||
+	fail "drover_service_packets_total of web is ${new_packets:-absent} after the refill, want the new maps' count (> 0, < $old_packets)"
+log "service packets in /metrics: $old_packets in the old maps, $new_packets in the new ones"
 
 log "--- --detach-on-exit"
 agent_stop TERM

@@ -472,6 +472,10 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, verify: true}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 34, "'verify' is for kind https or tls; this check is kind http");
+	/* a CA that would verify nothing */
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, ca: /c.pem}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 31, "'ca' is used only with verify: true");
 }
 
 static void bad_top_level_values_are_refused(void **state)
