@@ -476,6 +476,10 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, ca: /c.pem}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 31, "'ca' is used only with verify: true");
+	/* no SNAT ports outside nat */
+	parse_bad(SVC_HEAD "    mode: dsr\n    ports: [80]\n    snat-ports: 20000-20010\n"
+			   "    nodes: [10.0.0.11]\n",
+		  8, 17, "'snat-ports' is for mode nat; service 'web' is mode dsr");
 }
 
 static void bad_top_level_values_are_refused(void **state)
