@@ -711,8 +711,8 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 	svc->hc = d.hc;
 	/* keys that would do nothing are refused: they say what is not done */
 	if (svc->mode != DRV_MODE_NAT && (v = find(p, n, "snat-ports")))
-		return perr(p, v, "'snat-ports' is for mode nat; service '%s' is mode %s", svc->name,
-			    drv_mode_name(svc->mode));
+		return perr(p, v, "'snat-ports' is for mode nat; service '%s' is mode %s",
+			    svc->name, drv_mode_name(svc->mode));
 	/* A dsr or tunnel service has no use for the defaults' snat, of either family. */
 	if (d.has_snat && !d.snat_node && svc->mode != DRV_MODE_NAT)
 		d.has_snat = false;
