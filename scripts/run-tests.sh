@@ -45,7 +45,7 @@ run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
 	# Ctrl-C (or a TERM to this runner) ends the test the same way.
 	timeout -k 60 "$2" bash "$1" &
 	tpid=$!
-	trap 'kill -TERM $tpid 2>/dev/null' INT TERM
+	trap 'kill -TERM $tpid 2>/dev/null; stop=1' INT TERM
 	wait "$tpid"
 	rc=$?
 	while kill -0 "$tpid" 2>/dev/null; do
@@ -53,6 +53,10 @@ run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
 		rc=$?
 	done
 	trap - INT TERM
+	if [ -n "${stop:-}" ]; then
+		echo "!!! stopped (interrupted) in $1: the remaining tests were not run"
+		exit 130
+	fi
 	case $rc in
 	0) passed=$((passed + 1)); echo "=== PASS: $1 ($(( $(date +%s) - start )) s)" ;;
 	4) skipped=$((skipped + 1)); echo "!!! SKIPPED: $1 (no root or kernel support)" ;;

@@ -40,6 +40,7 @@ struct agent_node {
 	struct agent_svc *svc;
 	struct agent *ag;
 	size_t idx;
+	bool fresh; /* svcs_build: in neither the old config nor the maps */
 };
 
 struct agent_svc {
@@ -69,6 +70,7 @@ struct agent {
 	__u64 ro_failed_sig; /* drv_pins_sig of pins that could not be opened */
 	bool adopt_pending; /* pins_adopt failed: retried each poll */
 	bool ready;
+	bool first_write; /* ready once the maps are first written (start-up met the lock) */
 	char not_ready[128];
 	struct drv_metrics *metrics;
 	char metrics_listen[64];
@@ -137,11 +139,11 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 /*
  * Initial health of a node: as the pinned maps say (a DOWN backend stays DOWN
  * until it rises), else assumed UP, so a restarted agent keeps forwarding as
- * before and never empties a table while its first checks run. *svc_pinned:
- * the maps hold the service (then a node missing from them is a new one).
+ * before and never empties a table while its first checks run. *found: the
+ * maps hold the node.
  */
 static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
-		       const struct drv_node_conf *nc, bool *found, bool *svc_pinned)
+		       const struct drv_node_conf *nc, bool *found)
 {
 	struct drv_be_info *infos;
 	struct drv_svc_key key = { 0 };
@@ -161,7 +163,6 @@ static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
 		if (drv_service_get(&ag->ro, &key, &svc))
 			return true; /* a new service: nothing to adopt */
 	}
-	*svc_pinned = true;
 	infos = calloc(AGENT_MAX_BES, sizeof(*infos));
 	if (!infos)
 		return true;
@@ -190,17 +191,18 @@ static void svcs_free(struct agent_svc *svcs, size_t n)
 /*
  * Build the per-node health state for @cfg. A node known in @old (same service
  * name and address) keeps its state and counters; another one is adopted from
- * the maps. A node new to a service that runs already (in @old or in the
- * maps) starts DOWN and joins once `rise` checks pass: assumed UP, it would
- * take new connections before any check, and end a fail-open (moving every
- * open connection off the other nodes) without having passed one. The nodes
- * of a new service start UP: its table is never empty while checks begin.
+ * the maps. A node new to a service that keeps other nodes (from @old or
+ * the maps) starts DOWN and joins once `rise` checks pass: assumed UP, it
+ * would take new connections before any check, and end a fail-open (moving
+ * every open connection off the other nodes) without having passed one. When
+ * no node carries over (a new service, or all its nodes replaced), they start
+ * UP: a table is never emptied, nor a fail-open started, before any check.
  */
 static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct agent_svc *old,
 		      size_t nold, struct agent_svc **out)
 {
 	struct agent_svc *svcs;
-	size_t i, j, k, m;
+	size_t i, j, k, m, carried;
 
 	svcs = calloc(cfg->nservices, sizeof(*svcs));
 	if (!svcs)
@@ -220,6 +222,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				os = &old[k];
 		if (os)
 			svcs[i].all_down = os->all_down;
+		carried = 0;
 		for (j = 0; j < s->nnodes; j++) {
 			struct agent_node *n = &svcs[i].nodes[j];
 			const struct drv_node_conf *nc = &s->nodes[j];
@@ -247,19 +250,22 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				break;
 			}
 			if (!found) {
-				bool running = os != NULL;
-
-				up = adopted_up(ag, s, nc, &found, &running);
-				if (!found && running)
-					up = false;
+				up = adopted_up(ag, s, nc, &found);
 				drv_hc_state_init(&n->st, up);
 				if (found && !up)
 					pr_info("service %s: node %s is DOWN in the pinned maps; it stays out until %u checks pass\n",
 						s->name, nc->name, s->hc.rise);
-				else if (!up)
-					pr_info("service %s: node %s is new; it joins once %u checks pass\n",
-						s->name, nc->name, s->hc.rise);
 			}
+			n->fresh = !found;
+			carried += found;
+		}
+		/* Nodes new to a service that keeps others wait for their checks. */
+		for (j = 0; carried && j < s->nnodes; j++) {
+			if (!svcs[i].nodes[j].fresh)
+				continue;
+			drv_hc_state_init(&svcs[i].nodes[j].st, false);
+			pr_info("service %s: node %s is new; it joins once %u checks pass\n",
+				s->name, s->nodes[j].name, s->hc.rise);
 		}
 	}
 	*out = svcs;
@@ -525,6 +531,27 @@ static bool iface_attached(struct agent *ag, const char *ifname)
 }
 
 /* Attach every interface of @cfg that is not attached yet; on failure undo what this call did. */
+/*
+ * Say so when an interface does not forward a family that services use: the
+ * program's FIB lookups need forwarding on the ingress device, and without it
+ * every packet of those services is dropped (drop_fib). The pod can't set it.
+ */
+static void forwarding_check(const struct drv_config *cfg)
+{
+	static const char *const fam[2] = { "ipv4", "ipv6" };
+	bool used[2] = { false, false };
+	unsigned int i, f;
+
+	for (i = 0; i < cfg->nservices; i++)
+		used[cfg->services[i].family == DRV_FAMILY_V6] = true;
+	for (i = 0; i < cfg->nifaces; i++)
+		for (f = 0; f < 2; f++)
+			if (used[f] && drv_net_conf(fam[f], cfg->ifaces[i], "forwarding") == 0)
+				pr_warn("Warning: %s forwarding is off on %s, so the %s services can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 on the host (sysctl.d)\n",
+					fam[f], cfg->ifaces[i], f ? "IPv6" : "IPv4", fam[f],
+					f ? "all" : cfg->ifaces[i]);
+}
+
 static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 {
 	bool done[DRV_MAX_IFACES] = { false };
@@ -836,6 +863,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	ag->tls_sig = tls_files_sig(ncfg);
 	pr_info("reload (%s) ok: %zu services, %u interfaces\n", why, ncfg->nservices,
 		ncfg->nifaces);
+	forwarding_check(ncfg);
 }
 
 /* ---- /metrics ---- */
@@ -1264,6 +1292,11 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		/* With no maps pinned there is nothing to write: it waits until there are. */
 		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at))))
 			reconcile(ag);
+		if (ag->first_write && !ag->dirty && !ag->retry && !ag->adopt_pending) {
+			ag->first_write = false;
+			ag->ready = true;
+			pr_info("agent: the maps are written: ready\n");
+		}
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
 		pthread_mutex_unlock(&ag->lock);
@@ -1342,6 +1375,13 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		goto out_free;
 	}
 	if (check_only) {
+		/* what start-up would warn about on this host: said, not refused */
+		snat_ports_check(ag->cfg);
+		for (i = 0; i < (int)ag->cfg->nifaces; i++)
+			if (!if_nametoindex(ag->cfg->ifaces[i]))
+				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would not start here\n",
+					path, ag->cfg->ifaces[i]);
+		forwarding_check(ag->cfg);
 		printf("%s: ok (%zu services, %u interfaces)\n", path, ag->cfg->nservices,
 		       ag->cfg->nifaces);
 		ret = 0;
@@ -1368,6 +1408,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 
 	pr_info("drover agent %s starting: config %s, pins under %s\n", DROVER_VERSION, path, root);
+	forwarding_check(ag->cfg);
 	if (ifaces_attach(ag, ag->cfg))
 		goto out_close_sfd;
 	err = drv_ctl_open(&ag->ro, root, 0);
@@ -1396,6 +1437,10 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	if (err == -EWOULDBLOCK) {
 		pr_info("agent: a drover command holds the lock on %s: the maps are written once it lets go\n",
 			root);
+		snprintf(ag->not_ready, sizeof(ag->not_ready),
+			 "waiting for the lock on %s (a drover command holds it) to write the maps",
+			 root);
+		ag->first_write = true;
 		err = 0;
 	}
 	if (err) {
@@ -1408,7 +1453,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		pthread_mutex_unlock(&ag->lock);
 		goto out_health;
 	}
-	ag->ready = true;
+	ag->ready = !ag->first_write;
 	pthread_mutex_unlock(&ag->lock);
 
 	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };

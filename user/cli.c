@@ -107,7 +107,8 @@ static const char *const help_service =
 	"       drover service del SVC\n"
 	"       drover service show [SVC]\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
-	"mode nat (default) needs snat ADDR: the balancer's address the nodes reply to.\n"
+	"mode nat (default) needs snat ADDR: the balancer's address the nodes reply to;\n"
+	"mode tunnel needs it as the outer source of the wrapped packets; dsr takes none.\n"
 	"snat-ports default 10000-32767; table-size default 65537 (a prime).\n";
 
 static const char *const help_backend =
@@ -367,15 +368,19 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 		return fail(
 			p,
 			"service set changes nothing without an option (mode, snat, snat-ports, table-size)");
-	if (r->cmd == DRV_CLI_ADD && r->svc.mode == DRV_MODE_NAT &&
+	if (r->cmd == DRV_CLI_ADD && r->svc.mode != DRV_MODE_DSR &&
 	    !(r->svc_set & DRV_CLI_SVC_SNAT)) {
 		char a[DRV_ADDR_STRLEN];
 
+		return fail(p, "service %s in mode %s needs 'snat ADDR': %s",
+			    drv_addr_format(&r->svc.key.vip, r->svc.key.family, a, sizeof(a)),
+			    drv_mode_name(r->svc.mode), drv_snat_role(r->svc.mode));
+	}
+	if ((r->svc_set & DRV_CLI_SVC_MODE) && r->svc.mode == DRV_MODE_DSR &&
+	    (r->svc_set & DRV_CLI_SVC_SNAT))
 		return fail(
 			p,
-			"service %s in mode nat needs 'snat ADDR': the balancer's address the nodes send replies to",
-			drv_addr_format(&r->svc.key.vip, r->svc.key.family, a, sizeof(a)));
-	}
+			"mode dsr takes no 'snat': the packet reaches the node unchanged and the node answers the client from the VIP");
 	return 0;
 }
 

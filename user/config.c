@@ -417,9 +417,6 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 		return err;
 	if ((v = find(p, n, "ca")) && (err = get_str(p, v, "ca", hc->ca, sizeof(hc->ca))))
 		return err;
-	/* A `ca` without verification checks nothing: whoever wrote it believes it does. */
-	if (v && !hc->verify)
-		return perr(p, v, "'ca' is used only with verify: true; add it (or drop 'ca')");
 	if ((v = find(p, n, "cert")) && (err = get_str(p, v, "cert", hc->cert, sizeof(hc->cert))))
 		return err;
 	if ((v = find(p, n, "key")) && (err = get_str(p, v, "key", hc->key, sizeof(hc->key))))
@@ -629,6 +626,11 @@ static int parse_node(struct pctx *p, yaml_node_t *n, const struct drv_service_c
 		return perr(p, addr_node, "node %s is IPv%u but VIP of service '%s' is IPv%u",
 			    drv_addr_format(&node->addr, node->family, buf, sizeof(buf)),
 			    node->family, svc->name, svc->family);
+	if (!memcmp(&node->addr, &svc->vip, sizeof(node->addr)))
+		return perr(p, addr_node,
+			    "node %s is the VIP of service '%s': give a node's address",
+			    drv_addr_format(&node->addr, node->family, buf, sizeof(buf)),
+			    svc->name);
 	if (!node->name[0])
 		drv_addr_format(&node->addr, node->family, node->name, sizeof(node->name));
 	return 0;
@@ -709,12 +711,34 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 	svc->snat_port_lo = d.snat_lo;
 	svc->snat_port_hi = d.snat_hi;
 	svc->hc = d.hc;
+	/* A `ca` without verification checks nothing: whoever wrote it believes it does. */
+	if (svc->hc.ca[0] && !svc->hc.verify) {
+		yaml_node_t *h = find(p, n, "health");
+		yaml_node_t *c = h && h->type == YAML_MAPPING_NODE ? find(p, h, "ca") : NULL;
+
+		return perr(
+			p,
+			c ? c :
+			h ? h :
+			    n,
+			"'ca' is used only with verify: true, and service '%s' does not verify; add verify: true (or drop 'ca')",
+			svc->name);
+	}
 	/* keys that would do nothing are refused: they say what is not done */
 	if (svc->mode != DRV_MODE_NAT && (v = find(p, n, "snat-ports")))
 		return perr(p, v, "'snat-ports' is for mode nat; service '%s' is mode %s",
 			    svc->name, drv_mode_name(svc->mode));
-	/* A dsr or tunnel service has no use for the defaults' snat, of either family. */
-	if (d.has_snat && !d.snat_node && svc->mode != DRV_MODE_NAT)
+	/*
+	 * A dsr service has no use for a snat: the defaults' one, of either
+	 * family, does not bind it, and its own is refused. (tunnel wraps its
+	 * packets from it.)
+	 */
+	if (svc->mode == DRV_MODE_DSR && d.snat_node)
+		return perr(
+			p, d.snat_node,
+			"'snat' is for modes nat and tunnel; service '%s' is mode dsr (the node answers the client from the VIP)",
+			svc->name);
+	if (d.has_snat && svc->mode == DRV_MODE_DSR)
 		d.has_snat = false;
 	if (d.has_snat && d.snat_family != svc->family)
 		return perr(p, d.snat_node ? d.snat_node : n,
@@ -722,11 +746,9 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 			    drv_addr_format(&d.snat, d.snat_family, buf, sizeof(buf)),
 			    d.snat_node ? "" : " (from defaults)", d.snat_family, svc->name,
 			    svc->family, d.snat_node ? "" : "; give the service its own 'snat'");
-	if (svc->mode == DRV_MODE_NAT && !d.has_snat)
-		return perr(
-			p, n,
-			"service '%s' is mode nat and needs 'snat: ADDR', the balancer's address the nodes route back to",
-			svc->name);
+	if (svc->mode != DRV_MODE_DSR && !d.has_snat)
+		return perr(p, n, "service '%s' is mode %s and needs 'snat: ADDR', %s", svc->name,
+			    drv_mode_name(svc->mode), drv_snat_role(svc->mode));
 	svc->has_snat = d.has_snat;
 	svc->snat = d.snat;
 	if (svc->hc.source_family && svc->hc.source_family != svc->family)

@@ -217,6 +217,8 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 /* Text of a service key "ADDR port PORT proto tcp" / of enum values. */
 const char *drv_svc_key_str(const struct drv_svc_key *key, char *buf, size_t len);
 const char *drv_mode_name(__u8 mode);
+/* What a service's snat address is for in @mode (nat, tunnel), for messages. */
+const char *drv_snat_role(__u8 mode);
 const char *drv_be_state_name(__u8 state);
 
 #endif /* __DROVER_CTL_H */

@@ -624,7 +624,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	struct drover_bpf *skel = NULL;
 	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, own_fd = -1;
 	enum drv_xdp_mode own_mode = mode;
-	bool created = false;
+	bool created = false, replaced = false; /* replaced: drover's own link was there */
 	__u32 removed_id = 0;
 	struct stat st;
 
@@ -671,26 +671,27 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 
 		if (!force) {
 			if (own)
-				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or add `force` to attach again\n",
+				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or attach again (drover attach %s force)\n",
 					ifname, path, drv_xdp_attach_mode_str(q.attach_mode),
-					ifname);
+					ifname, ifname);
 			else {
 				long lid = xdp_link_id(ifindex, id);
 
 				prog_name(id, name, sizeof(name));
 				if (lid == -EPERM)
-					pr_warn("Error: interface %s already has XDP program %u (%s mode) attached; remove it with the tool that attached it (ip link set dev %s xdp off if that was netlink; a bpf_link can't be looked up without CAP_SYS_ADMIN) or add `force` to replace it\n",
+					pr_warn("Error: interface %s already has XDP program %u (%s mode) attached; remove it with the tool that attached it (ip link set dev %s xdp off if that was netlink; a bpf_link can't be looked up without CAP_SYS_ADMIN) or replace it (drover attach %s force)\n",
 						ifname, id, drv_xdp_attach_mode_str(q.attach_mode),
-						ifname);
+						ifname, ifname);
 				else if (lid > 0)
-					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or add `force` to replace it\n",
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or replace it (drover attach %s force)\n",
 						ifname, name, id,
-						drv_xdp_attach_mode_str(q.attach_mode), lid,
+						drv_xdp_attach_mode_str(q.attach_mode), lid, ifname,
 						ifname);
 				else
-					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or add `force` to replace it\n",
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or replace it (drover attach %s force)\n",
 						ifname, name, id,
-						drv_xdp_attach_mode_str(q.attach_mode), ifname);
+						drv_xdp_attach_mode_str(q.attach_mode), ifname,
+						ifname);
 			}
 			err = own ? -EEXIST : -EBUSY;
 			goto out_unlock;
@@ -751,6 +752,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		}
 		link_fd = own_fd;
 		own_fd = -1;
+		replaced = true;
 		pr_info("force: drover's XDP link on %s updated in place\n", ifname);
 	} else {
 		if (own_fd >= 0) {
@@ -767,7 +769,10 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 					errstr(err, buf, sizeof(buf)));
 				goto out_close_prog;
 			}
-			unlink(path);
+			if (unlink(path) && errno != ENOENT)
+				pr_warn("Warning: can't remove the old link pin %s: %s\n", path,
+					strerror(errno));
+			replaced = true;
 			pr_info("force: detached drover's %s-mode link from %s\n",
 				drv_xdp_mode_str(own_mode), ifname);
 		}
@@ -787,13 +792,23 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 			pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
 				errstr(err, buf, sizeof(buf)));
 			bpf_link_detach(link_fd);
+			if (own_fd >= 0)
+				relink(root, path, prog_fd, ifindex, ifname, own_mode);
+			else if (removed_id)
+				pr_warn("Error: %s now runs no XDP program: the one it had (id %u) was removed by `force`\n",
+					ifname, removed_id);
 			goto out_close_link;
 		}
 	}
 
 	/* Two-arm NAT redirects into any attached interface through drv_txports. */
 	err = txport_set(root, (__u32)ifindex, true);
-	if (err) {
+	if (err && replaced) {
+		/* drover's own link before: its entry is there already; keep the link */
+		pr_warn("Warning: can't refresh %s in %s/%s: %s; the interface keeps its entry\n",
+			ifname, root, DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
+		err = 0;
+	} else if (err) {
 		pr_warn("Error: can't add %s to %s/%s: %s\n", ifname, root,
 			DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
 		bpf_link_detach(link_fd);

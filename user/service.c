@@ -58,6 +58,13 @@ int drv_be_alloc(const struct drv_backend *bes, size_t n)
 	return -ENOSPC;
 }
 
+const char *drv_snat_role(__u8 mode)
+{
+	return mode == DRV_MODE_TUNNEL ?
+		       "the outer source address of the packets it wraps toward the nodes (the balancer's address toward them)" :
+		       "the balancer's address the nodes send replies to";
+}
+
 int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 {
 	const struct drv_svc_key *k = &c->key;
@@ -89,12 +96,11 @@ int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 			 c->table_size, DRV_MAGLEV_MAX);
 		return -EINVAL;
 	}
-	if (c->mode == DRV_MODE_NAT) {
+	if (c->mode == DRV_MODE_NAT || c->mode == DRV_MODE_TUNNEL) {
 		if (drv_addr_is_zero(&c->snat)) {
-			snprintf(
-				err, len,
-				"service %s in mode nat needs `snat ADDR`: the balancer's address the nodes send replies to",
-				drv_addr_format(&k->vip, k->family, a, sizeof(a)));
+			snprintf(err, len, "service %s in mode %s needs `snat ADDR`: %s",
+				 drv_addr_format(&k->vip, k->family, a, sizeof(a)),
+				 drv_mode_name(c->mode), drv_snat_role(c->mode));
 			return -EINVAL;
 		}
 		if (k->family == DRV_FAMILY_V4 && (c->snat.v6[1] | c->snat.v6[2] | c->snat.v6[3])) {
@@ -391,7 +397,8 @@ static void svc_from_conf(struct drv_svc *s, const struct drv_svc_conf *c)
 {
 	s->mode = c->mode;
 	s->table_size = c->table_size ? c->table_size : DRV_MAGLEV_MAX;
-	s->snat = c->mode == DRV_MODE_NAT ? c->snat : (union drv_addr){};
+	/* nat: replies come back to it; tunnel: the outer source; dsr has none */
+	s->snat = c->mode != DRV_MODE_DSR ? c->snat : (union drv_addr){};
 	s->snat_port_lo = c->snat_port_lo ? c->snat_port_lo : DRV_SNAT_PORT_LO_DEFAULT;
 	s->snat_port_hi = c->snat_port_hi ? c->snat_port_hi : DRV_SNAT_PORT_HI_DEFAULT;
 }

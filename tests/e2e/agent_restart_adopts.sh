@@ -114,6 +114,8 @@ agent_start "$CFG" 7>&- # the agent must not hold the FIFO open
 wait_for 20 grep -q "a drover command holds the lock on $BPFFS" "$AGENT_LOG" ||
 	fail "the agent did not say it waits for the lock: $(tail -5 "$AGENT_LOG")"
 agent_alive || fail "the agent exited because a drover command held the lock: $(tail -5 "$AGENT_LOG")"
+wait_for 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 3 http://127.0.0.1:9469/readyz | grep -q 'waiting for the lock'" ||
+	fail "/readyz does not say the agent waits for the lock to write the maps"
 exec 7>&-
 wait_for 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
 n0=$(nsamples)

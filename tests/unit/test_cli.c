@@ -238,8 +238,13 @@ static void service_add_accepts_ipv6_and_dsr_without_snat(void **state)
 	assert_ok("service add fd00::1 port 6443 mode dsr");
 	assert_int_equal(req.svc.key.family, DRV_FAMILY_V6);
 	assert_int_equal(req.svc.mode, DRV_MODE_DSR);
-	assert_ok("service add 10.0.0.2 port 9345 mode tunnel");
+	/* tunnel's snat is the outer source address: required; dsr has no use for one */
+	assert_usage_error("service add 10.0.0.2 port 9345 mode tunnel",
+			   "mode tunnel needs 'snat ADDR': the outer source address");
+	assert_ok("service add 10.0.0.2 port 9345 mode tunnel snat 10.0.1.1");
 	assert_int_equal(req.svc.mode, DRV_MODE_TUNNEL);
+	assert_usage_error("service add 10.0.0.2 port 80 mode dsr snat 10.0.1.1",
+			   "mode dsr takes no 'snat'");
 }
 
 static void service_add_rejects_bad_address(void **state)

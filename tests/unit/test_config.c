@@ -406,7 +406,29 @@ static void mixed_families_are_refused(void **state)
 		  4, 5, "snat 10.0.0.2 (from defaults) is IPv4 but VIP of service 'v6' is IPv6; give the service its own 'snat'");
 }
 
-/* dsr and tunnel never use snat: one set in defaults for the nat services does not bind them. */
+/* tunnel wraps from its snat (the defaults' one will do); dsr takes none of its own. */
+static void tunnel_needs_snat_and_dsr_refuses_one(void **state)
+{
+	struct drv_config *cfg =
+		parse_ok(HEAD "defaults: {snat: 10.0.0.2}\n"
+			      "services:\n"
+			      "  - name: api\n"
+			      "    vip: 10.0.0.100\n"
+			      "    mode: tunnel\n"
+			      "    ports: [6443]\n"
+			      "    nodes: [10.0.0.11]\n");
+
+	(void)state;
+	assert_true(cfg->services[0].has_snat);
+	drv_config_free(cfg);
+	parse_bad(HEAD "services:\n  - name: api\n    vip: 10.0.0.100\n    mode: tunnel\n"
+		       "    ports: [6443]\n    nodes: [10.0.0.11]\n",
+		  3, 5, "service 'api' is mode tunnel and needs 'snat: ADDR', the outer source address");
+	parse_bad(SVC_HEAD "    mode: dsr\n    ports: [80]\n    nodes: [10.0.0.11]\n", 5, 11,
+		  "'snat' is for modes nat and tunnel; service 'web' is mode dsr");
+}
+
+/* dsr never uses snat: one set in defaults for the nat services does not bind it. */
 static void defaults_snat_does_not_bind_dsr_services_of_the_other_family(void **state)
 {
 	struct drv_config *cfg =
@@ -476,6 +498,14 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, ca: /c.pem}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 31, "'ca' is used only with verify: true");
+	/* ... but a ca from defaults with verify in the service is a verifying check */
+	drv_config_free(parse_ok(HEAD "defaults: {health: {kind: https, ca: /c.pem}}\n"
+				      "services:\n  - name: web\n    vip: 10.0.0.100\n"
+				      "    snat: 10.0.0.2\n    ports: [443]\n"
+				      "    health: {verify: true}\n    nodes: [10.0.0.11]\n"));
+	/* a node that is the VIP itself */
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, 10.0.0.100]\n", 7, 24,
+		  "node 10.0.0.100 is the VIP of service 'web'");
 	/* no SNAT ports outside nat */
 	parse_bad(SVC_HEAD "    mode: dsr\n    ports: [80]\n    snat-ports: 20000-20010\n"
 			   "    nodes: [10.0.0.11]\n",
@@ -577,6 +607,7 @@ int main(void)
 		cmocka_unit_test(nat_without_snat_is_refused),
 		cmocka_unit_test(mixed_families_are_refused),
 		cmocka_unit_test(defaults_snat_does_not_bind_dsr_services_of_the_other_family),
+		cmocka_unit_test(tunnel_needs_snat_and_dsr_refuses_one),
 		cmocka_unit_test(zero_weight_points_to_drain),
 		cmocka_unit_test(duplicate_node_is_refused),
 		cmocka_unit_test(bad_health_values_are_refused),

@@ -136,7 +136,11 @@ static void service_add_assigns_lowest_free_id_and_rejects_duplicates(void **sta
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
 	struct drv_svc_conf b = svc_conf("10.0.0.1", 443, DRV_MODE_DSR, NULL);
-	struct drv_svc_conf c = svc_conf("fd00::1", 443, DRV_MODE_TUNNEL, NULL);
+	struct drv_svc_conf c = svc_conf("fd00::1", 443, DRV_MODE_TUNNEL, "fd00::fe");
+	struct drv_svc_conf t = svc_conf("fd00::2", 443, DRV_MODE_TUNNEL, NULL);
+	union drv_addr outer;
+	struct drv_svc got;
+	__u8 f;
 
 	(void)state;
 	assert_int_equal(drv_service_add(&ctl, &a), 0);
@@ -149,6 +153,11 @@ static void service_add_assigns_lowest_free_id_and_rejects_duplicates(void **sta
 	assert_int_equal(svc_get(&c).id, 0);
 	assert_int_equal(svc_get(&c).table_size, TSIZE);
 	assert_int_equal(svc_get(&c).nbackends, 0);
+	/* tunnel keeps its snat, the outer source of every wrapped packet; none is refused */
+	assert_int_equal(drv_addr_parse("fd00::fe", &outer, &f), 0);
+	got = svc_get(&c);
+	assert_memory_equal(&got.snat, &outer, sizeof(outer));
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
 	assert_int_equal(table_count(&(struct drv_svc){ .id = 0,
 							.active = svc_get(&c).active,
 							.table_size = TSIZE },
