@@ -183,4 +183,37 @@ dr backend del "$VIP" port 80 "$(node 2 2)" || fail "backend del failed"
 got=$(connect 41301 || true)
 [ "$got" = node-1 ] || fail "client port 41301 reached '$got' with only node 1 left"
 
+log "a tunnel service set up with the CLI wraps the client's packets from its snat address"
+dr service add "$VIP" port 6443 mode tunnel snat "$SNAT" || fail "tunnel service add failed"
+dr backend add "$VIP" port 6443 "$(node 1 2)" || fail "tunnel backend add failed"
+# This kernel can't decapsulate (no IPIP): read the wrapped SYN off node 1's wire.
+bg "$N1" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(("n0", 0))
+s.settimeout(1)
+end = time.time() + 30
+while time.time() < end:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    et = int.from_bytes(f[12:14], "big")
+    if et == 0x0800 and f[23] == 4:
+        src, inner = socket.inet_ntop(socket.AF_INET, f[26:30]), 14 + (f[14] & 15) * 4
+        port = int.from_bytes(f[inner + (f[inner] & 15) * 4 + 2:][:2], "big")
+    elif et == 0x86DD and f[20] == 41:
+        src, port = socket.inet_ntop(socket.AF_INET6, f[22:38]), int.from_bytes(f[96:98], "big")
+    else:
+        continue
+    if port == 6443:
+        open(sys.argv[1], "w").write(src + "\n")
+        break' "$E2E_TMP/outer"
+for _ in $(seq 10); do
+	ip netns exec "$CNS" timeout 3 socat -T 1 - "$TCP:$VIP_SOCAT:6443,connect-timeout=1" </dev/null >/dev/null 2>&1 || true
+	[ -s "$E2E_TMP/outer" ] && break
+done
+[ -s "$E2E_TMP/outer" ] || fail "no IPIP/IP6IP6 packet for port 6443 reached node 1"
+[ "$(cat "$E2E_TMP/outer")" = "$SNAT" ] ||
+	fail "the tunnel's outer source is $(cat "$E2E_TMP/outer"), not the service's snat $SNAT"
+
 log "PASS"
