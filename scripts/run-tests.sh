@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Run one tier of drover's tests (unit | bpf | e2e | all | image) and print a
 # tally. unit and bpf tests are cmocka programs: their own summary lines are
-# summed (a test that skips itself, saying why, counts as skipped). e2e and image tests are scripts: exit 0 passes, exit 4 is a loud
-# skip (no root or kernel support), anything else fails. Each program has a
-# time bound. all = unit, bpf and e2e; image (make test-image) runs alone.
+# summed (a test that skips itself, saying why, counts as skipped). e2e and
+# image tests are scripts: exit 0 passes, exit 4 is a loud skip (no root or
+# kernel support), anything else fails. Each program has a time bound.
+# all = unit, bpf and e2e; image (make test-image) runs alone.
 set -u
 cd "$(dirname "$0")/.."
 OUT=.output

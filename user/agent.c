@@ -530,7 +530,6 @@ static bool iface_attached(struct agent *ag, const char *ifname)
 	return false;
 }
 
-/* Attach every interface of @cfg that is not attached yet; on failure undo what this call did. */
 /*
  * Say so when an interface does not forward a family that services use: the
  * program's FIB lookups need forwarding on the ingress device, and without it
@@ -552,6 +551,7 @@ static void forwarding_check(const struct drv_config *cfg)
 					f ? "all" : cfg->ifaces[i]);
 }
 
+/* Attach every interface of @cfg that is not attached yet; on failure undo what this call did. */
 static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 {
 	bool done[DRV_MAX_IFACES] = { false };

@@ -713,14 +713,12 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 	svc->hc = d.hc;
 	/* A `ca` without verification checks nothing: whoever wrote it believes it does. */
 	if (svc->hc.ca[0] && !svc->hc.verify) {
-		yaml_node_t *h = find(p, n, "health");
-		yaml_node_t *c = h && h->type == YAML_MAPPING_NODE ? find(p, h, "ca") : NULL;
+		yaml_node_t *at = find(p, n, "health");
 
+		if (at && at->type == YAML_MAPPING_NODE && find(p, at, "ca"))
+			at = find(p, at, "ca");
 		return perr(
-			p,
-			c ? c :
-			h ? h :
-			    n,
+			p, at ? at : n,
 			"'ca' is used only with verify: true, and service '%s' does not verify; add verify: true (or drop 'ca')",
 			svc->name);
 	}
