@@ -259,6 +259,9 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			n->fresh = !found;
 			carried += found;
 		}
+		/* all nodes replaced: a fresh start, no fail-open to end */
+		if (!carried)
+			svcs[i].all_down = false;
 		/* Nodes new to a service that keeps others wait for their checks. */
 		for (j = 0; carried && j < s->nnodes; j++) {
 			if (!svcs[i].nodes[j].fresh)
@@ -1295,7 +1298,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		if (ag->first_write && !ag->dirty && !ag->retry && !ag->adopt_pending) {
 			ag->first_write = false;
 			ag->ready = true;
-			pr_info("agent: the maps are written: ready\n");
+			pr_info("agent ready: the maps are written: %zu services, %u interfaces\n",
+				ag->cfg->nservices, ag->cfg->nifaces);
 		}
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
@@ -1459,7 +1463,9 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
 	if (metrics_apply(ag, &ops))
 		goto out_health;
-	pr_info("agent ready: %zu services, %u interfaces\n", ag->cfg->nservices, ag->cfg->nifaces);
+	if (!ag->first_write)
+		pr_info("agent ready: %zu services, %u interfaces\n", ag->cfg->nservices,
+			ag->cfg->nifaces);
 
 	err = run_loop(ag, sfd, &ops);
 	ret = err ? 1 : 0;

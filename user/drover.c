@@ -273,7 +273,7 @@ static void print_svc(const struct drv_svc_key *k, const struct drv_svc *s)
 		drv_jw_ku64(&jw, "id", s->id);
 		drv_jw_kstr(&jw, "mode", drv_mode_name(s->mode));
 		drv_jw_key(&jw, "snat");
-		if (s->mode == DRV_MODE_NAT)
+		if (s->mode != DRV_MODE_DSR)
 			drv_jw_str(&jw, drv_addr_format(&s->snat, k->family, a, sizeof(a)));
 		else
 			drv_jw_null(&jw);
@@ -290,6 +290,8 @@ static void print_svc(const struct drv_svc_key *k, const struct drv_svc *s)
 	if (s->mode == DRV_MODE_NAT)
 		printf("  snat %s ports %u-%u", drv_addr_format(&s->snat, k->family, a, sizeof(a)),
 		       s->snat_port_lo, s->snat_port_hi);
+	else if (s->mode == DRV_MODE_TUNNEL)
+		printf("  snat %s", drv_addr_format(&s->snat, k->family, a, sizeof(a)));
 	printf("  table-size %u (slot %u)  backends in table %u\n", s->table_size, s->active,
 	       s->nbackends);
 }
@@ -320,8 +322,9 @@ static int do_service(struct drv_ctl *ctl)
 		}
 		if (!(req.svc_set & DRV_CLI_SVC_MODE))
 			req.svc.mode = s.mode;
+		/* a switch to dsr drops the snat; one given for dsr is refused */
 		if (!(req.svc_set & DRV_CLI_SVC_SNAT))
-			req.svc.snat = s.snat;
+			req.svc.snat = req.svc.mode == DRV_MODE_DSR ? (union drv_addr){} : s.snat;
 		if (!(req.svc_set & DRV_CLI_SVC_PORTS)) {
 			req.svc.snat_port_lo = s.snat_port_lo;
 			req.svc.snat_port_hi = s.snat_port_hi;

@@ -671,27 +671,27 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 
 		if (!force) {
 			if (own)
-				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or attach again (drover attach %s force)\n",
+				pr_warn("Error: %s is already attached by drover (link pinned at %s, %s mode); detach it first (drover detach %s) or attach again (drover attach %s mode %s force)\n",
 					ifname, path, drv_xdp_attach_mode_str(q.attach_mode),
-					ifname, ifname);
+					ifname, ifname, drv_xdp_mode_str(mode));
 			else {
 				long lid = xdp_link_id(ifindex, id);
 
 				prog_name(id, name, sizeof(name));
 				if (lid == -EPERM)
-					pr_warn("Error: interface %s already has XDP program %u (%s mode) attached; remove it with the tool that attached it (ip link set dev %s xdp off if that was netlink; a bpf_link can't be looked up without CAP_SYS_ADMIN) or replace it (drover attach %s force)\n",
+					pr_warn("Error: interface %s already has XDP program %u (%s mode) attached; remove it with the tool that attached it (ip link set dev %s xdp off if that was netlink; a bpf_link can't be looked up without CAP_SYS_ADMIN) or replace it (drover attach %s mode %s force)\n",
 						ifname, id, drv_xdp_attach_mode_str(q.attach_mode),
-						ifname, ifname);
+						ifname, ifname, drv_xdp_mode_str(mode));
 				else if (lid > 0)
-					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or replace it (drover attach %s force)\n",
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached through bpf_link %ld; detach it with the tool that attached it (another drover: drover --bpffs ITS_ROOT detach %s) or replace it (drover attach %s mode %s force)\n",
 						ifname, name, id,
 						drv_xdp_attach_mode_str(q.attach_mode), lid, ifname,
-						ifname);
+						ifname, drv_xdp_mode_str(mode));
 				else
-					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or replace it (drover attach %s force)\n",
+					pr_warn("Error: interface %s already has XDP program '%s' (id %u, %s mode) attached; remove it (ip link set dev %s xdp off) or replace it (drover attach %s mode %s force)\n",
 						ifname, name, id,
 						drv_xdp_attach_mode_str(q.attach_mode), ifname,
-						ifname);
+						ifname, drv_xdp_mode_str(mode));
 			}
 			err = own ? -EEXIST : -EBUSY;
 			goto out_unlock;

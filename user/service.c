@@ -109,6 +109,13 @@ int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 			return -EINVAL;
 		}
 	}
+	if (c->mode == DRV_MODE_DSR && !drv_addr_is_zero(&c->snat)) {
+		snprintf(
+			err, len,
+			"service %s in mode dsr takes no snat: the packet reaches the node unchanged and the node answers the client from the VIP",
+			drv_addr_format(&k->vip, k->family, a, sizeof(a)));
+		return -EINVAL;
+	}
 	if ((c->snat_port_lo || c->snat_port_hi) &&
 	    (!c->snat_port_lo || c->snat_port_lo > c->snat_port_hi)) {
 		snprintf(err, len, "snat-ports %u-%u is not a range LO-HI with 1 ≤ LO ≤ HI ≤ 65535",

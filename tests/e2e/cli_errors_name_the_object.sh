@@ -108,6 +108,7 @@ out=$(dr -j service show 10.9.9.9 port 80 2>/dev/null) || true
 [ -z "$out" ] || fail "a failed 'service show -j' printed to stdout: $out"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 || fail "service add failed"
 dr service add 10.0.0.9 port 80 mode dsr || fail "dsr service add failed"
+expect 1 "10.0.0.9" "mode dsr takes no snat" -- dr service set 10.0.0.9 port 80 snat 10.0.1.1
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \

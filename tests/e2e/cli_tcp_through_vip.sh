@@ -186,6 +186,9 @@ got=$(connect 41301 || true)
 log "a tunnel service set up with the CLI wraps the client's packets from its snat address"
 dr service add "$VIP" port 6443 mode tunnel snat "$SNAT" || fail "tunnel service add failed"
 dr backend add "$VIP" port 6443 "$(node 1 2)" || fail "tunnel backend add failed"
+dr -j service show "$VIP" port 6443 | jq -e --arg s "$SNAT" '.[0].mode == "tunnel" and .[0].snat == $s' >/dev/null ||
+	fail "service show does not give the tunnel's snat: $(dr service show "$VIP" port 6443)"
+dr service show "$VIP" port 6443 | grep -q "mode tunnel  snat $SNAT" || fail "text service show: no tunnel snat"
 # This kernel can't decapsulate (no IPIP): read the wrapped SYN off node 1's wire.
 bg "$N1" python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))

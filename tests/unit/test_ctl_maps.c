@@ -158,6 +158,10 @@ static void service_add_assigns_lowest_free_id_and_rejects_duplicates(void **sta
 	got = svc_get(&c);
 	assert_memory_equal(&got.snat, &outer, sizeof(outer));
 	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
+	/* dsr takes none: the packet reaches the node unchanged */
+	t.mode = DRV_MODE_DSR;
+	assert_int_equal(drv_addr_parse("fd00::fe", &t.snat, &f), 0);
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
 	assert_int_equal(table_count(&(struct drv_svc){ .id = 0,
 							.active = svc_get(&c).active,
 							.table_size = TSIZE },
