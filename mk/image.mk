@@ -50,8 +50,8 @@ $(DROVER_STATIC): user/drover.c $(LIBDROVER) $(USER_HDRS) $(SKELS) $(IMAGE_DIR)/
 	$(Q)awk '/libcrypto\.a\(/ { getline; next } { print }' $@.log >&2
 	$(Q)rm -f $@.log
 
-$(IMAGE_ARCHIVE): $(DROVER_STATIC) deploy/image/Containerfile tests/image/containers.conf
-	$(Q)scripts/install-image-deps.sh
+# image-deps order-only: installed once, before the build (not again in parallel with it).
+$(IMAGE_ARCHIVE): $(DROVER_STATIC) deploy/image/Containerfile tests/image/containers.conf | image-deps
 	$(call msg,IMAGE,$(IMAGE_TAG))
 	$(Q)rm -rf $(IMAGE_DIR)/ctx && mkdir -p $(IMAGE_DIR)/ctx
 	$(Q)strip -o $(IMAGE_DIR)/ctx/drover $(DROVER_STATIC)

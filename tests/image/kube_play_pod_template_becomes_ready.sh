@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # The DaemonSet's pod template from deploy/base, run as a Pod by `podman kube play` in the lab's
-# balancer namespace, starts and becomes ready: its readinessProbe (and livenessProbe), executed
+# balancer namespace, starts and becomes ready: its readinessProbe (and liveness, startup), executed
 # the way the kubelet does for a hostNetwork pod, succeed, and the agent forwards through the VIP.
 # Only what a lab must change is changed (printed below): the bpffs hostPath points at this test's
 # private bpffs, drover.yaml describes the lab, the optional Secret of the projected config volume
@@ -44,7 +44,8 @@ pod = {"apiVersion": "v1", "kind": "Pod",
 yaml.safe_dump(pod, open(f"{out}/pod.yaml", "w"), sort_keys=False)
 yaml.safe_dump(cm, open(f"{out}/configmap.yaml", "w"), sort_keys=False)
 c = spec["containers"][0]
-json.dump({"readiness": c["readinessProbe"]["httpGet"], "liveness": c["livenessProbe"]["httpGet"]},
+json.dump({"startup": c["startupProbe"]["httpGet"], "readiness": c["readinessProbe"]["httpGet"],
+           "liveness": c["livenessProbe"]["httpGet"]},
           open(f"{out}/probes.json", "w"))
 for ch in changes:
     print(f"  lab change: {ch}")
@@ -62,7 +63,7 @@ log "podman kube play: pod $POD, container $CTR $state ($(($(date +%s) - t0)) s)
 
 # The probes as the kubelet runs them for a hostNetwork pod: from the node's (here the lab
 # balancer's) network namespace to httpGet.host:port/path; 200-399 passes.
-probe() { # readiness|liveness
+probe() { # startup|readiness|liveness
 	local url
 	url=$(jq -r --arg p "$1" '.[$p] | "http://\(.host):\(.port)\(.path)"' "$E2E_TMP/probes.json")
 	ip netns exec "$LAB_NS_LB" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url" |
@@ -73,6 +74,7 @@ if ! wait_for 60 probe readiness; then
 	fail "pod $POD not ready within 60 s: readinessProbe $(jq -c .readiness "$E2E_TMP/probes.json") fails"
 fi
 probe liveness || fail "livenessProbe $(jq -c .liveness "$E2E_TMP/probes.json") fails on a ready pod"
+probe startup || fail "startupProbe $(jq -c .startup "$E2E_TMP/probes.json") fails on a ready pod"
 log "readiness and liveness probes pass: $(jq -c . "$E2E_TMP/probes.json")"
 
 # What the manifest asks for is what the container got.

@@ -152,7 +152,8 @@ def rules(objs):
             errs.append(f"{where(o)}: prometheus.io annotations must scrape port {port} (metrics.listen)")
         if listen.startswith("127.") and ann.get("prometheus.io/scrape") == "true":
             errs.append(f"{where(o)}: metrics.listen {listen} is loopback only: Prometheus cannot scrape it")
-        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
+                            ("readinessProbe", "/readyz")):
             g = c.get(probe, {}).get("httpGet", {})
             if g.get("path") != path or g.get("port") != port or g.get("host") != "127.0.0.1":
                 errs.append(f"{where(o, c)}: {probe} must be httpGet 127.0.0.1:{port}{path}, is {g}")
