@@ -779,19 +779,15 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		link_fd = link_make(prog_fd, ifindex, mode);
 		if (link_fd < 0) {
 			err = link_fd;
+			link_fd = -1;
 			attach_refused(ifname, mode, err);
-			if (own_fd >= 0)
-				relink(root, path, prog_fd, ifindex, ifname, own_mode);
-			else if (removed_id)
-				pr_warn("Error: %s now runs no XDP program: the one it had (id %u) was removed by `force`\n",
-					ifname, removed_id);
-			goto out_close_prog;
-		}
-		err = bpf_obj_pin(link_fd, path);
-		if (err) {
+		} else if ((err = bpf_obj_pin(link_fd, path))) {
 			pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
 				errstr(err, buf, sizeof(buf)));
 			bpf_link_detach(link_fd);
+		}
+		/* no new link: what `force` took off comes back, or is said to be gone */
+		if (err) {
 			if (own_fd >= 0)
 				relink(root, path, prog_fd, ifindex, ifname, own_mode);
 			else if (removed_id)

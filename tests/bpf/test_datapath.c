@@ -598,16 +598,20 @@ static void established_flow_follows_its_record_after_table_change(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
 }
 
-static void flow_of_down_backend_rehashes_to_table(void **state)
+/*
+ * syn4's flow on backend 1; the table flips to backend 2; backend 1 is then
+ * rewritten (same generation) to service @svc in @be_state: the flow's next
+ * packet must be re-hashed to backend 2.
+ */
+static void expect_rehash_to_backend2(struct env *e, __u32 svc, __u8 be_state)
 {
-	struct env *e = *state;
 	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	table_fill(e, 0, 1, 2);
 	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	be_put(e, 1, "10.2.0.11", 8080, svc, be_state, 1);
 	ack.flags = TCP_ACK;
 	want.flags = TCP_ACK;
 	want.daddr = "10.2.0.12";
@@ -615,6 +619,13 @@ static void flow_of_down_backend_rehashes_to_table(void **state)
 	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
 	expect_frame(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+}
+
+static void flow_of_down_backend_rehashes_to_table(void **state)
+{
+	struct env *e = *state;
+
+	expect_rehash_to_backend2(e, 0, DRV_BE_DOWN);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
 }
 
@@ -646,21 +657,7 @@ static void table_entry_of_another_services_backend_is_no_backend(void **state)
 /* A flow whose backend id now belongs to another service (same generation) is re-hashed. */
 static void flow_of_a_backend_moved_to_another_service_rehashes(void **state)
 {
-	struct env *e = *state;
-	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
-
-	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	table_fill(e, 0, 1, 2);
-	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
-	be_put(e, 1, "10.2.0.11", 8080, 1, DRV_BE_UP, 1);
-	ack.flags = TCP_ACK;
-	want.flags = TCP_ACK;
-	want.daddr = "10.2.0.12";
-	memcpy(want.dmac, (__u8[])MAC_N2, ETH_ALEN);
-	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
-	expect_frame(e, &want);
-	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+	expect_rehash_to_backend2(*state, 1, DRV_BE_UP);
 }
 
 /* A node's fragmented reply to a SNAT port is left to the kernel, untouched (no ports to read). */
