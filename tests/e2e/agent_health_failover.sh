@@ -262,13 +262,7 @@ log_grows 10 "reload (TLS file changed) ok" "$n_tls" ||
 expect_state $HTTP_PORT 3 drain
 
 log "--- a drover command holding the pin root's lock does not stall the agent"
-# held until we close the FIFO (bounded by its own 60 s), not for a fixed time
-mkfifo "$E2E_TMP/lock.fifo"
-flock -x "$BPFFS" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
-lpid=$!
-E2E_PIDS+=("$lpid")
-exec 7>"$E2E_TMP/lock.fifo"
-wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
+pin_root_lock
 n_ok=$(log_count "reload (file changed) ok")
 write_cfg 2 2m
 # The reload and /metrics go on while the lock is held; the maps follow once it is free.
@@ -278,8 +272,7 @@ t0=$(now_us)
 metrics /metrics >/dev/null || fail "/metrics did not answer while the pin root was locked"
 [ $(($(now_us) - t0)) -lt 2000000 ] || fail "/metrics took $((($(now_us) - t0) / 1000)) ms while locked"
 [ "$(state $HTTP_PORT 2)" = up ] || fail "the maps changed while the pin root was locked"
-exec 7>&- # the lock goes
-wait "$lpid" || true
+pin_root_unlock
 expect_state $HTTP_PORT 2 drain
 write_cfg 3 2m
 expect_state $HTTP_PORT 2 up

@@ -104,19 +104,15 @@ E2E_PIDS+=("$!")
 TRAFFIC_PID=$!
 nsamples() { wc -l <"$E2E_TMP/samples"; }
 wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge 3 ]" || fail "sampler too slow"
-# It starts while a drover command holds the pin root's lock (held until we close the FIFO).
-mkfifo "$E2E_TMP/lock.fifo"
-flock -x "$BPFFS" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
-E2E_PIDS+=("$!")
-exec 7>"$E2E_TMP/lock.fifo"
-wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
-agent_start "$CFG" 7>&- # the agent must not hold the FIFO open
+# It starts while a drover command holds the pin root's lock.
+pin_root_lock
+agent_start "$CFG"
 wait_for 20 grep -q "a drover command holds the lock on $BPFFS" "$AGENT_LOG" ||
 	fail "the agent did not say it waits for the lock: $(tail -5 "$AGENT_LOG")"
 agent_alive || fail "the agent exited because a drover command held the lock: $(tail -5 "$AGENT_LOG")"
 wait_for 10 sh -c "ip netns exec $LAB_NS_LB curl -sS --max-time 3 http://127.0.0.1:9469/readyz | grep -q 'waiting for the lock'" ||
 	fail "/readyz does not say the agent waits for the lock to write the maps"
-exec 7>&-
+pin_root_unlock
 wait_for 30 ready || fail "second agent not ready: $(tail -20 "$AGENT_LOG")"
 n0=$(nsamples)
 wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/samples') -ge $((n0 + 3)) ]" || fail "sampler stopped"

@@ -136,8 +136,8 @@ stat_packets() {
 AGENT_PID=
 AGENT_LOG=$E2E_TMP/agent.log
 
-agent_start() { # CONFIG
-	ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$1" >>"$AGENT_LOG" 2>&1 &
+agent_start() { # CONFIG (fd 7 closed: the agent must not keep pin_root_lock's FIFO open)
+	ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$1" >>"$AGENT_LOG" 2>&1 7>&- &
 	AGENT_PID=$!
 	E2E_PIDS+=("$AGENT_PID")
 }
@@ -154,6 +154,22 @@ agent_stop() {
 }
 
 agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null; }
+
+# pin_root_lock: hold the pin root's lock as a drover command does, until
+# pin_root_unlock (a FIFO on fd 7 keeps it: no fixed duration; 60 s at most).
+pin_root_lock() {
+	mkfifo "$E2E_TMP/lock.fifo"
+	flock -x "$BPFFS" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
+	LOCK_PID=$!
+	E2E_PIDS+=("$LOCK_PID")
+	exec 7>"$E2E_TMP/lock.fifo"
+	wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
+}
+pin_root_unlock() {
+	exec 7>&-
+	wait "$LOCK_PID" || true
+	rm -f "$E2E_TMP/lock.fifo"
+}
 
 # Long-lived clients (lbtool.py hold) ------------------------------------------------
 # hold_start NAME ADDR PORT N [lbtool hold options]: a client fed through a FIFO;
