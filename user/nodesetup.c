@@ -195,6 +195,7 @@ static int arp_keep_off_vips(void)
 {
 	static const int ids[] = { IPV4_DEVCONF_ARP_IGNORE, IPV4_DEVCONF_ARP_ANNOUNCE };
 	static const __u32 vals[] = { 1, 2 };
+	static const char *const names[] = { "arp_ignore", "arp_announce" };
 	struct if_nameindex *ifs, *it;
 	int err = 0, e;
 
@@ -219,15 +220,12 @@ static int arp_keep_off_vips(void)
 	 * "default". Only /proc/sys sets it, and a container's is read-only.
 	 */
 	for (size_t i = 0; i < 2; i++) {
-		const char *name = ids[i] == IPV4_DEVCONF_ARP_IGNORE ? "arp_ignore" :
-								       "arp_announce";
-
-		if (drv_net_conf("ipv4", "default", name) >= (int)vals[i])
+		if (drv_net_conf("ipv4", "default", names[i]) >= (int)vals[i])
 			continue;
-		e = drv_net_conf_set("ipv4", "default", name, (int)vals[i]);
+		e = drv_net_conf_set("ipv4", "default", names[i], (int)vals[i]);
 		if (e) {
 			pr_warn("Warning: can't set net.ipv4.conf.default.%s=%u (%s): an interface created after this will answer ARP for the VIPs; set net.ipv4.conf.default.arp_ignore=1 and arp_announce=2 on the node (/etc/sysctl.d), or run node-setup again after adding interfaces\n",
-				name, vals[i], strerror(-e));
+				names[i], vals[i], strerror(-e));
 			break;
 		}
 	}
