@@ -949,15 +949,18 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	for (k = DRV_STAT_XDP_ABORTED; k <= DRV_STAT_XDP_REDIRECT; k++)
 		drv_mbuf_printf(b, "drover_bytes_total{action=\"%s\"} %llu\n",
 				drv_stat_names[k] + 4, (unsigned long long)cnt[k].bytes);
+	/* The enum only grows at its end: drop reasons are told apart by name. */
 	m_help(b, "drover_drops_total", "counter", "packets dropped, by reason");
-	for (k = DRV_STAT_DROP_ETH_TRUNC; k <= DRV_STAT_DROP_INTERNAL; k++)
-		drv_mbuf_printf(b, "drover_drops_total{reason=\"%s\"} %llu\n",
-				drv_stat_names[k] + 5, (unsigned long long)cnt[k].packets);
+	for (k = DRV_STAT_DROP_ETH_TRUNC; k < __DRV_STAT_MAX; k++)
+		if (!strncmp(drv_stat_names[k], "drop_", 5))
+			drv_mbuf_printf(b, "drover_drops_total{reason=\"%s\"} %llu\n",
+					drv_stat_names[k] + 5, (unsigned long long)cnt[k].packets);
 	m_help(b, "drover_events_total", "counter",
 	       "data path events (new flows, re-hashes, NAT replies, FIB pass, ICMP errors, SNAT port reclaims)");
-	for (k = DRV_STAT_FIB_PASS; k < __DRV_STAT_MAX; k++)
-		drv_mbuf_printf(b, "drover_events_total{event=\"%s\"} %llu\n", drv_stat_names[k],
-				(unsigned long long)cnt[k].packets);
+	for (k = DRV_STAT_DROP_ETH_TRUNC; k < __DRV_STAT_MAX; k++)
+		if (strncmp(drv_stat_names[k], "drop_", 5))
+			drv_mbuf_printf(b, "drover_events_total{event=\"%s\"} %llu\n",
+					drv_stat_names[k], (unsigned long long)cnt[k].packets);
 
 	ms = calloc(DRV_MAX_SVCS, sizeof(*ms));
 	if (!ms) {

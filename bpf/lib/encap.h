@@ -4,9 +4,10 @@
  * protocol 4) or IPv6 (IP6IP6, next header 41) header from the service's
  * source address to the node. The node decapsulates (its fallback tunl0 /
  * ip6tnl0 device), holds the VIP on a local device and answers the client
- * directly. The outer packet is 20 / 40 bytes longer: the path to the nodes
- * needs that much MTU headroom over the clients' MTU (as with any IPIP balancer);
- * without it an outer IPv4 packet is fragmented (DF clear, a random ID).
+ * directly. The outer packet is 20 / 40 bytes longer: a client segment that
+ * no longer fits drover's egress gets a too-big error for the MTU less that
+ * (lib/toobig.h); a narrower link further on may fragment an outer IPv4
+ * packet (DF clear, a random ID).
  */
 #ifndef __DROVER_BPF_ENCAP_H
 #define __DROVER_BPF_ENCAP_H
@@ -27,6 +28,12 @@
 #include "lib/stats.h"
 
 #define ENCAP_TTL 64
+
+/* How many bytes encap adds in front of the packet's IP header. */
+static __always_inline __u32 encap_len(const struct pkt *p)
+{
+	return p->ip4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+}
 
 /* Full checksum of a 20-byte IPv4 header (check field zero). */
 static __always_inline __u16 ipv4_csum(const struct iphdr *iph)

@@ -37,18 +37,25 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
 
 /**
  * fwd_resolve - next hop toward @dst from the FIB and neighbour table
- * @dst: the address to reach (the backend, or the client of a reply); the
- *       source, TOS and length come from the packet's (outer) IP header
+ * @src: the source address the packet leaves with (the FIB may route by it);
+ *       the TOS / flow label come from the packet's IP header
+ * @dst: the address to reach (the backend, or the client of a reply)
  * @nh: out, on DRV_CONTINUE
+ * @mtu: out, on DRV_CONTINUE: the MTU toward @dst (route or device), 0 if the
+ *       FIB gave none. The lookup is made without a length, so it never says
+ *       "fragmentation needed": the callers compare (fwd_fits, before any
+ *       rewrite, so that a too-big error can quote the packet as its sender sent it).
  * @via_gw: out, true if the FIB routes @dst through a gateway (not on-link)
- * @may_pass: the packet, as it is, can be left to the stack: its destination
- *            is @dst (nat, tunnel). A dsr packet is still addressed to the VIP:
- *            the stack would route it away, so it is dropped instead.
+ * @may_pass: the packet, once rewritten, can be left to the stack: its
+ *            destination is then @dst (nat, tunnel). A dsr packet is still
+ *            addressed to the VIP: the stack would route it away, so it is
+ *            dropped instead.
  * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
- *         yet, local delivery, ICMP "fragmentation needed"); XDP_DROP (counted).
+ *         yet, local delivery); XDP_DROP (counted).
  */
-static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const union drv_addr *dst,
-				       struct drv_nh *nh, bool *via_gw, bool may_pass)
+static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const union drv_addr *src,
+				       const union drv_addr *dst, struct drv_nh *nh, __u32 *mtu,
+				       bool *via_gw, bool may_pass)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -58,14 +65,12 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 	if (p->ip4) {
 		fib.family = DRV_AF_INET;
 		fib.tos = p->ip4->tos;
-		fib.tot_len = bpf_ntohs(p->ip4->tot_len);
-		fib.ipv4_src = p->ip4->saddr;
+		fib.ipv4_src = src->v4;
 		fib.ipv4_dst = dst->v4;
 	} else if (p->ip6) {
 		fib.family = DRV_AF_INET6;
 		fib.flowinfo = *(__be32 *)p->ip6 & IPV6_FLOWINFO_MASK;
-		fib.tot_len = sizeof(*p->ip6) + bpf_ntohs(p->ip6->payload_len);
-		__builtin_memcpy(fib.ipv6_src, &p->ip6->saddr, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_src, src, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, dst, sizeof(fib.ipv6_dst));
 	}
 
@@ -75,7 +80,6 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 		break;
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
 		if (!may_pass)
 			return stats_drop(ctx, DRV_STAT_DROP_FIB);
 		stats_count(DRV_STAT_FIB_PASS, p->len);
@@ -85,6 +89,7 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 	case BPF_FIB_LKUP_RET_PROHIBIT:
 	case BPF_FIB_LKUP_RET_FWD_DISABLED:
 	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED: /* not without a length */
 		return stats_drop(ctx, DRV_STAT_DROP_FIB);
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
@@ -95,6 +100,8 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 	else
 		*via_gw = (fib.ipv6_dst[0] ^ dst->v6[0]) | (fib.ipv6_dst[1] ^ dst->v6[1]) |
 			  (fib.ipv6_dst[2] ^ dst->v6[2]) | (fib.ipv6_dst[3] ^ dst->v6[3]);
+	/* On success the FIB leaves the MTU in mtu_result (a union with tot_len, 0 here). */
+	*mtu = fib.mtu_result;
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);

@@ -208,6 +208,7 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	const struct drv_cfg *cfg;
 	__u32 zero = 0, be_id = DRV_BE_NONE;
 	__be16 snat_port = 0;
+	struct drv_nh_cache *nhc;
 	struct drv_flow *f;
 	__u64 now;
 	int act;
@@ -258,7 +259,8 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
 	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
-	return lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, &act);
+	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
 }
 
 /**
@@ -270,7 +272,7 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 	const struct drv_cfg *cfg;
 	struct drv_nh nh;
 	struct drv_nat *n;
-	__u32 zero = 0;
+	__u32 zero = 0, mtu;
 	__u16 port;
 	bool via_gw;
 	int act;
@@ -293,7 +295,7 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 		return act;
 	icmp_rewrite(p, q, &n->vip, &n->client, &n->client, n->client_port, &n->vip, n->vip_port);
 	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
-	act = fwd_resolve(ctx, p, &n->client, &nh, &via_gw, true);
+	act = fwd_resolve(ctx, p, &n->vip, &n->client, &nh, &mtu, &via_gw, true);
 	if (act >= 0)
 		return act;
 	return fwd_send(ctx, p, &nh);

@@ -35,6 +35,7 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/stats.h"
+#include "lib/toobig.h"
 
 #ifdef DROVER_NOINLINE
 #define __drv_inline __attribute__((noinline))
@@ -400,33 +401,45 @@ static __always_inline __u32 lb_pick(const struct drv_svc *svc, __u32 h,
 	return *id;
 }
 
-/*
- * Send toward backend @be_id through its cached next hop, resolving it when
- * stale. DSR rewrites only MACs, so its backend must be on-link: through a
- * gateway the packet, still addressed to the VIP, would come straight back.
+/* The source address of what drover sends toward a backend: the FIB may route by it. */
+static __always_inline const union drv_addr *lb_src(const struct pkt *p, const struct drv_svc *svc)
+{
+	return svc->mode == DRV_MODE_DSR ? &p->key.saddr : &svc->snat;
+}
+
+/**
+ * lb_backend_nh - this CPU's next hop toward backend @be_id, resolved when stale
+ * DSR rewrites only MACs, so its backend must be on-link: through a gateway
+ * the packet, still addressed to the VIP, would come straight back.
+ * Return: the cache entry, or NULL with *act set: XDP_PASS (counted fib_pass:
+ *         rewrite the packet and leave it to the stack) or a drop (counted).
  */
-static __always_inline int lb_send_to_backend(struct xdp_md *ctx, struct pkt *p, __u32 be_id,
-					      const struct drv_backend *be, __u8 mode, __u64 now)
+static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, struct pkt *p,
+							  __u32 be_id, const struct drv_backend *be,
+							  const struct drv_svc *svc, __u64 now,
+							  int *act)
 {
 	struct drv_nh_cache *c = bpf_map_lookup_elem(&DRV_MAP_NEXTHOPS, &be_id);
-	__u32 gen = be->gen;
-	struct drv_nh nh;
 	bool via_gw;
-	int act;
 
-	if (c && c->nh.ifindex && c->gen == gen && now - c->stamp_ns < DRV_NH_TTL_NS)
-		return fwd_send(ctx, p, &c->nh);
-	act = fwd_resolve(ctx, p, &be->addr, &nh, &via_gw, mode != DRV_MODE_DSR);
-	if (act >= 0)
-		return act;
-	if (via_gw && mode == DRV_MODE_DSR)
-		return stats_drop(ctx, DRV_STAT_DROP_FIB);
-	if (c) {
-		c->nh = nh;
-		c->gen = gen;
-		c->stamp_ns = now;
+	if (!c) {
+		*act = stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
+		return NULL;
 	}
-	return fwd_send(ctx, p, &nh);
+	if (c->nh.ifindex && c->gen == be->gen && now - c->stamp_ns < DRV_NH_TTL_NS)
+		return c;
+	/* The entry is this CPU's: written in place, nothing reads it meanwhile. */
+	*act = fwd_resolve(ctx, p, lb_src(p, svc), &be->addr, &c->nh, &c->mtu, &via_gw,
+			   svc->mode != DRV_MODE_DSR);
+	if (*act < 0 && via_gw && svc->mode == DRV_MODE_DSR)
+		*act = stats_drop(ctx, DRV_STAT_DROP_FIB);
+	if (*act >= 0) {
+		c->nh.ifindex = 0;
+		return NULL;
+	}
+	c->gen = be->gen;
+	c->stamp_ns = now;
+	return c;
 }
 
 /**
@@ -436,6 +449,7 @@ static __always_inline int lb_send_to_backend(struct xdp_md *ctx, struct pkt *p,
 static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const struct drv_svc *svc)
 {
 	const struct drv_backend *be = NULL;
+	struct drv_nh_cache *nhc;
 	struct drv_flow *f, nf = {};
 	const struct drv_cfg *cfg;
 	__u32 zero = 0, be_id, h;
@@ -443,7 +457,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	__be16 snat_port;
 	__u64 now;
 	__u8 state;
-	int act;
+	int act, rc;
 
 	if (p->frag) {
 		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
@@ -521,6 +535,17 @@ pick:
 	new_flow = true;
 
 rewrite:
+	/* Next hop and length first: a too-big error quotes the packet as the client sent it. */
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, &act);
+	if (nhc)
+		act = fwd_fits(ctx, p, nhc->mtu, svc->mode == DRV_MODE_TUNNEL ? encap_len(p) : 0,
+			       svc->mode != DRV_MODE_DSR);
+	if (act != DRV_CONTINUE && act != XDP_PASS) {
+		/* An error sent back is, for the service, a packet its node never got. */
+		lb_count_sent(act == XDP_TX ? XDP_DROP : act, svc->id, be_id, p->len, false,
+			      new_flow);
+		return act;
+	}
 	switch (svc->mode) {
 	case DRV_MODE_NAT:
 		nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
@@ -528,14 +553,16 @@ rewrite:
 	case DRV_MODE_DSR:
 		break;
 	case DRV_MODE_TUNNEL:
-		act = encap(ctx, p, svc, be);
-		if (act >= 0)
-			return lb_count_sent(act, svc->id, be_id, p->len, false, new_flow);
+		rc = encap(ctx, p, svc, be);
+		if (rc >= 0)
+			return lb_count_sent(rc, svc->id, be_id, p->len, false, new_flow);
 		break;
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
-	act = lb_send_to_backend(ctx, p, be_id, be, svc->mode, now);
+	/* Else XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
+	if (nhc && act != XDP_PASS)
+		act = fwd_send(ctx, p, &nhc->nh);
 	return lb_count_sent(act, svc->id, be_id, p->len, false, new_flow);
 }
 
@@ -571,7 +598,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	struct drv_nh nh;
 	struct drv_nat *n;
 	bool via_gw;
-	__u32 zero = 0, svc_id, be_id;
+	__u32 zero = 0, svc_id, be_id, mtu = 0;
 	__u16 dport;
 	__u64 now;
 	int act;
@@ -610,17 +637,29 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	svc_id = n->svc_id;
 	be_id = n->backend_id;
 
+	/* Next hop and length first: a too-big error quotes the reply as the node sent it. */
+	nh = n->nh;
+	act = DRV_CONTINUE;
+	if (!nh.ifindex) {
+		act = fwd_resolve(ctx, p, &vip, &client, &nh, &mtu, &via_gw, true);
+		if (act < 0) {
+			n->mtu = mtu > 0xffff ? 0xffff : mtu;
+			n->nh = nh;
+		}
+	} else {
+		mtu = n->mtu;
+	}
+	if (act < 0)
+		act = fwd_fits(ctx, p, mtu, 0, true);
+	if (act != DRV_CONTINUE && act != XDP_PASS) {
+		lb_count_sent(act == XDP_TX ? XDP_DROP : act, svc_id, be_id, p->len, true, false);
+		return act;
+	}
 	nat_rewrite(p, &vip, &client, vip_port, client_port);
 	stats_count(DRV_STAT_NAT_REPLY, p->len);
-	if (n->nh.ifindex) {
-		act = fwd_send(ctx, p, &n->nh);
-	} else {
-		act = fwd_resolve(ctx, p, &client, &nh, &via_gw, true);
-		if (act < 0) {
-			n->nh = nh;
-			act = fwd_send(ctx, p, &nh);
-		}
-	}
+	/* Else XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
+	if (act != XDP_PASS)
+		act = fwd_send(ctx, p, &nh);
 	return lb_count_sent(act, svc_id, be_id, p->len, true, false);
 }
 

@@ -164,7 +164,7 @@ struct drv_nh {
 struct drv_nh_cache {
 	__u64 stamp_ns;		/* when it was resolved */
 	__u32 gen;		/* drv_backend.gen it was resolved for */
-	__u32 pad;
+	__u32 mtu;		/* the FIB's MTU toward the backend (route or device); 0 = unknown */
 	struct drv_nh nh;
 };
 
@@ -178,7 +178,8 @@ struct drv_nat {
 	__u32 svc_id;
 	__u32 backend_id;
 	__u8 state;		/* enum drv_flow_state */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 mtu;		/* the FIB's MTU toward the client, with nh; 0 = unknown */
 	struct drv_nh nh;	/* next hop toward the client, refreshed with last_seen_ns */
 };
 
@@ -240,6 +241,8 @@ enum drv_stat {
 	DRV_STAT_ICMP_LOW_MTU,		/* nat too-big below 1280 bytes: passed (lowers all clients) */
 	DRV_STAT_SNAT_RECLAIM_SYN,	/* no free SNAT port: took the oldest half-open flow's */
 	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port is another flow's (entry evicted): picked anew */
+	DRV_STAT_TOO_BIG,		/* longer than the egress MTU: ICMP too-big sent back to its sender */
+	DRV_STAT_DROP_TOO_BIG,		/* longer than the egress MTU, no too-big possible (IP options, ...) */
 	__DRV_STAT_MAX,
 };
 

@@ -20,7 +20,7 @@
 
 #include "drover/maps.h"
 
-#define PKT_MAX 512
+#define PKT_MAX 2048 /* room for a frame past a 1500-byte MTU */
 
 struct pkt_spec {
 	__u8 family;		/* DRV_FAMILY_V4 / _V6 */
@@ -35,6 +35,7 @@ struct pkt_spec {
 	__u8 ip_opts;		/* IPv4 option bytes (NOPs), multiple of 4 */
 	__u8 ip6_ext;		/* IPv6 destination-options headers (8 bytes each) */
 	__u8 frag;		/* 1: first fragment (MF set) */
+	__u8 no_df;		/* IPv4: DF clear (pkt_build sets it on every unfragmented packet) */
 };
 
 #define TCP_FIN 0x01
@@ -104,7 +105,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf)
 		iph->ihl = 5 + s->ip_opts / 4;
 		iph->tot_len = htons(iph->ihl * 4 + tcp_len);
 		iph->id = htons(0x1234);
-		iph->frag_off = htons(s->frag ? 0x2000 : 0x4000);	/* MF, or DF */
+		iph->frag_off = htons(s->frag ? 0x2000 : s->no_df ? 0 : 0x4000); /* MF, or DF */
 		iph->ttl = s->ttl ?: 64;
 		iph->protocol = IPPROTO_TCP;
 		inet_pton(AF_INET, s->saddr, &iph->saddr);
