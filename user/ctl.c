@@ -50,7 +50,7 @@ const char *const drv_stat_names[__DRV_STAT_MAX] = {
 	[DRV_STAT_ICMP_LOW_MTU] = "icmp_low_mtu",
 	[DRV_STAT_SNAT_RECLAIM_SYN] = "snat_reclaim_syn",
 	[DRV_STAT_SNAT_PORT_LOST] = "snat_port_lost",
-	[DRV_STAT_TOO_BIG] = "too_big",
+	[DRV_STAT_ICMP_TOO_BIG] = "icmp_too_big",
 	[DRV_STAT_DROP_TOO_BIG] = "drop_too_big",
 };
 /* A new enum drv_stat value without a name fails here. */

@@ -515,7 +515,9 @@ static void forwarding_warn(const char *ifname)
  * device it arrived on, and strict reverse-path filtering (rp_filter 1) drops
  * it too, as the SNAT address is not on that device; loose (2) lets it
  * through. With both right, the kernel forwards the packet and resolves the
- * neighbour, and the next packets take the fast path again. IPv6 has no such
+ * neighbour, and the next packets take the fast path again. The same holds
+ * for an IPv4 packet without DF too long for the egress, left to the kernel
+ * to fragment (lib/toobig.h), and for as long as the path stays narrow. IPv6 has no such
  * checks. Set them over rtnetlink (CAP_NET_ADMIN is enough, /proc/sys may be
  * read-only in a container), or say what is lost when that fails.
  */
@@ -538,11 +540,11 @@ static void fib_pass_prepare(const char *ifname, int ifindex)
 		vals[n++] = 2;
 	}
 	if (rpf_all == 1)
-		pr_warn("Warning: net.ipv4.conf.all.rp_filter is 1 (strict): until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped, and nothing resolves the address; make it loose: sysctl -w net.ipv4.conf.all.rp_filter=2\n");
+		pr_warn("Warning: net.ipv4.conf.all.rp_filter is 1 (strict): the IPv4 nat packets drover hands the kernel (fib_pass: a node whose MAC address it does not know yet, a packet without DF to fragment) are dropped, and nothing resolves the address; make it loose: sysctl -w net.ipv4.conf.all.rp_filter=2\n");
 	if (!n)
 		return;
 	if (drv_devconf_set(ifindex, ids, vals, n)) {
-		pr_warn("Warning: can't set accept_local=1 and loose rp_filter on %s: until the kernel knows a node's MAC address, the IPv4 nat packets drover hands it for that node (fib_pass) are dropped as martians, and nothing resolves the address; set them: sysctl -w net/ipv4/conf/%s/accept_local=1 (and net/ipv4/conf/%s/rp_filter=2 if it is 1)\n",
+		pr_warn("Warning: can't set accept_local=1 and loose rp_filter on %s: the IPv4 nat packets drover hands the kernel (fib_pass: a node whose MAC address it does not know yet, a packet without DF to fragment) are dropped as martians, and nothing resolves the address; set them: sysctl -w net/ipv4/conf/%s/accept_local=1 (and net/ipv4/conf/%s/rp_filter=2 if it is 1)\n",
 			ifname, ifname, ifname);
 		return;
 	}

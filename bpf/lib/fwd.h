@@ -25,6 +25,7 @@
 #define DRV_AF_INET 2
 #define DRV_AF_INET6 10
 #define IPV6_FLOWINFO_MASK bpf_htonl(0x0FFFFFFF)
+#define DRV_FWD_TOO_BIG (-2) /* fwd_resolve: longer than the egress MTU */
 
 /* TTL / hop limit: decremented like a router; a packet that would reach 0 is dropped. */
 static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
@@ -40,28 +41,34 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
  * @src: the source address the packet leaves with (the FIB may route by it);
  *       the TOS / flow label come from the packet's IP header
  * @dst: the address to reach (the backend, or the client of a reply)
+ * @tot_len: the IP length the packet leaves with, to be checked against the
+ *           egress MTU (before the neighbour: a packet too long is never
+ *           left to the stack, whose error would go to the balancer's own
+ *           address); 0: no check (errors drover translates are short)
  * @nh: out, on DRV_CONTINUE
- * @mtu: out, on DRV_CONTINUE: the MTU toward @dst (route or device), 0 if the
- *       FIB gave none. The lookup is made without a length, so it never says
- *       "fragmentation needed": the callers compare (fwd_fits, before any
- *       rewrite, so that a too-big error can quote the packet as its sender sent it).
+ * @mtu: out, on DRV_CONTINUE and DRV_FWD_TOO_BIG: the MTU toward @dst, 0 if
+ *       unknown. The FIB's: the device's, a locked route MTU (`mtu lock`) or
+ *       a learned one; an unlocked IPv4 route MTU only with
+ *       net.ipv4.ip_forward_use_pmtu (ip_mtu_from_fib_result).
  * @via_gw: out, true if the FIB routes @dst through a gateway (not on-link)
  * @may_pass: the packet, once rewritten, can be left to the stack: its
  *            destination is then @dst (nat, tunnel). A dsr packet is still
  *            addressed to the VIP: the stack would route it away, so it is
  *            dropped instead.
- * Return: DRV_CONTINUE; XDP_PASS when the stack must act (no neighbour entry
- *         yet, local delivery); XDP_DROP (counted).
+ * Return: DRV_CONTINUE; DRV_FWD_TOO_BIG (@tot_len > @mtu: see lib/toobig.h);
+ *         XDP_PASS when the stack must act (no neighbour entry yet, local
+ *         delivery); XDP_DROP (counted).
  */
 static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const union drv_addr *src,
-				       const union drv_addr *dst, struct drv_nh *nh, __u32 *mtu,
-				       bool *via_gw, bool may_pass)
+				       const union drv_addr *dst, __u32 tot_len, struct drv_nh *nh,
+				       __u32 *mtu, bool *via_gw, bool may_pass)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
 
 	fib.ifindex = ctx->ingress_ifindex;
 	fib.l4_protocol = IPPROTO_TCP;
+	fib.tot_len = tot_len;
 	if (p->ip4) {
 		fib.family = DRV_AF_INET;
 		fib.tos = p->ip4->tos;
@@ -84,12 +91,14 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 			return stats_drop(ctx, DRV_STAT_DROP_FIB);
 		stats_count(DRV_STAT_FIB_PASS, p->len);
 		return XDP_PASS;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		*mtu = fib.mtu_result;
+		return DRV_FWD_TOO_BIG;
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
 	case BPF_FIB_LKUP_RET_FWD_DISABLED:
 	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED: /* not without a length */
 		return stats_drop(ctx, DRV_STAT_DROP_FIB);
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
@@ -100,7 +109,7 @@ static __always_inline int fwd_resolve(struct xdp_md *ctx, struct pkt *p, const 
 	else
 		*via_gw = (fib.ipv6_dst[0] ^ dst->v6[0]) | (fib.ipv6_dst[1] ^ dst->v6[1]) |
 			  (fib.ipv6_dst[2] ^ dst->v6[2]) | (fib.ipv6_dst[3] ^ dst->v6[3]);
-	/* On success the FIB leaves the MTU in mtu_result (a union with tot_len, 0 here). */
+	/* On success too the FIB leaves the MTU in mtu_result (a union with tot_len). */
 	*mtu = fib.mtu_result;
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);

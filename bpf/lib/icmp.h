@@ -210,6 +210,7 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	__be16 snat_port = 0;
 	struct drv_nh_cache *nhc;
 	struct drv_flow *f;
+	__u32 mtu;
 	__u64 now;
 	int act;
 
@@ -259,7 +260,7 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
 	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
-	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, &act);
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, 0, &mtu, &act);
 	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
 }
 
@@ -295,9 +296,9 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 		return act;
 	icmp_rewrite(p, q, &n->vip, &n->client, &n->client, n->client_port, &n->vip, n->vip_port);
 	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
-	act = fwd_resolve(ctx, p, &n->vip, &n->client, &nh, &mtu, &via_gw, true);
-	if (act >= 0)
-		return act;
+	act = fwd_resolve(ctx, p, &n->vip, &n->client, 0, &nh, &mtu, &via_gw, true);
+	if (act != DRV_CONTINUE) /* DRV_FWD_TOO_BIG is not returned without a length */
+		return act >= 0 ? act : XDP_PASS;
 	return fwd_send(ctx, p, &nh);
 }
 

@@ -409,34 +409,42 @@ static __always_inline const union drv_addr *lb_src(const struct pkt *p, const s
 
 /**
  * lb_backend_nh - this CPU's next hop toward backend @be_id, resolved when stale
+ * @tot_len: as for fwd_resolve, checked when the next hop is resolved
+ * @mtu: out: the egress MTU (cached, or the FIB's), 0 if unknown
  * DSR rewrites only MACs, so its backend must be on-link: through a gateway
  * the packet, still addressed to the VIP, would come straight back.
- * Return: the cache entry, or NULL with *act set: XDP_PASS (counted fib_pass:
- *         rewrite the packet and leave it to the stack) or a drop (counted).
+ * Return: the cache entry with *act DRV_CONTINUE, or NULL with *act set:
+ *         DRV_FWD_TOO_BIG, XDP_PASS (counted fib_pass: rewrite the packet and
+ *         leave it to the stack) or a drop (counted).
  */
 static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, struct pkt *p,
 							  __u32 be_id, const struct drv_backend *be,
 							  const struct drv_svc *svc, __u64 now,
-							  int *act)
+							  __u32 tot_len, __u32 *mtu, int *act)
 {
 	struct drv_nh_cache *c = bpf_map_lookup_elem(&DRV_MAP_NEXTHOPS, &be_id);
 	bool via_gw;
 
+	*mtu = 0;
 	if (!c) {
 		*act = stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 		return NULL;
 	}
-	if (c->nh.ifindex && c->gen == be->gen && now - c->stamp_ns < DRV_NH_TTL_NS)
+	*act = DRV_CONTINUE;
+	if (c->nh.ifindex && c->gen == be->gen && now - c->stamp_ns < DRV_NH_TTL_NS) {
+		*mtu = c->mtu;
 		return c;
+	}
 	/* The entry is this CPU's: written in place, nothing reads it meanwhile. */
-	*act = fwd_resolve(ctx, p, lb_src(p, svc), &be->addr, &c->nh, &c->mtu, &via_gw,
+	*act = fwd_resolve(ctx, p, lb_src(p, svc), &be->addr, tot_len, &c->nh, mtu, &via_gw,
 			   svc->mode != DRV_MODE_DSR);
-	if (*act < 0 && via_gw && svc->mode == DRV_MODE_DSR)
+	if (*act == DRV_CONTINUE && via_gw && svc->mode == DRV_MODE_DSR)
 		*act = stats_drop(ctx, DRV_STAT_DROP_FIB);
-	if (*act >= 0) {
+	if (*act != DRV_CONTINUE) {
 		c->nh.ifindex = 0;
 		return NULL;
 	}
+	c->mtu = *mtu;
 	c->gen = be->gen;
 	c->stamp_ns = now;
 	return c;
@@ -452,7 +460,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	struct drv_nh_cache *nhc;
 	struct drv_flow *f, nf = {};
 	const struct drv_cfg *cfg;
-	__u32 zero = 0, be_id, h;
+	__u32 zero = 0, be_id, h, grow, mtu;
 	bool new_flow = false;
 	__be16 snat_port;
 	__u64 now;
@@ -536,10 +544,10 @@ pick:
 
 rewrite:
 	/* Next hop and length first: a too-big error quotes the packet as the client sent it. */
-	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, &act);
-	if (nhc)
-		act = fwd_fits(ctx, p, nhc->mtu, svc->mode == DRV_MODE_TUNNEL ? encap_len(p) : 0,
-			       svc->mode != DRV_MODE_DSR);
+	grow = svc->mode == DRV_MODE_TUNNEL ? encap_len(p) : 0;
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, pkt_l3_len(p) + grow, &mtu, &act);
+	if (act == DRV_CONTINUE || act == DRV_FWD_TOO_BIG)
+		act = fwd_fits(ctx, p, mtu, grow, svc->mode != DRV_MODE_DSR);
 	if (act != DRV_CONTINUE && act != XDP_PASS) {
 		/* An error sent back is, for the service, a packet its node never got. */
 		lb_count_sent(act == XDP_TX ? XDP_DROP : act, svc->id, be_id, p->len, false,
@@ -560,9 +568,9 @@ rewrite:
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
-	/* Else XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
-	if (nhc && act != XDP_PASS)
-		act = fwd_send(ctx, p, &nhc->nh);
+	/* XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
+	if (act != XDP_PASS)
+		act = nhc ? fwd_send(ctx, p, &nhc->nh) : stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	return lb_count_sent(act, svc->id, be_id, p->len, false, new_flow);
 }
 
@@ -641,15 +649,15 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	nh = n->nh;
 	act = DRV_CONTINUE;
 	if (!nh.ifindex) {
-		act = fwd_resolve(ctx, p, &vip, &client, &nh, &mtu, &via_gw, true);
-		if (act < 0) {
-			n->mtu = mtu > 0xffff ? 0xffff : mtu;
+		act = fwd_resolve(ctx, p, &vip, &client, pkt_l3_len(p), &nh, &mtu, &via_gw, true);
+		if (act == DRV_CONTINUE) {
+			n->mtu = mtu;
 			n->nh = nh;
 		}
 	} else {
 		mtu = n->mtu;
 	}
-	if (act < 0)
+	if (act == DRV_CONTINUE || act == DRV_FWD_TOO_BIG)
 		act = fwd_fits(ctx, p, mtu, 0, true);
 	if (act != DRV_CONTINUE && act != XDP_PASS) {
 		lb_count_sent(act == XDP_TX ? XDP_DROP : act, svc_id, be_id, p->len, true, false);

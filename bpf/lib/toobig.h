@@ -15,8 +15,11 @@
  * fragmented as any router would (nat, tunnel; dsr's packet is still
  * addressed to the VIP, so it is dropped). Quoted are the IP header and the
  * first 8 TCP bytes (ports, sequence number: what the sender's kernel
- * matches); a packet with IPv4 options or IPv6 extension headers, or an
- * egress narrower than the family's minimum, gets no error (drop_too_big).
+ * matches); a packet with IPv4 options or IPv6 extension headers or from a
+ * source no error may go to, or an egress narrower than the family's minimum
+ * once what tunnel adds is taken off, gets no error (drop_too_big). Like a
+ * router's, these errors are not rate-limited (the kernel exempts path MTU
+ * discovery from its ICMP limits); each is shorter than the packet it answers.
  */
 #ifndef __DROVER_BPF_TOOBIG_H
 #define __DROVER_BPF_TOOBIG_H
@@ -91,6 +94,33 @@ static __always_inline void eth_swap(struct ethhdr *eth)
 }
 
 /*
+ * May the packet's sender get an error? Not a broadcast, multicast,
+ * unspecified or loopback source (the kernel drops those as martians before
+ * it forwards), nor a frame sent to a group MAC (the kernel's icmp_send
+ * answers none: the error would leave from that group address).
+ */
+static __always_inline bool too_big_answerable(const struct pkt *p)
+{
+	if (p->eth->h_dest[0] & 1)
+		return false;
+	if (p->ip4) {
+		__u8 a = *(__u8 *)&p->ip4->saddr; /* the first octet */
+
+		return a != 0 && a != 127 && a < 224;
+	}
+	if (p->ip6) {
+		const __be32 *a = p->ip6->saddr.in6_u.u6_addr32;
+
+		if (*(__u8 *)a == 0xff)
+			return false;
+		/* ::, ::1 and v4-mapped ::ffff:a.b.c.d */
+		return a[0] || a[1] || (a[2] && a[2] != bpf_htonl(0xffff)) ||
+		       (!a[2] && a[3] && a[3] != bpf_htonl(1));
+	}
+	return false;
+}
+
+/*
  * Cut the frame after the quote (@qlen bytes from the IP header on) and grow
  * it in front by @hlen (the error's IP and ICMP headers), the L2 header and a
  * VLAN tag moved to the new front. Return: the new IP header, with @hlen +
@@ -123,6 +153,8 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 {
 	struct too_big_hdr *ic;
 
+	if (!too_big_answerable(p))
+		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 	if (p->ip4) {
 		struct iphdr *iph, *q;
 		__u32 qlen = sizeof(*iph) + TOO_BIG_QUOTE_L4, hlen = sizeof(*iph) + sizeof(*ic);
@@ -181,7 +213,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
 	eth_swap(p->eth);
-	stats_count(DRV_STAT_TOO_BIG, p->len);
+	stats_count(DRV_STAT_ICMP_TOO_BIG, p->len);
 	return XDP_TX;
 }
 

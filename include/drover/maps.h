@@ -230,7 +230,7 @@ enum drv_stat {
 	DRV_STAT_DROP_FIB,		/* next hop lookup: blackhole, unreachable, prohibited */
 	DRV_STAT_DROP_TTL,		/* TTL/hop limit would reach 0 */
 	DRV_STAT_DROP_INTERNAL,		/* map lookup that cannot fail did, adjust_head failed */
-	DRV_STAT_FIB_PASS,		/* rewritten packet handed to the stack: no neighbour yet */
+	DRV_STAT_FIB_PASS,		/* rewritten packet handed to the stack: no neighbour yet, or IPv4 to fragment */
 	DRV_STAT_NEW_FLOW,		/* flows recorded */
 	DRV_STAT_REHASH,		/* recorded flows moved off a down/removed backend */
 	DRV_STAT_NAT_REPLY,		/* node → client replies translated */
@@ -241,7 +241,7 @@ enum drv_stat {
 	DRV_STAT_ICMP_LOW_MTU,		/* nat too-big below 1280 bytes: passed (lowers all clients) */
 	DRV_STAT_SNAT_RECLAIM_SYN,	/* no free SNAT port: took the oldest half-open flow's */
 	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port is another flow's (entry evicted): picked anew */
-	DRV_STAT_TOO_BIG,		/* longer than the egress MTU: ICMP too-big sent back to its sender */
+	DRV_STAT_ICMP_TOO_BIG,		/* longer than the egress MTU: ICMP too-big sent back to its sender */
 	DRV_STAT_DROP_TOO_BIG,		/* longer than the egress MTU, no too-big possible (IP options, ...) */
 	__DRV_STAT_MAX,
 };

@@ -100,14 +100,20 @@ static int group_setup(void **state)
 		"ip neigh add 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
 		"ip neigh add 10.2.0.12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
 		"ip neigh add 10.2.0.50 lladdr 02:00:00:00:02:50 dev drvc nud permanent",
-		/* Narrow paths for the too-big tests: node 3 and client 10.1.0.3, MTU 1400 (locked: a
-		 * router forwards by an IPv4 route MTU only then, ip_fwd_use_pmtu aside). */
+		/*
+		 * Narrow paths for the too-big tests: node 3 and clients 10.1.0.3, fd01::3
+		 * at MTU 1400. Locked: bpf_fib_lookup gives an IPv4 route's MTU only then.
+		 */
 		"ip route add 10.2.0.13/32 dev drvc mtu lock 1400",
 		"ip neigh add 10.2.0.13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
 		"ip -6 route add fd02::13/128 dev drvc mtu lock 1400",
 		"ip -6 neigh add fd02::13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
 		"ip route add 10.1.0.3/32 dev drva mtu lock 1400",
 		"ip neigh add 10.1.0.3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip -6 route add fd01::3/128 dev drva mtu lock 1400",
+		"ip -6 neigh add fd01::3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		/* node 5: narrow, and no neighbour entry */
+		"ip route add 10.2.0.15/32 dev drvc mtu lock 1400",
 		"ip -6 neigh add fd01::2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
 		"ip -6 neigh add fd02::11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
 		"ip -6 neigh add fd02::12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
@@ -1935,6 +1941,14 @@ static void narrow_v4(struct env *e, __u8 mode)
 	table_fill(e, 0, 0, 3);
 }
 
+/* Service 3 ([fd00::100]:443) in @mode, every table entry node 3 ([fd02::13]:443). */
+static void narrow_v6(struct env *e, __u8 mode)
+{
+	svc_put_mode(e, 3, "fd00::100", 443, mode, "fd02::1", 30000, 30010, 1);
+	be_put(e, 9, "fd02::13", 443, 3, DRV_BE_UP, 1);
+	table_fill(e, 3, 1, 9);
+}
+
 static void too_big_v4_for_the_nodes_side_is_answered_to_the_client(void **state)
 {
 	struct env *e = *state;
@@ -1945,7 +1959,7 @@ static void too_big_v4_for_the_nodes_side_is_answered_to_the_client(void **state
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &big, ifa), XDP_TX);
 	expect_too_big(e, &want);
-	assert_int_equal(stat_sum(e, DRV_STAT_TOO_BIG), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 1);
 	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
 	/* The first packet of a flow is checked too: the next hop is resolved before the rewrite. */
 	big.sport = 40001;
@@ -1953,22 +1967,31 @@ static void too_big_v4_for_the_nodes_side_is_answered_to_the_client(void **state
 	assert_int_equal(run(e, &big, ifa), XDP_TX);
 	expect_too_big(e, &want);
 	assert_int_equal(run(e, &fits, ifa), XDP_REDIRECT);
-	assert_int_equal(stat_sum(e, DRV_STAT_TOO_BIG), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 2);
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 2);
 }
 
-/* tunnel adds 20 bytes: the client is told the MTU less those. */
-static void too_big_v4_once_wrapped_is_answered_with_the_mtu_less_the_tunnel(void **state)
+/* tunnel adds 20 / 40 bytes: the client is told the MTU less those. */
+static void too_big_once_wrapped_is_answered_with_the_mtu_less_the_tunnel(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec big = sized(syn4, NARROW_MTU - 19), fits = sized(syn4, NARROW_MTU - 20);
-	struct icmp_spec want = too_big_answer(big, NARROW_MTU - 20);
+	int v6;
 
-	narrow_v4(e, DRV_MODE_TUNNEL);
-	assert_int_equal(run(e, &big, ifa), XDP_TX);
-	expect_too_big(e, &want);
-	assert_int_equal(run(e, &fits, ifa), XDP_REDIRECT);
-	assert_int_equal(e->out_len, ETH_HLEN + NARROW_MTU);
+	for (v6 = 0; v6 < 2; v6++) {
+		__u16 mtu = NARROW_MTU - (v6 ? 40 : 20);
+		struct pkt_spec big = sized(v6 ? syn6 : syn4, mtu + 1);
+		struct pkt_spec fits = sized(v6 ? syn6 : syn4, mtu);
+		struct icmp_spec want = too_big_answer(big, mtu);
+
+		if (v6)
+			narrow_v6(e, DRV_MODE_TUNNEL);
+		else
+			narrow_v4(e, DRV_MODE_TUNNEL);
+		assert_int_equal(run(e, &big, ifa), XDP_TX);
+		expect_too_big(e, &want);
+		assert_int_equal(run(e, &fits, ifa), XDP_REDIRECT);
+		assert_int_equal(e->out_len, ETH_HLEN + NARROW_MTU);
+	}
 }
 
 /* IPv4 without DF: nat leaves the rewritten packet to the stack to fragment; dsr cannot. */
@@ -1996,7 +2019,7 @@ static void too_big_v4_without_df_goes_to_the_stack_rewritten(void **state)
 	big.sport = 40002;
 	assert_int_equal(run(e, &big, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TOO_BIG), 2);
-	assert_int_equal(stat_sum(e, DRV_STAT_TOO_BIG), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 0);
 }
 
 static void too_big_v6_for_the_nodes_side_is_answered_to_the_client(void **state)
@@ -2005,13 +2028,11 @@ static void too_big_v6_for_the_nodes_side_is_answered_to_the_client(void **state
 	struct pkt_spec big = sized(syn6, NARROW_MTU + 1), fits = sized(syn6, NARROW_MTU);
 	struct icmp_spec want = too_big_answer(big, NARROW_MTU);
 
-	svc_put(e, 3, "fd00::100", 443, "fd02::1", 30000, 30000, 1);
-	be_put(e, 9, "fd02::13", 443, 3, DRV_BE_UP, 1);
-	table_fill(e, 3, 1, 9);
+	narrow_v6(e, DRV_MODE_NAT);
 	assert_int_equal(run(e, &big, ifa), XDP_TX);
 	expect_too_big(e, &want);
 	assert_int_equal(run(e, &fits, ifa), XDP_REDIRECT);
-	assert_int_equal(stat_sum(e, DRV_STAT_TOO_BIG), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 1);
 }
 
 /* A node's reply too long for the way to its client: the error goes to the node, quoting it as sent. */
@@ -2027,10 +2048,110 @@ static void too_big_v4_reply_for_the_clients_side_is_answered_to_the_node(void *
 	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
 	assert_int_equal(run(e, &big, ifc), XDP_TX);
 	expect_too_big(e, &want);
-	assert_int_equal(stat_sum(e, DRV_STAT_TOO_BIG), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 1);
 	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 0);
 	assert_int_equal(run(e, &fits, ifc), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
+}
+
+/* The error for a VLAN-tagged packet: the untagged one with the tag kept after the MACs. */
+static void too_big_with_vlan_tag_keeps_the_tag(void **state)
+{
+	struct env *e = *state;
+	int v6;
+
+	for (v6 = 0; v6 < 2; v6++) {
+		struct pkt_spec big = sized(v6 ? syn6 : syn4, NARROW_MTU + 1);
+		struct icmp_spec want = too_big_answer(big, NARROW_MTU);
+		__u8 got[PKT_MAX];
+		__u32 len;
+
+		if (v6)
+			narrow_v6(e, DRV_MODE_NAT);
+		else
+			narrow_v4(e, DRV_MODE_NAT);
+		big.vlan = 42;
+		assert_int_equal(run(e, &big, ifa), XDP_TX);
+		/* The tag (4 bytes after the MACs) out, the rest must be the untagged error. */
+		assert_true(e->out_len > 16);
+		assert_int_equal(e->out[12], 0x81);
+		assert_int_equal(e->out[15], 42);
+		len = e->out_len - 4;
+		memcpy(got, e->out, 12);
+		memcpy(got + 12, e->out + 16, len - 12);
+		memcpy(e->out, got, len);
+		e->out_len = len;
+		expect_too_big(e, &want);
+	}
+}
+
+static void too_big_v4_dsr_with_df_is_answered_to_the_client(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec big = sized(syn4, NARROW_MTU + 1);
+	struct icmp_spec want = too_big_answer(big, NARROW_MTU);
+
+	narrow_v4(e, DRV_MODE_DSR);
+	assert_int_equal(run(e, &big, ifa), XDP_TX);
+	expect_too_big(e, &want);
+}
+
+static void too_big_v6_reply_for_the_clients_side_is_answered_to_the_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec syn = syn6, big = sized(reply6_from_node(TCP_ACK), NARROW_MTU + 1);
+	struct icmp_spec want = too_big_answer(big, NARROW_MTU);
+
+	std_v6(e);
+	syn.saddr = "fd01::3";
+	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &big, ifc), XDP_TX);
+	expect_too_big(e, &want);
+}
+
+/*
+ * No neighbour entry for the node yet: the length is still checked (the FIB
+ * checks it first), so a packet too long is answered, not left to the stack,
+ * whose error would go to the SNAT address; one that fits goes to the stack.
+ */
+static void too_big_without_a_neighbour_entry_is_still_answered(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec big = sized(syn4, NARROW_MTU + 1), fits = sized(syn4, NARROW_MTU);
+	struct icmp_spec want = too_big_answer(big, NARROW_MTU);
+
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_NAT, "10.2.0.1", NARROW_LO, NARROW_HI, 0);
+	be_put(e, 5, "10.2.0.15", 8080, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 5);
+	assert_int_equal(run(e, &big, ifa), XDP_TX);
+	expect_too_big(e, &want);
+	assert_int_equal(run(e, &fits, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_FIB_PASS), 1);
+}
+
+/* No error to a source the kernel would call a martian, nor about a frame to a group MAC. */
+static void too_big_from_a_martian_source_or_to_a_group_mac_is_dropped(void **state)
+{
+	static const char *const martians[] = { "255.255.255.255", "0.0.0.1", "127.0.0.1",
+						"224.0.0.5" };
+	struct env *e = *state;
+	struct pkt_spec big = sized(syn4, NARROW_MTU + 1);
+	size_t i;
+
+	narrow_v4(e, DRV_MODE_NAT);
+	for (i = 0; i < ARRAY_SIZE(martians); i++) {
+		big.saddr = martians[i];
+		assert_int_equal(run(e, &big, ifa), XDP_DROP);
+	}
+	big = sized(syn4, NARROW_MTU + 1);
+	big.dmac[0] = 0x01; /* multicast MAC */
+	assert_int_equal(run(e, &big, ifa), XDP_DROP);
+	big = sized(syn6, NARROW_MTU + 1);
+	big.saddr = "::ffff:10.1.0.2";
+	narrow_v6(e, DRV_MODE_NAT);
+	assert_int_equal(run(e, &big, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TOO_BIG), ARRAY_SIZE(martians) + 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 0);
 }
 
 static void non_vip_and_non_tcp_pass_untouched(void **state)
@@ -2199,10 +2320,15 @@ int main(void)
 		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
 		T(icmp_other_than_a_too_big_about_a_flow_passes_untouched),
 		T(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
-		T(too_big_v4_once_wrapped_is_answered_with_the_mtu_less_the_tunnel),
+		T(too_big_once_wrapped_is_answered_with_the_mtu_less_the_tunnel),
 		T(too_big_v4_without_df_goes_to_the_stack_rewritten),
 		T(too_big_v6_for_the_nodes_side_is_answered_to_the_client),
 		T(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
+		T(too_big_with_vlan_tag_keeps_the_tag),
+		T(too_big_v4_dsr_with_df_is_answered_to_the_client),
+		T(too_big_v6_reply_for_the_clients_side_is_answered_to_the_node),
+		T(too_big_without_a_neighbour_entry_is_still_answered),
+		T(too_big_from_a_martian_source_or_to_a_group_mac_is_dropped),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),

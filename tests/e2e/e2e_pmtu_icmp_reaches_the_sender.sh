@@ -169,8 +169,8 @@ nodes_icmp_in() { # "<frag-needed received> <packet-too-big received>", summed o
 # "absent"), and every other one that is not zero.
 lb_counters() {
 	drv -j stats 2>/dev/null | jq -r '.global | with_entries(.value |= (.packets? // .)) as $g |
-		([ "icmp_to_node", "icmp_to_client", "too_big" ] | map("\(.)=\($g[.] // "absent")")) +
-		($g | to_entries | map(select((.key | test("^icmp_to_|^too_big$") | not) and .value != 0)) |
+		([ "icmp_to_node", "icmp_to_client", "icmp_too_big" ] | map("\(.)=\($g[.] // "absent")")) +
+		($g | to_entries | map(select((.key | test("^icmp_to_|^icmp_too_big$") | not) and .value != 0)) |
 			map("\(.key)=\(.value)")) | join(" ")' 2>/dev/null || echo "(no stats)"
 }
 # pmtu NS: the path MTU exceptions in NS, "DEST mtu N" (IPv4 lists them on two lines).
@@ -225,7 +225,7 @@ transfer() {
 # Before the routers' errors have lowered any path MTU. drover answers itself:
 # node replies too long for its client-side device (nat) get an error to the
 # node, from the SNAT address; client segments too long for its node-side
-# device (nat, dsr) get one to the client, from the VIP (too_big). Without
+# device (nat, dsr) get one to the client, from the VIP (icmp_too_big). Without
 # that, the kernel drops the redirected frames unseen and the stack's own
 # error goes to the SNAT address, the balancer itself. Downloads first, at
 # the wider MTU: a node that learnt a path MTU toward the SNAT address
@@ -237,16 +237,16 @@ FROM+=([own_nat4]=$LAB_NS_CL [own_nat6]=$LAB_NS_CL [own_dsr4]=$LAB_NS_CL [own_ds
 lb_mtu() { ip -n "$LAB_NS_LB" link set "$1" mtu "$2" || fail "cannot set mtu $2 on $1 in $LAB_NS_LB"; }
 on_exit "ip -n $LAB_NS_LB link set eth0 mtu 1500; ip -n $LAB_NS_LB link set eth1 mtu 1500"
 
-tb0=$(stat_packets too_big)
+tb0=$(stat_packets icmp_too_big)
 lb_mtu eth0 $DOWN_MTU
 log "download $BIG bytes through each nat VIP to the client, the balancer's client side at mtu $DOWN_MTU"
 transfer down own_nat4 own_nat6
 lb_mtu eth0 1500
-tb1=$(stat_packets too_big)
+tb1=$(stat_packets icmp_too_big)
 log "balancer counters after the downloads: $(lb_counters)"
 for n in 1 2 3; do log "n$n path MTU exceptions: $(pmtu "$(nsn $n)")"; done
 [ -z "$bad" ] || fail "download of $BIG bytes stalled through:$bad (the balancer's client side at mtu $DOWN_MTU: a Path MTU black hole at drover itself)"
-[ "$tb1" -gt "$tb0" ] || fail "the downloads completed, yet drover's too_big stayed at $tb1"
+[ "$tb1" -gt "$tb0" ] || fail "the downloads completed, yet drover's icmp_too_big stayed at $tb1"
 for snat in "$LAB_SNAT4" "$LAB_SNAT6"; do
 	for n in 1 2 3; do pmtu "$(nsn $n)"; echo; done | grep -q "^$snat mtu $DOWN_MTU\|; $snat mtu $DOWN_MTU" ||
 		fail "no node has a path MTU $DOWN_MTU toward the SNAT address $snat"
@@ -256,16 +256,16 @@ lb_mtu eth1 $UP_MTU
 log "upload $BIG bytes through each VIP from the client, the balancer's node side at mtu $UP_MTU"
 transfer up own_nat4 own_nat6 own_dsr4 own_dsr6
 lb_mtu eth1 1500
-tb2=$(stat_packets too_big)
+tb2=$(stat_packets icmp_too_big)
 log "balancer counters after the uploads: $(lb_counters)"
 log "client path MTU exceptions: $(pmtu "$LAB_NS_CL")"
 [ -z "$bad" ] || fail "upload of $BIG bytes stalled through:$bad (the balancer's node side at mtu $UP_MTU: a Path MTU black hole at drover itself)"
-[ "$tb2" -gt "$tb1" ] || fail "the uploads completed, yet drover's too_big stayed at $tb2"
+[ "$tb2" -gt "$tb1" ] || fail "the uploads completed, yet drover's icmp_too_big stayed at $tb2"
 for vip in "$LAB_VIP4" "$LAB_VIP6"; do
 	pmtu "$LAB_NS_CL" | grep -q "$vip mtu $UP_MTU" ||
 		fail "the client has no path MTU $UP_MTU toward $vip: $(pmtu "$LAB_NS_CL")"
 done
-log "ok: the balancer's own narrow egress, both ways (too_big $tb0 → $tb1 → $tb2)"
+log "ok: the balancer's own narrow egress, both ways (icmp_too_big $tb0 → $tb1 → $tb2)"
 
 # 1. Downloads: the narrow link is on the client's side ----------------------
 rt0=$(icmp "$LAB_NS_CL")
