@@ -204,6 +204,8 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 		return perr(p, n, "'%s' is too long (at most %zu characters)", key, len - 1);
 	if (strpbrk(s, "\r\n"))
 		return perr(p, n, "'%s' must be one line", key);
+	if (n->type == YAML_SCALAR_NODE && strlen(s) != n->data.scalar.length)
+		return perr(p, n, "'%s' holds a NUL character", key);
 	strcpy(out, s);
 	return 0;
 }
@@ -813,8 +815,13 @@ static int parse_ifaces(struct pctx *p, yaml_node_t *n, struct drv_config *cfg)
 	}
 	for (i = 0; i < cnt && !err; i++) {
 		err = get_str(p, items[i], "interfaces", cfg->ifaces[i], IF_NAMESIZE);
-		if (!err && (strchr(cfg->ifaces[i], '/') || strchr(cfg->ifaces[i], ' ')))
-			err = perr(p, items[i], "'%s' is not an interface name", cfg->ifaces[i]);
+		/* The kernel's own rule (dev_valid_name). */
+		if (!err && (!cfg->ifaces[i][0] || !strcmp(cfg->ifaces[i], ".") ||
+			     !strcmp(cfg->ifaces[i], "..") || strpbrk(cfg->ifaces[i], "/: \t")))
+			err = perr(
+				p, items[i],
+				"'%s' is not an interface name (not empty, '.' or '..'; no '/', ':' or blanks)",
+				cfg->ifaces[i]);
 		for (j = 0; j < i && !err; j++)
 			if (!strcmp(cfg->ifaces[i], cfg->ifaces[j]))
 				err = perr(p, items[i], "interface %s is listed twice",
@@ -858,6 +865,42 @@ static const char *const top_keys[] = {
 static const char *const defaults_keys[] = {
 	"mode", "snat", "snat-ports", "table-size", "health", NULL,
 };
+
+/*
+ * Service @s (written at @sn) against service @o (maybe itself): its SNAT
+ * address may be neither a node of @o (the node would answer itself) nor, in
+ * nat, @o's VIP with a port in its SNAT range (the nodes' replies to that
+ * port would reach @o as new flows).
+ */
+static int snat_clash(struct pctx *p, yaml_node_t *sn, const struct drv_service_conf *s,
+		      const struct drv_service_conf *o)
+{
+	unsigned int lo = s->snat_port_lo ?: DRV_SNAT_PORT_LO_DEFAULT,
+		     hi = s->snat_port_hi ?: DRV_SNAT_PORT_HI_DEFAULT, a;
+	char buf[DRV_ADDR_STRLEN];
+	yaml_node_t *at;
+	size_t k;
+
+	if (!s->has_snat || s->family != o->family)
+		return 0;
+	at = find(p, sn, "snat") ?: sn;
+	drv_addr_format(&s->snat, s->family, buf, sizeof(buf));
+	for (k = 0; k < o->nnodes; k++)
+		if (!memcmp(&o->nodes[k].addr, &s->snat, sizeof(s->snat)))
+			return perr(
+				p, at,
+				"snat %s of service '%s' is a node of service '%s' (line %d): give the balancer's own address",
+				buf, s->name, o->name, o->nodes[k].line);
+	if (s->mode != DRV_MODE_NAT || memcmp(&o->vip, &s->snat, sizeof(s->snat)))
+		return 0;
+	for (a = 0; a < o->nports; a++)
+		if (o->ports[a] >= lo && o->ports[a] <= hi)
+			return perr(
+				p, find(p, sn, "snat-ports") ?: at,
+				"SNAT ports %u-%u of service '%s' take port %u of VIP %s (service '%s', line %d): the nodes' replies to it would reach that service; choose snat-ports without it",
+				lo, hi, s->name, o->ports[a], buf, o->name, o->line);
+	return 0;
+}
 
 static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 {
@@ -925,17 +968,24 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		if ((t = find(p, v, "tcp-idle"))) {
 			if ((err = get_duration(p, t, "tcp-idle", &ms)))
 				return err;
-			if (ms < 1000)
-				return perr(p, t, "'tcp-idle' must be at least 1s");
+			if (ms < 1000 || ms % 1000)
+				return perr(p, t, "'tcp-idle' must be whole seconds, at least 1s");
 			cfg->tcp_idle_timeout_s = ms / 1000;
 		}
 		if ((t = find(p, v, "tcp-fin"))) {
 			if ((err = get_duration(p, t, "tcp-fin", &ms)))
 				return err;
-			if (ms < 1000)
-				return perr(p, t, "'tcp-fin' must be at least 1s");
+			if (ms < 1000 || ms % 1000)
+				return perr(p, t, "'tcp-fin' must be whole seconds, at least 1s");
 			cfg->tcp_fin_timeout_s = ms / 1000;
 		}
+		if ((cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT) >
+		    (cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT))
+			return perr(
+				p, v,
+				"'tcp-fin' (%us) is longer than 'tcp-idle' (%us): a half-open or closing flow would outlive an open one",
+				cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT,
+				cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT);
 	}
 	if ((v = find(p, root, "defaults"))) {
 		if ((err = want_mapping(p, v, "defaults")) ||
@@ -962,6 +1012,15 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 
 		if ((err = parse_service(p, sn, &defs, s)))
 			return err;
+		for (j = 0; j <= i; j++) {
+			err = snat_clash(p, sn, s, &cfg->services[j]);
+			if (!err && j < i)
+				err = snat_clash(p,
+						 node_at(p, services->data.sequence.items.start[j]),
+						 &cfg->services[j], s);
+			if (err)
+				return err;
+		}
 		for (j = 0; j < i; j++) {
 			struct drv_service_conf *o = &cfg->services[j];
 			unsigned int a, b;
@@ -1035,7 +1094,12 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 		ret = parse_top(&p, root, cfg);
 	yaml_document_delete(&doc);
 	/* A second document (after ---) would be ignored: say so rather than drop it. */
-	if (!ret && yaml_parser_load(&parser, &doc)) {
+	if (!ret && !yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error in a second document: %s",
+			 name, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "unknown");
+		ret = -EINVAL;
+	} else if (!ret) {
 		yaml_node_t *more = yaml_document_get_root_node(&doc);
 
 		if (more) {

@@ -576,10 +576,17 @@ static void do_tls(struct drv_health *h, struct drv_check *c)
 static void start_tls(struct drv_health *h, struct drv_check *c)
 {
 	const struct drv_hc_conf *hc = c->conf;
-	const char *name = hc->sni[0]				     ? hc->sni :
-			   (hc->host[0] && !is_ip_literal(hc->host)) ? hc->host :
-								       NULL;
-	char a[DRV_ADDR_STRLEN];
+	char host[sizeof(hc->host)], a[DRV_ADDR_STRLEN];
+	const char *name = NULL;
+
+	/* `host` is the Host header, maybe with :port; the TLS name is the name alone. */
+	snprintf(host, sizeof(host), "%s", hc->host);
+	if (host[0] != '[' && strchr(host, ':') == strrchr(host, ':') && strchr(host, ':'))
+		*strchr(host, ':') = 0;
+	if (hc->sni[0])
+		name = hc->sni;
+	else if (host[0] && host[0] != '[' && !is_ip_literal(host))
+		name = host;
 
 	c->ssl = SSL_new(c->ssl_ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
@@ -660,6 +667,9 @@ static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 	}
 	/* Close with RST: no TIME_WAIT pile-up from hundreds of checks a second. */
 	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	/* An IPv6 check must not pass over IPv4 where the data path sends IPv6. */
+	if (ss.ss_family == AF_INET6)
+		setsockopt(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	setsockopt(c->fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 	if (hc->source_family) {
 		if (hc->source_family == DRV_FAMILY_V6) {

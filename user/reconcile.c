@@ -63,8 +63,16 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, struct drv_wan
 				b->addr = n->addr;
 				b->family = n->family;
 				b->port = htons(s->ports[p]);
-				if (n->drain) {
+				/*
+				 * A drained node keeps its flows while it passes its
+				 * checks; failing them, it is down like any other (its
+				 * flows re-hash), unless the service fails open.
+				 */
+				if (n->drain && (up[i][j] || w->all_down)) {
 					b->state = DRV_BE_DRAIN;
+					b->weight = 0;
+				} else if (n->drain) {
+					b->state = DRV_BE_DOWN;
 					b->weight = 0;
 				} else if (up[i][j] || w->all_down) {
 					b->state = DRV_BE_UP;

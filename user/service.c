@@ -803,6 +803,13 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 	changed = ns.mode != s.mode || ns.table_size != s.table_size ||
 		  ns.snat_port_lo != s.snat_port_lo || ns.snat_port_hi != s.snat_port_hi ||
 		  memcmp(&ns.snat, &s.snat, sizeof(ns.snat));
+	/* A node sees a nat flow from the SNAT address, others from the client itself. */
+	if ((ns.mode == DRV_MODE_NAT) != (s.mode == DRV_MODE_NAT) ||
+	    (ns.mode == DRV_MODE_NAT && memcmp(&ns.snat, &s.snat, sizeof(ns.snat))))
+		pr_warn("Warning: service %s: %s: its open connections end (each reaches its node from a new source; the node resets it)\n",
+			drv_svc_key_str(&conf->key, msg, sizeof(msg)),
+			ns.mode != s.mode ? "the mode changes to or from nat" :
+					    "the snat address changes");
 
 	memcpy(want, cur, DRV_MAX_BACKENDS * sizeof(*want));
 	for (i = 0; i < n; i++) {

@@ -31,6 +31,12 @@ const char *drv_addr_not_host(const union drv_addr *a, __u8 family)
 		return "a loopback address";
 	if ((ntohl(a->v6[0]) >> 24) == 0xff)
 		return "a multicast address";
+	/* The data path would never see it: the kernel sends to it over IPv4. */
+	if (!(a->v6[0] | a->v6[1]) && a->v6[2] == htonl(0xffff))
+		return "an IPv4-mapped IPv6 address";
+	/* Meaningless without an interface, which an address here cannot name. */
+	if ((ntohl(a->v6[0]) >> 22) == (0xfe80 >> 6))
+		return "a link-local address";
 	return NULL;
 }
 

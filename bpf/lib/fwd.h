@@ -36,6 +36,14 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
 	return DRV_CONTINUE;
 }
 
+/* A packet handed on unrouted (dsr, tunnel): dropped only if its TTL / hop limit is 0. */
+static __always_inline int fwd_check_ttl0(struct xdp_md *ctx, struct pkt *p)
+{
+	if ((p->ip4 && !p->ip4->ttl) || (p->ip6 && !p->ip6->hop_limit))
+		return stats_drop(ctx, DRV_STAT_DROP_TTL);
+	return DRV_CONTINUE;
+}
+
 /**
  * fwd_resolve - next hop toward @dst from the FIB and neighbour table
  * @src: the source address the packet leaves with (the FIB may route by it);
@@ -44,7 +52,7 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
  * @tot_len: the IP length the packet leaves with, to be checked against the
  *           egress MTU (before the neighbour: a packet too long is never
  *           left to the stack, whose error would go to the balancer's own
- *           address); 0: no check (errors drover translates are short)
+ *           address); 0: no check
  * @nh: out, on DRV_CONTINUE
  * @mtu: out, on DRV_CONTINUE and DRV_FWD_TOO_BIG: the MTU toward @dst, 0 if
  *       unknown. The FIB's: the device's, a locked route MTU (`mtu lock`) or
@@ -127,6 +135,12 @@ static __always_inline int fwd_send(struct xdp_md *ctx, struct pkt *p, const str
 
 	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+	/*
+	 * ctx made opaque first: clang may otherwise keep the address of
+	 * ctx->ingress_ifindex in a register across paths, which the verifier
+	 * refuses (a modified ctx pointer).
+	 */
+	asm volatile("" : "+r"(ctx));
 	if (ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
 	/*

@@ -260,7 +260,10 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
 	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
-	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, 0, &mtu, &act);
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, pkt_l3_len(p), &mtu, &act);
+	/* Too long for the way on (a router's error is short; a forged one): no error answers an error. */
+	if (act == DRV_FWD_TOO_BIG || (nhc && mtu && pkt_l3_len(p) > mtu))
+		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
 }
 
@@ -296,8 +299,10 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 		return act;
 	icmp_rewrite(p, q, &n->vip, &n->client, &n->client, n->client_port, &n->vip, n->vip_port);
 	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
-	act = fwd_resolve(ctx, p, &n->vip, &n->client, 0, &nh, &mtu, &via_gw, true);
-	if (act != DRV_CONTINUE) /* DRV_FWD_TOO_BIG is not returned without a length */
+	act = fwd_resolve(ctx, p, &n->vip, &n->client, pkt_l3_len(p), &nh, &mtu, &via_gw, true);
+	if (act == DRV_FWD_TOO_BIG)
+		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+	if (act != DRV_CONTINUE)
 		return act >= 0 ? act : XDP_PASS;
 	return fwd_send(ctx, p, &nh);
 }
@@ -317,6 +322,10 @@ static __drv_inline int icmp_process(struct xdp_md *ctx, struct pkt *p)
 	act = icmp_quote_parse(ctx, p, &q);
 	if (act >= 0)
 		return act;
+	/* An error goes to the quoted packet's source: one sent elsewhere is not about ours. */
+	if (p->ip4 ? p->ip4->daddr != p->key.daddr.v4 :
+		     !p->ip6 || !addr_eq((const union drv_addr *)&p->ip6->daddr, &p->key.daddr))
+		return XDP_PASS;
 	/* A quote from a VIP:port is a service's reply to its client. */
 	sk.vip = p->key.daddr;
 	sk.port = p->key.dport;

@@ -134,12 +134,15 @@ static __always_inline const struct drv_backend *backend_get(__u32 id)
 
 /**
  * nat_rewrite - rewrite addresses and ports, decrement TTL, fix checksums
+ * @routed: drover sends the packet on, so decrements the TTL / hop limit; not
+ *          for a packet left to the stack, whose forwarding does it.
  * Every changed 16-bit word goes into one accumulator per checksum field:
  * addresses into both the IPv4 header and the TCP pseudo-header sum, ports
  * into TCP only, TTL into IPv4 only (IPv6 has no header checksum).
  */
 static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *saddr,
-					const union drv_addr *daddr, __be16 sport, __be16 dport)
+					const union drv_addr *daddr, __be16 sport, __be16 dport,
+					bool routed)
 {
 	struct tcphdr *th = p->tcp;
 	__u32 acc = 0, ttl_acc;
@@ -158,7 +161,8 @@ static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *sad
 		iph->saddr = saddr->v4;
 		iph->daddr = daddr->v4;
 		old_ttl = *(__u16 *)&iph->ttl;
-		iph->ttl--;
+		if (routed)
+			iph->ttl--;
 		ttl_acc = csum_add16(ip_acc, old_ttl, *(__u16 *)&iph->ttl);
 		iph->check = csum_apply(iph->check, ttl_acc);
 		acc += ip_acc;
@@ -169,7 +173,8 @@ static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *sad
 		acc = csum_add128(acc, (__u32 *)&ip6->daddr, daddr->v6);
 		__builtin_memcpy(&ip6->saddr, saddr, sizeof(ip6->saddr));
 		__builtin_memcpy(&ip6->daddr, daddr, sizeof(ip6->daddr));
-		ip6->hop_limit--;
+		if (routed)
+			ip6->hop_limit--;
 	}
 	th->check = csum_apply(th->check, acc);
 }
@@ -471,13 +476,19 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
 		return stats_drop(ctx, DRV_STAT_DROP_IP_FRAG);
 	}
-	/* nat routes the packet (TTL - 1); dsr and tunnel hand it on unchanged. */
-	if (svc->mode == DRV_MODE_NAT) {
-		act = fwd_check_ttl(ctx, p);
-		if (act >= 0) {
-			lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
-			return act;
-		}
+	/* A martian source makes no flow: replies and errors would go to a group or loopback address. */
+	if (!src_is_host(p)) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+		return stats_drop(ctx, DRV_STAT_DROP_MARTIAN);
+	}
+	/*
+	 * nat routes the packet (TTL - 1); dsr and tunnel hand it on unchanged,
+	 * but not one whose TTL already ran out.
+	 */
+	act = svc->mode == DRV_MODE_NAT ? fwd_check_ttl(ctx, p) : fwd_check_ttl0(ctx, p);
+	if (act >= 0) {
+		lb_count_drop(&DRV_MAP_SVC_STATS, svc->id);
+		return act;
 	}
 	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
 	if (!cfg)
@@ -496,8 +507,9 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
 		be = backend_get(be_id);
+		/* A record without a SNAT port in a nat service was made in another mode. */
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
-		    be->state != DRV_BE_DOWN) {
+		    be->state != DRV_BE_DOWN && (svc->mode != DRV_MODE_NAT || f->snat_port)) {
 			state = tcp_flow_state(p->tcp, f->state, false);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&
@@ -556,7 +568,7 @@ rewrite:
 	}
 	switch (svc->mode) {
 	case DRV_MODE_NAT:
-		nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port);
+		nat_rewrite(p, &svc->snat, &be->addr, snat_port, be->port, act != XDP_PASS);
 		break;
 	case DRV_MODE_DSR:
 		break;
@@ -663,7 +675,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		lb_count_sent(act == XDP_TX ? XDP_DROP : act, svc_id, be_id, p->len, true, false);
 		return act;
 	}
-	nat_rewrite(p, &vip, &client, vip_port, client_port);
+	nat_rewrite(p, &vip, &client, vip_port, client_port, act != XDP_PASS);
 	stats_count(DRV_STAT_NAT_REPLY, p->len);
 	/* Else XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
 	if (act != XDP_PASS)
@@ -679,6 +691,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 	struct drv_svc_key sk = {};
 	struct drv_svc *svc;
 
+	/* A frame to a group MAC was not sent to this router: the stack decides. */
+	if (p->eth->h_dest[0] & 1)
+		return XDP_PASS;
 	sk.vip = p->key.daddr;
 	sk.port = p->key.dport;
 	sk.proto = IPPROTO_TCP;

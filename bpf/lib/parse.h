@@ -161,8 +161,16 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 		case IPPROTO_TCP:
 			goto l4;
 		case IPPROTO_ROUTING:
+			ext = cur;
+			if ((void *)(ext + 4) > data_end)
+				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
+			/* Segments left: the VIP is a waypoint, and TCP's checksum covers the final one. */
+			if (ext[3])
+				return XDP_PASS;
 			p->rt6 = 1;
-			/* fall through */
+			nexthdr = ext[0];
+			cur += (ext[1] + 1) * 8;
+			break;
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_DSTOPTS:
 			ext = cur;
@@ -191,7 +199,7 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 	else if (nexthdr != IPPROTO_TCP)
 		return XDP_PASS;
 l4:
-	if (cur > data_end)
+	if (cur > data_end || cur > (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len))
 		return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
 	p->ip6 = ip6;
 	p->l4 = cur;
@@ -209,19 +217,48 @@ l4:
  */
 static __always_inline int parse_tcp(struct xdp_md *ctx, struct pkt *p)
 {
-	void *data_end = (void *)(long)ctx->data_end;
+	void *data_end = (void *)(long)ctx->data_end, *l3_end = data_end;
 	struct tcphdr *th = p->l4;
 
 	if ((void *)(th + 1) > data_end)
 		return stats_drop(ctx, DRV_STAT_DROP_TCP_TRUNC);
 	if (th->doff < 5)
 		return stats_drop(ctx, DRV_STAT_DROP_TCP_BAD);
-	if ((void *)th + th->doff * 4 > data_end)
+	/* The IP packet's end: bytes past it are a trailer, not TCP. */
+	if (p->ip4)
+		l3_end = (void *)p->ip4 + bpf_ntohs(p->ip4->tot_len);
+	else if (p->ip6)
+		l3_end = (void *)(p->ip6 + 1) + bpf_ntohs(p->ip6->payload_len);
+	if ((void *)th + th->doff * 4 > data_end || (void *)th + th->doff * 4 > l3_end)
 		return stats_drop(ctx, DRV_STAT_DROP_TCP_TRUNC);
 	p->tcp = th;
 	p->key.sport = th->source;
 	p->key.dport = th->dest;
 	return DRV_CONTINUE;
+}
+
+/*
+ * May the packet's source be a host's? Not a broadcast, multicast,
+ * unspecified or loopback address, nor an IPv4-mapped IPv6 one: the kernel
+ * drops those as martians before it forwards.
+ */
+static __always_inline bool src_is_host(const struct pkt *p)
+{
+	if (p->ip4) {
+		__u8 a = *(__u8 *)&p->ip4->saddr; /* the first octet */
+
+		return a != 0 && a != 127 && a < 224;
+	}
+	if (p->ip6) {
+		const __be32 *a = p->ip6->saddr.in6_u.u6_addr32;
+
+		if (*(__u8 *)a == 0xff)
+			return false;
+		/* ::, ::1 and v4-mapped ::ffff:a.b.c.d */
+		return a[0] || a[1] || (a[2] && a[2] != bpf_htonl(0xffff)) ||
+		       (!a[2] && a[3] && a[3] != bpf_htonl(1));
+	}
+	return false;
 }
 
 /**

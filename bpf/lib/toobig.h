@@ -94,33 +94,6 @@ static __always_inline void eth_swap(struct ethhdr *eth)
 }
 
 /*
- * May the packet's sender get an error? Not a broadcast, multicast,
- * unspecified or loopback source (the kernel drops those as martians before
- * it forwards), nor a frame sent to a group MAC (the kernel's icmp_send
- * answers none: the error would leave from that group address).
- */
-static __always_inline bool too_big_answerable(const struct pkt *p)
-{
-	if (p->eth->h_dest[0] & 1)
-		return false;
-	if (p->ip4) {
-		__u8 a = *(__u8 *)&p->ip4->saddr; /* the first octet */
-
-		return a != 0 && a != 127 && a < 224;
-	}
-	if (p->ip6) {
-		const __be32 *a = p->ip6->saddr.in6_u.u6_addr32;
-
-		if (*(__u8 *)a == 0xff)
-			return false;
-		/* ::, ::1 and v4-mapped ::ffff:a.b.c.d */
-		return a[0] || a[1] || (a[2] && a[2] != bpf_htonl(0xffff)) ||
-		       (!a[2] && a[3] && a[3] != bpf_htonl(1));
-	}
-	return false;
-}
-
-/*
  * Cut the frame after the quote (@qlen bytes from the IP header on) and grow
  * it in front by @hlen (the error's IP and ICMP headers), the L2 header and a
  * VLAN tag moved to the new front. Return: the new IP header, with @hlen +
@@ -153,7 +126,12 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 {
 	struct too_big_hdr *ic;
 
-	if (!too_big_answerable(p))
+	/*
+	 * No error to a source no host has (a node's reply from one: drover's
+	 * forward path drops such clients). Frames to a group MAC never get here
+	 * (lb_process).
+	 */
+	if (!src_is_host(p))
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 	if (p->ip4) {
 		struct iphdr *iph, *q;

@@ -1464,6 +1464,26 @@ static void dsr_flow_picked_up_mid_stream_is_open_at_once(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
 }
 
+/*
+ * A service switched from dsr to nat: its flows' records hold no SNAT port.
+ * Each re-hashes and gets one, rather than going out from port 0.
+ */
+static void dsr_flow_gets_a_snat_port_when_its_service_turns_nat(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4;
+
+	ack.flags = TCP_ACK;
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &ack).snat_port, 0);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 0);
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(ntohs(flow_of(e, &ack).snat_port), 20000);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+	assert_int_equal(ntohs(((struct tcphdr *)(e->out + ETH_HLEN + 20))->source), 20000);
+}
+
 static void dsr_to_node_behind_gateway_is_dropped(void **state)
 {
 	struct env *e = *state;
@@ -2003,6 +2023,7 @@ static void too_big_v4_without_df_goes_to_the_stack_rewritten(void **state)
 	big.no_df = 1;
 	want = forwarded(big, (__u8[])MAC_CLIENT, (__u8[])MAC_A, "10.2.0.1", "10.2.0.13",
 			 snat_first_port(&big, NARROW_LO, NARROW_HI), 8080);
+	want.ttl = 64; /* the stack's forwarding takes one off, not drover */
 	narrow_v4(e, DRV_MODE_NAT);
 	assert_int_equal(run(e, &big, ifa), XDP_PASS);
 	expect_frame(e, &want);
@@ -2129,29 +2150,153 @@ static void too_big_without_a_neighbour_entry_is_still_answered(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_FIB_PASS), 1);
 }
 
-/* No error to a source the kernel would call a martian, nor about a frame to a group MAC. */
-static void too_big_from_a_martian_source_or_to_a_group_mac_is_dropped(void **state)
+/*
+ * A source no host has (the kernel drops such packets as martians before it
+ * forwards) makes no flow: its replies and errors would go to a group or
+ * loopback address. A frame sent to a group MAC gets no error either.
+ */
+static void martian_sources_are_dropped_and_group_macs_get_no_error(void **state)
 {
 	static const char *const martians[] = { "255.255.255.255", "0.0.0.1", "127.0.0.1",
 						"224.0.0.5" };
 	struct env *e = *state;
-	struct pkt_spec big = sized(syn4, NARROW_MTU + 1);
+	struct pkt_spec syn = syn4, big;
 	size_t i;
 
 	narrow_v4(e, DRV_MODE_NAT);
 	for (i = 0; i < ARRAY_SIZE(martians); i++) {
-		big.saddr = martians[i];
-		assert_int_equal(run(e, &big, ifa), XDP_DROP);
+		syn.saddr = martians[i];
+		assert_int_equal(run(e, &syn, ifa), XDP_DROP);
 	}
+	syn = syn6;
+	syn.saddr = "::ffff:10.1.0.2";
+	narrow_v6(e, DRV_MODE_DSR);
+	assert_int_equal(run(e, &syn, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_MARTIAN), ARRAY_SIZE(martians) + 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
 	big = sized(syn4, NARROW_MTU + 1);
-	big.dmac[0] = 0x01; /* multicast MAC */
-	assert_int_equal(run(e, &big, ifa), XDP_DROP);
-	big = sized(syn6, NARROW_MTU + 1);
-	big.saddr = "::ffff:10.1.0.2";
-	narrow_v6(e, DRV_MODE_NAT);
-	assert_int_equal(run(e, &big, ifa), XDP_DROP);
-	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TOO_BIG), ARRAY_SIZE(martians) + 2);
+	big.dmac[0] = 0x01; /* multicast MAC: not sent to this router, the stack decides */
+	assert_int_equal(run(e, &big, ifa), XDP_PASS);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 0);
+}
+
+/* A TCP header past the IP packet's length (in the frame's trailer) is cut short. */
+static void tcp_header_past_the_ip_length_is_dropped(void **state)
+{
+	struct env *e = *state;
+	__u8 buf[PKT_MAX];
+	size_t len;
+
+	std_v4(e, 20000, 20000);
+	len = pkt_build(&syn4, buf);
+	buf[ETH_HLEN + 2] = 0, buf[ETH_HLEN + 3] = 20; /* total length: the IP header alone */
+	buf[ETH_HLEN + 10] = 0, buf[ETH_HLEN + 11] = 0;
+	*(__u16 *)(buf + ETH_HLEN + 10) = htons(pkt_fold(pkt_sum(buf + ETH_HLEN, 20, 0)));
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
+	std_v6(e);
+	len = pkt_build(&syn6, buf);
+	buf[ETH_HLEN + 4] = 0, buf[ETH_HLEN + 5] = 9; /* payload length 9: TCP cut */
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
+}
+
+/*
+ * Behind a routing header with segments left, the VIP is a waypoint: TCP's
+ * checksum covers the final destination, which drover must not rewrite
+ * around. Passed untouched. (A SYN from fd01::2 to [fd00::100]:443 with a
+ * segment routing header, 1 segment left, final destination 2001:db8::1.)
+ */
+static void tcp_behind_a_routing_header_with_segments_left_passes(void **state)
+{
+	static const __u8 frame[] = {
+		0x02, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x86, 0xdd,
+		0x60, 0x00, 0x00, 0x00, 0x00, 0x3c, 0x2b, 0x40, 0xfd, 0x01, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xfd, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04,
+		0x04, 0x01, 0x01, 0x00, 0x00, 0x00, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0xa0, 0x2a, 0x01, 0xbb,
+		0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x50, 0x02, 0xff, 0xff, 0xdf, 0x57,
+		0x00, 0x00,
+	};
+	struct env *e = *state;
+
+	std_v6(e);
+	assert_int_equal(run_prog(e->prog_fd, frame, sizeof(frame), e->out, &e->out_len, ifa),
+			 XDP_PASS);
+	assert_int_equal(e->out_len, sizeof(frame));
+	assert_memory_equal(e->out, frame, sizeof(frame));
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
+}
+
+/* Set the IPv4 TTL of frame @buf (untagged) and its header checksum. */
+static void ttl4_set(__u8 *buf, __u8 ttl)
+{
+	struct iphdr *iph = (struct iphdr *)(buf + ETH_HLEN);
+
+	iph->ttl = ttl;
+	iph->check = 0;
+	iph->check = htons(pkt_fold(pkt_sum(iph, iph->ihl * 4, 0)));
+}
+
+/*
+ * Packets no router passes on as they are: TTL 0 (dsr hands the packet on
+ * unrouted, but not that), a frame to a group MAC (not sent to this router:
+ * the stack decides). And a nat packet left to the stack keeps its TTL: the
+ * kernel's forwarding takes one off itself.
+ */
+static void ttl_zero_group_mac_and_stack_ttl(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec bcast = syn4;
+	__u8 buf[PKT_MAX];
+	size_t len;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	len = pkt_build(&syn4, buf);
+	ttl4_set(buf, 0);
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TTL), 1);
+	memset(bcast.dmac, 0xff, ETH_ALEN);
+	assert_int_equal(run(e, &bcast, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
+	/* node 5 has no neighbour entry: the rewritten SYN goes to the stack, TTL 2 kept */
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_NAT, "10.2.0.1", NARROW_LO, NARROW_HI, 0);
+	be_put(e, 1, "10.2.0.15", 8080, 0, DRV_BE_UP, 1);
+	ttl4_set(buf, 2);
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_FIB_PASS), 1);
+	assert_int_equal(((struct iphdr *)(e->out + ETH_HLEN))->ttl, 2);
+	assert_true(pkt_csums_ok(e->out, e->out_len, &syn4));
+}
+
+/*
+ * Errors drover takes on: only one addressed to the quoted packet's source
+ * (the VIP), and none longer than the way on (no error answers an error).
+ */
+static void icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on(void **state)
+{
+	struct env *e = *state;
+	__u16 port = snat_first_port(&syn4, NARROW_LO, NARROW_HI);
+	struct pkt_spec reply = reply4_from_node(port, TCP_ACK), q;
+	struct icmp_spec in;
+
+	narrow_v4(e, DRV_MODE_NAT);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	reply.saddr = "10.2.0.13";
+	q = data_to_client(reply, "10.0.0.100", "10.1.0.2", 80);
+	in = too_big_to_vip(q, "10.1.0.9", 28);
+	in.daddr = "10.1.0.77";
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	q.payload = 1400;
+	in = too_big_to_vip(q, "10.1.0.9", 20 + 1400);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TOO_BIG), 1);
+	in = too_big_to_vip(data_to_client(reply, "10.0.0.100", "10.1.0.2", 80), "10.1.0.9", 28);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
 }
 
 static void non_vip_and_non_tcp_pass_untouched(void **state)
@@ -2310,6 +2455,7 @@ int main(void)
 		T(changed_node_mac_is_used_after_the_cache_ttl),
 		T(dsr_syn_changes_only_macs),
 		T(dsr_to_node_behind_gateway_is_dropped),
+		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
 		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
@@ -2328,7 +2474,11 @@ int main(void)
 		T(too_big_v4_dsr_with_df_is_answered_to_the_client),
 		T(too_big_v6_reply_for_the_clients_side_is_answered_to_the_node),
 		T(too_big_without_a_neighbour_entry_is_still_answered),
-		T(too_big_from_a_martian_source_or_to_a_group_mac_is_dropped),
+		T(martian_sources_are_dropped_and_group_macs_get_no_error),
+		T(tcp_header_past_the_ip_length_is_dropped),
+		T(tcp_behind_a_routing_header_with_segments_left_passes),
+		T(ttl_zero_group_mac_and_stack_ttl),
+		T(icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),

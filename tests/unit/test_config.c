@@ -328,6 +328,18 @@ static void second_yaml_document_is_refused(void **state)
 	(void)state;
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n---\ninterfaces: [eth1]\n", 9,
 		  1, "a second YAML document");
+	/* one that does not even parse is not ignored either */
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n---\nbad: [\n", 10, 1,
+		  "YAML syntax error in a second document");
+}
+
+static void bad_interface_name_is_refused(void **state)
+{
+	(void)state;
+	parse_bad("interfaces: ['']\n", 1, 14, "'' is not an interface name");
+	parse_bad("interfaces: [eth0, '..']\n", 1, 20, "'..' is not an interface name");
+	parse_bad("interfaces: ['eth0:1']\n", 1, 14, "'eth0:1' is not an interface name");
+	parse_bad("interfaces: [\"lo\\0x\"]\n", 1, 14, "holds a NUL character");
 }
 
 static void bad_address_is_refused(void **state)
@@ -343,6 +355,51 @@ static void bad_address_is_refused(void **state)
 		  "'address' is the unspecified address '::'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, 127.0.0.2]\n", 7, 24,
 		  "'address' is a loopback address '127.0.0.2'");
+	/* An IPv6 service's node the kernel would reach over IPv4; one that needs an interface. */
+	parse_bad(HEAD "services:\n  - name: web\n    vip: '::ffff:10.0.0.100'\n", 4, 10,
+		  "'vip' is an IPv4-mapped IPv6 address '::ffff:10.0.0.100'");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: fe80::1\n", 4, 10,
+		  "'vip' is a link-local address 'fe80::1'");
+}
+
+/* A SNAT address that is a node, or a VIP whose port lies in the SNAT range, takes replies. */
+static void snat_that_takes_replies_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n"
+		       "  - name: web\n"
+		       "    vip: 10.0.0.100\n"
+		       "    snat: 10.0.0.100\n"
+		       "    snat-ports: 20000-20000\n"
+		       "    ports: [80, 20000]\n"
+		       "    nodes: [10.0.0.11]\n",
+		  6, 17, "take port 20000 of VIP 10.0.0.100 (service 'web', line 3)");
+	drv_config_free(parse_ok(HEAD "services:\n"
+				      "  - name: web\n"
+				      "    vip: 10.0.0.100\n"
+				      "    snat: 10.0.0.100\n"
+				      "    snat-ports: 21000-21000\n"
+				      "    ports: [80, 20000]\n"
+				      "    nodes: [10.0.0.11]\n"));
+	/* the other service's VIP, written before or after */
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n"
+			   "  - name: other\n"
+			   "    vip: 10.0.0.2\n"
+			   "    snat: 10.0.0.3\n"
+			   "    ports: [10080]\n"
+			   "    nodes: [10.0.0.12]\n",
+		  5, 11, "take port 10080 of VIP 10.0.0.2 (service 'other', line 8)");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, 10.0.0.2]\n", 5, 11,
+		  "snat 10.0.0.2 of service 'web' is a node of service 'web'");
+}
+
+static void timeouts_are_whole_seconds_and_fin_within_idle(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 1500ms}\n",
+		  8, 22, "'tcp-idle' must be whole seconds");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 5s}\n",
+		  8, 11, "'tcp-fin' (10s) is longer than 'tcp-idle' (5s)");
 }
 
 static void duplicate_vip_port_is_refused(void **state)
@@ -600,7 +657,10 @@ int main(void)
 		cmocka_unit_test(wrong_type_is_refused),
 		cmocka_unit_test(bad_address_is_refused),
 		cmocka_unit_test(second_yaml_document_is_refused),
+		cmocka_unit_test(bad_interface_name_is_refused),
 		cmocka_unit_test(duplicate_vip_port_is_refused),
+		cmocka_unit_test(snat_that_takes_replies_is_refused),
+		cmocka_unit_test(timeouts_are_whole_seconds_and_fin_within_idle),
 		cmocka_unit_test(missing_nodes_is_refused),
 		cmocka_unit_test(port_zero_is_refused),
 		cmocka_unit_test(table_size_not_prime_is_refused),

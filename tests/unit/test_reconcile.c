@@ -152,9 +152,30 @@ static void all_nodes_drained_is_not_fail_open(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "1", NULL), &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DRAIN);
+	drv_want_free(&w);
+	/* failing its checks, it is down: its flows re-hash instead of waiting on a dead node */
+	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), &w), 0);
+	assert_false(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
+	assert_int_equal(w.svcs[0].bes[0].weight, 0);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+static void drained_node_failing_its_checks_is_down(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	assert_int_equal(drv_want_build(cfg, health(&h, "110", "11"), &w), 0);
+	assert_false(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DOWN);
+	assert_int_equal(w.svcs[0].bes[2].weight, 0);
 	drv_want_free(&w);
 	drv_config_free(cfg);
 }
@@ -299,6 +320,7 @@ int main(void)
 		cmocka_unit_test(failing_node_is_down_and_others_stay_up),
 		cmocka_unit_test(no_healthy_node_fails_open_keeping_non_drained_nodes),
 		cmocka_unit_test(all_nodes_drained_is_not_fail_open),
+		cmocka_unit_test(drained_node_failing_its_checks_is_down),
 		cmocka_unit_test(unchanged_state_plans_nothing),
 		cmocka_unit_test(one_node_down_syncs_only_its_services),
 		cmocka_unit_test(removed_service_is_deleted_before_syncs),
