@@ -523,7 +523,9 @@ static int parse_snat_ports(struct pctx *p, yaml_node_t *n, __u16 *lo, __u16 *hi
 
 	if (err)
 		return err;
-	if (sscanf(s, "%u-%u%n", &a, &b, &end) != 2 || s[end] || !a || b > 65535 || a > b)
+	/* Digits only: sscanf would wrap 4294967297 to 1 and take signs and blanks. */
+	if (strspn(s, "0123456789-") != strlen(s) || strlen(s) > 11 ||
+	    sscanf(s, "%u-%u%n", &a, &b, &end) != 2 || s[end] || !a || b > 65535 || a > b)
 		return perr(
 			p, n,
 			"'snat-ports' must be FIRST-LAST with 1 ≤ FIRST ≤ LAST ≤ 65535, got '%s'",
@@ -1161,8 +1163,9 @@ int drv_config_load(const char *path, struct drv_config **out, char *err, size_t
 		}
 	}
 	if (ferror(f)) {
-		ret = -EIO;
-		snprintf(err, errlen, "%s: read error", path);
+		ret = errno ? -errno : -EIO;
+		snprintf(err, errlen, "%s: cannot read: %s%s", path, strerror(-ret),
+			 ret == -EISDIR ? " (give the config file, not its directory)" : "");
 		goto out_close;
 	}
 	ret = drv_config_parse(path, buf ? buf : "", len, out, err, errlen);

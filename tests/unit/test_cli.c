@@ -262,6 +262,8 @@ static void service_add_rejects_bad_address(void **state)
 	assert_usage_error("backend add fd00::1 port 80 ::1", "'::1' is a loopback");
 	assert_usage_error("service add 224.0.0.1 port 80 snat 10.0.1.1", "is a multicast");
 	assert_usage_error("service add ff02::1 port 80 mode dsr", "'ff02::1' is a multicast");
+	assert_usage_error("backend add fd00::1 port 80 ::ffff:10.0.1.5", "is an IPv4-mapped");
+	assert_usage_error("service add fe80::1 port 80 mode dsr", "'fe80::1' is a link-local");
 	assert_usage_error("backend add 10.0.0.1 port 80 255.255.255.255", "the broadcast address");
 }
 

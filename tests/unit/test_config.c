@@ -393,6 +393,22 @@ static void snat_that_takes_replies_is_refused(void **state)
 		  "snat 10.0.0.2 of service 'web' is a node of service 'web'");
 }
 
+static void snat_ports_are_plain_numbers(void **state)
+{
+	static const char *const bad[] = { "'4294967297-5'", "'10- +20'", "'2000-1000'", "0-10",
+					   "'1-65536'" };
+	char text[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+			 SVC_HEAD "    snat-ports: %s\n    ports: [80]\n    nodes: [10.0.0.11]\n",
+			 bad[i]);
+		parse_bad(text, 6, 17, "'snat-ports' must be FIRST-LAST");
+	}
+}
+
 static void timeouts_are_whole_seconds_and_fin_within_idle(void **state)
 {
 	(void)state;
@@ -661,6 +677,7 @@ int main(void)
 		cmocka_unit_test(duplicate_vip_port_is_refused),
 		cmocka_unit_test(snat_that_takes_replies_is_refused),
 		cmocka_unit_test(timeouts_are_whole_seconds_and_fin_within_idle),
+		cmocka_unit_test(snat_ports_are_plain_numbers),
 		cmocka_unit_test(missing_nodes_is_refused),
 		cmocka_unit_test(port_zero_is_refused),
 		cmocka_unit_test(table_size_not_prime_is_refused),
