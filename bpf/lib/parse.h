@@ -161,21 +161,19 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 		case IPPROTO_TCP:
 			goto l4;
 		case IPPROTO_ROUTING:
-			ext = cur;
-			if ((void *)(ext + 4) > data_end)
-				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
-			/* Segments left: the VIP is a waypoint, and TCP's checksum covers the final one. */
-			if (ext[3])
-				return XDP_PASS;
-			p->rt6 = 1;
-			nexthdr = ext[0];
-			cur += (ext[1] + 1) * 8;
-			break;
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_DSTOPTS:
 			ext = cur;
-			if ((void *)(ext + 2) > data_end)
+			/* each is at least 8 bytes long */
+			if ((void *)(ext + 4) > data_end)
 				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
+			/*
+			 * A routing header with segments left: the VIP is a
+			 * waypoint, and TCP's checksum covers the final one.
+			 */
+			if (nexthdr == IPPROTO_ROUTING && ext[3])
+				return XDP_PASS;
+			p->rt6 |= nexthdr == IPPROTO_ROUTING;
 			nexthdr = ext[0];
 			cur += (ext[1] + 1) * 8;
 			break;
