@@ -985,9 +985,11 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		    (cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT))
 			return perr(
 				p, v,
-				"'tcp-fin' (%us) is longer than 'tcp-idle' (%us): a half-open or closing flow would outlive an open one",
+				"'tcp-fin' (%us%s) is longer than 'tcp-idle' (%us%s): a half-open or closing flow would outlive an open one; lower tcp-fin or raise tcp-idle",
 				cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT,
-				cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT);
+				cfg->tcp_fin_timeout_s ? "" : ", the default",
+				cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT,
+				cfg->tcp_idle_timeout_s ? "" : ", the default");
 	}
 	if ((v = find(p, root, "defaults"))) {
 		if ((err = want_mapping(p, v, "defaults")) ||

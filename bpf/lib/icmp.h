@@ -259,11 +259,11 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
-	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
 	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, pkt_l3_len(p), &mtu, &act);
 	/* Too long for the way on (a router's error is short; a forged one): no error answers an error. */
 	if (act == DRV_FWD_TOO_BIG || (nhc && mtu && pkt_l3_len(p) > mtu))
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
 	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
 }
 
@@ -298,10 +298,10 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 	if (act >= 0)
 		return act;
 	icmp_rewrite(p, q, &n->vip, &n->client, &n->client, n->client_port, &n->vip, n->vip_port);
-	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
 	act = fwd_resolve(ctx, p, &n->vip, &n->client, pkt_l3_len(p), &nh, &mtu, &via_gw, true);
 	if (act == DRV_FWD_TOO_BIG)
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
 	if (act != DRV_CONTINUE)
 		return act >= 0 ? act : XDP_PASS;
 	return fwd_send(ctx, p, &nh);

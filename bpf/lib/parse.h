@@ -245,7 +245,8 @@ static __always_inline bool src_is_host(const struct pkt *p)
 	if (p->ip4) {
 		__u8 a = *(__u8 *)&p->ip4->saddr; /* the first octet */
 
-		return a != 0 && a != 127 && a < 224;
+		/* 240/4 (reserved) is no martian to the kernel; 255.255.255.255 is */
+		return a != 0 && a != 127 && (a < 224 || a >= 240) && p->ip4->saddr != 0xffffffff;
 	}
 	if (p->ip6) {
 		const __be32 *a = p->ip6->saddr.in6_u.u6_addr32;

@@ -206,7 +206,16 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 static __always_inline int fwd_fits(struct xdp_md *ctx, struct pkt *p, __u32 mtu, __u32 grow,
 				    bool may_pass)
 {
-	if (!mtu || pkt_l3_len(p) + grow <= mtu)
+	__u32 in_len = pkt_l3_len(p);
+
+	if (!mtu || in_len + grow <= mtu)
+		return DRV_CONTINUE;
+	/*
+	 * Longer than the ingress device's MTU: no frame on its wire is, so this
+	 * is an aggregate (GRO, before XDP in skb mode) whose segments each fit.
+	 * Sent on as ever, never answered: an error would shrink nothing.
+	 */
+	if (bpf_check_mtu(ctx, 0, &in_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED)
 		return DRV_CONTINUE;
 	if (p->ip4 && !(p->ip4->frag_off & bpf_htons(IP_DF))) {
 		if (!may_pass)

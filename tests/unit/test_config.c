@@ -415,7 +415,7 @@ static void timeouts_are_whole_seconds_and_fin_within_idle(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 1500ms}\n",
 		  8, 22, "'tcp-idle' must be whole seconds");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 5s}\n",
-		  8, 11, "'tcp-fin' (10s) is longer than 'tcp-idle' (5s)");
+		  8, 11, "'tcp-fin' (10s, the default) is longer than 'tcp-idle' (5s)");
 }
 
 static void duplicate_vip_port_is_refused(void **state)
