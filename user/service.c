@@ -786,6 +786,36 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		    drv_be_find(cur, DRV_MAX_BACKENDS, s.id, conf->key.port, &bes_conf[i]) < 0)
 			need++;
 	nfree = DRV_MAX_BACKENDS - 1 - drv_bes_used(cur);
+	if (need > nfree && !drv_service_get(ctl, &conf->key, &s)) {
+		/*
+		 * The ids of the backends this sync removes are freed only after
+		 * the flip (the old table names them until then). If the new ones
+		 * need them, sync to the kept backends first (their ids stay), then
+		 * again with all: the new nodes join a moment later.
+		 */
+		struct drv_be_conf *kept = calloc(n ? n : 1, sizeof(*kept));
+		size_t nkept = 0, leaving = 0;
+
+		if (!kept) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < n; i++)
+			if (drv_be_find(cur, DRV_MAX_BACKENDS, s.id, conf->key.port,
+					&bes_conf[i]) >= 0)
+				kept[nkept++] = bes_conf[i];
+		for (i = 1; i < DRV_MAX_BACKENDS; i++)
+			leaving += cur[i].family && cur[i].svc_id == s.id;
+		leaving -= nkept;
+		if (leaving && need <= nfree + leaving) {
+			err = drv_service_sync(ctl, conf, kept, nkept);
+			free(kept);
+			if (!err)
+				err = drv_service_sync(ctl, conf, bes_conf, n);
+			goto out_free;
+		}
+		free(kept);
+	}
 	if (need > nfree) {
 		pr_warn("Error: service %s needs %zu new backend ids, only %zu are free\n",
 			drv_svc_key_str(&conf->key, msg, sizeof(msg)), need, nfree);

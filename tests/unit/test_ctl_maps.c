@@ -341,6 +341,51 @@ static void sync_keeps_ids_and_skips_flip_when_nothing_changed(void **state)
 	assert_int_equal(table_count(&s2, 2), 0);
 }
 
+/*
+ * Nearly every backend id taken: replacing nodes needs ids that only the
+ * removed ones free, after the flip. The sync goes through the kept
+ * backends first (their ids stay), then adds the new ones.
+ */
+static void sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept_ones(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	size_t n = DRV_MAX_BACKENDS - 2, i; /* one id left free */
+	struct drv_be_conf *set = calloc(n, sizeof(*set));
+	size_t used, fresh;
+	char addr[32];
+	__u32 id;
+	int id10;
+
+	(void)state;
+	assert_non_null(set);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof(addr), "10.%zu.%zu.%zu", 1 + i / 62500, i / 250 % 250,
+			 i % 250 + 1);
+		set[i] = be_conf(addr, 1, DRV_BE_UP);
+	}
+	assert_int_equal(drv_service_sync(&ctl, &a, set, n), 0);
+	for (id10 = 1; id10 < DRV_MAX_BACKENDS; id10++)
+		if (be_get((__u32)id10).addr.v4 == set[10].addr.v4)
+			break;
+	assert_true(id10 < DRV_MAX_BACKENDS);
+	/* three nodes replaced: three new ids needed, one free */
+	for (i = 0; i < 3; i++) {
+		snprintf(addr, sizeof(addr), "10.9.0.%zu", i + 1);
+		set[i] = be_conf(addr, 1, DRV_BE_UP);
+	}
+	assert_int_equal(drv_service_sync(&ctl, &a, set, n), 0);
+	assert_int_equal(be_get((__u32)id10).addr.v4, set[10].addr.v4);
+	for (id = 1, used = 0, fresh = 0; id < DRV_MAX_BACKENDS; id++) {
+		struct drv_backend b = be_get(id);
+
+		used += b.family != 0;
+		fresh += b.family && (ntohl(b.addr.v4) >> 8) == 0x0a0900;
+	}
+	assert_int_equal(used, n);
+	assert_int_equal(fresh, 3);
+	free(set);
+}
+
 static void sync_with_duplicate_backend_changes_nothing(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
@@ -676,6 +721,7 @@ int main(void)
 		T(backend_del_clears_entry_and_reuse_bumps_gen),
 		T(service_del_frees_its_backends),
 		T(sync_keeps_ids_and_skips_flip_when_nothing_changed),
+		T(sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept_ones),
 		T(sync_with_duplicate_backend_changes_nothing),
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
