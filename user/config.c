@@ -790,6 +790,12 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 					    svc->nodes[i].name, svc->name);
 		}
 	}
+	/* Each node needs entries of its own in the Maglev table. */
+	if (svc->table_size && svc->table_size < svc->nnodes)
+		return perr(
+			p, find(p, n, "table-size") ?: n,
+			"'table-size' %u is smaller than the %zu nodes of service '%s': some would get no flows; choose a prime of at least 100 x the nodes (e.g. 65537)",
+			svc->table_size, svc->nnodes, svc->name);
 	return 0;
 }
 

@@ -409,6 +409,14 @@ static void snat_ports_are_plain_numbers(void **state)
 	}
 }
 
+static void table_smaller_than_the_nodes_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    table-size: 2\n    ports: [80]\n"
+			   "    nodes: [10.0.0.11, 10.0.0.12, 10.0.0.13]\n",
+		  6, 17, "'table-size' 2 is smaller than the 3 nodes of service 'web'");
+}
+
 static void timeouts_are_whole_seconds_and_fin_within_idle(void **state)
 {
 	(void)state;
@@ -677,6 +685,7 @@ int main(void)
 		cmocka_unit_test(duplicate_vip_port_is_refused),
 		cmocka_unit_test(snat_that_takes_replies_is_refused),
 		cmocka_unit_test(timeouts_are_whole_seconds_and_fin_within_idle),
+		cmocka_unit_test(table_smaller_than_the_nodes_is_refused),
 		cmocka_unit_test(snat_ports_are_plain_numbers),
 		cmocka_unit_test(missing_nodes_is_refused),
 		cmocka_unit_test(port_zero_is_refused),
