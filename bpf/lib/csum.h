@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Incremental Internet checksum updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+ * Internet checksums: incremental updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m'))
+ * and, for headers drover writes whole, full sums.
  * Callers accumulate every changed 16-bit word into one 32-bit sum and apply
  * it once per checksum field. Words are read straight from memory: a one's
  * complement sum is byte-order independent as long as every word is read
@@ -35,14 +36,30 @@ static __always_inline __u32 csum_add128(__u32 acc, const __u32 *from, const __u
 	return acc;
 }
 
-/* Apply an accumulated change to the checksum field @check. */
-static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
+/* One's complement sum of the @n 16-bit words at @w, as they lie in memory (@n constant). */
+static __always_inline __u32 csum_words(const void *w, int n, __u32 s)
 {
-	__u32 s = (__u16)~check + acc;
+	const __u16 *p = w;
+	int i;
 
+#pragma unroll
+	for (i = 0; i < n; i++)
+		s += p[i];
+	return s;
+}
+
+/* Fold a 32-bit sum of 16-bit words and complement it: the checksum field's value. */
+static __always_inline __u16 csum_fold(__u32 s)
+{
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
 	return ~s;
+}
+
+/* Apply an accumulated change to the checksum field @check. */
+static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
+{
+	return csum_fold((__u16)~check + acc);
 }
 
 #endif /* __DROVER_BPF_CSUM_H */

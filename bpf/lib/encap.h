@@ -24,6 +24,7 @@
 #include "drover/hash.h"
 #include "drover/maps.h"
 
+#include "lib/csum.h"
 #include "lib/parse.h"
 #include "lib/stats.h"
 
@@ -38,16 +39,7 @@ static __always_inline __u32 encap_len(const struct pkt *p)
 /* Full checksum of a 20-byte IPv4 header (check field zero). */
 static __always_inline __u16 ipv4_csum(const struct iphdr *iph)
 {
-	const __u16 *w = (const __u16 *)iph;
-	__u32 s = 0;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < 10; i++)
-		s += w[i];
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return ~s;
+	return csum_fold(csum_words(iph, sizeof(*iph) / 2, 0));
 }
 
 /*

@@ -35,6 +35,7 @@
 
 #include "drover/maps.h"
 
+#include "lib/csum.h"
 #include "lib/encap.h"
 #include "lib/parse.h"
 #include "lib/stats.h"
@@ -53,25 +54,6 @@ struct too_big_hdr {
 	__u16 check;
 	__be32 mtu; /* IPv4: 16 unused bits, then the next-hop MTU */
 };
-
-/* One's complement sum of the @n 16-bit words at @w, as they lie in memory (@n constant). */
-static __always_inline __u32 csum_words(const void *w, int n, __u32 s)
-{
-	const __u16 *p = w;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < n; i++)
-		s += p[i];
-	return s;
-}
-
-static __always_inline __u16 csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return ~s;
-}
 
 /* The packet's IP length (header(s) and payload), as its header says. */
 static __always_inline __u32 pkt_l3_len(const struct pkt *p)

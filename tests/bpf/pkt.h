@@ -77,6 +77,13 @@ static inline __u16 pkt_tcp_csum(__u8 family, const void *src, const void *dst, 
 	return pkt_fold(sum);
 }
 
+/* Set the header checksum of IPv4 header @iph from scratch. */
+static inline void pkt_ip4_csum_set(struct iphdr *iph)
+{
+	iph->check = 0;
+	iph->check = htons(pkt_fold(pkt_sum(iph, iph->ihl * 4, 0)));
+}
+
 /* Build the frame described by @s into @buf; returns its length. */
 static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf)
 {
@@ -154,7 +161,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf)
 		struct iphdr *iph = (struct iphdr *)(buf + l3);
 
 		th->check = htons(pkt_tcp_csum(s->family, &iph->saddr, &iph->daddr, th, tcp_len));
-		iph->check = htons(pkt_fold(pkt_sum(iph, iph->ihl * 4, 0)));
+		pkt_ip4_csum_set(iph);
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + l3);
 
@@ -233,8 +240,7 @@ static inline size_t pkt_build_icmp(const struct icmp_spec *s, __u8 *buf)
 
 		iph->protocol = IPPROTO_ICMP;
 		iph->tot_len = htons(len - l3);
-		iph->check = 0;
-		iph->check = htons(pkt_fold(pkt_sum(iph, sizeof(*iph), 0)));
+		pkt_ip4_csum_set(iph);
 		sum = 0;
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + l3);

@@ -1914,8 +1914,7 @@ static void expect_too_big(struct env *e, const struct icmp_spec *want)
 		struct iphdr *iph = (struct iphdr *)(buf + ETH_HLEN);
 
 		iph->id = 0;
-		iph->check = 0;
-		iph->check = htons(pkt_fold(pkt_sum(iph, sizeof(*iph), 0)));
+		pkt_ip4_csum_set(iph);
 	}
 	if (e->out_len != len || memcmp(e->out, buf, len)) {
 		pkt_hexdump("got", e->out, e->out_len);
@@ -1969,6 +1968,15 @@ static void narrow_v6(struct env *e, __u8 mode)
 	table_fill(e, 3, 1, 9);
 }
 
+/* narrow_v6 for @v6, else narrow_v4. */
+static void narrow(struct env *e, bool v6, __u8 mode)
+{
+	if (v6)
+		narrow_v6(e, mode);
+	else
+		narrow_v4(e, mode);
+}
+
 static void too_big_v4_for_the_nodes_side_is_answered_to_the_client(void **state)
 {
 	struct env *e = *state;
@@ -2010,10 +2018,7 @@ static void too_big_once_wrapped_is_answered_with_the_mtu_less_the_tunnel(void *
 		struct pkt_spec fits = sized(v6 ? syn6 : syn4, mtu);
 		struct icmp_spec want = too_big_answer(big, mtu);
 
-		if (v6)
-			narrow_v6(e, DRV_MODE_TUNNEL);
-		else
-			narrow_v4(e, DRV_MODE_TUNNEL);
+		narrow(e, v6, DRV_MODE_TUNNEL);
 		assert_int_equal(run(e, &big, ifa), XDP_TX);
 		expect_too_big(e, &want);
 		assert_int_equal(run(e, &fits, ifa), XDP_REDIRECT);
@@ -2094,10 +2099,7 @@ static void too_big_with_vlan_tag_keeps_the_tag(void **state)
 		__u8 got[PKT_MAX];
 		__u32 len;
 
-		if (v6)
-			narrow_v6(e, DRV_MODE_NAT);
-		else
-			narrow_v4(e, DRV_MODE_NAT);
+		narrow(e, v6, DRV_MODE_NAT);
 		big.vlan = 42;
 		assert_int_equal(run(e, &big, ifa), XDP_TX);
 		/* The tag (4 bytes after the MACs) out, the rest must be the untagged error. */
@@ -2196,14 +2198,15 @@ static void martian_sources_are_dropped_and_group_macs_get_no_error(void **state
 static void tcp_header_past_the_ip_length_is_dropped(void **state)
 {
 	struct env *e = *state;
+	struct iphdr *iph;
 	__u8 buf[PKT_MAX];
 	size_t len;
 
 	std_v4(e, 20000, 20000);
 	len = pkt_build(&syn4, buf);
-	buf[ETH_HLEN + 2] = 0, buf[ETH_HLEN + 3] = 20; /* total length: the IP header alone */
-	buf[ETH_HLEN + 10] = 0, buf[ETH_HLEN + 11] = 0;
-	*(__u16 *)(buf + ETH_HLEN + 10) = htons(pkt_fold(pkt_sum(buf + ETH_HLEN, 20, 0)));
+	iph = (struct iphdr *)(buf + ETH_HLEN);
+	iph->tot_len = htons(sizeof(*iph)); /* the IP header alone */
+	pkt_ip4_csum_set(iph);
 	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
 	std_v6(e);
@@ -2248,8 +2251,7 @@ static void ttl4_set(__u8 *buf, __u8 ttl)
 	struct iphdr *iph = (struct iphdr *)(buf + ETH_HLEN);
 
 	iph->ttl = ttl;
-	iph->check = 0;
-	iph->check = htons(pkt_fold(pkt_sum(iph, iph->ihl * 4, 0)));
+	pkt_ip4_csum_set(iph);
 }
 
 /*
