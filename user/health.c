@@ -576,13 +576,14 @@ static void do_tls(struct drv_health *h, struct drv_check *c)
 static void start_tls(struct drv_health *h, struct drv_check *c)
 {
 	const struct drv_hc_conf *hc = c->conf;
-	char host[sizeof(hc->host)], a[DRV_ADDR_STRLEN];
+	char host[sizeof(hc->host)], a[DRV_ADDR_STRLEN], *colon;
 	const char *name = NULL;
 
-	/* `host` is the Host header, maybe with :port; the TLS name is the name alone. */
+	/* `host` is the Host header, maybe name:port; the TLS name is the name alone. */
 	snprintf(host, sizeof(host), "%s", hc->host);
-	if (host[0] != '[' && strchr(host, ':') == strrchr(host, ':') && strchr(host, ':'))
-		*strchr(host, ':') = 0;
+	colon = strchr(host, ':');
+	if (host[0] != '[' && colon && !strchr(colon + 1, ':'))
+		*colon = 0;
 	if (hc->sni[0])
 		name = hc->sni;
 	else if (host[0] && host[0] != '[' && !is_ip_literal(host))

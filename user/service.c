@@ -129,6 +129,7 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 		       char *err, size_t len)
 {
 	char a[DRV_ADDR_STRLEN], s[DRV_ADDR_STRLEN];
+	const char *why;
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
@@ -142,11 +143,11 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 				 fam_name(key->family));
 			return -EINVAL;
 		}
-		if (drv_addr_not_host(&c->addr, c->family) ||
-		    !memcmp(&c->addr, &key->vip, sizeof(c->addr))) {
-			snprintf(err, len, "backend address %s is not a node address (%s)", a,
-				 drv_addr_not_host(&c->addr, c->family) ?:
-									  "it is the service's VIP");
+		why = drv_addr_not_host(&c->addr, c->family);
+		if (!why && !memcmp(&c->addr, &key->vip, sizeof(c->addr)))
+			why = "it is the service's VIP";
+		if (why) {
+			snprintf(err, len, "backend address %s is not a node address (%s)", a, why);
 			return -EINVAL;
 		}
 		if (c->state >= __DRV_BE_STATE_MAX) {
