@@ -414,7 +414,8 @@ static __always_inline const union drv_addr *lb_src(const struct pkt *p, const s
 
 /**
  * lb_backend_nh - this CPU's next hop toward backend @be_id, resolved when stale
- * @tot_len: as for fwd_resolve, checked when the next hop is resolved
+ * @grow: what the rewrite adds to the packet's length, checked against the
+ *        egress MTU when the next hop is resolved (fwd_check_len)
  * @mtu: out: the egress MTU (cached, or the FIB's), 0 if unknown
  * DSR rewrites only MACs, so its backend must be on-link: through a gateway
  * the packet, still addressed to the VIP, would come straight back.
@@ -425,7 +426,7 @@ static __always_inline const union drv_addr *lb_src(const struct pkt *p, const s
 static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, struct pkt *p,
 							  __u32 be_id, const struct drv_backend *be,
 							  const struct drv_svc *svc, __u64 now,
-							  __u32 tot_len, __u32 *mtu, int *act)
+							  __u32 grow, __u32 *mtu, int *act)
 {
 	struct drv_nh_cache *c = bpf_map_lookup_elem(&DRV_MAP_NEXTHOPS, &be_id);
 	bool via_gw;
@@ -441,8 +442,8 @@ static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, st
 		return c;
 	}
 	/* The entry is this CPU's: written in place, nothing reads it meanwhile. */
-	*act = fwd_resolve(ctx, p, lb_src(p, svc), &be->addr, tot_len, &c->nh, mtu, &via_gw,
-			   svc->mode != DRV_MODE_DSR);
+	*act = fwd_resolve(ctx, p, lb_src(p, svc), &be->addr, fwd_check_len(ctx, p, grow), &c->nh,
+			   mtu, &via_gw, svc->mode != DRV_MODE_DSR);
 	if (*act == DRV_CONTINUE && via_gw && svc->mode == DRV_MODE_DSR)
 		*act = stats_drop(ctx, DRV_STAT_DROP_FIB);
 	if (*act != DRV_CONTINUE) {
@@ -557,7 +558,7 @@ pick:
 rewrite:
 	/* Next hop and length first: a too-big error quotes the packet as the client sent it. */
 	grow = svc->mode == DRV_MODE_TUNNEL ? encap_len(p) : 0;
-	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, pkt_l3_len(p) + grow, &mtu, &act);
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, grow, &mtu, &act);
 	if (act == DRV_CONTINUE || act == DRV_FWD_TOO_BIG)
 		act = fwd_fits(ctx, p, mtu, grow, svc->mode != DRV_MODE_DSR);
 	if (act != DRV_CONTINUE && act != XDP_PASS) {
@@ -661,7 +662,8 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	nh = n->nh;
 	act = DRV_CONTINUE;
 	if (!nh.ifindex) {
-		act = fwd_resolve(ctx, p, &vip, &client, pkt_l3_len(p), &nh, &mtu, &via_gw, true);
+		act = fwd_resolve(ctx, p, &vip, &client, fwd_check_len(ctx, p, 0), &nh, &mtu,
+				  &via_gw, true);
 		if (act == DRV_CONTINUE) {
 			n->mtu = mtu;
 			n->nh = nh;

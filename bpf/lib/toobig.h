@@ -177,6 +177,28 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 	return XDP_TX;
 }
 
+/*
+ * Longer than the ingress device's MTU: no frame on its wire is, so this is
+ * an aggregate (GRO, before XDP in skb mode) whose segments each fit. It is
+ * sent on as ever, never answered: an error would shrink nothing.
+ */
+static __always_inline bool pkt_is_aggregate(struct xdp_md *ctx, const struct pkt *p)
+{
+	__u32 in_len = pkt_l3_len(p);
+
+	return bpf_check_mtu(ctx, 0, &in_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED;
+}
+
+/*
+ * The length a next-hop lookup checks against the egress MTU: the packet's,
+ * @grow bytes longer once rewritten; none for an aggregate, which the FIB
+ * would otherwise call too big and leave without a next hop.
+ */
+static __always_inline __u32 fwd_check_len(struct xdp_md *ctx, const struct pkt *p, __u32 grow)
+{
+	return pkt_is_aggregate(ctx, p) ? 0 : pkt_l3_len(p) + grow;
+}
+
 /**
  * fwd_fits - may the packet, @grow bytes longer once rewritten, leave through an egress of @mtu?
  * Called before the rewrite. @may_pass as for fwd_resolve.
@@ -190,14 +212,7 @@ static __always_inline int fwd_fits(struct xdp_md *ctx, struct pkt *p, __u32 mtu
 {
 	__u32 in_len = pkt_l3_len(p);
 
-	if (!mtu || in_len + grow <= mtu)
-		return DRV_CONTINUE;
-	/*
-	 * Longer than the ingress device's MTU: no frame on its wire is, so this
-	 * is an aggregate (GRO, before XDP in skb mode) whose segments each fit.
-	 * Sent on as ever, never answered: an error would shrink nothing.
-	 */
-	if (bpf_check_mtu(ctx, 0, &in_len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED)
+	if (!mtu || in_len + grow <= mtu || pkt_is_aggregate(ctx, p))
 		return DRV_CONTINUE;
 	if (p->ip4 && !(p->ip4->frag_off & bpf_htons(IP_DF))) {
 		if (!may_pass)

@@ -2087,6 +2087,26 @@ static void too_big_v4_reply_for_the_clients_side_is_answered_to_the_node(void *
 	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
 }
 
+/*
+ * A GRO aggregate (skb mode) longer than the ingress MTU, the first packet
+ * toward its next hop: the FIB, asked with the aggregate's length, says too
+ * big, but each segment fits. It is sent on as the next one will be, both a
+ * client's (its flow's first packet) and a node's reply.
+ */
+static void aggregate_with_no_next_hop_cached_yet_is_sent_on(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec big = sized(syn4, 1600), reply = sized(reply4_from_node(20000, TCP_ACK), 1600);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &big, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_INTERNAL), 0);
+}
+
 /* The error for a VLAN-tagged packet: the untagged one with the tag kept after the MACs. */
 static void too_big_with_vlan_tag_keeps_the_tag(void **state)
 {
@@ -2485,6 +2505,7 @@ int main(void)
 		T(too_big_v4_without_df_goes_to_the_stack_rewritten),
 		T(too_big_v6_for_the_nodes_side_is_answered_to_the_client),
 		T(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
+		T(aggregate_with_no_next_hop_cached_yet_is_sent_on),
 		T(too_big_with_vlan_tag_keeps_the_tag),
 		T(too_big_v4_dsr_with_df_is_answered_to_the_client),
 		T(too_big_v6_reply_for_the_clients_side_is_answered_to_the_node),
@@ -2511,6 +2532,7 @@ int main(void)
 		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		N(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
+		N(aggregate_with_no_next_hop_cached_yet_is_sent_on),
 #undef N
 	};
 
