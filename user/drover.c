@@ -713,6 +713,8 @@ static int do_stats(struct drv_ctl *ctl)
 		if (err)
 			break;
 		stats_print(cur, prev);
+		if (ferror(stdout))
+			break; /* nobody reads the rates: main() says so */
 		rounds++;
 	}
 out:
@@ -834,6 +836,22 @@ static int do_lookup(struct drv_ctl *ctl)
 
 /* ---- main ---- */
 
+/*
+ * Results that never reached their reader (a full disk, a closed pipe) must not
+ * pass for a success: a script would take the half-written file for the whole.
+ */
+static int stdout_check(void)
+{
+	bool flush_failed = fflush(stdout) == EOF;
+	int e = errno;
+
+	if (!flush_failed && !ferror(stdout))
+		return 0;
+	pr_warn("Error: couldn't write the results to standard output (%s), so they are incomplete: check where it goes (a full disk, a closed pipe) and run the command again\n",
+		flush_failed ? strerror(e) : "a write failed");
+	return -EIO;
+}
+
 static const char *obj_word(enum drv_cli_obj obj)
 {
 	switch (obj) {
@@ -944,6 +962,8 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 out:
+	if (stdout_check() && rc != EXIT_USAGE)
+		rc = EXIT_FAILURE;
 	drv_cli_req_free(&req);
 	return rc;
 }

@@ -107,6 +107,15 @@ expect 1 "10.9.9.9 port 80" "does not exist" -- dr -j service show 10.9.9.9 port
 out=$(dr -j service show 10.9.9.9 port 80 2>/dev/null) || true
 [ -z "$out" ] || fail "a failed 'service show -j' printed to stdout: $out"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 || fail "service add failed"
+
+log "results that can't be written (a full disk) fail the command, saying so"
+for cmd in "-j service show" "service show" "-j status" "stats --watch 1 count 2" "help"; do
+	rc=0
+	# shellcheck disable=SC2086
+	out=$(dr $cmd 2>&1 >/dev/full) || rc=$?
+	[ "$rc" -eq 1 ] || fail "'drover $cmd >/dev/full' exited $rc, want 1: $out"
+	grep -qF "standard output" <<<"$out" || fail "'drover $cmd >/dev/full' does not say why: $out"
+done
 dr service add 10.0.0.9 port 80 mode dsr || fail "dsr service add failed"
 expect 1 "10.0.0.9" "mode dsr takes no snat" -- dr service set 10.0.0.9 port 80 snat 10.0.1.1
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
