@@ -545,8 +545,12 @@ static int parse_ifname(struct pctx *p, struct drv_cli_req *r, const char *cmd)
 
 	if (!w)
 		return fail(p, "expected IFNAME after '%s'", cmd);
-	if (strlen(w) >= sizeof(r->ifname) || strchr(w, '/') || !strcmp(w, ".") || !strcmp(w, ".."))
-		return fail(p, "'%s' is not an interface name (at most 15 characters, no '/')", w);
+	/* The kernel's rule: '' would name the links directory itself, not a pin in it. */
+	if (!drv_ifname_valid(w))
+		return fail(
+			p,
+			"'%s' is not an interface name (1-15 characters, not '.' or '..'; no '/', ':' or blanks): check it with `ip link show`",
+			w);
 	strcpy(r->ifname, w);
 	return 0;
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include "util.h"
 
@@ -89,6 +91,18 @@ int drv_port_parse(const char *s, __u16 *port)
 		return -EINVAL;
 	*port = (__u16)v;
 	return 0;
+}
+
+bool drv_ifname_valid(const char *name)
+{
+	const char *c;
+
+	if (!name[0] || strlen(name) >= IF_NAMESIZE || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (c = name; *c; c++)
+		if (*c == '/' || *c == ':' || isspace((unsigned char)*c))
+			return false;
+	return true;
 }
 
 bool drv_is_prime(__u32 n)

@@ -36,6 +36,8 @@ const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, 
 int drv_port_parse(const char *s, __u16 *port);
 /* Parse an unsigned decimal within [min, max]; 0 or -EINVAL / -ERANGE. */
 int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
+/* Is @name one the kernel takes for an interface (dev_valid_name)? */
+bool drv_ifname_valid(const char *name);
 /* Is @n prime? (Maglev table sizes must be.) */
 bool drv_is_prime(__u32 n);
 /* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */

@@ -34,6 +34,28 @@ static int parse(const char *cmdline)
 	return drv_cli_parse(argc, words, &req, err, sizeof(err));
 }
 
+/* Parse the words of @w (NULL-terminated) as they are: a word may be empty or hold blanks. */
+static int parse_words(const char *const *w)
+{
+	int argc = 0;
+
+	drv_cli_req_free(&req);
+	words[argc++] = "drover";
+	for (; *w && argc < 63; w++)
+		words[argc++] = (char *)*w;
+	words[argc] = NULL;
+	return drv_cli_parse(argc, words, &req, err, sizeof(err));
+}
+
+static void assert_words_usage_error(const char *const *w, const char *needle)
+{
+	int rc = parse_words(w);
+
+	if (rc != -EINVAL || !strstr(err, needle))
+		fail_msg("'%s %s': rc %d, message '%s', expected -EINVAL naming '%s'", w[0],
+			 w[1] ? w[1] : "", rc, err, needle);
+}
+
 /* Usage error whose message contains @needle (it names the bad object). */
 static void assert_usage_error(const char *cmdline, const char *needle)
 {
@@ -196,6 +218,23 @@ static void detach_parses_ifname_and_keep_maps(void **state)
 	assert_true(req.keep_maps);
 	assert_usage_error("detach", "IFNAME");
 	assert_usage_error("detach eth0 now", "'now'");
+}
+
+/* '' named the links directory: detach tried to unlink it, attach said "interface '' does not exist". */
+static void attach_and_detach_refuse_names_the_kernel_refuses(void **state)
+{
+	static const char *const bad[] = { "", "a b", "eth0:1", "eth0\n", "." };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *att[] = { "attach", bad[i], NULL }, *det[] = { "detach", bad[i], NULL };
+
+		assert_words_usage_error(att, "is not an interface name");
+		assert_words_usage_error(det, "is not an interface name");
+	}
+	assert_ok("attach eth0.100");
+	assert_ok("detach veth-lb_1");
 }
 
 static void status_takes_no_arguments(void **state)
@@ -586,6 +625,8 @@ int main(void)
 		cmocka_unit_test_teardown(attach_parses_ifname_mode_and_force, teardown),
 		cmocka_unit_test_teardown(attach_rejects_bad_words, teardown),
 		cmocka_unit_test_teardown(detach_parses_ifname_and_keep_maps, teardown),
+		cmocka_unit_test_teardown(attach_and_detach_refuse_names_the_kernel_refuses,
+					  teardown),
 		cmocka_unit_test_teardown(status_takes_no_arguments, teardown),
 		cmocka_unit_test_teardown(service_add_parses_every_option, teardown),
 		cmocka_unit_test_teardown(service_add_defaults_are_nat_and_default_table, teardown),
