@@ -34,7 +34,7 @@ const char *drv_addr_not_host(const union drv_addr *addr, __u8 family);
 const char *drv_addr_format(const union drv_addr *addr, __u8 family, char *buf, size_t len);
 /* Parse a port 1..65535; 0 or -EINVAL. */
 int drv_port_parse(const char *s, __u16 *port);
-/* Parse an unsigned decimal within [min, max]; 0 or -EINVAL / -ERANGE. */
+/* Parse an unsigned decimal (digits only) within [min, max]; 0 or -EINVAL / -ERANGE. */
 int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
 /* Is @name one the kernel takes for an interface (dev_valid_name)? */
 bool drv_ifname_valid(const char *name);

@@ -458,6 +458,33 @@ static void backend_rejects_bad_address_port_and_weight(void **state)
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 sideways", "'sideways'");
 }
 
+/* strtoull() skipped leading blanks: port " 81" was taken while "81 " was refused. */
+static void numbers_with_blanks_or_signs_are_refused(void **state)
+{
+	static const char *const port[] = { "service", "add",  "10.0.0.1", "port",
+					    " 81",     "snat", "10.0.1.1", NULL };
+	static const char *const tabbed[] = { "service", "add",	 "10.0.0.1", "port",
+					      "\t81",	 "snat", "10.0.1.1", NULL };
+	static const char *const weight[] = { "backend",  "add",    "10.0.0.1", "port", "80",
+					      "10.0.1.5", "weight", " 5",	NULL };
+	static const char *const tsize[] = { "service", "add", "10.0.0.1",   "port", "80",
+					     "mode",	"dsr", "table-size", " 251", NULL };
+	static const char *const ports[] = { "service", "add",	    "10.0.0.1",	  "port", "80",
+					     "snat",	"10.0.1.1", "snat-ports", " 1-5", NULL };
+	static const char *const watch[] = { "stats", "--watch", " 2", NULL };
+
+	(void)state;
+	assert_words_usage_error(port, "' 81'");
+	assert_words_usage_error(tabbed, "'\t81'");
+	assert_words_usage_error(weight, "' 5'");
+	assert_words_usage_error(tsize, "' 251'");
+	assert_words_usage_error(ports, "' 1-5'");
+	assert_words_usage_error(watch, "' 2'");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.5 weight +5", "'+5'");
+	assert_ok("service add 10.0.0.1 port 080 snat 10.0.1.1");
+	assert_int_equal(req.svc.key.port, htons(80));
+}
+
 static void backend_of_other_family_is_refused(void **state)
 {
 	(void)state;
@@ -647,6 +674,7 @@ int main(void)
 		cmocka_unit_test_teardown(backend_weight_zero_means_drain, teardown),
 		cmocka_unit_test_teardown(backend_states_parse, teardown),
 		cmocka_unit_test_teardown(backend_rejects_bad_address_port_and_weight, teardown),
+		cmocka_unit_test_teardown(numbers_with_blanks_or_signs_are_refused, teardown),
 		cmocka_unit_test_teardown(backend_of_other_family_is_refused, teardown),
 		cmocka_unit_test_teardown(backend_del_takes_only_addr_and_port, teardown),
 		cmocka_unit_test_teardown(backend_show_needs_svc, teardown),
