@@ -381,6 +381,13 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 		return fail(
 			p,
 			"mode dsr takes no 'snat': the packet reaches the node unchanged and the node answers the client from the VIP");
+	/* an option that would do nothing is refused, as the config refuses it */
+	if ((r->cmd == DRV_CLI_ADD || (r->svc_set & DRV_CLI_SVC_MODE)) &&
+	    r->svc.mode != DRV_MODE_NAT && (r->svc_set & DRV_CLI_SVC_PORTS))
+		return fail(
+			p,
+			"'snat-ports' is for mode nat: mode %s keeps the client's source port, so there is none to translate; leave it out",
+			drv_mode_name(r->svc.mode));
 	return 0;
 }
 

@@ -322,6 +322,15 @@ static int do_service(struct drv_ctl *ctl)
 		}
 		if (!(req.svc_set & DRV_CLI_SVC_MODE))
 			req.svc.mode = s.mode;
+		if ((req.svc_set & DRV_CLI_SVC_PORTS) && req.svc.mode != DRV_MODE_NAT) {
+			char buf[128];
+
+			/* stored and shown by -j, but never used: refused, as the config does */
+			pr_warn("Error: 'snat-ports' is for mode nat: service %s is mode %s, which keeps the client's source port; leave it out, or give mode nat (with snat ADDR) too\n",
+				drv_svc_key_str(&req.svc.key, buf, sizeof(buf)),
+				drv_mode_name(req.svc.mode));
+			return EXIT_FAILURE;
+		}
 		/* a switch to dsr drops the snat; one given for dsr is refused */
 		if (!(req.svc_set & DRV_CLI_SVC_SNAT))
 			req.svc.snat = req.svc.mode == DRV_MODE_DSR ? (union drv_addr){} : s.snat;

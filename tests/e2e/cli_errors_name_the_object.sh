@@ -118,6 +118,10 @@ for cmd in "-j service show" "service show" "-j status" "stats --watch 1 count 2
 done
 dr service add 10.0.0.9 port 80 mode dsr || fail "dsr service add failed"
 expect 1 "10.0.0.9" "mode dsr takes no snat" -- dr service set 10.0.0.9 port 80 snat 10.0.1.1
+expect 1 "10.0.0.9 port 80" "'snat-ports' is for mode nat" "mode dsr" -- \
+	dr service set 10.0.0.9 port 80 snat-ports 20000-20010
+expect 2 "'snat-ports' is for mode nat" "mode tunnel" -- \
+	dr service add 10.0.0.8 port 80 mode tunnel snat 10.0.1.1 snat-ports 20000-20010
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \

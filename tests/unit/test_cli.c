@@ -361,6 +361,22 @@ static void service_add_rejects_bad_snat_ports(void **state)
 			   "'1-70000'");
 }
 
+/* dsr and tunnel keep the client's source port: the range was stored, unused (the config refuses it). */
+static void snat_ports_are_refused_outside_mode_nat(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1 port 80 mode dsr snat-ports 20000-20010",
+			   "'snat-ports' is for mode nat: mode dsr");
+	assert_usage_error(
+		"service add 10.0.0.1 port 80 mode tunnel snat 10.0.1.1 snat-ports 20000-20010",
+		"'snat-ports' is for mode nat: mode tunnel");
+	assert_usage_error("service set 10.0.0.1 port 80 snat-ports 20000-20010 mode dsr",
+			   "'snat-ports' is for mode nat");
+	assert_ok("service add 10.0.0.1 port 80 mode nat snat 10.0.1.1 snat-ports 20000-20010");
+	/* set without a mode: the service's own mode decides, once it is read */
+	assert_ok("service set 10.0.0.1 port 80 snat-ports 20000-20010");
+}
+
 static void service_rejects_unknown_proto_and_words(void **state)
 {
 	(void)state;
@@ -665,6 +681,7 @@ int main(void)
 		cmocka_unit_test_teardown(service_add_nat_without_snat_is_refused, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_snat_of_other_family, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_bad_snat_ports, teardown),
+		cmocka_unit_test_teardown(snat_ports_are_refused_outside_mode_nat, teardown),
 		cmocka_unit_test_teardown(service_rejects_unknown_proto_and_words, teardown),
 		cmocka_unit_test_teardown(service_del_and_show_take_only_svc, teardown),
 		cmocka_unit_test_teardown(service_set_records_only_given_options, teardown),
