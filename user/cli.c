@@ -649,6 +649,18 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 	return 0;
 }
 
+static const struct kw objs[] = { { "attach", DRV_CLI_ATTACH },
+				  { "detach", DRV_CLI_DETACH },
+				  { "status", DRV_CLI_STATUS },
+				  { "service", DRV_CLI_SERVICE },
+				  { "backend", DRV_CLI_BACKEND },
+				  { "stats", DRV_CLI_STATS },
+				  { "lookup", DRV_CLI_LOOKUP },
+				  { "run", DRV_CLI_RUN },
+				  { "version", DRV_CLI_VERSION },
+				  { "node-setup", DRV_CLI_NODE_SETUP },
+				  {} };
+
 /* Split the global options from the words; everything after `run` is left alone. */
 static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
 			size_t len)
@@ -661,7 +673,10 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 
 		/* "-3" is a (bad) value, not an option: the keyword before it names the error. */
 		if (in_run || a[0] != '-' || !a[1] || isdigit((unsigned char)a[1])) {
-			if (!positional_seen && !strcmp(a, "run"))
+			int obj;
+
+			/* `run` by any of its prefixes, as drv_cli_parse() takes it */
+			if (!positional_seen && !kw_select(a, objs, &obj) && obj == DRV_CLI_RUN)
 				in_run = true;
 			positional_seen = true;
 			r->words[n++] = argv[i];
@@ -733,17 +748,6 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 
 int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_t len)
 {
-	static const struct kw objs[] = { { "attach", DRV_CLI_ATTACH },
-					  { "detach", DRV_CLI_DETACH },
-					  { "status", DRV_CLI_STATUS },
-					  { "service", DRV_CLI_SERVICE },
-					  { "backend", DRV_CLI_BACKEND },
-					  { "stats", DRV_CLI_STATS },
-					  { "lookup", DRV_CLI_LOOKUP },
-					  { "run", DRV_CLI_RUN },
-					  { "version", DRV_CLI_VERSION },
-					  { "node-setup", DRV_CLI_NODE_SETUP },
-					  {} };
 	struct pctx p = { .err = err, .len = len };
 	const char *w;
 	int n, v, i, rc;

@@ -181,6 +181,22 @@ static void run_passes_every_following_word_to_the_agent(void **state)
 	assert_string_equal(req.bpffs, "/tmp/z");
 }
 
+/* `drover ru config F --check` said "unknown option '--check'": only "run" itself passed words on. */
+static void run_by_prefix_passes_every_following_word_to_the_agent(void **state)
+{
+	(void)state;
+	assert_ok("ru config /etc/drover.yaml --check");
+	assert_int_equal(req.obj, DRV_CLI_RUN);
+	assert_int_equal(req.run_argc, 3);
+	assert_string_equal(req.run_argv[2], "--check");
+	assert_ok("-v r -c /etc/drover.yaml --detach-on-exit -v");
+	assert_int_equal(req.obj, DRV_CLI_RUN);
+	assert_int_equal(req.run_argc, 4);
+	assert_string_equal(req.run_argv[0], "-c");
+	assert_string_equal(req.run_argv[3], "-v");
+	assert_int_equal(req.verbose, 1);
+}
+
 static void attach_parses_ifname_mode_and_force(void **state)
 {
 	(void)state;
@@ -665,6 +681,8 @@ int main(void)
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
 		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
+		cmocka_unit_test_teardown(run_by_prefix_passes_every_following_word_to_the_agent,
+					  teardown),
 		cmocka_unit_test_teardown(attach_parses_ifname_mode_and_force, teardown),
 		cmocka_unit_test_teardown(attach_rejects_bad_words, teardown),
 		cmocka_unit_test_teardown(detach_parses_ifname_and_keep_maps, teardown),
