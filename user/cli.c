@@ -588,6 +588,8 @@ static int parse_attach(struct pctx *p, struct drv_cli_req *r)
 				return fail(p, "mode '%s' is not native or skb", w);
 			r->xdp_mode = (enum drv_xdp_mode)v;
 		} else if (!strcmp(w, "force")) {
+			if (r->force)
+				return fail(p, "'force' given twice");
 			r->force = true;
 		} else {
 			return fail(p,
@@ -607,7 +609,9 @@ static int parse_detach(struct pctx *p, struct drv_cli_req *r)
 	if (err)
 		return err;
 	while ((w = next(p))) {
-		if (!strcmp(w, "keep-maps"))
+		if (!strcmp(w, "keep-maps") && r->keep_maps)
+			return fail(p, "'keep-maps' given twice");
+		else if (!strcmp(w, "keep-maps"))
 			r->keep_maps = true;
 		else
 			return fail(p, "what is '%s'? (detach IFNAME [keep-maps])", w);
@@ -633,6 +637,8 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 	while ((w = peek(p))) {
 		if (!strcmp(w, "undo")) {
 			next(p);
+			if (c->undo)
+				return fail(p, "'undo' given twice");
 			c->undo = true;
 			continue;
 		}
@@ -641,6 +647,10 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 		err = parse_addr(p, "VIP", &c->vips[c->n], &c->family[c->n]);
 		if (err)
 			return err;
+		for (size_t i = 0; i < c->n; i++)
+			if (c->family[i] == c->family[c->n] &&
+			    !memcmp(&c->vips[i], &c->vips[c->n], sizeof(c->vips[i])))
+				return fail(p, "VIP %s is given twice", w);
 		c->n++;
 	}
 	if (!c->n)

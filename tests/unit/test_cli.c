@@ -253,6 +253,19 @@ static void attach_and_detach_refuse_names_the_kernel_refuses(void **state)
 	assert_ok("detach veth-lb_1");
 }
 
+/* 'attach e0 force force' was taken, like every flag given twice; keyword options were refused. */
+static void flags_given_twice_are_refused(void **state)
+{
+	(void)state;
+	assert_usage_error("attach eth0 force force", "'force' given twice");
+	assert_usage_error("detach eth0 keep-maps keep-maps", "'keep-maps' given twice");
+	assert_usage_error("node-setup dsr 10.0.0.1 undo undo", "'undo' given twice");
+	assert_usage_error("node-setup dsr 10.0.0.1 10.0.0.2 10.0.0.1",
+			   "VIP 10.0.0.1 is given twice");
+	assert_usage_error("node-setup tunnel fd00::1 fd00:0::1", "VIP fd00:0::1 is given twice");
+	assert_ok("node-setup dsr 10.0.0.1 10.0.0.2 undo");
+}
+
 static void status_takes_no_arguments(void **state)
 {
 	(void)state;
@@ -688,6 +701,7 @@ int main(void)
 		cmocka_unit_test_teardown(detach_parses_ifname_and_keep_maps, teardown),
 		cmocka_unit_test_teardown(attach_and_detach_refuse_names_the_kernel_refuses,
 					  teardown),
+		cmocka_unit_test_teardown(flags_given_twice_are_refused, teardown),
 		cmocka_unit_test_teardown(status_takes_no_arguments, teardown),
 		cmocka_unit_test_teardown(service_add_parses_every_option, teardown),
 		cmocka_unit_test_teardown(service_add_defaults_are_nat_and_default_table, teardown),
