@@ -480,11 +480,13 @@ static bool looks_like_addr(const char *w)
 
 static int parse_stats(struct pctx *p, struct drv_cli_req *r)
 {
+	static const struct kw show[] = { { "show", 0 }, { "list", 0 }, {} };
 	const char *w = peek(p);
-	int err;
+	int err, v;
 
 	r->cmd = DRV_CLI_SHOW;
-	if (w && !strcmp(w, "show"))
+	/* its one command, by prefix and alias like every other one */
+	if (w && !kw_select(w, show, &v))
 		next(p);
 	if (looks_like_addr(peek(p))) {
 		err = parse_svc(p, &r->svc.key);

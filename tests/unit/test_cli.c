@@ -571,6 +571,11 @@ static void stats_parses_svc_watch_and_count(void **state)
 	assert_int_equal(req.count, 3);
 	assert_ok("stats watch 5");
 	assert_int_equal(req.watch_s, 5);
+	/* show by prefix and its alias list, as for service and backend */
+	assert_ok("stats sh 10.0.0.1 port 80");
+	assert_true(req.has_svc);
+	assert_ok("stats list --watch 1");
+	assert_int_equal(req.watch_s, 1);
 	assert_usage_error("--watch 5 stats", "'--watch'");
 }
 
