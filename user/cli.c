@@ -459,6 +459,11 @@ static int parse_backend(struct pctx *p, struct drv_cli_req *r)
 			b->state = (__u8)v;
 		}
 	}
+	/* port only says which backend: like service set, a set needs something to change */
+	if (r->cmd == DRV_CLI_SET && !(r->be_set & (DRV_CLI_BE_WEIGHT | DRV_CLI_BE_STATE)))
+		return fail(
+			p,
+			"backend set changes nothing without 'weight N' or a state (up, drain, down)");
 	if ((r->be_set & DRV_CLI_BE_WEIGHT) && !b->weight) {
 		if (!(r->be_set & DRV_CLI_BE_STATE))
 			b->state = DRV_BE_DRAIN; /* weight 0 drains */

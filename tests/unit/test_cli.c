@@ -530,6 +530,16 @@ static void numbers_with_blanks_or_signs_are_refused(void **state)
 	assert_int_equal(req.svc.key.port, htons(80));
 }
 
+/* It exited 0 having changed nothing, where service set says so. */
+static void backend_set_without_a_change_is_refused(void **state)
+{
+	(void)state;
+	assert_usage_error("backend set 10.0.0.1 port 80 10.0.1.5", "changes nothing");
+	assert_usage_error("backend set 10.0.0.1 port 80 10.0.1.5 port 8080", "changes nothing");
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 port 8080 weight 2");
+	assert_ok("backend set 10.0.0.1 port 80 10.0.1.5 drain");
+}
+
 static void backend_of_other_family_is_refused(void **state)
 {
 	(void)state;
@@ -729,6 +739,7 @@ int main(void)
 		cmocka_unit_test_teardown(backend_states_parse, teardown),
 		cmocka_unit_test_teardown(backend_rejects_bad_address_port_and_weight, teardown),
 		cmocka_unit_test_teardown(numbers_with_blanks_or_signs_are_refused, teardown),
+		cmocka_unit_test_teardown(backend_set_without_a_change_is_refused, teardown),
 		cmocka_unit_test_teardown(backend_of_other_family_is_refused, teardown),
 		cmocka_unit_test_teardown(backend_del_takes_only_addr_and_port, teardown),
 		cmocka_unit_test_teardown(backend_show_needs_svc, teardown),
