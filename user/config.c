@@ -823,9 +823,7 @@ static int parse_ifaces(struct pctx *p, yaml_node_t *n, struct drv_config *cfg)
 	}
 	for (i = 0; i < cnt && !err; i++) {
 		err = get_str(p, items[i], "interfaces", cfg->ifaces[i], IF_NAMESIZE);
-		/* The kernel's own rule (dev_valid_name). */
-		if (!err && (!cfg->ifaces[i][0] || !strcmp(cfg->ifaces[i], ".") ||
-			     !strcmp(cfg->ifaces[i], "..") || strpbrk(cfg->ifaces[i], "/: \t")))
+		if (!err && !drv_ifname_valid(cfg->ifaces[i]))
 			err = perr(
 				p, items[i],
 				"'%s' is not an interface name (not empty, '.' or '..'; no '/', ':' or blanks)",
