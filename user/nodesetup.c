@@ -102,8 +102,8 @@ static int vip_addr(const union drv_addr *vip, __u8 family, bool del)
 		err = 0;
 	drv_addr_format(vip, family, buf, sizeof(buf));
 	if (err)
-		pr_warn("node-setup: couldn't %s VIP %s %s lo: %s\n", del ? "remove" : "add", buf,
-			del ? "from" : "to", strerror(-err));
+		pr_warn("Error: node-setup couldn't %s VIP %s %s lo: %s (it needs CAP_NET_ADMIN in the node's network namespace)\n",
+			del ? "remove" : "add", buf, del ? "from" : "to", strerror(-err));
 	else
 		pr_info("node-setup: VIP %s %s lo\n", buf, del ? "removed from" : "on");
 	return err;
@@ -141,8 +141,9 @@ static int tunnel_add(const char *name, const char *kind)
 		err = req.i.ifi_index ? nl_talk(&req.h) : -ENODEV;
 	}
 	if (err)
-		pr_warn("node-setup: couldn't create %s device %s: %s (is the %s module available?)\n",
-			kind, name, strerror(-err), !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel");
+		pr_warn("Error: node-setup couldn't create %s device %s: %s; load the kernel's %s module (modprobe %s), or use a service in mode dsr\n",
+			kind, name, strerror(-err), !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel",
+			!strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel");
 	else
 		pr_info("node-setup: %s device %s up (decapsulates from any balancer)\n", kind,
 			name);
@@ -161,7 +162,8 @@ static int link_del(const char *name)
 		return 0;
 	err = nl_talk(&req.h);
 	if (err)
-		pr_warn("node-setup: couldn't remove device %s: %s\n", name, strerror(-err));
+		pr_warn("Error: node-setup couldn't remove device %s: %s (ip link del %s)\n", name,
+			strerror(-err), name);
 	return err;
 }
 
@@ -207,8 +209,8 @@ static int arp_keep_off_vips(void)
 			continue;
 		e = drv_devconf_set(it->if_index, ids, vals, 2);
 		if (e) {
-			pr_warn("node-setup: couldn't set arp_ignore=1 arp_announce=2 on %s: %s\n",
-				it->if_name, strerror(-e));
+			pr_warn("Error: node-setup couldn't set arp_ignore=1 arp_announce=2 on %s: %s; without them %s answers ARP for the VIPs\n",
+				it->if_name, strerror(-e), it->if_name);
 			err = e;
 		}
 	}
@@ -265,18 +267,19 @@ int drv_node_setup(const struct drv_node_conf *c)
 		if (drv_net_conf("ipv4", "all", "rp_filter") == 1)
 			pr_warn("Warning: net.ipv4.conf.all.rp_filter is 1 (strict): the kernel applies the larger of it and %s's 0, so packets decapsulated there are dropped when their client's address routes through another interface; make it loose: sysctl -w net.ipv4.conf.all.rp_filter=2\n",
 				DRV_NODE_TUN4);
-		err = tunnel_add(DRV_NODE_TUN4, "ipip") ?: err;
+		e = tunnel_add(DRV_NODE_TUN4, "ipip");
+		err = e ?: err;
 		/*
 		 * Decapsulated packets come from clients routed elsewhere: no
 		 * reverse-path check on the device. The kernel uses the larger of
 		 * this and conf/all/rp_filter, so a node with all=1 (strict) must
 		 * lower that to 2 (loose) or 0 itself.
 		 */
-		tun = (int)if_nametoindex(DRV_NODE_TUN4);
-		e = tun ? drv_devconf_set(tun, rp, off, 1) : -ENODEV;
+		tun = e ? 0 : (int)if_nametoindex(DRV_NODE_TUN4);
+		e = tun ? drv_devconf_set(tun, rp, off, 1) : 0;
 		if (e)
-			pr_warn("node-setup: couldn't turn rp_filter off on %s: %s\n",
-				DRV_NODE_TUN4, strerror(-e));
+			pr_warn("Error: node-setup couldn't turn rp_filter off on %s: %s; set it: sysctl -w net.ipv4.conf.%s.rp_filter=0\n",
+				DRV_NODE_TUN4, strerror(-e), DRV_NODE_TUN4);
 		err = e ?: err;
 	}
 	if (c->mode == DRV_MODE_TUNNEL && v6)
