@@ -469,12 +469,16 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 	return health_keys_fit_kind(p, n, hc);
 }
 
+#define DRV_HC_INTERVAL_MAX_MS (3600u * 1000)
+
 /* Cross-field rules of a resolved health check; @n is where to point. */
 static int check_health(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf *hc)
 {
-	if (hc->interval_ms < 100)
-		return perr(p, n, "health interval is %ums, must be at least 100ms",
-			    hc->interval_ms);
+	if (hc->interval_ms < 100 || hc->interval_ms > DRV_HC_INTERVAL_MAX_MS)
+		return perr(
+			p, n,
+			"health interval is %ums, must be 100ms to 1h (a failed node leaves the table only after fall × interval)",
+			hc->interval_ms);
 	if (hc->timeout_ms < 10 || hc->timeout_ms > hc->interval_ms)
 		return perr(
 			p, n,

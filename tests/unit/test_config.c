@@ -558,6 +558,8 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD
 		  "    ports: [80]\n    health: {interval: soon}\n    nodes: [10.0.0.11]\n",
 		  7, 24, "'interval' is not a duration");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 2h}\n    nodes: [10.0.0.11]\n",
+		  7, 13, "health interval is 7200000ms, must be 100ms to 1h");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, path: healthz}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 32, "'path' must start with '/'");
