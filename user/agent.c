@@ -1379,7 +1379,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "%s\n", err_text);
 		ret = 2;
-		goto out_free;
+		goto out_free_cfg; /* NULL unless only the TLS check failed */
 	}
 	if (check_only) {
 		/* what start-up would warn about on this host: said, not refused */
@@ -1498,7 +1498,6 @@ out_sigmask:
 	drv_want_free(&ag->applied);
 out_free_cfg:
 	drv_config_free(ag->cfg);
-out_free:
 	pthread_mutex_destroy(&ag->lock);
 	free(ag);
 	return ret;
