@@ -11,6 +11,8 @@
 #define __DROVER_BPF_CSUM_H
 
 #include <linux/types.h>
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
 
 /* Add the change of one 16-bit word from @from to @to. */
 static __always_inline __u32 csum_add16(__u32 acc, __u16 from, __u16 to)
@@ -60,6 +62,21 @@ static __always_inline __u16 csum_fold(__u32 s)
 static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
 {
 	return csum_fold((__u16)~check + acc);
+}
+
+/*
+ * ip4_ttl_add - add @delta to an IPv4 TTL (that stays within 0..255)
+ * TTL and protocol are one word of the header checksum; it is read and
+ * written as one (a byte store then a word load of the same bytes is a type
+ * the compiler may reorder).
+ * Return: the checksum change, for csum_apply on iph->check.
+ */
+static __always_inline __u32 ip4_ttl_add(struct iphdr *iph, int delta)
+{
+	__u16 *w = (__u16 *)&iph->ttl, old = *w;
+
+	*w = bpf_htons((__u16)(bpf_ntohs(old) + delta * 0x100));
+	return csum_add16(0, old, *w);
 }
 
 #endif /* __DROVER_BPF_CSUM_H */

@@ -18,6 +18,7 @@
 
 #include "drover/maps.h"
 
+#include "lib/csum.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/stats.h"
@@ -34,6 +35,18 @@ static __always_inline int fwd_check_ttl(struct xdp_md *ctx, struct pkt *p)
 	if ((p->ip4 && p->ip4->ttl <= 1) || (p->ip6 && p->ip6->hop_limit <= 1))
 		return stats_drop(ctx, DRV_STAT_DROP_TTL);
 	return DRV_CONTINUE;
+}
+
+/*
+ * Give back the TTL / hop limit a rewrite took off, for a packet left to the
+ * stack after all: the kernel's forwarding takes one off itself.
+ */
+static __always_inline void fwd_ttl_restore(struct pkt *p)
+{
+	if (p->ip4)
+		p->ip4->check = csum_apply(p->ip4->check, ip4_ttl_add(p->ip4, 1));
+	else if (p->ip6)
+		p->ip6->hop_limit++;
 }
 
 /* A packet handed on unrouted (dsr, tunnel): dropped only if its TTL / hop limit is 0. */

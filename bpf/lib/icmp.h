@@ -167,10 +167,7 @@ static __always_inline void icmp_rewrite(struct pkt *p, struct icmp_quote *q,
 		o_acc = csum_add32(o_acc, o->daddr, odst->v4);
 		o->saddr = osrc->v4;
 		o->daddr = odst->v4;
-		old = *(__u16 *)&o->ttl;
-		o->ttl--;
-		o_acc = csum_add16(o_acc, old, *(__u16 *)&o->ttl);
-		o->check = csum_apply(o->check, o_acc);
+		o->check = csum_apply(o->check, o_acc + ip4_ttl_add(o, -1));
 	} else if (p->ip6 && q->ip6) {
 		struct ipv6hdr *o = p->ip6, *qi = q->ip6;
 
@@ -259,10 +256,13 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	default:
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 	}
-	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, pkt_l3_len(p), &mtu, &act);
+	nhc = lb_backend_nh(ctx, p, be_id, be, svc, now, 0, &mtu, &act);
 	/* Too long for the way on (a router's error is short; a forged one): no error answers an error. */
 	if (act == DRV_FWD_TOO_BIG || (nhc && mtu && pkt_l3_len(p) > mtu))
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+	/* Left to the stack (no neighbour yet): its forwarding takes the TTL off, not drover. */
+	if (act == XDP_PASS && svc->mode == DRV_MODE_NAT)
+		fwd_ttl_restore(p);
 	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
 	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
 }
@@ -301,6 +301,8 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 	act = fwd_resolve(ctx, p, &n->vip, &n->client, pkt_l3_len(p), &nh, &mtu, &via_gw, true);
 	if (act == DRV_FWD_TOO_BIG)
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+	if (act == XDP_PASS)
+		fwd_ttl_restore(p); /* left to the stack: its forwarding takes the TTL off */
 	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
 	if (act != DRV_CONTINUE)
 		return act >= 0 ? act : XDP_PASS;

@@ -145,8 +145,7 @@ static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *sad
 					bool routed)
 {
 	struct tcphdr *th = p->tcp;
-	__u32 acc = 0, ttl_acc;
-	__u16 old_ttl;
+	__u32 acc = 0;
 
 	acc = csum_add16(acc, th->source, sport);
 	acc = csum_add16(acc, th->dest, dport);
@@ -160,11 +159,8 @@ static __always_inline void nat_rewrite(struct pkt *p, const union drv_addr *sad
 		ip_acc = csum_add32(ip_acc, iph->daddr, daddr->v4);
 		iph->saddr = saddr->v4;
 		iph->daddr = daddr->v4;
-		old_ttl = *(__u16 *)&iph->ttl;
-		if (routed)
-			iph->ttl--;
-		ttl_acc = csum_add16(ip_acc, old_ttl, *(__u16 *)&iph->ttl);
-		iph->check = csum_apply(iph->check, ttl_acc);
+		iph->check =
+			csum_apply(iph->check, routed ? ip_acc + ip4_ttl_add(iph, -1) : ip_acc);
 		acc += ip_acc;
 	} else if (p->ip6) {
 		struct ipv6hdr *ip6 = p->ip6;

@@ -1787,6 +1787,46 @@ static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
 }
 
+/*
+ * The next hop of a translated error has no neighbour entry yet: the error
+ * goes to the stack readdressed, its TTL kept (the kernel's forwarding takes
+ * one off), its MACs as they came; both ways, to a node and to a client.
+ */
+static void icmp_error_left_to_the_stack_keeps_its_ttl(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK), syn = syn4, sent;
+	struct icmp_spec in, want;
+
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 0);
+	be_put(e, 5, "10.2.0.15", 8080, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 5);
+	assert_int_equal(run(e, &syn4, ifa), XDP_PASS); /* node 5: no neighbour entry */
+	reply.saddr = "10.2.0.15";
+	in = too_big_to_vip(data_to_client(reply, "10.0.0.100", "10.1.0.2", 80), "10.1.0.9", 28);
+	want = icmp_forwarded(in, in.smac, in.dmac, "10.2.0.1", "10.2.0.15",
+			      quoted_as_sent(reply, 100));
+	want.ttl = 64;
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+
+	/* a client with no neighbour entry (10.1.0.4, on drva's link) */
+	std_v4(e, 20001, 20001);
+	syn.saddr = "10.1.0.4";
+	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
+	sent = syn4_at_node(20001);
+	sent.payload = 100;
+	in = too_big_to_snat(sent, "10.2.0.50", 28);
+	want = too_big_at_client(in, syn);
+	memcpy(want.smac, in.smac, ETH_ALEN);
+	memcpy(want.dmac, in.dmac, ETH_ALEN);
+	want.ttl = 64;
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_PASS);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
+}
+
 /* A router toward the nodes answers a forwarded packet with an error to the SNAT address. */
 static void icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client(void **state)
 {
@@ -2496,6 +2536,7 @@ int main(void)
 		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		T(icmp_too_big_v6_about_a_reply_goes_to_the_flows_node),
 		T(icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client),
+		T(icmp_error_left_to_the_stack_keeps_its_ttl),
 		T(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
 		T(icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged),
 		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
