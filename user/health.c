@@ -573,21 +573,25 @@ static void do_tls(struct drv_health *h, struct drv_check *c)
 		ssl_fail(h, c, "TLS handshake", r);
 }
 
+const char *drv_hc_tls_name(const struct drv_hc_conf *hc, char *buf, size_t len)
+{
+	char *colon;
+
+	if (hc->sni[0])
+		return hc->sni;
+	/* `host` is the Host header, maybe name:port; the TLS name is the name alone. */
+	snprintf(buf, len, "%s", hc->host);
+	colon = strchr(buf, ':');
+	if (buf[0] != '[' && colon && !strchr(colon + 1, ':'))
+		*colon = 0;
+	return buf[0] && buf[0] != '[' && !is_ip_literal(buf) ? buf : NULL;
+}
+
 static void start_tls(struct drv_health *h, struct drv_check *c)
 {
 	const struct drv_hc_conf *hc = c->conf;
-	char host[sizeof(hc->host)], a[DRV_ADDR_STRLEN], *colon;
-	const char *name = NULL;
-
-	/* `host` is the Host header, maybe name:port; the TLS name is the name alone. */
-	snprintf(host, sizeof(host), "%s", hc->host);
-	colon = strchr(host, ':');
-	if (host[0] != '[' && colon && !strchr(colon + 1, ':'))
-		*colon = 0;
-	if (hc->sni[0])
-		name = hc->sni;
-	else if (host[0] && host[0] != '[' && !is_ip_literal(host))
-		name = host;
+	char host[sizeof(hc->host)], a[DRV_ADDR_STRLEN];
+	const char *name = drv_hc_tls_name(hc, host, sizeof(host));
 
 	c->ssl = SSL_new(c->ssl_ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {

@@ -76,6 +76,15 @@ struct drv_health {
  */
 int drv_hc_tls_check(const struct drv_hc_conf *hc, char *err, size_t len);
 
+/**
+ * drv_hc_tls_name - the name a TLS check sends (SNI) and verifies
+ * @buf: room for the name when it comes from `host` (sizeof hc->host)
+ * Return: `sni` if set, else `host` without its :port, else NULL (an IP
+ * literal is no name: the certificate is then matched against the node's
+ * address).
+ */
+const char *drv_hc_tls_name(const struct drv_hc_conf *hc, char *buf, size_t len);
+
 int drv_health_init(struct drv_health *h);
 void drv_health_fini(struct drv_health *h); /* aborts running checks, keeps the drv_checks */
 /* Start checking @c: first check within min(interval, 1 s). 0 or -errno (message logged). */

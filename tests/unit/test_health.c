@@ -99,6 +99,39 @@ static struct drv_hc_conf http_conf(const char *body, __u16 code1, __u16 code2)
 
 #define EVAL(s, complete, hc) drv_http_evaluate(s, strlen(s), complete, hc, why, sizeof(why))
 
+/* The TLS name: sni, else host without its port; an address is no name. */
+static void tls_name_is_sni_or_the_host_without_its_port(void **state)
+{
+	static const struct {
+		const char *host, *sni, *want;
+	} cases[] = {
+		{ "rancher.example.com", "", "rancher.example.com" },
+		{ "rancher.example.com:8443", "", "rancher.example.com" },
+		{ "rancher.example.com:8443", "kubernetes", "kubernetes" },
+		{ "10.0.2.11:443", "", NULL },
+		{ "10.0.2.11", "", NULL },
+		{ "[fd02::11]:443", "", NULL },
+		{ "fd02::11", "", NULL },
+		{ "", "", NULL },
+	};
+	char buf[sizeof(((struct drv_hc_conf *)0)->host)];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct drv_hc_conf hc = {};
+		const char *got;
+
+		snprintf(hc.host, sizeof(hc.host), "%s", cases[i].host);
+		snprintf(hc.sni, sizeof(hc.sni), "%s", cases[i].sni);
+		got = drv_hc_tls_name(&hc, buf, sizeof(buf));
+		if (cases[i].want)
+			assert_string_equal(got ? got : "(none)", cases[i].want);
+		else if (got)
+			fail_msg("host '%s': TLS name '%s', want none", cases[i].host, got);
+	}
+}
+
 static void http_status_in_expect_passes_others_fail(void **state)
 {
 	struct drv_hc_conf hc = http_conf("", 200, 204);
@@ -626,6 +659,7 @@ int main(void)
 		cmocka_unit_test(node_comes_back_after_exactly_rise_passes),
 		cmocka_unit_test(flapping_node_never_reaches_fall),
 		cmocka_unit_test(rise_and_fall_of_one_flip_on_each_result),
+		cmocka_unit_test(tls_name_is_sni_or_the_host_without_its_port),
 		cmocka_unit_test(http_status_in_expect_passes_others_fail),
 		cmocka_unit_test(http_partial_status_line_waits_for_more),
 		cmocka_unit_test(http_pass_waits_for_the_whole_response),
