@@ -67,8 +67,9 @@ static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
 /*
  * ip4_ttl_add - add @delta to an IPv4 TTL (that stays within 0..255)
  * TTL and protocol are one word of the header checksum; it is read and
- * written as one (a byte store then a word load of the same bytes is a type
- * the compiler may reorder).
+ * written as that word only: a byte store to the TTL followed by a word load
+ * of it breaks C's aliasing rules, and the compiler may then load the old
+ * word (it did, in fwd_ttl_restore's first version).
  * Return: the checksum change, for csum_apply on iph->check.
  */
 static __always_inline __u32 ip4_ttl_add(struct iphdr *iph, int delta)
