@@ -27,6 +27,11 @@ int drover_xdp(struct xdp_md *ctx)
 	act = parse_ip(ctx, &p);
 	if (act >= 0)
 		goto out;
+	/* A frame to a group MAC was not sent to this router: the stack decides. */
+	if (p.eth->h_dest[0] & 1) {
+		act = XDP_PASS;
+		goto out;
+	}
 	if (p.icmp) {
 		/* drover_icmp counts its own verdict; without it, ICMP passes. */
 		bpf_tail_call(ctx, &DRV_MAP_PROGS, DRV_PROG_ICMP);

@@ -689,9 +689,6 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct pkt *p)
 	struct drv_svc_key sk = {};
 	struct drv_svc *svc;
 
-	/* A frame to a group MAC was not sent to this router: the stack decides. */
-	if (p->eth->h_dest[0] & 1)
-		return XDP_PASS;
 	sk.vip = p->key.daddr;
 	sk.port = p->key.dport;
 	sk.proto = IPPROTO_TCP;

@@ -1749,6 +1749,11 @@ static void icmp_too_big_v4_about_a_reply_goes_to_the_flows_node(void **state)
 
 	std_v4(e, 20000, 20000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	/* Sent to a group MAC: not to this router, the stack decides (as for TCP). */
+	in.dmac[0] = 0x01;
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	in.dmac[0] = 0x02;
 	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
 	expect_icmp(e, &want);
 	/* A quote cut right after the ports and sequence number (no TCP checksum in it). */
