@@ -373,6 +373,13 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	if (seen != now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) != seen &&
 	    !nat_is_flow(cur, p))
 		return false;
+	/*
+	 * Time moved on: the replies look their next hop up again. lb_reply does
+	 * that only when a second has passed since last_seen_ns, which a client
+	 * sending every second would otherwise keep from ever happening.
+	 */
+	if (seen != now)
+		cur->nh.ifindex = 0;
 	/* The forward direction opens the entry; a close from either side sticks. */
 	if (cur->state != DRV_FLOW_CLOSING)
 		cur->state = state;

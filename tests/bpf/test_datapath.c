@@ -1622,6 +1622,31 @@ static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 }
 
 /*
+ * The next hop toward a client is looked up again a second after the last,
+ * also while the client's own packets keep the reply entry fresh (a gateway
+ * failover on the clients' side changes its MAC under a busy flow).
+ */
+static void changed_client_mac_is_used_while_the_client_keeps_sending(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, reply = reply4_from_node(20000, TCP_ACK);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(e->out[5], 0x02);
+	assert_int_equal(
+		sh("ip neigh replace 10.1.0.2 lladdr 02:00:00:00:01:99 dev drva nud permanent"),
+		0);
+	age(e, 20000, &syn4, 1500);
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT); /* touches the reply entry */
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	sh("ip neigh replace 10.1.0.2 lladdr 02:00:00:00:01:02 dev drva nud permanent");
+	assert_int_equal(e->out[5], 0x99);
+}
+
+/*
  * ICMP too-big errors about flows (bpf/lib/icmp.h). Every expected frame is
  * built from scratch with its checksums (outer IPv4, ICMP, the quote's IPv4
  * and TCP) computed by pkt_build_icmp, so a byte-equal output proves the
@@ -2535,6 +2560,7 @@ int main(void)
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
 		T(egress_device_without_drover_is_dropped_as_fib),
 		T(changed_node_mac_is_used_after_the_cache_ttl),
+		T(changed_client_mac_is_used_while_the_client_keeps_sending),
 		T(dsr_syn_changes_only_macs),
 		T(dsr_to_node_behind_gateway_is_dropped),
 		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
