@@ -73,7 +73,7 @@ help:
 	@echo 'make image      static binary and OCI image (buildah; root)'
 	@echo 'make test-image check the manifests and run the image in a lab (root; installs podman)'
 	@echo 'make deps       install the Debian build dependencies (scripts/install-deps.sh)'
-	@echo 'make check      clang-format and static checks'
+	@echo 'make check      clang-format (the house style) over bpf/ and user/'
 	@echo 'make clean      remove .output'
 
 deps:

@@ -222,7 +222,7 @@ enum drv_stat {
 	DRV_STAT_DROP_IP_TRUNC,		/* IPv4/IPv6 header cut short */
 	DRV_STAT_DROP_IP_BAD,		/* bad version, IHL, total/payload length */
 	DRV_STAT_DROP_IP_FRAG,		/* IPv4/IPv6 fragment to a VIP */
-	DRV_STAT_DROP_IP6_EXT,		/* IPv6 extension header chain too long or cut */
+	DRV_STAT_DROP_IP6_EXT,		/* IPv6 extension header cut short (a chain too long passes) */
 	DRV_STAT_DROP_TCP_TRUNC,	/* TCP header cut short */
 	DRV_STAT_DROP_TCP_BAD,		/* bad TCP data offset */
 	DRV_STAT_DROP_NO_BACKEND,	/* service has no usable backend */
