@@ -99,6 +99,6 @@ esac
 
 echo
 [ -z "$failed_names" ] || echo "failed:$failed_names"
-[ "$skipped" -eq 0 ] || echo "!!! $skipped SKIPPED (each says why above): run as root on a kernel with BPF, netns and IPIP"
+[ "$skipped" -eq 0 ] || echo "!!! $skipped SKIPPED (each says why above): run as root on a kernel with BPF, netns, IPIP and XDP live frames"
 echo "$tier: $passed passed, $failed failed, $skipped skipped ($(($(date +%s) - start_all)) s)"
 [ "$failed" -eq 0 ]
