@@ -263,8 +263,12 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	/* Left to the stack (no neighbour yet): its forwarding takes the TTL off, not drover. */
 	if (act == XDP_PASS && svc->mode == DRV_MODE_NAT)
 		fwd_ttl_restore(p);
-	stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
-	return nhc ? fwd_send(ctx, p, &nhc->nh) : act;
+	if (nhc)
+		act = fwd_send(ctx, p, &nhc->nh);
+	/* Sent on, or to the stack: one the next hop drops (blackhole, no drover on the egress) was not. */
+	if (act != XDP_DROP)
+		stats_count(DRV_STAT_ICMP_TO_NODE, p->len);
+	return act;
 }
 
 /**
@@ -303,10 +307,12 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 	if (act == XDP_PASS)
 		fwd_ttl_restore(p); /* left to the stack: its forwarding takes the TTL off */
-	stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
-	if (act != DRV_CONTINUE)
-		return act >= 0 ? act : XDP_PASS;
-	return fwd_send(ctx, p, &nh);
+	if (act == DRV_CONTINUE)
+		act = fwd_send(ctx, p, &nh);
+	/* As icmp_to_node: counted only when it goes on (fwd_resolve returns a verdict ≥ 0 here). */
+	if (act != XDP_DROP)
+		stats_count(DRV_STAT_ICMP_TO_CLIENT, p->len);
+	return act;
 }
 
 /**

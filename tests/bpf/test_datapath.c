@@ -2406,6 +2406,53 @@ static void icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on(void
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
 }
 
+/*
+ * icmp_to_node / icmp_to_client count errors sent on (or left to the stack),
+ * not ones the next hop then drops: a node or client behind a blackhole
+ * route, an egress device without drover.
+ */
+static void icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec syn = syn4, sent = syn4_at_node(20000);
+	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
+	__u32 k = ifc;
+
+	/* node 1 behind the blackhole: its flow is recorded though its SYN is dropped */
+	std_v4(e, 20000, 20000);
+	be_put(e, 1, "10.9.0.1", 8080, 0, DRV_BE_UP, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_DROP);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+
+	/* a client behind the blackhole */
+	std_v4(e, 20001, 20001);
+	syn.saddr = "10.9.0.5";
+	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
+	sent = syn4_at_node(20001);
+	sent.payload = 100;
+	in = too_big_to_snat(sent, "10.2.0.50", 28);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 3);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
+
+	/* the nodes' device without drover: the error cannot be redirected there */
+	std_v4(e, 20002, 20002);
+	assert_int_equal(bpf_map__delete_elem(e->txports, &k, 4, 0), 0);
+	in = too_big_to_vip(data_to_client(reply4_from_node(20002, TCP_ACK), "10.0.0.100",
+					   "10.1.0.2", 80),
+			    "10.1.0.9", 28);
+	syn = syn4;
+	syn.sport = 40001;
+	in.quoted.dport = 40001;
+	assert_int_equal(run(e, &syn, ifa), XDP_DROP); /* recorded, dropped by fwd_send */
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 5);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 5);
+}
+
 static void non_vip_and_non_tcp_pass_untouched(void **state)
 {
 	struct env *e = *state;
@@ -2589,6 +2636,7 @@ int main(void)
 		T(tcp_behind_a_routing_header_with_segments_left_passes),
 		T(ttl_zero_group_mac_and_stack_ttl),
 		T(icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on),
+		T(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
@@ -2604,6 +2652,7 @@ int main(void)
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		N(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		N(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
 		N(aggregate_with_no_next_hop_cached_yet_is_sent_on),
