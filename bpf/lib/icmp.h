@@ -231,6 +231,12 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 		stats_count(DRV_STAT_ICMP_MISS, p->len);
 		return XDP_PASS;
 	}
+	/* dsr and tunnel hand it on unrouted, as the flow's packets (lb_forward): not once its TTL ran out. */
+	if (svc->mode != DRV_MODE_NAT) {
+		act = fwd_check_ttl0(ctx, p);
+		if (act >= 0)
+			return act;
+	}
 	switch (svc->mode) {
 	case DRV_MODE_NAT:
 		/* IPv4 carries the next-hop MTU in the low 16 bits, ICMPv6 in all 32. */

@@ -2453,6 +2453,34 @@ static void icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent(void **sta
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 5);
 }
 
+/*
+ * dsr and tunnel hand an error on unrouted, as the flow's own packets, and like
+ * those (ttl_zero_group_mac_and_stack_ttl) not one whose TTL is already 0.
+ */
+static void icmp_error_with_ttl_zero_is_not_handed_on_in_dsr_or_tunnel(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip(node_reply4(TCP_ACK, 100), "10.1.0.9", 28);
+	__u8 mode[] = { DRV_MODE_DSR, DRV_MODE_TUNNEL };
+	__u8 buf[PKT_MAX];
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(mode); i++) {
+		std_v4_mode(e, mode[i], "10.2.0.1");
+		assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+		len = pkt_build_icmp(&in, buf);
+		buf[ETH_HLEN + 8] = 0; /* TTL 0 (pkt_build takes 0 for 64) */
+		pkt_ip4_csum_set((struct iphdr *)(buf + ETH_HLEN));
+		assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa),
+				 XDP_DROP);
+		assert_int_equal(stat_sum(e, DRV_STAT_DROP_TTL), i + 1);
+		in.ttl = 1; /* not routed: TTL 1 goes on */
+		assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+		in.ttl = 0;
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
+}
+
 static void non_vip_and_non_tcp_pass_untouched(void **state)
 {
 	struct env *e = *state;
@@ -2637,6 +2665,7 @@ int main(void)
 		T(ttl_zero_group_mac_and_stack_ttl),
 		T(icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on),
 		T(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
+		T(icmp_error_with_ttl_zero_is_not_handed_on_in_dsr_or_tunnel),
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
