@@ -77,6 +77,7 @@ def main():
     ap.add_argument("out")
     for k in ("machine", "kernel", "command", "ipvs", "date", "seconds", "paced"):
         ap.add_argument("--" + k, default="?")
+    ap.add_argument("--live", default="", help="why there are no XDP-frames rows, if so")
     a = ap.parse_args()
 
     samples = collections.defaultdict(list)  # (peer, metric) -> [(value, round, note)]
@@ -166,6 +167,8 @@ def main():
     L.append("- machine: %s; kernel %s" % (a.machine, a.kernel))
     L.append("- command: `%s`" % a.command)
     L.append("- %s" % a.ipvs)
+    if a.live:
+        L.append("- %s" % a.live)
     L.append("")
     L.append("## Through the lab (client → balancer → 3 nodes, veth + bridge, netns)\n")
     L.append("Each cell: best of the rounds (generator pinned to CPU 0, CPU 1, CPU 0, ...), and its "
