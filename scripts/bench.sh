@@ -460,7 +460,7 @@ pkt_cost
 
 # The XDP-frames floods need BPF_PROG_RUN's live frames: one frame, once.
 LIVE_NOTE=""
-if ! in_ns "$NS_C" "$BIN/synflood" -i eth0 -M "$LB_MAC" -S 10.77.1.50 -D "$TARGET_IP" -p 9 \
+if ! in_ns "$NS_C" "$BIN/synflood" -i eth0 -M "$LB_MAC" -S 10.77.1.50 -D "$VIP" -p 9 \
 	-n 1 -d 5 -x >/dev/null 2>"$TMP/live.err"; then
 	LIVE_NOTE="no XDP-frames rows: this kernel refuses XDP live frames ($(tail -1 "$TMP/live.err" | sed 's/.*: //'))"
 	say "$LIVE_NOTE"
