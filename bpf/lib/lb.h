@@ -681,10 +681,12 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		return act;
 	}
 	nat_rewrite(p, &vip, &client, vip_port, client_port, act != XDP_PASS);
-	stats_count(DRV_STAT_NAT_REPLY, p->len);
 	/* Else XDP_PASS: no neighbour yet, or an IPv4 packet without DF for the stack to fragment. */
 	if (act != XDP_PASS)
 		act = fwd_send(ctx, p, &nh);
+	/* Translated and on its way (one the egress refuses is a drop_fib, not a reply sent). */
+	if (act != XDP_DROP)
+		stats_count(DRV_STAT_NAT_REPLY, p->len);
 	return lb_count_sent(act, svc_id, be_id, p->len, true, false);
 }
 

@@ -1412,6 +1412,7 @@ static void backend_behind_blackhole_route_is_dropped_as_fib(void **state)
 static void egress_device_without_drover_is_dropped_as_fib(void **state)
 {
 	struct env *e = *state;
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK);
 	__u32 k = ifc;
 
 	std_v4(e, 20000, 20000);
@@ -1420,6 +1421,14 @@ static void egress_device_without_drover_is_dropped_as_fib(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_REDIRECT), 0);
 	assert_int_equal(stat_sum(e, DRV_STAT_XDP_DROP), 1);
+	/* A reply toward a client behind such a device: dropped, and not counted as translated. */
+	attach_ports(e);
+	k = ifa;
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(bpf_map__delete_elem(e->txports, &k, 4, 0), 0);
+	assert_int_equal(run(e, &reply, ifc), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 0);
 }
 
 /* Service 0: 10.0.0.100:80 in @mode (source address @src) → backend 1 10.2.0.11:80. */
