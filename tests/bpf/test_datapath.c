@@ -1829,6 +1829,22 @@ static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
 }
 
 /*
+ * A new flow of @client on service 0 (SNAT @port, its only one) through @syn,
+ * and the too-big error a router toward the nodes sends about its data.
+ */
+static struct icmp_spec client_flow_too_big(struct env *e, struct pkt_spec *syn,
+					    const char *client, __u16 port)
+{
+	struct pkt_spec sent = syn4_at_node(port);
+
+	std_v4(e, port, port);
+	syn->saddr = client;
+	assert_int_equal(run(e, syn, ifa), XDP_REDIRECT);
+	sent.payload = 100;
+	return too_big_to_snat(sent, "10.2.0.50", 28);
+}
+
+/*
  * The next hop of a translated error has no neighbour entry yet: the error
  * goes to the stack readdressed, its TTL kept (the kernel's forwarding takes
  * one off), its MACs as they came; both ways, to a node and to a client.
@@ -1836,7 +1852,7 @@ static void icmp_too_big_v6_about_a_reply_goes_to_the_flows_node(void **state)
 static void icmp_error_left_to_the_stack_keeps_its_ttl(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK), syn = syn4, sent;
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK), syn = syn4;
 	struct icmp_spec in, want;
 
 	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 0);
@@ -1853,12 +1869,7 @@ static void icmp_error_left_to_the_stack_keeps_its_ttl(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
 
 	/* a client with no neighbour entry (10.1.0.4, on drva's link) */
-	std_v4(e, 20001, 20001);
-	syn.saddr = "10.1.0.4";
-	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
-	sent = syn4_at_node(20001);
-	sent.payload = 100;
-	in = too_big_to_snat(sent, "10.2.0.50", 28);
+	in = client_flow_too_big(e, &syn, "10.1.0.4", 20001);
 	want = too_big_at_client(in, syn);
 	memcpy(want.smac, in.smac, ETH_ALEN);
 	memcpy(want.dmac, in.dmac, ETH_ALEN);
@@ -2423,7 +2434,7 @@ static void icmp_error_not_to_the_quoted_source_or_too_long_is_not_taken_on(void
 static void icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent(void **state)
 {
 	struct env *e = *state;
-	struct pkt_spec syn = syn4, sent = syn4_at_node(20000);
+	struct pkt_spec syn = syn4;
 	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
 	__u32 k = ifc;
 
@@ -2436,12 +2447,7 @@ static void icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent(void **sta
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
 
 	/* a client behind the blackhole */
-	std_v4(e, 20001, 20001);
-	syn.saddr = "10.9.0.5";
-	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
-	sent = syn4_at_node(20001);
-	sent.payload = 100;
-	in = too_big_to_snat(sent, "10.2.0.50", 28);
+	in = client_flow_too_big(e, &syn, "10.9.0.5", 20001);
 	assert_int_equal(run_icmp(e, &in, ifc), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 3);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
