@@ -218,7 +218,9 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	if (f && f->svc_id == svc->id && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be = backend_get(f->backend_id);
-		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id) {
+		/* As lb_forward: a record without a SNAT port in a nat service was made in another mode. */
+		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
+		    (svc->mode != DRV_MODE_NAT || f->snat_port)) {
 			be_id = f->backend_id;
 			snat_port = f->snat_port;
 		} else {

@@ -1879,6 +1879,23 @@ static void icmp_error_left_to_the_stack_keeps_its_ttl(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
 }
 
+/*
+ * A record made in dsr has no SNAT port: once the service is nat it names no
+ * reply entry (its next packet re-hashes), so an error about it is a miss.
+ */
+static void icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 0);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 1);
+}
+
 /* A router toward the nodes answers a forwarded packet with an error to the SNAT address. */
 static void icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client(void **state)
 {
@@ -2654,6 +2671,7 @@ int main(void)
 		T(dsr_syn_changes_only_macs),
 		T(dsr_to_node_behind_gateway_is_dropped),
 		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
+		T(icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
 		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
