@@ -925,14 +925,16 @@ struct m_svc {
 	bool have;
 	struct drv_svc svc;
 	struct drv_lb_counters cnt;
+	/* node j's backend, matched by address and port: bes[j] if be_idx[j] >= 0 */
 	struct drv_be_info *bes;
-	int nbes;
+	int *be_idx;
 };
 
 static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 {
 	struct drv_ctl *ctl = &ag->ro;
 	struct drv_counter cnt[__DRV_STAT_MAX];
+	struct drv_be_info *list;
 	struct m_svc *ms;
 	size_t nms = 0, i, f;
 	__u32 nmax;
@@ -963,7 +965,11 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 					drv_stat_names[k], (unsigned long long)cnt[k].packets);
 
 	ms = calloc(DRV_MAX_SVCS, sizeof(*ms));
-	if (!ms) {
+	/* Every backend of the service: the CLI may have added some no node has. */
+	list = calloc(AGENT_MAX_BES, sizeof(*list));
+	if (!ms || !list) {
+		free(list);
+		free(ms);
 		b->err = -ENOMEM;
 		return;
 	}
@@ -984,11 +990,20 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 				continue;
 			m->have = true;
 			drv_svc_stats_read(ctl, m->svc.id, &m->cnt);
-			m->bes = calloc(s->nnodes ? s->nnodes : 1, sizeof(*m->bes));
-			if (m->bes)
-				m->nbes = drv_backend_list(ctl, &key, m->bes, s->nnodes);
+			m->bes = calloc(s->nnodes, sizeof(*m->bes));
+			m->be_idx = calloc(s->nnodes, sizeof(*m->be_idx));
+			if (!m->bes || !m->be_idx) {
+				b->err = -ENOMEM;
+				continue;
+			}
+			k = drv_backend_list(ctl, &key, list, AGENT_MAX_BES);
+			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, m->be_idx);
+			for (idx = 0; idx < (int)s->nnodes; idx++)
+				if (m->be_idx[idx] >= 0)
+					m->bes[idx] = list[m->be_idx[idx]];
 		}
 	}
+	free(list);
 	for (f = 0; f < ARRAY_SIZE(lb_fields); f++) {
 		char name[64];
 
@@ -1018,42 +1033,36 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		snprintf(name, sizeof(name), "drover_backend_%s_total", lb_fields[f].name);
 		m_help(b, name, "counter", lb_fields[f].help);
 		for (i = 0; i < nms; i++)
-			for (k = 0; k < ms[i].nbes; k++)
-				for (idx = 0; idx < (int)ms[i].s->nnodes; idx++) {
-					const struct drv_node_conf *n = &ms[i].s->nodes[idx];
-
-					if (memcmp(&n->addr, &ms[i].bes[k].be.addr,
-						   sizeof(n->addr)))
-						continue;
-					drv_mbuf_printf(b, "%s{", name);
-					m_node_labels(b, ms[i].s, n);
-					drv_mbuf_printf(
-						b, ",port=\"%u\"} %llu\n", ms[i].port,
-						(unsigned long long)lb_get(&ms[i].bes[k].cnt,
+			for (idx = 0; ms[i].be_idx && idx < (int)ms[i].s->nnodes; idx++) {
+				if (ms[i].be_idx[idx] < 0)
+					continue;
+				drv_mbuf_printf(b, "%s{", name);
+				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
+				drv_mbuf_printf(b, ",port=\"%u\"} %llu\n", ms[i].port,
+						(unsigned long long)lb_get(&ms[i].bes[idx].cnt,
 									   lb_fields[f].off));
-				}
+			}
 	}
 	m_help(b, "drover_backend_state", "gauge",
 	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash)");
 	for (i = 0; i < nms; i++)
-		for (k = 0; k < ms[i].nbes; k++)
-			for (idx = 0; idx < (int)ms[i].s->nnodes; idx++) {
-				const struct drv_node_conf *n = &ms[i].s->nodes[idx];
-				static const char *const st[] = { "up", "drain", "down" };
-				unsigned int z;
+		for (idx = 0; ms[i].be_idx && idx < (int)ms[i].s->nnodes; idx++) {
+			static const char *const st[] = { "up", "drain", "down" };
+			unsigned int z;
 
-				if (memcmp(&n->addr, &ms[i].bes[k].be.addr, sizeof(n->addr)))
-					continue;
-				for (z = 0; z < ARRAY_SIZE(st); z++) {
-					drv_mbuf_printf(b, "drover_backend_state{");
-					m_node_labels(b, ms[i].s, n);
-					drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n",
-							ms[i].port, st[z],
-							ms[i].bes[k].be.state == z);
-				}
+			if (ms[i].be_idx[idx] < 0)
+				continue;
+			for (z = 0; z < ARRAY_SIZE(st); z++) {
+				drv_mbuf_printf(b, "drover_backend_state{");
+				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
+				drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n", ms[i].port,
+						st[z], ms[i].bes[idx].be.state == z);
 			}
-	for (i = 0; i < nms; i++)
+		}
+	for (i = 0; i < nms; i++) {
 		free(ms[i].bes);
+		free(ms[i].be_idx);
+	}
 	free(ms);
 
 	/* Map fill; flows were counted by render() before it took the lock. */

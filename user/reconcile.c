@@ -191,3 +191,22 @@ void drv_plan_free(struct drv_plan *plan)
 	plan->steps = NULL;
 	plan->n = 0;
 }
+
+void drv_nodes_find_backends(const struct drv_service_conf *s, __u16 port,
+			     const struct drv_be_info *bes, int nbes, int *idx)
+{
+	size_t j;
+	int k;
+
+	for (j = 0; j < s->nnodes; j++) {
+		const struct drv_node_conf *n = &s->nodes[j];
+
+		idx[j] = -1;
+		for (k = 0; k < nbes; k++)
+			if (bes[k].be.family == n->family && bes[k].be.port == htons(port) &&
+			    !memcmp(&bes[k].be.addr, &n->addr, sizeof(n->addr))) {
+				idx[j] = k;
+				break;
+			}
+	}
+}

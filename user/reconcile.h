@@ -72,4 +72,17 @@ int drv_plan_make(const struct drv_want *applied, const struct drv_want *next,
 		  struct drv_plan *plan);
 void drv_plan_free(struct drv_plan *plan);
 
+/*
+ * drv_nodes_find_backends - which backend in the maps each node of @s is
+ * @port: the drover service's port (host order); the agent's backends use it
+ * @bes: the service's backends as drv_backend_list() read them (@nbes of them)
+ * @idx: filled with s->nnodes entries: the index in @bes of node j's backend
+ *       (same family, address and port), or -1 when it has none
+ *
+ * A backend the CLI added behind the agent's back (another port, or an
+ * address no node has) is no node's: /metrics must show it for no node.
+ */
+void drv_nodes_find_backends(const struct drv_service_conf *s, __u16 port,
+			     const struct drv_be_info *bes, int nbes, int *idx);
+
 #endif /* __DROVER_RECONCILE_H */

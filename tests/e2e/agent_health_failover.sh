@@ -341,6 +341,23 @@ pk=$(awk -F' ' '/^drover_service_packets_total\{service="web"/ {print $2}' "$E2E
 [ "${pk:-0}" -gt 0 ] || fail "drover_service_packets_total of web is 0 after traffic"
 metrics /healthz | grep -q ok || fail "/healthz"
 
+log "--- a backend the CLI added on a node's address (another port, a lower id) is no node's in /metrics"
+write_cfg 3 2m "" 1 # n1 leaves web: its backend id is free again
+expect_state $HTTP_PORT 1 absent
+drv backend add "$LAB_VIP4" port $HTTP_PORT "$(node4 2)" port 9999 >/dev/null ||
+	fail "drover backend add of n2 port 9999 failed"
+metrics /metrics >"$E2E_TMP/metrics-cli.txt"
+drv backend del "$LAB_VIP4" port $HTTP_PORT "$(node4 2)" port 9999 >/dev/null ||
+	fail "drover backend del of n2 port 9999 failed"
+dups=$(grep -v '^#' "$E2E_TMP/metrics-cli.txt" | awk '{ $NF = ""; print }' | sort | uniq -d)
+[ -z "$dups" ] || fail "duplicate series in /metrics: $(echo "$dups" | head -3)"
+for n in 2 3; do
+	grep -q '^drover_backend_packets_total{service="web",node="n'$n'",address="'"$(node4 $n)"'",port="'$HTTP_PORT'"} ' \
+		"$E2E_TMP/metrics-cli.txt" || fail "node n$n of web is missing from drover_backend_packets_total"
+done
+write_cfg 3 2m
+expect_state $HTTP_PORT 1 up
+
 log "--- one peer holding 80 idle connections to the metrics port (more than its 64) does not starve /healthz"
 bg "$LAB_NS_LB" python3 -c 'import socket, sys, time
 held = []

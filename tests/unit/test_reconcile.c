@@ -312,6 +312,35 @@ static void copied_state_equals_its_source(void **state)
 	drv_config_free(cfg);
 }
 
+/* A backend the CLI added (a node's address on another port, listed first) is no node's. */
+static void nodes_find_their_backends_by_address_and_port(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	const struct drv_service_conf *s = &cfg->services[0];
+	struct drv_be_info bes[4];
+	int idx[3];
+
+	(void)state;
+	memset(bes, 0, sizeof(bes));
+	bes[0].be.family = bes[1].be.family = bes[2].be.family = bes[3].be.family = 4;
+	bes[0].be.addr = s->nodes[1].addr; /* drover backend add ... 10.0.0.12 port 9999 */
+	bes[0].be.port = htons(9999);
+	bes[1].be.addr = s->nodes[1].addr;
+	bes[1].be.port = htons(80);
+	bes[2].be.addr = s->nodes[0].addr;
+	bes[2].be.port = htons(80);
+	inet_pton(AF_INET, "10.0.0.99", &bes[3].be.addr); /* no node has it */
+	bes[3].be.port = htons(80);
+	drv_nodes_find_backends(s, 80, bes, 4, idx);
+	assert_int_equal(idx[0], 2);
+	assert_int_equal(idx[1], 1);
+	assert_int_equal(idx[2], -1); /* 10.0.0.13 has no backend on port 80 */
+	drv_nodes_find_backends(s, 443, bes, 4, idx);
+	assert_int_equal(idx[0], -1);
+	assert_int_equal(idx[1], -1);
+	drv_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +355,7 @@ int main(void)
 		cmocka_unit_test(removed_service_is_deleted_before_syncs),
 		cmocka_unit_test(adopted_unknown_services_are_synced_or_deleted),
 		cmocka_unit_test(copied_state_equals_its_source),
+		cmocka_unit_test(nodes_find_their_backends_by_address_and_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
