@@ -168,7 +168,8 @@ static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
 		return true;
 	n = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
 	for (i = 0; i < n; i++) {
-		if (infos[i].be.family != nc->family ||
+		/* the node's backend is on the service port (not one the CLI added beside it) */
+		if (infos[i].be.family != nc->family || infos[i].be.port != key.port ||
 		    memcmp(&infos[i].be.addr, &nc->addr, sizeof(nc->addr)))
 			continue;
 		*found = true;
