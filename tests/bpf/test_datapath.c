@@ -1877,6 +1877,21 @@ static void icmp_error_left_to_the_stack_keeps_its_ttl(void **state)
 	assert_int_equal(run_icmp(e, &in, ifc), XDP_PASS);
 	expect_icmp(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
+
+	/* IPv6: the hop limit is kept (node fd02::15, on drvc's link, has no neighbour entry) */
+	reply = reply6_from_node(TCP_ACK);
+	reply.saddr = "fd02::15";
+	svc_put(e, 3, "fd00::100", 443, "fd02::1", 30000, 30000, 1);
+	be_put(e, 8, "fd02::15", 443, 3, DRV_BE_UP, 1);
+	table_fill(e, 3, 1, 8);
+	assert_int_equal(run(e, &syn6, ifa), XDP_PASS);
+	in = too_big_to_vip(data_to_client(reply, "fd00::100", "fd01::2", 443), "fd01::9", 28);
+	want = icmp_forwarded(in, in.smac, in.dmac, "fd02::1", "fd02::15",
+			      quoted_as_sent(reply, 100));
+	want.ttl = 64;
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
 }
 
 /*
