@@ -168,9 +168,7 @@ static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
 		return true;
 	n = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
 	for (i = 0; i < n; i++) {
-		/* the node's backend is on the service port (not one the CLI added beside it) */
-		if (infos[i].be.family != nc->family || infos[i].be.port != key.port ||
-		    memcmp(&infos[i].be.addr, &nc->addr, sizeof(nc->addr)))
+		if (!drv_node_is_backend(nc, key.port, &infos[i].be))
 			continue;
 		*found = true;
 		up = infos[i].be.state != DRV_BE_DOWN;
@@ -926,9 +924,8 @@ struct m_svc {
 	bool have;
 	struct drv_svc svc;
 	struct drv_lb_counters cnt;
-	/* node j's backend, matched by address and port: bes[j] if be_idx[j] >= 0 */
+	/* node j's backend, matched by address and port; family 0: it has none */
 	struct drv_be_info *bes;
-	int *be_idx;
 };
 
 static void render_datapath(struct agent *ag, struct drv_mbuf *b)
@@ -939,7 +936,7 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	struct m_svc *ms;
 	size_t nms = 0, i, f;
 	__u32 nmax;
-	int k, idx;
+	int k, idx, *at;
 
 	memset(cnt, 0, sizeof(cnt));
 	for (k = 0; k < __DRV_STAT_MAX; k++)
@@ -992,16 +989,18 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			m->have = true;
 			drv_svc_stats_read(ctl, m->svc.id, &m->cnt);
 			m->bes = calloc(s->nnodes, sizeof(*m->bes));
-			m->be_idx = calloc(s->nnodes, sizeof(*m->be_idx));
-			if (!m->bes || !m->be_idx) {
+			at = calloc(s->nnodes, sizeof(*at));
+			if (!m->bes || !at) {
+				free(at);
 				b->err = -ENOMEM;
 				continue;
 			}
 			k = drv_backend_list(ctl, &key, list, AGENT_MAX_BES);
-			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, m->be_idx);
+			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, at);
 			for (idx = 0; idx < (int)s->nnodes; idx++)
-				if (m->be_idx[idx] >= 0)
-					m->bes[idx] = list[m->be_idx[idx]];
+				if (at[idx] >= 0)
+					m->bes[idx] = list[at[idx]];
+			free(at);
 		}
 	}
 	free(list);
@@ -1034,8 +1033,8 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		snprintf(name, sizeof(name), "drover_backend_%s_total", lb_fields[f].name);
 		m_help(b, name, "counter", lb_fields[f].help);
 		for (i = 0; i < nms; i++)
-			for (idx = 0; ms[i].be_idx && idx < (int)ms[i].s->nnodes; idx++) {
-				if (ms[i].be_idx[idx] < 0)
+			for (idx = 0; ms[i].bes && idx < (int)ms[i].s->nnodes; idx++) {
+				if (!ms[i].bes[idx].be.family)
 					continue;
 				drv_mbuf_printf(b, "%s{", name);
 				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
@@ -1047,11 +1046,11 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	m_help(b, "drover_backend_state", "gauge",
 	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash)");
 	for (i = 0; i < nms; i++)
-		for (idx = 0; ms[i].be_idx && idx < (int)ms[i].s->nnodes; idx++) {
+		for (idx = 0; ms[i].bes && idx < (int)ms[i].s->nnodes; idx++) {
 			static const char *const st[] = { "up", "drain", "down" };
 			unsigned int z;
 
-			if (ms[i].be_idx[idx] < 0)
+			if (!ms[i].bes[idx].be.family)
 				continue;
 			for (z = 0; z < ARRAY_SIZE(st); z++) {
 				drv_mbuf_printf(b, "drover_backend_state{");
@@ -1060,10 +1059,8 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 						st[z], ms[i].bes[idx].be.state == z);
 			}
 		}
-	for (i = 0; i < nms; i++) {
+	for (i = 0; i < nms; i++)
 		free(ms[i].bes);
-		free(ms[i].be_idx);
-	}
 	free(ms);
 
 	/* Map fill; flows were counted by render() before it took the lock. */

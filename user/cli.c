@@ -616,12 +616,11 @@ static int parse_detach(struct pctx *p, struct drv_cli_req *r)
 	if (err)
 		return err;
 	while ((w = next(p))) {
-		if (!strcmp(w, "keep-maps") && r->keep_maps)
-			return fail(p, "'keep-maps' given twice");
-		else if (!strcmp(w, "keep-maps"))
-			r->keep_maps = true;
-		else
+		if (strcmp(w, "keep-maps"))
 			return fail(p, "what is '%s'? (detach IFNAME [keep-maps])", w);
+		if (r->keep_maps)
+			return fail(p, "'keep-maps' given twice");
+		r->keep_maps = true;
 	}
 	return 0;
 }

@@ -112,6 +112,7 @@ static int vip_addr(const union drv_addr *vip, __u8 family, bool del)
 /* Create (idempotently) a metadata-mode tunnel device of @kind named @name and set it up. */
 static int tunnel_add(const char *name, const char *kind)
 {
+	const char *mod = !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel";
 	struct nl_req req = {};
 	struct rtattr *info, *data;
 	int err;
@@ -142,8 +143,7 @@ static int tunnel_add(const char *name, const char *kind)
 	}
 	if (err)
 		pr_warn("Error: node-setup couldn't create %s device %s: %s; load the kernel's %s module (modprobe %s), or use a service in mode dsr\n",
-			kind, name, strerror(-err), !strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel",
-			!strcmp(kind, "ipip") ? "ipip" : "ip6_tunnel");
+			kind, name, strerror(-err), mod, mod);
 	else
 		pr_info("node-setup: %s device %s up (decapsulates from any balancer)\n", kind,
 			name);

@@ -192,6 +192,12 @@ void drv_plan_free(struct drv_plan *plan)
 	plan->n = 0;
 }
 
+bool drv_node_is_backend(const struct drv_node_conf *n, __be16 port, const struct drv_backend *be)
+{
+	return be->family == n->family && be->port == port &&
+	       !memcmp(&be->addr, &n->addr, sizeof(n->addr));
+}
+
 void drv_nodes_find_backends(const struct drv_service_conf *s, __u16 port,
 			     const struct drv_be_info *bes, int nbes, int *idx)
 {
@@ -199,12 +205,9 @@ void drv_nodes_find_backends(const struct drv_service_conf *s, __u16 port,
 	int k;
 
 	for (j = 0; j < s->nnodes; j++) {
-		const struct drv_node_conf *n = &s->nodes[j];
-
 		idx[j] = -1;
 		for (k = 0; k < nbes; k++)
-			if (bes[k].be.family == n->family && bes[k].be.port == htons(port) &&
-			    !memcmp(&bes[k].be.addr, &n->addr, sizeof(n->addr))) {
+			if (drv_node_is_backend(&s->nodes[j], htons(port), &bes[k].be)) {
 				idx[j] = k;
 				break;
 			}

@@ -73,6 +73,13 @@ int drv_plan_make(const struct drv_want *applied, const struct drv_want *next,
 void drv_plan_free(struct drv_plan *plan);
 
 /*
+ * Is @be node @n's backend on port @port (network order): same family,
+ * address and port? A backend the CLI added on the node's address with
+ * another port is not.
+ */
+bool drv_node_is_backend(const struct drv_node_conf *n, __be16 port, const struct drv_backend *be);
+
+/*
  * drv_nodes_find_backends - which backend in the maps each node of @s is
  * @port: the drover service's port (host order); the agent's backends use it
  * @bes: the service's backends as drv_backend_list() read them (@nbes of them)

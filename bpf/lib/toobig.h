@@ -111,7 +111,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 	/*
 	 * No error to a source no host has (a node's reply from one: drover's
 	 * forward path drops such clients). Frames to a group MAC never get here
-	 * (lb_process).
+	 * (drover_xdp passes them).
 	 */
 	if (!src_is_host(p))
 		return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
@@ -210,9 +210,7 @@ static __always_inline __u32 fwd_check_len(struct xdp_md *ctx, const struct pkt 
 static __always_inline int fwd_fits(struct xdp_md *ctx, struct pkt *p, __u32 mtu, __u32 grow,
 				    bool may_pass)
 {
-	__u32 in_len = pkt_l3_len(p);
-
-	if (!mtu || in_len + grow <= mtu || pkt_is_aggregate(ctx, p))
+	if (!mtu || pkt_l3_len(p) + grow <= mtu || pkt_is_aggregate(ctx, p))
 		return DRV_CONTINUE;
 	if (p->ip4 && !(p->ip4->frag_off & bpf_htons(IP_DF))) {
 		if (!may_pass)
