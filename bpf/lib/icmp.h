@@ -192,6 +192,23 @@ static __always_inline void icmp_rewrite(struct pkt *p, struct icmp_quote *q,
 	ic->check = csum_apply(ic->check, acc + port_acc);
 }
 
+/*
+ * Does another flow hold SNAT @port on @be now? Our reply entry was evicted
+ * and the port taken as free: the node's socket on it is another client's,
+ * which our error must not reach. With no entry at all, the port is still
+ * ours (the flow's next packet puts the entry back, snat_refresh).
+ */
+static __always_inline bool nat_port_taken(const struct pkt *p, const struct drv_svc *svc,
+					   const struct drv_backend *be, __be16 port)
+{
+	struct drv_flow_key nk = {};
+	const struct drv_nat *n;
+
+	nat_key(&nk, p, svc, be, port);
+	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+	return n && !nat_is_flow(n, p);
+}
+
 /**
  * icmp_to_node - an error about a reply of @svc's flow: send it to the flow's node
  * The flow's record names the node (and, nat, its SNAT port); without one, a
@@ -218,9 +235,13 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	if (f && f->svc_id == svc->id && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be = backend_get(f->backend_id);
-		/* As lb_forward: a record without a SNAT port in a nat service was made in another mode. */
+		/*
+		 * As lb_forward: a record without a SNAT port in a nat service was
+		 * made in another mode; nor is a port another flow took ours.
+		 */
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
-		    (svc->mode != DRV_MODE_NAT || f->snat_port)) {
+		    (svc->mode != DRV_MODE_NAT ||
+		     (f->snat_port && !nat_port_taken(p, svc, be, f->snat_port)))) {
 			be_id = f->backend_id;
 			snat_port = f->snat_port;
 		} else {

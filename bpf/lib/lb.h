@@ -255,12 +255,13 @@ static __always_inline bool nat_is_flow(const struct drv_nat *n, const struct pk
  * @h: the flow's hash; the first port tried is derived from it, so a flow
  *     whose record was evicted finds its own entry again and keeps its port.
  * With no free or dead port among the probes, the oldest half-open flow's is
- * taken (snat_reclaim_syn) and that flow's record deleted. The oldest so far
+ * taken (snat_reclaim_syn) and that flow's record deleted; none younger than
+ * DRV_SNAT_RECLAIM_MIN_NS. The oldest so far
  * is kept in drv_scratch, not on the stack: the verifier does not follow
  * values in map memory, so the loop adds no states to explore (on the stack
  * it took drover_xdp past 1M); the record's key is built there too.
  * Return: the port (network order), or 0 when the probed ports are all held
- * by flows past their handshake.
+ * by flows past their handshake or just made.
  */
 static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *svc,
 					   const struct drv_backend *be, __u32 be_id, __u32 h,
@@ -314,7 +315,8 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 				nat_fill(cur, &nv);
 				return nk.dport;
 			}
-			if (cur->state == DRV_FLOW_SYN && seen < sc->oldest_seen) {
+			if (cur->state == DRV_FLOW_SYN && seen < sc->oldest_seen &&
+			    seen + DRV_SNAT_RECLAIM_MIN_NS <= now) {
 				sc->oldest_seen = seen;
 				sc->oldest_port = nk.dport;
 			}

@@ -203,6 +203,13 @@ struct drv_cfg {
 #define DRV_TCP_FIN_DEFAULT	10
 #define DRV_SNAT_PROBES_DEFAULT	16
 #define DRV_SNAT_PROBES_MAX	32	/* the program's loop bound */
+/*
+ * A half-open flow keeps its SNAT port at least this long (ns): a handshake
+ * over a shorter round trip ends on it during a SYN flood, and a new flow on
+ * another CPU, whose clock may already read the next tick, can't take the
+ * port of one still between taking it and recording its flow.
+ */
+#define DRV_SNAT_RECLAIM_MIN_NS	(20 * 1000000ULL)
 #define DRV_SNAT_PORT_LO_DEFAULT 10000
 #define DRV_SNAT_PORT_HI_DEFAULT 32767	/* below Linux's ephemeral range (32768-60999) */
 

@@ -874,6 +874,46 @@ static void age(struct env *e, __u16 port, const struct pkt_spec *s, __u64 ms)
 	assert_int_equal(bpf_map__update_elem(e->flows, &fk, sizeof(fk), &f, sizeof(f), 0), 0);
 }
 
+/* Old enough for a new flow to take a half-open flow's port (DRV_SNAT_RECLAIM_MIN_NS). */
+#define RECLAIMABLE_MS (DRV_SNAT_RECLAIM_MIN_NS / 1000000 + 5)
+
+/*
+ * A half-open flow keeps its port DRV_SNAT_RECLAIM_MIN_NS even with none
+ * free: a new flow on another CPU, its clock a tick on, would otherwise take
+ * the port of one not done recording its flow yet, and both go out on it.
+ */
+static void half_open_flow_younger_than_the_reclaim_age_keeps_its_port(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec b = syn4;
+
+	struct drv_flow_key nk = nat_key4(20000), ka = key_of(&syn4);
+	__u64 t0, reclaimed, ms = 10; /* past the clock tick (at most 10 ms), not the reclaim age */
+	int tries, act = -1;
+
+	std_v4(e, 20000, 20000);
+	b.sport = 40001;
+	/* A stall between the first SYN and the second ages the entry too: try again then. */
+	for (tries = 0; tries < 5; tries++) {
+		bpf_map__delete_elem(e->nat, &nk, sizeof(nk), 0);
+		bpf_map__delete_elem(e->flows, &ka, sizeof(ka), 0);
+		t0 = mono_coarse_ns();
+		assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+		age(e, 20000, NULL, ms);
+		act = run(e, &b, ifa);
+		if ((mono_coarse_ns() - t0) / 1000000 + ms < DRV_SNAT_RECLAIM_MIN_NS / 1000000)
+			break;
+	}
+	assert_true(tries < 5);
+	assert_int_equal(act, XDP_DROP);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(syn4.sport));
+	reclaimed = stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN);
+	age(e, 20000, NULL, RECLAIMABLE_MS);
+	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), reclaimed + 1);
+	assert_int_equal(nat_of(e, 20000).client_port, htons(b.sport));
+}
+
 /* A SYN flood holds SNAT ports for the short (FIN) timeout, not the idle one. */
 static void syn_only_flow_frees_its_snat_port_after_the_short_timeout(void **state)
 {
@@ -968,11 +1008,11 @@ static void half_open_flow_that_lost_its_port_starts_again(void **state)
 	std_v4(e, 20000, 20000);
 	b.sport = 40001;
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
-	age(e, 20000, NULL, 10);
+	age(e, 20000, NULL, RECLAIMABLE_MS);
 	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT); /* takes a's port */
 	assert_int_equal(nat_of(e, 20000).client_port, htons(b.sport));
 	assert_int_not_equal(bpf_map__lookup_elem(e->flows, &ka, sizeof(ka), &f, sizeof(f), 0), 0);
-	age(e, 20000, NULL, 10);
+	age(e, 20000, NULL, RECLAIMABLE_MS);
 	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT); /* a's SYN again: a new flow */
 	expect_frame(e, &want);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 2);
@@ -1168,12 +1208,12 @@ static void first_packet_without_syn_holds_its_port_half_open(void **state)
 		run(e, &rst, ifc); /* the node resets it (to the kernel: 10.1.0.77 has no neighbour) */
 		assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), i + 1);
 		assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_SYN);
-		age(e, 20000, NULL, 10);
+		age(e, 20000, NULL, RECLAIMABLE_MS);
 		assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT); /* a real client gets the port */
 		assert_int_equal(nat_of(e, 20000).client_port, htons(syn4.sport));
 		assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), i + 1);
 	}
-	age(e, 20000, NULL, 10);
+	age(e, 20000, NULL, RECLAIMABLE_MS);
 	spoof.sport = 1300;
 	spoof.flags = TCP_ACK;
 	assert_int_equal(run(e, &spoof, ifa), XDP_REDIRECT);
@@ -1328,7 +1368,7 @@ static void evicted_record_of_an_open_flow_stays_open(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
 	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
-	age(e, 20000, &syn4, 10);
+	age(e, 20000, &syn4, RECLAIMABLE_MS);
 	b.sport = 40001;
 	assert_int_equal(run(e, &b, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 0);
@@ -1917,6 +1957,32 @@ static void icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat(void
 	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 1);
+}
+
+/*
+ * The flow's reply entry was evicted and another client's flow took its SNAT
+ * port: the node's socket on that port is the other client's, and the error
+ * about our flow must not reach it. With no entry at all, the port is still ours.
+ */
+static void icmp_error_skips_a_snat_port_another_flow_took(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
+	struct drv_flow_key nk = nat_key4(20000);
+	struct drv_nat other;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	other = nat_of(e, 20000);
+	other.client_port = htons(ntohs(other.client_port) + 1);
+	assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &other, sizeof(other), 0),
+			 0);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 1);
+	assert_int_equal(bpf_map__delete_elem(e->nat, &nk, sizeof(nk), 0), 0);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
 }
 
 /* A router toward the nodes answers a forwarded packet with an error to the SNAT address. */
@@ -2645,7 +2711,8 @@ static void bad_tcp_data_offset_is_dropped(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
 }
 
-int main(void)
+/* argv[1], if given: run only the tests whose name matches it (cmocka's * and ? wildcards). */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -2675,6 +2742,7 @@ int main(void)
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
+		T(half_open_flow_younger_than_the_reclaim_age_keeps_its_port),
 		T(half_open_flow_that_lost_its_port_starts_again),
 		T(flow_whose_port_another_flow_holds_starts_again),
 		T(first_fragment_to_vip_is_dropped),
@@ -2695,6 +2763,7 @@ int main(void)
 		T(dsr_to_node_behind_gateway_is_dropped),
 		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
 		T(icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat),
+		T(icmp_error_skips_a_snat_port_another_flow_took),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
 		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
@@ -2738,12 +2807,15 @@ int main(void)
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
 		N(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
+		N(icmp_error_skips_a_snat_port_another_flow_took),
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		N(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
 		N(aggregate_with_no_next_hop_cached_yet_is_sent_on),
 #undef N
 	};
 
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
