@@ -71,6 +71,7 @@ struct agent {
 	bool adopt_pending; /* pins_adopt failed: retried each poll */
 	bool ready;
 	bool first_write; /* ready once the maps are first written (start-up met the lock) */
+	bool upgrade_pending; /* start-up met the lock: swap this build's program in later */
 	char not_ready[128];
 	struct drv_metrics *metrics;
 	char metrics_listen[64];
@@ -1233,6 +1234,20 @@ static int ms_until(const struct timespec *t)
 	return ms < 0 ? 0 : (ms > INT_MAX ? INT_MAX : (int)ms);
 }
 
+/*
+ * Interfaces attached by a drover of another build (an image or package
+ * upgrade) get this one's program, swapped in without a gap. Never waits
+ * for the lock: a drover command holding it puts the swap off to a later poll.
+ */
+static void prog_upgrade(struct agent *ag)
+{
+	int err = drv_prog_upgrade(ag->root);
+
+	ag->upgrade_pending = err == -EWOULDBLOCK;
+	if (err && !ag->upgrade_pending)
+		pr_warn("agent: the interfaces keep the XDP program they run (said above); forwarding goes on with it\n");
+}
+
 static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -1295,6 +1310,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			ro_follow_pins(ag);
 			if (ag->adopt_pending && ag->ro_open)
 				pins_adopt(ag, "retry");
+			if (ag->upgrade_pending)
+				prog_upgrade(ag);
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
 			else if (tls_files_sig(ag->cfg) != ag->tls_sig)
@@ -1423,6 +1440,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 
 	pr_info("drover agent %s starting: config %s, pins under %s\n", DROVER_VERSION, path, root);
 	forwarding_check(ag->cfg);
+	prog_upgrade(ag);
 	if (ifaces_attach(ag, ag->cfg))
 		goto out_close_sfd;
 	err = drv_ctl_open(&ag->ro, root, 0);

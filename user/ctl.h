@@ -83,6 +83,15 @@ struct drv_be_info {
  */
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force);
 int drv_prog_detach(const char *root, const char *ifname);
+/*
+ * drv_prog_upgrade - make every interface attached under @root run this
+ * drover's XDP program: a drover of another build attached them (an image
+ * or package upgrade). Each link is swapped atomically and the maps stay,
+ * so forwarding and connections go on. Nothing attached: nothing to do.
+ * Return: 0; -EWOULDBLOCK while a drover command holds the pin root's lock
+ * (it never waits for it); or another -errno (said).
+ */
+int drv_prog_upgrade(const char *root);
 
 /* Open the pinned maps under @root; -ENOENT (with a message) if none. */
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);

@@ -49,12 +49,8 @@ static void maglev_identity(const struct drv_maglev_backend *be, __u8 out[MAGLEV
 /* FNV-1a over bytes, seeded, then the murmur3 64-bit finalizer: byte order free. */
 static __u64 maglev_hash(const __u8 *b, size_t len, __u64 seed)
 {
-	__u64 h = 0xcbf29ce484222325ULL ^ seed;
+	__u64 h = drv_fnv1a(DRV_FNV_INIT ^ seed, b, len);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;

@@ -333,23 +333,189 @@ int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
 	return (int)n;
 }
 
-/* fd of the program an existing link of this pin root runs, or -1: one program for all. */
-static int shared_prog_fd(const char *root)
+/* mkdir @path (0700) unless it exists; @what names it in the error. */
+static int pin_dir_make(const char *path, const char *what)
 {
-	struct drv_prog_iface ifs[DRV_MAX_IFACES];
-	int n, i, fd;
-
-	n = drv_prog_list(root, ifs, DRV_MAX_IFACES);
-	for (i = 0; i < n; i++) {
-		if (!ifs[i].ifindex || !ifs[i].prog_id)
-			continue;
-		fd = bpf_prog_get_fd_by_id(ifs[i].prog_id);
-		if (fd >= 0) {
-			pr_debug("reusing program id %u of %s\n", ifs[i].prog_id, ifs[i].ifname);
-			return fd;
-		}
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		pr_warn("Error: can't create %s%s: %s\n", what, path, strerror(errno));
+		return -errno;
 	}
-	return -1;
+	return 0;
+}
+
+/*
+ * This build's program is pinned at <root>/progs/drover_xdp-<build>, <build>
+ * a hash of the BPF object embedded in this binary: an attach reuses it (one
+ * program for every interface, no second verifier run, no CAP_SYS_ADMIN to
+ * fetch it by id), and a drover of another build knows that the interfaces
+ * run a program other than its own.
+ */
+static void prog_pin_path(const char *root, char *path, size_t len)
+{
+	static __u64 build;
+	const void *elf;
+	size_t sz;
+
+	if (!build) {
+		elf = drover_bpf__elf_bytes(&sz);
+		build = drv_fnv1a(DRV_FNV_INIT, elf, sz);
+	}
+	snprintf(path, len, "%s/%s/drover_xdp-%016llx", root, DRV_PIN_PROGS_DIR,
+		 (unsigned long long)build);
+}
+
+/* Remove the program pins of @root but @keep (NULL: all of them) and, with none kept, their directory. */
+static void prog_pins_remove(const char *root, const char *keep)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_PROGS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((!keep || strcmp(path, keep)) && unlink(path) && errno != ENOENT)
+			pr_warn("Warning: can't remove program pin %s: %s\n", path, strerror(errno));
+	}
+	closedir(d);
+	if (!keep)
+		rmdir(dir);
+}
+
+/*
+ * prog_load - this build's program: the pinned one, or one loaded (and its
+ * maps pinned, or reused) and pinned now; *@fresh says which.
+ * Return: its fd, or -errno (said).
+ */
+static int prog_load(const char *root, bool *fresh)
+{
+	char path[PATH_MAX + 64], dir[PATH_MAX], buf[128];
+	struct drover_bpf *skel;
+	int fd, err;
+
+	*fresh = false;
+	prog_pin_path(root, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	skel = skel_open(root);
+	if (!skel)
+		return -EINVAL;
+	devmap_adopt(skel, root);
+	err = drover_bpf__load(skel);
+	if (err) {
+		pr_warn("Error: can't load the XDP program and its maps under %s: %s (run with -vv for the verifier log)\n",
+			root, errstr(err, buf, sizeof(buf)));
+		drover_bpf__destroy(skel);
+		return err;
+	}
+	fd = dup(bpf_program__fd(skel->progs.drover_xdp));
+	drover_bpf__destroy(skel);
+	if (fd < 0)
+		return -errno;
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_PROGS_DIR);
+	err = pin_dir_make(dir, "");
+	if (!err && (err = bpf_obj_pin(fd, path)))
+		pr_warn("Error: can't pin the XDP program at %s: %s\n", path,
+			errstr(err, buf, sizeof(buf)));
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*fresh = true;
+	return fd;
+}
+
+/* The id of program @fd, or 0. */
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * links_swap - swap program @fd into every live link of @root that runs
+ * another (atomically, per interface: no packet goes unprocessed, and the
+ * maps stay as they are). The program array is the new program's already,
+ * so a link left on an old program would tail-call a newer one.
+ * Return: how many links could not be swapped (each said).
+ */
+static int links_swap(const char *root, int fd)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], buf[128];
+	__u32 id = prog_id(fd);
+	struct bpf_link_info li;
+	struct dirent *de;
+	int lfd, err, failed = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_LINKS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (link_info(path, &lfd, &li))
+			continue;
+		if (li.xdp.ifindex && li.prog_id != id) {
+			err = bpf_link_update(lfd, fd, NULL);
+			if (err) {
+				failed++;
+				pr_warn("Error: can't swap this drover's XDP program into the link of %s (pinned at %s): %s; it still runs program %u: attach it again (drover attach %s force)\n",
+					de->d_name, path, errstr(err, buf, sizeof(buf)), li.prog_id,
+					de->d_name);
+			} else {
+				pr_info("%s now runs this drover's XDP program (id %u, was %u); maps kept\n",
+					de->d_name, id, li.prog_id);
+			}
+		}
+		close(lfd);
+	}
+	closedir(d);
+	return failed;
+}
+
+int drv_prog_upgrade(const char *root)
+{
+	struct drv_prog_iface ifs[1];
+	char path[PATH_MAX + 64];
+	int lock_fd, fd, err;
+	bool fresh;
+
+	if (access(root, F_OK) && errno == ENOENT)
+		return 0; /* nothing pinned, nothing attached */
+	lock_fd = drv_root_trylock(root);
+	if (lock_fd < 0)
+		return lock_fd;
+	err = drv_prog_list(root, ifs, 1);
+	if (err < 0)
+		pr_warn("Error: can't list the links pinned under %s/%s: %s\n", root,
+			DRV_PIN_LINKS_DIR, strerror(-err));
+	if (err <= 0)
+		goto out;
+	fd = prog_load(root, &fresh);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	err = links_swap(root, fd) ? -EIO : 0;
+	close(fd);
+	if (!err && fresh) {
+		prog_pin_path(root, path, sizeof(path));
+		prog_pins_remove(root, path);
+	}
+out:
+	close(lock_fd);
+	return err;
 }
 
 /*
@@ -460,16 +626,6 @@ static void prog_name(__u32 id, char *name, size_t len)
 	close(fd);
 }
 
-/* mkdir @path (0700) unless it exists; @what names it in the error. */
-static int pin_dir_make(const char *path, const char *what)
-{
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		pr_warn("Error: can't create %s%s: %s\n", what, path, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 static int pin_links_make(const char *root)
 {
 	char links[PATH_MAX];
@@ -481,6 +637,8 @@ static int pin_links_make(const char *root)
 static void pin_dirs_remove(const char *root)
 {
 	char links[PATH_MAX];
+
+	prog_pins_remove(root, NULL);
 
 	snprintf(links, sizeof(links), "%s/%s", root, DRV_PIN_LINKS_DIR);
 	rmdir(links);
@@ -623,10 +781,10 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	char path[PATH_MAX], buf[128];
-	struct drover_bpf *skel = NULL;
 	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, own_fd = -1;
 	enum drv_xdp_mode own_mode = mode;
 	bool created = false, replaced = false; /* replaced: drover's own link was there */
+	bool fresh;
 	__u32 removed_id = 0;
 	struct stat st;
 
@@ -724,21 +882,18 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 		unlink(path); /* a stale pin: its interface went away or its XDP was replaced */
 	}
 
-	prog_fd = shared_prog_fd(root);
+	prog_fd = prog_load(root, &fresh);
 	if (prog_fd < 0) {
-		skel = skel_open(root);
-		if (!skel) {
-			err = -EINVAL;
-			goto out_unlock;
-		}
-		devmap_adopt(skel, root);
-		err = drover_bpf__load(skel);
-		if (err) {
-			pr_warn("Error: can't load the XDP program and its maps under %s: %s (run with -vv for the verifier log)\n",
-				root, errstr(err, buf, sizeof(buf)));
-			goto out_destroy_skel;
-		}
-		prog_fd = dup(bpf_program__fd(skel->progs.drover_xdp));
+		err = prog_fd;
+		goto out_unlock;
+	}
+	/* Loaded now: a drover of another build attached the other interfaces, or none is. */
+	if (fresh) {
+		char pin[PATH_MAX + 64];
+
+		links_swap(root, prog_fd);
+		prog_pin_path(root, pin, sizeof(pin));
+		prog_pins_remove(root, pin);
 	}
 
 	err = pin_links_make(root);
@@ -823,8 +978,6 @@ out_close_link:
 	close(link_fd);
 out_close_prog:
 	close(prog_fd);
-out_destroy_skel:
-	drover_bpf__destroy(skel);
 out_unlock:
 	if (own_fd >= 0)
 		close(own_fd);

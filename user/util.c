@@ -116,6 +116,15 @@ bool drv_is_prime(__u32 n)
 	return true;
 }
 
+__u64 drv_fnv1a(__u64 h, const void *p, size_t len)
+{
+	const __u8 *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 static void net_conf_path(char *path, size_t len, const char *fam, const char *ifname,
 			  const char *name)
 {

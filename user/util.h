@@ -40,6 +40,9 @@ int drv_u32_parse(const char *s, __u32 min, __u32 max, __u32 *out);
 bool drv_ifname_valid(const char *name);
 /* Is @n prime? (Maglev table sizes must be.) */
 bool drv_is_prime(__u32 n);
+/* FNV-1a, 64-bit, over @len bytes at @p, from @h (DRV_FNV_INIT to start). */
+#define DRV_FNV_INIT 0xcbf29ce484222325ULL
+__u64 drv_fnv1a(__u64 h, const void *p, size_t len);
 /* Setting @name of @ifname ("all" for the global one) in net/@fam/conf of /proc/sys, or -1. */
 int drv_net_conf(const char *fam, const char *ifname, const char *name);
 /* Write @value there: 0 or -errno (a container's /proc/sys is read-only: -EROFS). */

@@ -33,6 +33,7 @@
 
 #define DRV_PIN_ROOT "/sys/fs/bpf/drover"	/* default; --bpffs overrides */
 #define DRV_PIN_LINKS_DIR "links"		/* <root>/links/<ifname>: XDP bpf_link pins */
+#define DRV_PIN_PROGS_DIR "progs"		/* <root>/progs/drover_xdp-<build>: the program the links run */
 
 /* Limits. Service ids are 0..DRV_MAX_SVCS-1; backend id 0 means "none". */
 #define DRV_MAX_SVCS		64

@@ -4,7 +4,8 @@
 # and touches nothing; SIGTERM leaves forwarding and the maps as they are; a new
 # agent adopts the pinned state without a gap (the table never empties, a node
 # that was down stays down until it rises, traffic through the VIP keeps
-# flowing); a reload restores what the CLI changed behind its back; maps
+# flowing) and, when another build attached the interfaces (an upgrade),
+# swaps its own program in on each; a reload restores what the CLI changed behind its back; maps
 # removed and pinned anew behind its back (detach of the last interface, then
 # attach) are let go at once and filled again, and /metrics reads the new ones;
 # --detach-on-exit detaches on SIGTERM.
@@ -79,7 +80,16 @@ grep -q "exiting; XDP stays attached" "$AGENT_LOG" || fail "no exit log line"
 [ "$(states)" = "up down up" ] || fail "maps changed by the exit: $(states)"
 via_vip >/dev/null || fail "no forwarding while no agent runs"
 
-log "--- a new agent adopts the pinned state without a gap"
+log "--- a new agent adopts the pinned state without a gap, and swaps its program in"
+# As if a drover of another build had attached the interfaces (an image
+# upgrade): its program pinned under another name. The new agent must run
+# its own program on both, with no gap in forwarding.
+prog_ids() { drv -j status | jq -r '[.interfaces[] | .prog_id] | sort | join(" ")'; }
+old_ids=$(prog_ids)
+pins=("$BPFFS"/progs/drover_xdp-*)
+[ ${#pins[@]} = 1 ] && [ -e "${pins[0]}" ] || fail "want one program pin under $BPFFS/progs, got: ${pins[*]}"
+own_pin=${pins[0]}
+mv "$own_pin" "$BPFFS/progs/drover_xdp-0000000000000000" || fail "cannot rename $own_pin"
 # Sample the table and n2's state from before the start until the new agent is ready + 1 s.
 : >"$E2E_TMP/samples"
 (
@@ -128,6 +138,17 @@ grep -q "service web: node $(node4 2) is DOWN in the pinned maps; it stays out u
 [ "$(cat "$E2E_TMP/traffic-fails")" = 0 ] ||
 	fail "$(cat "$E2E_TMP/traffic-fails") connections through the VIP failed during the restart"
 log "traffic through the VIP never failed during the restart"
+new_ids=$(prog_ids)
+log "program ids of eth0 and eth1: $old_ids before, $new_ids after"
+set -- $new_ids
+[ $# = 2 ] && [ "$1" = "$2" ] && ! grep -qw "$1" <<<"$old_ids" ||
+	fail "the interfaces run programs '$new_ids' after the restart, want one new program (before: '$old_ids')"
+[ -e "$own_pin" ] && [ ! -e "$BPFFS/progs/drover_xdp-0000000000000000" ] ||
+	fail "program pins after the upgrade: $(ls "$BPFFS/progs"), want only $(basename "$own_pin")"
+for i in eth0 eth1; do
+	grep -q "$i now runs this drover's XDP program (id $1, was " "$AGENT_LOG" ||
+		fail "the swap on $i was not logged: $(grep -i prog "$AGENT_LOG" | tail -3)"
+done
 echo 200 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
 # The agent marks the backend up, then fills and flips the table: allow that step.
