@@ -19,6 +19,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "health.h"
@@ -284,6 +287,106 @@ static void srv_stop(struct srv *s)
 	for (i = 0; i < s->nheld; i++)
 		close(s->held[i]);
 	close(s->lfd);
+}
+
+/*
+ * A TLS node with a self-signed certificate that requires a client certificate
+ * (mTLS): a check without one completes its handshake (TLS 1.3) and is then
+ * refused with a "certificate required" alert. Serves connections until stopped.
+ */
+struct tls_srv {
+	int lfd;
+	__u16 port;
+	volatile int stop;
+	pthread_t th;
+	SSL_CTX *ctx;
+};
+
+static int accept_any_cert(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+static SSL_CTX *tls_srv_ctx(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *crt = X509_new();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	assert_non_null(pk);
+	assert_non_null(crt);
+	assert_non_null(ctx);
+	ASN1_INTEGER_set(X509_get_serialNumber(crt), 1);
+	X509_gmtime_adj(X509_getm_notBefore(crt), -60);
+	X509_gmtime_adj(X509_getm_notAfter(crt), 3600);
+	X509_set_pubkey(crt, pk);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(crt), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"node.test", -1, -1, 0);
+	X509_set_issuer_name(crt, X509_get_subject_name(crt));
+	assert_true(X509_sign(crt, pk, EVP_sha256()) > 0);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, crt), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, pk), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any_cert);
+	X509_free(crt);
+	EVP_PKEY_free(pk);
+	return ctx;
+}
+
+static void *tls_srv_main(void *arg)
+{
+	struct tls_srv *s = arg;
+	int i;
+
+	for (i = 0; i < 2000 && !s->stop; i++) {
+		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+		struct timeval tv = { .tv_sec = 2 };
+		char buf[1024];
+		SSL *ssl;
+		int c;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		c = accept(s->lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ssl = SSL_new(s->ctx);
+		if (ssl && SSL_set_fd(ssl, c))
+			SSL_accept(ssl); /* fails: no client certificate; the alert is sent */
+		SSL_free(ssl);
+		/* Read what the check sent until it closes: a close with unread bytes would send a RST. */
+		shutdown(c, SHUT_WR);
+		while (recv(c, buf, sizeof(buf), 0) > 0)
+			;
+		close(c);
+	}
+	return NULL;
+}
+
+static void tls_srv_start(struct tls_srv *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->ctx = tls_srv_ctx();
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->lfd, 64), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &l), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&s->th, NULL, tls_srv_main, s), 0);
+}
+
+static void tls_srv_stop(struct tls_srv *s)
+{
+	s->stop = 1;
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+	SSL_CTX_free(s->ctx);
 }
 
 /* A port with nothing listening: bind, then close without listen. */
@@ -604,6 +707,35 @@ static void tls_settings_that_cannot_load_are_reported(void **state)
 	assert_non_null(strstr(err, "cannot load client certificate '/nonexistent/c.pem'"));
 }
 
+/*
+ * With verify off, OpenSSL still records why the node's certificate would not
+ * verify (here: self-signed); a check failing for another reason must say that
+ * reason, not a verification nobody asked for.
+ */
+static void tls_failure_without_verify_names_its_real_cause(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct tls_srv s;
+
+	(void)state;
+	tls_srv_start(&s);
+	hc_fast(&hc, "kube-apiserver", 2000);
+	assert_false(hc.verify);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, s.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 10);
+	drv_health_fini(&h);
+	tls_srv_stop(&s);
+	assert_int_equal(r.n, 1);
+	assert_false(r.ok);
+	if (strstr(r.why, "certificate verification") || !strstr(r.why, "certificate required"))
+		fail_msg("why: '%s', want the node's 'certificate required' alert", r.why);
+}
+
 #define MANY_OK 200
 #define MANY_HUNG 50
 
@@ -672,6 +804,7 @@ int main(void)
 		cmocka_unit_test(ipv6_node_is_checked_over_ipv6),
 		cmocka_unit_test(checks_use_the_configured_source_address),
 		cmocka_unit_test(tls_settings_that_cannot_load_are_reported),
+		cmocka_unit_test(tls_failure_without_verify_names_its_real_cause),
 		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
 	};
 
