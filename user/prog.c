@@ -380,7 +380,8 @@ static void prog_pins_remove(const char *root, const char *keep)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if ((!keep || strcmp(path, keep)) && unlink(path) && errno != ENOENT)
-			pr_warn("Warning: can't remove program pin %s: %s\n", path, strerror(errno));
+			pr_warn("Warning: can't remove program pin %s: %s\n", path,
+				strerror(errno));
 	}
 	closedir(d);
 	if (!keep)
