@@ -389,17 +389,24 @@ static void prog_pins_remove(const char *root, const char *keep)
 }
 
 /*
- * prog_load - this build's program: the pinned one, or one loaded (and its
- * maps pinned, or reused) and pinned now; *@fresh says which.
+ * prog_load - this build's program: the pinned one (while every map it uses
+ * is still pinned), or one loaded (and its maps pinned, or reused) and
+ * pinned now; *@fresh says which.
  * Return: its fd, or -errno (said).
  */
 static int prog_load(const char *root, bool *fresh)
 {
 	char path[PATH_MAX + 64], dir[PATH_MAX], buf[128];
+	int fd, err, npinned, nmaps;
 	struct drover_bpf *skel;
-	int fd, err;
 
 	*fresh = false;
+	err = drv_maps_check(root, &npinned, &nmaps);
+	if (err)
+		return err;
+	/* A map gone from the pins (none pinned yet, or removed by hand): the program uses the old one. */
+	if (npinned < nmaps)
+		prog_pins_remove(root, NULL);
 	prog_pin_path(root, path, sizeof(path));
 	fd = bpf_obj_get(path);
 	if (fd >= 0)

@@ -34,6 +34,8 @@ log "pins and links are there after the CLI exited"
 for m in $MAPS; do [ -e "$ROOT/$m" ] || fail "map pin $ROOT/$m missing after attach"; done
 [ -e "$ROOT/links/a0" ] || fail "link pin $ROOT/links/a0 missing"
 [ -e "$ROOT/links/b0" ] || fail "link pin $ROOT/links/b0 missing"
+progs=$(ls "$ROOT/progs")
+[[ "$progs" =~ ^drover_xdp-[0-9a-f]{16}$ ]] || fail "want one program pin under $ROOT/progs, got: $progs"
 ip -n "$NS" link show a0 | grep -q 'xdp' || fail "no XDP program on a0 after the CLI exited"
 ip -n "$NS" link show b0 | grep -q 'xdpgeneric' || fail "no generic XDP program on b0"
 
@@ -88,6 +90,17 @@ ip netns exec "$NS" setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set
 	"$DROVER" --bpffs "$ROOT" attach a0 mode native force ||
 	fail "attach a0 mode native force failed without CAP_SYS_ADMIN"
 [ "$(a0_link | cut -d' ' -f2)" = native ] || fail "a0 not native after forced mode change: $(dr status)"
+one_prog() { dr -j status | jq -e '[.interfaces[].prog_id] | unique | length == 1' >/dev/null; }
+one_prog || fail "a0 and b0 run different programs after a force without CAP_SYS_ADMIN: $(dr status)"
+
+log "a map pin removed by hand: the next attach loads the program again and swaps it into every link"
+rm "$ROOT/drv_cfg_v1"
+dr attach a0 force 2>/dev/null || fail "attach a0 force after removing a map pin failed"
+[ -e "$ROOT/drv_cfg_v1" ] || fail "drv_cfg_v1 not pinned again"
+one_prog || fail "a0 and b0 run different programs after the reload: $(dr status)"
+[ "$(dr -j status | jq -r '.interfaces[0].prog_id')" != "$PROG_ID" ] ||
+	fail "the program that uses the removed map still runs: $(dr status)"
+[ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs"
 
 log "service, backend, lookup, stats: JSON parses and says what was configured"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 table-size 4093 || fail "service add failed"
