@@ -41,12 +41,25 @@ struct agent_node {
 	struct agent *ag;
 	size_t idx;
 	bool fresh; /* svcs_build: in neither the old config nor the maps */
+	bool held_up; /* while the service settles: the state its table keeps */
+	bool verdict; /* had `rise` passes or `fall` failures in a row since it started settling */
 };
 
+/*
+ * A service this agent has no health state for yet (at start-up every one; at
+ * a reload a new service, or one whose nodes were all replaced) settles: its
+ * table keeps the states it started with (adopted from the maps, or assumed)
+ * until every node has a verdict or settle_until passes, then takes all of
+ * them at once. Applied one at a time, the first failing nodes would leave the
+ * table before the last one showed that none passes, and a fail-open the maps
+ * cannot record would be lost (its nodes all UP there) on the way to a new one.
+ */
 struct agent_svc {
 	const struct drv_service_conf *conf;
 	struct agent_node *nodes;
 	bool all_down;
+	double settle_until; /* mono_now() bound of the settle; 0: not settling */
+	double settle_from;
 };
 
 struct agent {
@@ -111,6 +124,52 @@ static const char *node_addr(const struct agent_node *n, char *buf, size_t len)
 	return drv_addr_format(&n->chk.addr, n->chk.family, buf, len);
 }
 
+/* Added to a node's UP/DOWN line while its service settles. */
+#define SETTLE_HELD " (start-up settle: the table changes once every node has a verdict)"
+
+/*
+ * The longest a service settles: every node's max(rise, fall)-th check has
+ * ended by then (the first starts within min(interval, 1 s), jitter only
+ * shortens intervals), so a node whose checks never end (one that could not
+ * start) holds the others no longer.
+ */
+static double settle_bound_s(const struct drv_hc_conf *hc)
+{
+	__u32 k = hc->rise > hc->fall ? hc->rise : hc->fall;
+
+	return ((double)(k + 1) * hc->interval_ms + hc->timeout_ms) / 1000.0;
+}
+
+/*
+ * End @as's settle once every node has a verdict or its bound has passed: the
+ * next reconcile takes every node's health at once (failing open if none
+ * passes). Caller holds ag->lock.
+ */
+static void settle_check(struct agent *ag, struct agent_svc *as, double now)
+{
+	const struct drv_service_conf *s = as->conf;
+	size_t j, up = 0, pending = 0, first = 0;
+
+	if (!as->settle_until)
+		return;
+	for (j = 0; j < s->nnodes; j++) {
+		up += as->nodes[j].st.up;
+		if (!as->nodes[j].verdict && !pending++)
+			first = j;
+	}
+	if (pending && now < as->settle_until)
+		return;
+	as->settle_until = 0;
+	ag->dirty = true;
+	if (!pending)
+		pr_info("service %s: start-up settle over: every node has a verdict (%zu up, %zu down)\n",
+			s->name, up, s->nnodes - up);
+	else
+		pr_warn("service %s: start-up settle over after %.1f s (%zu up, %zu down); %zu nodes had no verdict (first: %s) and count with their current state\n",
+			s->name, now - as->settle_from, up, s->nnodes - up, pending,
+			s->nodes[first].name);
+}
+
 /* Health callback: one result of one node of one service. */
 static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 {
@@ -119,22 +178,26 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 	const struct drv_node_conf *nc = &s->nodes[n->idx];
 	char a[DRV_ADDR_STRLEN];
 	enum drv_hc_event ev;
+	const char *held = n->svc->settle_until ? SETTLE_HELD : "";
 
 	ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
 	node_addr(n, a, sizeof(a));
+	if (n->st.ok_run >= s->hc.rise || n->st.fail_run >= s->hc.fall)
+		n->verdict = true;
 	if (ev == DRV_HC_WENT_DOWN) {
-		pr_info("service %s: node %s (%s) is DOWN after %u failed %s checks: %s\n", s->name,
-			nc->name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why);
+		pr_info("service %s: node %s (%s) is DOWN after %u failed %s checks: %s%s\n",
+			s->name, nc->name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why, held);
 		n->ag->dirty = true;
 	} else if (ev == DRV_HC_WENT_UP) {
-		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)\n",
+		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)%s\n",
 			s->name, nc->name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
-			c->last_latency_s);
+			c->last_latency_s, held);
 		n->ag->dirty = true;
 	} else if (!ok) {
 		pr_debug("service %s: node %s (%s) check failed (%u/%u): %s\n", s->name, nc->name,
 			 a, n->st.fail_run, s->hc.fall, why);
 	}
+	settle_check(n->ag, n->svc, mono_now());
 }
 
 /*
@@ -197,12 +260,15 @@ static void svcs_free(struct agent_svc *svcs, size_t n)
  * every open connection off the other nodes) without having passed one. When
  * no node carries over (a new service, or all its nodes replaced), they start
  * UP: a table is never emptied, nor a fail-open started, before any check.
+ * A service none of whose nodes is in @old settles (struct agent_svc); one
+ * settling in @old goes on settling.
  */
 static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct agent_svc *old,
 		      size_t nold, struct agent_svc **out)
 {
 	struct agent_svc *svcs;
-	size_t i, j, k, m, carried;
+	size_t i, j, k, m, carried, kept;
+	double now = mono_now();
 
 	svcs = calloc(cfg->nservices, sizeof(*svcs));
 	if (!svcs)
@@ -223,6 +289,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 		if (os)
 			svcs[i].all_down = os->all_down;
 		carried = 0;
+		kept = 0;
 		for (j = 0; j < s->nnodes; j++) {
 			struct agent_node *n = &svcs[i].nodes[j];
 			const struct drv_node_conf *nc = &s->nodes[j];
@@ -246,12 +313,16 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				n->chk.last_latency_s = os->nodes[m].chk.last_latency_s;
 				n->chk.n_ok = os->nodes[m].chk.n_ok;
 				n->chk.n_fail = os->nodes[m].chk.n_fail;
+				n->held_up = os->nodes[m].held_up;
+				n->verdict = os->nodes[m].verdict;
 				found = true;
+				kept++;
 				break;
 			}
 			if (!found) {
 				up = adopted_up(ag, s, nc, &found);
 				drv_hc_state_init(&n->st, up);
+				n->held_up = up; /* a node that joins a settling service too */
 				if (found && !up)
 					pr_info("service %s: node %s is DOWN in the pinned maps; it stays out until %u checks pass\n",
 						s->name, nc->name, s->hc.rise);
@@ -267,8 +338,16 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			if (!svcs[i].nodes[j].fresh)
 				continue;
 			drv_hc_state_init(&svcs[i].nodes[j].st, false);
+			svcs[i].nodes[j].held_up = false;
 			pr_info("service %s: node %s is new; it joins once %u checks pass\n",
 				s->name, s->nodes[j].name, s->hc.rise);
+		}
+		if (kept) {
+			svcs[i].settle_until = os->settle_until;
+			svcs[i].settle_from = os->settle_from;
+		} else {
+			svcs[i].settle_until = now + settle_bound_s(&s->hc);
+			svcs[i].settle_from = now;
 		}
 	}
 	*out = svcs;
@@ -408,7 +487,8 @@ static int reconcile(struct agent *ag)
 			goto out_free_up;
 		}
 		for (j = 0; j < ag->svcs[i].conf->nnodes; j++)
-			up[i][j] = ag->svcs[i].nodes[j].st.up;
+			up[i][j] = ag->svcs[i].settle_until ? ag->svcs[i].nodes[j].held_up :
+							      ag->svcs[i].nodes[j].st.up;
 	}
 	err = drv_want_build(ag->cfg, up, &next);
 	if (err)
@@ -1168,6 +1248,13 @@ static void render(struct drv_mbuf *b, void *arg)
 		drv_mbuf_label(b, ag->svcs[i].conf->name);
 		drv_mbuf_printf(b, "\"} %d\n", ag->svcs[i].all_down);
 	}
+	m_help(b, "drover_service_settling", "gauge",
+	       "1 while the service's table keeps its start-up states until every node has a verdict");
+	for (i = 0; i < ag->nsvcs; i++) {
+		drv_mbuf_printf(b, "drover_service_settling{service=\"");
+		drv_mbuf_label(b, ag->svcs[i].conf->name);
+		drv_mbuf_printf(b, "\"} %d\n", ag->svcs[i].settle_until != 0);
+	}
 	m_help(b, "drover_node_healthy", "gauge",
 	       "1 if the node passes its health check (after rise/fall)");
 	for (i = 0; i < ag->nsvcs; i++)
@@ -1267,6 +1354,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		struct epoll_event evs[4];
 		int timeout, t, n, k;
 		double now;
+		size_t i;
 
 		pthread_mutex_lock(&ag->lock);
 		timeout = drv_health_next_ms(&ag->hc);
@@ -1305,6 +1393,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		pthread_mutex_lock(&ag->lock);
 		drv_health_process(&ag->hc);
 		now = mono_now();
+		for (i = 0; i < ag->nsvcs; i++)
+			settle_check(ag, &ag->svcs[i], now);
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
 			ro_follow_pins(ag);

@@ -5,7 +5,10 @@
 # agent adopts the pinned state without a gap (the table never empties, a node
 # that was down stays down until it rises, traffic through the VIP keeps
 # flowing) and, when another build attached the interfaces (an upgrade),
-# swaps its own program in on each; a reload restores what the CLI changed behind its back; maps
+# swaps its own program in on each; a restart while the service fails open
+# (every node failing) keeps failing open with the table unchanged, and one
+# with a node really down takes out exactly that node; a reload restores what
+# the CLI changed behind its back; maps
 # removed and pinned anew behind its back (detach of the last interface, then
 # attach) are let go at once and filled again, and /metrics reads the new ones;
 # --detach-on-exit detaches on SIGTERM.
@@ -153,6 +156,101 @@ echo 200 >"$E2E_TMP/http2.mode"
 wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise after the restart"
 # The agent marks the backend up, then fills and flips the table: allow that step.
 wait_for 10 in_table_is 3 || fail "table does not hold 3 backends 10 s after n2 rose: $(in_table)"
+
+log "--- every node fails: fail open; a restarted agent keeps failing open, the table unchanged"
+metric() { # NAME LABEL-SUBSTRING: value of the first matching sample
+	ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
+		awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
+}
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
+# The three states in node order, from one read of the maps.
+all_states() {
+	drv -j backend show "$LAB_VIP4" port $PORT 2>/dev/null |
+		jq -r --arg a "$(node4 1)" --arg b "$(node4 2)" --arg c "$(node4 3)" '
+			[.. | objects | select(.address?)] as $l
+			| [$a, $b, $c] | map(. as $x | [$l[] | select(.address == $x) | .state] | first // "absent")
+			| join(" ")'
+}
+states_are() { [ "$(all_states)" = "$1" ]; }
+# checks_at_least RESULT COUNT N...: nodes N... have had at least COUNT checks
+# with RESULT (pass/fail) by the running agent.
+checks_at_least() {
+	local r=$1 c=$2 n
+	shift 2
+	for n in "$@"; do
+		[ "$(metric drover_node_checks_total "node=\"$(node4 $n)\",address=\"$(node4 $n)\",result=\"$r\"")" -ge "$c" ] 2>/dev/null || return 1
+	done
+}
+# restart_sampled NAME: start an agent (the last one stopped) while sampling
+# the states into $E2E_TMP/NAME.samples (every 50 ms) until restart_sampled_end.
+restart_sampled() {
+	rm -f "$E2E_TMP/stop-$1"
+	: >"$E2E_TMP/$1.samples"
+	(
+		for _ in $(seq 2400); do
+			all_states >>"$E2E_TMP/$1.samples"
+			[ -e "$E2E_TMP/stop-$1" ] && break
+			sleep 0.05
+		done
+	) &
+	SAMPLER=$!
+	E2E_PIDS+=("$SAMPLER")
+	wait_for 30 sh -c "[ \$(wc -l <'$E2E_TMP/$1.samples') -ge 3 ]" || fail "sampler too slow"
+	LOG_FROM=$(($(wc -l <"$AGENT_LOG") + 1))
+	agent_start "$CFG"
+	wait_for 30 ready || fail "restarted agent not ready: $(tail -20 "$AGENT_LOG")"
+}
+restart_sampled_end() {
+	touch "$E2E_TMP/stop-$1"
+	wait "$SAMPLER" || true
+	log "samples (n1 n2 n3): $(sort "$E2E_TMP/$1.samples" | uniq -c | tr '\n' ';')"
+}
+new_log() { tail -n +"$LOG_FROM" "$AGENT_LOG"; }
+
+for n in 1 2 3; do echo 500 >"$E2E_TMP/http$n.mode"; done
+wait_for 15 metric_is drover_service_all_down 'service="web"' 1 ||
+	fail "drover_service_all_down{service=web} did not become 1"
+wait_for 5 states_are "up up up" || fail "fail-open: states $(all_states), want up up up"
+agent_stop TERM
+restart_sampled failopen
+# Several check rounds of the new agent: fall (2) failures reach every node's
+# verdict; 3 more are 3 more rounds in which a node could leave the table.
+wait_for 20 checks_at_least fail 5 1 2 3 || fail "the new agent did not check every node 5 times in 20 s"
+restart_sampled_end failopen
+if grep -qvx 'up up up' "$E2E_TMP/failopen.samples"; then
+	fail "a restart during a fail-open changed the table: $(grep -vx 'up up up' "$E2E_TMP/failopen.samples" | uniq | head -5 | tr '\n' ';')"
+fi
+metric_is drover_service_all_down 'service="web"' 1 || fail "the new agent does not report web failing open"
+new_log | grep -q "service web: no node passes its health check; failing open" ||
+	fail "the new agent did not log the fail-open: $(new_log | tail -10)"
+new_log | grep -q "service web: start-up settle over: every node has a verdict (0 up, 3 down)" ||
+	fail "the end of the start-up settle not logged: $(new_log | tail -10)"
+metric_is drover_service_settling 'service="web"' 0 || fail "drover_service_settling of web is not 0 after the settle"
+log "new agent: $(new_log | grep -E 'settle over|failing open' | cut -d' ' -f3- | tr '\n' ';')"
+log "a restart during a fail-open left the table as it was (up up up) and the new agent fails open"
+
+log "--- a restart with one node really down takes exactly that node out"
+for n in 1 2 3; do echo 200 >"$E2E_TMP/http$n.mode"; done
+wait_for 15 metric_is drover_service_all_down 'service="web"' 0 || fail "fail-open did not end"
+wait_for 5 states_are "up up up" || fail "after the fail-open: states $(all_states), want up up up"
+agent_stop TERM
+echo 500 >"$E2E_TMP/http2.mode"
+restart_sampled onedown
+wait_for 15 states_are "up down up" || fail "n2 not taken out after the restart: $(all_states)"
+# Some more rounds: n1 and n3, passing, must stay.
+wait_for 20 checks_at_least pass 5 1 3 || fail "the new agent did not check n1 and n3 5 times in 20 s"
+restart_sampled_end onedown
+if grep -qvxE 'up (up|down) up' "$E2E_TMP/onedown.samples"; then
+	fail "with n2 down, a restart took out another node: $(grep -vxE 'up (up|down) up' "$E2E_TMP/onedown.samples" | uniq | head -5 | tr '\n' ';')"
+fi
+states_are "up down up" || fail "after the restart with n2 down: states $(all_states), want up down up"
+metric_is drover_service_all_down 'service="web"' 0 || fail "web reported failing open with two nodes passing"
+new_log | grep -q "service web: start-up settle over: every node has a verdict (2 up, 1 down)" ||
+	fail "the end of the start-up settle not logged: $(new_log | tail -10)"
+log "new agent: $(new_log | grep -E "settle|$(node4 2)|failing open" | cut -d' ' -f3- | tr '\n' ';')"
+echo 200 >"$E2E_TMP/http2.mode"
+wait_for 15 states_are "up up up" || fail "n2 did not rise: $(all_states)"
+wait_for 10 in_table_is 3 || fail "table does not hold 3 backends after n2 rose: $(in_table)"
 
 log "--- a reload puts right what was changed behind the agent's back"
 # The agent's own service deleted with the CLI, a stray one added: SIGHUP
