@@ -872,8 +872,11 @@ static void reload_failed(struct agent *ag, const char *why, const char *err)
 	if (!retry) {
 		ag->reloads_failed++;
 		ag->reload_backoff = AGENT_RELOAD_RETRY_MIN_S;
-	} else if (ag->reload_backoff < AGENT_RELOAD_RETRY_MAX_S) {
+	} else {
+		/* 2, 4, ... 32, then 60 s, not 64 */
 		ag->reload_backoff *= 2;
+		if (ag->reload_backoff > AGENT_RELOAD_RETRY_MAX_S)
+			ag->reload_backoff = AGENT_RELOAD_RETRY_MAX_S;
 	}
 	snprintf(ag->reload_err, sizeof(ag->reload_err), "%s", err);
 	ag->reload_retry_at = mono_now() + ag->reload_backoff;
