@@ -890,11 +890,18 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	struct agent_svc *nsvcs;
 	char err[DRV_CONF_ERR_MAX];
 	unsigned int i;
+	__u64 tls_sig = 0;
 	int ret;
 
 	stat_cfg(ag);
 	ag->tls_sig = tls_files_sig(ag->cfg);
 	ret = drv_config_load(ag->cfg_path, &ncfg, err, sizeof(err));
+	/*
+	 * The new files' signature before anything reads them (here and when
+	 * the checks start): a file that changes after it reloads again.
+	 */
+	if (!ret)
+		tls_sig = tls_files_sig(ncfg);
 	if (!ret && (ret = cfg_tls_check(ag->cfg_path, ncfg, err, sizeof(err))))
 		drv_config_free(ncfg);
 	if (ret) {
@@ -946,7 +953,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	ag->last_reload_ok_ts = wall_now();
 	ag->reload_retry_at = 0;
 	ag->reload_err[0] = 0;
-	ag->tls_sig = tls_files_sig(ncfg);
+	ag->tls_sig = tls_sig;
 	pr_info("reload (%s) ok: %zu services, %u interfaces\n", why, ncfg->nservices,
 		ncfg->nifaces);
 	forwarding_check(ncfg);
