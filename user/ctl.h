@@ -92,6 +92,13 @@ int drv_prog_detach(const char *root, const char *ifname);
  * (it never waits for it); or another -errno (said).
  */
 int drv_prog_upgrade(const char *root);
+/*
+ * drv_prog_build - where this drover's program is pinned under @root (the
+ * path written to @pin, its last part names the build) and its id there: 0
+ * when it is not pinned (nothing attached, or a drover of another build
+ * attached the interfaces).
+ */
+__u32 drv_prog_build(const char *root, char *pin, size_t len);
 
 /* Open the pinned maps under @root; -ENOENT (with a message) if none. */
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);

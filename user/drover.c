@@ -114,12 +114,14 @@ static int do_status(void)
 		bool count;
 	} maps[11];
 	struct drv_ctl ctl;
-	__u32 nbes = 0, nprogs = 0, id, prog_id;
+	__u32 nbes = 0, nprogs = 0, id, prog_id, build_id;
+	char build_pin[PATH_MAX + 64];
 	bool icmp_prog = false;
 	int n, i, err;
 	size_t m;
 
 	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
+	build_id = drv_prog_build(req.bpffs, build_pin, sizeof(build_pin));
 	/*
 	 * Not attached: no pin root, or one that holds nothing of drover (a
 	 * bpffs mount point given as --bpffs outlives the last detach).
@@ -185,11 +187,19 @@ static int do_status(void)
 		drv_jw_ku64(&jw, "abi", DRV_ABI_VERSION);
 		drv_jw_kstr(&jw, "pin_root", req.bpffs);
 		drv_jw_kbool(&jw, "attached", n > 0);
+		drv_jw_kstr(&jw, "build", strrchr(build_pin, '-') + 1);
+		drv_jw_ku64(&jw, "build_prog_id", build_id);
 		drv_jw_key(&jw, "interfaces");
 		drv_jw_arr_open(&jw);
 	} else {
 		printf("drover %s (map ABI v%d), pin root %s\n", DROVER_VERSION, DRV_ABI_VERSION,
 		       req.bpffs);
+		if (build_id)
+			printf("program: this drover's build, prog id %u, pinned at %s\n", build_id,
+			       build_pin);
+		else if (n > 0)
+			printf("program: this drover's build (%s) is not pinned: the interfaces run another build's; drover attach IFNAME force (or an agent start) swaps it in on all of them\n",
+			       strrchr(build_pin, '-') + 1);
 		printf("interfaces:%s\n", n > 0 ? "" : " none");
 	}
 	for (i = 0; i < n; i++) {
@@ -201,6 +211,7 @@ static int do_status(void)
 			drv_jw_kstr(&jw, "ifname", ifs[i].ifname);
 			drv_jw_ku64(&jw, "ifindex", ifs[i].ifindex);
 			drv_jw_ku64(&jw, "prog_id", ifs[i].prog_id);
+			drv_jw_kbool(&jw, "this_build", build_id && ifs[i].prog_id == build_id);
 			drv_jw_ku64(&jw, "link_id", ifs[i].link_id);
 			drv_jw_kstr(&jw, "mode", iface_mode(&ifs[i]));
 			drv_jw_kstr(&jw, "pin", pin);

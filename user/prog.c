@@ -492,6 +492,20 @@ static int links_swap(const char *root, int fd)
 	return failed;
 }
 
+__u32 drv_prog_build(const char *root, char *pin, size_t len)
+{
+	int fd;
+	__u32 id;
+
+	prog_pin_path(root, pin, len);
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		return 0;
+	id = prog_id(fd);
+	close(fd);
+	return id;
+}
+
 int drv_prog_upgrade(const char *root)
 {
 	struct drv_prog_iface ifs[1];

@@ -52,6 +52,10 @@ jq -e '.maps[] | select(.name == "drv_txports_v1") | .entries == 2' <<<"$st" >/d
 	fail "drv_txports_v1 does not hold both interfaces: $st"
 PROG_ID=$(jq -r '.interfaces[0].prog_id' <<<"$st")
 dr status | grep -q "prog id $PROG_ID" || fail "text status does not show prog id $PROG_ID"
+jq -e --argjson id "$PROG_ID" '.build_prog_id == $id and ([.interfaces[].this_build] | all)' <<<"$st" >/dev/null ||
+	fail "status -j does not say that a0 and b0 run this build's program: $st"
+dr status | grep -q "^program: this drover's build, prog id $PROG_ID, pinned at $ROOT/progs/$progs$" ||
+	fail "text status does not name this build's program: $(dr status | head -3)"
 
 log "a second attach of a0 is refused without force, names a0 and says what to do"
 rc=0
@@ -93,7 +97,7 @@ ip netns exec "$NS" setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set
 one_prog() { dr -j status | jq -e '[.interfaces[].prog_id] | unique | length == 1' >/dev/null; }
 one_prog || fail "a0 and b0 run different programs after a force without CAP_SYS_ADMIN: $(dr status)"
 
-log "a map pin removed by hand: the next attach loads the program again and swaps it into every link"
+log "a map pin removed by hand, or another build's program: the next attach loads this one and swaps it into every link"
 rm "$ROOT/drv_cfg_v1"
 dr attach a0 force 2>/dev/null || fail "attach a0 force after removing a map pin failed"
 [ -e "$ROOT/drv_cfg_v1" ] || fail "drv_cfg_v1 not pinned again"
@@ -101,6 +105,15 @@ one_prog || fail "a0 and b0 run different programs after the reload: $(dr status
 [ "$(dr -j status | jq -r '.interfaces[0].prog_id')" != "$PROG_ID" ] ||
 	fail "the program that uses the removed map still runs: $(dr status)"
 [ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs"
+mv "$ROOT/progs/$progs" "$ROOT/progs/drover_xdp-0000000000000000"
+dr status | grep -q "^program: this drover's build ([0-9a-f]*) is not pinned: the interfaces run another build's" ||
+	fail "status does not say the interfaces run another build's program: $(dr status | head -3)"
+dr -j status | jq -e '.build_prog_id == 0 and ([.interfaces[].this_build] | any | not)' >/dev/null ||
+	fail "status -j does not say the interfaces run another build's program: $(dr -j status)"
+dr attach a0 force 2>/dev/null || fail "attach a0 force with another build's program pinned failed"
+dr -j status | jq -e '[.interfaces[].this_build] | all' >/dev/null ||
+	fail "a0 and b0 do not both run this build's program after attach a0 force: $(dr status)"
+[ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs alone"
 
 log "service, backend, lookup, stats: JSON parses and says what was configured"
 dr service add 10.0.0.1 port 80 snat 10.0.1.1 table-size 4093 || fail "service add failed"
