@@ -110,7 +110,10 @@ dr status | grep -q "^program: this drover's build ([0-9a-f]*) is not pinned: th
 	fail "status does not say the interfaces run another build's program: $(dr status | head -3)"
 dr -j status | jq -e '.build_prog_id == 0 and ([.interfaces[].this_build] | any | not)' >/dev/null ||
 	fail "status -j does not say the interfaces run another build's program: $(dr -j status)"
-dr attach a0 force 2>/dev/null || fail "attach a0 force with another build's program pinned failed"
+# with only the DaemonSet's capabilities, as the agent of a new image runs
+ip netns exec "$NS" setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set=$caps \
+	"$DROVER" --bpffs "$ROOT" attach a0 force 2>/dev/null ||
+	fail "attach a0 force with another build's program pinned failed without CAP_SYS_ADMIN"
 dr -j status | jq -e '[.interfaces[].this_build] | all' >/dev/null ||
 	fail "a0 and b0 do not both run this build's program after attach a0 force: $(dr status)"
 [ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs alone"
