@@ -389,9 +389,56 @@ static void prog_pins_remove(const char *root, const char *keep)
 }
 
 /*
- * prog_load - this build's program: the pinned one (while every map it uses
- * is still pinned), or one loaded (and its maps pinned, or reused) and
- * pinned now; *@fresh says which.
+ * Does program @fd use every map pinned under @root (drover_xdp uses them
+ * all)? Not when the maps were pinned anew after it was pinned: an older
+ * drover, which does not know <root>/progs, detached the last interface and
+ * attached again. That program's maps are pinned nowhere, and a link given it
+ * would forward with tables that nothing updates.
+ */
+static bool prog_uses_pins(const char *root, int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 ids[64], len = sizeof(info), i;
+	struct drover_bpf *skel;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	bool ok = true;
+
+	info.nr_map_ids = ARRAY_SIZE(ids);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.nr_map_ids > ARRAY_SIZE(ids))
+		return false;
+	skel = skel_open(root);
+	if (!skel)
+		return false;
+	bpf_object__for_each_map(map, skel->obj) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int mfd;
+
+		if (!bpf_map__pin_path(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+		mfd = bpf_obj_get(path);
+		if (mfd < 0 || bpf_obj_get_info_by_fd(mfd, &mi, &mlen))
+			ok = false;
+		if (mfd >= 0)
+			close(mfd);
+		for (i = 0; ok && i < info.nr_map_ids && ids[i] != mi.id; i++)
+			;
+		if (!ok || i == info.nr_map_ids) {
+			ok = false;
+			break;
+		}
+	}
+	drover_bpf__destroy(skel);
+	return ok;
+}
+
+/*
+ * prog_load - this build's program: the pinned one (while it uses every map
+ * pinned), or one loaded (and its maps pinned, or reused) and pinned now;
+ * *@fresh says which.
  * Return: its fd, or -errno (said).
  */
 static int prog_load(const char *root, bool *fresh)
@@ -409,8 +456,15 @@ static int prog_load(const char *root, bool *fresh)
 		prog_pins_remove(root, NULL);
 	prog_pin_path(root, path, sizeof(path));
 	fd = bpf_obj_get(path);
-	if (fd >= 0)
+	if (fd >= 0 && prog_uses_pins(root, fd))
 		return fd;
+	if (fd >= 0) {
+		/* Its maps were replaced (see prog_uses_pins): this one and any other build's go. */
+		pr_info("the program pinned at %s runs on maps no longer pinned under %s: loading it again\n",
+			path, root);
+		close(fd);
+		prog_pins_remove(root, NULL);
+	}
 	skel = skel_open(root);
 	if (!skel)
 		return -EINVAL;

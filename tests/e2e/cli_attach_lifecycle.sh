@@ -24,6 +24,7 @@ MAPS="drv_svcs_v1 drv_bes_v1 drv_maglev_v1 drv_flows_v1 drv_nat_v1 drv_stats_v1 
 log "attach a0 (native; forwarding off: warned) and b0 (skb; forwarding on: silent)"
 out=$(dr attach a0 2>&1) || fail "attach a0 failed: $out"
 grep -q "forwarding is off on a0" <<<"$out" || fail "no warning about forwarding off on a0: $out"
+A0_PROG=$(dr -j status | jq '.interfaces[0].prog_id')
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.b0.forwarding=1
 out=$(dr attach b0 mode skb 2>&1) || fail "attach b0 mode skb failed: $out"
 # the one line it prints says which sysctls it set, and that they stay
@@ -51,6 +52,7 @@ jq -e '[.interfaces[].prog_id] | unique | length == 1' <<<"$st" >/dev/null ||
 jq -e '.maps[] | select(.name == "drv_txports_v1") | .entries == 2' <<<"$st" >/dev/null ||
 	fail "drv_txports_v1 does not hold both interfaces: $st"
 PROG_ID=$(jq -r '.interfaces[0].prog_id' <<<"$st")
+[ "$PROG_ID" = "$A0_PROG" ] || fail "attach b0 loaded program $PROG_ID, want a0's $A0_PROG reused"
 dr status | grep -q "prog id $PROG_ID" || fail "text status does not show prog id $PROG_ID"
 jq -e --argjson id "$PROG_ID" '.build_prog_id == $id and ([.interfaces[].this_build] | all)' <<<"$st" >/dev/null ||
 	fail "status -j does not say that a0 and b0 run this build's program: $st"
@@ -116,6 +118,22 @@ ip netns exec "$NS" setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set
 	fail "attach a0 force with another build's program pinned failed without CAP_SYS_ADMIN"
 dr -j status | jq -e '[.interfaces[].this_build] | all' >/dev/null ||
 	fail "a0 and b0 do not both run this build's program after attach a0 force: $(dr status)"
+[ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs alone"
+
+log "maps pinned anew behind this build's program pin (an older drover, which leaves progs/ alone, detached both and attached again): the pin is not reused"
+mv "$ROOT/progs/$progs" "$ROOT/stale-prog"
+dr detach b0 && dr detach a0 || fail "detach of a0 and b0 failed"
+dr attach a0 2>/dev/null && dr attach b0 mode skb 2>/dev/null || fail "attach of a0 and b0 on new maps failed"
+# as the older drover would have left it: the new maps, the old program under this build's name
+rm "$ROOT/progs/$progs"
+mv "$ROOT/stale-prog" "$ROOT/progs/$progs"
+dr attach b0 mode skb force 2>/dev/null || fail "attach b0 force over a program of replaced maps failed"
+svcs_id=$(bpftool -j map show pinned "$ROOT/drv_svcs_v1" | jq .id)
+for i in a0 b0; do
+	id=$(dr -j status | jq --arg i $i '.interfaces[] | select(.ifname == $i) | .prog_id')
+	bpftool -j prog show id "$id" | jq -e --argjson m "$svcs_id" '.map_ids | index($m)' >/dev/null ||
+		fail "$i runs program $id on maps pinned nowhere (not drv_svcs_v1 $svcs_id): $(bpftool prog show id "$id" | grep map_ids)"
+done
 [ "$(ls "$ROOT/progs")" = "$progs" ] || fail "program pins: $(ls "$ROOT/progs"), want $progs alone"
 
 log "service, backend, lookup, stats: JSON parses and says what was configured"
