@@ -222,12 +222,15 @@ ip -n "$NS" link show a0 | grep -q 'xdp' && fail "XDP still attached to a0 after
 dr -j service show | jq -e 'length == 2' >/dev/null || fail "services lost on detach of a0"
 
 log "detach b0, the last one: nothing is left behind"
+# the program b0 runs now: PROG_ID was replaced by the reloads above
+LAST_PROG=$(dr -j status | jq -r '.interfaces[] | select(.ifname == "b0") | .prog_id')
+bpftool prog show id "$LAST_PROG" >/dev/null || fail "b0's program $LAST_PROG is not loaded before the detach"
 dr detach b0 || fail "detach b0 failed"
 [ ! -e "$ROOT" ] || fail "pin root $ROOT left behind: $(ls -R "$ROOT")"
 ip -n "$NS" link show b0 | grep -q 'xdp' && fail "XDP still attached to b0 after detach"
 # the kernel frees programs asynchronously (RCU): allow it time
-wait_for 20 sh -c "! bpftool prog show id $PROG_ID" ||
-	fail "program id $PROG_ID still loaded after the last detach"
+wait_for 20 sh -c "! bpftool prog show id $LAST_PROG" ||
+	fail "program id $LAST_PROG still loaded after the last detach"
 dr -j status | jq -e '.attached == false' >/dev/null || fail "status after detach"
 rc=0
 out=$(dr detach b0 2>&1) || rc=$?
