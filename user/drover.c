@@ -105,6 +105,32 @@ static bool maps_pinned(const char *root)
 	return !access(path, F_OK);
 }
 
+/*
+ * The first program pin under <@root>/progs into @name, or false. With no map
+ * pinned, one is left over (an older drover's last detach does not know that
+ * directory) and keeps the program and every map it ran on loaded.
+ */
+static bool prog_pin_left(const char *root, char *name, size_t len)
+{
+	char dir[PATH_MAX + 32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_PROGS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, len, "%s/%s", dir, de->d_name);
+		found = true;
+	}
+	closedir(d);
+	return found;
+}
+
 static int do_status(void)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
@@ -127,6 +153,12 @@ static int do_status(void)
 	 * bpffs mount point given as --bpffs outlives the last detach).
 	 */
 	if (access(req.bpffs, F_OK) || (n <= 0 && !maps_pinned(req.bpffs))) {
+		char left[PATH_MAX * 2];
+		bool prog_left = prog_pin_left(req.bpffs, left, sizeof(left));
+
+		if (prog_left)
+			pr_warn("Warning: nothing is attached, but %s still pins a program and the maps it ran on (an older drover's last detach leaves it): remove it (rm -r %s/%s), or attach and detach again\n",
+				left, req.bpffs, DRV_PIN_PROGS_DIR);
 		if (req.json) {
 			drv_jw_obj_open(&jw);
 			drv_jw_kstr(&jw, "version", DROVER_VERSION);
@@ -138,7 +170,9 @@ static int do_status(void)
 		} else {
 			printf("drover %s (map ABI v%d): not attached (%s %s)\n", DROVER_VERSION,
 			       DRV_ABI_VERSION,
-			       access(req.bpffs, F_OK) ? "no pin root" : "nothing pinned under",
+			       access(req.bpffs, F_OK) ? "no pin root" :
+			       prog_left	       ? "no map pinned under" :
+							 "nothing pinned under",
 			       req.bpffs);
 		}
 		return 0;

@@ -236,6 +236,17 @@ rc=0
 out=$(dr detach b0 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "b0" <<<"$out" || fail "detach of a detached b0: rc $rc: $out"
 
+log "a program pin left with no map pinned (an older drover's last detach leaves progs/): status says so, and how to remove it"
+dr attach b0 mode skb 2>/dev/null || fail "attach b0 again failed"
+dr detach b0 keep-maps || fail "detach b0 keep-maps failed"
+rm "$ROOT"/drv_* # what the older drover unpins; it leaves progs/ alone
+out=$(dr status 2>&1) || fail "status with a program pin left exited $?: $out"
+grep -q "still pins a program and the maps it ran on" <<<"$out" && grep -qF "rm -r $ROOT/progs" <<<"$out" &&
+	! grep -q "nothing pinned" <<<"$out" || fail "status with a program pin left: $out"
+rm -r "$ROOT"
+[ "$(dr status 2>&1)" = "drover $(dr -j status | jq -r .version) (map ABI v1): not attached (no pin root $ROOT)" ] ||
+	fail "status after removing the pin root: $(dr status 2>&1)"
+
 log "a pin root that is a bpffs mount point outlives the last detach: status says not attached"
 drm() { ip netns exec "$NS" "$DROVER" --bpffs "$BPFFS" "$@"; }
 drm attach b0 2>/dev/null || fail "attach b0 with the mount point as pin root failed"
