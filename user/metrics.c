@@ -112,7 +112,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_len;
 	(void)state;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET\n", 9,
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);
 	if (!strcmp(url, "/metrics")) {
 		struct drv_mbuf b = { 0 };

@@ -140,6 +140,7 @@ static void other_methods_are_refused_with_allow(void **state)
 
 	assert_non_null(strstr(a, "HTTP/1.1 405"));
 	assert_non_null(strstr(a, "\r\nAllow: GET, HEAD\r\n"));
+	assert_non_null(strstr(a, "\r\n\r\nonly GET and HEAD\n"));
 }
 
 static void unknown_paths_name_the_endpoints(void **state)
