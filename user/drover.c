@@ -257,9 +257,12 @@ static int do_status(void)
 			printf("  %-12s live link on ifindex %u of another network namespace (this pin root is shared with it); manage it from there\n",
 			       ifs[i].ifname, ifs[i].ifindex);
 		} else {
-			printf("  %-12s ifindex %u  prog id %u  mode %s  link id %u  pin %s\n",
+			printf("  %-12s ifindex %u  prog id %u  mode %s  link id %u  pin %s%s\n",
 			       ifs[i].ifname, ifs[i].ifindex, ifs[i].prog_id, iface_mode(&ifs[i]),
-			       ifs[i].link_id, pin);
+			       ifs[i].link_id, pin,
+			       build_id && ifs[i].prog_id != build_id ?
+				       "  (not this build's program: drover attach IFNAME force)" :
+				       "");
 		}
 	}
 	if (req.json) {

@@ -127,6 +127,9 @@ dr attach a0 2>/dev/null && dr attach b0 mode skb 2>/dev/null || fail "attach of
 # as the older drover would have left it: the new maps, the old program under this build's name
 rm "$ROOT/progs/$progs"
 mv "$ROOT/stale-prog" "$ROOT/progs/$progs"
+# the pinned program is not the one the links run: text status marks each
+[ "$(dr status | grep -c "(not this build's program: drover attach IFNAME force)$")" = 2 ] ||
+	fail "status does not mark the links that run another program than the pinned one: $(dr status | head -6)"
 dr attach b0 mode skb force 2>/dev/null || fail "attach b0 force over a program of replaced maps failed"
 svcs_id=$(bpftool -j map show pinned "$ROOT/drv_svcs_v1" | jq .id)
 for i in a0 b0; do
