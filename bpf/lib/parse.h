@@ -183,8 +183,12 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct pkt *p, void *c
 				return stats_drop(ctx, DRV_STAT_DROP_IP6_EXT);
 			if (fh->frag_off & bpf_htons(0xfff8))
 				return XDP_PASS; /* not the first fragment */
-			/* offset 0 with M clear is an atomic fragment, a whole packet (RFC 6946) */
-			p->frag = !!(fh->frag_off & bpf_htons(1));
+			/*
+			 * offset 0 with M clear is an atomic fragment, a whole packet
+			 * (RFC 6946), unless an earlier fragment header had M set
+			 */
+			if (fh->frag_off & bpf_htons(1))
+				p->frag = 1;
 			nexthdr = fh->nexthdr;
 			cur = fh + 1;
 			break;

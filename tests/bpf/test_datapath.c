@@ -1408,6 +1408,34 @@ static void v6_atomic_fragment_to_vip_is_forwarded(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
 }
 
+/*
+ * A first fragment (M set) whose payload starts with an atomic fragment
+ * header: still a first fragment, dropped. The inner header's M clear must
+ * not make it a whole packet.
+ */
+static void v6_first_fragment_before_an_atomic_one_is_dropped(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec in = syn6;
+	size_t len, l3 = ETH_HLEN, ext = ETH_HLEN + sizeof(struct ipv6hdr);
+	__u8 buf[PKT_MAX];
+
+	std_v6(e);
+	in.ip6_ext = 1;
+	in.frag = 1;
+	len = pkt_build(&in, buf);
+	/* [fragment: offset 0, M][fragment: offset 0, M clear] TCP */
+	buf[l3 + 6] = IPPROTO_FRAGMENT;
+	memset(buf + ext, 0, 8);
+	buf[ext] = IPPROTO_FRAGMENT;
+	*(__be16 *)(buf + ext + 2) = htons(1);
+	*(__be32 *)(buf + ext + 4) = htonl(0xabce);
+	*(__be16 *)(buf + ext + 8 + 2) = 0;
+	assert_int_equal(run_prog(e->prog_fd, buf, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_IP_FRAG), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 0);
+}
+
 static void ttl_one_to_vip_is_dropped(void **state)
 {
 	struct env *e = *state;
@@ -2747,6 +2775,7 @@ int main(int argc, char **argv)
 		T(flow_whose_port_another_flow_holds_starts_again),
 		T(first_fragment_to_vip_is_dropped),
 		T(v6_atomic_fragment_to_vip_is_forwarded),
+		T(v6_first_fragment_before_an_atomic_one_is_dropped),
 		T(client_close_after_idle_gets_the_nodes_fin),
 		T(synack_to_a_late_syn_retransmission_is_translated),
 		T(first_packet_without_syn_holds_its_port_half_open),
@@ -2798,6 +2827,7 @@ int main(int argc, char **argv)
 #define N(f) cmocka_unit_test_setup_teardown(f, setup_noinline, teardown)
 		N(syn_to_vip_v4_is_nated_and_redirected_to_node),
 		N(syn_to_vip_v6_after_extension_headers_is_nated),
+		N(v6_first_fragment_before_an_atomic_one_is_dropped),
 		N(nat_reply_v4_is_translated_back_to_client),
 		N(flow_of_down_backend_rehashes_to_table),
 		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
