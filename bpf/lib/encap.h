@@ -7,7 +7,8 @@
  * directly. The outer packet is 20 / 40 bytes longer: a client segment that
  * no longer fits drover's egress gets a too-big error for the MTU less that
  * (lib/toobig.h); a narrower link further on may fragment an outer IPv4
- * packet (DF clear, a random ID).
+ * packet (DF clear, a random ID). The outer header copies the inner TOS /
+ * traffic class, ECN bits included (RFC 6040's normal mode).
  */
 #ifndef __DROVER_BPF_ENCAP_H
 #define __DROVER_BPF_ENCAP_H
@@ -116,6 +117,8 @@ static __always_inline int encap(struct xdp_md *ctx, struct pkt *p, const struct
 		p->ip6 = NULL;
 	} else if (p->ip6) {
 		__u16 inner_len = sizeof(*p->ip6) + bpf_ntohs(p->ip6->payload_len);
+		/* The traffic class (DSCP, ECN) is the inner one's, as IPv4's TOS is. */
+		__u32 tclass = bpf_ntohl(*(__be32 *)p->ip6) & 0x0ff00000;
 		struct ipv6hdr *ip6;
 		__u32 flow;
 
@@ -125,7 +128,7 @@ static __always_inline int encap(struct xdp_md *ctx, struct pkt *p, const struct
 		data_end = (void *)(long)ctx->data_end;
 		if (!ip6 || (void *)(ip6 + 1) > data_end)
 			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
-		*(__be32 *)ip6 = bpf_htonl(0x60000000 | flow);
+		*(__be32 *)ip6 = bpf_htonl(0x60000000 | tclass | flow);
 		ip6->payload_len = bpf_htons(inner_len);
 		ip6->nexthdr = IPPROTO_IPV6;
 		ip6->hop_limit = ENCAP_TTL;

@@ -1663,6 +1663,34 @@ static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
 	expect_tunnel(e, &syn6, (__u8 *)&o, sizeof(o));
 }
 
+/*
+ * The outer IPv6 header carries the inner one's traffic class, as the outer
+ * IPv4 header carries the inner TOS: DSCP and ECN (RFC 6040's normal mode)
+ * hold on the way to the node. The flow label stays the flow's hash.
+ */
+static void tunnel_v6_outer_header_keeps_the_traffic_class(void **state)
+{
+	struct env *e = *state;
+	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
+	struct drv_flow_key k = key_of(&syn6);
+	__u8 in[PKT_MAX];
+	size_t len = pkt_build(&syn6, in);
+	__u32 label;
+
+	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
+	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
+	table_fill(e, 3, 1, 7);
+	/* traffic class 0xb9: DSCP 46 (EF), ECT(1); inner flow label 0x12345 */
+	*(__be32 *)(in + ETH_HLEN) = htonl(0x60000000 | 0xb9 << 20 | 0x12345);
+	label = drv_flow_hash(&k) & 0xfffff;
+	*(__be32 *)&o = htonl(0x60000000 | 0xb9 << 20 | label);
+	o.payload_len = htons(40 + 20);
+	inet_pton(AF_INET6, "fd02::1", &o.saddr);
+	inet_pton(AF_INET6, "fd02::11", &o.daddr);
+	assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_REDIRECT);
+	expect_tunnel_of(e, in, len, ETH_HLEN, (__u8 *)&o, sizeof(o));
+}
+
 /* The per-backend next-hop cache follows a neighbour change within DRV_NH_TTL_NS. */
 static void changed_node_mac_is_used_after_the_cache_ttl(void **state)
 {
@@ -2795,6 +2823,7 @@ int main(int argc, char **argv)
 		T(icmp_error_skips_a_snat_port_another_flow_took),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
+		T(tunnel_v6_outer_header_keeps_the_traffic_class),
 		T(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		T(icmp_too_big_v6_about_a_reply_goes_to_the_flows_node),
 		T(icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client),
