@@ -442,7 +442,13 @@ static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, st
 		return NULL;
 	}
 	*act = DRV_CONTINUE;
-	if (c->nh.ifindex && c->gen == be->gen && now - c->stamp_ns < DRV_NH_TTL_NS) {
+	/*
+	 * Resolved in the service's current mode only: a next hop through a
+	 * gateway, fine for nat or tunnel, must not carry dsr packets once
+	 * the service turns dsr (they would come straight back).
+	 */
+	if (c->nh.ifindex && c->gen == be->gen && c->mode == svc->mode &&
+	    now - c->stamp_ns < DRV_NH_TTL_NS) {
 		*mtu = c->mtu;
 		return c;
 	}
@@ -457,6 +463,7 @@ static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, st
 	}
 	c->mtu = *mtu;
 	c->gen = be->gen;
+	c->mode = svc->mode;
 	c->stamp_ns = now;
 	return c;
 }

@@ -167,6 +167,8 @@ struct drv_nh_cache {
 	__u32 gen;		/* drv_backend.gen it was resolved for */
 	__u32 mtu;		/* the FIB's MTU toward the backend (route or device); 0 = unknown */
 	struct drv_nh nh;
+	__u8 mode;		/* the service's mode it was resolved for: dsr refuses a gateway */
+	__u8 pad[7];
 };
 
 /* drv_nat value: how to translate a node's reply back to the client. */
@@ -282,7 +284,7 @@ _Static_assert(sizeof(struct drv_flow_key) == 40, "drv_flow_key ABI");
 _Static_assert(sizeof(struct drv_flow) == 24, "drv_flow ABI");
 _Static_assert(sizeof(struct drv_nat) == 72, "drv_nat ABI");
 _Static_assert(sizeof(struct drv_nh) == 16, "drv_nh ABI");
-_Static_assert(sizeof(struct drv_nh_cache) == 32, "drv_nh_cache ABI");
+_Static_assert(sizeof(struct drv_nh_cache) == 40, "drv_nh_cache ABI");
 _Static_assert(sizeof(struct drv_cfg) == 16, "drv_cfg ABI");
 _Static_assert(sizeof(struct drv_counter) == 16, "drv_counter ABI");
 _Static_assert(sizeof(struct drv_lb_counters) == 48, "drv_lb_counters ABI");

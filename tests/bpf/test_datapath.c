@@ -1574,6 +1574,36 @@ static void dsr_to_node_behind_gateway_is_dropped(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
 }
 
+/*
+ * A service switched from nat to dsr: the next hop cached while it was nat,
+ * through a gateway, must not carry its dsr packets (still addressed to the
+ * VIP, they would come straight back): dropped as for a dsr backend behind a
+ * gateway from the start.
+ */
+static void nat_next_hop_through_a_gateway_is_not_used_once_the_service_is_dsr(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4;
+	int nat_act, dsr_act;
+
+	ack.flags = TCP_ACK;
+	assert_int_equal(sh("ip route replace 10.3.0.0/24 via 10.2.0.12"), 0);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 0);
+	be_put(e, 1, "10.3.0.5", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	nat_act = run(e, &syn4, ifa);
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 0);
+	dsr_act = run(e, &ack, ifa);
+	sh("ip route del 10.3.0.0/24");
+	assert_int_equal(nat_act, XDP_REDIRECT); /* nat: through the gateway */
+	if (dsr_act != XDP_DROP)
+		pkt_hexdump("dsr packet sent", e->out, e->out_len);
+	assert_int_equal(dsr_act, XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_FIB), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
+	assert_int_equal(lb_stat(e->svcst, 0).packets, 1);
+}
+
 /* tunnel: [new L2][outer IP][frame @inb from its L3 header on, unchanged]. */
 static void expect_tunnel_of(struct env *e, const __u8 *inb, size_t len, size_t l2,
 			     const __u8 *outer, size_t olen)
@@ -2818,6 +2848,7 @@ int main(int argc, char **argv)
 		T(changed_client_mac_is_used_while_the_client_keeps_sending),
 		T(dsr_syn_changes_only_macs),
 		T(dsr_to_node_behind_gateway_is_dropped),
+		T(nat_next_hop_through_a_gateway_is_not_used_once_the_service_is_dsr),
 		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
 		T(icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat),
 		T(icmp_error_skips_a_snat_port_another_flow_took),
