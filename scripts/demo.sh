@@ -33,6 +33,9 @@ done
 
 cleanup() {
 	local rc=$?
+	# A Ctrl-C here (a second one, or the first during the teardown) would end
+	# this trap halfway and leave the lab running: the teardown is bounded.
+	trap '' INT TERM
 	if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
 		kill "$AGENT_PID" 2>/dev/null || true
 		for _ in $(seq 50); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done

@@ -51,4 +51,36 @@ done
 pid=${prefix#drdemo}
 [ ! -e "/tmp/drover-demo-$pid" ] || fail "demo left /tmp/drover-demo-$pid"
 [ ! -e "/tmp/drover-demo-$pid-bpffs" ] || fail "demo left /tmp/drover-demo-$pid-bpffs"
+
+# Ctrl-C: SIGINT to the demo's whole process group, as a terminal sends it, in
+# the middle of the run and once it says "demo done" (its teardown then runs;
+# a Ctrl-C there once cut the teardown short and left the whole lab running).
+# python3 restores SIGINT: a script started in the background (the test runner)
+# inherits it ignored, and bash then cannot trap it.
+live=""
+for when in "== failure" "demo done in"; do
+	: >"$out"
+	DEMO_N=20 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])' "$demo" >"$out" 2>&1 &
+	dpid=$!
+	live=$dpid
+	on_exit "LAB_PREFIX=drdemo$dpid LAB_DIR=/tmp/drover-demo-$dpid '$E2E_TOP/scripts/lab.sh' down >/dev/null 2>&1; umount /tmp/drover-demo-$dpid-bpffs 2>/dev/null; rmdir /tmp/drover-demo-$dpid-bpffs 2>/dev/null"
+	# Run first at exit: a demo still running (its PID in $live) is killed with its group.
+	on_exit '[ -z "$live" ] || kill -9 -- -"$live" 2>/dev/null'
+	wait_for 120 grep -q "$when" "$out" || fail "demo never printed '$when': $(tail -5 "$out")"
+	kill -INT -- -"$dpid" 2>/dev/null || true
+	wait_for 60 sh -c "! kill -0 $dpid 2>/dev/null || ps -o stat= -p $dpid | grep -q ^Z" ||
+		fail "demo still running 60 s after Ctrl-C at '$when'"
+	drc=0
+	wait "$dpid" || drc=$?
+	live=""
+	left=""
+	for r in cl lb sw n1 n2 n3; do [ ! -e "/run/netns/drdemo$dpid-$r" ] || left="$left netns drdemo$dpid-$r"; done
+	for f in "/tmp/drover-demo-$dpid" "/tmp/drover-demo-$dpid-bpffs"; do [ ! -e "$f" ] || left="$left $f"; done
+	left="$left$(pgrep -f "/tmp/drover-demo-$dpid[/-]" | sed 's/^/ pid /' | tr -d '\n')"
+	[ -z "$left" ] || fail "Ctrl-C at '$when' (demo exit $drc) left:$left"
+	log "Ctrl-C at '$when': demo exit $drc, nothing left"
+done
 log "PASS: demo ran and removed its lab"
