@@ -334,6 +334,9 @@ node_arg() {
 	1 | 2 | 3) ;;
 	*) die "which node is '${1:-}'? nodes are 1, 2, 3" ;;
 	esac
+	# Not up: node-start would leave DIR/nN behind (unmarked, so down keeps it
+	# and up refuses DIR), node-stop would say it stopped what never ran.
+	ns_exists "$P-n$1" || die "lab '$P' is not up (no namespace $P-n$1); run: $0 -p $P up"
 }
 
 cmd=$1

@@ -60,4 +60,11 @@ for p in $pids; do
 done
 [ ! -e "$LAB_DIR" ] || fail "$LAB_DIR left after down"
 "$LAB" down || fail "a second 'down' failed (must be idempotent)"
+# Node commands on a lab that is not up: refused, saying so, and nothing made
+# (a DIR left by node-start would keep the next 'up' from running).
+for c in node-start node-stop node-down node-up; do
+	if "$LAB" $c 2 2>"$E2E_TMP/node.err"; then fail "'$c 2' succeeded on a lab that is down"; fi
+	grep -q "lab '$T' is not up" "$E2E_TMP/node.err" || fail "'$c 2' on a lab that is down said: $(cat "$E2E_TMP/node.err")"
+	[ ! -e "$LAB_DIR" ] || fail "'$c 2' on a lab that is down made $LAB_DIR: $(find "$LAB_DIR" | tr '\n' ' ')"
+done
 log "down removed 6 namespaces, $(echo $pids | wc -w) server processes and $LAB_DIR"
