@@ -37,6 +37,8 @@ EOF
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 P=${LAB_PREFIX:-dlab}
 D=${LAB_DIR:-}
+# getopts takes --help for an unknown option '-'.
+case ${1:-} in --help) usage; exit 0 ;; esac
 while getopts "p:d:h" o; do
 	case $o in
 	p) P=$OPTARG ;;

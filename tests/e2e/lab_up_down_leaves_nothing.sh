@@ -7,6 +7,12 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
 
+# --help, -h and help: the usage on stdout, exit 0.
+for h in --help -h help; do
+	"$LAB" $h >"$E2E_TMP/help.out" 2>"$E2E_TMP/help.err" || fail "'lab.sh $h' failed: $(head -3 "$E2E_TMP/help.err")"
+	head -1 "$E2E_TMP/help.out" | grep -q "^Usage: " || fail "'lab.sh $h' printed: $(head -3 "$E2E_TMP/help.out")"
+done
+
 lab_start
 
 pids=""
