@@ -208,6 +208,8 @@ static int arp_keep_off_vips(void)
 		if (!strcmp(it->if_name, "lo"))
 			continue;
 		e = drv_devconf_set(it->if_index, ids, vals, 2);
+		if (e == -ENODEV)
+			continue; /* deleted since the list was read (a pod's veth): nothing to set */
 		if (e) {
 			pr_warn("Error: node-setup couldn't set arp_ignore=1 arp_announce=2 on %s: %s; without them %s answers ARP for the VIPs\n",
 				it->if_name, strerror(-e), it->if_name);

@@ -4,7 +4,8 @@
  * VIPs land on lo, tunnel devices are created in metadata mode, a second run
  * changes nothing, undo removes what setup added, a strict global
  * rp_filter that would drop decapsulated packets is reported, and a kernel
- * without IPIP gets one error saying what to do.
+ * without IPIP gets one error saying what to do, and an interface deleted
+ * while setup runs is no error.
  */
 #include <errno.h>
 #include <sched.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "nodesetup.h"
@@ -155,6 +157,45 @@ static void tunnel_setup_without_ipip_says_so_once(void **state)
 	assert_null(strstr(strstr(out, "Error:") + 1, "Error:"));
 }
 
+/*
+ * Interfaces come and go on a node (every pod's veth): one deleted between
+ * node-setup listing the interfaces and setting its ARP knobs is no error (it
+ * once failed the run: "couldn't set ... on d27: No such device").
+ */
+static void dsr_setup_ignores_interfaces_that_vanish(void **state)
+{
+	struct drv_node_conf c = conf(DRV_MODE_DSR);
+	char out[4096], first[4096] = "";
+	int runs = 0, fails = 0, st;
+	pid_t churn;
+
+	(void)state;
+	c.n = 1;
+	/* 200 veth pairs made and deleted by one ip process, while setup runs. */
+	churn = fork();
+	assert_true(churn >= 0);
+	if (!churn) {
+		execl("/bin/sh", "sh", "-c",
+		      "for i in $(seq 200); do echo \"link add c$i type veth peer name d$i\";"
+		      " echo \"link del c$i\"; done | ip -batch - >/dev/null 2>&1",
+		      (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(churn, &st, WNOHANG) == 0 && runs < 20000) {
+		runs++;
+		if (setup_said(&c, out, sizeof(out)) && !fails++)
+			snprintf(first, sizeof(first), "%s", out);
+	}
+	if (runs == 20000)
+		assert_int_equal(waitpid(churn, &st, 0), churn);
+	c.undo = true;
+	drv_node_setup(&c);
+	fprintf(stderr, "%d node-setup runs while veths came and went, %d failed%s%s", runs, fails,
+		fails ? ", the first with: " : "\n", first);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(fails, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +203,7 @@ int main(void)
 		cmocka_unit_test(dsr_setup_adds_vips_but_no_tunnel),
 		cmocka_unit_test(tunnel_setup_warns_when_all_rp_filter_is_strict),
 		cmocka_unit_test(tunnel_setup_without_ipip_says_so_once),
+		cmocka_unit_test(dsr_setup_ignores_interfaces_that_vanish),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
