@@ -184,8 +184,9 @@ lab_down() {
 	for ns in "$NS_CL" "$NS_LB" "$NS_SW" $(for n in $NODES; do echo "$P-n$n"; done); do
 		if ns_exists "$ns"; then ip netns del "$ns" 2>/dev/null || true; fi
 	done
-	# Remove only a directory this script made (marked by .drover-lab).
-	if [ -f "$D/.drover-lab" ]; then rm -rf "$D"; fi
+	# Remove only a directory this script made (marked by .drover-lab), or an
+	# empty one: an up interrupted between its mkdir and the mark leaves that.
+	if [ -f "$D/.drover-lab" ]; then rm -rf "$D"; else rmdir "$D" 2>/dev/null || true; fi
 }
 
 lab_up() {

@@ -66,6 +66,11 @@ for p in $pids; do
 done
 [ ! -e "$LAB_DIR" ] || fail "$LAB_DIR left after down"
 "$LAB" down || fail "a second 'down' failed (must be idempotent)"
+# An up interrupted (Ctrl-C) just after it made DIR leaves it empty, without
+# the mark, which the next up refuses as not a lab directory: down removes it.
+mkdir "$LAB_DIR"
+"$LAB" down
+[ ! -e "$LAB_DIR" ] || fail "down left the empty $LAB_DIR of an interrupted up"
 # Node commands on a lab that is not up: refused, saying so, and nothing made
 # (a DIR left by node-start would keep the next 'up' from running).
 for c in node-start node-stop node-down node-up; do
