@@ -144,6 +144,14 @@ def main():
         v, rnd, note = (max if higher else min)(s, key=lambda x: x[0])
         return v, note
 
+    def of_best_round(peer, metric, higher, other):
+        """@peer's @other in the round of its best @metric (None if that round has none)."""
+        s = samples.get((peer, metric))
+        if not s:
+            return None
+        rnd = (max if higher else min)(s, key=lambda x: x[0])[1]
+        return next((v for v, r, _ in samples.get((peer, other), []) if r == rnd), None)
+
     def same_round_by(peer, metric, ref="nftnat"):
         """(round, peer ÷ ref) for each round that measured both, in round order."""
         a = {r: v for v, r, _ in samples.get((peer, metric), [])}
@@ -205,7 +213,7 @@ def main():
         L.append("- %s: not measured: %s" % (peer, why))
     for peer, name in peers:
         v, _ = best(peer, "paced_delivered_pct", True)
-        e, _ = best(peer, "conn_errors", False)
+        e = of_best_round(peer, "conn_rate", True, "conn_errors")
         extra = []
         if v is not None and v < 99:
             extra.append("paced flood: only %.1f%% delivered (CPU figure covers what arrived)" % v)

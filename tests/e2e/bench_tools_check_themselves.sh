@@ -6,7 +6,8 @@
 # answers every one with a RST and counts no checksum error); and
 # drover-bench-pkt's per-packet harness runs every case with its verdict and
 # counter checks passing (failures=0, every figure present), with more spread
-# flows than source ports, so the keys also step the source address.
+# flows than source ports, so the keys also step the source address; and
+# bench/report.py, on made-up samples, notes what its figures came with.
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -75,5 +76,18 @@ for k in floor_parse_ns floor_parse_few_ns floor_parse_many_ns floor_insert_ns d
 	grep -Eq "^$k=[0-9]" <<<"$out" || fail "drover-bench-pkt: no figure $k: $out"
 done
 log "drover-bench-pkt: every case ran and checked itself"
+
+# bench/report.py on made-up samples (ROUND PEER METRIC VALUE): a note is
+# about the figure shown. drover nat's best connection rate (round 1) came
+# with 250 connection errors; round 2, slower, had none.
+printf '%s\n' "1 nftnat conn_rate 10000.0" "1 nftnat conn_errors 0" \
+	"2 nftnat conn_rate 10000.0" "2 nftnat conn_errors 0" \
+	"1 drover_nat conn_rate 15000.0" "1 drover_nat conn_errors 250" \
+	"2 drover_nat conn_rate 9000.0" "2 drover_nat conn_errors 0" >"$E2E_TMP/raw.txt"
+python3 "$E2E_TOP/bench/report.py" "$E2E_TMP/raw.txt" "$E2E_TMP/report.md" ||
+	fail "report.py failed on made-up samples"
+grep -qx -- '- drover nat: connection errors in the best round: 250' "$E2E_TMP/report.md" ||
+	fail "report.py: no note of the best round's 250 connection errors: $(grep '^- ' "$E2E_TMP/report.md" | tr '\n' ' ')"
+log "report.py: the best round's connection errors are noted"
 [ -z "$live_refused" ] || skip "everything else passed; $live_refused"
 
