@@ -355,7 +355,12 @@ def main():
                 cells += ["–", "–" if i else "not measured"]
                 continue
             ok = x >= goal if higher else x <= goal
-            cells += ["%.2f×" % x, "yes" if ok else "**no**"]
+            # Two decimals, or more where two would read as the other side of the goal.
+            for d in range(2, 7):
+                shown = "%.*f" % (d, x)
+                if (float(shown) >= goal if higher else float(shown) <= goal) == ok:
+                    break
+            cells += [shown + "×", "yes" if ok else "**no**"]
         L.append("| " + " | ".join(cells) + " |")
     L.append("")
     with open(a.out, "w") as f:
