@@ -3,7 +3,8 @@
 # make bench's own tools do what their figures claim, on a small scale:
 # drover-bench-syn sends exactly -n SYNs in both modes (socket and -x XDP
 # frames), each with valid IPv4 and TCP checksums (the receiving stack
-# answers every one with a RST and counts no checksum error); and
+# answers every one with a RST and counts no checksum error), its CPU time
+# counted while it sends only (not its start-up); and
 # drover-bench-pkt's per-packet harness runs every case with its verdict and
 # counter checks passing (failures=0, every figure present), with more spread
 # flows than source ports, so the keys also step the source address; and
@@ -41,6 +42,11 @@ check_send() {
 		-p 9 -n $N -d 30 "$@")
 	sent=$(sed -n 's/^sent=//p' <<<"$out")
 	[ "$sent" = $N ] || fail "synflood $*: sent=$sent, want $N: $out"
+	# One thread: its CPU time while sending fits in the time it sent for
+	# (make bench divides it by the SYNs delivered).
+	awk -v o="$out" 'BEGIN { split(o, l, "\n"); for (i in l) { split(l[i], kv, "="); v[kv[1]] = kv[2] }
+		exit !(v["cpu_s"] <= v["seconds"] + 0.002) }' ||
+		fail "synflood $*: more CPU time than sending time (start-up counted?): $(tr '\n' ' ' <<<"$out")"
 	wait_for 20 rsts_are $((r0 + N)) ||
 		fail "synflood $*: the receiver sent $(($(nst TcpOutRsts) - r0)) RSTs for $N SYNs"
 	[ "$(nst TcpInCsumErrors)" -eq "$c0" ] || fail "synflood $*: TCP checksum errors at the receiver"
