@@ -711,6 +711,7 @@ int main(int argc, char **argv)
 	tmpl(b, &f6_est, ~0u);
 	wrap6_n = best("wrap6_new", bpf_program__fd(b->progs.bench_wrap), &f6_est, XDP_PASS);
 	report("wrap6_fixed_ns", wrap6_0);
+	report("wrap6_new_ns", wrap6_n);
 	drover_bpf__destroy(d);
 	d = drover_load();
 	if (!d || drover_setup(d, DRV_MODE_NAT, true)) {

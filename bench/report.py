@@ -59,8 +59,16 @@ PKT = [
     ("drover_est6_hot_ns", "drover, IPv6 service: established, one hot flow", "floor_parse6_ns"),
     ("drover_reply6_ns", "drover, IPv6 service: NAT reply", "floor_parse6_ns"),
     ("drover_new6_ns", "drover, IPv6 service: new flow (flow + SNAT insert)", "floor_insert_ns"),
-    ("wrap_fixed_ns", "harness: frame-restoring wrapper alone (subtracted)", None),
-    ("wrap6_fixed_ns", "harness: the same, IPv6 frames (subtracted from the IPv6 rows)", None),
+    ("wrap_fixed_ns", "harness: frame-restoring wrapper alone (subtracted from the one-flow rows)",
+     None),
+    ("wrap_many_ns", "harness: the wrapper spreading the source over N flows (subtracted from "
+     "the 1,024- and 65,536-key/flow rows)", None),
+    ("wrap_new_ns", "harness: the wrapper making a new source each time (subtracted from the "
+     "insert and new-flow rows)", None),
+    ("wrap6_fixed_ns", "harness: the wrapper alone, IPv6 frames (subtracted from the IPv6 "
+     "one-flow rows)", None),
+    ("wrap6_new_ns", "harness: the wrapper making a new source each time, IPv6 frames "
+     "(subtracted from the IPv6 new-flow row)", None),
 ]
 
 
