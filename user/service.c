@@ -634,7 +634,7 @@ enum be_op { BE_ADD, BE_SET, BE_DEL };
 static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 		     const struct drv_be_conf *c, enum be_op op)
 {
-	struct drv_backend *bes, nb;
+	struct drv_backend *bes, nb, old;
 	char sb[128], bb[128];
 	bool was_in, now_in;
 	struct drv_svc s;
@@ -699,11 +699,16 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 		if (err)
 			goto out_free;
 	}
+	old = bes[id];
 	bes[id] = nb;
 	if (was_in || now_in) {
 		err = svc_flip(ctl, key, &s, bes);
-		if (err)
+		if (err) {
+			/* As it was: up but out of the table, it would look done to a retry. */
+			if (!was_in)
+				be_write(ctl, id, &old);
 			goto out_free;
+		}
 	}
 	if (was_in)
 		err = be_write(ctl, id, &nb);
@@ -882,14 +887,21 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 			continue;
 		err = be_write(ctl, i, &want[i]);
 		if (err)
-			goto out_free;
+			break;
 	}
-	if (changed) {
+	if (!err && changed) {
 		ns.active = s.active;
 		err = svc_flip(ctl, &conf->key, &ns, want);
-		if (err)
-			goto out_free;
-		cfg_reply_ports_update(ctl);
+		if (!err)
+			cfg_reply_ports_update(ctl);
+	}
+	if (err) {
+		/* Put back what was written: one up but out of the table would look done to a retry. */
+		while (i-- > 1)
+			if (memcmp(&cur[i], &want[i], sizeof(cur[i])) &&
+			    !be_in_table(&cur[i], s.id))
+				be_write(ctl, i, &cur[i]);
+		goto out_free;
 	}
 	for (i = 1; i < DRV_MAX_BACKENDS; i++) {
 		if (!memcmp(&cur[i], &want[i], sizeof(cur[i])) || !be_in_table(&cur[i], s.id))

@@ -405,6 +405,80 @@ static void sync_with_duplicate_backend_changes_nothing(void **state)
 	assert_int_equal(be_get(2).family, 0);
 }
 
+/*
+ * A service update the kernel refuses (ENOMEM, ...): the writers freeze
+ * drv_svcs to make it fail, then give it back as a fresh copy, as if the
+ * failure passed.
+ */
+static int svcs_freeze(void)
+{
+	int frozen = ctl.svcs_fd;
+
+	assert_int_equal(bpf_map_freeze(frozen), 0);
+	return frozen;
+}
+
+static void svcs_thaw(int frozen)
+{
+	struct drv_svc_key k, next;
+	struct drv_svc v;
+	int i;
+
+	ctl.svcs_fd = mk(BPF_MAP_TYPE_HASH, sizeof(struct drv_svc_key), sizeof(struct drv_svc),
+			 DRV_MAX_SVCS, 0);
+	assert_true(ctl.svcs_fd >= 0);
+	for (i = 0; i < DRV_MAX_SVCS && !bpf_map_get_next_key(frozen, i ? &k : NULL, &next); i++) {
+		k = next;
+		assert_int_equal(bpf_map_lookup_elem(frozen, &k, &v), 0);
+		assert_int_equal(bpf_map_update_elem(ctl.svcs_fd, &k, &v, BPF_NOEXIST), 0);
+	}
+	close(frozen);
+}
+
+/*
+ * A sync or backend change whose table flip fails leaves the backends as
+ * they were: one written UP before the flip and left so (not in the table)
+ * made every retry see nothing to change, and the node never got a flow.
+ */
+static void failed_flip_leaves_backends_as_they_were(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf set[3] = { be_conf("10.0.1.1", 1, DRV_BE_UP),
+				      be_conf("10.0.1.2", 1, DRV_BE_UP),
+				      be_conf("10.0.1.3", 1, DRV_BE_DOWN) };
+	struct drv_be_conf b4 = be_conf("10.0.1.4", 1, DRV_BE_UP);
+	struct drv_svc s0, s;
+	int frozen;
+
+	(void)state;
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 3), 0); /* ids 1, 2, 3 */
+	s0 = svc_get(&a);
+	assert_int_equal(s0.nbackends, 2);
+	set[2].state = DRV_BE_UP; /* joins the table: written before the flip */
+	frozen = svcs_freeze();
+	assert_int_not_equal(drv_service_sync(&ctl, &a, set, 3), 0);
+	svcs_thaw(frozen);
+	s = svc_get(&a);
+	assert_memory_equal(&s, &s0, sizeof(s));
+	assert_int_equal(be_get(3).state, DRV_BE_DOWN);
+	/* the retry does it */
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 3), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 3);
+	assert_true(table_count(&s, 3) > 0);
+	s0 = s;
+	frozen = svcs_freeze();
+	assert_int_not_equal(drv_backend_add(&ctl, &a.key, &b4), 0);
+	svcs_thaw(frozen);
+	s = svc_get(&a);
+	assert_memory_equal(&s, &s0, sizeof(s));
+	assert_int_equal(be_get(4).family, 0);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &b4), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 4);
+	assert_true(table_count(&s, 4) > 0);
+}
+
 static void lookup_follows_flow_hash_and_active_table(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
@@ -723,6 +797,7 @@ int main(void)
 		T(sync_keeps_ids_and_skips_flip_when_nothing_changed),
 		T(sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept_ones),
 		T(sync_with_duplicate_backend_changes_nothing),
+		T(failed_flip_leaves_backends_as_they_were),
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
