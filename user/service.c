@@ -239,6 +239,8 @@ static void svcs_quiesce(void)
 	nanosleep(&ts, NULL);
 }
 
+static void cfg_reply_ports_update(struct drv_ctl *ctl, const struct drv_svc *next);
+
 /*
  * svc_flip - build @svc's table from @bes into its idle window, then publish it
  * @svc: in: the new service value with the current active slot; out: as written
@@ -281,6 +283,8 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 			drv_svc_key_str(key, buf, sizeof(buf)), svc->table_size, ns.nbackends, n);
 	for (id = 0; id < svc->table_size; id++)
 		*drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(svc->id, ns.active, id)) = table[id];
+	/* replies to its SNAT ports are translated from its first flow on */
+	cfg_reply_ports_update(ctl, &ns);
 	/* the whole window must be visible before the value that points at it */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(ctl->svcs_fd, key, &ns, BPF_ANY)) {
@@ -322,13 +326,24 @@ static int svcs_read(struct drv_ctl *ctl, struct svc_ent *out, size_t max)
 	return (int)n;
 }
 
+static void reply_ports_add(const struct drv_svc *s, __u16 *lo, __u16 *hi)
+{
+	if (s->mode != DRV_MODE_NAT)
+		return;
+	if (!*lo || s->snat_port_lo < *lo)
+		*lo = s->snat_port_lo;
+	if (s->snat_port_hi > *hi)
+		*hi = s->snat_port_hi;
+}
+
 /*
- * Keep drv_cfg.reply_port_lo/hi covering every nat service's SNAT ports. It
+ * Keep drv_cfg.reply_port_lo/hi covering every nat service's SNAT ports, and
+ * those of @next (NULL: none), a service value about to be written. It
  * only grows: flows recorded on a service's old ports (its range changed, or
  * it was deleted and added again) keep getting their replies translated. It
  * starts over with fresh maps at the next first attach.
  */
-static void cfg_reply_ports_update(struct drv_ctl *ctl)
+static void cfg_reply_ports_update(struct drv_ctl *ctl, const struct drv_svc *next)
 {
 	struct svc_ent ents[DRV_MAX_SVCS];
 	struct drv_cfg cfg;
@@ -338,14 +353,10 @@ static void cfg_reply_ports_update(struct drv_ctl *ctl)
 	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
 	if (n < 0 || drv_cfg_read(ctl, &cfg))
 		return;
-	for (i = 0; i < n; i++) {
-		if (ents[i].svc.mode != DRV_MODE_NAT)
-			continue;
-		if (!lo || ents[i].svc.snat_port_lo < lo)
-			lo = ents[i].svc.snat_port_lo;
-		if (ents[i].svc.snat_port_hi > hi)
-			hi = ents[i].svc.snat_port_hi;
-	}
+	for (i = 0; i < n; i++)
+		reply_ports_add(&ents[i].svc, &lo, &hi);
+	if (next)
+		reply_ports_add(next, &lo, &hi);
 	if (cfg.reply_port_hi) { /* 0,0 means every port: nothing to keep */
 		if (!lo || cfg.reply_port_lo < lo)
 			lo = cfg.reply_port_lo;
@@ -549,8 +560,6 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 	} else {
 		err = svc_create(ctl, conf, bes, &ns);
 	}
-	if (!err)
-		cfg_reply_ports_update(ctl);
 out_free:
 	free(bes);
 	return err;
@@ -604,7 +613,7 @@ int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
 		bes[id].gen++;
 		err = be_write(ctl, id, &bes[id]) ?: err;
 	}
-	cfg_reply_ports_update(ctl);
+	cfg_reply_ports_update(ctl, NULL);
 out_free:
 	free(bes);
 	return err;
@@ -832,7 +841,6 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		err = svc_create(ctl, conf, cur, &s);
 		if (err)
 			goto out_free;
-		cfg_reply_ports_update(ctl);
 	}
 	ns = s;
 	svc_from_conf(&ns, conf);
@@ -892,8 +900,6 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 	if (!err && changed) {
 		ns.active = s.active;
 		err = svc_flip(ctl, &conf->key, &ns, want);
-		if (!err)
-			cfg_reply_ports_update(ctl);
 	}
 	if (err) {
 		/* Put back what was written: one up but out of the table would look done to a retry. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -614,6 +615,66 @@ static void nat_services_widen_the_reply_port_range(void **state)
 	assert_int_equal(cfg.reply_port_hi, 40100);
 }
 
+struct reply_watch {
+	struct drv_svc_key key;
+	int stop;
+	unsigned long seen, uncovered;
+};
+
+/* As the program sees it: the service's SNAT ports, then drv_cfg's reply range. */
+static void *reply_watch_run(void *arg)
+{
+	struct reply_watch *w = arg;
+	struct drv_svc s;
+	struct drv_cfg cfg;
+	__u32 zero = 0;
+	long i;
+
+	for (i = 0; i < 20000000 && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); i++) {
+		if (bpf_map_lookup_elem(ctl.svcs_fd, &w->key, &s) ||
+		    bpf_map_lookup_elem(ctl.cfg_fd, &zero, &cfg))
+			continue;
+		w->seen++;
+		if (cfg.reply_port_hi &&
+		    (s.snat_port_lo < cfg.reply_port_lo || s.snat_port_hi > cfg.reply_port_hi))
+			w->uncovered++;
+	}
+	return NULL;
+}
+
+/*
+ * A nat service's new SNAT ports are in drv_cfg's reply range before a
+ * packet can use them: a node's SYN-ACK to a port outside it goes to the
+ * balancer's stack, which resets the connection.
+ */
+static void snat_ports_are_in_the_reply_range_before_the_service_uses_them(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct reply_watch w = { .key = a.key };
+	pthread_t t;
+	int i;
+
+	(void)state;
+	a.snat_port_lo = 1000;
+	a.snat_port_hi = 1099;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(pthread_create(&t, NULL, reply_watch_run, &w), 0);
+	for (i = 1; i <= 20; i++) {
+		a.snat_port_lo = (__u16)(1000 + 100 * i);
+		a.snat_port_hi = (__u16)(1099 + 100 * i);
+		if (drv_service_update(&ctl, &a))
+			break;
+	}
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(i, 21);
+	assert_true(w.seen > 0);
+	if (w.uncovered)
+		fail_msg(
+			"%lu of %lu looks saw the service's SNAT ports outside drv_cfg's reply range",
+			w.uncovered, w.seen);
+}
+
 /* dsr and tunnel leave the destination port alone: a backend on another port is refused. */
 static void dsr_backend_must_use_the_service_port(void **state)
 {
@@ -802,6 +863,7 @@ int main(void)
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
 		T(nat_services_widen_the_reply_port_range),
+		T(snat_ports_are_in_the_reply_range_before_the_service_uses_them),
 		T(dsr_backend_must_use_the_service_port),
 		T(counters_sum_over_cpus),
 		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
