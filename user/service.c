@@ -242,40 +242,85 @@ static void svcs_quiesce(void)
 static void cfg_reply_ports_update(struct drv_ctl *ctl, const struct drv_svc *next);
 
 /*
- * svc_flip - build @svc's table from @bes into its idle window, then publish it
- * @svc: in: the new service value with the current active slot; out: as written
+ * svc_table_build - the Maglev table of @svc from its backends in @bes
+ * @table: out: a new array of svc->table_size entries (caller frees)
+ * @n: out: how many backends it was built from
  */
-static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *svc,
-		    const struct drv_backend *bes)
+static int svc_table_build(const struct drv_svc_key *key, const struct drv_svc *svc,
+			   const struct drv_backend *bes, __u32 **table, __u32 *n)
 {
 	struct drv_maglev_backend *mb;
-	struct drv_svc ns = *svc;
 	char buf[128];
-	__u32 *table = NULL, id, n = 0;
+	__u32 id;
 	int err;
 
+	*n = 0;
 	mb = calloc(DRV_MAX_BACKENDS, sizeof(*mb));
-	table = calloc(svc->table_size, sizeof(*table));
-	if (!mb || !table) {
+	*table = calloc(svc->table_size, sizeof(**table));
+	if (!mb || !*table) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 	for (id = 1; id < DRV_MAX_BACKENDS; id++) {
 		if (!be_in_table(&bes[id], svc->id))
 			continue;
-		mb[n].addr = bes[id].addr;
-		mb[n].port = bes[id].port;
-		mb[n].family = bes[id].family;
-		mb[n].weight = bes[id].weight;
-		mb[n].id = id;
-		n++;
+		mb[*n].addr = bes[id].addr;
+		mb[*n].port = bes[id].port;
+		mb[*n].family = bes[id].family;
+		mb[*n].weight = bes[id].weight;
+		mb[*n].id = id;
+		(*n)++;
 	}
-	err = drv_maglev_build(mb, n, svc->table_size, table);
-	if (err) {
+	err = drv_maglev_build(mb, *n, svc->table_size, *table);
+	if (err)
 		pr_warn("Error: can't build the Maglev table of service %s (%u backends, size %u): %s\n",
-			drv_svc_key_str(key, buf, sizeof(buf)), n, svc->table_size, strerror(-err));
-		goto out_free;
+			drv_svc_key_str(key, buf, sizeof(buf)), *n, svc->table_size,
+			strerror(-err));
+out_free:
+	free(mb);
+	if (err) {
+		free(*table);
+		*table = NULL;
 	}
+	return err;
+}
+
+/* Does @svc's active window hold the table @bes builds? 0 and *@same, or -errno. */
+static int svc_table_same(struct drv_ctl *ctl, const struct drv_svc_key *key,
+			  const struct drv_svc *svc, const struct drv_backend *bes, bool *same)
+{
+	__u32 *table, n, i;
+	int err;
+
+	*same = false;
+	if (svc->id >= DRV_MAX_SVCS || svc->active > 1)
+		return 0;
+	err = svc_table_build(key, svc, bes, &table, &n);
+	if (err)
+		return err;
+	for (i = 0; i < svc->table_size; i++)
+		if (*drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(svc->id, svc->active, i)) != table[i])
+			break;
+	*same = i == svc->table_size;
+	free(table);
+	return 0;
+}
+
+/*
+ * svc_flip - build @svc's table from @bes into its idle window, then publish it
+ * @svc: in: the new service value with the current active slot; out: as written
+ */
+static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *svc,
+		    const struct drv_backend *bes)
+{
+	struct drv_svc ns = *svc;
+	char buf[128];
+	__u32 *table = NULL, id, n;
+	int err;
+
+	err = svc_table_build(key, svc, bes, &table, &n);
+	if (err)
+		return err;
 	ns.active = svc->active ? 0 : 1;
 	ns.nbackends = table_backends(table, svc->table_size);
 	if (ns.nbackends < n)
@@ -298,7 +343,6 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 	*svc = ns;
 out_free:
 	free(table);
-	free(mb);
 	return err;
 }
 
@@ -773,7 +817,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		     const struct drv_be_conf *bes_conf, size_t n)
 {
 	struct drv_backend *cur = NULL, *want = NULL;
-	bool *keep = NULL, changed = false;
+	bool *keep = NULL, changed = false, same;
 	struct drv_svc s, ns;
 	char msg[256];
 	size_t i, need = 0, nfree;
@@ -888,6 +932,16 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		if (be_in_table(&cur[i], s.id) != be_in_table(&want[i], s.id) ||
 		    (be_in_table(&want[i], s.id) && cur[i].weight != want[i].weight))
 			changed = true;
+	}
+	/*
+	 * A drover stopped between writing a backend and its flip left the
+	 * table behind drv_bes (a node UP but in no table): put it right.
+	 */
+	if (!changed) {
+		err = svc_table_same(ctl, &conf->key, &ns, want, &same);
+		if (err)
+			goto out_free;
+		changed = !same;
 	}
 	/* Before the flip: everything except backends leaving the table. */
 	for (i = 1; i < DRV_MAX_BACKENDS; i++) {

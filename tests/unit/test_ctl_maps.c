@@ -480,6 +480,39 @@ static void failed_flip_leaves_backends_as_they_were(void **state)
 	assert_true(table_count(&s, 4) > 0);
 }
 
+/*
+ * A drover stopped between writing a backend UP and the flip that puts it in
+ * the table (killed; the agent OOM-killed or its pod replaced) leaves it UP
+ * outside the table. The agent, restarted, syncs every pinned service: the
+ * sync compares the table too, so the node gets its share again.
+ */
+static void sync_puts_in_the_table_a_backend_left_up_outside_it(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf set[2] = { be_conf("10.0.1.1", 1, DRV_BE_UP),
+				      be_conf("10.0.1.2", 1, DRV_BE_DOWN) };
+	struct drv_backend b;
+	struct drv_svc s0, s;
+	__u32 id = 2;
+
+	(void)state;
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 2), 0);
+	s0 = svc_get(&a);
+	assert_int_equal(s0.nbackends, 1);
+	b = be_get(id);
+	b.state = DRV_BE_UP; /* written, the flip never came */
+	assert_int_equal(bpf_map_update_elem(ctl.bes_fd, &id, &b, BPF_ANY), 0);
+	set[1].state = DRV_BE_UP;
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 2), 0);
+	s = svc_get(&a);
+	assert_int_equal(s.nbackends, 2);
+	assert_true(table_count(&s, 2) > 0);
+	/* and a sync with nothing to change still flips nothing */
+	assert_int_equal(drv_service_sync(&ctl, &a, set, 2), 0);
+	s0 = svc_get(&a);
+	assert_memory_equal(&s0, &s, sizeof(s));
+}
+
 static void lookup_follows_flow_hash_and_active_table(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
@@ -859,6 +892,7 @@ int main(void)
 		T(sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept_ones),
 		T(sync_with_duplicate_backend_changes_nothing),
 		T(failed_flip_leaves_backends_as_they_were),
+		T(sync_puts_in_the_table_a_backend_left_up_outside_it),
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
