@@ -817,7 +817,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		     const struct drv_be_conf *bes_conf, size_t n)
 {
 	struct drv_backend *cur = NULL, *want = NULL;
-	bool *keep = NULL, changed = false, same;
+	bool *keep = NULL, changed = false, same, created = false;
 	struct drv_svc s, ns;
 	char msg[256];
 	size_t i, need = 0, nfree;
@@ -885,6 +885,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		err = svc_create(ctl, conf, cur, &s);
 		if (err)
 			goto out_free;
+		created = true;
 	}
 	ns = s;
 	svc_from_conf(&ns, conf);
@@ -971,6 +972,9 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 			goto out_free;
 	}
 out_free:
+	/* Not there before, not there now: its address goes on to the host, not to an empty table. */
+	if (err && created)
+		drv_service_del(ctl, &conf->key);
 	free(keep);
 	free(want);
 	free(cur);

@@ -513,6 +513,23 @@ static void sync_puts_in_the_table_a_backend_left_up_outside_it(void **state)
 	assert_memory_equal(&s0, &s, sizeof(s));
 }
 
+/*
+ * A sync that creates its service and then fails leaves no service: packets
+ * to its address go on to the host as before, not to an empty table
+ * (drop_no_backend). drv_bes frozen: its backend can't be written.
+ */
+static void failed_sync_of_a_new_service_leaves_no_service(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf set[1] = { be_conf("10.0.1.1", 1, DRV_BE_UP) };
+	struct drv_svc s;
+
+	(void)state;
+	assert_int_equal(bpf_map_freeze(ctl.bes_fd), 0);
+	assert_int_not_equal(drv_service_sync(&ctl, &a, set, 1), 0);
+	assert_int_equal(drv_service_get(&ctl, &a.key, &s), -ENOENT);
+}
+
 static void lookup_follows_flow_hash_and_active_table(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
@@ -893,6 +910,7 @@ int main(void)
 		T(sync_with_duplicate_backend_changes_nothing),
 		T(failed_flip_leaves_backends_as_they_were),
 		T(sync_puts_in_the_table_a_backend_left_up_outside_it),
+		T(failed_sync_of_a_new_service_leaves_no_service),
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
