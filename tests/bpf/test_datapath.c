@@ -1674,21 +1674,30 @@ static void tunnel_v4_wraps_packet_in_ipip_to_node(void **state)
 	assert_true(distinct > 0);
 }
 
-static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
+/*
+ * Tunnel service [fd00::100]:443 to node fd02::11; returns the outer header
+ * syn6 gets: traffic class @tc, the flow's hash as its flow label.
+ */
+static struct ipv6hdr tunnel_v6_outer(struct env *e, __u32 tc)
 {
-	struct env *e = *state;
 	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
 	struct drv_flow_key k = key_of(&syn6);
-	__u32 label;
 
 	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
 	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
 	table_fill(e, 3, 1, 7);
-	label = drv_flow_hash(&k) & 0xfffff;
-	*(__be32 *)&o = htonl(0x60000000 | label);
+	*(__be32 *)&o = htonl(0x60000000 | tc << 20 | (drv_flow_hash(&k) & 0xfffff));
 	o.payload_len = htons(40 + 20);
 	inet_pton(AF_INET6, "fd02::1", &o.saddr);
 	inet_pton(AF_INET6, "fd02::11", &o.daddr);
+	return o;
+}
+
+static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
+{
+	struct env *e = *state;
+	struct ipv6hdr o = tunnel_v6_outer(e, 0);
+
 	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
 	expect_tunnel(e, &syn6, (__u8 *)&o, sizeof(o));
 }
@@ -1701,22 +1710,12 @@ static void tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label(void **state)
 static void tunnel_v6_outer_header_keeps_the_traffic_class(void **state)
 {
 	struct env *e = *state;
-	struct ipv6hdr o = { .version = 6, .nexthdr = IPPROTO_IPV6, .hop_limit = 64 };
-	struct drv_flow_key k = key_of(&syn6);
+	struct ipv6hdr o = tunnel_v6_outer(e, 0xb9);
 	__u8 in[PKT_MAX];
 	size_t len = pkt_build(&syn6, in);
-	__u32 label;
 
-	svc_put_mode(e, 3, "fd00::100", 443, DRV_MODE_TUNNEL, "fd02::1", 0, 0, 1);
-	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_UP, 1);
-	table_fill(e, 3, 1, 7);
 	/* traffic class 0xb9: DSCP 46 (EF), ECT(1); inner flow label 0x12345 */
 	*(__be32 *)(in + ETH_HLEN) = htonl(0x60000000 | 0xb9 << 20 | 0x12345);
-	label = drv_flow_hash(&k) & 0xfffff;
-	*(__be32 *)&o = htonl(0x60000000 | 0xb9 << 20 | label);
-	o.payload_len = htons(40 + 20);
-	inet_pton(AF_INET6, "fd02::1", &o.saddr);
-	inet_pton(AF_INET6, "fd02::11", &o.daddr);
 	assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_REDIRECT);
 	expect_tunnel_of(e, in, len, ETH_HLEN, (__u8 *)&o, sizeof(o));
 }
