@@ -1335,6 +1335,8 @@ static int ms_until(const struct timespec *t)
  * Interfaces attached by a drover of another build (an image or package
  * upgrade) get this one's program, swapped in without a gap. Never waits
  * for the lock: a drover command holding it puts the swap off to a later poll.
+ * Called without ag->lock (the verifier takes seconds; /metrics goes on
+ * answering), from the main thread only, which alone reads upgrade_pending.
  */
 static void prog_upgrade(struct agent *ag)
 {
@@ -1363,6 +1365,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 	while (!stop) {
 		struct epoll_event evs[4];
 		int timeout, t, n, k;
+		bool upgrade = false;
 		double now;
 		size_t i;
 
@@ -1410,8 +1413,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			ro_follow_pins(ag);
 			if (ag->adopt_pending && ag->ro_open)
 				pins_adopt(ag, "retry");
-			if (ag->upgrade_pending)
-				prog_upgrade(ag);
+			upgrade = ag->upgrade_pending;
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
 			else if (tls_files_sig(ag->cfg) != ag->tls_sig)
@@ -1431,6 +1433,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
 		pthread_mutex_unlock(&ag->lock);
+		if (upgrade)
+			prog_upgrade(ag);
 		if (metrics_dirty && metrics_apply(ag, ops))
 			pr_warn("reload: the new metrics address is not served (said above); the next reload tries again\n");
 	}
