@@ -142,12 +142,14 @@ static int do_status(void)
 	struct drv_ctl ctl;
 	__u32 nbes = 0, nprogs = 0, id, prog_id, build_id;
 	char build_pin[PATH_MAX + 64];
+	const char *build;
 	bool icmp_prog = false;
 	int n, i, err;
 	size_t m;
 
 	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
 	build_id = drv_prog_build(req.bpffs, build_pin, sizeof(build_pin));
+	build = strrchr(build_pin, '-') + 1; /* drover_xdp-BUILD */
 	/*
 	 * Not attached: no pin root, or one that holds nothing of drover (a
 	 * bpffs mount point given as --bpffs outlives the last detach).
@@ -221,7 +223,7 @@ static int do_status(void)
 		drv_jw_ku64(&jw, "abi", DRV_ABI_VERSION);
 		drv_jw_kstr(&jw, "pin_root", req.bpffs);
 		drv_jw_kbool(&jw, "attached", n > 0);
-		drv_jw_kstr(&jw, "build", strrchr(build_pin, '-') + 1);
+		drv_jw_kstr(&jw, "build", build);
 		drv_jw_ku64(&jw, "build_prog_id", build_id);
 		drv_jw_key(&jw, "interfaces");
 		drv_jw_arr_open(&jw);
@@ -233,7 +235,7 @@ static int do_status(void)
 			       build_pin);
 		else if (n > 0)
 			printf("program: this drover's build (%s) is not pinned: the interfaces run another build's; drover attach IFNAME force (or an agent start) swaps it in on all of them\n",
-			       strrchr(build_pin, '-') + 1);
+			       build);
 		printf("interfaces:%s\n", n > 0 ? "" : " none");
 	}
 	for (i = 0; i < n; i++) {

@@ -183,7 +183,11 @@ static const char *map_type_str(__u32 t)
 	return s ? s : "?";
 }
 
-int drv_maps_check(const char *root, int *npinned, int *nmaps)
+/* More than the maps the program pins (11). */
+#define PINNED_MAX 32
+
+/* drv_maps_check, and with @ids (PINNED_MAX long) the ids of the *npinned maps found. */
+static int maps_check(const char *root, int *npinned, int *nmaps, __u32 *ids)
 {
 	struct drover_bpf *skel;
 	struct bpf_map *map;
@@ -212,7 +216,6 @@ int drv_maps_check(const char *root, int *npinned, int *nmaps)
 				err == -EPERM || err == -EACCES ? " (run as root)" : "");
 			goto out;
 		}
-		(*npinned)++;
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);
 		close(fd);
 		if (err) {
@@ -220,6 +223,9 @@ int drv_maps_check(const char *root, int *npinned, int *nmaps)
 			err = -EPROTO;
 			goto out;
 		}
+		if (ids && *npinned < PINNED_MAX)
+			ids[*npinned] = info.id;
+		(*npinned)++;
 		if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
 		    info.value_size != bpf_map__value_size(map) ||
 		    info.max_entries != bpf_map__max_entries(map)) {
@@ -235,6 +241,11 @@ int drv_maps_check(const char *root, int *npinned, int *nmaps)
 out:
 	drover_bpf__destroy(skel);
 	return err;
+}
+
+int drv_maps_check(const char *root, int *npinned, int *nmaps)
+{
+	return maps_check(root, npinned, nmaps, NULL);
 }
 
 void drv_maps_unpin(const char *root)
@@ -388,51 +399,39 @@ static void prog_pins_remove(const char *root, const char *keep)
 		rmdir(dir);
 }
 
+/* Remove every program pin of @root but this build's. */
+static void prog_pins_keep_own(const char *root)
+{
+	char pin[PATH_MAX + 64];
+
+	prog_pin_path(root, pin, sizeof(pin));
+	prog_pins_remove(root, pin);
+}
+
 /*
- * Does program @fd use every map pinned under @root (drover_xdp uses them
+ * Does program @fd use the @n maps pinned now, @ids (drover_xdp uses them
  * all)? Not when the maps were pinned anew after it was pinned: an older
  * drover, which does not know <root>/progs, detached the last interface and
  * attached again. That program's maps are pinned nowhere, and a link given it
  * would forward with tables that nothing updates.
  */
-static bool prog_uses_pins(const char *root, int fd)
+static bool prog_uses_pins(int fd, const __u32 *ids, int n)
 {
 	struct bpf_prog_info info = {};
-	__u32 ids[64], len = sizeof(info), i;
-	struct drover_bpf *skel;
-	struct bpf_map *map;
-	char path[PATH_MAX];
-	bool ok = true;
+	__u32 used[64], len = sizeof(info), i;
+	int k;
 
-	info.nr_map_ids = ARRAY_SIZE(ids);
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.nr_map_ids > ARRAY_SIZE(ids))
+	info.nr_map_ids = ARRAY_SIZE(used);
+	info.map_ids = (__u64)(unsigned long)used;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.nr_map_ids > ARRAY_SIZE(used))
 		return false;
-	skel = skel_open(root);
-	if (!skel)
-		return false;
-	bpf_object__for_each_map(map, skel->obj) {
-		struct bpf_map_info mi = {};
-		__u32 mlen = sizeof(mi);
-		int mfd;
-
-		if (!bpf_map__pin_path(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
-		mfd = bpf_obj_get(path);
-		if (mfd < 0 || bpf_obj_get_info_by_fd(mfd, &mi, &mlen))
-			ok = false;
-		if (mfd >= 0)
-			close(mfd);
-		for (i = 0; ok && i < info.nr_map_ids && ids[i] != mi.id; i++)
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < info.nr_map_ids && used[i] != ids[k]; i++)
 			;
-		if (!ok || i == info.nr_map_ids) {
-			ok = false;
-			break;
-		}
+		if (i == info.nr_map_ids)
+			return false;
 	}
-	drover_bpf__destroy(skel);
-	return ok;
+	return true;
 }
 
 /*
@@ -445,10 +444,11 @@ static int prog_load(const char *root, bool *fresh)
 {
 	char path[PATH_MAX + 64], dir[PATH_MAX], buf[128];
 	int fd, err, npinned, nmaps;
+	__u32 ids[PINNED_MAX];
 	struct drover_bpf *skel;
 
 	*fresh = false;
-	err = drv_maps_check(root, &npinned, &nmaps);
+	err = maps_check(root, &npinned, &nmaps, ids);
 	if (err)
 		return err;
 	/* A map gone from the pins (none pinned yet, or removed by hand): the program uses the old one. */
@@ -456,7 +456,7 @@ static int prog_load(const char *root, bool *fresh)
 		prog_pins_remove(root, NULL);
 	prog_pin_path(root, path, sizeof(path));
 	fd = bpf_obj_get(path);
-	if (fd >= 0 && prog_uses_pins(root, fd))
+	if (fd >= 0 && prog_uses_pins(fd, ids, npinned < PINNED_MAX ? npinned : PINNED_MAX))
 		return fd;
 	if (fd >= 0) {
 		/* Its maps were replaced (see prog_uses_pins): this one and any other build's go. */
@@ -563,7 +563,6 @@ __u32 drv_prog_build(const char *root, char *pin, size_t len)
 int drv_prog_upgrade(const char *root)
 {
 	struct drv_prog_iface ifs[1];
-	char path[PATH_MAX + 64];
 	int lock_fd, fd, err;
 	bool fresh;
 
@@ -585,10 +584,8 @@ int drv_prog_upgrade(const char *root)
 	}
 	err = links_swap(root, fd) ? -EIO : 0;
 	close(fd);
-	if (!err && fresh) {
-		prog_pin_path(root, path, sizeof(path));
-		prog_pins_remove(root, path);
-	}
+	if (!err && fresh)
+		prog_pins_keep_own(root);
 out:
 	close(lock_fd);
 	return err;
@@ -965,11 +962,8 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	}
 	/* Loaded now: a drover of another build attached the other interfaces, or none is. */
 	if (fresh) {
-		char pin[PATH_MAX + 64];
-
 		links_swap(root, prog_fd);
-		prog_pin_path(root, pin, sizeof(pin));
-		prog_pins_remove(root, pin);
+		prog_pins_keep_own(root);
 	}
 
 	err = pin_links_make(root);
