@@ -262,19 +262,26 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
-static void srv_start(struct srv *s, enum srv_mode mode)
+/* A socket listening on 127.0.0.1, on a port the kernel picks: its fd, and the port in *@port. */
+static int listen_loopback(int backlog, __u16 *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void srv_start(struct srv *s, enum srv_mode mode)
+{
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
-	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->lfd, 1024), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &l), 0);
-	s->port = ntohs(a.sin_port);
+	s->lfd = listen_loopback(1024, &s->port);
 	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
 }
 
@@ -367,17 +374,9 @@ static void *tls_srv_main(void *arg)
 
 static void tls_srv_start(struct tls_srv *s)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-
 	memset(s, 0, sizeof(*s));
 	s->ctx = tls_srv_ctx();
-	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->lfd, 64), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &l), 0);
-	s->port = ntohs(a.sin_port);
+	s->lfd = listen_loopback(64, &s->port);
 	assert_int_equal(pthread_create(&s->th, NULL, tls_srv_main, s), 0);
 }
 
