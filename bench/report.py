@@ -221,12 +221,18 @@ def main():
         L.append("- %s: not measured: %s" % (peer, why))
     for peer, name in peers:
         v, _ = best(peer, "paced_delivered_pct", True)
-        e = of_best_round(peer, "conn_rate", True, "conn_errors")
         extra = []
         if v is not None and v < 99:
             extra.append("paced flood: only %.1f%% delivered (CPU figure covers what arrived)" % v)
-        if e:
-            extra.append("connection errors in the best round: %d" % e)
+        # What went wrong in the round each figure comes from: a timeout is a
+        # connection or request left unanswered for 2 s (a lost SYN, no reply).
+        for metric, other, what in (("conn_rate", "conn_errors", "connection errors"),
+                                    ("conn_rate", "conn_timeouts", "connection timeouts"),
+                                    ("ka_rate", "ka_errors", "keep-alive errors"),
+                                    ("ka_rate", "ka_timeouts", "keep-alive timeouts")):
+            e = of_best_round(peer, metric, True, other)
+            if e:
+                extra.append("%s in the best round: %d" % (what, e))
         for n in sorted(notes.get(peer, ())):
             extra.append(n)
         if extra:

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 	end = measure_from + (unsigned long long)(duration * 1e9);
 	last_check = start;
 	for (int i = 0; i < nconns; i++)
-		if (conn_start(ep, &conns[i]))
+		if (conn_start(ep, &conns[i]) && start >= measure_from)
 			errors++;
 
 	for (unsigned long long t = now_ns(); t < end; t = now_ns()) {
@@ -234,7 +234,8 @@ int main(int argc, char **argv)
 			if (keepalive) {
 				c->t0 = t;
 				if (conn_send(ep, c)) {
-					errors++;
+					if (t >= measure_from)
+						errors++;
 					conn_close(ep, c);
 				}
 			} else {
@@ -246,7 +247,8 @@ int main(int argc, char **argv)
 			last_check = t;
 			for (int i = 0; i < nconns; i++)
 				if (conns[i].st != C_IDLE && t - conns[i].t0 > CONN_TIMEOUT_NS) {
-					timeouts++;
+					if (t >= measure_from)
+						timeouts++;
 					conn_close(ep, &conns[i]);
 				}
 		}

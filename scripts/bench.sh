@@ -365,12 +365,15 @@ measure_peer() {
 		-d "$SECS" -w 0.5 -s 10.77.1.2 -s 10.77.1.3 -s 10.77.1.4 -s 10.77.1.5) || true
 	rec "$r" "$peer" conn_rate "$(kv rate <<<"$out")" "$note"
 	rec "$r" "$peer" conn_errors "$(kv errors <<<"$out")" "$note"
+	rec "$r" "$peer" conn_timeouts "$(kv timeouts <<<"$out")" "$note"
 	# 3. Keep-alive requests: rate and round-trip latency.
 	out=$(in_ns "$NS_C" taskset -c "$cpu" "$BIN/tcpclient" ka -t "$TARGET_IP:80" -c 16 \
 		-d "$SECS" -w 0.3) || true
 	rec "$r" "$peer" ka_rate "$(kv rate <<<"$out")" "$note"
 	rec "$r" "$peer" ka_p50_us "$(kv p50_us <<<"$out")" "$note"
 	rec "$r" "$peer" ka_p99_us "$(kv p99_us <<<"$out")" "$note"
+	rec "$r" "$peer" ka_errors "$(kv errors <<<"$out")" "$note"
+	rec "$r" "$peer" ka_timeouts "$(kv timeouts <<<"$out")" "$note"
 	drover_diag "$r" "$peer" tcp
 }
 

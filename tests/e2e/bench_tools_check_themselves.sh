@@ -86,20 +86,25 @@ log "drover-bench-pkt: every case ran and checked itself"
 
 # bench/report.py on made-up samples (ROUND PEER METRIC VALUE): a note is
 # about the figure shown. drover nat's best connection rate (round 1) came
-# with 250 connection errors; round 2, slower, had none. A target's ratio
+# with 250 connection errors and 3 timeouts; round 2, slower, had none and 7.
+# Its best keep-alive rate (round 2) had 5 timeouts, round 1 had 9. A target's ratio
 # reads on the side of the goal its verdict says: p50 303.7 against 303.1 µs
 # is 1.002×, not met (1.00× with two decimals).
 printf '%s\n' "1 nftnat conn_rate 10000.0" "1 nftnat conn_errors 0" \
 	"2 nftnat conn_rate 10000.0" "2 nftnat conn_errors 0" \
 	"1 drover_nat conn_rate 15000.0" "1 drover_nat conn_errors 250" \
+	"1 drover_nat conn_timeouts 3" \
 	"2 drover_nat conn_rate 9000.0" "2 drover_nat conn_errors 0" \
+	"2 drover_nat conn_timeouts 7" \
+	"1 drover_nat ka_rate 100.0" "1 drover_nat ka_timeouts 9" \
+	"2 drover_nat ka_rate 200.0" "2 drover_nat ka_timeouts 5" "2 drover_nat ka_errors 0" \
 	"1 nftnat ka_p50_us 303.1" "1 drover_nat ka_p50_us 303.7" >"$E2E_TMP/raw.txt"
 python3 "$E2E_TOP/bench/report.py" "$E2E_TMP/raw.txt" "$E2E_TMP/report.md" ||
 	fail "report.py failed on made-up samples"
-grep -qx -- '- drover nat: connection errors in the best round: 250' "$E2E_TMP/report.md" ||
-	fail "report.py: no note of the best round's 250 connection errors: $(grep '^- ' "$E2E_TMP/report.md" | tr '\n' ' ')"
+grep -qx -- '- drover nat: connection errors in the best round: 250; connection timeouts in the best round: 3; keep-alive timeouts in the best round: 5' "$E2E_TMP/report.md" ||
+	fail "report.py: no note of the best rounds' errors (250) and timeouts (3, 5): $(grep '^- ' "$E2E_TMP/report.md" | tr '\n' ' ')"
 grep -qxF '| p50 ≤ kernel NAT | 1.002× | **no** | 1.002× | **no** |' "$E2E_TMP/report.md" ||
 	fail "report.py: p50 1.002× kernel NAT: $(grep '^| p50 ≤' "$E2E_TMP/report.md")"
-log "report.py: the best round's connection errors are noted; target ratios read as their verdicts"
+log "report.py: the best round's connection errors and timeouts are noted; target ratios read as their verdicts"
 [ -z "$live_refused" ] || skip "everything else passed; $live_refused"
 
