@@ -790,7 +790,10 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 	}
 	if (!strcmp(w, "help")) {
 		r->help = true;
-		return 0;
+		/* `drover help OBJECT ...` is `drover OBJECT help`: that object's grammar */
+		w = next(&p);
+		if (!w)
+			return 0;
 	}
 	rc = kw_select(w, objs, &v);
 	if (rc == -EAGAIN)
@@ -805,8 +808,15 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 			w);
 	r->obj = (enum drv_cli_obj)v;
 	if (r->obj == DRV_CLI_RUN) {
-		r->run_argc = n - 1;
-		r->run_argv = r->words + 1;
+		static char *run_help[] = { "help", NULL };
+
+		if (r->help) { /* the agent prints its own help, as for `drover run help` */
+			r->run_argc = 1;
+			r->run_argv = run_help;
+			return 0;
+		}
+		r->run_argc = n - p.i;
+		r->run_argv = r->words + p.i;
 		return 0;
 	}
 	/* `help` anywhere after the object: that object's grammar. */

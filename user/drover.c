@@ -956,7 +956,7 @@ int main(int argc, char **argv)
 	drv_log_setup_libbpf();
 	drv_jw_init(&jw, stdout, req.pretty);
 
-	if (req.help) {
+	if (req.help && req.obj != DRV_CLI_RUN) { /* run: the agent's own help */
 		printf("%s", drv_cli_help(req.obj));
 		rc = 0;
 		goto out;

@@ -158,6 +158,13 @@ for lvl in "" "service" "backend" "attach" "stats" "lookup" "run"; do
 	out=$(dr $lvl help) || fail "drover $lvl help failed"
 	grep -q "Usage: drover" <<<"$out" || fail "drover $lvl help printed no grammar"
 done
+log "drover help OBJECT prints that object's grammar (the agent's own for run)"
+for lvl in service backend attach stats lookup node-setup; do
+	out=$(dr help $lvl) || fail "drover help $lvl failed"
+	grep -q "^Usage: drover $lvl" <<<"$out" || fail "drover help $lvl printed: $out"
+done
+out=$(dr help run) || fail "drover help run failed"
+grep -q -- "--check" <<<"$out" || fail "drover help run does not print the agent's help: $out"
 
 dr detach e0 || fail "detach e0 failed"
 [ ! -e "$ROOT" ] || fail "pin root left behind"

@@ -111,6 +111,32 @@ static void help_is_accepted_at_every_level(void **state)
 	assert_non_null(strstr(drv_cli_help(DRV_CLI_BACKEND), "drain"));
 }
 
+/* `drover help OBJECT` is `drover OBJECT help`: that object's grammar, not the top level's. */
+static void help_before_an_object_gives_that_objects_help(void **state)
+{
+	(void)state;
+	assert_ok("help service");
+	assert_true(req.help);
+	assert_int_equal(req.obj, DRV_CLI_SERVICE);
+	assert_ok("help backend add");
+	assert_true(req.help);
+	assert_int_equal(req.obj, DRV_CLI_BACKEND);
+	assert_ok("help attach");
+	assert_int_equal(req.obj, DRV_CLI_ATTACH);
+	assert_ok("help stats");
+	assert_int_equal(req.obj, DRV_CLI_STATS);
+	assert_ok("help status");
+	assert_int_equal(req.obj, DRV_CLI_STATUS);
+	assert_ok("help node-setup");
+	assert_int_equal(req.obj, DRV_CLI_NODE_SETUP);
+	/* the agent prints its own help: it gets `help` as `drover run help` gives it */
+	assert_ok("help run");
+	assert_int_equal(req.obj, DRV_CLI_RUN);
+	assert_int_equal(req.run_argc, 1);
+	assert_string_equal(req.run_argv[0], "help");
+	assert_usage_error("help frobnicate", "'frobnicate'");
+}
+
 static void global_options_are_parsed_anywhere_before_run(void **state)
 {
 	(void)state;
@@ -704,6 +730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(no_words_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(help_is_accepted_at_every_level, teardown),
+		cmocka_unit_test_teardown(help_before_an_object_gives_that_objects_help, teardown),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
 		cmocka_unit_test_teardown(unknown_option_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
