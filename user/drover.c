@@ -148,6 +148,19 @@ static int do_status(void)
 	size_t m;
 
 	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
+	/*
+	 * A pin root this process may not read (not root: bpffs directories are
+	 * 0700) is not one with nothing attached: say so instead of "not attached".
+	 */
+	if ((access(req.bpffs, F_OK) && errno != ENOENT) || n < 0) {
+		int e = n < 0 ? -n : errno;
+
+		pr_warn("Error: can't read pin root %s: %s: %s\n", req.bpffs, strerror(e),
+			e == EACCES || e == EPERM ?
+				"run drover status as root (it reads the pins and maps there)" :
+				"check the --bpffs path");
+		return EXIT_FAILURE;
+	}
 	build_id = drv_prog_build(req.bpffs, build_pin, sizeof(build_pin));
 	build = strrchr(build_pin, '-') + 1; /* drover_xdp-BUILD */
 	/*

@@ -58,6 +58,12 @@ dr -j status | grep -q '"ifname":"e0"' || fail "e0 not attached after force"
 [ "$(ip -n "$NS" -j link show e0 | jq -r '.[0].xdp.prog.id')" = \
 	"$(dr -j status | jq -r '.interfaces[0].prog_id')" ] || fail "e0 does not run drover's program"
 
+log "status without the right to read the pin root says so (exit 1), not 'not attached'"
+nobody() { ip netns exec "$NS" setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVER" --bpffs "$ROOT" "$@"; }
+expect 1 "$ROOT" "Permission denied" "as root" -- nobody status
+out=$(nobody -j status 2>/dev/null) || true
+[ -z "$out" ] || fail "status -j without the right to read $ROOT printed: $out"
+
 log "attach: the pin root is not on a bpffs"
 mkdir -p "$E2E_TMP/plain"
 expect 1 "$E2E_TMP/plain" "bpffs" "mount -t bpf" -- \
