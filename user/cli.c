@@ -93,54 +93,79 @@ static const char *const help_top =
 static const char *const help_attach =
 	"Usage: drover attach IFNAME [mode { native | skb }] [force]\n"
 	"       drover detach IFNAME [keep-maps]\n"
-	"       drover status\n"
-	"attach loads the XDP program (once per pin root), pins its maps under the pin root\n"
-	"(--bpffs, default " DRV_PIN_ROOT ") and its link at <root>/" DRV_PIN_LINKS_DIR
-	"/IFNAME. mode native (default) needs driver support; skb works everywhere, slower.\n"
-	"force replaces an XDP program already attached. detach of the last interface\n"
-	"removes the maps too, unless keep-maps.\n";
+	"attach loads the XDP program (once per pin root), pins its maps under the pin\n"
+	"root (--bpffs, default " DRV_PIN_ROOT ") and its link at\n"
+	"<root>/" DRV_PIN_LINKS_DIR "/IFNAME; forwarding stays after the command exits.\n"
+	"mode native (default) needs driver support; skb (generic XDP) works on every\n"
+	"device, slower. force replaces an XDP program already on IFNAME.\n"
+	"detach removes IFNAME's link; detaching the last interface also removes the\n"
+	"maps (every service and backend), unless keep-maps.\n"
+	"Both need CAP_BPF and CAP_NET_ADMIN. Exit status: 0 ok, 1 refused (the message\n"
+	"says why and what to do), 2 usage error.\n";
+
+static const char *const help_status =
+	"Usage: drover [-j [-p]] status\n"
+	"Prints this drover's version, the pin root (--bpffs), the pinned program, every\n"
+	"attached interface (ifindex, program id, XDP mode, link id, pin) and the entries\n"
+	"of each pinned map. With nothing pinned it prints \"not attached\" (exit 0).\n"
+	"Exit status: 0 ok, 1 the pin root or its maps can't be read (not root, or the\n"
+	"maps of an incompatible drover: it lists the interfaces to detach).\n";
 
 static const char *const help_service =
 	"Usage: drover service add SVC [mode { nat | dsr | tunnel }] [snat ADDR]\n"
 	"                          [snat-ports LO-HI] [table-size PRIME]\n"
-	"       drover service set SVC [mode ...] [snat ADDR] [snat-ports LO-HI] [table-size PRIME]\n"
+	"       drover service set SVC [mode ...] [snat ADDR] [snat-ports LO-HI]\n"
+	"                          [table-size PRIME]\n"
 	"       drover service del SVC\n"
-	"       drover service show [SVC]\n"
-	"       SVC := ADDR port PORT [proto tcp]\n"
+	"       drover [-j [-p]] service show [SVC]\n"
+	"       SVC := ADDR port PORT [proto tcp]          (IPv4 or IPv6, PORT 1-65535)\n"
 	"mode nat (default) needs snat ADDR: the balancer's address the nodes reply to;\n"
 	"mode tunnel needs it as the outer source of the wrapped packets; dsr takes none.\n"
-	"snat-ports default 10000-32767; table-size default 65537 (a prime).\n";
+	"snat-ports (nat only) default 10000-32767; table-size is the Maglev table size,\n"
+	"a prime up to 65537 (the default). set changes only the options given. del\n"
+	"removes the service and its backends. Up to 64 services.\n"
+	"Exit status: 0 ok, 1 refused (unknown or duplicate service), 2 usage error.\n";
 
 static const char *const help_backend =
 	"Usage: drover backend add SVC ADDR [port PORT] [weight N] [up | drain | down]\n"
 	"       drover backend set SVC ADDR [port PORT] [weight N] [up | drain | down]\n"
 	"       drover backend del SVC ADDR [port PORT]\n"
-	"       drover backend show SVC\n"
+	"       drover [-j [-p]] backend show SVC\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
-	"port defaults to the service port (another port: nat only), weight to 1 (0\n"
-	"drains). drain keeps recorded flows but takes no new ones; down moves its flows\n"
-	"to other backends.\n";
+	"port defaults to the service port (another port: nat only). weight N (0-65535)\n"
+	"defaults to 1; 0 drains. up takes new flows; drain keeps its recorded flows but\n"
+	"takes no new ones; down moves its flows to other backends. set changes only\n"
+	"what is given. show lists id, address, port, weight, state, live flows and\n"
+	"client-to-node packets and bytes.\n"
+	"Exit status: 0 ok, 1 refused (unknown service or backend, duplicate), 2 usage\n"
+	"error.\n";
 
 static const char *const help_stats =
-	"Usage: drover stats [show] [SVC] [--watch SECS [count N]]\n"
+	"Usage: drover [-j [-p]] stats [show] [SVC] [--watch SECS [count N]]\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
-	"Global counters (by name), per service and per backend. --watch prints rates\n"
-	"every SECS seconds until SIGINT, or N times with count N.\n";
+	"Counters since the maps were pinned: the global ones by name (packets, bytes),\n"
+	"then per service and per backend (packets, bytes, new_flows, reply_packets,\n"
+	"reply_bytes, drops); SVC shows only that service. --watch SECS (1-3600) prints\n"
+	"per-second rates every SECS seconds until SIGINT or SIGTERM, or N times with\n"
+	"count N (1-1000000); with -j one JSON document per interval and line.\n"
+	"Exit status: 0 ok, 1 no such service or the maps can't be read, 2 usage error.\n";
 
 static const char *const help_lookup =
-	"Usage: drover lookup SVC from ADDR port PORT\n"
+	"Usage: drover [-j [-p]] lookup SVC from ADDR port PORT\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
-	"Which backend a new flow from ADDR:PORT goes to (flow hash and the active Maglev\n"
-	"table), and the backend it is recorded with if the flow is already known.\n";
+	"Which backend a new flow from client ADDR port PORT goes to (the flow hash and\n"
+	"the service's active Maglev table, as the XDP program computes it), and, if the\n"
+	"flow is recorded in the flow table, the backend it stays on. Changes nothing.\n"
+	"Exit status: 0 ok, 1 no such service, 2 usage error.\n";
 
 static const char *const help_node =
 	"Usage: drover node-setup { dsr | tunnel } VIP... [undo]\n"
-	"Run on each node behind a dsr or tunnel service (nat needs nothing on the nodes).\n"
-	"Puts every VIP on lo and keeps ARP off it (arp_ignore=1, arp_announce=2); tunnel\n"
-	"also creates the metadata-mode devices " DRV_NODE_TUN4 " (IPIP) and " DRV_NODE_TUN6
-	" (IP6IP6),\n"
-	"which decapsulate what any balancer sends, with rp_filter off. Idempotent; undo\n"
-	"removes the VIPs and devices (the sysctls stay).\n";
+	"Run on each node behind a dsr or tunnel service (nat needs nothing on the\n"
+	"nodes). Puts every VIP on lo and keeps ARP off it (arp_ignore=1,\n"
+	"arp_announce=2); tunnel also creates the metadata-mode devices " DRV_NODE_TUN4 "\n"
+	"(IPIP) and " DRV_NODE_TUN6 " (IP6IP6), which decapsulate what any balancer sends,\n"
+	"with rp_filter off. Idempotent; undo removes the VIPs and devices (the sysctls\n"
+	"stay). Needs CAP_NET_ADMIN. Exit status: 0 ok, 1 refused, 2 usage error.\n";
 
 static const char *const help_run = "Usage: drover run config FILE [...]\n"
 				    "Runs the agent (see drover run help).\n";
@@ -150,8 +175,9 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 	switch (obj) {
 	case DRV_CLI_ATTACH:
 	case DRV_CLI_DETACH:
-	case DRV_CLI_STATUS:
 		return help_attach;
+	case DRV_CLI_STATUS:
+		return help_status;
 	case DRV_CLI_SERVICE:
 		return help_service;
 	case DRV_CLI_BACKEND:

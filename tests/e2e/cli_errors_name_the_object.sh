@@ -165,9 +165,9 @@ for lvl in "" "service" "backend" "attach" "stats" "lookup" "run"; do
 	grep -q "Usage: drover" <<<"$out" || fail "drover $lvl help printed no grammar"
 done
 log "drover help OBJECT prints that object's grammar (the agent's own for run)"
-for lvl in service backend attach stats lookup node-setup; do
+for lvl in service backend attach status stats lookup node-setup; do
 	out=$(dr help $lvl) || fail "drover help $lvl failed"
-	grep -q "^Usage: drover $lvl" <<<"$out" || fail "drover help $lvl printed: $out"
+	grep -qE "^Usage: drover (\[-j \[-p\]\] )?$lvl" <<<"$out" || fail "drover help $lvl printed: $out"
 done
 out=$(dr help run) || fail "drover help run failed"
 grep -q -- "--check" <<<"$out" || fail "drover help run does not print the agent's help: $out"

@@ -137,6 +137,42 @@ static void help_before_an_object_gives_that_objects_help(void **state)
 	assert_usage_error("help frobnicate", "'frobnicate'");
 }
 
+/*
+ * Help is read in an 80-column terminal, says what each command does (status
+ * has its own) and states the ranges the parser enforces.
+ */
+static void help_fits_80_columns_and_states_the_ranges(void **state)
+{
+	static const enum drv_cli_obj objs[] = {
+		DRV_CLI_NONE,	 DRV_CLI_ATTACH, DRV_CLI_DETACH, DRV_CLI_STATUS,	DRV_CLI_SERVICE,
+		DRV_CLI_BACKEND, DRV_CLI_STATS,	 DRV_CLI_LOOKUP, DRV_CLI_NODE_SETUP, DRV_CLI_RUN,
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		const char *h = drv_cli_help(objs[i]), *c;
+		int col = 0;
+
+		for (c = h; *c; c++) {
+			if (*c == '\n') {
+				col = 0;
+				continue;
+			}
+			if (((unsigned char)*c & 0xc0) != 0x80) /* count UTF-8 characters */
+				col++;
+			if (col > 80)
+				fail_msg("help of object %d has a line over 80 columns: %.60s...",
+					 objs[i], c - 80);
+		}
+	}
+	assert_ptr_not_equal(drv_cli_help(DRV_CLI_STATUS), drv_cli_help(DRV_CLI_ATTACH));
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_STATUS), "not attached"));
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_STATS), "1-3600"));
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_BACKEND), "0-65535"));
+	assert_non_null(strstr(drv_cli_help(DRV_CLI_SERVICE), "65537"));
+}
+
 static void global_options_are_parsed_anywhere_before_run(void **state)
 {
 	(void)state;
@@ -731,6 +767,7 @@ int main(void)
 		cmocka_unit_test_teardown(no_words_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(help_is_accepted_at_every_level, teardown),
 		cmocka_unit_test_teardown(help_before_an_object_gives_that_objects_help, teardown),
+		cmocka_unit_test(help_fits_80_columns_and_states_the_ranges),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
 		cmocka_unit_test_teardown(unknown_option_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
