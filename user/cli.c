@@ -195,14 +195,55 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 	}
 }
 
-static int parse_addr(struct pctx *p, const char *what, union drv_addr *a, __u8 *fam)
+/*
+ * How to write @w when it is an address spelled as elsewhere (ADDR:PORT,
+ * [IPv6], [IPv6]:PORT): the grammar takes a port as its own words, after
+ * the address where @port_follows. "" when @w is no such spelling.
+ */
+static const char *addr_hint(const char *w, bool port_follows, char *buf, size_t len)
+{
+	bool bracket = w[0] == '[';
+	char host[DRV_ADDR_STRLEN];
+	const char *end;
+	union drv_addr a;
+	__u16 port;
+	__u8 f;
+
+	if (bracket)
+		w++;
+	end = bracket ? strchr(w, ']') : strrchr(w, ':');
+	if (!end || end == w || (size_t)(end - w) >= sizeof(host))
+		return "";
+	memcpy(host, w, (size_t)(end - w));
+	host[end - w] = 0;
+	/* "fd00::1:80" is an IPv6 address: only IPv4 takes ":PORT" without brackets */
+	if (drv_addr_parse(host, &a, &f) || (!bracket && f != DRV_FAMILY_V4))
+		return "";
+	if (bracket)
+		end++;
+	if (!*end)
+		snprintf(buf, len, ": write it without brackets: %s", host);
+	else if (*end != ':' || drv_port_parse(end + 1, &port))
+		return "";
+	else if (port_follows)
+		snprintf(buf, len, ": write it as '%s port %u'", host, port);
+	else
+		snprintf(buf, len, ": it takes no port, write '%s'", host);
+	return buf;
+}
+
+/* @port_follows: the grammar has `port PORT` after this address (for the hint). */
+static int parse_addr(struct pctx *p, const char *what, bool port_follows, union drv_addr *a,
+		      __u8 *fam)
 {
 	const char *w = next(p), *why;
+	char hint[96];
 
 	if (!w)
 		return fail(p, "expected %s (an IPv4 or IPv6 address)", what);
 	if (drv_addr_parse(w, a, fam))
-		return fail(p, "%s '%s' is not an IPv4 or IPv6 address", what, w);
+		return fail(p, "%s '%s' is not an IPv4 or IPv6 address%s", what, w,
+			    addr_hint(w, port_follows, hint, sizeof(hint)));
 	why = drv_addr_not_host(a, *fam);
 	if (why)
 		return fail(p, "%s '%s' is %s: give a host's address", what, w, why);
@@ -229,7 +270,7 @@ static int parse_svc(struct pctx *p, struct drv_svc_key *k)
 	int err;
 
 	memset(k, 0, sizeof(*k));
-	err = parse_addr(p, "service address", &k->vip, &k->family);
+	err = parse_addr(p, "service address", true, &k->vip, &k->family);
 	if (err)
 		return err;
 	w = next(p);
@@ -307,7 +348,7 @@ static int parse_svc_opts(struct pctx *p, struct drv_cli_req *r)
 		} else if (bit == DRV_CLI_SVC_SNAT) {
 			__u8 fam;
 
-			err = parse_addr(p, "snat address", &c->snat, &fam);
+			err = parse_addr(p, "snat address", false, &c->snat, &fam);
 			if (err)
 				return err;
 			if (fam != c->key.family)
@@ -444,7 +485,7 @@ static int parse_backend(struct pctx *p, struct drv_cli_req *r)
 			return fail(p, "what is '%s'? (backend show takes only SVC)", peek(p));
 		return 0;
 	}
-	err = parse_addr(p, "backend address", &b->addr, &b->family);
+	err = parse_addr(p, "backend address", true, &b->addr, &b->family);
 	if (err)
 		return err;
 	if (b->family != r->svc.key.family)
@@ -562,7 +603,7 @@ static int parse_lookup(struct pctx *p, struct drv_cli_req *r)
 	if (!w || strcmp(w, "from"))
 		return fail(p, "expected 'from ADDR port PORT' after the service%s%s%s",
 			    w ? ", not '" : "", w ? w : "", w ? "'" : "");
-	err = parse_addr(p, "client address", &r->client, &r->client_family);
+	err = parse_addr(p, "client address", true, &r->client, &r->client_family);
 	if (err)
 		return err;
 	if (r->client_family != r->svc.key.family)
@@ -676,7 +717,7 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 		}
 		if (c->n == DRV_NODE_MAX_VIPS)
 			return fail(p, "at most %d VIPs per node-setup", DRV_NODE_MAX_VIPS);
-		err = parse_addr(p, "VIP", &c->vips[c->n], &c->family[c->n]);
+		err = parse_addr(p, "VIP", false, &c->vips[c->n], &c->family[c->n]);
 		if (err)
 			return err;
 		for (size_t i = 0; i < c->n; i++)

@@ -144,8 +144,9 @@ static void help_before_an_object_gives_that_objects_help(void **state)
 static void help_fits_80_columns_and_states_the_ranges(void **state)
 {
 	static const enum drv_cli_obj objs[] = {
-		DRV_CLI_NONE,	 DRV_CLI_ATTACH, DRV_CLI_DETACH, DRV_CLI_STATUS,	DRV_CLI_SERVICE,
-		DRV_CLI_BACKEND, DRV_CLI_STATS,	 DRV_CLI_LOOKUP, DRV_CLI_NODE_SETUP, DRV_CLI_RUN,
+		DRV_CLI_NONE,	    DRV_CLI_ATTACH,  DRV_CLI_DETACH, DRV_CLI_STATUS,
+		DRV_CLI_SERVICE,    DRV_CLI_BACKEND, DRV_CLI_STATS,  DRV_CLI_LOOKUP,
+		DRV_CLI_NODE_SETUP, DRV_CLI_RUN,
 	};
 	size_t i;
 
@@ -395,6 +396,21 @@ static void service_add_rejects_bad_address(void **state)
 	assert_usage_error("backend add fd00::1 port 80 ::ffff:10.0.1.5", "is an IPv4-mapped");
 	assert_usage_error("service add fe80::1 port 80 mode dsr", "'fe80::1' is a link-local");
 	assert_usage_error("backend add 10.0.0.1 port 80 255.255.255.255", "the broadcast address");
+}
+
+/* ADDR:PORT and [IPv6] are refused with the spelling the grammar wants. */
+static void address_with_port_or_brackets_is_refused_saying_how_to_write_it(void **state)
+{
+	(void)state;
+	assert_usage_error("service add 10.0.0.1:80 mode dsr", "10.0.0.1 port 80");
+	assert_usage_error("service add [fd00::1]:443 mode dsr", "fd00::1 port 443");
+	assert_usage_error("service add [fd00::1] port 443 mode dsr", "without brackets: fd00::1");
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.2:8080", "10.0.1.2 port 8080");
+	assert_usage_error("lookup 10.0.0.1 port 80 from 10.0.1.2:5000", "10.0.1.2 port 5000");
+	/* not an address with a port: no made-up advice */
+	assert_usage_error("service add 10.0.0.1:http mode dsr", "'10.0.0.1:http' is not an IPv4");
+	assert_usage_error("service add [vip]:80 mode dsr", "'[vip]:80' is not an IPv4");
+	assert_null(strstr(err, "port 80"));
 }
 
 static void service_add_rejects_port_zero_and_65536(void **state)
@@ -786,6 +802,8 @@ int main(void)
 		cmocka_unit_test_teardown(service_add_defaults_are_nat_and_default_table, teardown),
 		cmocka_unit_test_teardown(service_add_accepts_ipv6_and_dsr_without_snat, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_bad_address, teardown),
+		cmocka_unit_test_teardown(
+			address_with_port_or_brackets_is_refused_saying_how_to_write_it, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_port_zero_and_65536, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_unknown_mode, teardown),
 		cmocka_unit_test_teardown(service_add_rejects_table_size_not_prime, teardown),
@@ -812,7 +830,8 @@ int main(void)
 		cmocka_unit_test_teardown(lookup_parses_svc_and_client, teardown),
 		cmocka_unit_test_teardown(lookup_rejects_bad_client, teardown),
 		cmocka_unit_test_teardown(node_setup_parses_mode_vips_and_undo, teardown),
-		cmocka_unit_test_teardown(node_setup_rejects_nat_missing_vip_and_bad_address, teardown),
+		cmocka_unit_test_teardown(node_setup_rejects_nat_missing_vip_and_bad_address,
+					  teardown),
 		cmocka_unit_test(json_writer_writes_compact_nested_documents),
 		cmocka_unit_test(json_writer_pretty_prints_with_indentation),
 	};
