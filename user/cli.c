@@ -87,7 +87,7 @@ static const char *const help_top =
 	"       drover node-setup { dsr | tunnel } VIP... [undo]\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
 	"       OPTIONS := { -j|--json [-p|--pretty] | -v|--verbose (-vv: libbpf too) |\n"
-	"                    --bpffs PATH | -V|--version }\n"
+	"                    --bpffs PATH | -V|--version | -h|--help }\n"
 	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 static const char *const help_attach =
@@ -791,7 +791,10 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 			} else if (!strncmp(a, "--bpffs=", 8) && a[8]) {
 				r->bpffs = a + 8;
 			} else {
-				snprintf(err, len, "unknown option '%s' (see drover help)", a);
+				snprintf(
+					err, len,
+					"unknown option '%s' (options: -j, -p, -v, -V, -h, --bpffs PATH)",
+					a);
 				return -EINVAL;
 			}
 			continue;
@@ -814,7 +817,10 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 				r->help = true;
 				break;
 			default:
-				snprintf(err, len, "unknown option '%s' (see drover help)", a);
+				snprintf(
+					err, len,
+					"unknown option '%s' (options: -j, -p, -v, -V, -h, --bpffs PATH)",
+					a);
 				return -EINVAL;
 			}
 		}
@@ -844,8 +850,12 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 		return -ENOMEM;
 	}
 	rc = parse_global(argc, argv, r, &n, err, len);
-	if (rc)
+	if (rc) {
+		/* an option after the object: main() points at that object's help */
+		if (r->words[0] && !kw_select(r->words[0], objs, &v))
+			r->obj = (enum drv_cli_obj)v;
 		return rc;
+	}
 	p.argc = n;
 	p.argv = r->words;
 	w = next(&p);

@@ -195,6 +195,23 @@ static void global_options_are_parsed_anywhere_before_run(void **state)
 	assert_int_equal(req.obj, DRV_CLI_VERSION);
 }
 
+/*
+ * An unknown option after the object (`drover stats SVC --bogus`): the error
+ * points at that object's help (main prints "Run 'drover stats help'") and
+ * lists the options there are.
+ */
+static void unknown_option_after_the_object_points_at_its_help(void **state)
+{
+	(void)state;
+	assert_usage_error("stats 10.0.0.1 port 80 --bogus", "'--bogus'");
+	assert_int_equal(req.obj, DRV_CLI_STATS);
+	assert_non_null(strstr(err, "--bpffs PATH"));
+	assert_usage_error("serv show -x", "'-x'");
+	assert_int_equal(req.obj, DRV_CLI_SERVICE);
+	assert_usage_error("--bogus stats", "'--bogus'");
+	assert_int_equal(req.obj, DRV_CLI_NONE);
+}
+
 static void unknown_option_is_a_usage_error(void **state)
 {
 	(void)state;
@@ -786,6 +803,8 @@ int main(void)
 		cmocka_unit_test(help_fits_80_columns_and_states_the_ranges),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
 		cmocka_unit_test_teardown(unknown_option_is_a_usage_error, teardown),
+		cmocka_unit_test_teardown(unknown_option_after_the_object_points_at_its_help,
+					  teardown),
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
 		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
