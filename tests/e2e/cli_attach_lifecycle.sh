@@ -41,6 +41,10 @@ ip -n "$NS" link show a0 | grep -q 'xdp' || fail "no XDP program on a0 after the
 ip -n "$NS" link show b0 | grep -q 'xdpgeneric' || fail "no generic XDP program on b0"
 
 st=$(dr -j status) || fail "status -j failed"
+# the keys and their order, as docs/cli.md lists them
+[ "$(jq -c '[keys_unsorted, (.interfaces[0] | keys_unsorted), (.maps[0] | keys_unsorted)]' <<<"$st")" = \
+	'[["version","abi","pin_root","attached","build","build_prog_id","interfaces","maps"],["ifname","ifindex","prog_id","this_build","link_id","mode","pin"],["name","max_entries","entries"]]' ] ||
+	fail "status -j keys differ from docs/cli.md: $st"
 jq -e '.attached == true and (.interfaces | length) == 2' <<<"$st" >/dev/null ||
 	fail "status does not list 2 interfaces: $st"
 jq -e '[.interfaces[].prog_id] | unique | length == 1' <<<"$st" >/dev/null ||
