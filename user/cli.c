@@ -744,6 +744,13 @@ static const struct kw objs[] = { { "attach", DRV_CLI_ATTACH },
 				  { "node-setup", DRV_CLI_NODE_SETUP },
 				  {} };
 
+/* The error for option @a that no command takes: it lists the ones there are. */
+static int unknown_option(const char *a, char *err, size_t len)
+{
+	snprintf(err, len, "unknown option '%s' (options: -j, -p, -v, -V, -h, --bpffs PATH)", a);
+	return -EINVAL;
+}
+
 /* Split the global options from the words; everything after `run` is left alone. */
 static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
 			size_t len)
@@ -791,11 +798,7 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 			} else if (!strncmp(a, "--bpffs=", 8) && a[8]) {
 				r->bpffs = a + 8;
 			} else {
-				snprintf(
-					err, len,
-					"unknown option '%s' (options: -j, -p, -v, -V, -h, --bpffs PATH)",
-					a);
-				return -EINVAL;
+				return unknown_option(a, err, len);
 			}
 			continue;
 		}
@@ -817,11 +820,7 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 				r->help = true;
 				break;
 			default:
-				snprintf(
-					err, len,
-					"unknown option '%s' (options: -j, -p, -v, -V, -h, --bpffs PATH)",
-					a);
-				return -EINVAL;
+				return unknown_option(a, err, len);
 			}
 		}
 	}
