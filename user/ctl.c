@@ -157,6 +157,12 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 		*ctl_fd(ctl, i) = -1;
 	snprintf(ctl->root, sizeof(ctl->root), "%s", root);
 	if (stat(root, &st)) {
+		err = -errno;
+		if (err != -ENOENT) {
+			pr_warn("Error: can't reach drover state at %s: %s: %s\n", root,
+				strerror(-err), drv_root_err_hint(err));
+			return err;
+		}
 		pr_warn("Error: no drover state at %s: attach an interface first (drover attach IFNAME), or pass the --bpffs it was attached with\n",
 			root);
 		return -ENOENT;

@@ -100,7 +100,8 @@ static int root_open(const char *root)
 
 	if (fd < 0) {
 		err = -errno;
-		pr_warn("Error: can't open pin root %s to lock it: %s\n", root, strerror(errno));
+		pr_warn("Error: can't open pin root %s to lock it: %s: %s\n", root, strerror(-err),
+			drv_root_err_hint(err));
 		return err;
 	}
 	return fd;

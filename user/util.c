@@ -163,3 +163,8 @@ int drv_net_conf(const char *fam, const char *ifname, const char *name)
 	fclose(f);
 	return v;
 }
+
+const char *drv_root_err_hint(int err)
+{
+	return err == -EACCES || err == -EPERM ? "run drover as root" : "check the --bpffs path";
+}

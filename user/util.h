@@ -47,5 +47,7 @@ __u64 drv_fnv1a(__u64 h, const void *p, size_t len);
 int drv_net_conf(const char *fam, const char *ifname, const char *name);
 /* Write @value there: 0 or -errno (a container's /proc/sys is read-only: -EROFS). */
 int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int value);
+/* What to do when opening the pin root failed with -@err: run as root, or check --bpffs. */
+const char *drv_root_err_hint(int err);
 
 #endif /* __DROVER_UTIL_H */

@@ -63,6 +63,8 @@ nobody() { ip netns exec "$NS" setpriv --reuid=nobody --regid=nogroup --clear-gr
 expect 1 "$ROOT" "Permission denied" "as root" -- nobody status
 out=$(nobody -j status 2>/dev/null) || true
 [ -z "$out" ] || fail "status -j without the right to read $ROOT printed: $out"
+log "a change without the right to lock the pin root says to run as root"
+expect 1 "$ROOT" "Permission denied" "run drover as root" -- nobody service add 10.0.0.1 port 80 mode dsr
 
 log "attach: the pin root is not on a bpffs"
 mkdir -p "$E2E_TMP/plain"
