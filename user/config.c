@@ -138,6 +138,12 @@ static int want_mapping(struct pctx *p, yaml_node_t *n, const char *key)
 	return 0;
 }
 
+/* Digits only: a number, maybe one too large for drv_u32_parse to hold. */
+static bool all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
 static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, __u32 max,
 		   __u32 *out)
 {
@@ -147,7 +153,7 @@ static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, _
 	if (err)
 		return err;
 	err = drv_u32_parse(s, min, max, out);
-	if (err == -ERANGE)
+	if (err == -ERANGE || (err && all_digits(s)))
 		return perr(p, n, "'%s' is %s, must be %u..%u", key, s, min, max);
 	if (err)
 		return perr(p, n, "'%s' must be a number, got '%s'", key, s);
@@ -163,7 +169,7 @@ static int get_port(struct pctx *p, yaml_node_t *n, const char *key, __u16 *out)
 	if (err)
 		return err;
 	err = drv_u32_parse(s, 1, 65535, &v);
-	if (err == -ERANGE)
+	if (err == -ERANGE || (err && all_digits(s)))
 		return perr(p, n, "'%s' is %s, must be a port 1..65535", key, s);
 	if (err)
 		return perr(p, n, "'%s' must be a port number, got '%s'", key, s);
@@ -226,14 +232,18 @@ static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_a
 	return 0;
 }
 
-static int get_duration(struct pctx *p, yaml_node_t *n, const char *key, __u32 *ms)
+/* @max: the longest the key takes, said when the value does not even fit in 32 bits of ms */
+static int get_duration(struct pctx *p, yaml_node_t *n, const char *key, const char *max, __u32 *ms)
 {
 	const char *s;
 	int err = want_scalar(p, n, key, &s);
 
 	if (err)
 		return err;
-	if (drv_duration_parse(s, ms))
+	err = drv_duration_parse(s, ms);
+	if (err == -ERANGE)
+		return perr(p, n, "'%s' is %s, too long: at most %s", key, s, max);
+	if (err)
 		return perr(p, n, "'%s' is not a duration like 2s, 500ms, 1m or 1h: '%s'", key, s);
 	return 0;
 }
@@ -241,6 +251,7 @@ static int get_duration(struct pctx *p, yaml_node_t *n, const char *key, __u32 *
 int drv_duration_parse(const char *s, __u32 *ms)
 {
 	unsigned long long v;
+	bool overflow;
 	__u64 mul;
 	char *end;
 
@@ -248,7 +259,8 @@ int drv_duration_parse(const char *s, __u32 *ms)
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno)
+	overflow = errno == ERANGE;
+	if (errno && !overflow)
 		return -EINVAL;
 	if (!*end || !strcmp(end, "s"))
 		mul = 1000;
@@ -260,8 +272,8 @@ int drv_duration_parse(const char *s, __u32 *ms)
 		mul = 3600000;
 	else
 		return -EINVAL;
-	if (v > UINT32_MAX / mul)
-		return -EINVAL;
+	if (overflow || v > UINT32_MAX / mul)
+		return -ERANGE;
 	*ms = (__u32)(v * mul);
 	return 0;
 }
@@ -456,9 +468,10 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 		hc->nexpect = cnt;
 	}
 	if ((v = find(p, n, "interval")) &&
-	    (err = get_duration(p, v, "interval", &hc->interval_ms)))
+	    (err = get_duration(p, v, "interval", "1h", &hc->interval_ms)))
 		return err;
-	if ((v = find(p, n, "timeout")) && (err = get_duration(p, v, "timeout", &hc->timeout_ms)))
+	if ((v = find(p, n, "timeout")) &&
+	    (err = get_duration(p, v, "timeout", "1h", &hc->timeout_ms)))
 		return err;
 	if ((v = find(p, n, "rise")) && (err = get_u32(p, v, "rise", 1, 100, &hc->rise)))
 		return err;
@@ -976,14 +989,14 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		    (err = check_keys(p, v, tkeys, "timeouts")))
 			return err;
 		if ((t = find(p, v, "tcp-idle"))) {
-			if ((err = get_duration(p, t, "tcp-idle", &ms)))
+			if ((err = get_duration(p, t, "tcp-idle", "1193h", &ms)))
 				return err;
 			if (ms < 1000 || ms % 1000)
 				return perr(p, t, "'tcp-idle' must be whole seconds, at least 1s");
 			cfg->tcp_idle_timeout_s = ms / 1000;
 		}
 		if ((t = find(p, v, "tcp-fin"))) {
-			if ((err = get_duration(p, t, "tcp-fin", &ms)))
+			if ((err = get_duration(p, t, "tcp-fin", "1193h", &ms)))
 				return err;
 			if (ms < 1000 || ms % 1000)
 				return perr(p, t, "'tcp-fin' must be whole seconds, at least 1s");

@@ -113,7 +113,10 @@ int drv_hc_preset(const char *name, struct drv_hc_conf *hc);
 /* Built-in timing and a TCP check: what a service gets when nothing is said. */
 void drv_hc_defaults(struct drv_hc_conf *hc);
 const char *drv_hc_kind_name(enum drv_hc_kind kind);
-/* Parse "2s", "500ms", "1m" or a bare number of seconds into milliseconds. */
+/*
+ * Parse "2s", "500ms", "1m", "1h" or a bare number of seconds into milliseconds.
+ * Return: 0, -EINVAL (not a duration) or -ERANGE (over 2^32 - 1 ms, about 1193h).
+ */
 int drv_duration_parse(const char *s, __u32 *ms);
 
 #endif /* __DROVER_CONFIG_H */

@@ -629,6 +629,29 @@ static void more_backends_than_ids_are_refused(void **state)
 	free(t);
 }
 
+/* A value too large to hold is out of range, not malformed: say the range, not "not a number". */
+static void numbers_too_large_to_hold_are_out_of_range(void **state)
+{
+	__u32 ms;
+
+	(void)state;
+	assert_int_equal(drv_duration_parse("1193h", &ms), 0);
+	assert_int_equal(drv_duration_parse("1194h", &ms), -ERANGE);
+	assert_int_equal(drv_duration_parse("99999999999999999999999d", &ms), -EINVAL);
+	parse_bad(SVC_HEAD "    ports: [99999999999999999999]\n    nodes: [10.0.0.11]\n", 6, 13,
+		  "'ports' is 99999999999999999999, must be a port 1..65535");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {rise: 18446744073709551617}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 20, "'rise' is 18446744073709551617, must be 1..100");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 5000000s}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 24, "'interval' is 5000000s, too long: at most 1h");
+	parse_bad(HEAD "timeouts: {tcp-idle: 2000h}\nservices: []\n", 2, 22,
+		  "'tcp-idle' is 2000h, too long: at most 1193h");
+	parse_bad(HEAD "timeouts: {tcp-fin: 99999999999999999999999ms}\nservices: []\n", 2, 21,
+		  "'tcp-fin' is 99999999999999999999999ms, too long: at most 1193h");
+}
+
 static void yaml_syntax_error_names_its_position(void **state)
 {
 	(void)state;
@@ -701,6 +724,7 @@ int main(void)
 		cmocka_unit_test(bad_health_values_are_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
 		cmocka_unit_test(more_backends_than_ids_are_refused),
+		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
 		cmocka_unit_test(missing_file_says_so),
 		cmocka_unit_test(shipped_examples_parse),
