@@ -630,12 +630,13 @@ static int parse_node(struct pctx *p, yaml_node_t *n, const struct drv_service_c
 					node->name);
 		}
 		if ((v = find(p, n, "weight"))) {
-			if ((err = get_u32(p, v, "weight", 0, 65535, &node->weight)))
-				return err;
-			if (!node->weight)
+			/* 0 first: it has a message of its own, saying what to do instead */
+			if (v->type == YAML_SCALAR_NODE && !strcmp(scalar(v), "0"))
 				return perr(
 					p, v,
 					"'weight' is 0, must be 1..65535 (to take a node out of rotation, use drain: true)");
+			if ((err = get_u32(p, v, "weight", 1, 65535, &node->weight)))
+				return err;
 		}
 		if ((v = find(p, n, "drain")) && (err = get_bool(p, v, "drain", &node->drain)))
 			return err;

@@ -538,6 +538,14 @@ static void zero_weight_points_to_drain(void **state)
 		  "use drain: true");
 }
 
+/* The range a refused weight is told is the one it takes: 0 is not in it. */
+static void weight_over_the_range_names_1_to_65535(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [{address: 10.0.0.11, weight: 70000}]\n", 7,
+		  42, "'weight' is 70000, must be 1..65535");
+}
+
 static void duplicate_node_is_refused(void **state)
 {
 	(void)state;
@@ -720,6 +728,7 @@ int main(void)
 		cmocka_unit_test(defaults_snat_does_not_bind_dsr_services_of_the_other_family),
 		cmocka_unit_test(tunnel_needs_snat_and_dsr_refuses_one),
 		cmocka_unit_test(zero_weight_points_to_drain),
+		cmocka_unit_test(weight_over_the_range_names_1_to_65535),
 		cmocka_unit_test(duplicate_node_is_refused),
 		cmocka_unit_test(bad_health_values_are_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
