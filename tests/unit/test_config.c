@@ -603,6 +603,32 @@ static void bad_health_values_are_refused(void **state)
 		  8, 17, "'snat-ports' is for mode nat; service 'web' is mode dsr");
 }
 
+/*
+ * A blank or control character in the request path or Host header makes a
+ * request no node can answer (GET /a b HTTP/1.1): every check would fail and
+ * the service fail open. Refused where it is written.
+ */
+static void blank_in_http_path_or_host_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, path: '/health z'}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 32, "'path' holds a blank or control character: percent-encode it");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, path: \"/a\\tb\"}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 32, "'path' holds a blank or control character");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, host: 'rancher .example'}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 32, "'host' holds a blank or control character");
+	parse_bad(SVC_HEAD "    ports: [443]\n    health: {kind: tls, sni: 'a b'}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 30, "'sni' holds a blank or control character");
+	/* a percent-encoded path and a query are fine */
+	drv_config_free(parse_ok(SVC_HEAD "    ports: [80]\n"
+					  "    health: {kind: http, path: '/health%20z?a=1&b'}\n"
+					  "    nodes: [10.0.0.11]\n"));
+}
+
 static void bad_top_level_values_are_refused(void **state)
 {
 	(void)state;
@@ -731,6 +757,7 @@ int main(void)
 		cmocka_unit_test(weight_over_the_range_names_1_to_65535),
 		cmocka_unit_test(duplicate_node_is_refused),
 		cmocka_unit_test(bad_health_values_are_refused),
+		cmocka_unit_test(blank_in_http_path_or_host_is_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
 		cmocka_unit_test(more_backends_than_ids_are_refused),
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
