@@ -98,6 +98,12 @@ static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known
 
 		if (k->type != YAML_SCALAR_NODE)
 			return perr(p, k, "keys of %s must be names, got %s", what, type_name(k));
+		/* libyaml keeps '<<: *anchor' as a plain key: nothing would be merged */
+		if (!strcmp(scalar(k), "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+			return perr(
+				p, k,
+				"YAML merge keys ('<<') are not supported: put what services share under 'defaults:', or write the keys out in %s",
+				what);
 		for (kn = known; *kn; kn++)
 			if (!strcmp(*kn, scalar(k)))
 				break;

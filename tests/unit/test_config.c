@@ -305,6 +305,16 @@ static void unknown_health_key_is_refused(void **state)
 		  7, 26, "unknown key 'paht' in health");
 }
 
+/* libyaml does not merge '<<: *anchor': say so and what to use, not "unknown key '<<'". */
+static void yaml_merge_key_is_refused_naming_defaults(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "defaults: &d {snat: 10.0.0.2}\nservices:\n  - <<: *d\n    name: web\n"
+		       "    vip: 10.0.0.100\n    ports: [80]\n    nodes: [10.0.0.11]\n",
+		  4, 5,
+		  "YAML merge keys ('<<') are not supported: put what services share under 'defaults:'");
+}
+
 static void duplicate_key_is_refused(void **state)
 {
 	(void)state;
@@ -737,6 +747,7 @@ int main(void)
 		cmocka_unit_test(unknown_service_key_is_refused),
 		cmocka_unit_test(unknown_health_key_is_refused),
 		cmocka_unit_test(duplicate_key_is_refused),
+		cmocka_unit_test(yaml_merge_key_is_refused_naming_defaults),
 		cmocka_unit_test(wrong_type_is_refused),
 		cmocka_unit_test(bad_address_is_refused),
 		cmocka_unit_test(second_yaml_document_is_refused),
