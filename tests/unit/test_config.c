@@ -373,6 +373,27 @@ static void bad_address_is_refused(void **state)
 }
 
 /* A SNAT address that is a node, or a VIP whose port lies in the SNAT range, takes replies. */
+/*
+ * Addresses written the way other balancers take them (nginx/HAProxy
+ * "ADDR:PORT", keepalived/MetalLB "ADDR/32") are refused saying what to write.
+ */
+static void address_with_port_or_prefix_says_to_give_it_alone(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [443]\n    nodes: [10.0.0.11:443]\n", 7, 13,
+		  "'address' is 10.0.0.11 with a port (:443): give the address alone; nodes receive the service's ports");
+	parse_bad(SVC_HEAD "    ports: [443]\n    nodes: [{address: '[2001:db8::11]:443'}]\n", 7,
+		  23,
+		  "'address' is 2001:db8::11 with a port (:443): give the address alone; nodes receive the service's ports");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100/32\n", 4, 10,
+		  "'vip' is 10.0.0.100 with a prefix length (/32): give the address alone");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100:80\n", 4, 10,
+		  "'vip' is 10.0.0.100 with a port (:80): give the address alone; list ports under 'ports:'");
+	/* a bare IPv6 address is not taken for ADDR:PORT */
+	parse_bad(SVC_HEAD "    ports: [443]\n    nodes: ['2001:db8::11:443']\n", 7, 13,
+		  "node 2001:db8::11:443 is IPv6 but VIP of service 'web' is IPv4");
+}
+
 static void snat_that_takes_replies_is_refused(void **state)
 {
 	(void)state;
@@ -750,6 +771,7 @@ int main(void)
 		cmocka_unit_test(yaml_merge_key_is_refused_naming_defaults),
 		cmocka_unit_test(wrong_type_is_refused),
 		cmocka_unit_test(bad_address_is_refused),
+		cmocka_unit_test(address_with_port_or_prefix_says_to_give_it_alone),
 		cmocka_unit_test(second_yaml_document_is_refused),
 		cmocka_unit_test(bad_interface_name_is_refused),
 		cmocka_unit_test(duplicate_vip_port_is_refused),
