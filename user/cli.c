@@ -197,33 +197,22 @@ const char *drv_cli_help(enum drv_cli_obj obj)
 
 /*
  * How to write @w when it is an address spelled as elsewhere (ADDR:PORT,
- * [IPv6], [IPv6]:PORT): the grammar takes a port as its own words, after
- * the address where @port_follows. "" when @w is no such spelling.
+ * [IPv6], [IPv6]:PORT, ADDR/LEN): the grammar takes a port as its own words,
+ * after the address where @port_follows. "" when @w is no such spelling.
  */
 static const char *addr_hint(const char *w, bool port_follows, char *buf, size_t len)
 {
-	bool bracket = w[0] == '[';
 	char host[DRV_ADDR_STRLEN];
-	const char *end;
-	union drv_addr a;
+	const char *rest = drv_addr_extra(w, host, sizeof(host));
 	__u16 port;
-	__u8 f;
 
-	if (bracket)
-		w++;
-	end = bracket ? strchr(w, ']') : strrchr(w, ':');
-	if (!end || end == w || (size_t)(end - w) >= sizeof(host))
+	if (!rest)
 		return "";
-	memcpy(host, w, (size_t)(end - w));
-	host[end - w] = 0;
-	/* "fd00::1:80" is an IPv6 address: only IPv4 takes ":PORT" without brackets */
-	if (drv_addr_parse(host, &a, &f) || (!bracket && f != DRV_FAMILY_V4))
-		return "";
-	if (bracket)
-		end++;
-	if (!*end)
+	if (!*rest)
 		snprintf(buf, len, ": write it without brackets: %s", host);
-	else if (*end != ':' || drv_port_parse(end + 1, &port))
+	else if (*rest == '/')
+		snprintf(buf, len, ": it takes no prefix length, write '%s'", host);
+	else if (drv_port_parse(rest + 1, &port))
 		return "";
 	else if (port_follows)
 		snprintf(buf, len, ": write it as '%s port %u'", host, port);

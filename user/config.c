@@ -224,42 +224,24 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 
 /*
  * @s is not an address: if it is one with a port ("ADDR:PORT", "[ADDR6]:PORT",
- * as nginx and HAProxy take nodes) or a prefix length ("ADDR/32", as
- * keepalived and MetalLB take VIPs), say so with what to write.
+ * as nginx and HAProxy take nodes), a prefix length ("ADDR/32", as keepalived
+ * and MetalLB take VIPs) or brackets, say so with what to write.
  */
 static int addr_refused(struct pctx *p, yaml_node_t *n, const char *key, const char *s)
 {
-	const char *h = s, *sep, *what = "a port", *to_do = "";
 	char host[DRV_ADDR_STRLEN];
-	union drv_addr a;
-	size_t len = 0;
-	__u8 fam;
+	const char *rest = drv_addr_extra(s, host, sizeof(host)), *to_do = "";
 
-	if ((sep = strchr(s, '/'))) {
-		what = "a prefix length";
-		len = (size_t)(sep - s);
-	} else if (s[0] == '[' && (sep = strstr(s, "]:"))) {
-		h = s + 1;
-		len = (size_t)(sep - h);
-		sep++;
-	} else if ((sep = strchr(s, ':')) && !strchr(sep + 1, ':')) {
-		len = (size_t)(sep - s); /* one ':' only: more is IPv6, not ADDR:PORT */
-	} else {
-		sep = NULL;
-	}
-	if (sep && len && len < sizeof(host) && all_digits(sep + 1)) {
-		memcpy(host, h, len);
-		host[len] = 0;
-		if (!drv_addr_parse(host, &a, &fam)) {
-			if (*sep == ':' && !strcmp(key, "address"))
-				to_do = "; nodes receive the service's ports";
-			else if (*sep == ':' && !strcmp(key, "vip"))
-				to_do = "; list ports under 'ports:'";
-			return perr(p, n, "'%s' is %s with %s (%s): give the address alone%s", key,
-				    host, what, sep, to_do);
-		}
-	}
-	return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
+	if (!rest)
+		return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
+	if (!*rest)
+		return perr(p, n, "'%s' is %s in brackets: give the address alone", key, host);
+	if (*rest == ':' && !strcmp(key, "address"))
+		to_do = "; nodes receive the service's ports";
+	else if (*rest == ':' && !strcmp(key, "vip"))
+		to_do = "; list ports under 'ports:'";
+	return perr(p, n, "'%s' is %s with %s (%s): give the address alone%s", key, host,
+		    *rest == '/' ? "a prefix length" : "a port", rest, to_do);
 }
 
 static int get_addr(struct pctx *p, yaml_node_t *n, const char *key, union drv_addr *addr,

@@ -168,3 +168,29 @@ const char *drv_root_err_hint(int err)
 {
 	return err == -EACCES || err == -EPERM ? "run drover as root" : "check the --bpffs path";
 }
+
+const char *drv_addr_extra(const char *s, char *host, size_t len)
+{
+	bool bracket = s[0] == '[';
+	const char *h = s + bracket, *end, *rest;
+	union drv_addr a;
+	__u8 fam;
+
+	if (bracket)
+		end = strchr(h, ']');
+	else if (!(end = strchr(h, '/')) && (end = strchr(h, ':')) && strchr(end + 1, ':'))
+		end = NULL; /* more than one ':' is IPv6, not ADDR:PORT */
+	if (!end || end == h || (size_t)(end - h) >= len)
+		return NULL;
+	memcpy(host, h, (size_t)(end - h));
+	host[end - h] = 0;
+	rest = end + bracket;
+	if (drv_addr_parse(host, &a, &fam))
+		return NULL;
+	if (!*rest)
+		return bracket ? rest : NULL;
+	if ((*rest != ':' && *rest != '/') || !rest[1] ||
+	    strspn(rest + 1, "0123456789") != strlen(rest + 1))
+		return NULL;
+	return rest;
+}

@@ -47,6 +47,13 @@ __u64 drv_fnv1a(__u64 h, const void *p, size_t len);
 int drv_net_conf(const char *fam, const char *ifname, const char *name);
 /* Write @value there: 0 or -errno (a container's /proc/sys is read-only: -EROFS). */
 int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int value);
+/*
+ * @s, no address, may be one written as other tools take it: "ADDR:PORT"
+ * (IPv4), "[ADDR]", "[ADDR]:PORT" or "ADDR/LEN". Then the address goes to @host
+ * (@len bytes) and the return points at what follows it in @s: ":PORT", "/LEN"
+ * or "" (only the brackets). Else NULL.
+ */
+const char *drv_addr_extra(const char *s, char *host, size_t len);
 /* What to do when opening the pin root failed with -@err: run as root, or check --bpffs. */
 const char *drv_root_err_hint(int err);
 

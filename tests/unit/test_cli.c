@@ -424,6 +424,8 @@ static void address_with_port_or_brackets_is_refused_saying_how_to_write_it(void
 	assert_usage_error("service add [fd00::1] port 443 mode dsr", "without brackets: fd00::1");
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.2:8080", "10.0.1.2 port 8080");
 	assert_usage_error("lookup 10.0.0.1 port 80 from 10.0.1.2:5000", "10.0.1.2 port 5000");
+	assert_usage_error("service add 10.0.0.1/32 port 80 mode dsr", "no prefix length, write '10.0.0.1'");
+	assert_usage_error("node-setup dsr 10.0.0.1:80", "it takes no port, write '10.0.0.1'");
 	/* not an address with a port: no made-up advice */
 	assert_usage_error("service add 10.0.0.1:http mode dsr", "'10.0.0.1:http' is not an IPv4");
 	assert_usage_error("service add [vip]:80 mode dsr", "'[vip]:80' is not an IPv4");

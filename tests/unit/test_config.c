@@ -389,6 +389,8 @@ static void address_with_port_or_prefix_says_to_give_it_alone(void **state)
 		  "'vip' is 10.0.0.100 with a prefix length (/32): give the address alone");
 	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.100:80\n", 4, 10,
 		  "'vip' is 10.0.0.100 with a port (:80): give the address alone; list ports under 'ports:'");
+	parse_bad(SVC_HEAD "    ports: [443]\n    nodes: ['[2001:db8::11]']\n", 7, 13,
+		  "'address' is 2001:db8::11 in brackets: give the address alone");
 	/* a bare IPv6 address is not taken for ADDR:PORT */
 	parse_bad(SVC_HEAD "    ports: [443]\n    nodes: ['2001:db8::11:443']\n", 7, 13,
 		  "node 2001:db8::11:443 is IPv6 but VIP of service 'web' is IPv4");
