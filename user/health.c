@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,6 +27,10 @@
 #include "util.h"
 
 #define HC_BUF_SIZE 8192
+/* A check that cannot get a socket tries again this much later... */
+#define HC_SHORT_RETRY_NS 100000000ull
+/* ... and the shortage is over (logged) once no check has waited for this long. */
+#define HC_SHORT_OVER_NS 60000000000ull
 
 enum {
 	PH_IDLE = 0,
@@ -628,6 +633,48 @@ static void connected(struct drv_health *h, struct drv_check *c)
 	}
 }
 
+/* Errors that say the balancer is short of fds or memory: no verdict on the node. */
+static bool is_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == ENOSPC;
+}
+
+/*
+ * put_off - @c could not start for a shortage of the balancer's own (@err from
+ * @what): it is tried again shortly, and its node keeps its state, since
+ * failing it would take healthy nodes out of every table at once (a false
+ * failover). The first shortage is logged, then nothing until it has been
+ * over for HC_SHORT_OVER_NS.
+ */
+static void put_off(struct drv_health *h, struct drv_check *c, __u64 now, const char *what, int err)
+{
+	struct rlimit rl = { 0 };
+	char a[DRV_ADDR_STRLEN];
+
+	check_close(h, c);
+	c->next_ns = now + HC_SHORT_RETRY_NS;
+	h->n_short++;
+	h->short_last_ns = now;
+	if (h->short_since_ns)
+		return;
+	h->short_since_ns = now;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	drv_addr_format(&c->addr, c->family, a, sizeof(a));
+	pr_warn("health: cannot %s to check %s port %u: %s (open-file limit %llu, %zu checks); checks wait for one and their nodes keep their state until then: raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or check fewer nodes\n",
+		what, a, c->port, strerror(err), (unsigned long long)rl.rlim_cur, h->n);
+}
+
+static void shortage_end(struct drv_health *h, __u64 now)
+{
+	if (!h->short_since_ns || now - h->short_last_ns < HC_SHORT_OVER_NS)
+		return;
+	pr_info("health: checks get sockets again; %llu check starts waited for one in %.0f s\n",
+		(unsigned long long)h->n_short,
+		(double)(h->short_last_ns - h->short_since_ns) / 1e9);
+	h->short_since_ns = 0;
+	h->n_short = 0;
+}
+
 static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 {
 	const struct drv_hc_conf *hc = c->conf;
@@ -668,7 +715,10 @@ static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 	}
 	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
-		failf(h, c, "socket: %s", strerror(errno));
+		if (is_shortage(errno))
+			put_off(h, c, now, "open a socket", errno);
+		else
+			failf(h, c, "socket: %s", strerror(errno));
 		return;
 	}
 	/* Close with RST: no TIME_WAIT pile-up from hundreds of checks a second. */
@@ -696,7 +746,10 @@ static void start(struct drv_health *h, struct drv_check *c, __u64 now)
 		}
 	}
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
-		failf(h, c, "epoll: %s", strerror(errno));
+		if (is_shortage(errno))
+			put_off(h, c, now, "watch a socket (epoll)", errno);
+		else
+			failf(h, c, "epoll: %s", strerror(errno));
 		return;
 	}
 	c->events = ev.events;
@@ -753,6 +806,7 @@ void drv_health_process(struct drv_health *h)
 			break;
 	}
 	now = now_ns();
+	shortage_end(h, now);
 	for (i = 0; i < h->n; i++) {
 		struct drv_check *c = h->checks[i];
 

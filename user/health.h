@@ -67,6 +67,9 @@ struct drv_health {
 	struct drv_check **checks;
 	size_t n, cap;
 	unsigned int seed;
+	/* Checks put off for want of a socket (EMFILE ...): since when, last time, how many. */
+	__u64 short_since_ns, short_last_ns;
+	__u64 n_short;
 };
 
 /*

@@ -17,7 +17,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -783,6 +786,132 @@ static void hundreds_of_nodes_are_checked_in_parallel(void **state)
 	assert_true(last_pass < first_fail);
 }
 
+/* Keep fds 0-2 and @keep (moved to 3), close every other: fds 4 and up are free. */
+static int close_fds_but(int keep)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd;
+
+	if (dup2(keep, 3) < 0)
+		return -1;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		fd = atoi(e->d_name);
+		if (fd > 3 && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+	return 3;
+}
+
+#define FD_SHORT_CHECKS 40
+#define FD_SHORT_FREE 8
+
+/* What the child below saw: first results by cause, and the lines logged about the fd limit. */
+struct fd_short_report {
+	int results, timeouts, local_fails, log_lines;
+	char first_local[160];
+	char log[512];
+};
+
+static void fd_short_child(__u16 port, int out)
+{
+	static struct drv_check cs[FD_SHORT_CHECKS];
+	static struct result rs[FD_SHORT_CHECKS];
+	static struct result *rp[FD_SHORT_CHECKS];
+	struct fd_short_report rep = { 0 };
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct rlimit rl;
+	static char logged[65536];
+	FILE *log = tmpfile();
+	char *line, *save;
+	ssize_t n;
+	int i;
+
+	/* stderr (the log) goes to a file that fd 2 alone keeps open. */
+	if (!log || dup2(fileno(log), 2) < 0 || (out = close_fds_but(out)) < 0)
+		_exit(3);
+	setvbuf(stderr, NULL, _IONBF, 0);
+	/* Soft and hard alike: fds 0-3, the epoll fd and FD_SHORT_FREE sockets, no more. */
+	rl.rlim_cur = rl.rlim_max = 4 + 1 + FD_SHORT_FREE;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		_exit(3);
+	drv_health_init(&h);
+	/* Every node hangs: each check holds its socket until its 500 ms timeout. */
+	hc_fast(&hc, "rancher", 500);
+	hc.interval_ms = 60000;
+	for (i = 0; i < FD_SHORT_CHECKS; i++) {
+		check_init(&cs[i], &hc, port, &rs[i]);
+		rp[i] = &rs[i];
+		if (drv_health_add(&h, &cs[i]))
+			_exit(3);
+	}
+	run_until(&h, rp, FD_SHORT_CHECKS, 60);
+	drv_health_fini(&h);
+	for (i = 0; i < FD_SHORT_CHECKS; i++) {
+		if (!rs[i].n)
+			continue;
+		rep.results++;
+		if (!rs[i].ok && strstr(rs[i].why, "timeout after 500ms"))
+			rep.timeouts++;
+		else if (!rep.local_fails++)
+			snprintf(rep.first_local, sizeof(rep.first_local), "%s", rs[i].why);
+	}
+	n = pread(2, logged, sizeof(logged) - 1, 0);
+	logged[n > 0 ? n : 0] = 0;
+	for (line = strtok_r(logged, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, "open-file limit") && !rep.log_lines++)
+			snprintf(rep.log, sizeof(rep.log), "%s", line);
+	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(3);
+	_exit(0);
+}
+
+/*
+ * More checks in flight than free fds: a check that cannot get a socket is
+ * the balancer's shortage, not the node's failure. It waits for a socket
+ * (the node keeps its state: no false failover), and the shortage is logged
+ * once, naming the limit.
+ */
+static void checks_out_of_fds_wait_instead_of_failing_the_node(void **state)
+{
+	struct fd_short_report rep;
+	struct srv hang;
+	ssize_t got;
+	int p[2], st;
+	pid_t pid;
+
+	(void)state;
+	srv_start(&hang, SRV_HANG);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		close(p[0]);
+		fd_short_child(hang.port, p[1]);
+	}
+	close(p[1]);
+	got = read(p[0], &rep, sizeof(rep));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	srv_stop(&hang);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(got, sizeof(rep));
+	if (rep.local_fails)
+		fail_msg(
+			"%d of %d checks failed the node for the balancer's own shortage, first: '%s'",
+			rep.local_fails, rep.results, rep.first_local);
+	assert_int_equal(rep.results, FD_SHORT_CHECKS);
+	assert_int_equal(rep.timeouts, FD_SHORT_CHECKS);
+	if (rep.log_lines != 1)
+		fail_msg("%d log lines about the open-file limit, want 1 (first: '%s')",
+			 rep.log_lines, rep.log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -805,6 +934,7 @@ int main(void)
 		cmocka_unit_test(tls_settings_that_cannot_load_are_reported),
 		cmocka_unit_test(tls_failure_without_verify_names_its_real_cause),
 		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
+		cmocka_unit_test(checks_out_of_fds_wait_instead_of_failing_the_node),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
