@@ -159,9 +159,42 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	return 0;
 }
 
+/*
+ * Each check in flight holds a socket, so a few hundred nodes outgrow the
+ * usual soft limit of 1024 fds. Nothing in the agent uses select(), so the
+ * soft limit can be the hard one (capped by fs.nr_open for an infinite one).
+ */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+	FILE *f;
+	unsigned long nr_open;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (rl.rlim_cur == RLIM_INFINITY) {
+		f = fopen("/proc/sys/fs/nr_open", "re");
+		if (!f || fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 1048576;
+		if (f)
+			fclose(f);
+		rl.rlim_cur = nr_open;
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		pr_warn("health: cannot raise the open-file limit from %llu to %llu: %s; checks of many nodes may wait for sockets\n",
+			(unsigned long long)was, (unsigned long long)rl.rlim_cur, strerror(errno));
+	else
+		pr_debug("health: open-file limit raised from %llu to %llu\n",
+			 (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 int drv_health_init(struct drv_health *h)
 {
 	memset(h, 0, sizeof(*h));
+	nofile_raise();
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (h->epfd < 0) {
 		pr_warn("health: epoll_create1: %s\n", strerror(errno));

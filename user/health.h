@@ -88,6 +88,7 @@ int drv_hc_tls_check(const struct drv_hc_conf *hc, char *err, size_t len);
  */
 const char *drv_hc_tls_name(const struct drv_hc_conf *hc, char *buf, size_t len);
 
+/* Also raises the soft RLIMIT_NOFILE to the hard one: each check in flight holds a socket. */
 int drv_health_init(struct drv_health *h);
 void drv_health_fini(struct drv_health *h); /* aborts running checks, keeps the drv_checks */
 /* Start checking @c: first check within min(interval, 1 s). 0 or -errno (message logged). */

@@ -912,6 +912,48 @@ static void checks_out_of_fds_wait_instead_of_failing_the_node(void **state)
 			 rep.log_lines, rep.log);
 }
 
+/*
+ * The default soft limit of 1024 fds is short of a few hundred nodes' checks
+ * plus the agent's own: the checker raises it to the hard limit (no select()
+ * in the agent, so fds above 1023 are fine).
+ */
+static void health_init_raises_the_open_file_soft_limit_to_the_hard_limit(void **state)
+{
+	struct rlimit rl;
+	int p[2], st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < 2048)
+		skip();
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct drv_health h;
+
+		close(p[0]);
+		rl.rlim_cur = 1024;
+		rl.rlim_max = 2048;
+		if (setrlimit(RLIMIT_NOFILE, &rl) || drv_health_init(&h))
+			_exit(3);
+		drv_health_fini(&h);
+		if (getrlimit(RLIMIT_NOFILE, &rl) ||
+		    write(p[1], &rl, sizeof(rl)) != (ssize_t)sizeof(rl))
+			_exit(3);
+		_exit(0);
+	}
+	close(p[1]);
+	memset(&rl, 0, sizeof(rl));
+	assert_int_equal(read(p[0], &rl, sizeof(rl)), sizeof(rl));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(rl.rlim_max, 2048);
+	assert_int_equal(rl.rlim_cur, 2048);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +977,7 @@ int main(void)
 		cmocka_unit_test(tls_failure_without_verify_names_its_real_cause),
 		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
 		cmocka_unit_test(checks_out_of_fds_wait_instead_of_failing_the_node),
+		cmocka_unit_test(health_init_raises_the_open_file_soft_limit_to_the_hard_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
