@@ -295,10 +295,22 @@ int drv_hc_tls_check(const struct drv_hc_conf *hc, char *err, size_t len)
 	return 0;
 }
 
-static int ssl_ctx_make(struct drv_check *c)
+/*
+ * The TLS context of @c: the one of another check of the same conf (a CA
+ * bundle takes most of a megabyte per context, and a service has one conf for
+ * all its nodes), else a new one.
+ */
+static int ssl_ctx_make(struct drv_health *h, struct drv_check *c)
 {
 	char err[512];
+	size_t i;
 
+	for (i = 0; i < h->n; i++)
+		if (h->checks[i]->conf == c->conf && h->checks[i]->ssl_ctx &&
+		    SSL_CTX_up_ref(h->checks[i]->ssl_ctx)) {
+			c->ssl_ctx = h->checks[i]->ssl_ctx;
+			return 0;
+		}
 	c->ssl_ctx = ssl_ctx_new(c->conf, err, sizeof(err));
 	if (!c->ssl_ctx) {
 		pr_warn("health: %s\n", err);
@@ -323,7 +335,7 @@ int drv_health_add(struct drv_health *h, struct drv_check *c)
 			return -ENOMEM;
 	}
 	if (c->conf->kind == DRV_HC_HTTPS || c->conf->kind == DRV_HC_TLS) {
-		err = ssl_ctx_make(c);
+		err = ssl_ctx_make(h, c);
 		if (err)
 			goto out_free_buf;
 	}

@@ -954,6 +954,68 @@ static void health_init_raises_the_open_file_soft_limit_to_the_hard_limit(void *
 	assert_int_equal(rl.rlim_cur, 2048);
 }
 
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char l[256];
+	long kb = -1;
+
+	assert_non_null(f);
+	while (fgets(l, sizeof(l), f))
+		if (!strncmp(l, "VmRSS:", 6))
+			kb = strtol(l + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+#define TLS_MANY 100
+#define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+
+/*
+ * A CA bundle loaded into a TLS context takes most of a megabyte: one context
+ * per node made a service of a few hundred verified nodes cost hundreds of
+ * megabytes (and as many bundle reads at each reload). The checks of one
+ * health conf share one context, and each still verifies on its own.
+ */
+static void tls_checks_of_one_conf_share_one_context(void **state)
+{
+	static struct drv_check cs[TLS_MANY];
+	static struct result rs[TLS_MANY];
+	static struct result *rp[TLS_MANY];
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct tls_srv s;
+	long before, grew;
+	int i, nverify = 0;
+
+	(void)state;
+	if (access(SYSTEM_CA, R_OK))
+		skip();
+	tls_srv_start(&s);
+	hc_fast(&hc, "kube-apiserver", 8000);
+	hc.interval_ms = 10000;
+	hc.verify = true;
+	snprintf(hc.ca, sizeof(hc.ca), "%s", SYSTEM_CA);
+	assert_int_equal(drv_health_init(&h), 0);
+	before = rss_kb();
+	for (i = 0; i < TLS_MANY; i++) {
+		check_init(&cs[i], &hc, s.port, &rs[i]);
+		rp[i] = &rs[i];
+		assert_int_equal(drv_health_add(&h, &cs[i]), 0);
+	}
+	grew = rss_kb() - before;
+	run_until(&h, rp, TLS_MANY, 60);
+	drv_health_fini(&h);
+	tls_srv_stop(&s);
+	for (i = 0; i < TLS_MANY; i++)
+		nverify += rs[i].n && !rs[i].ok && strstr(rs[i].why, "certificate verification");
+	/* The node's self-signed certificate is not in the system store. */
+	assert_int_equal(nverify, TLS_MANY);
+	if (grew > 20 * 1024)
+		fail_msg("%d TLS checks of one conf grew the process by %ld kB, want < 20 MB", TLS_MANY,
+			 grew);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -978,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
 		cmocka_unit_test(checks_out_of_fds_wait_instead_of_failing_the_node),
 		cmocka_unit_test(health_init_raises_the_open_file_soft_limit_to_the_hard_limit),
+		cmocka_unit_test(tls_checks_of_one_conf_share_one_context),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
