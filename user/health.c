@@ -31,6 +31,8 @@
 #define HC_SHORT_RETRY_NS 100000000ull
 /* ... and the shortage is over (logged) once no check has waited for this long. */
 #define HC_SHORT_OVER_NS 60000000000ull
+/* Called this much after its next timer was due, the checker was held up (not the nodes). */
+#define HC_LATE_NS 100000000ull
 
 enum {
 	PH_IDLE = 0,
@@ -355,6 +357,8 @@ int drv_health_add(struct drv_health *h, struct drv_check *c)
 	c->next_ns = now_ns() + (__u64)(rand_r(&h->seed) % (first + 1)) * 1000000ull;
 	c->idx = h->n;
 	h->checks[h->n++] = c;
+	if (c->next_ns < h->due_ns)
+		h->due_ns = c->next_ns;
 	return 0;
 out_free_ctx:
 	SSL_CTX_free(c->ssl_ctx);
@@ -387,9 +391,10 @@ int drv_health_fd(const struct drv_health *h)
 	return h->epfd;
 }
 
-int drv_health_next_ms(const struct drv_health *h)
+/* When the next timer is due: a check to start or one to time out; UINT64_MAX if none. */
+static __u64 next_due(const struct drv_health *h)
 {
-	__u64 now = now_ns(), soonest = UINT64_MAX;
+	__u64 soonest = UINT64_MAX;
 	size_t i;
 
 	for (i = 0; i < h->n; i++) {
@@ -399,6 +404,13 @@ int drv_health_next_ms(const struct drv_health *h)
 		if (t < soonest)
 			soonest = t;
 	}
+	return soonest;
+}
+
+int drv_health_next_ms(const struct drv_health *h)
+{
+	__u64 now = now_ns(), soonest = next_due(h);
+
 	if (soonest == UINT64_MAX)
 		return -1;
 	if (soonest <= now)
@@ -835,12 +847,35 @@ static void on_event(struct drv_health *h, struct drv_check *c, __u32 events)
 	}
 }
 
+/*
+ * The caller ran us well after our next timer (its loop held up by a /metrics
+ * render or a reload): the time since our last run is given back to the checks
+ * in flight, whose nodes may have answered meanwhile unheard, so that a stall
+ * of the agent does not fail them all at once.
+ */
+static void stall_forgive(struct drv_health *h, __u64 now)
+{
+	__u64 gap = now - h->last_ns;
+	size_t i;
+
+	if (!h->last_ns || h->due_ns == UINT64_MAX || now < h->due_ns + HC_LATE_NS)
+		return;
+	pr_debug(
+		"health: checks ran %.3f s late (the agent was busy); checks in flight get %.3f s more\n",
+		(double)(now - h->due_ns) / 1e9, (double)gap / 1e9);
+	for (i = 0; i < h->n; i++)
+		if (h->checks[i]->phase != PH_IDLE)
+			h->checks[i]->deadline_ns += gap;
+}
+
 void drv_health_process(struct drv_health *h)
 {
 	struct epoll_event evs[64];
 	__u64 now;
 	size_t i;
 	int n, k, rounds;
+
+	stall_forgive(h, now_ns());
 
 	/* Bounded: at most 16 batches of ready sockets per call. */
 	for (rounds = 0; rounds < 16; rounds++) {
@@ -861,4 +896,6 @@ void drv_health_process(struct drv_health *h)
 		if (c->phase == PH_IDLE && now >= c->next_ns)
 			start(h, c, now);
 	}
+	h->last_ns = now_ns();
+	h->due_ns = next_due(h);
 }

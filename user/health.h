@@ -70,6 +70,8 @@ struct drv_health {
 	/* Checks put off for want of a socket (EMFILE ...): since when, last time, how many. */
 	__u64 short_since_ns, short_last_ns;
 	__u64 n_short;
+	/* End of the last drv_health_process and its next timer: a later call was held up. */
+	__u64 last_ns, due_ns;
 };
 
 /*

@@ -1012,8 +1012,46 @@ static void tls_checks_of_one_conf_share_one_context(void **state)
 	/* The node's self-signed certificate is not in the system store. */
 	assert_int_equal(nverify, TLS_MANY);
 	if (grew > 20 * 1024)
-		fail_msg("%d TLS checks of one conf grew the process by %ld kB, want < 20 MB", TLS_MANY,
-			 grew);
+		fail_msg("%d TLS checks of one conf grew the process by %ld kB, want < 20 MB",
+			 TLS_MANY, grew);
+}
+
+/*
+ * The agent's loop can be held up (a /metrics render under its lock, a reload
+ * writing the maps): a node that answered meanwhile must not fail for the
+ * time the checker did not run.
+ */
+static void agent_stall_does_not_time_out_a_check_in_flight(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct srv s;
+	double end;
+
+	(void)state;
+	srv_start(&s, SRV_200);
+	hc_fast(&hc, "rancher", 300);
+	hc.interval_ms = 10000;
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, s.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	/* Run until the check is in flight (it has a socket), then stall for twice its timeout
+	 * (the test server waits 1 s for a request). */
+	end = mono() + 10;
+	while (c.fd < 0 && !r.n && mono() < end) {
+		usleep(5000);
+		drv_health_process(&h);
+	}
+	assert_true(c.fd >= 0);
+	usleep(600000);
+	run_until(&h, rs, 1, 10);
+	drv_health_fini(&h);
+	srv_stop(&s);
+	assert_int_equal(r.n, 1);
+	if (!r.ok)
+		fail_msg("the check failed across the checker's own stall: '%s'", r.why);
 }
 
 int main(void)
@@ -1041,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(checks_out_of_fds_wait_instead_of_failing_the_node),
 		cmocka_unit_test(health_init_raises_the_open_file_soft_limit_to_the_hard_limit),
 		cmocka_unit_test(tls_checks_of_one_conf_share_one_context),
+		cmocka_unit_test(agent_stall_does_not_time_out_a_check_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
