@@ -339,6 +339,59 @@ int drv_cfg_write(struct drv_ctl *ctl, const struct drv_cfg *cfg)
 	return bpf_map_update_elem(ctl->cfg_fd, &key, cfg, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * map_walk_batch - hand every value of hash map @fd to @fn, BPF_MAP_LOOKUP_BATCH
+ * a bucket range at a time: few syscalls, and each entry seen at most once
+ * (a key-by-key walk restarts from the first key when its key is evicted
+ * under it, and counts again what it had). At most about @max values.
+ * Return: 0, or -errno (no batch support, or a bucket larger than a batch:
+ * the caller walks key by key).
+ */
+static int map_walk_batch(int fd, __u32 key_size, __u32 value_size, __u32 max,
+			  void (*fn)(void *arg, const void *value), void *arg)
+{
+	const __u32 chunk = 4096;
+	__u32 seen = 0, n, i;
+	char *keys, *vals, *token;
+	bool first = true;
+	int err = 0;
+
+	keys = calloc(chunk, key_size ?: 1);
+	vals = calloc(chunk, value_size ?: 1);
+	token = calloc(2, key_size > 8 ? key_size : 8); /* in and out: the bucket to go on from */
+	if (!keys || !vals || !token) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	while (seen <= max) {
+		n = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, vals, &n, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			goto out_free;
+		}
+		for (i = 0; fn && i < n; i++)
+			fn(arg, vals + (size_t)i * value_size);
+		seen += n;
+		first = false;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+	}
+out_free:
+	free(token);
+	free(vals);
+	free(keys);
+	return err;
+}
+
+static void count_one(void *arg, const void *value)
+{
+	(void)value;
+	(*(__u32 *)arg)++;
+}
+
 int drv_map_count(int fd, __u32 max, __u32 *count)
 {
 	struct bpf_map_info info = {};
@@ -349,6 +402,12 @@ int drv_map_count(int fd, __u32 max, __u32 *count)
 	*count = 0;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	if ((info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH) &&
+	    !map_walk_batch(fd, info.key_size, info.value_size, max, count_one, &n)) {
+		*count = n < max ? n : max;
+		return 0;
+	}
+	n = 0; /* a batch that failed part way: count again, key by key */
 	key = calloc(2, info.key_size ? info.key_size : 1);
 	if (!key)
 		return -ENOMEM;
@@ -407,52 +466,16 @@ struct flow_count {
 	__u32 *counts;
 };
 
-static void flow_count_one(struct flow_count *fc, const struct drv_flow *f)
+/* @arg: the struct flow_count; @value: a struct drv_flow (map_walk_batch's callback) */
+static void flow_count_one(void *arg, const void *value)
 {
+	struct flow_count *fc = arg;
+	const struct drv_flow *f = value;
 	__u32 id = f->backend_id;
 
 	if (id && id < DRV_MAX_BACKENDS && fc->bes[id].family &&
 	    fc->bes[id].gen == f->backend_gen && !drv_flow_expired(fc->cfg, f, fc->now))
 		fc->counts[id]++;
-}
-
-/* Walk drv_flows in batches (few syscalls); -EOPNOTSUPP etc. make the caller fall back. */
-static int flows_walk_batch(struct drv_ctl *ctl, struct flow_count *fc, __u32 max)
-{
-	const __u32 chunk = 4096;
-	struct drv_flow_key *keys, token;
-	struct drv_flow *vals;
-	__u32 seen = 0, n, i;
-	bool first = true;
-	int err = 0;
-
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out_free;
-	}
-	while (seen <= max) {
-		n = chunk;
-		err = bpf_map_lookup_batch(ctl->flows_fd, first ? NULL : &token, &token, keys, vals,
-					   &n, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			goto out_free;
-		}
-		for (i = 0; i < n; i++)
-			flow_count_one(fc, &vals[i]);
-		seen += n;
-		first = false;
-		if (err) { /* ENOENT: that was the last batch */
-			err = 0;
-			break;
-		}
-	}
-out_free:
-	free(vals);
-	free(keys);
-	return err;
 }
 
 /* The whole backend array in one BPF_MAP_LOOKUP_BATCH (instead of 4,096 lookups): 0 or -errno. */
@@ -538,7 +561,8 @@ int drv_flows_per_backend(struct drv_ctl *ctl, __u32 *counts)
 	fc = (struct flow_count){
 		.bes = bes, .cfg = &cfg, .now = drv_flow_now_ns(), .counts = counts
 	};
-	err = flows_walk_batch(ctl, &fc, max);
+	err = map_walk_batch(ctl->flows_fd, sizeof(struct drv_flow_key), sizeof(struct drv_flow),
+			     max, flow_count_one, &fc);
 	if (!err)
 		goto out_free;
 	pr_debug("batch lookup of %s/%s: %s; walking it key by key\n", ctl->root,

@@ -633,6 +633,61 @@ static void flows_are_counted_per_backend_skipping_stale_and_expired(void **stat
 	free(counts);
 }
 
+struct churn {
+	int stop;
+	unsigned long rounds;
+};
+
+/* Delete and put back each of the first 2,000 flows, over and over, as eviction and new flows do. */
+static void *churn_run(void *arg)
+{
+	struct churn *c = arg;
+	struct drv_flow f = { .backend_id = 1, .backend_gen = 1, .state = DRV_FLOW_OPEN };
+	long i;
+
+	for (i = 0; i < 50000000 && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+		struct drv_flow_key k = { .proto = 6, .family = DRV_FAMILY_V4 };
+		__u32 n = (__u32)(i % 2000);
+
+		k.saddr.v4 = htonl(0xc0000000u + n);
+		k.sport = htons(1000 + (n & 0x7fff));
+		bpf_map_delete_elem(ctl.flows_fd, &k);
+		bpf_map_update_elem(ctl.flows_fd, &k, &f, BPF_ANY);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * drover status counts a map's entries while the program changes it: never
+ * more than it holds (a key-by-key walk starts again from the first key when
+ * the one it stands on is evicted, and counts those again).
+ */
+static void map_count_under_churn_never_counts_an_entry_twice(void **state)
+{
+	struct churn c = { 0 };
+	__u32 cnt, worst = 0, i;
+	pthread_t t;
+
+	(void)state;
+	for (i = 0; i < 2000; i++)
+		put_flow(i, 1, 1, DRV_FLOW_OPEN, 1);
+	assert_int_equal(drv_map_count(ctl.flows_fd, 16384, &cnt), 0);
+	assert_int_equal(cnt, 2000);
+	assert_int_equal(pthread_create(&t, NULL, churn_run, &c), 0);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(drv_map_count(ctl.flows_fd, 16384, &cnt), 0);
+		if (cnt > worst)
+			worst = cnt;
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(c.rounds > 0);
+	if (worst > 2000)
+		fail_msg("a count under churn said %u entries; the map never held more than 2000",
+			 worst);
+}
+
 static void nat_services_widen_the_reply_port_range(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
@@ -914,6 +969,7 @@ int main(void)
 		T(lookup_follows_flow_hash_and_active_table),
 		T(table_written_through_mmap_is_what_map_lookups_see),
 		T(flows_are_counted_per_backend_skipping_stale_and_expired),
+		T(map_count_under_churn_never_counts_an_entry_twice),
 		T(nat_services_widen_the_reply_port_range),
 		T(snat_ports_are_in_the_reply_range_before_the_service_uses_them),
 		T(dsr_backend_must_use_the_service_port),
