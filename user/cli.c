@@ -999,12 +999,51 @@ void drv_jw_arr_close(struct drv_jw *w)
 	jw_close(w, ']');
 }
 
+/* Bytes in the well-formed UTF-8 sequence at @c (RFC 3629), 0 if it is none. */
+static int utf8_len(const unsigned char *c)
+{
+	int n = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c[0] < 0xc2 || c[0] > 0xf4)
+		return 0;
+	if (c[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (c[1] < lo || c[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (c[i] < 0x80 || c[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * @s as a JSON string. An interface name may hold any bytes but '/', blanks
+ * and ':': one that is not UTF-8 is written U+FFFD, so the document stays JSON.
+ */
 static void jw_quote(struct drv_jw *w, const char *s)
 {
 	const unsigned char *c;
+	int n;
 
 	fputc('"', w->f);
 	for (c = (const unsigned char *)s; *c; c++) {
+		if (*c >= 0x80) {
+			n = utf8_len(c);
+			if (!n) {
+				fputs("\\ufffd", w->f);
+				continue;
+			}
+			fwrite(c, 1, (size_t)n, w->f);
+			c += n - 1;
+			continue;
+		}
 		switch (*c) {
 		case '"':
 			fputs("\\\"", w->f);

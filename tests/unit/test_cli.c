@@ -751,6 +751,26 @@ static void json_writer_writes_compact_nested_documents(void **state)
 	free(buf);
 }
 
+/* Strings stay JSON: UTF-8 passes, other bytes (an interface name may hold them) become U+FFFD. */
+static void json_writer_keeps_utf8_and_replaces_other_bytes(void **state)
+{
+	struct drv_jw w;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	drv_jw_init(&w, f, false);
+	/* é, €, 😀; a lone continuation byte, a cut-off sequence, an overlong '/', a surrogate */
+	drv_jw_str(&w, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80");
+	drv_jw_end(&w);
+	fclose(f);
+	assert_string_equal(buf, "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\\ufffd|\\ufffd\\ufffd|"
+				 "\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\"\n");
+	free(buf);
+}
+
 static void json_writer_pretty_prints_with_indentation(void **state)
 {
 	struct drv_jw w;
@@ -854,6 +874,7 @@ int main(void)
 		cmocka_unit_test_teardown(node_setup_rejects_nat_missing_vip_and_bad_address,
 					  teardown),
 		cmocka_unit_test(json_writer_writes_compact_nested_documents),
+		cmocka_unit_test(json_writer_keeps_utf8_and_replaces_other_bytes),
 		cmocka_unit_test(json_writer_pretty_prints_with_indentation),
 	};
 
