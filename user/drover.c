@@ -490,9 +490,15 @@ static int do_backend(struct drv_ctl *ctl)
 	}
 	case DRV_CLI_SHOW:
 		flows = calloc(DRV_MAX_BACKENDS, sizeof(*flows));
-		if (!flows || drv_flows_per_backend(ctl, flows))
-			pr_warn("couldn't count flows per backend in %s/%s\n", req.bpffs,
-				DRV_STR(DRV_MAP_FLOWS));
+		err = flows ? drv_flows_per_backend(ctl, flows) : -ENOMEM;
+		if (err) {
+			/* unknown, not 0: shown as '-' (null in -j) */
+			pr_warn("Warning: can't count flows per backend in %s/%s: %s; FLOWS shows '-'\n",
+				req.bpffs, DRV_STR(DRV_MAP_FLOWS), strerror(-err));
+			free(flows);
+			flows = NULL;
+			err = 0;
+		}
 		if (req.json) {
 			drv_jw_arr_open(&jw);
 		} else if (n) {
@@ -503,7 +509,7 @@ static int do_backend(struct drv_ctl *ctl)
 		}
 		for (i = 0; i < n; i++) {
 			const struct drv_be_info *b = &list[i];
-			__u32 f = flows ? flows[b->id] : 0;
+			char f[16] = "-";
 
 			drv_addr_format(&b->be.addr, b->be.family, a, sizeof(a));
 			if (req.json) {
@@ -514,11 +520,17 @@ static int do_backend(struct drv_ctl *ctl)
 				drv_jw_ku64(&jw, "weight", b->be.weight);
 				drv_jw_kstr(&jw, "state", drv_be_state_name(b->be.state));
 				drv_jw_ku64(&jw, "gen", b->be.gen);
-				drv_jw_ku64(&jw, "flows", f);
+				drv_jw_key(&jw, "flows");
+				if (flows)
+					drv_jw_u64(&jw, flows[b->id]);
+				else
+					drv_jw_null(&jw);
 				jw_lb_counters("counters", &b->cnt);
 				drv_jw_obj_close(&jw);
 			} else {
-				printf("%-5u %-39s %-5u %-6u %-5s %8u %12llu %14llu\n", b->id, a,
+				if (flows)
+					snprintf(f, sizeof(f), "%u", flows[b->id]);
+				printf("%-5u %-39s %-5u %-6u %-5s %8s %12llu %14llu\n", b->id, a,
 				       ntohs(b->be.port), b->be.weight,
 				       drv_be_state_name(b->be.state), f,
 				       (unsigned long long)b->cnt.packets,
