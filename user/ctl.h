@@ -122,7 +122,7 @@ int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /*
 void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi);
 int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key); /* and its backends */
 int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out);
-/* Call @fn for each service; stops at a non-zero return, which it returns. */
+/* Call @fn for each service, by id; stops at a non-zero return, which it returns. */
 int drv_service_foreach(struct drv_ctl *ctl,
 			int (*fn)(const struct drv_svc_key *key, const struct drv_svc *svc,
 				  void *arg),

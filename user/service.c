@@ -421,6 +421,14 @@ int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 	return bpf_map_lookup_elem(ctl->svcs_fd, key, out) ? -errno : 0;
 }
 
+static int svc_ent_by_id(const void *a, const void *b)
+{
+	const struct svc_ent *x = a, *y = b;
+
+	return (x->svc.id > y->svc.id) - (x->svc.id < y->svc.id);
+}
+
+/* In id order (service show, stats, -j), not the hash map's. */
 int drv_service_foreach(struct drv_ctl *ctl,
 			int (*fn)(const struct drv_svc_key *key, const struct drv_svc *svc,
 				  void *arg),
@@ -432,6 +440,7 @@ int drv_service_foreach(struct drv_ctl *ctl,
 	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
 	if (n < 0)
 		return n;
+	qsort(ents, (size_t)n, sizeof(ents[0]), svc_ent_by_id);
 	for (i = 0; i < n; i++) {
 		err = fn(&ents[i].key, &ents[i].svc, arg);
 		if (err)

@@ -170,6 +170,37 @@ static void service_add_assigns_lowest_free_id_and_rejects_duplicates(void **sta
 			 TSIZE);
 }
 
+static int order_cb(const struct drv_svc_key *k, const struct drv_svc *s, void *arg)
+{
+	__u32 *ids = arg;
+
+	(void)k;
+	ids[ids[0] + 1] = s->id;
+	ids[0]++;
+	return 0;
+}
+
+/* service show, stats and -j list services by id, as docs/cli.md shows them, not in hash order */
+static void services_are_listed_by_id(void **state)
+{
+	__u32 ids[1 + 16] = { 0 };
+	char vip[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 16; i++) {
+		struct drv_svc_conf c;
+
+		snprintf(vip, sizeof(vip), "10.0.%d.100", i);
+		c = svc_conf(vip, 80 + i, DRV_MODE_DSR, NULL);
+		assert_int_equal(drv_service_add(&ctl, &c), 0);
+	}
+	assert_int_equal(drv_service_foreach(&ctl, order_cb, ids), 0);
+	assert_int_equal(ids[0], 16);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(ids[i + 1], i);
+}
+
 static void unknown_service_is_refused_by_every_backend_call(void **state)
 {
 	struct drv_svc_conf a = svc_conf("10.9.9.9", 80, DRV_MODE_DSR, NULL);
@@ -953,6 +984,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, maps_create, maps_destroy)
 	const struct CMUnitTest tests[] = {
 		T(service_add_assigns_lowest_free_id_and_rejects_duplicates),
+		T(services_are_listed_by_id),
 		T(unknown_service_is_refused_by_every_backend_call),
 		T(backend_add_writes_entry_then_flips_table),
 		T(table_smaller_than_the_backends_counts_those_it_holds),
