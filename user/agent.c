@@ -930,11 +930,10 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	for (i = 0; i < ag->cfg->nifaces; i++) {
 		if (iface_in(ncfg, ag->cfg->ifaces[i]))
 			continue;
+		pr_info("reload: %s is no longer in the config: detaching\n", ag->cfg->ifaces[i]);
 		if (drv_prog_detach(ag->root, ag->cfg->ifaces[i]))
 			pr_warn("reload: cannot detach from %s (no longer in the config)\n",
 				ag->cfg->ifaces[i]);
-		else
-			pr_info("detached from %s (no longer in the config)\n", ag->cfg->ifaces[i]);
 	}
 	svcs_free(ag->svcs, ag->nsvcs);
 	ocfg = ag->cfg;
@@ -1605,12 +1604,9 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	drv_metrics_stop(ag->metrics);
 	ag->metrics = NULL;
 	if (ag->detach_on_exit) {
-		for (i = 0; i < (int)ag->cfg->nifaces; i++) {
+		for (i = 0; i < (int)ag->cfg->nifaces; i++) /* each says "detached drover from" */
 			if (drv_prog_detach(root, ag->cfg->ifaces[i]))
 				ret = 1;
-			else
-				pr_info("detached from %s\n", ag->cfg->ifaces[i]);
-		}
 	} else {
 		pr_info("exiting; XDP stays attached and forwarding continues with the last tables\n");
 	}
