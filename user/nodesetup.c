@@ -255,12 +255,6 @@ int drv_node_setup(const struct drv_node_conf *c)
 		}
 		return err;
 	}
-	if (v4)
-		err = arp_keep_off_vips() ?: err;
-	for (i = 0; i < c->n; i++) {
-		e = vip_addr(&c->vips[i], c->family[i], false);
-		err = e ?: err;
-	}
 	if (c->mode == DRV_MODE_TUNNEL && v4) {
 		static const int rp[] = { IPV4_DEVCONF_RP_FILTER };
 		static const __u32 off[] = { 0 };
@@ -286,5 +280,20 @@ int drv_node_setup(const struct drv_node_conf *c)
 	}
 	if (c->mode == DRV_MODE_TUNNEL && v6)
 		err = tunnel_add(DRV_NODE_TUN6, "ip6tnl") ?: err;
+	/*
+	 * The VIPs only once the node can decapsulate: a node that holds them
+	 * without would answer nothing the balancer sends, and the failed run
+	 * would leave them behind.
+	 */
+	if (err) {
+		pr_warn("node-setup: no VIP added: fix the error above and run it again\n");
+		return err;
+	}
+	if (v4)
+		err = arp_keep_off_vips() ?: err;
+	for (i = 0; i < c->n; i++) {
+		e = vip_addr(&c->vips[i], c->family[i], false);
+		err = e ?: err;
+	}
 	return err;
 }

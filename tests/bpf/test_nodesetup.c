@@ -150,6 +150,8 @@ static void tunnel_setup_without_ipip_says_so_once(void **state)
 	}
 	c.n = 1; /* the IPv4 VIP: its device is the one with the rp_filter step */
 	assert_int_not_equal(setup_said(&c, out, sizeof(out)), 0);
+	/* a node that cannot decapsulate gets no VIP (the failed run left it on lo) */
+	assert_int_not_equal(sh("ip addr show dev lo | grep -q 10.0.0.100"), 0);
 	c.undo = true;
 	assert_int_equal(drv_node_setup(&c), 0);
 	assert_non_null(strstr(out, "Error: node-setup couldn't create ipip device " DRV_NODE_TUN4));
