@@ -16,9 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+
+#include <bpf/libbpf.h>
 
 #include "agent.h"
 #include "config.h"
@@ -62,6 +65,14 @@ struct agent_svc {
 	double settle_from;
 };
 
+/* A configured interface whose link the kernel took away (ifaces_follow). */
+struct iface_watch {
+	bool gone_said; /* "is gone" was logged */
+	int tried_ifindex; /* the device a failed attach was tried on, */
+	__u64 tried_xdp; /* and the XDP programs it had then (drv << 32 | skb) */
+	double next_try, backoff; /* mono_now() when a failed attach is tried again */
+};
+
 struct agent {
 	const char *root;
 	char cfg_path[PATH_MAX];
@@ -101,6 +112,7 @@ struct agent {
 	char reload_err[DRV_CONF_ERR_MAX]; /* why the last reload failed, said once */
 	__u32 flows_cached;
 	double flows_cached_at;
+	struct iface_watch ifw[DRV_MAX_IFACES]; /* by index in cfg->ifaces; main thread only */
 };
 
 static double wall_now(void)
@@ -659,6 +671,74 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 	return err;
 }
 
+#define AGENT_ATTACH_RETRY_MIN_S 2.0
+#define AGENT_ATTACH_RETRY_MAX_S 60.0
+
+/*
+ * Attach drover again to the configured interfaces whose link the kernel took
+ * away. Deleting an interface leaves its link pin defunct (a link with no
+ * device); when an interface of that name is there again (re-created: a new
+ * ifindex), drover is attached to it within a poll, without a reload. A pin
+ * removed (drover detach) is left alone: that detach was meant, and a reload
+ * attaches again. An attach the kernel or another XDP program refuses is tried
+ * again 2 s later, then twice as long each time up to a minute, and at once
+ * when the device or its XDP programs change. Main thread, without ag->lock
+ * (an attach may run the verifier); never waits for the pin root's lock.
+ */
+static void ifaces_follow(struct agent *ag)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), k, idx, err;
+	double now = mono_now();
+	unsigned int i;
+
+	for (i = 0; i < ag->cfg->nifaces && n > 0; i++) {
+		const char *name = ag->cfg->ifaces[i];
+		struct iface_watch *w = &ag->ifw[i];
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		__u64 xdp;
+
+		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
+			;
+		if (k >= n || ifs[k].ifindex) {
+			memset(w, 0, sizeof(*w)); /* attached, or detached on purpose */
+			continue;
+		}
+		idx = (int)if_nametoindex(name);
+		if (!idx) {
+			if (!w->gone_said)
+				pr_warn("interface %s is gone (deleted, renamed or moved to another network namespace), and drover's XDP link with it: the agent attaches drover again once %s is back; /readyz answers 503 until then\n",
+					name, name);
+			w->gone_said = true;
+			continue;
+		}
+		if (bpf_xdp_query(idx, 0, &q))
+			memset(&q, 0, sizeof(q));
+		xdp = (__u64)q.drv_prog_id << 32 | q.skb_prog_id;
+		if (w->next_try && now < w->next_try && idx == w->tried_ifindex &&
+		    xdp == w->tried_xdp)
+			continue;
+		err = drv_prog_attach_try(ag->root, name, ag->cfg->xdp_mode);
+		if (err == -EWOULDBLOCK)
+			continue; /* a drover command holds the lock: the next poll */
+		if (!err) {
+			pr_info("interface %s is back (ifindex %d): drover attached again\n", name,
+				idx);
+			memset(w, 0, sizeof(*w));
+			continue;
+		}
+		w->backoff = w->backoff ? w->backoff * 2 : AGENT_ATTACH_RETRY_MIN_S;
+		if (w->backoff > AGENT_ATTACH_RETRY_MAX_S)
+			w->backoff = AGENT_ATTACH_RETRY_MAX_S;
+		w->next_try = now + w->backoff;
+		w->tried_ifindex = idx;
+		w->tried_xdp = xdp;
+		w->gone_said = true;
+		pr_warn("interface %s is back (ifindex %d) but drover can't be attached to it (said above): tried again in %.0f s, or at once when its XDP programs change\n",
+			name, idx, w->backoff);
+	}
+}
+
 /*
  * Serve /metrics, /healthz and /readyz where the config says. A new address
  * is bound before the old one is let go, so a busy port (said by
@@ -941,6 +1021,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	ag->svcs = nsvcs;
 	ag->nsvcs = ncfg->nservices;
 	drv_config_free(ocfg);
+	memset(ag->ifw, 0, sizeof(ag->ifw)); /* indexed by the old config's interfaces */
 	if (checks_start(ag))
 		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
 	pins_adopt(ag, "reload");
@@ -1364,7 +1445,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 	while (!stop) {
 		struct epoll_event evs[4];
 		int timeout, t, n, k;
-		bool upgrade = false;
+		bool upgrade = false, follow = false;
 		double now;
 		size_t i;
 
@@ -1413,6 +1494,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			if (ag->adopt_pending && ag->ro_open)
 				pins_adopt(ag, "retry");
 			upgrade = ag->upgrade_pending;
+			follow = true;
 			if (cfg_changed(ag))
 				reload(ag, "file changed", ops);
 			else if (tls_files_sig(ag->cfg) != ag->tls_sig)
@@ -1434,6 +1516,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		pthread_mutex_unlock(&ag->lock);
 		if (upgrade)
 			prog_upgrade(ag);
+		if (follow)
+			ifaces_follow(ag);
 		if (metrics_dirty && metrics_apply(ag, ops))
 			pr_warn("reload: the new metrics address is not served (said above); the next reload tries again\n");
 	}

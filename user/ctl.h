@@ -82,6 +82,12 @@ struct drv_be_info {
  * Messages name the interface and say what to do. 0 or -errno.
  */
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force);
+/*
+ * drv_prog_attach_try - drv_prog_attach() without force that never waits for
+ * the pin root's lock (the agent's loop): -EWOULDBLOCK, unsaid, while a
+ * drover command holds it.
+ */
+int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode);
 int drv_prog_detach(const char *root, const char *ifname);
 /*
  * drv_prog_upgrade - make every interface attached under @root run this

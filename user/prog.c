@@ -851,7 +851,9 @@ static void relink(const char *root, const char *path, int prog_fd, int ifindex,
 		ifname, drv_xdp_mode_str(mode), ifname, drv_xdp_mode_str(mode));
 }
 
-int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
+/* drv_prog_attach(); with @trylock, -EWOULDBLOCK (unsaid) while the pin root is locked. */
+static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force,
+		       bool trylock)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	char path[PATH_MAX], buf[128];
@@ -877,7 +879,7 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
 	err = pin_dir_make(root, "pin root ");
 	if (err)
 		return err;
-	lock_fd = drv_root_lock(root);
+	lock_fd = trylock ? drv_root_trylock(root) : drv_root_lock(root);
 	if (lock_fd < 0)
 		return lock_fd;
 	err = drv_maps_check(root, &npinned, &nmaps);
@@ -1063,6 +1065,16 @@ out_unlock:
 	}
 	close(lock_fd);
 	return err;
+}
+
+int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
+{
+	return prog_attach(root, ifname, mode, force, false);
+}
+
+int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode)
+{
+	return prog_attach(root, ifname, mode, false, true);
 }
 
 int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)

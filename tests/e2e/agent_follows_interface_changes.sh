@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The agent keeps its configured interfaces attached when they change under
+# it, without a reload: an interface deleted is logged as gone (once) and
+# /readyz says so; re-created with the same name (a new ifindex), it is
+# attached again within a few seconds, the stale link pin replaced, and
+# traffic through the VIP flows again; one that comes back running another
+# XDP program (ip link set xdp) is not forced: the agent says so, and
+# attaches once that program is removed.
+#
+#   client ns  c0 10.73.0.2/24 (xdp_pass) -- lc 10.73.0.1/24 --+ balancer ns: the agent on lc, l1
+#   node ns    n0 10.74.0.2/24 (xdp_pass) -- l1 10.74.0.1/24 --+ SNAT 10.74.9.1 (lo)
+#   VIP 10.98.0.10 port 80 lives nowhere: the client routes it to the balancer.
+set -eu
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
+command -v socat >/dev/null || fail "socat missing: scripts/install-deps.sh"
+command -v curl >/dev/null || fail "curl missing: scripts/install-deps.sh"
+XDP_PASS=$E2E_TOP/.output/xdp_pass.bpf.o
+[ -f "$XDP_PASS" ] || fail "$XDP_PASS not built: run make"
+mount_bpffs
+
+VIP=10.98.0.10 SNAT=10.74.9.1 CL=10.73.0.2 GW=10.73.0.1 NODE=10.74.0.2
+for r in cl lb n1 tmp; do ns_add "$r" >/dev/null; done # not in $(...): recorded for cleanup
+CNS=$T-cl LNS=$T-lb N1=$T-n1 TNS=$T-tmp
+kill_ns_procs() {
+	local ns p
+	for ns in "$CNS" "$LNS" "$N1"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+	done
+}
+on_exit kill_ns_procs
+ROOT=$BPFFS/drover
+dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
+
+# client_link [XDP]: (re-)create lc (balancer) and c0 (client), addressed and routed;
+# with XDP, lc arrives in the balancer namespace already running xdp_pass.
+client_link() {
+	ip -n "$TNS" link add lc type veth peer name c0 netns "$CNS"
+	[ -z "${1:-}" ] || ip -n "$TNS" link set dev lc xdpdrv obj "$XDP_PASS" sec xdp
+	ip -n "$TNS" link set lc netns "$LNS"
+	ip -n "$LNS" addr add "$GW/24" dev lc
+	ip -n "$LNS" link set lc up
+	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.lc.forwarding=1
+	ip -n "$CNS" addr add "$CL/24" dev c0
+	ip -n "$CNS" link set c0 up
+	ip -n "$CNS" route add default via "$GW"
+	ip netns exec "$CNS" ethtool -K c0 tx off >/dev/null
+	ip -n "$CNS" link set dev c0 xdpdrv obj "$XDP_PASS" sec xdp
+}
+ip netns exec "$LNS" sysctl -qw net.ipv4.ip_forward=1
+client_link
+ip -n "$LNS" link add l1 type veth peer name n0 netns "$N1"
+ip -n "$LNS" addr add 10.74.0.1/24 dev l1
+ip -n "$LNS" addr add "$SNAT/32" dev lo
+ip -n "$LNS" link set l1 up
+ip -n "$N1" addr add "$NODE/24" dev n0
+ip -n "$N1" link set n0 up
+ip -n "$N1" route add default via 10.74.0.1
+ip netns exec "$N1" ethtool -K n0 tx off >/dev/null
+ip -n "$N1" link set dev n0 xdpdrv obj "$XDP_PASS" sec xdp
+bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
+wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
+	fail "the node's server is not listening"
+
+CFG=$E2E_TMP/drover.yaml
+LOG=$E2E_TMP/agent.log
+cat >"$CFG" <<EOF
+interfaces: [lc, l1]
+metrics: {listen: 127.0.0.1:9481}
+services:
+  - name: web
+    vip: $VIP
+    ports: [80]
+    snat: $SNAT
+    health: {kind: tcp, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
+    nodes: [$NODE]
+EOF
+ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
+AGENT=$!
+E2E_PIDS+=("$AGENT")
+readyz() { ip netns exec "$LNS" curl -sS --max-time 5 http://127.0.0.1:9481/readyz 2>&1; }
+is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9481/readyz >/dev/null; }
+via_vip() {
+	[ "$(ip netns exec "$CNS" timeout 5 socat -T 4 - "TCP:$VIP:80,connect-timeout=3" </dev/null 2>/dev/null)" = node-1 ]
+}
+agent_up() { kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"; }
+lc_mode() { dr -j status | jq -r '.interfaces[] | select(.ifname == "lc") | "\(.ifindex) \(.mode)"'; }
+lc_native_on() { [ "$(lc_mode)" = "$1 native" ]; }
+ifindex() { ip netns exec "$LNS" cat "/sys/class/net/$1/ifindex"; }
+nlines() { grep -c "$1" "$LOG" || true; }
+
+wait_for 30 is_ready || fail "agent not ready in 30 s: $(readyz); $(tail -20 "$LOG")"
+wait_for 20 via_vip || fail "no answer through $VIP:80 in 20 s: $(dr stats)"
+
+log "lc deleted: the agent says it is gone, once, and /readyz says so"
+old=$(ifindex lc)
+ip -n "$LNS" link del lc
+wait_for 15 grep -q "interface lc is gone" "$LOG" ||
+	fail "no log line saying lc is gone within 15 s: $(tail -5 "$LOG")"
+agent_up
+[ "$(readyz)" = "not ready: not attached to lc" ] || fail "/readyz with lc gone: $(readyz)"
+dr -j status | jq -e '.interfaces[] | select(.ifname == "lc") | .mode == "defunct"' >/dev/null ||
+	fail "status does not show lc's link as defunct: $(dr status)"
+# Two more polls: the line is not repeated.
+n=$(nlines "interface lc is gone")
+sleep 2.5
+[ "$(nlines "interface lc is gone")" = "$n" ] && [ "$n" = 1 ] ||
+	fail "'lc is gone' logged $(nlines "interface lc is gone") times, want once: $(tail -5 "$LOG")"
+
+log "lc re-created (new ifindex): attached again within 10 s, stale pin replaced, traffic flows"
+client_link
+new=$(ifindex lc)
+[ "$new" != "$old" ] || fail "the re-created lc has the old ifindex $old: the test proves nothing"
+wait_for 10 lc_native_on "$new" || fail "lc (ifindex $new) not attached again within 10 s: $(dr status); $(tail -5 "$LOG")"
+grep -q "interface lc is back (ifindex $new): drover attached again" "$LOG" ||
+	fail "no log line saying lc was attached again: $(tail -5 "$LOG")"
+wait_for 10 is_ready || fail "/readyz after lc came back: $(readyz)"
+wait_for 20 via_vip || fail "no answer through $VIP:80 after lc came back: $(dr stats)"
+dr -j status | jq -e '.maps[] | select(.name == "drv_txports_v1") | .entries == 2' >/dev/null ||
+	fail "drv_txports_v1 does not hold lc and l1: $(dr status)"
+
+log "lc re-created running another XDP program: not forced; attached once that is removed"
+ip -n "$LNS" link del lc
+wait_for 15 sh -c "[ \$(grep -c 'interface lc is gone' '$LOG') -ge 2 ]" || fail "second deletion not logged"
+client_link xdp
+agent_up
+wait_for 15 grep -q "interface lc is back (ifindex $(ifindex lc)) but" "$LOG" ||
+	fail "the agent did not say why it can't attach lc again: $(tail -5 "$LOG")"
+ip -n "$LNS" link show lc | grep -q "prog/xdp.*name xdp_pass" || fail "the agent replaced xdp_pass on lc"
+[ "$(readyz)" = "not ready: not attached to lc" ] || fail "/readyz with xdp_pass on lc: $(readyz)"
+ip -n "$LNS" link set dev lc xdpdrv off
+wait_for 15 lc_native_on "$(ifindex lc)" || fail "lc not attached after xdp_pass went: $(dr status); $(tail -5 "$LOG")"
+wait_for 10 is_ready || fail "/readyz after lc was attached: $(readyz)"
+wait_for 20 via_vip || fail "no answer through $VIP:80 after lc was attached: $(dr stats)"
+agent_up
+log "PASS"
