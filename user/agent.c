@@ -620,7 +620,7 @@ static bool iface_attached(struct agent *ag, const char *ifname)
 	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), i;
 
 	for (i = 0; i < n; i++)
-		if (!strcmp(ifs[i].ifname, ifname) && ifs[i].ifindex)
+		if (!strcmp(ifs[i].ifname, ifname) && ifs[i].ifindex && !ifs[i].renamed[0])
 			return true;
 	return false;
 }
@@ -700,6 +700,14 @@ static void ifaces_follow(struct agent *ag)
 
 		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
 			;
+		if (k < n && ifs[k].renamed[0]) {
+			if (!w->gone_said)
+				pr_warn("interface %s was renamed %s (ifindex %u), which drover stays attached to: %s is not attached until it is renamed back, or drover detach %s (takes drover off %s) and a reload\n",
+					name, ifs[k].renamed, ifs[k].ifindex, name, name,
+					ifs[k].renamed);
+			w->gone_said = true;
+			continue;
+		}
 		if (k >= n || ifs[k].ifindex) {
 			memset(w, 0, sizeof(*w)); /* attached, or detached on purpose */
 			continue;
@@ -1271,6 +1279,11 @@ static bool ready_locked(struct agent *ag, char *why, size_t len)
 		for (k = 0; k < n; k++)
 			if (!strcmp(ifs[k].ifname, ag->cfg->ifaces[i]) && ifs[k].ifindex)
 				break;
+		if (k < n && ifs[k].renamed[0]) {
+			snprintf(why, len, "not attached to %s (renamed %s, which drover runs on)",
+				 ag->cfg->ifaces[i], ifs[k].renamed);
+			return false;
+		}
 		if (k >= n) {
 			snprintf(why, len, "not attached to %s", ag->cfg->ifaces[i]);
 			return false;

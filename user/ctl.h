@@ -177,6 +177,7 @@ struct drv_prog_iface {
 	__u32 link_id;
 	__u32 prog_id;
 	__u8 attach_mode; /* XDP_ATTACHED_DRV / _SKB (linux/if_link.h), 0 unknown */
+	char renamed[16]; /* the link's device here, renamed since the attach; "" if not */
 };
 
 /* "native", "skb", "offload", "multiple", or "none" for an XDP_ATTACHED_* value. */

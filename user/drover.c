@@ -44,6 +44,8 @@ static const char *iface_mode(const struct drv_prog_iface *f)
 {
 	if (!f->ifindex)
 		return "defunct";
+	if (f->renamed[0])
+		return "renamed";
 	/* A live link not on this namespace's device of that name: the pin root is shared. */
 	return f->attach_mode ? drv_xdp_attach_mode_str(f->attach_mode) : "other-netns";
 }
@@ -264,10 +266,16 @@ static int do_status(void)
 			drv_jw_ku64(&jw, "link_id", ifs[i].link_id);
 			drv_jw_kstr(&jw, "mode", iface_mode(&ifs[i]));
 			drv_jw_kstr(&jw, "pin", pin);
+			if (ifs[i].renamed[0])
+				drv_jw_kstr(&jw, "renamed_to", ifs[i].renamed);
 			drv_jw_obj_close(&jw);
 		} else if (!ifs[i].ifindex) {
 			printf("  %-12s defunct link (interface gone or XDP replaced): drover detach %s\n",
 			       ifs[i].ifname, ifs[i].ifname);
+		} else if (ifs[i].renamed[0]) {
+			printf("  %-12s renamed %s (ifindex %u): drover runs on %s, link pinned at %s: drover detach %s takes it off %s\n",
+			       ifs[i].ifname, ifs[i].renamed, ifs[i].ifindex, ifs[i].renamed, pin,
+			       ifs[i].ifname, ifs[i].renamed);
 		} else if (!ifs[i].attach_mode) {
 			printf("  %-12s live link on ifindex %u of another network namespace (this pin root is shared with it); manage it from there\n",
 			       ifs[i].ifname, ifs[i].ifindex);

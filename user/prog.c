@@ -305,6 +305,29 @@ static bool link_here(const char *ifname, const struct bpf_link_info *li)
 	return li->prog_id == q.drv_prog_id || li->prog_id == q.skb_prog_id;
 }
 
+/*
+ * Is live XDP link @li, pinned as @ifname under @root, on a device of this
+ * namespace that was renamed since? Its ifindex here must carry its program
+ * under another name (written to @now, IF_NAMESIZE bytes), and no pin of that
+ * name may hold a live link on the same ifindex: that would be the device's
+ * own link, and @li one of another namespace's device with the same ifindex.
+ */
+static bool link_renamed(const char *root, const char *ifname, const struct bpf_link_info *li,
+			 char *now)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char path[PATH_MAX + IF_NAMESIZE];
+	struct bpf_link_info oli;
+
+	if (!li->xdp.ifindex || !if_indextoname(li->xdp.ifindex, now) || !strcmp(now, ifname))
+		return false;
+	if (bpf_xdp_query((int)li->xdp.ifindex, 0, &q) ||
+	    (li->prog_id != q.drv_prog_id && li->prog_id != q.skb_prog_id))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s/%s", root, DRV_PIN_LINKS_DIR, now);
+	return link_info(path, NULL, &oli) || oli.xdp.ifindex != li->xdp.ifindex;
+}
+
 int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
 {
 	char dir[PATH_MAX], path[PATH_MAX * 2];
@@ -339,6 +362,8 @@ int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
 			else if (q.skb_prog_id == it->prog_id)
 				it->attach_mode = XDP_ATTACHED_SKB;
 		}
+		if (it->attach_mode && !link_renamed(root, it->ifname, &info, it->renamed))
+			it->renamed[0] = 0;
 		n++;
 	}
 	closedir(d);
@@ -945,7 +970,14 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 	}
 	if (own_fd < 0 && !lstat(path, &st)) {
 		struct bpf_link_info li;
+		char now[IF_NAMESIZE];
 
+		if (!link_info(path, NULL, &li) && !force && link_renamed(root, ifname, &li, now)) {
+			pr_warn("Error: %s holds drover's XDP link on %s (ifindex %u), as %s was renamed since; take drover off %s first (drover detach %s), or add `force` to do so and attach %s\n",
+				path, now, li.xdp.ifindex, ifname, now, ifname, ifname);
+			err = -EEXIST;
+			goto out_unlock;
+		}
 		/* Our device has no XDP, so a live link under this name is on another
 		 * namespace's device: the pin root is shared. Unpinning would detach it.
 		 */
@@ -1080,7 +1112,7 @@ int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode 
 int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 {
 	struct drv_prog_iface ifs[1];
-	char path[PATH_MAX], buf[128];
+	char path[PATH_MAX], buf[128], now[IF_NAMESIZE];
 	struct bpf_link_info info;
 	int lock_fd, fd = -1, err;
 	struct stat st;
@@ -1107,6 +1139,18 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 		}
 		pr_warn("removing %s: not a usable XDP link pin (%s)\n", path,
 			errstr(err, buf, sizeof(buf)));
+	} else if (link_renamed(root, ifname, &info, now)) {
+		/* drover's link on this namespace's device, renamed since the attach */
+		err = bpf_link_detach(fd);
+		close(fd);
+		if (err) {
+			pr_warn("Error: can't detach the XDP link pinned at %s from %s (%s renamed): %s\n",
+				path, now, ifname, errstr(err, buf, sizeof(buf)));
+			goto out_unlock;
+		}
+		txport_set(root, info.xdp.ifindex, false);
+		pr_warn("Note: %s was renamed %s (ifindex %u): drover is detached from %s\n",
+			ifname, now, info.xdp.ifindex, now);
 	} else if (info.xdp.ifindex && !link_here(ifname, &info)) {
 		/* Unpinning or detaching it would stop that interface's forwarding. */
 		pr_warn("Error: %s is the live XDP link of an interface %s (ifindex %u) in another network namespace that shares this pin root; nothing was changed: run the detach in that namespace (ip netns exec NS drover detach %s, or nsenter)\n",

@@ -6,7 +6,8 @@
 # attached again within a few seconds, the stale link pin replaced, and
 # traffic through the VIP flows again; one that comes back running another
 # XDP program (ip link set xdp) is not forced: the agent says so, and
-# attaches once that program is removed.
+# attaches once that program is removed. An interface renamed is not taken
+# for attached under its old name.
 #
 #   client ns  c0 10.73.0.2/24 (xdp_pass) -- lc 10.73.0.1/24 --+ balancer ns: the agent on lc, l1
 #   node ns    n0 10.74.0.2/24 (xdp_pass) -- l1 10.74.0.1/24 --+ SNAT 10.74.9.1 (lo)
@@ -134,5 +135,20 @@ ip -n "$LNS" link set dev lc xdpdrv off
 wait_for 15 lc_native_on "$(ifindex lc)" || fail "lc not attached after xdp_pass went: $(dr status); $(tail -5 "$LOG")"
 wait_for 10 is_ready || fail "/readyz after lc was attached: $(readyz)"
 wait_for 20 via_vip || fail "no answer through $VIP:80 after lc was attached: $(dr stats)"
+agent_up
+
+log "lc renamed lcx: /readyz and the log say so (drover stays on lcx); renamed back: ready"
+ip -n "$LNS" link set lc down
+ip -n "$LNS" link set lc name lcx
+ip -n "$LNS" link set lcx up
+wait_for 15 grep -q "interface lc was renamed lcx" "$LOG" || fail "the rename of lc was not logged: $(tail -5 "$LOG")"
+[ "$(readyz)" = "not ready: not attached to lc (renamed lcx, which drover runs on)" ] ||
+	fail "/readyz with lc renamed lcx: $(readyz)"
+ip -n "$LNS" link show lcx | grep -q "prog/xdp" || fail "drover was taken off lcx"
+ip -n "$LNS" link set lcx down
+ip -n "$LNS" link set lcx name lc
+ip -n "$LNS" link set lc up
+wait_for 10 is_ready || fail "/readyz after lc was renamed back: $(readyz)"
+wait_for 20 via_vip || fail "no answer through $VIP:80 after lc was renamed back: $(dr stats)"
 agent_up
 log "PASS"

@@ -3,7 +3,8 @@
 # drover attach/detach lifecycle: two interfaces share one program and one set
 # of maps; pins and XDP links outlive the CLI; a second attach is refused
 # without `force`; every show/stats command prints JSON that jq parses;
-# bpftool shows BTF field names of pinned counters; detaching the last
+# bpftool shows BTF field names of pinned counters; an interface renamed
+# under drover is shown as renamed and detached by its old name; detaching the last
 # interface leaves no pin, no link and no program behind.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -221,9 +222,31 @@ out=$(dr2 detach a0 2>&1) || rc=$?
 [ -e "$ROOT/links/a0" ] || fail "detach from $NS2 removed the link pin of $NS's a0"
 ip -n "$NS" link show a0 | grep -q 'xdp' || fail "detach from $NS2 took XDP off $NS's a0"
 
-log "detach a0: its link goes, the maps stay for b0"
-dr detach a0 || fail "detach a0 failed"
+log "a0 renamed a0r: status says so, not that a0 runs drover; detach a0 takes drover off a0r"
+ip -n "$NS" link set a0 down
+ip -n "$NS" link set a0 name a0r
+ip -n "$NS" link set a0r up
+out=$(dr status) || fail "status with a0 renamed exited $?: $out"
+grep -q "^  a0 .*renamed a0r (ifindex [0-9]*): drover runs on a0r" <<<"$out" && ! grep -q "^  a0 .*mode native" <<<"$out" ||
+	fail "status with a0 renamed to a0r: $out"
+dr -j status | jq -e '.interfaces[] | select(.ifname == "a0") | .mode == "renamed" and .renamed_to == "a0r"' >/dev/null ||
+	fail "status -j with a0 renamed to a0r: $(dr -j status)"
+ip -n "$NS" link add a0 type veth peer name a2
+rc=0
+out=$(dr attach a0 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "drover's XDP link on a0r .* renamed" <<<"$out" && grep -q "drover detach a0" <<<"$out" ||
+	fail "attach of a new a0 while the pin a0 holds a0r's link exited $rc: $out"
+ip -n "$NS" link del a0
+rc=0
+out=$(dr detach a0 2>&1) || rc=$?
+[ "$rc" -eq 0 ] && grep -q "a0r" <<<"$out" || fail "detach a0 (renamed a0r) exited $rc: $out"
+ip -n "$NS" link show a0r | grep -q 'xdp' && fail "XDP still attached to a0r after detach a0"
 [ ! -e "$ROOT/links/a0" ] || fail "link pin of a0 left behind"
+ip -n "$NS" link set a0r down
+ip -n "$NS" link set a0r name a0
+ip -n "$NS" link set a0 up
+
+log "detach a0: its link goes, the maps stay for b0"
 ip -n "$NS" link show a0 | grep -q 'xdp' && fail "XDP still attached to a0 after detach"
 [ -e "$ROOT/drv_svcs_v1" ] || fail "maps removed while b0 is still attached"
 dr -j service show | jq -e 'length == 2' >/dev/null || fail "services lost on detach of a0"
