@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,111 @@
 #include "log.h"
 #include "metrics.h"
 
+/*
+ * The probes (kubelet on 127.0.0.1) share their address with every local
+ * client, so a limit per address would let any process of the host that holds
+ * a few idle connections shut them out. Past CONN_SOFT connections instead,
+ * the one idle longest (kept alive after its answer, or opened and not used)
+ * is shut down to make room, as nginx reuses its keep-alive connections.
+ * Connections with a request in flight are left alone; CONN_MAX bounds all,
+ * with room for those shut down that MHD has not reaped yet.
+ */
+#define CONN_MAX 64u
+#define CONN_SOFT 48u
+
+/* One open connection; touched only from MHD's thread. */
+struct conn {
+	struct conn *next, **pprev;
+	int fd;
+	bool busy; /* a request is in flight */
+	bool shut; /* shut down to make room, not reaped yet */
+	unsigned long long idle_seq; /* when it became idle: the lowest goes first */
+};
+
 struct drv_metrics {
 	struct MHD_Daemon *d;
 	struct drv_metrics_ops ops;
+	struct conn *conns;
+	unsigned int nconns; /* not shut down */
+	unsigned long long seq;
 };
+
+static void conns_make_room(struct drv_metrics *m, const struct conn *keep)
+{
+	struct conn *k, *oldest;
+
+	while (m->nconns > CONN_SOFT) {
+		oldest = NULL;
+		for (k = m->conns; k; k = k->next)
+			if (k != keep && !k->busy && !k->shut && k->fd >= 0 &&
+			    (!oldest || k->idle_seq < oldest->idle_seq))
+				oldest = k;
+		if (!oldest)
+			return;
+		/* MHD sees the end of the stream and closes it (on_conn CLOSED). */
+		shutdown(oldest->fd, SHUT_RDWR);
+		oldest->shut = true;
+		m->nconns--;
+	}
+}
+
+static void on_conn(void *cls, struct MHD_Connection *c, void **sctx,
+		    enum MHD_ConnectionNotificationCode code)
+{
+	struct drv_metrics *m = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k = *sctx;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return; /* not tracked: never shut down */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k->fd = ci ? ci->connect_fd : -1;
+		k->idle_seq = ++m->seq;
+		k->next = m->conns;
+		k->pprev = &m->conns;
+		if (m->conns)
+			m->conns->pprev = &k->next;
+		m->conns = k;
+		m->nconns++;
+		*sctx = k;
+		conns_make_room(m, k);
+		return;
+	}
+	if (!k)
+		return;
+	*k->pprev = k->next;
+	if (k->next)
+		k->next->pprev = k->pprev;
+	if (!k->shut)
+		m->nconns--;
+	free(k);
+	*sctx = NULL;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* A request ended (answered, or the connection closed): the connection is idle from now. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct drv_metrics *m = cls;
+	struct conn *k = conn_of(c);
+
+	(void)state;
+	(void)toe;
+	if (!k)
+		return;
+	k->busy = false;
+	k->idle_seq = ++m->seq;
+}
 
 static void mbuf_grow(struct drv_mbuf *b, size_t need)
 {
@@ -105,12 +207,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	struct drv_metrics *m = cls;
 	static const char text[] = "text/plain; charset=utf-8";
 	char why[256], msg[300];
+	struct conn *k;
 	int n;
 
 	(void)version;
 	(void)upload;
 	(void)upload_len;
 	(void)state;
+	k = conn_of(conn);
+	if (k)
+		k->busy = true;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);
@@ -203,9 +309,9 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	m->d = MHD_start_daemon(flags, port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-				/* one peer holding idle connections must not starve the probes */
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
+				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
+				MHD_OPTION_NOTIFY_CONNECTION, on_conn, m,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
 	if (!m->d) {
 		int e = errno ? errno : EADDRINUSE;

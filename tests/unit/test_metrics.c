@@ -18,14 +18,19 @@
 #include <sys/time.h>
 #include <cmocka.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #include "metrics.h"
 
 static bool is_ready;
+static size_t big; /* render pads /metrics to this many bytes of comments */
 
 static void render(struct drv_mbuf *b, void *arg)
 {
 	(void)arg;
 	drv_mbuf_printf(b, "# TYPE drover_test gauge\ndrover_test 1\n");
+	while (b->len < big && !b->err)
+		drv_mbuf_printf(b, "# %78s\n", "");
 }
 
 static bool ready(void *arg, char *why, size_t len)
@@ -143,6 +148,98 @@ static void other_methods_are_refused_with_allow(void **state)
 	assert_non_null(strstr(a, "\r\n\r\nonly GET and HEAD\n"));
 }
 
+/* Connect to the server; the socket is left open, nothing sent. */
+static int hold(const struct server *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(s->port) };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Read one whole answer to a request that asked to keep the connection (Content-Length). */
+static void read_answer(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+	char *body;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0) {
+		n += (size_t)r;
+		buf[n] = 0;
+		body = strstr(buf, "\r\n\r\n");
+		if (body && strstr(buf, "Content-Length: ") &&
+		    strlen(body + 4) >= strtoul(strstr(buf, "Content-Length: ") + 16, NULL, 10))
+			break;
+	}
+	buf[n] = 0;
+}
+
+/*
+ * The probes (kubelet on 127.0.0.1) share their address with every local
+ * client: connections some client holds idle, kept alive after a request or
+ * opened and never used, must not keep /healthz and /readyz from answering.
+ */
+static void idle_connections_do_not_shut_out_the_probes(void **state)
+{
+	const char keep[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fds[80];
+	char buf[1024], *a;
+	size_t i;
+
+	is_ready = true;
+	for (i = 0; i < ARRAY_SIZE(fds); i++) {
+		fds[i] = hold(*state);
+		if (i % 2)
+			continue;
+		assert_int_equal(write(fds[i], keep, strlen(keep)), (ssize_t)strlen(keep));
+		read_answer(fds[i], buf, sizeof(buf));
+	}
+	a = ask(*state, REQ("GET", "/healthz"));
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	a = ask(*state, REQ("GET", "/readyz"));
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	/* the oldest idle one made room */
+	assert_int_equal(read(fds[0], buf, sizeof(buf)), 0);
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		close(fds[i]);
+}
+
+/* Room is made by closing idle connections only: an answer being read slowly is not cut. */
+static void an_answer_in_flight_is_not_cut_for_room(void **state)
+{
+	const char req[] = REQ("GET", "/metrics");
+	int fds[80], fd;
+	size_t i, total = 0;
+	char buf[65536];
+	ssize_t r;
+
+	big = 32 << 20; /* more than the socket buffers hold */
+	fd = hold(*state);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	/* its answer has begun: the request is in flight */
+	r = read(fd, buf, 1);
+	assert_int_equal(r, 1);
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		fds[i] = hold(*state);
+	assert_non_null(strstr(ask(*state, REQ("GET", "/healthz")), "HTTP/1.1 200"));
+	total = 1;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)r;
+	close(fd);
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		close(fds[i]);
+	big = 0;
+	/* the whole answer: headers and a body of at least 32 MiB */
+	assert_true(total > (size_t)(32 << 20));
+}
+
 static void unknown_paths_name_the_endpoints(void **state)
 {
 	char *a = ask(*state, REQ("GET", "/metric"));
@@ -158,6 +255,8 @@ int main(void)
 		cmocka_unit_test(readyz_says_why_it_is_not_ready),
 		cmocka_unit_test(other_methods_are_refused_with_allow),
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
+		cmocka_unit_test(idle_connections_do_not_shut_out_the_probes),
+		cmocka_unit_test(an_answer_in_flight_is_not_cut_for_room),
 	};
 
 	return cmocka_run_group_tests(tests, start, stop);
