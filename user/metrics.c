@@ -24,6 +24,12 @@
  */
 #define CONN_MAX 64u
 #define CONN_SOFT 48u
+/*
+ * Each /metrics answer is a buffer of its own (megabytes with thousands of
+ * backends) until its reader has it all: readers that stall would grow the
+ * agent up to its memory limit. Past this many in flight, /metrics says 503.
+ */
+#define METRICS_IN_FLIGHT 8u
 
 /* One open connection; touched only from MHD's thread. */
 struct conn {
@@ -31,6 +37,7 @@ struct conn {
 	int fd;
 	bool busy; /* a request is in flight */
 	bool shut; /* shut down to make room, not reaped yet */
+	bool metrics; /* sending a /metrics answer */
 	unsigned long long idle_seq; /* when it became idle: the lowest goes first */
 };
 
@@ -116,6 +123,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 	if (!k)
 		return;
 	k->busy = false;
+	k->metrics = false;
 	k->idle_seq = ++m->seq;
 }
 
@@ -190,8 +198,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
 
-	if (!r)
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(r, "Content-Type", type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, "Allow", "GET, HEAD");
@@ -222,7 +233,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			     MHD_RESPMEM_PERSISTENT);
 	if (!strcmp(url, "/metrics")) {
 		struct drv_mbuf b = { 0 };
+		unsigned int inflight = 0;
+		struct conn *o;
+		enum MHD_Result ret;
 
+		for (o = m->conns; o; o = o->next)
+			inflight += o->metrics;
+		if (inflight >= METRICS_IN_FLIGHT) {
+			n = snprintf(msg, sizeof(msg),
+				     "busy: %u /metrics answers are still being sent; try again\n",
+				     inflight);
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, (size_t)n,
+				     MHD_RESPMEM_MUST_COPY);
+		}
 		m->ops.render(&b, m->ops.arg);
 		if (b.err || !b.p) {
 			drv_mbuf_free(&b);
@@ -230,8 +253,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				     14, MHD_RESPMEM_PERSISTENT);
 		}
 		/* MHD frees b.p with free() once sent. */
-		return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p,
-			     b.len, MHD_RESPMEM_MUST_FREE);
+		ret = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p,
+			    b.len, MHD_RESPMEM_MUST_FREE);
+		if (ret == MHD_YES && k)
+			k->metrics = true;
+		return ret;
 	}
 	if (!strcmp(url, "/healthz"))
 		return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
