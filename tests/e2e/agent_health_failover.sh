@@ -358,13 +358,14 @@ done
 write_cfg 3 2m
 expect_state $HTTP_PORT 1 up
 
-log "--- one peer holding 80 idle connections to the metrics port (more than its 64) does not starve /healthz"
+# From 127.0.0.1, the probes' own address, shared with every process of the host.
+log "--- 80 idle connections from 127.0.0.1 to the metrics port (more than its 64) do not starve /healthz"
 bg "$LAB_NS_LB" python3 -c 'import socket, sys, time
 held = []
 for _ in range(80):
     c = socket.socket()
     c.settimeout(2)
-    c.bind(("127.0.0.2", 0))
+    c.bind(("127.0.0.1", 0))
     try:
         c.connect(("127.0.0.1", 9469))
         held.append(c)
@@ -376,7 +377,7 @@ HOLD_PID=$BG_PID
 wait_for 20 test -s "$E2E_TMP/held" || fail "the idle connections were not made"
 # a liveness probe's patience (3 s), less than the server's idle timeout
 ip netns exec "$LAB_NS_LB" curl -fsS --max-time 3 http://127.0.0.1:9469/healthz | grep -q ok ||
-	fail "/healthz starved by one peer's idle connections"
+	fail "/healthz starved by idle connections from 127.0.0.1"
 kill "$HOLD_PID"
 
 log "--- /readyz follows the attachment; a reload re-attaches"
