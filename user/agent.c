@@ -474,16 +474,77 @@ static int cfg_timeouts_write(struct agent *ag, struct drv_ctl *ctl)
 	return drv_cfg_write(ctl, &c);
 }
 
+struct reconcile_arg {
+	struct agent *ag;
+	struct drv_ctl *rw;
+	const struct drv_want *next;
+	struct drv_want *done; /* what is applied once the plan ran */
+};
+
+static int reconcile_step(const struct drv_plan_step *st, void *arg)
+{
+	struct reconcile_arg *ra = arg;
+	const struct drv_want_svc *w = &ra->next->svcs[st->idx];
+
+	if (st->op == DRV_PLAN_DEL) {
+		int err = drv_service_del(ra->rw, &st->key);
+
+		return err == -ENOENT ? 0 : err;
+	}
+	return drv_service_sync(ra->rw, &w->conf, w->bes, w->nbes);
+}
+
+static void reconcile_step_done(const struct drv_plan_step *st, int err, void *arg)
+{
+	struct reconcile_arg *ra = arg;
+	struct drv_want *done = ra->done;
+	struct drv_want_svc *ns;
+	char kbuf[128], ids[96] = "";
+	__u32 used;
+
+	drv_svc_key_str(&st->key, kbuf, sizeof(kbuf));
+	if (st->op == DRV_PLAN_DEL) {
+		if (!err) {
+			pr_info("removed service %s (no longer in the config)\n", kbuf);
+			return;
+		}
+		pr_warn("reconcile: cannot delete service %s: %s\n", kbuf, strerror(-err));
+		/* Keep it as applied (unknown), so the next round tries again. */
+		ns = realloc(done->svcs, (done->n + 1) * sizeof(*ns));
+		if (ns) {
+			done->svcs = ns;
+			memset(&ns[done->n], 0, sizeof(ns[done->n]));
+			ns[done->n].conf.key = st->key;
+			ns[done->n].unknown = true;
+			done->n++;
+		}
+		return;
+	}
+	if (!err) {
+		pr_debug("reconcile: service %s updated\n", kbuf);
+		return;
+	}
+	if (err == -ENOSPC && !drv_backend_ids_used(ra->rw, &used))
+		snprintf(ids, sizeof(ids), " (%u of the %d backend ids are in use)", used,
+			 DRV_MAX_BACKENDS - 1);
+	pr_warn("reconcile: cannot update service %s (%s): %s%s; retrying\n", kbuf,
+		ra->ag->cfg->services[ra->next->svcs[st->idx].cfg_idx].name, strerror(-err), ids);
+	done->svcs[st->idx].unknown = true;
+}
+
+static const struct drv_plan_ops reconcile_ops = { .run = reconcile_step,
+						   .done = reconcile_step_done };
+
 /* Make the maps equal config × health. Caller holds ag->lock. */
 static int reconcile(struct agent *ag)
 {
 	struct drv_want next, done;
 	struct drv_plan plan = { 0 };
+	struct reconcile_arg ra;
 	struct drv_ctl rw;
 	bool **up;
 	size_t i, j;
 	int err, failed = 0;
-	char kbuf[128];
 
 	ag->dirty = false;
 	ag->retry = false;
@@ -545,43 +606,8 @@ static int reconcile(struct agent *ag)
 	err = drv_want_copy(&next, &done);
 	if (err)
 		goto out_close;
-	for (i = 0; i < plan.n; i++) {
-		const struct drv_plan_step *st = &plan.steps[i];
-
-		drv_svc_key_str(&st->key, kbuf, sizeof(kbuf));
-		if (st->op == DRV_PLAN_DEL) {
-			err = drv_service_del(&rw, &st->key);
-			if (err && err != -ENOENT) {
-				struct drv_want_svc *ns;
-
-				pr_warn("reconcile: cannot delete service %s: %s\n", kbuf,
-					strerror(-err));
-				failed++;
-				/* Keep it as applied (unknown), so the next round tries again. */
-				ns = realloc(done.svcs, (done.n + 1) * sizeof(*ns));
-				if (ns) {
-					done.svcs = ns;
-					memset(&ns[done.n], 0, sizeof(ns[done.n]));
-					ns[done.n].conf.key = st->key;
-					ns[done.n].unknown = true;
-					done.n++;
-				}
-			} else {
-				pr_info("removed service %s (no longer in the config)\n", kbuf);
-			}
-			continue;
-		}
-		err = drv_service_sync(&rw, &next.svcs[st->idx].conf, next.svcs[st->idx].bes,
-				       next.svcs[st->idx].nbes);
-		if (err) {
-			pr_warn("reconcile: cannot update service %s (%s): %s; retrying\n", kbuf,
-				ag->cfg->services[next.svcs[st->idx].cfg_idx].name, strerror(-err));
-			done.svcs[st->idx].unknown = true;
-			failed++;
-		} else {
-			pr_debug("reconcile: service %s updated\n", kbuf);
-		}
-	}
+	ra = (struct reconcile_arg){ .ag = ag, .rw = &rw, .next = &next, .done = &done };
+	failed = drv_plan_run(&plan, &reconcile_ops, &ra);
 	drv_want_free(&ag->applied);
 	ag->applied = done;
 	if (failed) {

@@ -192,6 +192,48 @@ void drv_plan_free(struct drv_plan *plan)
 	plan->n = 0;
 }
 
+int drv_plan_run(const struct drv_plan *plan, const struct drv_plan_ops *ops, void *arg)
+{
+	int *err = calloc(plan->n ? plan->n : 1, sizeof(*err));
+	size_t i, pending = 0, before;
+	int failed = 0, e;
+
+	for (i = 0; i < plan->n; i++) {
+		e = ops->run(&plan->steps[i], arg);
+		if (e == -ENOSPC && err) {
+			err[i] = e;
+			pending++;
+			continue;
+		}
+		ops->done(&plan->steps[i], e, arg);
+		failed += e != 0;
+	}
+	/* A step that gets through may shrink its service too, freeing ids for another. */
+	while (pending) {
+		before = pending;
+		for (i = 0; i < plan->n; i++) {
+			if (err[i] != -ENOSPC)
+				continue;
+			err[i] = ops->run(&plan->steps[i], arg);
+			if (err[i] == -ENOSPC)
+				continue;
+			pending--;
+			ops->done(&plan->steps[i], err[i], arg);
+			failed += err[i] != 0;
+		}
+		if (pending == before)
+			break;
+	}
+	for (i = 0; pending && i < plan->n; i++) {
+		if (err[i] != -ENOSPC)
+			continue;
+		ops->done(&plan->steps[i], err[i], arg);
+		failed++;
+	}
+	free(err);
+	return failed;
+}
+
 bool drv_node_is_backend(const struct drv_node_conf *n, __be16 port, const struct drv_backend *be)
 {
 	return be->family == n->family && be->port == port &&

@@ -72,6 +72,23 @@ int drv_plan_make(const struct drv_want *applied, const struct drv_want *next,
 		  struct drv_plan *plan);
 void drv_plan_free(struct drv_plan *plan);
 
+struct drv_plan_ops {
+	int (*run)(const struct drv_plan_step *st, void *arg); /* 0 or -errno */
+	void (*done)(const struct drv_plan_step *st, int err, void *arg); /* final result */
+};
+
+/*
+ * drv_plan_run - carry out @plan's steps in order, ops->run for each, then
+ * ops->done once per step with its final result
+ *
+ * A SYNC that needs more backend ids than are free (-ENOSPC) may need those a
+ * later step frees: a reload that moves nodes from one service to another
+ * while (nearly) every id is in use. Such steps run again after the others,
+ * for as long as a round gets one more of them through.
+ * Return: how many steps failed.
+ */
+int drv_plan_run(const struct drv_plan *plan, const struct drv_plan_ops *ops, void *arg);
+
 /*
  * Is @be node @n's backend on port @port (network order): same family,
  * address and port? A backend the CLI added on the node's address with

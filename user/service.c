@@ -885,8 +885,9 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		free(kept);
 	}
 	if (need > nfree) {
-		pr_warn("Error: service %s needs %zu new backend ids, only %zu are free\n",
-			drv_svc_key_str(&conf->key, msg, sizeof(msg)), need, nfree);
+		/* The caller may try again once another service frees ids: it says so if not. */
+		pr_debug("service %s needs %zu new backend ids, only %zu are free\n",
+			 drv_svc_key_str(&conf->key, msg, sizeof(msg)), need, nfree);
 		err = -ENOSPC;
 		goto out_free;
 	}

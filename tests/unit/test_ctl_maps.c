@@ -27,6 +27,7 @@
 #include "drover.skel.h"
 #include "ctl.h"
 #include "log.h"
+#include "reconcile.h"
 #include "util.h"
 
 #define TSIZE 251
@@ -416,6 +417,74 @@ static void sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept
 	assert_int_equal(used, n);
 	assert_int_equal(fresh, 3);
 	free(set);
+}
+
+/*
+ * A reload that moves nodes from one service to another with every backend
+ * id taken: the service that grows comes first in the plan and needs the ids
+ * the one that shrinks frees. Both must be applied in the same round.
+ */
+struct moving {
+	struct drv_svc_conf conf[2];
+	struct drv_be_conf *set[2];
+	size_t nset[2];
+	int err[2];
+};
+
+static int moving_run(const struct drv_plan_step *st, void *arg)
+{
+	struct moving *m = arg;
+
+	return drv_service_sync(&ctl, &m->conf[st->idx], m->set[st->idx], m->nset[st->idx]);
+}
+
+static void moving_done(const struct drv_plan_step *st, int err, void *arg)
+{
+	struct moving *m = arg;
+
+	if (err)
+		print_error("sync of service %zu: %s\n", st->idx, strerror(-err));
+	m->err[st->idx] = err;
+}
+
+static void reload_moving_nodes_between_services_at_the_id_limit_applies_both(void **state)
+{
+	static const struct drv_plan_ops ops = { .run = moving_run, .done = moving_done };
+	struct moving m = { .conf = { svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL),
+				      svc_conf("10.0.0.2", 80, DRV_MODE_DSR, NULL) } };
+	struct drv_plan_step steps[2] = { { .op = DRV_PLAN_SYNC, .key = m.conf[0].key, .idx = 0 },
+					  { .op = DRV_PLAN_SYNC, .key = m.conf[1].key, .idx = 1 } };
+	struct drv_plan plan = { .steps = steps, .n = 2 };
+	size_t na = 10, nb = DRV_MAX_BACKENDS - 1 - na, i, k;
+	struct drv_be_conf *all = calloc(DRV_MAX_BACKENDS, sizeof(*all));
+	struct drv_be_info *info = calloc(DRV_MAX_BACKENDS, sizeof(*info));
+	char addr[32];
+
+	(void)state;
+	assert_non_null(all);
+	assert_non_null(info);
+	m.conf[1].table_size = DRV_MAGLEV_MAX;
+	for (i = 0; i < DRV_MAX_BACKENDS; i++) {
+		snprintf(addr, sizeof(addr), "10.%zu.%zu.%zu", 1 + i / 62500, i / 250 % 250,
+			 i % 250 + 1);
+		all[i] = be_conf(addr, 1, DRV_BE_UP);
+	}
+	/* before: A has nodes 0..9, B 10..4094: every id is used */
+	assert_int_equal(drv_service_sync(&ctl, &m.conf[0], all, na), 0);
+	assert_int_equal(drv_service_sync(&ctl, &m.conf[1], all + na, nb), 0);
+	/* after: A 0..19, B 20..4094 (config order: A first) */
+	m.set[0] = all;
+	m.nset[0] = 2 * na;
+	m.set[1] = all + 2 * na;
+	m.nset[1] = nb - na;
+	assert_int_equal(drv_plan_run(&plan, &ops, &m), 0);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(m.err[k], 0);
+		assert_int_equal(drv_backend_list(&ctl, &m.conf[k].key, info, DRV_MAX_BACKENDS),
+				 (int)m.nset[k]);
+	}
+	free(info);
+	free(all);
 }
 
 static void sync_with_duplicate_backend_changes_nothing(void **state)
@@ -994,6 +1063,7 @@ int main(void)
 		T(service_del_frees_its_backends),
 		T(sync_keeps_ids_and_skips_flip_when_nothing_changed),
 		T(sync_replacing_nodes_with_ids_nearly_exhausted_goes_through_the_kept_ones),
+		T(reload_moving_nodes_between_services_at_the_id_limit_applies_both),
 		T(sync_with_duplicate_backend_changes_nothing),
 		T(failed_flip_leaves_backends_as_they_were),
 		T(sync_puts_in_the_table_a_backend_left_up_outside_it),

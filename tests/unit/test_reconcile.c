@@ -341,6 +341,65 @@ static void nodes_find_their_backends_by_address_and_port(void **state)
 	drv_config_free(cfg);
 }
 
+/* Fake steps for drv_plan_run: step 0 needs ids that step 1 frees; step 2 never fits; step 3 fails otherwise. */
+struct fake_run {
+	int runs[4], done[4], err[4];
+	bool freed;
+};
+
+static int fake_run_step(const struct drv_plan_step *st, void *arg)
+{
+	struct fake_run *f = arg;
+
+	f->runs[st->idx]++;
+	switch (st->idx) {
+	case 0:
+		return f->freed ? 0 : -ENOSPC;
+	case 1:
+		f->freed = true;
+		return 0;
+	case 2:
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
+static void fake_run_done(const struct drv_plan_step *st, int err, void *arg)
+{
+	struct fake_run *f = arg;
+
+	f->done[st->idx]++;
+	f->err[st->idx] = err;
+}
+
+static void sync_short_of_ids_runs_again_after_the_steps_that_free_them(void **state)
+{
+	static const struct drv_plan_ops ops = { .run = fake_run_step, .done = fake_run_done };
+	struct drv_plan_step steps[4];
+	struct drv_plan plan = { .steps = steps, .n = 4 };
+	struct fake_run f = { 0 };
+	size_t i;
+
+	(void)state;
+	memset(steps, 0, sizeof(steps));
+	for (i = 0; i < 4; i++) {
+		steps[i].op = DRV_PLAN_SYNC;
+		steps[i].idx = i;
+	}
+	assert_int_equal(drv_plan_run(&plan, &ops, &f), 2);
+	/* each step's result is given once, the final one */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(f.done[i], 1);
+	assert_int_equal(f.err[0], 0);
+	assert_int_equal(f.runs[0], 2);
+	assert_int_equal(f.err[1], 0);
+	assert_int_equal(f.runs[1], 1);
+	assert_int_equal(f.err[2], -ENOSPC);
+	assert_int_equal(f.err[3], -EIO);
+	assert_int_equal(f.runs[3], 1); /* only a shortage of ids is worth another try */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +415,7 @@ int main(void)
 		cmocka_unit_test(adopted_unknown_services_are_synced_or_deleted),
 		cmocka_unit_test(copied_state_equals_its_source),
 		cmocka_unit_test(nodes_find_their_backends_by_address_and_port),
+		cmocka_unit_test(sync_short_of_ids_runs_again_after_the_steps_that_free_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
