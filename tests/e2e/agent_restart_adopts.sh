@@ -141,6 +141,15 @@ grep -q "service web: node $(node4 2) is DOWN in the pinned maps; it stays out u
 [ "$(cat "$E2E_TMP/traffic-fails")" = 0 ] ||
 	fail "$(cat "$E2E_TMP/traffic-fails") connections through the VIP failed during the restart"
 log "traffic through the VIP never failed during the restart"
+# The swap put off by the lock runs at a poll after the lock goes, and loads
+# the program first (the verifier takes seconds on a busy machine): wait for it.
+swapped() {
+	local ids
+	ids=$(prog_ids)
+	set -- $ids
+	[ $# = 2 ] && [ "$1" = "$2" ] && ! grep -qw "$1" <<<"$old_ids"
+}
+wait_for 60 swapped || true
 new_ids=$(prog_ids)
 log "program ids of eth0 and eth1: $old_ids before, $new_ids after"
 set -- $new_ids
