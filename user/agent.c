@@ -218,40 +218,51 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
  * before and never empties a table while its first checks run. *found: the
  * maps hold the node.
  */
-static bool adopted_up(struct agent *ag, const struct drv_service_conf *s,
-		       const struct drv_node_conf *nc, bool *found)
-{
+/* A service's backends in the pinned maps, read once for all its nodes (adopted_up). */
+struct adopt_src {
+	bool read;
+	int n; /* backends in infos; 0: a new service, nothing to adopt */
+	__be16 port;
 	struct drv_be_info *infos;
-	struct drv_svc_key key = { 0 };
-	bool up = true;
-	int n, i;
+};
 
-	*found = false;
+static void adopt_read(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src)
+{
+	struct drv_svc_key key = { 0 };
+	struct drv_svc svc;
+
+	src->read = true;
 	if (!ag->ro_open)
-		return true;
+		return;
 	key.vip = s->vip;
 	key.port = htons(s->ports[0]);
 	key.proto = 6;
 	key.family = s->family;
-	{
-		struct drv_svc svc;
+	src->port = key.port;
+	if (drv_service_get(&ag->ro, &key, &svc))
+		return; /* a new service: nothing to adopt */
+	src->infos = calloc(AGENT_MAX_BES, sizeof(*src->infos));
+	if (src->infos)
+		src->n = drv_backend_list(&ag->ro, &key, src->infos, AGENT_MAX_BES);
+	if (src->n < 0)
+		src->n = 0;
+}
 
-		if (drv_service_get(&ag->ro, &key, &svc))
-			return true; /* a new service: nothing to adopt */
-	}
-	infos = calloc(AGENT_MAX_BES, sizeof(*infos));
-	if (!infos)
-		return true;
-	n = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
-	for (i = 0; i < n; i++) {
-		if (!drv_node_is_backend(nc, key.port, &infos[i].be))
+static bool adopted_up(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src,
+		       const struct drv_node_conf *nc, bool *found)
+{
+	int i;
+
+	*found = false;
+	if (!src->read)
+		adopt_read(ag, s, src);
+	for (i = 0; i < src->n; i++) {
+		if (!drv_node_is_backend(nc, src->port, &src->infos[i].be))
 			continue;
 		*found = true;
-		up = infos[i].be.state != DRV_BE_DOWN;
-		break;
+		return src->infos[i].be.state != DRV_BE_DOWN;
 	}
-	free(infos);
-	return up;
+	return true;
 }
 
 static void svcs_free(struct agent_svc *svcs, size_t n)
@@ -287,6 +298,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 		return -ENOMEM;
 	for (i = 0; i < cfg->nservices; i++) {
 		const struct drv_service_conf *s = &cfg->services[i];
+		struct adopt_src src = { 0 };
 		struct agent_svc *os = NULL;
 
 		svcs[i].conf = s;
@@ -332,7 +344,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				break;
 			}
 			if (!found) {
-				up = adopted_up(ag, s, nc, &found);
+				up = adopted_up(ag, s, &src, nc, &found);
 				drv_hc_state_init(&n->st, up);
 				n->held_up = up; /* a node that joins a settling service too */
 				if (found && !up)
@@ -342,6 +354,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			n->fresh = !found;
 			carried += found;
 		}
+		free(src.infos);
 		/* all nodes replaced: a fresh start, no fail-open to end */
 		if (!carried)
 			svcs[i].all_down = false;
