@@ -2796,6 +2796,1308 @@ static void bad_tcp_data_offset_is_dropped(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_TRUNC), 1);
 }
 
+/*
+ * Randomized frames: valid and subtly broken IPv4/IPv6 TCP and ICMP frames
+ * (VLAN tags, IP options, extension header chains, odd lengths, TTLs, cuts,
+ * trailers, flipped bytes) at the services of every mode and elsewhere,
+ * from fixed seeds, each run checked against invariants that hold for every
+ * frame: verdicts and counters agree, a pass that no rewrite took leaves
+ * the frame as it was, and every frame sent is sound (checksums computed
+ * here from scratch, lengths, TTL, addresses). DROVER_FUZZ_SEED and
+ * DROVER_FUZZ_N (environment) run other seeds and more frames.
+ */
+struct fz_rng {
+	__u64 s;
+};
+
+static __u64 fz_next(struct fz_rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545F4914F6CDD1DULL;
+}
+
+static __u32 fz_n(struct fz_rng *r, __u32 n)
+{
+	return n ? (__u32)(fz_next(r) % n) : 0;
+}
+
+static bool fz_p(struct fz_rng *r, __u32 pct)
+{
+	return fz_n(r, 100) < pct;
+}
+
+/* A service of the fuzz topology. */
+struct fz_svc {
+	const char *vip, *snat;
+	__u16 port, lo, hi;
+	__u8 mode, fam;
+	__u32 id;
+	__u32 bes[3]; /* backend ids, 0-terminated */
+	const char *be_addr[3];
+	__u16 be_port;
+};
+
+/* clang-format off */
+static const struct fz_svc fz_svcs[] = {
+	{ "10.0.0.100", "10.2.0.1", 80, 20000, 20015, DRV_MODE_NAT, 4, 0, { 1, 2, 12 },
+	  { "10.2.0.11", "10.2.0.12", "10.2.0.13" }, 8080 },
+	{ "10.0.0.101", "10.2.0.1", 80, 0, 0, DRV_MODE_DSR, 4, 1, { 3, 4, 14 },
+	  { "10.2.0.11", "10.2.0.12", "10.2.0.13" }, 80 },
+	{ "10.0.0.102", "10.2.0.1", 443, 0, 0, DRV_MODE_TUNNEL, 4, 2, { 5, 6 },
+	  { "10.2.0.11", "10.2.0.13" }, 443 },
+	{ "fd00::100", "fd02::1", 443, 30000, 30015, DRV_MODE_NAT, 6, 3, { 7, 8 },
+	  { "fd02::11", "fd02::13" }, 8443 },
+	{ "fd00::101", "fd02::1", 80, 0, 0, DRV_MODE_DSR, 6, 4, { 9, 10 },
+	  { "fd02::11", "fd02::12" }, 80 },
+	{ "fd00::102", "fd02::1", 80, 0, 0, DRV_MODE_TUNNEL, 6, 5, { 11, 13 },
+	  { "fd02::11", "fd02::13" }, 80 },
+	/* no backend: new flows dropped */
+	{ "10.0.0.103", "10.2.0.1", 80, 20016, 20031, DRV_MODE_NAT, 4, 6, { 0 }, { 0 }, 0 },
+};
+/* clang-format on */
+
+#define FZ_NSVC ARRAY_SIZE(fz_svcs)
+
+static void fz_topology(struct env *e)
+{
+	size_t s, b, i;
+	__u32 idx, id;
+
+	for (s = 0; s < FZ_NSVC; s++) {
+		const struct fz_svc *v = &fz_svcs[s];
+		size_t nb = 0;
+
+		svc_put_mode(e, v->id, v->vip, v->port, v->mode, v->snat, v->lo, v->hi, 0);
+		for (b = 0; b < 3 && v->bes[b]; b++, nb++)
+			be_put(e, v->bes[b], v->be_addr[b], v->be_port, v->id, DRV_BE_UP, 1);
+		for (i = 0; i < TABLE; i++) {
+			idx = DRV_MAGLEV_INDEX(v->id, 0, i);
+			id = nb ? v->bes[i % nb] : 0;
+			assert_int_equal(bpf_map__update_elem(e->maglev, &idx, 4, &id, 4, 0), 0);
+		}
+	}
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 30015 });
+}
+
+/* A NAT flow seen leaving toward its node: what its replies and errors look like. */
+struct fz_flow {
+	__u8 fam;
+	__u8 client[16], vip[16], node[16], snat[16];
+	__u16 cport, vport, nport, sport; /* host order */
+};
+
+#define FZ_FLOWS 64
+
+struct fz {
+	struct fz_rng r;
+	struct env *e;
+	struct fz_flow flows[FZ_FLOWS];
+	unsigned nflows;
+	/* the frame being built */
+	__u8 in[PKT_MAX];
+	size_t len;
+	int ifindex;
+	/* results */
+	unsigned long runs, checked_broken, checked_out, checked_pass, checked_stats, violations;
+	unsigned long verdicts[5];
+};
+
+static void fz_addr(const char *s, __u8 *a)
+{
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, s, a) != 1)
+		assert_int_equal(inet_pton(AF_INET6, s, a), 1);
+}
+
+/* A client address: usually a real client with a neighbour entry, sometimes odd. */
+static void fz_client(struct fz *z, __u8 fam, __u8 *a)
+{
+	static const char *const v4[] = { "10.1.0.2",  "10.1.0.3",  "10.1.0.7", "10.2.0.50",
+					  "127.0.0.1", "224.0.0.5", "0.0.0.0",	"255.255.255.255",
+					  "192.0.2.9", "10.9.0.5" };
+	static const char *const v6[] = { "fd01::2", "fd01::3", "fd01::7",	   "::1",
+					  "ff02::1", "::",	"::ffff:10.1.0.2", "2001:db8::9" };
+	__u32 i = fz_p(&z->r, 80) ? fz_n(&z->r, 4) : fz_n(&z->r, fam == 4 ? 10 : 8);
+
+	if (fam == 6 && i == 3 && fz_p(&z->r, 50))
+		i = 0;
+	fz_addr(fam == 4 ? v4[i % 10] : v6[i % 8], a);
+}
+
+static __u32 fz_sum(const void *buf, size_t len, __u32 sum)
+{
+	return pkt_sum(buf, len, sum);
+}
+
+/*
+ * Build a TCP segment at @seg: ports, flags, data offset (options), payload.
+ * Return: its length.
+ */
+static size_t fz_tcp(struct fz *z, __u8 *seg, __u16 sport, __u16 dport, size_t room)
+{
+	struct tcphdr *th = (struct tcphdr *)seg;
+	size_t doff = 5, pay, i;
+	static const __u8 flags[] = { 0x02, 0x10, 0x12, 0x18, 0x11, 0x04, 0x14, 0x01, 0x03, 0x06 };
+
+	if (fz_p(&z->r, 20))
+		doff = 5 + fz_n(&z->r, 11);
+	pay = fz_p(&z->r, 70) ? fz_n(&z->r, 64) :
+	      fz_p(&z->r, 50) ? 1300 + fz_n(&z->r, 220) :
+				fz_n(&z->r, 1600);
+	if (doff * 4 + pay > room)
+		pay = room > doff * 4 ? room - doff * 4 : 0;
+	memset(seg, 0, doff * 4);
+	th->source = htons(sport);
+	th->dest = htons(dport);
+	th->seq = htonl((__u32)fz_next(&z->r));
+	th->ack_seq = htonl((__u32)fz_next(&z->r));
+	th->doff = doff;
+	seg[13] = fz_p(&z->r, 80) ? flags[fz_n(&z->r, ARRAY_SIZE(flags))] : (__u8)fz_next(&z->r);
+	th->window = htons(65535);
+	for (i = 20; i < doff * 4; i++)
+		seg[i] = fz_p(&z->r, 80) ? 1 : (__u8)fz_next(&z->r);
+	for (i = 0; i < pay; i++)
+		seg[doff * 4 + i] = (__u8)fz_next(&z->r);
+	return doff * 4 + pay;
+}
+
+/* An IPv6 extension header chain, @first its first header's type; the last names @proto. */
+static size_t fz_ext6(struct fz *z, __u8 *ext, __u8 proto, __u8 *first)
+{
+	static const __u8 types[] = { IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS,
+				      IPPROTO_FRAGMENT };
+	__u32 n = 1 + fz_n(&z->r, fz_p(&z->r, 80) ? 3 : 6), i, hl;
+	__u8 t[8];
+	size_t off = 0;
+
+	for (i = 0; i < n; i++)
+		t[i] = types[fz_n(&z->r, 4)];
+	*first = t[0];
+	for (i = 0; i < n; i++) {
+		__u8 next = i + 1 < n ? t[i + 1] : proto;
+
+		if (t[i] == IPPROTO_FRAGMENT) {
+			__u16 fo = 0;
+
+			if (fz_p(&z->r, 30))
+				fo = fz_p(&z->r, 50) ? 1 : (__u16)fz_next(&z->r);
+			memset(ext + off, 0, 8);
+			ext[off] = next;
+			*(__be16 *)(ext + off + 2) = htons(fo);
+			*(__be32 *)(ext + off + 4) = (__u32)fz_next(&z->r);
+			off += 8;
+			continue;
+		}
+		hl = fz_p(&z->r, 70) ? 0 : fz_n(&z->r, 4);
+		memset(ext + off, 0, (hl + 1) * 8);
+		ext[off] = next;
+		ext[off + 1] = hl;
+		if (t[i] == IPPROTO_ROUTING) {
+			ext[off + 2] = fz_n(&z->r, 5); /* routing type */
+			ext[off + 3] = fz_p(&z->r, 85) ? 0 : fz_n(&z->r, 3); /* segments left */
+		} else {
+			ext[off + 2] = 1; /* PadN */
+			ext[off + 3] = (hl + 1) * 8 - 4;
+		}
+		off += (hl + 1) * 8;
+	}
+	return off;
+}
+
+/* What the IP layer of a built frame is: for the builder and the checker. */
+struct fz_ip {
+	__u8 fam;
+	__u8 saddr[16], daddr[16];
+	__u8 ttl, tos;
+	__u16 frag_off; /* IPv4, host order */
+	__u8 proto;
+	__u8 vlan; /* 0: none, 1: 802.1Q, 2: 802.1ad */
+	__u16 tci;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	bool opts; /* IPv4 options / IPv6 extension headers */
+};
+
+/*
+ * Frame @ip around L4 bytes @l4 (@l4len) into @buf; L4 checksum at @csum_off
+ * (TCP 16, ICMP 2) computed from scratch. Return: the frame's length.
+ */
+static size_t fz_frame(struct fz *z, const struct fz_ip *ip, const __u8 *l4, size_t l4len,
+		       __u8 *buf)
+{
+	size_t off = ETH_HLEN, l3, hl, i, csum_off = ip->proto == IPPROTO_TCP ? 16 : 2;
+	__u16 eproto = ip->fam == 4 ? ETH_P_IP : ETH_P_IPV6;
+	__u32 sum;
+
+	memcpy(buf, ip->dmac, ETH_ALEN);
+	memcpy(buf + 6, ip->smac, ETH_ALEN);
+	if (ip->vlan) {
+		*(__be16 *)(buf + 12) = htons(ip->vlan == 1 ? ETH_P_8021Q : 0x88a8);
+		*(__be16 *)(buf + 14) = htons(ip->tci);
+		*(__be16 *)(buf + 16) = htons(eproto);
+		off += 4;
+	} else {
+		*(__be16 *)(buf + 12) = htons(eproto);
+	}
+	l3 = off;
+	if (ip->fam == 4) {
+		struct iphdr *iph = (struct iphdr *)(buf + l3);
+		size_t ol = ip->opts ? 4 * (1 + fz_n(&z->r, 10)) : 0;
+
+		memset(iph, 0, 20);
+		iph->version = 4;
+		iph->ihl = 5 + ol / 4;
+		iph->tos = ip->tos;
+		iph->id = htons((__u16)fz_next(&z->r));
+		iph->frag_off = htons(ip->frag_off);
+		iph->ttl = ip->ttl;
+		iph->protocol = ip->proto;
+		memcpy(&iph->saddr, ip->saddr, 4);
+		memcpy(&iph->daddr, ip->daddr, 4);
+		for (i = 0; i < ol; i++)
+			buf[l3 + 20 + i] = fz_p(&z->r, 90) ? 1 : i + 1 == ol ? 0 : 1;
+		hl = 20 + ol;
+		iph->tot_len = htons(hl + l4len);
+		memcpy(buf + l3 + hl, l4, l4len);
+		if (l4len >= csum_off + 2) {
+			*(__u16 *)(buf + l3 + hl + csum_off) = 0;
+			sum = ip->proto == IPPROTO_TCP ?
+				      fz_sum(ip->saddr, 4, 0) + fz_sum(ip->daddr, 4, 0) +
+					      IPPROTO_TCP + (__u32)l4len :
+				      0;
+			*(__be16 *)(buf + l3 + hl + csum_off) =
+				htons(pkt_fold(fz_sum(buf + l3 + hl, l4len, sum)));
+		}
+		pkt_ip4_csum_set(iph);
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + l3);
+		__u8 first = ip->proto;
+
+		memset(ip6, 0, 40);
+		*(__be32 *)ip6 = htonl(0x60000000 | (__u32)ip->tos << 20 |
+				       (fz_p(&z->r, 30) ? (__u32)fz_next(&z->r) & 0xfffff : 0));
+		ip6->hop_limit = ip->ttl;
+		memcpy(&ip6->saddr, ip->saddr, 16);
+		memcpy(&ip6->daddr, ip->daddr, 16);
+		hl = 40;
+		if (ip->opts)
+			hl += fz_ext6(z, buf + l3 + 40, ip->proto, &first);
+		ip6->nexthdr = first;
+		ip6->payload_len = htons(hl - 40 + l4len);
+		memcpy(buf + l3 + hl, l4, l4len);
+		if (l4len >= csum_off + 2) {
+			*(__u16 *)(buf + l3 + hl + csum_off) = 0;
+			sum = fz_sum(ip->saddr, 16, 0) + fz_sum(ip->daddr, 16, 0) + ip->proto +
+			      (__u32)l4len;
+			*(__be16 *)(buf + l3 + hl + csum_off) =
+				htons(pkt_fold(fz_sum(buf + l3 + hl, l4len, sum)));
+		}
+	}
+	return l3 + hl + l4len;
+}
+
+/* Default L2/L3 fields of a frame from @s to @d (family @fam) arriving on @ifindex. */
+static void fz_ip_init(struct fz *z, struct fz_ip *ip, __u8 fam, const __u8 *s, const __u8 *d,
+		       __u8 proto, int ifindex)
+{
+	static const __u8 ttls[] = { 0, 1, 2, 255 };
+
+	memset(ip, 0, sizeof(*ip));
+	ip->fam = fam;
+	memcpy(ip->saddr, s, 16);
+	memcpy(ip->daddr, d, 16);
+	ip->proto = proto;
+	ip->ttl = fz_p(&z->r, 85) ? 64 : ttls[fz_n(&z->r, 4)];
+	ip->tos = fz_p(&z->r, 80) ? 0 : (__u8)fz_next(&z->r);
+	if (fam == 4) {
+		static const __u16 fo[] = { 0, 0x2000, 0x2001, 0x0010, 0x6000, 0x8000 };
+
+		ip->frag_off = fz_p(&z->r, 85) ? 0x4000 : fo[fz_n(&z->r, ARRAY_SIZE(fo))];
+	}
+	if (fz_p(&z->r, 10)) {
+		ip->vlan = 1 + fz_n(&z->r, 2);
+		ip->tci = fz_n(&z->r, 4096);
+	}
+	ip->opts = fz_p(&z->r, 15);
+	memcpy(ip->smac, (__u8[])MAC_CLIENT, ETH_ALEN);
+	if (ifindex == ifc)
+		memcpy(ip->smac, (__u8[])MAC_N1, ETH_ALEN);
+	memcpy(ip->dmac, ifindex == ifa ? (__u8[])MAC_A : (__u8[])MAC_C, ETH_ALEN);
+	if (fz_p(&z->r, 3))
+		ip->dmac[0] |= 1; /* a group address */
+}
+
+static const struct fz_svc *fz_pick_svc(struct fz *z, __u8 fam)
+{
+	const struct fz_svc *v;
+
+	do
+		v = &fz_svcs[fz_n(&z->r, FZ_NSVC)];
+	while (fam && v->fam != fam);
+	return v;
+}
+
+/* A client's TCP packet to a service (sometimes another port or address). */
+static void fz_gen_forward(struct fz *z)
+{
+	const struct fz_svc *v = fz_pick_svc(z, 0);
+	__u8 seg[PKT_MAX], c[16], d[16];
+	__u16 dport = v->port;
+	struct fz_ip ip;
+	size_t l4len;
+
+	z->ifindex = fz_p(&z->r, 85) ? ifa : ifc;
+	fz_client(z, v->fam, c);
+	fz_addr(v->vip, d);
+	if (fz_p(&z->r, 10))
+		dport = fz_n(&z->r, 65536);
+	if (fz_p(&z->r, 5))
+		d[v->fam == 4 ? 3 : 15] ^= 0x40;
+	fz_ip_init(z, &ip, v->fam, c, d, IPPROTO_TCP, z->ifindex);
+	if (z->ifindex == ifc && !memcmp(c, "\x0a\x02\x00\x32", 4))
+		memcpy(ip.smac, (__u8[])MAC_ONEARM, ETH_ALEN);
+	l4len = fz_tcp(z, seg, fz_p(&z->r, 70) ? 40000 + fz_n(&z->r, 8) : fz_n(&z->r, 65536), dport,
+		       1500);
+	z->len = fz_frame(z, &ip, seg, l4len, z->in);
+}
+
+/* A node's TCP packet to the SNAT address: a reply of a recorded flow, or not. */
+static void fz_gen_reply(struct fz *z)
+{
+	__u8 seg[PKT_MAX], s[16], d[16];
+	__u16 sport, dport;
+	struct fz_ip ip;
+	__u8 fam;
+	size_t l4len;
+
+	if (z->nflows && fz_p(&z->r, 85)) {
+		const struct fz_flow *f = &z->flows[fz_n(&z->r, z->nflows)];
+
+		fam = f->fam;
+		memcpy(s, f->node, 16);
+		memcpy(d, f->snat, 16);
+		sport = f->nport;
+		dport = f->sport;
+	} else {
+		const struct fz_svc *v = fz_pick_svc(z, 0);
+
+		fam = v->fam;
+		fz_addr(v->bes[0] ? v->be_addr[0] : "10.2.0.11", s);
+		fz_addr(v->snat, d);
+		sport = v->be_port;
+		dport = 20000 + fz_n(&z->r, 10100);
+	}
+	z->ifindex = fz_p(&z->r, 90) ? ifc : ifa;
+	fz_ip_init(z, &ip, fam, s, d, IPPROTO_TCP, z->ifindex);
+	l4len = fz_tcp(z, seg, sport, dport, 1500);
+	z->len = fz_frame(z, &ip, seg, l4len, z->in);
+}
+
+/*
+ * An ICMP error: to a VIP about a reply (VIP:port → client:port), to the
+ * SNAT address about a forwarded packet (SNAT:port → node:port), or another
+ * ICMP message.
+ */
+static void fz_gen_icmp(struct fz *z)
+{
+	__u8 msg[PKT_MAX], q[PKT_MAX], qs[16], qd[16], router[16], seg[PKT_MAX];
+	__u16 qsport, qdport;
+	struct fz_ip ip, qip;
+	size_t qlen, seglen, cut, mlen, ql2;
+	__u8 fam;
+	bool to_vip = fz_p(&z->r, 60);
+	__u32 mtu;
+
+	if (z->nflows && fz_p(&z->r, 70)) {
+		const struct fz_flow *f = &z->flows[fz_n(&z->r, z->nflows)];
+
+		fam = f->fam;
+		if (to_vip) {
+			memcpy(qs, f->vip, 16);
+			memcpy(qd, f->client, 16);
+			qsport = f->vport;
+			qdport = f->cport;
+		} else {
+			memcpy(qs, f->snat, 16);
+			memcpy(qd, f->node, 16);
+			qsport = f->sport;
+			qdport = f->nport;
+		}
+	} else {
+		const struct fz_svc *v = fz_pick_svc(z, 0);
+
+		fam = v->fam;
+		fz_addr(v->vip, qs);
+		fz_client(z, fam, qd);
+		qsport = v->port;
+		qdport = 40000 + fz_n(&z->r, 8);
+	}
+	z->ifindex = to_vip ? (fz_p(&z->r, 90) ? ifa : ifc) : (fz_p(&z->r, 90) ? ifc : ifa);
+	fz_addr(fam == 4 ? (to_vip ? "10.1.0.9" : "10.2.0.9") : (to_vip ? "fd01::9" : "fd02::9"),
+		router);
+	/* the quoted packet */
+	fz_ip_init(z, &qip, fam, qs, qd, IPPROTO_TCP, z->ifindex);
+	qip.vlan = 0;
+	qip.opts = fz_p(&z->r, 10);
+	seglen = fz_tcp(z, seg, qsport, qdport, 1400);
+	qlen = fz_frame(z, &qip, seg, seglen, q);
+	ql2 = ETH_HLEN;
+	qlen -= ql2;
+	cut = fz_p(&z->r, 50) ? (fam == 4 ? 28 : 48) : fz_n(&z->r, qlen + 1);
+	if (cut > qlen)
+		cut = qlen;
+	if (cut > 1400)
+		cut = 1400;
+	mtu = fz_p(&z->r, 70) ? 1280 + fz_n(&z->r, 200) : fz_n(&z->r, 2000);
+	memset(msg, 0, 8);
+	if (fam == 4) {
+		msg[0] = fz_p(&z->r, 85) ? 3 : fz_n(&z->r, 20);
+		msg[1] = fz_p(&z->r, 85) ? 4 : fz_n(&z->r, 16);
+		*(__be16 *)(msg + 6) = htons(mtu);
+	} else {
+		msg[0] = fz_p(&z->r, 85) ? 2 : fz_n(&z->r, 5);
+		msg[1] = fz_p(&z->r, 90) ? 0 : fz_n(&z->r, 5);
+		*(__be32 *)(msg + 4) = htonl(mtu);
+	}
+	memcpy(msg + 8, q + ql2, cut);
+	mlen = 8 + cut;
+	fz_ip_init(z, &ip, fam, router, to_vip ? qs : qs, fam == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6,
+		   z->ifindex);
+	if (fz_p(&z->r, 5))
+		fz_addr(fam == 4 ? "10.1.0.77" : "fd01::77", ip.daddr);
+	if (fz_p(&z->r, 5))
+		fz_client(z, fam, ip.saddr);
+	z->len = fz_frame(z, &ip, msg, mlen, z->in);
+}
+
+/* TCP to some address that is no service; other protocols; other EtherTypes. */
+static void fz_gen_other(struct fz *z)
+{
+	__u8 seg[PKT_MAX], s[16], d[16];
+	struct fz_ip ip;
+	__u8 fam = fz_p(&z->r, 50) ? 4 : 6;
+	size_t l4len, i;
+	__u8 proto = fz_p(&z->r, 70) ? IPPROTO_TCP :
+				       (__u8[]){ 17, 47, 50, 4, 41, 59 }[fz_n(&z->r, 6)];
+
+	z->ifindex = fz_p(&z->r, 50) ? ifa : ifc;
+	fz_client(z, fam, s);
+	fz_addr(fam == 4 ? "10.1.0.1" : "fd01::1", d);
+	if (fz_p(&z->r, 50))
+		for (i = 0; i < (fam == 4 ? 4u : 16u); i++)
+			d[i] = (__u8)fz_next(&z->r);
+	fz_ip_init(z, &ip, fam, s, d, proto, z->ifindex);
+	l4len = fz_tcp(z, seg, fz_n(&z->r, 65536),
+		       fz_p(&z->r, 50) ? 20000 + fz_n(&z->r, 10100) : fz_n(&z->r, 65536), 1500);
+	z->len = fz_frame(z, &ip, seg, l4len, z->in);
+	if (fz_p(&z->r, 5)) { /* another EtherType */
+		static const __u16 types[] = { 0x0806, 0x8847, 0x88cc, 0x8100 };
+
+		*(__be16 *)(z->in + 12) = htons(types[fz_n(&z->r, 4)]);
+	}
+}
+
+/* Break the frame a little: cut it, add a trailer, change lengths, flip bytes. */
+static void fz_mutate(struct fz *z)
+{
+	__u8 *b = z->in;
+	size_t l3 = ETH_HLEN, v;
+	__u16 et = ntohs(*(__be16 *)(b + 12));
+
+	if (et == ETH_P_8021Q || et == 0x88a8) {
+		l3 += 4;
+		et = ntohs(*(__be16 *)(b + 16));
+	}
+	if (fz_p(&z->r, 60))
+		return;
+	if (fz_p(&z->r, 25))
+		fz_mutate(z);
+	switch (fz_n(&z->r, 10)) {
+	case 0: /* cut */
+		z->len = ETH_HLEN + fz_n(&z->r, z->len - ETH_HLEN + 1);
+		break;
+	case 1: /* trailer */
+		v = 1 + fz_n(&z->r, 40);
+		if (z->len + v <= PKT_MAX) {
+			memset(b + z->len, (__u8)fz_next(&z->r), v);
+			z->len += v;
+		}
+		break;
+	case 2: /* IP length off by a little */
+		if (et == ETH_P_IP && z->len >= l3 + 20) {
+			v = ntohs(*(__be16 *)(b + l3 + 2)) + (int)fz_n(&z->r, 81) - 40;
+			*(__be16 *)(b + l3 + 2) = htons(v);
+			if (fz_p(&z->r, 70))
+				pkt_ip4_csum_set((struct iphdr *)(b + l3));
+		} else if (et == ETH_P_IPV6 && z->len >= l3 + 40) {
+			v = ntohs(*(__be16 *)(b + l3 + 4)) + (int)fz_n(&z->r, 81) - 40;
+			*(__be16 *)(b + l3 + 4) = htons(v);
+		}
+		break;
+	case 3: /* IHL / version */
+		if (z->len > l3) {
+			b[l3] = fz_p(&z->r, 50) ? (b[l3] & 0xf0) | fz_n(&z->r, 16) :
+						  (__u8)(fz_n(&z->r, 16) << 4) | (b[l3] & 0x0f);
+			if (et == ETH_P_IP && z->len >= l3 + 20 && fz_p(&z->r, 70) &&
+			    (b[l3] & 0xf) * 4 + l3 <= z->len && (b[l3] & 0xf) >= 5)
+				pkt_ip4_csum_set((struct iphdr *)(b + l3));
+		}
+		break;
+	case 4: /* a byte anywhere in the first 120 */
+	case 5:
+		v = fz_n(&z->r, z->len < 120 ? z->len : 120);
+		b[v] ^= 1 << fz_n(&z->r, 8);
+		if (et == ETH_P_IP && z->len >= l3 + 20 && fz_p(&z->r, 50) && (b[l3] & 0xf) >= 5 &&
+		    (b[l3] & 0xf) * 4 + l3 <= z->len)
+			pkt_ip4_csum_set((struct iphdr *)(b + l3));
+		break;
+	case 6: /* IPv4 header checksum */
+		if (et == ETH_P_IP && z->len >= l3 + 12)
+			b[l3 + 10] ^= 0x5a;
+		break;
+	case 7: /* TCP data offset (IPv4 without options, IPv6 without extension headers) */
+		v = et == ETH_P_IP ? l3 + (b[l3] & 0xf) * 4 : l3 + 40;
+		if (v + 13 < z->len)
+			b[v + 12] = (__u8)(fz_n(&z->r, 16) << 4) | (b[v + 12] & 0xf);
+		break;
+	case 9: /* IPv6 payload length 0 (a jumbogram's), or the IPv4 length the header's */
+		if (et == ETH_P_IPV6 && z->len >= l3 + 40)
+			*(__be16 *)(b + l3 + 4) = 0;
+		else if (et == ETH_P_IP && z->len >= l3 + 20) {
+			*(__be16 *)(b + l3 + 2) = htons((b[l3] & 0xf) * 4);
+			pkt_ip4_csum_set((struct iphdr *)(b + l3));
+		}
+		break;
+	case 8: /* a byte just past the IP header(s), the L4 header */
+		v = et == ETH_P_IP ? l3 + (b[l3] & 0xf) * 4 : l3 + 40;
+		v += fz_n(&z->r, 24);
+		if (v < z->len)
+			b[v] = (__u8)fz_next(&z->r);
+		break;
+	}
+}
+
+/* A frame as the checker sees it, parsed here independently of the program. */
+struct fz_view {
+	bool ok; /* a sound IP packet */
+	size_t l2, l3, ip_len, l4; /* ip_len: IP header(s) and payload, as the header says */
+	__u16 tpid, tci;
+	__u8 fam, proto, ttl;
+	const __u8 *saddr, *daddr;
+	bool ip_csum_ok, l4_csum_ok, frag, exts;
+};
+
+static void fz_parse(const __u8 *b, size_t len, struct fz_view *v)
+{
+	__u16 et;
+	size_t l3 = ETH_HLEN, end, i;
+	__u32 sum;
+
+	memset(v, 0, sizeof(*v));
+	if (len < ETH_HLEN)
+		return;
+	et = ntohs(*(__be16 *)(b + 12));
+	if (et == ETH_P_8021Q || et == 0x88a8) {
+		if (len < ETH_HLEN + 4)
+			return;
+		v->tpid = et;
+		v->tci = ntohs(*(__be16 *)(b + 14));
+		et = ntohs(*(__be16 *)(b + 16));
+		l3 += 4;
+	}
+	v->l2 = v->l3 = l3;
+	if (et == ETH_P_IP) {
+		const struct iphdr *iph = (const void *)(b + l3);
+
+		if (len < l3 + 20 || iph->version != 4 || iph->ihl < 5 || len < l3 + iph->ihl * 4 ||
+		    ntohs(iph->tot_len) < iph->ihl * 4 || len < l3 + ntohs(iph->tot_len))
+			return;
+		v->fam = 4;
+		v->ip_len = ntohs(iph->tot_len);
+		v->l4 = l3 + iph->ihl * 4;
+		v->proto = iph->protocol;
+		v->ttl = iph->ttl;
+		v->saddr = (const __u8 *)&iph->saddr;
+		v->daddr = (const __u8 *)&iph->daddr;
+		v->ip_csum_ok = pkt_fold(pkt_sum(iph, iph->ihl * 4, 0)) == 0;
+		v->frag = ntohs(iph->frag_off) & 0x3fff;
+		v->exts = iph->ihl > 5;
+	} else if (et == ETH_P_IPV6) {
+		const struct ipv6hdr *ip6 = (const void *)(b + l3);
+		__u8 nh;
+
+		if (len < l3 + 40 || ip6->version != 6 || len < l3 + 40 + ntohs(ip6->payload_len))
+			return;
+		v->fam = 6;
+		v->ip_len = 40 + ntohs(ip6->payload_len);
+		v->ttl = ip6->hop_limit;
+		v->saddr = (const __u8 *)&ip6->saddr;
+		v->daddr = (const __u8 *)&ip6->daddr;
+		v->ip_csum_ok = true;
+		nh = ip6->nexthdr;
+		v->l4 = l3 + 40;
+		for (i = 0; i < 8; i++) {
+			if (nh != 0 && nh != 43 && nh != 60 && nh != 44)
+				break;
+			if (v->l4 + 8 > l3 + v->ip_len)
+				return;
+			v->exts = true;
+			if (nh == 44) {
+				v->frag |= (ntohs(*(__be16 *)(b + v->l4 + 2)) & 0xfff9) != 0;
+				nh = b[v->l4];
+				v->l4 += 8;
+			} else {
+				size_t hl = (b[v->l4 + 1] + 1) * 8;
+
+				nh = b[v->l4];
+				v->l4 += hl;
+			}
+		}
+		v->proto = nh;
+	} else {
+		return;
+	}
+	end = l3 + v->ip_len;
+	if (v->l4 > end)
+		return;
+	v->ok = true;
+	if (v->proto == IPPROTO_TCP || (v->fam == 6 && v->proto == IPPROTO_ICMPV6))
+		sum = pkt_sum(v->saddr, v->fam == 4 ? 4 : 16, 0) +
+		      pkt_sum(v->daddr, v->fam == 4 ? 4 : 16, 0) + v->proto + (__u32)(end - v->l4);
+	else if (v->fam == 4 && v->proto == IPPROTO_ICMP)
+		sum = 0;
+	else
+		return;
+	v->l4_csum_ok = end - v->l4 >= (v->proto == IPPROTO_TCP ? 20u : 8u) &&
+			pkt_fold(pkt_sum(b + v->l4, end - v->l4, sum)) == 0;
+}
+
+static bool fz_addr_is(const __u8 *a, __u8 fam, const char *s)
+{
+	__u8 x[16];
+
+	if (!s)
+		return false;
+	fz_addr(s, x);
+	return !memcmp(a, x, fam == 4 ? 4 : 16);
+}
+
+/* The service whose VIP:port the frame @v (TCP or quoted) was sent to, if any. */
+static const struct fz_svc *fz_svc_of(const __u8 *addr, __u8 fam, __u16 port)
+{
+	size_t s;
+
+	for (s = 0; s < FZ_NSVC; s++)
+		if (fz_svcs[s].fam == fam && fz_svcs[s].port == port &&
+		    fz_addr_is(addr, fam, fz_svcs[s].vip))
+			return &fz_svcs[s];
+	return NULL;
+}
+
+static bool fz_is_backend(const struct fz_svc *v, const __u8 *a)
+{
+	size_t b;
+
+	for (b = 0; b < 3 && v->bes[b]; b++)
+		if (fz_addr_is(a, v->fam, v->be_addr[b]))
+			return true;
+	return false;
+}
+
+static bool fz_is_any_backend(const __u8 *a, __u8 fam)
+{
+	size_t s;
+
+	for (s = 0; s < FZ_NSVC; s++)
+		if (fz_svcs[s].fam == fam && fz_is_backend(&fz_svcs[s], a))
+			return true;
+	return false;
+}
+
+#define FZ_ALL_FLOWS 8192 /* once full, the checks that need every flow stop */
+static struct fz_flow fz_all[FZ_ALL_FLOWS];
+static unsigned fz_nall;
+
+static void fz_record(struct fz *z, const struct fz_view *vi, const __u8 *in,
+		      const struct fz_view *vo, const __u8 *out)
+{
+	struct fz_flow f = { .fam = vo->fam };
+	size_t al = vo->fam == 4 ? 4 : 16;
+
+	memcpy(f.client, vi->saddr, al);
+	memcpy(f.vip, vi->daddr, al);
+	memcpy(f.node, vo->daddr, al);
+	memcpy(f.snat, vo->saddr, al);
+	f.cport = ntohs(*(__be16 *)(in + vi->l4));
+	f.vport = ntohs(*(__be16 *)(in + vi->l4 + 2));
+	f.sport = ntohs(*(__be16 *)(out + vo->l4));
+	f.nport = ntohs(*(__be16 *)(out + vo->l4 + 2));
+	z->flows[z->nflows < FZ_FLOWS ? z->nflows++ : fz_n(&z->r, FZ_FLOWS)] = f;
+	if (fz_nall < FZ_ALL_FLOWS)
+		fz_all[fz_nall++] = f;
+}
+
+/* A recorded nat flow whose node @node:@nport sent to SNAT port @sport. */
+static const struct fz_flow *fz_flow_of_reply(__u8 fam, const __u8 *node, __u16 nport, __u16 sport)
+{
+	size_t al = fam == 4 ? 4 : 16;
+	int i;
+
+	for (i = (int)fz_nall - 1; i >= 0; i--)
+		if (fz_all[i].fam == fam && fz_all[i].nport == nport && fz_all[i].sport == sport &&
+		    !memcmp(fz_all[i].node, node, al))
+			return &fz_all[i];
+	return NULL;
+}
+
+static bool fz_is_client(const __u8 *a, __u8 fam)
+{
+	size_t al = fam == 4 ? 4 : 16;
+	unsigned i;
+
+	for (i = 0; i < fz_nall; i++)
+		if (fz_all[i].fam == fam && !memcmp(fz_all[i].client, a, al))
+			return true;
+	return false;
+}
+
+/* Packets of every counter; @bytes: the bytes of the verdicts' counters. */
+static void fz_stats(struct env *e, __u64 *s, __u64 *bytes)
+{
+	int n = libbpf_num_possible_cpus();
+	struct drv_counter c[n];
+	__u32 k;
+	int i;
+
+	*bytes = 0;
+	for (k = 0; k < __DRV_STAT_MAX; k++) {
+		assert_int_equal(bpf_map__lookup_elem(e->stats, &k, 4, c, sizeof(c), 0), 0);
+		s[k] = 0;
+		for (i = 0; i < n; i++) {
+			s[k] += c[i].packets;
+			if (k <= XDP_REDIRECT)
+				*bytes += c[i].bytes;
+		}
+	}
+}
+
+static const enum drv_stat fz_drop_reasons[] = {
+	DRV_STAT_DROP_ETH_TRUNC, DRV_STAT_DROP_IP_TRUNC,   DRV_STAT_DROP_IP_BAD,
+	DRV_STAT_DROP_IP_FRAG,	 DRV_STAT_DROP_IP6_EXT,	   DRV_STAT_DROP_TCP_TRUNC,
+	DRV_STAT_DROP_TCP_BAD,	 DRV_STAT_DROP_NO_BACKEND, DRV_STAT_DROP_SNAT_EXHAUSTED,
+	DRV_STAT_DROP_FIB,	 DRV_STAT_DROP_TTL,	   DRV_STAT_DROP_INTERNAL,
+	DRV_STAT_DROP_TOO_BIG,	 DRV_STAT_DROP_MARTIAN,
+};
+
+static bool fz_mac_is(const __u8 *m, const __u8 *want)
+{
+	return !memcmp(m, want, ETH_ALEN);
+}
+
+/* Which device a next hop's MAC lies behind (the FIB's answer for it), 0 if none. */
+static int fz_dev_of(const __u8 *dmac)
+{
+	if (fz_mac_is(dmac, (__u8[])MAC_CLIENT))
+		return ifa;
+	if (fz_mac_is(dmac, (__u8[])MAC_N1) || fz_mac_is(dmac, (__u8[])MAC_N2) ||
+	    fz_mac_is(dmac, (__u8[])MAC(0x02, 0x13)) || fz_mac_is(dmac, (__u8[])MAC_ONEARM))
+		return ifc;
+	return 0;
+}
+
+static void fz_fail(struct fz *z, const char *what, const __u8 *out, size_t out_len)
+{
+	z->violations++;
+	fprintf(stderr, "fuzz violation #%lu (run %lu, ifindex %s): %s\n", z->violations, z->runs,
+		z->ifindex == ifa ? "drva" : "drvc", what);
+	if (z->violations > 3 && !getenv("DROVER_FUZZ_DUMP"))
+		return;
+	pkt_hexdump("in", z->in, z->len);
+	if (out)
+		pkt_hexdump("out", out, out_len);
+}
+
+#define FZ_CHECK(cond, what)                            \
+	do {                                            \
+		if (!(cond)) {                          \
+			fz_fail(z, what, out, out_len); \
+			return;                         \
+		}                                       \
+	} while (0)
+
+/* A NAT rewrite changes the ports and the checksum of TCP, nothing else of it. */
+static bool fz_tcp_rest_same(const __u8 *in, const struct fz_view *vi, const __u8 *out, size_t len)
+{
+	return !memcmp(out + vi->l4 + 4, in + vi->l4 + 4, 12) &&
+	       !memcmp(out + vi->l4 + 18, in + vi->l4 + 18, len - vi->l4 - 18);
+}
+
+/* The checks of one frame sent on (TX, REDIRECT) or rewritten for the stack (PASS, fib_pass). */
+static void fz_check_out(struct fz *z, int act, const __u64 *d, const __u8 *out, size_t out_len)
+{
+	const __u8 *in = z->in;
+	struct fz_view vi, vo;
+	size_t al;
+	bool pass = act == XDP_PASS;
+	const struct fz_svc *v;
+
+	fz_parse(in, z->len, &vi);
+	fz_parse(out, out_len, &vo);
+	FZ_CHECK(vi.ok, "a broken frame was sent on");
+	FZ_CHECK(vo.ok, "the frame sent on does not parse");
+	FZ_CHECK(vo.tpid == vi.tpid && vo.tci == vi.tci, "the VLAN tag changed");
+	FZ_CHECK(vo.ip_csum_ok || (!vi.ip_csum_ok && !d[DRV_STAT_ICMP_TOO_BIG]),
+		 "bad IPv4 header checksum out");
+	al = vo.fam == 4 ? 4 : 16;
+	FZ_CHECK(vo.ttl > 0, "sent with TTL / hop limit 0");
+	if (!pass) {
+		int egress = fz_dev_of(out);
+
+		if (d[DRV_STAT_ICMP_TOO_BIG]) {
+			FZ_CHECK(fz_mac_is(out, in + 6) && fz_mac_is(out + 6, in),
+				 "too-big: MACs not swapped");
+		} else {
+			FZ_CHECK(egress, "sent to an unknown MAC");
+			FZ_CHECK(fz_mac_is(out + 6, egress == ifa ? (__u8[])MAC_A : (__u8[])MAC_C),
+				 "source MAC is not the egress device's");
+			FZ_CHECK((act == XDP_TX) == (egress == z->ifindex),
+				 "TX/REDIRECT does not match the egress device");
+		}
+	}
+	if (d[DRV_STAT_ICMP_TOO_BIG]) {
+		size_t ql = vi.fam == 4 ? 28 : 48;
+		__u32 mtu;
+
+		FZ_CHECK(act == XDP_TX, "too-big not sent back");
+		FZ_CHECK(vo.fam == vi.fam && vo.proto == (vi.fam == 4 ? 1 : 58),
+			 "too-big is not ICMP");
+		FZ_CHECK(vo.l4_csum_ok, "too-big: bad ICMP checksum");
+		FZ_CHECK(out_len == vo.l3 + (vi.fam == 4 ? 20 : 40) + 8 + ql &&
+				 vo.ip_len + vo.l3 == out_len,
+			 "too-big: bad length");
+		FZ_CHECK(!memcmp(vo.daddr, vi.saddr, al) && !memcmp(vo.saddr, vi.daddr, al),
+			 "too-big: not from the destination back to the source");
+		FZ_CHECK(!memcmp(out + vo.l4 + 8, in + vi.l3, ql), "too-big: quote differs");
+		FZ_CHECK(vi.fam == 4 ? (out[vo.l4] == 3 && out[vo.l4 + 1] == 4) :
+				       (out[vo.l4] == 2 && out[vo.l4 + 1] == 0),
+			 "too-big: type/code");
+		mtu = ntohl(*(__be32 *)(out + vo.l4 + 4));
+		FZ_CHECK(mtu >= (vi.fam == 4 ? 68u : 1280u) && mtu < vi.ip_len,
+			 "too-big: announced MTU");
+		FZ_CHECK(!vi.exts, "too-big answers a packet with options/extension headers");
+		return;
+	}
+	if (vo.proto == IPPROTO_IPIP || vo.proto == IPPROTO_IPV6) {
+		size_t grow = vo.fam == 4 ? 20 : 40;
+
+		v = vi.proto == IPPROTO_TCP ?
+			    fz_svc_of(vi.daddr, vi.fam, ntohs(*(__be16 *)(in + vi.l4 + 2))) :
+			    NULL;
+		FZ_CHECK(vo.fam == vi.fam && !vo.exts, "tunnel: outer family/shape");
+		FZ_CHECK(out_len == z->len + grow && vo.ip_len == vi.ip_len + grow,
+			 "tunnel: bad length");
+		FZ_CHECK(!memcmp(out + vo.l4, in + vi.l3, z->len - vi.l3),
+			 "tunnel: inner packet differs");
+		FZ_CHECK(vo.ttl == 64, "tunnel: outer TTL");
+		FZ_CHECK(vi.ttl > 0, "tunnel: inner TTL 0 sent on");
+		FZ_CHECK(fz_addr_is(vo.saddr, vo.fam, vo.fam == 4 ? "10.2.0.1" : "fd02::1"),
+			 "tunnel: outer source");
+		FZ_CHECK(fz_is_any_backend(vo.daddr, vo.fam), "tunnel: outer destination");
+		if (v)
+			FZ_CHECK(v->mode == DRV_MODE_TUNNEL && fz_is_backend(v, vo.daddr),
+				 "tunnel: not to the service's backend");
+		if (vo.fam == 4)
+			FZ_CHECK(!(ntohs(*(__be16 *)(out + vo.l3 + 6)) & 0x4000),
+				 "tunnel: outer DF set");
+		return;
+	}
+	FZ_CHECK(out_len == z->len && vo.ip_len == vi.ip_len && vo.l4 == vi.l4,
+		 "length changed by a rewrite");
+	FZ_CHECK(vo.proto == vi.proto && vo.fam == vi.fam, "protocol changed");
+	FZ_CHECK(!memcmp(out + vo.l3 + vo.ip_len, in + vi.l3 + vi.ip_len,
+			 z->len - vi.l3 - vi.ip_len),
+		 "trailer changed");
+	FZ_CHECK(vo.l4_csum_ok || !vi.l4_csum_ok, "bad L4 checksum out");
+	if (vo.proto == IPPROTO_TCP) {
+		__u16 in_dport = ntohs(*(__be16 *)(in + vi.l4 + 2));
+
+		v = fz_svc_of(vi.daddr, vi.fam, in_dport);
+		if (v) {
+			FZ_CHECK(!vi.frag, "a fragment to a service was sent on");
+			if (v->mode != DRV_MODE_DSR)
+				FZ_CHECK(fz_is_backend(v, vo.daddr), "forward: not to a backend");
+			if (v->mode == DRV_MODE_DSR) {
+				FZ_CHECK(fz_dev_of(out) == ifc, "dsr: not to a node's MAC");
+				FZ_CHECK(!pass, "dsr passed rewritten");
+				FZ_CHECK(!memcmp(out + vo.l3, in + vi.l3, z->len - vi.l3),
+					 "dsr: IP packet changed");
+				FZ_CHECK(vi.ttl > 0, "dsr: TTL 0 sent on");
+				return;
+			}
+			FZ_CHECK(v->mode == DRV_MODE_NAT, "tunnel service sent TCP unwrapped");
+			FZ_CHECK(fz_addr_is(vo.saddr, vo.fam, v->snat), "nat: source not SNAT");
+			FZ_CHECK(ntohs(*(__be16 *)(out + vo.l4)) >= v->lo &&
+					 ntohs(*(__be16 *)(out + vo.l4)) <= v->hi,
+				 "nat: SNAT port out of range");
+			FZ_CHECK(ntohs(*(__be16 *)(out + vo.l4 + 2)) == v->be_port,
+				 "nat: node port");
+			FZ_CHECK(vo.ttl == vi.ttl - (pass ? 0 : 1), "nat: TTL");
+			FZ_CHECK(fz_tcp_rest_same(in, &vi, out, z->len),
+				 "nat: TCP changed past the ports");
+			fz_record(z, &vi, in, &vo, out);
+			return;
+		}
+		{
+			/*
+			 * The flow a reply belongs to: its drv_nat entry (which flow holds
+			 * a port is lb.h's business, tested on its own), and that entry
+			 * must be one of a flow seen going out.
+			 */
+			struct drv_flow_key nk = { .proto = IPPROTO_TCP, .family = vi.fam };
+			struct drv_nat n;
+
+			memcpy(&nk.saddr, vi.saddr, al);
+			memcpy(&nk.daddr, vi.daddr, al);
+			nk.sport = *(__be16 *)(in + vi.l4);
+			nk.dport = *(__be16 *)(in + vi.l4 + 2);
+			FZ_CHECK(!bpf_map__lookup_elem(z->e->nat, &nk, sizeof(nk), &n, sizeof(n),
+						       0),
+				 "TCP not to a service nor a reply with a NAT entry was rewritten");
+			FZ_CHECK(fz_nall == FZ_ALL_FLOWS ||
+					 fz_flow_of_reply(vi.fam, vi.saddr, ntohs(nk.sport),
+							  in_dport),
+				 "reply: to a SNAT port no forwarded flow had");
+			FZ_CHECK(!vi.frag, "a fragment reply was sent on");
+			FZ_CHECK(!memcmp(vo.daddr, &n.client, al) &&
+					 !memcmp(vo.saddr, &n.vip, al) &&
+					 *(__be16 *)(out + vo.l4) == n.vip_port &&
+					 *(__be16 *)(out + vo.l4 + 2) == n.client_port,
+				 "reply: not translated back to its client");
+			FZ_CHECK(vo.ttl == vi.ttl - (pass ? 0 : 1), "reply: TTL");
+			FZ_CHECK(fz_tcp_rest_same(in, &vi, out, z->len),
+				 "reply: TCP changed past the ports");
+		}
+		return;
+	}
+	/* ICMP translated (to a node or a client) */
+	FZ_CHECK(vo.proto == (vo.fam == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6),
+		 "neither TCP nor ICMP sent on");
+	FZ_CHECK(!vi.frag, "an ICMP fragment was sent on");
+	if (!memcmp(out + vo.l3, in + vi.l3, z->len - vi.l3)) {
+		/* dsr: to the node, still addressed to the VIP (or to the stack, no neighbour) */
+		FZ_CHECK(pass || fz_dev_of(out) == ifc, "ICMP: unchanged, not to a node");
+		FZ_CHECK(vi.ttl > 0, "ICMP: unchanged with TTL 0");
+	} else {
+		/* the quote: IP header(s), then TCP ports; outer and quoted addresses agree */
+		size_t q = vo.l4 + 8, qal = al, qsa = vo.fam == 4 ? 12 : 8;
+		size_t qhl = vo.fam == 4 ? (out[q] & 0xf) * 4u : 40;
+		const __u8 *oq = out + q;
+		const struct fz_svc *sv = fz_svc_of(in + vi.l4 + 8 + qsa, vi.fam,
+						    ntohs(*(__be16 *)(in + vi.l4 + 8 + qhl)));
+
+		FZ_CHECK(fz_is_any_backend(vo.daddr, vo.fam) || fz_is_client(vo.daddr, vo.fam) ||
+				 fz_nall == FZ_ALL_FLOWS,
+			 "ICMP: to neither a node nor a client");
+		FZ_CHECK(!memcmp(oq + qsa, vo.daddr, qal) && !memcmp(oq + qsa + qal, vo.saddr, qal),
+			 "ICMP: the quote is not from the error's destination to its source");
+		if (sv) { /* to the node: quote node:port -> SNAT:port */
+			FZ_CHECK(sv->mode == DRV_MODE_NAT && fz_is_backend(sv, vo.daddr) &&
+					 fz_addr_is(vo.saddr, vo.fam, sv->snat) &&
+					 ntohs(*(__be16 *)(oq + qhl)) == sv->be_port,
+				 "ICMP to node: addresses");
+		} else { /* to the client: quote client:port -> VIP:port */
+			FZ_CHECK(fz_svc_of(vo.saddr, vo.fam, ntohs(*(__be16 *)(oq + qhl + 2))),
+				 "ICMP to client: not from a VIP:port");
+		}
+		/* a quote of a whole TCP segment: its checksum verifies as it did */
+		if (vo.fam == 4 && out_len >= q + 20 &&
+		    ntohs(*(__be16 *)(oq + 2)) + q <= vo.l3 + vo.ip_len &&
+		    ntohs(*(__be16 *)(oq + 2)) >= qhl + 20) {
+			size_t tl = ntohs(*(__be16 *)(oq + 2)) - qhl;
+			const __u8 *iq = in + vi.l4 + 8;
+			__u32 si = pkt_sum(iq + 12, 8, 0) + IPPROTO_TCP + (__u32)tl;
+			__u32 so = pkt_sum(oq + 12, 8, 0) + IPPROTO_TCP + (__u32)tl;
+
+			if (pkt_fold(pkt_sum(iq + qhl, tl, si)) == 0)
+				FZ_CHECK(pkt_fold(pkt_sum(oq + qhl, tl, so)) == 0,
+					 "ICMP: the whole quoted TCP segment's checksum");
+		}
+		if (vo.fam == 6 && out_len >= q + 40 &&
+		    ntohs(*(__be16 *)(oq + 4)) + q + 40 <= vo.l3 + vo.ip_len &&
+		    oq[6] == IPPROTO_TCP && ntohs(*(__be16 *)(oq + 4)) >= 20) {
+			size_t tl = ntohs(*(__be16 *)(oq + 4));
+			const __u8 *iq = in + vi.l4 + 8;
+			__u32 si = pkt_sum(iq + 8, 32, 0) + IPPROTO_TCP + (__u32)tl;
+			__u32 so = pkt_sum(oq + 8, 32, 0) + IPPROTO_TCP + (__u32)tl;
+
+			if (pkt_fold(pkt_sum(iq + 40, tl, si)) == 0)
+				FZ_CHECK(pkt_fold(pkt_sum(oq + 40, tl, so)) == 0,
+					 "ICMP: the whole quoted TCP segment's checksum");
+		}
+		FZ_CHECK(vo.ttl == vi.ttl - (pass ? 0 : 1), "ICMP: TTL");
+		if (vo.fam == 4) {
+			/* the quoted IPv4 header's checksum */
+			size_t q = vo.l4 + 8;
+			const struct iphdr *qi = (const void *)(in + vi.l4 + 8);
+
+			if (pkt_fold(pkt_sum(qi, qi->ihl * 4, 0)) == 0)
+				FZ_CHECK(pkt_fold(pkt_sum(out + q, qi->ihl * 4, 0)) == 0,
+					 "ICMP: quoted IPv4 header checksum");
+		}
+	}
+}
+
+/* Per service and per backend counters, summed over the fuzz topology's ids. */
+struct fz_lb {
+	__u64 sent, drops, new_flows;
+};
+
+static void fz_lb_sum(struct env *e, struct fz_lb *svc, struct fz_lb *be)
+{
+	struct drv_lb_counters c;
+	__u32 id;
+
+	memset(svc, 0, sizeof(*svc));
+	memset(be, 0, sizeof(*be));
+	for (id = 0; id < FZ_NSVC; id++) {
+		c = lb_stat(e->svcst, id);
+		svc->sent += c.packets + c.reply_packets;
+		svc->drops += c.drops;
+		svc->new_flows += c.new_flows;
+	}
+	for (id = 1; id <= 14; id++) {
+		c = lb_stat(e->best, id);
+		be->sent += c.packets + c.reply_packets;
+		be->drops += c.drops;
+		be->new_flows += c.new_flows;
+	}
+}
+
+/*
+ * Must the program drop frame @b (docs/datapath.md step 2)? A broken IPv4 or
+ * IPv6 header whatever the protocol, and a broken TCP header in a packet that
+ * is TCP at once (IPv4 not a later fragment, IPv6 without extension headers).
+ */
+static const char *fz_must_drop(const __u8 *b, size_t len)
+{
+	size_t l3 = ETH_HLEN, hl, tl, doff;
+	__u16 et;
+
+	if (len < ETH_HLEN)
+		return "runt";
+	et = ntohs(*(__be16 *)(b + 12));
+	if (et == ETH_P_8021Q || et == 0x88a8) {
+		if (len < ETH_HLEN + 4)
+			return "cut VLAN tag";
+		et = ntohs(*(__be16 *)(b + 16));
+		l3 += 4;
+	}
+	if (et == ETH_P_IP) {
+		if (len < l3 + 20)
+			return "cut IPv4 header";
+		if (b[l3] >> 4 != 4 || (b[l3] & 0xf) < 5)
+			return "bad IPv4 version/IHL";
+		hl = (b[l3] & 0xf) * 4;
+		tl = ntohs(*(__be16 *)(b + l3 + 2));
+		if (len < l3 + hl || tl < hl || len < l3 + tl)
+			return "bad IPv4 length";
+		if (b[l3 + 9] != IPPROTO_TCP || (ntohs(*(__be16 *)(b + l3 + 6)) & 0x1fff))
+			return NULL;
+	} else if (et == ETH_P_IPV6) {
+		if (len < l3 + 40)
+			return "cut IPv6 header";
+		if (b[l3] >> 4 != 6)
+			return "bad IPv6 version";
+		tl = 40 + ntohs(*(__be16 *)(b + l3 + 4));
+		if (len < l3 + tl)
+			return "bad IPv6 length";
+		if (b[l3 + 6] != IPPROTO_TCP)
+			return NULL;
+		hl = 40;
+	} else {
+		return NULL;
+	}
+	/* An IP frame to a group MAC was not sent to this router: passed before TCP is read. */
+	if (b[0] & 1)
+		return NULL;
+	if (tl < hl + 20)
+		return "TCP header cut";
+	doff = (b[l3 + hl + 12] >> 4) * 4;
+	if (doff < 20)
+		return "bad TCP data offset";
+	if (hl + doff > tl)
+		return "TCP header past the IP length";
+	return NULL;
+}
+
+static void fz_one(struct fz *z)
+{
+	struct fz_lb sb, bb, sa, ba;
+	__u64 bytes_before, bytes_after;
+	struct env *e = z->e;
+	__u64 before[__DRV_STAT_MAX], after[__DRV_STAT_MAX], d[__DRV_STAT_MAX];
+	__u8 out[PKT_MAX];
+	__u32 out_len = 0;
+	size_t out_len_sz, i;
+	__u64 reasons = 0;
+	int act;
+	const __u8 *outp = out;
+
+	fz_stats(e, before, &bytes_before);
+	fz_lb_sum(e, &sb, &bb);
+	act = run_prog(e->prog_fd, z->in, z->len, out, &out_len, z->ifindex);
+	fz_stats(e, after, &bytes_after);
+	fz_lb_sum(e, &sa, &ba);
+	z->runs++;
+	out_len_sz = out_len;
+	for (i = 0; i < __DRV_STAT_MAX; i++)
+		d[i] = after[i] - before[i];
+	for (i = 0; i < ARRAY_SIZE(fz_drop_reasons); i++)
+		reasons += d[fz_drop_reasons[i]];
+	{
+		/* FZ_CHECK's names */
+		const __u8 *out = outp;
+		size_t out_len = out_len_sz;
+
+		z->checked_stats++;
+		FZ_CHECK(act >= XDP_DROP && act <= XDP_REDIRECT,
+			 "verdict is not one the docs list");
+		z->verdicts[act]++;
+		FZ_CHECK(d[act] == 1 && d[XDP_ABORTED] + d[XDP_DROP] + d[XDP_PASS] + d[XDP_TX] +
+							d[XDP_REDIRECT] ==
+						1,
+			 "the verdict was not counted exactly once");
+		FZ_CHECK(reasons == (act == XDP_DROP), "drop reasons moved by other than one drop");
+		FZ_CHECK(!d[DRV_STAT_DROP_INTERNAL], "drop_internal counted");
+		FZ_CHECK(!d[DRV_STAT_FIB_PASS] || act == XDP_PASS, "fib_pass without a pass");
+		FZ_CHECK(!d[DRV_STAT_ICMP_TOO_BIG] || act == XDP_TX, "too-big without a TX");
+		FZ_CHECK(d[DRV_STAT_NEW_FLOW] <= 1, "more than one new flow");
+		FZ_CHECK(bytes_after - bytes_before == z->len,
+			 "the verdict's bytes are not the frame's length as received");
+		{
+			const char *why = fz_must_drop(z->in, z->len);
+
+			if (why) {
+				z->checked_broken++;
+				FZ_CHECK(act == XDP_DROP, why);
+			}
+		}
+		FZ_CHECK(sa.drops - sb.drops <= 1 && ba.drops - bb.drops <= 1,
+			 "service/backend drops moved by more than one");
+		FZ_CHECK(sa.sent - sb.sent <= 1 && ba.sent - bb.sent <= 1,
+			 "service/backend sent moved by more than one");
+		FZ_CHECK(!(sa.sent - sb.sent && sa.drops - sb.drops) &&
+				 !(ba.sent - bb.sent && ba.drops - bb.drops),
+			 "a packet counted both sent and dropped by its service/backend");
+		if (act == XDP_DROP)
+			FZ_CHECK(sa.sent == sb.sent && ba.sent == bb.sent,
+				 "a dropped packet counted as sent by its service/backend");
+		if (d[DRV_STAT_ICMP_TOO_BIG])
+			FZ_CHECK(sa.sent == sb.sent && sa.drops - sb.drops == 1,
+				 "a too-big answer not counted as a drop of its service");
+		if (act == XDP_PASS && !d[DRV_STAT_FIB_PASS])
+			FZ_CHECK(sa.sent == sb.sent && ba.sent == bb.sent && sa.drops == sb.drops,
+				 "a frame passed untouched moved service counters");
+		if ((act == XDP_TX || act == XDP_REDIRECT) && !d[DRV_STAT_ICMP_TOO_BIG] &&
+		    !d[DRV_STAT_ICMP_TO_NODE] && !d[DRV_STAT_ICMP_TO_CLIENT])
+			FZ_CHECK(sa.sent - sb.sent == 1 && ba.sent - bb.sent == 1,
+				 "a TCP frame sent on not counted as sent by its service/backend");
+		if (act == XDP_PASS && !d[DRV_STAT_FIB_PASS]) {
+			z->checked_pass++;
+			FZ_CHECK(out_len == z->len && !memcmp(out, z->in, z->len),
+				 "passed without fib_pass, but changed");
+		}
+	}
+	if (act == XDP_TX || act == XDP_REDIRECT || (act == XDP_PASS && d[DRV_STAT_FIB_PASS])) {
+		z->checked_out++;
+		fz_check_out(z, act, d, out, out_len);
+	}
+}
+
+static void fz_run(struct env *e, __u64 seed, unsigned long n, struct fz *z)
+{
+	unsigned long i;
+	__u32 k;
+
+	memset(z, 0, sizeof(*z));
+	z->e = e;
+	z->r.s = seed * 0x9E3779B97F4A7C15ULL + 1;
+	for (i = 0; i < n; i++) {
+		k = fz_n(&z->r, 100);
+		if (k < 40)
+			fz_gen_forward(z);
+		else if (k < 60)
+			fz_gen_reply(z);
+		else if (k < 85)
+			fz_gen_icmp(z);
+		else
+			fz_gen_other(z);
+		fz_mutate(z);
+		fz_one(z);
+		/* now and then a backend goes down, drains, comes back or is replaced (gen) */
+		if (fz_p(&z->r, 1) && fz_p(&z->r, 30)) {
+			const struct fz_svc *v = fz_pick_svc(z, 0);
+			__u32 b = fz_n(&z->r, 3);
+
+			if (b < 3 && v->bes[b])
+				be_put(e, v->bes[b], v->be_addr[b], v->be_port, v->id,
+				       fz_p(&z->r, 50) ? DRV_BE_UP : fz_n(&z->r, 3),
+				       1 + fz_n(&z->r, 2));
+		}
+	}
+}
+
+static void random_frames_keep_the_datapath_invariants(void **state)
+{
+	struct env *e = *state;
+	const char *s = getenv("DROVER_FUZZ_SEED"), *ns = getenv("DROVER_FUZZ_N");
+	__u64 seeds[] = { 1, 2, 3 };
+	unsigned long n = ns ? strtoul(ns, NULL, 0) : 5000, total = 0;
+	size_t i, nseeds = ARRAY_SIZE(seeds);
+	static struct fz z;
+
+	if (s) {
+		seeds[0] = strtoull(s, NULL, 0);
+		nseeds = 1;
+	}
+	for (i = 0; i < nseeds; i++) {
+		/* each seed from a freshly loaded program's empty tables */
+		if (i) {
+			bool noinline = e->nskel;
+
+			teardown(state);
+			if (noinline)
+				setup_noinline(state);
+			else
+				setup(state);
+			e = *state;
+		}
+		fz_nall = 0;
+		fz_topology(e);
+		/* odd seeds: every port may be a reply's (no reply range) */
+		if (seeds[i] & 1)
+			cfg_put(e, (struct drv_cfg){ 0 });
+		fz_run(e, seeds[i], n, &z);
+		fprintf(stderr,
+			"fuzz seed %llu: %lu frames, verdicts drop %lu pass %lu tx %lu redirect %lu; "
+			"%lu broken dropped, %lu passes checked unchanged, %lu frames sent checked, "
+			"%lu violations\n",
+			(unsigned long long)seeds[i], z.runs, z.verdicts[XDP_DROP],
+			z.verdicts[XDP_PASS], z.verdicts[XDP_TX], z.verdicts[XDP_REDIRECT],
+			z.checked_broken, z.checked_pass, z.checked_out, z.violations);
+		total += z.violations;
+		if (getenv("DROVER_FUZZ_STATS")) {
+			int k;
+
+			for (k = 0; k < __DRV_STAT_MAX; k++)
+				fprintf(stderr, " %d:%llu", k, (unsigned long long)stat_sum(e, k));
+			fprintf(stderr, "\n");
+		}
+	}
+	assert_int_equal(total, 0);
+}
+
 /* argv[1], if given: run only the tests whose name matches it (cmocka's * and ? wildcards). */
 int main(int argc, char **argv)
 {
@@ -2882,6 +4184,7 @@ int main(int argc, char **argv)
 		T(non_vip_and_non_tcp_pass_untouched),
 		T(vip_packet_cut_at_every_length_is_never_forwarded),
 		T(bad_tcp_data_offset_is_dropped),
+		T(random_frames_keep_the_datapath_invariants),
 #undef T
 #define N(f) cmocka_unit_test_setup_teardown(f, setup_noinline, teardown)
 		N(syn_to_vip_v4_is_nated_and_redirected_to_node),
@@ -2900,6 +4203,7 @@ int main(int argc, char **argv)
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		N(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
 		N(aggregate_with_no_next_hop_cached_yet_is_sent_on),
+		N(random_frames_keep_the_datapath_invariants),
 #undef N
 	};
 
