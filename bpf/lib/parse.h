@@ -9,9 +9,12 @@
  * Policy for broken headers: a truncated Ethernet, IP or TCP header, a bad
  * IP version, IHL or length, or a bad TCP data offset is dropped and counted
  * whatever the destination: no legitimate packet carries one, and the stack
- * drops them too when they are for this host. A fragment is dropped only
- * when it is addressed to a service (non-first fragments carry no ports, so
- * they are passed); everything sound that is not for a service passes untouched.
+ * drops them too when they are for this host. That includes a first
+ * fragment whose IP length cuts its TCP header (RFC 1858's tiny fragment: the
+ * stack would reassemble it, but no sender splits a TCP header). Any other
+ * fragment is dropped only when it is addressed to a service (non-first
+ * fragments carry no ports, so they are passed); everything sound that is not
+ * for a service passes untouched.
  */
 #ifndef __DROVER_BPF_PARSE_H
 #define __DROVER_BPF_PARSE_H
