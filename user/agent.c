@@ -685,7 +685,30 @@ static void forwarding_check(const struct drv_config *cfg)
 					f ? "all" : cfg->ifaces[i]);
 }
 
-/* Attach every interface of @cfg that is not attached yet; on failure undo what this call did. */
+/*
+ * Is @ifname, an interface of the running config, away: its pin holds drover's
+ * link on a device deleted (defunct) or renamed since? ifaces_follow attaches
+ * it again when it is back; a reload must not try (and fail) meanwhile.
+ */
+static bool iface_away(struct agent *ag, const char *ifname)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	int n, i;
+
+	if (!iface_in(ag->cfg, ifname))
+		return false;
+	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
+	for (i = 0; i < n; i++)
+		if (!strcmp(ifs[i].ifname, ifname))
+			return !ifs[i].ifindex || ifs[i].renamed[0];
+	return false;
+}
+
+/*
+ * Attach every interface of @cfg that is not attached yet; on failure undo what
+ * this call did. A reload leaves those of the running config that are away
+ * (iface_away) to ifaces_follow.
+ */
 static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 {
 	bool done[DRV_MAX_IFACES] = { false };
@@ -695,6 +718,11 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 	for (i = 0; i < cfg->nifaces; i++) {
 		if (iface_attached(ag, cfg->ifaces[i]))
 			continue;
+		if (cfg != ag->cfg && iface_away(ag, cfg->ifaces[i])) {
+			pr_info("reload: %s is away (deleted or renamed, said above): attached again once it is back\n",
+				cfg->ifaces[i]);
+			continue;
+		}
 		err = drv_prog_attach(ag->root, cfg->ifaces[i], cfg->xdp_mode, false);
 		if (err) {
 			pr_warn("cannot attach to %s: %s (see the message above)\n", cfg->ifaces[i],
@@ -1014,9 +1042,10 @@ static void reload_failed(struct agent *ag, const char *why, const char *err)
 static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
 {
 	struct drv_config *ncfg, *ocfg;
+	struct iface_watch nifw[DRV_MAX_IFACES];
 	struct agent_svc *nsvcs;
 	char err[DRV_CONF_ERR_MAX];
-	unsigned int i;
+	unsigned int i, j;
 	__u64 tls_sig = 0;
 	int ret;
 
@@ -1063,12 +1092,18 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 				ag->cfg->ifaces[i]);
 	}
 	svcs_free(ag->svcs, ag->nsvcs);
+	/* indexed by the config's interfaces: an interface away stays said once */
+	memset(nifw, 0, sizeof(nifw));
+	for (i = 0; i < ncfg->nifaces; i++)
+		for (j = 0; j < ag->cfg->nifaces; j++)
+			if (!strcmp(ncfg->ifaces[i], ag->cfg->ifaces[j]))
+				nifw[i] = ag->ifw[j];
+	memcpy(ag->ifw, nifw, sizeof(nifw));
 	ocfg = ag->cfg;
 	ag->cfg = ncfg;
 	ag->svcs = nsvcs;
 	ag->nsvcs = ncfg->nservices;
 	drv_config_free(ocfg);
-	memset(ag->ifw, 0, sizeof(ag->ifw)); /* indexed by the old config's interfaces */
 	if (checks_start(ag))
 		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
 	pins_adopt(ag, "reload");

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# A reload is not refused because a configured interface is away: renamed
+# under drover (drover stays on it under its new name) or deleted (its link
+# pin defunct until the agent attaches the re-created one). Both are the
+# agent's to follow (ifaces_follow), not the new config's to attach: a service
+# change made meanwhile is applied at once, and the interface, renamed back or
+# re-created, is attached and ready again.
+#
+#   balancer ns: the agent on la, lb (veths into the node ns)
+#   node ns    n0 10.76.0.2/24 -- la 10.76.0.1/24; nb (no address) -- lb
+set -eu
+. "$(dirname "$0")/lib.sh"
+require_root
+command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
+command -v socat >/dev/null || fail "socat missing: scripts/install-deps.sh"
+command -v curl >/dev/null || fail "curl missing: scripts/install-deps.sh"
+mount_bpffs
+
+VIP=10.99.0.10 NODE=10.76.0.2
+for r in lb n1; do ns_add "$r" >/dev/null; done
+LNS=$T-lb N1=$T-n1
+ROOT=$BPFFS/drover
+dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
+
+ip -n "$LNS" link add la type veth peer name n0 netns "$N1"
+ip -n "$LNS" addr add 10.76.0.1/24 dev la
+ip -n "$LNS" link set la up
+ip -n "$N1" addr add "$NODE/24" dev n0
+ip -n "$N1" link set n0 up
+# lb_link: (re-)create lb, the interface that goes away
+lb_link() {
+	ip -n "$LNS" link add lb type veth peer name nb netns "$N1"
+	ip -n "$LNS" link set lb up
+	ip -n "$N1" link set nb up
+}
+lb_link
+bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
+wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
+	fail "the node's server is not listening"
+
+CFG=$E2E_TMP/drover.yaml
+LOG=$E2E_TMP/agent.log
+# config PORTS: the agent's config with the service on PORTS
+config() {
+	cat >"$CFG.new" <<EOF
+interfaces: [la, lb]
+metrics: {listen: 127.0.0.1:9482}
+services:
+  - name: web
+    vip: $VIP
+    ports: [$1]
+    mode: dsr
+    health: {kind: tcp, port: 80, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
+    nodes: [$NODE]
+EOF
+	mv "$CFG.new" "$CFG"
+}
+config 80
+ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
+AGENT=$!
+E2E_PIDS+=("$AGENT")
+readyz() { ip netns exec "$LNS" curl -sS --max-time 5 http://127.0.0.1:9482/readyz 2>&1; }
+is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9482/readyz >/dev/null; }
+agent_up() { kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"; }
+has_port() { dr -j service show | jq -e --argjson p "$1" '[.[] | .port] | index($p) != null' >/dev/null; }
+nlines() { grep -c "$1" "$LOG" || true; }
+# reload_with PORTS: rewrite the config, SIGHUP, wait for the reload's verdict (ok or failed)
+reload_with() {
+	local ok=$(nlines "reload (SIGHUP) ok") bad=$(nlines "reload (SIGHUP) failed")
+	config "$1"
+	kill -HUP "$AGENT"
+	wait_for 60 sh -c "[ \$(grep -c 'reload (SIGHUP) ok' '$LOG') -gt $ok ] || [ \$(grep -c 'reload (SIGHUP) failed' '$LOG') -gt $bad ]" ||
+		fail "no verdict on the reload within 60 s: $(tail -5 "$LOG")"
+	[ "$(nlines "reload (SIGHUP) failed")" = "$bad" ] ||
+		fail "the reload was refused: $(grep 'reload (SIGHUP) failed' "$LOG" | tail -1)"
+}
+
+wait_for 30 is_ready || fail "agent not ready in 30 s: $(readyz); $(tail -20 "$LOG")"
+has_port 80 || fail "service on port 80 not written: $(dr service show)"
+
+log "lb deleted: a reload that moves the service to port 82 is applied; lb re-created: attached"
+ip -n "$LNS" link del lb
+wait_for 15 grep -q "interface lb is gone" "$LOG" || fail "the deletion of lb was not logged: $(tail -5 "$LOG")"
+reload_with 82
+agent_up
+wait_for 10 has_port 82 || fail "port 82 not in the maps after the reload: $(dr service show)"
+[ "$(readyz)" = "not ready: not attached to lb" ] || fail "/readyz with lb gone after the reload: $(readyz)"
+lb_link
+wait_for 15 grep -q "interface lb is back (ifindex" "$LOG" || fail "lb not attached again: $(tail -5 "$LOG")"
+wait_for 15 is_ready || fail "/readyz after lb came back: $(readyz)"
+
+log "lb renamed lbx: a reload that moves the service to port 81 is applied"
+ip -n "$LNS" link set lb down
+ip -n "$LNS" link set lb name lbx
+ip -n "$LNS" link set lbx up
+wait_for 15 grep -q "interface lb was renamed lbx" "$LOG" || fail "the rename of lb was not logged: $(tail -5 "$LOG")"
+reload_with 81
+agent_up
+wait_for 10 has_port 81 || fail "port 81 not in the maps after the reload: $(dr service show)"
+ip -n "$LNS" link show lbx | grep -q "prog/xdp" || fail "drover was taken off lbx"
+# The polls after the reload do not say the rename again (a failure can only be missed here).
+! wait_for 3 sh -c "[ \$(grep -c 'interface lb was renamed lbx' '$LOG') -ge 2 ]" ||
+	fail "the rename of lb was logged again after the reload: $(grep 'was renamed' "$LOG")"
+[ "$(readyz)" = "not ready: not attached to lb (renamed lbx, which drover runs on)" ] ||
+	fail "/readyz with lb renamed lbx after the reload: $(readyz)"
+ip -n "$LNS" link set lbx down
+ip -n "$LNS" link set lbx name lb
+ip -n "$LNS" link set lb up
+wait_for 15 is_ready || fail "/readyz after lb was renamed back: $(readyz)"
+agent_up
+log "PASS"
