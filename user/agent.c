@@ -67,7 +67,8 @@ struct agent_svc {
 
 /* A configured interface whose link the kernel took away (ifaces_follow). */
 struct iface_watch {
-	bool gone_said; /* "is gone" was logged */
+	bool gone_said; /* "is gone" (or "can't be attached") was logged */
+	char renamed_said[IF_NAMESIZE]; /* the name "was renamed" was logged with; "" if none */
 	int tried_ifindex; /* the device a failed attach was tried on, */
 	__u64 tried_xdp; /* and the XDP programs it had then (drv << 32 | skb) */
 	double next_try, backoff; /* mono_now() when a failed attach is tried again */
@@ -767,14 +768,17 @@ static void ifaces_follow(struct agent *ag)
 
 		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
 			;
+		/* Each change is said once: renamed, renamed again, then deleted... */
 		if (k < n && ifs[k].renamed[0]) {
-			if (!w->gone_said)
+			if (strcmp(w->renamed_said, ifs[k].renamed))
 				pr_warn("interface %s was renamed %s (ifindex %u), which drover stays attached to: %s is not attached until it is renamed back, or drover detach %s (takes drover off %s) and a reload\n",
 					name, ifs[k].renamed, ifs[k].ifindex, name, name,
 					ifs[k].renamed);
-			w->gone_said = true;
+			snprintf(w->renamed_said, sizeof(w->renamed_said), "%s", ifs[k].renamed);
+			w->gone_said = false;
 			continue;
 		}
+		w->renamed_said[0] = 0;
 		if (k >= n || ifs[k].ifindex) {
 			memset(w, 0, sizeof(*w)); /* attached, or detached on purpose */
 			continue;

@@ -5,7 +5,8 @@
 # pin defunct until the agent attaches the re-created one). Both are the
 # agent's to follow (ifaces_follow), not the new config's to attach: a service
 # change made meanwhile is applied at once, and the interface, renamed back or
-# re-created, is attached and ready again.
+# re-created, is attached and ready again. An interface renamed and then
+# deleted is said to be gone, as one deleted under its own name.
 #
 #   balancer ns: the agent on la, lb (veths into the node ns)
 #   node ns    n0 10.76.0.2/24 -- la 10.76.0.1/24; nb (no address) -- lb
@@ -108,5 +109,20 @@ ip -n "$LNS" link set lbx down
 ip -n "$LNS" link set lbx name lb
 ip -n "$LNS" link set lb up
 wait_for 15 is_ready || fail "/readyz after lb was renamed back: $(readyz)"
+
+log "lb renamed lby, then lby deleted: the deletion is said too; lb re-created: attached"
+ip -n "$LNS" link set lb down
+ip -n "$LNS" link set lb name lby
+wait_for 15 sh -c "[ \"\$(ip netns exec $LNS curl -sS --max-time 5 http://127.0.0.1:9482/readyz)\" = 'not ready: not attached to lb (renamed lby, which drover runs on)' ]" ||
+	fail "/readyz with lb renamed lby: $(readyz)"
+wait_for 15 grep -q "interface lb was renamed lby" "$LOG" || fail "the rename to lby was not logged: $(tail -5 "$LOG")"
+ip -n "$LNS" link del lby
+wait_for 15 sh -c "[ \$(grep -c 'interface lb is gone' '$LOG') -ge 2 ]" ||
+	fail "lb renamed lby and deleted was not logged as gone: $(tail -5 "$LOG")"
+[ "$(readyz)" = "not ready: not attached to lb" ] || fail "/readyz with lby deleted: $(readyz)"
+lb_link
+wait_for 15 sh -c "[ \$(grep -c 'interface lb is back (ifindex' '$LOG') -ge 2 ]" ||
+	fail "lb not attached again after lby was deleted: $(tail -5 "$LOG")"
+wait_for 15 is_ready || fail "/readyz after lb came back again: $(readyz)"
 agent_up
 log "PASS"
