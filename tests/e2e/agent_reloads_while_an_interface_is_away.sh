@@ -13,9 +13,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
-command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
-command -v socat >/dev/null || fail "socat missing: scripts/install-deps.sh"
-command -v curl >/dev/null || fail "curl missing: scripts/install-deps.sh"
+require_cmds jq socat curl
 mount_bpffs
 
 VIP=10.99.0.10 NODE=10.76.0.2

@@ -9,8 +9,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
-command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
-command -v bpftool >/dev/null || fail "bpftool missing: scripts/install-deps.sh"
+require_cmds jq bpftool
 mount_bpffs
 
 ns_add lb >/dev/null # not in $(...): ns_add records the name for cleanup

@@ -16,8 +16,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
-command -v jq >/dev/null || fail "jq missing: scripts/install-deps.sh"
-command -v socat >/dev/null || fail "socat missing: scripts/install-deps.sh"
+require_cmds jq socat
 XDP_PASS=$E2E_TOP/.output/xdp_pass.bpf.o
 [ -f "$XDP_PASS" ] || fail "$XDP_PASS not built: run make"
 mount_bpffs

@@ -40,7 +40,7 @@ FC4=10.0.5.2 FC6=fd00:5::2 FC_RT4=10.0.5.1 FC_RT6=fd00:5::1 FC_NET4=10.0.5.0/24 
 FN4=10.0.6.2 FN6=fd00:6::2 FN_RT4=10.0.6.1 FN_RT6=fd00:6::1 FN_NET4=10.0.6.0/24 FN_NET6=fd00:6::/64
 
 require_root
-for c in curl jq ethtool nstat; do command -v $c >/dev/null || fail "$c missing: scripts/install-deps.sh"; done
+require_cmds curl jq ethtool nstat
 lab_start
 mount_bpffs
 

@@ -50,6 +50,14 @@ require_root() {
 	ip netns list >/dev/null 2>&1 || skip "no network namespace support"
 }
 
+# require_cmds CMD...: each is installed (scripts/install-deps.sh puts them there).
+require_cmds() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || fail "$c missing: scripts/install-deps.sh"
+	done
+}
+
 # A private bpffs for this test; drover is called with --bpffs "$BPFFS".
 mount_bpffs() {
 	mkdir -p "$BPFFS"
