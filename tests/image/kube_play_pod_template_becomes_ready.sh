@@ -86,6 +86,15 @@ done
 [ "$(podman inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$CTR")" = true ] || fail "root filesystem not read-only"
 log "container capabilities: $caps; read-only root"
 
+# Kubernetes has no field for rlimits: the pod gets the runtime's (here tests/image/containers.conf),
+# and its hard limit must hold the ~4,200 files 4,095 checks in flight need; the agent runs with
+# its soft limit at the hard one (raised at start-up where it is lower: the systemd unit's test).
+pid=$(podman inspect -f '{{.State.Pid}}' "$CTR")
+lim=$(awk '/^Max open files/ { print $4 ":" $5 }' "/proc/$pid/limits")
+[ "${lim%:*}" = "${lim#*:}" ] || fail "the pod's agent runs with its soft open-file limit below the hard one: $lim"
+[ "${lim#*:}" -ge 4200 ] || fail "the runtime gives the pod $lim open files: 4,095 checks need about 4,200 (containers.conf)"
+log "the pod's agent: open-file limit $lim (soft:hard)"
+
 for n in $LAB_NODES4; do
 	wait_be_state 30 "$LAB_VIP4" 80 "$n" up || fail "node $n not up in 30 s"
 done
