@@ -65,9 +65,13 @@ struct agent_svc {
 	double settle_from;
 };
 
-/* A configured interface whose link the kernel took away (ifaces_follow). */
+/*
+ * A configured interface whose link the kernel took away, or that did not
+ * exist when its config was loaded (ifaces_follow attaches it once it appears).
+ */
 struct iface_watch {
-	bool gone_said; /* "is gone" (or "can't be attached") was logged */
+	bool waiting; /* it did not exist when the config was loaded: nothing of ours on it yet */
+	bool gone_said; /* "is gone" (or "does not exist", or "can't be attached") was logged */
 	char renamed_said[IF_NAMESIZE]; /* the name "was renamed" was logged with; "" if none */
 	int tried_ifindex; /* the device a failed attach was tried on, */
 	__u64 tried_xdp; /* and the XDP programs it had then (drv << 32 | skb) */
@@ -91,6 +95,7 @@ struct agent {
 
 	struct drv_ctl ro; /* handle for reading maps and counters, without the pin lock */
 	bool ro_open; /* false while no maps are pinned (see ro_follow_pins) */
+	bool ro_ever; /* ro was open once: maps pinned later replaced those */
 	unsigned int ro_gen; /* bumped each time ro changes */
 	__u64 ro_failed_sig; /* drv_pins_sig of pins that could not be opened */
 	bool adopt_pending; /* pins_adopt failed: retried each poll */
@@ -707,16 +712,19 @@ static bool iface_away(struct agent *ag, const char *ifname)
 
 /*
  * Attach every interface of @cfg that is not attached yet; on failure undo what
- * this call did. A reload leaves those of the running config that are away
- * (iface_away) to ifaces_follow.
+ * this call did. An interface that does not exist (yet: a bond or VLAN the OS
+ * creates after the agent starts) is no failure: it is marked in @missing, and
+ * ifaces_follow attaches it once it appears. A reload leaves those of the
+ * running config that are away (iface_away) to ifaces_follow too.
  */
-static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
+static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, bool *missing)
 {
 	bool done[DRV_MAX_IFACES] = { false };
 	unsigned int i;
 	int err = 0;
 
 	for (i = 0; i < cfg->nifaces; i++) {
+		missing[i] = false;
 		if (iface_attached(ag, cfg->ifaces[i]))
 			continue;
 		if (cfg != ag->cfg && iface_away(ag, cfg->ifaces[i])) {
@@ -724,7 +732,16 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 				cfg->ifaces[i]);
 			continue;
 		}
+		if (!if_nametoindex(cfg->ifaces[i])) {
+			missing[i] = true;
+			continue;
+		}
 		err = drv_prog_attach(ag->root, cfg->ifaces[i], cfg->xdp_mode, false);
+		if (err == -ENODEV) {
+			missing[i] = true; /* deleted since if_nametoindex() */
+			err = 0;
+			continue;
+		}
 		if (err) {
 			pr_warn("cannot attach to %s: %s (see the message above)\n", cfg->ifaces[i],
 				strerror(-err));
@@ -739,6 +756,29 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
 	return err;
 }
 
+/*
+ * Mark the interfaces ifaces_attach found @missing as waited for in @ifw
+ * (indexed like @cfg->ifaces), and say so once: not again for one that was
+ * waited for already (@ifw carries it over from the running config).
+ */
+static void ifaces_wait(const struct drv_config *cfg, const bool *missing, struct iface_watch *ifw)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nifaces; i++) {
+		if (!missing[i]) {
+			ifw[i].waiting = false;
+			continue;
+		}
+		if (!ifw[i].waiting)
+			pr_warn("interface %s does not exist (yet): the agent attaches drover to it once it appears; /readyz answers 503 until then\n",
+				cfg->ifaces[i]);
+		memset(&ifw[i], 0, sizeof(ifw[i]));
+		ifw[i].waiting = true;
+		ifw[i].gone_said = true;
+	}
+}
+
 #define AGENT_ATTACH_RETRY_MIN_S 2.0
 #define AGENT_ATTACH_RETRY_MAX_S 60.0
 
@@ -746,9 +786,10 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg)
  * Attach drover again to the configured interfaces whose link the kernel took
  * away. Deleting an interface leaves its link pin defunct (a link with no
  * device); when an interface of that name is there again (re-created: a new
- * ifindex), drover is attached to it within a poll, without a reload. A pin
- * removed (drover detach) is left alone: that detach was meant, and a reload
- * attaches again. An attach the kernel or another XDP program refuses is tried
+ * ifindex), drover is attached to it within a poll, without a reload. So is an
+ * interface that did not exist when the config was loaded (waiting), once it
+ * appears. A pin removed (drover detach) is left alone: that detach was meant,
+ * and a reload attaches again. An attach the kernel or another XDP program refuses is tried
  * again 2 s later, then twice as long each time up to a minute, and at once
  * when the device or its XDP programs change. Main thread, without ag->lock
  * (an attach may run the verifier); never waits for the pin root's lock.
@@ -760,7 +801,9 @@ static void ifaces_follow(struct agent *ag)
 	double now = mono_now();
 	unsigned int i;
 
-	for (i = 0; i < ag->cfg->nifaces && n > 0; i++) {
+	if (n < 0)
+		return; /* the pin root can't be read: the next poll */
+	for (i = 0; i < ag->cfg->nifaces; i++) {
 		const char *name = ag->cfg->ifaces[i];
 		struct iface_watch *w = &ag->ifw[i];
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -779,7 +822,7 @@ static void ifaces_follow(struct agent *ag)
 			continue;
 		}
 		w->renamed_said[0] = 0;
-		if (k >= n || ifs[k].ifindex) {
+		if ((k >= n && !w->waiting) || (k < n && ifs[k].ifindex)) {
 			memset(w, 0, sizeof(*w)); /* attached, or detached on purpose */
 			continue;
 		}
@@ -801,8 +844,12 @@ static void ifaces_follow(struct agent *ag)
 		if (err == -EWOULDBLOCK)
 			continue; /* a drover command holds the lock: the next poll */
 		if (!err) {
-			pr_info("interface %s is back (ifindex %d): drover attached again\n", name,
-				idx);
+			if (w->waiting)
+				pr_info("interface %s is there now (ifindex %d): drover attached\n",
+					name, idx);
+			else
+				pr_info("interface %s is back (ifindex %d): drover attached again\n",
+					name, idx);
 			memset(w, 0, sizeof(*w));
 			continue;
 		}
@@ -813,8 +860,8 @@ static void ifaces_follow(struct agent *ag)
 		w->tried_ifindex = idx;
 		w->tried_xdp = xdp;
 		w->gone_said = true;
-		pr_warn("interface %s is back (ifindex %d) but drover can't be attached to it (said above): tried again in %.0f s, or at once when its XDP programs change\n",
-			name, idx, w->backoff);
+		pr_warn("interface %s is %s (ifindex %d) but drover can't be attached to it (said above): tried again in %.0f s, or at once when its XDP programs change\n",
+			name, w->waiting ? "there now" : "back", idx, w->backoff);
 	}
 }
 
@@ -1006,8 +1053,13 @@ static void ro_follow_pins(struct agent *ag)
 	/* Whatever adoption finds, every service is written again (an upsert). */
 	drv_want_free(&ag->applied);
 	ag->dirty = true;
-	pr_warn("the maps pinned under %s were replaced (an attach after the last detach): filling them from the config\n",
-		ag->root);
+	if (ag->ro_ever)
+		pr_warn("the maps pinned under %s were replaced (an attach after the last detach): filling them from the config\n",
+			ag->root);
+	else
+		pr_info("the maps are pinned under %s now (an interface was attached): filling them from the config\n",
+			ag->root);
+	ag->ro_ever = true;
 	pins_adopt(ag, "new maps");
 }
 
@@ -1047,6 +1099,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 {
 	struct drv_config *ncfg, *ocfg;
 	struct iface_watch nifw[DRV_MAX_IFACES];
+	bool missing[DRV_MAX_IFACES];
 	struct agent_svc *nsvcs;
 	char err[DRV_CONF_ERR_MAX];
 	unsigned int i, j;
@@ -1068,7 +1121,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		reload_failed(ag, why, err);
 		return;
 	}
-	ret = ifaces_attach(ag, ncfg);
+	ret = ifaces_attach(ag, ncfg, missing);
 	if (ret) {
 		reload_failed(ag, why, "cannot attach the new interfaces (said above)");
 		drv_config_free(ncfg);
@@ -1090,6 +1143,11 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	for (i = 0; i < ag->cfg->nifaces; i++) {
 		if (iface_in(ncfg, ag->cfg->ifaces[i]))
 			continue;
+		if (ag->ifw[i].waiting) {
+			pr_info("reload: %s is no longer in the config: no longer waited for\n",
+				ag->cfg->ifaces[i]);
+			continue;
+		}
 		pr_info("reload: %s is no longer in the config: detaching\n", ag->cfg->ifaces[i]);
 		if (drv_prog_detach(ag->root, ag->cfg->ifaces[i]))
 			pr_warn("reload: cannot detach from %s (no longer in the config)\n",
@@ -1102,6 +1160,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		for (j = 0; j < ag->cfg->nifaces; j++)
 			if (!strcmp(ncfg->ifaces[i], ag->cfg->ifaces[j]))
 				nifw[i] = ag->ifw[j];
+	ifaces_wait(ncfg, missing, nifw);
 	memcpy(ag->ifw, nifw, sizeof(nifw));
 	ocfg = ag->cfg;
 	ag->cfg = ncfg;
@@ -1341,31 +1400,47 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n", nmax ? nmax - 1 : 0);
 }
 
-/* Ready: a config applied and every configured interface still carries our XDP link. Holds ag->lock. */
+/*
+ * Ready: a config applied and every configured interface carries our XDP
+ * link. An interface that is not is named first: it is what an operator has
+ * to see (one that does not exist yet also explains why nothing is written).
+ * Holds ag->lock.
+ */
 static bool ready_locked(struct agent *ag, char *why, size_t len)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
 	unsigned int i;
 	int n, k;
 
-	if (!ag->ready) {
-		snprintf(why, len, "%s", ag->not_ready);
-		return false;
-	}
 	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
 	for (i = 0; i < ag->cfg->nifaces; i++) {
+		const char *name = ag->cfg->ifaces[i];
+
 		for (k = 0; k < n; k++)
-			if (!strcmp(ifs[k].ifname, ag->cfg->ifaces[i]) && ifs[k].ifindex)
+			if (!strcmp(ifs[k].ifname, name) && ifs[k].ifindex)
 				break;
 		if (k < n && ifs[k].renamed[0]) {
 			snprintf(why, len, "not attached to %s (renamed %s, which drover runs on)",
-				 ag->cfg->ifaces[i], ifs[k].renamed);
+				 name, ifs[k].renamed);
 			return false;
 		}
-		if (k >= n) {
-			snprintf(why, len, "not attached to %s", ag->cfg->ifaces[i]);
-			return false;
-		}
+		if (k < n)
+			continue;
+		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
+			;
+		/* no pin at all (a defunct one: deleted, said as such) */
+		if (k >= n && !if_nametoindex(name))
+			snprintf(
+				why, len,
+				"not attached to %s (it does not exist yet: attached once it appears)",
+				name);
+		else
+			snprintf(why, len, "not attached to %s", name);
+		return false;
+	}
+	if (!ag->ready) {
+		snprintf(why, len, "%s", ag->not_ready);
+		return false;
 	}
 	return true;
 }
@@ -1596,7 +1671,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		/* With no maps pinned there is nothing to write: it waits until there are. */
 		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at))))
 			reconcile(ag);
-		if (ag->first_write && !ag->dirty && !ag->retry && !ag->adopt_pending) {
+		if (ag->first_write && ag->ro_open && !ag->dirty && !ag->retry &&
+		    !ag->adopt_pending) {
 			ag->first_write = false;
 			ag->ready = true;
 			pr_info("agent ready: the maps are written: %zu services, %u interfaces\n",
@@ -1624,6 +1700,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	const char *path = NULL;
 	bool check_only = false;
 	sigset_t mask, omask;
+	bool missing[DRV_MAX_IFACES], all_missing = true;
+	__u64 sig;
 	int i, sfd = -1, ret = 1, err;
 
 	for (i = 0; i < argc; i++) {
@@ -1688,7 +1766,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		snat_ports_check(ag->cfg);
 		for (i = 0; i < (int)ag->cfg->nifaces; i++)
 			if (!if_nametoindex(ag->cfg->ifaces[i]))
-				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would not start here\n",
+				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would wait for it (it attaches drover once the interface appears; /readyz answers 503 until then)\n",
 					path, ag->cfg->ifaces[i]);
 		forwarding_check(ag->cfg);
 		printf("%s: ok (%zu services, %u interfaces)\n", path, ag->cfg->nservices,
@@ -1719,14 +1797,28 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	pr_info("drover agent %s starting: config %s, pins under %s\n", DROVER_VERSION, path, root);
 	forwarding_check(ag->cfg);
 	prog_upgrade(ag);
-	if (ifaces_attach(ag, ag->cfg))
+	if (ifaces_attach(ag, ag->cfg, missing))
 		goto out_close_sfd;
-	err = drv_ctl_open(&ag->ro, root, 0);
-	if (err) {
-		pr_warn("agent: cannot open the pinned maps under %s: %s\n", root, strerror(-err));
-		goto out_close_sfd;
+	ifaces_wait(ag->cfg, missing, ag->ifw);
+	for (i = 0; i < (int)ag->cfg->nifaces; i++)
+		all_missing &= missing[i];
+	/*
+	 * No interface exists yet, and no maps are pinned (by an agent before
+	 * this one): the maps come with the first attach (ro_follow_pins).
+	 */
+	if (all_missing && drv_pins_sig(root, &sig) == -ENOENT) {
+		pr_info("agent: no maps are pinned under %s yet: the services are written once an interface is attached\n",
+			root);
+	} else {
+		err = drv_ctl_open(&ag->ro, root, 0);
+		if (err) {
+			pr_warn("agent: cannot open the pinned maps under %s: %s\n", root,
+				strerror(-err));
+			goto out_close_sfd;
+		}
+		ag->ro_open = true;
+		ag->ro_ever = true;
 	}
-	ag->ro_open = true;
 	err = drv_health_init(&ag->hc);
 	if (err)
 		goto out_close_ro;
@@ -1734,12 +1826,18 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	pthread_mutex_lock(&ag->lock);
 	snat_ports_check(ag->cfg);
 	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
-	if (!err) {
-		ag->nsvcs = ag->cfg->nservices;
-		err = pins_adopt(ag, "agent");
-	}
 	if (!err)
-		err = reconcile(ag);
+		ag->nsvcs = ag->cfg->nservices;
+	if (!err && !ag->ro_open) {
+		snprintf(ag->not_ready, sizeof(ag->not_ready),
+			 "no interface attached yet: the maps are written once one is");
+		ag->first_write = true;
+		ag->dirty = true;
+	} else if (!err) {
+		err = pins_adopt(ag, "agent");
+		if (!err)
+			err = reconcile(ag);
+	}
 	/*
 	 * A drover command holds the pin root's lock (an attach: seconds): the
 	 * run loop writes the maps once it is free, as after a reload.
@@ -1780,7 +1878,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	ag->metrics = NULL;
 	if (ag->detach_on_exit) {
 		for (i = 0; i < (int)ag->cfg->nifaces; i++) /* each says "detached drover from" */
-			if (drv_prog_detach(root, ag->cfg->ifaces[i]))
+			if (!ag->ifw[i].waiting && drv_prog_detach(root, ag->cfg->ifaces[i]))
 				ret = 1;
 	} else {
 		pr_info("exiting; XDP stays attached and forwarding continues with the last tables\n");
