@@ -3,7 +3,11 @@
  * The agent, `drover run config FILE`: attach, health-check every node, keep
  * the pinned maps equal to config × health, serve /metrics, reload on SIGHUP
  * or when the file changes. One thread runs everything but the HTTP server;
- * the lock guards what both read.
+ * the lock guards what both read. The main thread may hold it for seconds (a
+ * reload that attaches runs the verifier; a large sync), and the HTTP server
+ * has one thread for every endpoint, so /healthz (liveness) would queue behind
+ * a request that waits for it: /readyz reads what the main thread publishes
+ * (struct agent_pub) instead, and /metrics waits for the lock a bounded time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +40,13 @@
 #define AGENT_RETRY_MS 2000 /* after a failed map update */
 #define AGENT_LOCK_RETRY_MS 100 /* after finding the pin root locked by a drover command */
 #define AGENT_MAX_BES 1024 /* backends read back per service for metrics */
+/*
+ * How long /metrics waits for ag->lock before it answers 503: the first
+ * request of a hold, then each one after it until the lock is had again.
+ * /healthz, on the same HTTP thread, waits no longer than that behind it.
+ */
+#define AGENT_RENDER_WAIT_MS 1000
+#define AGENT_RENDER_WAIT_AGAIN_MS 100
 
 struct agent_node {
 	struct drv_check chk;
@@ -78,6 +89,18 @@ struct iface_watch {
 	double next_try, backoff; /* mono_now() when a failed attach is tried again */
 };
 
+/*
+ * What /readyz needs, published by the main thread (agent_publish) so that the
+ * HTTP thread never waits for ag->lock to answer it. pub_lock is held only to
+ * copy this.
+ */
+struct agent_pub {
+	bool ready;
+	char not_ready[128];
+	unsigned int nifaces;
+	char ifaces[DRV_MAX_IFACES][IF_NAMESIZE];
+};
+
 struct agent {
 	const char *root;
 	char cfg_path[PATH_MAX];
@@ -106,6 +129,9 @@ struct agent {
 	struct drv_metrics *metrics;
 	char metrics_listen[64];
 	bool metrics_dirty; /* listen address may have changed: apply outside the lock */
+	pthread_mutex_t pub_lock; /* guards pub only, held only to copy it */
+	struct agent_pub pub;
+	bool render_gave_up; /* HTTP thread only: the last wait for ag->lock timed out */
 
 	struct stat cfg_st;
 	bool cfg_st_valid;
@@ -1400,21 +1426,39 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n", nmax ? nmax - 1 : 0);
 }
 
+/* Publish what /readyz needs (struct agent_pub). Main thread, under ag->lock. */
+static void agent_publish(struct agent *ag)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&ag->pub_lock);
+	ag->pub.ready = ag->ready;
+	snprintf(ag->pub.not_ready, sizeof(ag->pub.not_ready), "%s", ag->not_ready);
+	ag->pub.nifaces = ag->cfg->nifaces;
+	for (i = 0; i < ag->cfg->nifaces; i++)
+		snprintf(ag->pub.ifaces[i], sizeof(ag->pub.ifaces[i]), "%s", ag->cfg->ifaces[i]);
+	pthread_mutex_unlock(&ag->pub_lock);
+}
+
 /*
  * Ready: a config applied and every configured interface carries our XDP
  * link. An interface that is not is named first: it is what an operator has
  * to see (one that does not exist yet also explains why nothing is written).
- * Holds ag->lock.
+ * Reads the published state and the pins, never ag->lock: any thread.
  */
-static bool ready_locked(struct agent *ag, char *why, size_t len)
+static bool agent_ready(struct agent *ag, char *why, size_t len)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	struct agent_pub pub;
 	unsigned int i;
 	int n, k;
 
+	pthread_mutex_lock(&ag->pub_lock);
+	pub = ag->pub;
+	pthread_mutex_unlock(&ag->pub_lock);
 	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
-	for (i = 0; i < ag->cfg->nifaces; i++) {
-		const char *name = ag->cfg->ifaces[i];
+	for (i = 0; i < pub.nifaces; i++) {
+		const char *name = pub.ifaces[i];
 
 		for (k = 0; k < n; k++)
 			if (!strcmp(ifs[k].ifname, name) && ifs[k].ifindex)
@@ -1438,14 +1482,33 @@ static bool ready_locked(struct agent *ag, char *why, size_t len)
 			snprintf(why, len, "not attached to %s", name);
 		return false;
 	}
-	if (!ag->ready) {
-		snprintf(why, len, "%s", ag->not_ready);
+	if (!pub.ready) {
+		snprintf(why, len, "%s", pub.not_ready);
 		return false;
 	}
 	return true;
 }
 
-static void render(struct drv_mbuf *b, void *arg)
+/*
+ * Take ag->lock for /metrics, waiting AGENT_RENDER_WAIT_MS at most (then
+ * AGENT_RENDER_WAIT_AGAIN_MS until it is had again, so a burst of scrapes
+ * during one long hold does not add up). HTTP thread only.
+ * Return: 0 with the lock held, or -EBUSY.
+ */
+static int render_lock(struct agent *ag)
+{
+	long ms = ag->render_gave_up ? AGENT_RENDER_WAIT_AGAIN_MS : AGENT_RENDER_WAIT_MS;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += ms * 1000000;
+	t.tv_sec += t.tv_nsec / 1000000000;
+	t.tv_nsec %= 1000000000;
+	ag->render_gave_up = pthread_mutex_clocklock(&ag->lock, CLOCK_MONOTONIC, &t) != 0;
+	return ag->render_gave_up ? -EBUSY : 0;
+}
+
+static int render(struct drv_mbuf *b, void *arg)
 {
 	struct agent *ag = arg;
 	size_t i, j;
@@ -1460,7 +1523,8 @@ static void render(struct drv_mbuf *b, void *arg)
 	 * without the lock, so health checks never wait on it, and at most every
 	 * 15 s. It counts through its own fd: ag->ro may be replaced meanwhile.
 	 */
-	pthread_mutex_lock(&ag->lock);
+	if (render_lock(ag))
+		return -EBUSY;
 	if (ag->ro_open && (!ag->flows_cached_at || now - ag->flows_cached_at > 15))
 		ffd = fcntl(ag->ro.flows_fd, F_DUPFD_CLOEXEC, 0);
 	gen = ag->ro_gen;
@@ -1469,7 +1533,11 @@ static void render(struct drv_mbuf *b, void *arg)
 		close(ffd);
 		ffd = -1;
 	}
-	pthread_mutex_lock(&ag->lock);
+	if (render_lock(ag)) {
+		if (ffd >= 0)
+			close(ffd);
+		return -EBUSY;
+	}
 	if (ffd >= 0) {
 		close(ffd);
 		if (gen == ag->ro_gen) {
@@ -1480,7 +1548,7 @@ static void render(struct drv_mbuf *b, void *arg)
 	m_help(b, "drover_build_info", "gauge", "drover version");
 	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	m_help(b, "drover_ready", "gauge", "1 when attached with a configuration applied");
-	drv_mbuf_printf(b, "drover_ready %d\n", ready_locked(ag, why, sizeof(why)));
+	drv_mbuf_printf(b, "drover_ready %d\n", agent_ready(ag, why, sizeof(why)));
 	m_help(b, "drover_config_reloads_total", "counter", "configuration reloads, by result");
 	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
 			(unsigned long long)ag->reloads_ok);
@@ -1543,17 +1611,12 @@ static void render(struct drv_mbuf *b, void *arg)
 	if (ag->ro_open)
 		render_datapath(ag, b);
 	pthread_mutex_unlock(&ag->lock);
+	return 0;
 }
 
 static bool is_ready(void *arg, char *why, size_t len)
 {
-	struct agent *ag = arg;
-	bool r;
-
-	pthread_mutex_lock(&ag->lock);
-	r = ready_locked(ag, why, len);
-	pthread_mutex_unlock(&ag->lock);
-	return r;
+	return agent_ready(arg, why, len);
 }
 
 /* Usage on @f: stdout when asked for (help), stderr after an error. */
@@ -1680,6 +1743,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		}
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
+		agent_publish(ag);
 		pthread_mutex_unlock(&ag->lock);
 		if (upgrade)
 			prog_upgrade(ag);
@@ -1749,6 +1813,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 			ag->detach_on_exit = true;
 	snprintf(ag->cfg_path, sizeof(ag->cfg_path), "%s", path);
 	pthread_mutex_init(&ag->lock, NULL);
+	pthread_mutex_init(&ag->pub_lock, NULL);
 	ag->hc.epfd = -1;
 	snprintf(ag->not_ready, sizeof(ag->not_ready), "starting");
 
@@ -1862,6 +1927,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		goto out_health;
 	}
 	ag->ready = !ag->first_write;
+	agent_publish(ag);
 	pthread_mutex_unlock(&ag->lock);
 
 	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
@@ -1896,6 +1962,7 @@ out_sigmask:
 	drv_want_free(&ag->applied);
 out_free_cfg:
 	drv_config_free(ag->cfg);
+	pthread_mutex_destroy(&ag->pub_lock);
 	pthread_mutex_destroy(&ag->lock);
 	free(ag);
 	return ret;

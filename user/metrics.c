@@ -246,7 +246,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, (size_t)n,
 				     MHD_RESPMEM_MUST_COPY);
 		}
-		m->ops.render(&b, m->ops.arg);
+		if (m->ops.render(&b, m->ops.arg) == -EBUSY) {
+			static const char busy[] =
+				"busy: the agent is applying a change (a reload, a map update); try again\n";
+
+			drv_mbuf_free(&b);
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (char *)busy,
+				     sizeof(busy) - 1, MHD_RESPMEM_PERSISTENT);
+		}
 		if (b.err || !b.p) {
 			drv_mbuf_free(&b);
 			return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "out of memory\n",

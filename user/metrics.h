@@ -3,7 +3,10 @@
  * The agent's HTTP endpoint (libmicrohttpd, its own thread): /metrics in
  * Prometheus text format, /healthz (the process is alive) and /readyz
  * (attached with a config loaded, else 503). What /metrics says is rendered
- * by the agent through a callback, under the agent's own lock.
+ * by the agent through a callback, under the agent's own lock. One thread
+ * serves every endpoint, so a callback that waits holds up /healthz, the
+ * liveness probe, too: the callbacks must not wait long (render gives up
+ * with -EBUSY, answered 503; ready reads a state published for it).
  */
 #ifndef __DROVER_METRICS_H
 #define __DROVER_METRICS_H
@@ -25,9 +28,12 @@ void drv_mbuf_label(struct drv_mbuf *b, const char *s);
 void drv_mbuf_free(struct drv_mbuf *b);
 
 struct drv_metrics_ops {
-	/* Render /metrics into @b. Called from the HTTP thread. */
-	void (*render)(struct drv_mbuf *b, void *arg);
-	/* Ready? If not, say why in @why. */
+	/*
+	 * Render /metrics into @b. Called from the HTTP thread.
+	 * Return: 0, or -EBUSY when the state can't be read now (answered 503).
+	 */
+	int (*render)(struct drv_mbuf *b, void *arg);
+	/* Ready? If not, say why in @why. Must not wait for long. */
 	bool (*ready)(void *arg, char *why, size_t len);
 	void *arg;
 };

@@ -23,14 +23,18 @@
 #include "metrics.h"
 
 static bool is_ready;
+static bool is_busy; /* render gives up, as the agent's does when its lock is held long */
 static size_t big; /* render pads /metrics to this many bytes of comments */
 
-static void render(struct drv_mbuf *b, void *arg)
+static int render(struct drv_mbuf *b, void *arg)
 {
 	(void)arg;
+	if (is_busy)
+		return -EBUSY;
 	drv_mbuf_printf(b, "# TYPE drover_test gauge\ndrover_test 1\n");
 	if (big)
 		drv_mbuf_printf(b, "#%*s\n", (int)big, "");
+	return 0;
 }
 
 static bool ready(void *arg, char *why, size_t len)
@@ -120,6 +124,21 @@ static void metrics_are_served_as_prometheus_text(void **state)
 	a = ask(*state, REQ("HEAD", "/metrics"));
 	assert_non_null(strstr(a, "HTTP/1.1 200"));
 	assert_null(strstr(a, "drover_test 1"));
+}
+
+/* The agent's render gives up when its lock stays held: 503 "busy", then 200 again. */
+static void metrics_busy_is_503(void **state)
+{
+	char *a;
+
+	is_busy = true;
+	a = ask(*state, REQ("GET", "/metrics"));
+	assert_non_null(strstr(a, "HTTP/1.1 503"));
+	assert_non_null(strstr(a, "\r\n\r\nbusy: the agent is applying a change"));
+	is_busy = false;
+	a = ask(*state, REQ("GET", "/metrics"));
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	assert_non_null(strstr(a, "drover_test 1\n"));
 }
 
 static void readyz_says_why_it_is_not_ready(void **state)
@@ -310,6 +329,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(metrics_are_served_as_prometheus_text),
+		cmocka_unit_test(metrics_busy_is_503),
 		cmocka_unit_test(readyz_says_why_it_is_not_ready),
 		cmocka_unit_test(other_methods_are_refused_with_allow),
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
