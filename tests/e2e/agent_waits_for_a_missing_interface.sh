@@ -18,51 +18,10 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmds jq socat curl
-XDP_PASS=$E2E_TOP/.output/xdp_pass.bpf.o
-[ -f "$XDP_PASS" ] || fail "$XDP_PASS not built: run make"
 mount_bpffs
 
-VIP=10.98.0.20 SNAT=10.76.9.1 CL=10.75.0.2 GW=10.75.0.1 NODE=10.76.0.2
-for r in cl lb n1 tmp; do ns_add "$r" >/dev/null; done # not in $(...): recorded for cleanup
-CNS=$T-cl LNS=$T-lb N1=$T-n1 TNS=$T-tmp
-kill_ns_procs() {
-	local ns p
-	for ns in "$CNS" "$LNS" "$N1"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-	done
-}
-on_exit kill_ns_procs
-ROOT=$BPFFS/drover
-dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
-
-# client_link [XDP]: create lc (balancer) and c0 (client), addressed and routed;
-# with XDP, lc arrives in the balancer namespace already running xdp_pass.
-client_link() {
-	ip -n "$TNS" link add lc type veth peer name c0 netns "$CNS"
-	[ -z "${1:-}" ] || ip -n "$TNS" link set dev lc xdpdrv obj "$XDP_PASS" sec xdp
-	ip -n "$TNS" link set lc netns "$LNS"
-	ip -n "$LNS" addr add "$GW/24" dev lc
-	ip -n "$LNS" link set lc up
-	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.lc.forwarding=1
-	ip -n "$CNS" addr add "$CL/24" dev c0
-	ip -n "$CNS" link set c0 up
-	ip -n "$CNS" route add default via "$GW"
-	ip netns exec "$CNS" ethtool -K c0 tx off >/dev/null
-	ip -n "$CNS" link set dev c0 xdpdrv obj "$XDP_PASS" sec xdp
-}
-node_link() {
-	ip -n "$LNS" link add l1 type veth peer name n0 netns "$N1"
-	ip -n "$LNS" addr add 10.76.0.1/24 dev l1
-	ip -n "$LNS" link set l1 up
-	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.l1.forwarding=1
-	ip -n "$N1" addr add "$NODE/24" dev n0
-	ip -n "$N1" link set n0 up
-	ip -n "$N1" route add default via 10.76.0.1
-	ip netns exec "$N1" ethtool -K n0 tx off >/dev/null
-	ip -n "$N1" link set dev n0 xdpdrv obj "$XDP_PASS" sec xdp
-}
-ip netns exec "$LNS" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$LNS" addr add "$SNAT/32" dev lo
+VIP=10.98.0.20 SNAT=10.76.9.1 CL=10.75.0.2 GW=10.75.0.1 NODE=10.76.0.2 NODE_GW=10.76.0.1
+. "$E2E_TOP/tests/tools/iface_lab.sh"
 bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
 wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
 	fail "the node's server is not listening"
