@@ -23,6 +23,13 @@
  *                    into a 1M-entry LRU hash (drover's flow table size):
  *                    what one connection-table insert costs on this machine,
  *                    run behind bench_wrap with a new 5-tuple each iteration.
+ * bench_floor_insert2 the map operations of drover's nat new flow and nothing
+ *                    else: parse, look the 5-tuple up (a miss), insert a
+ *                    drv_nat-sized entry under the reply's key into one
+ *                    1M-entry LRU hash and a drv_flow-sized one into another
+ *                    (two maps of their own, empty at the start, as drover's
+ *                    are before its new-flow case but for the flows it
+ *                    recorded first).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -70,6 +77,21 @@ struct {
 	__type(key, struct drv_flow_key);
 	__type(value, struct drv_flow);
 } bench_lru SEC(".maps");
+
+/* bench_floor_insert2's two tables, the shapes of drv_flows and drv_nat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DRV_FLOWS_DEFAULT);
+	__type(key, struct drv_flow_key);
+	__type(value, struct drv_flow);
+} bench_lru_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DRV_FLOWS_DEFAULT);
+	__type(key, struct drv_flow_key);
+	__type(value, struct drv_nat);
+} bench_lru_nat SEC(".maps");
 
 /*
  * How bench_wrap varies the frame: 0 → never (one hot flow); N → iteration i
@@ -172,6 +194,32 @@ int bench_floor_insert(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	v.backend_id = 1;
 	return bpf_map_update_elem(&bench_lru, &k, &v, BPF_NOEXIST) ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp")
+int bench_floor_insert2(struct xdp_md *ctx)
+{
+	struct drv_flow_key k = {}, rk;
+	struct drv_flow f = {};
+	struct drv_nat n = {};
+
+	if (floor_key(ctx, &k))
+		return XDP_ABORTED;
+	if (bpf_map_lookup_elem(&bench_lru_flows, &k))
+		return XDP_DROP; /* not a new flow: the verdict shows it */
+	/* the reply's key: node → SNAT, the client's port as the SNAT port */
+	rk = k;
+	rk.saddr = k.daddr;
+	rk.daddr = k.saddr;
+	rk.sport = k.dport;
+	rk.dport = k.sport;
+	n.client = k.saddr;
+	n.client_port = k.sport;
+	n.backend_id = 1;
+	if (bpf_map_update_elem(&bench_lru_nat, &rk, &n, BPF_NOEXIST))
+		return XDP_DROP;
+	f.backend_id = 1;
+	return bpf_map_update_elem(&bench_lru_flows, &k, &f, BPF_ANY) ? XDP_DROP : XDP_PASS;
 }
 
 SEC("xdp")

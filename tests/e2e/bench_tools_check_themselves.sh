@@ -76,7 +76,7 @@ pp=$(ns_add pp)
 out=$(ip netns exec "$pp" "$BENCH/pktcost" -i pp0 -r 2000 -R 1 -m 70000 2>&1) ||
 	fail "drover-bench-pkt failed: $out"
 grep -qx 'failures=0' <<<"$out" || fail "drover-bench-pkt: $out"
-for k in floor_parse_ns floor_parse_few_ns floor_parse_many_ns floor_insert_ns drover_nonvip_ns \
+for k in floor_parse_ns floor_parse_few_ns floor_parse_many_ns floor_insert_ns floor_insert2_ns drover_nonvip_ns \
 	drover_est_hot_ns drover_est_few_ns drover_est_many_ns drover_reply_ns drover_new_ns \
 	drover_new_dsr_ns floor_parse6_ns drover_est6_hot_ns drover_reply6_ns drover_new6_ns \
 	wrap_fixed_ns wrap_many_ns wrap_new_ns wrap6_fixed_ns wrap6_new_ns; do
