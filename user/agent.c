@@ -685,15 +685,25 @@ static bool iface_in(const struct drv_config *cfg, const char *ifname)
 	return false;
 }
 
+/* The link pin named @ifname among the @n of drv_prog_list (one per name), or NULL. */
+static const struct drv_prog_iface *iface_pin(const struct drv_prog_iface *ifs, int n,
+					      const char *ifname)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(ifs[i].ifname, ifname))
+			return &ifs[i];
+	return NULL;
+}
+
 static bool iface_attached(struct agent *ag, const char *ifname)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
-	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), i;
+	const struct drv_prog_iface *p =
+		iface_pin(ifs, drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), ifname);
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(ifs[i].ifname, ifname) && ifs[i].ifindex && !ifs[i].renamed[0])
-			return true;
-	return false;
+	return p && p->ifindex && !p->renamed[0];
 }
 
 /*
@@ -725,15 +735,12 @@ static void forwarding_check(const struct drv_config *cfg)
 static bool iface_away(struct agent *ag, const char *ifname)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
-	int n, i;
+	const struct drv_prog_iface *p;
 
 	if (!iface_in(ag->cfg, ifname))
 		return false;
-	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
-	for (i = 0; i < n; i++)
-		if (!strcmp(ifs[i].ifname, ifname))
-			return !ifs[i].ifindex || ifs[i].renamed[0];
-	return false;
+	p = iface_pin(ifs, drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), ifname);
+	return p && (!p->ifindex || p->renamed[0]);
 }
 
 /*
@@ -823,7 +830,7 @@ static void ifaces_wait(const struct drv_config *cfg, const bool *missing, struc
 static void ifaces_follow(struct agent *ag)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
-	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), k, idx, err;
+	int n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES), idx, err;
 	double now = mono_now();
 	unsigned int i;
 
@@ -831,24 +838,22 @@ static void ifaces_follow(struct agent *ag)
 		return; /* the pin root can't be read: the next poll */
 	for (i = 0; i < ag->cfg->nifaces; i++) {
 		const char *name = ag->cfg->ifaces[i];
+		const struct drv_prog_iface *p = iface_pin(ifs, n, name);
 		struct iface_watch *w = &ag->ifw[i];
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 		__u64 xdp;
 
-		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
-			;
 		/* Each change is said once: renamed, renamed again, then deleted... */
-		if (k < n && ifs[k].renamed[0]) {
-			if (strcmp(w->renamed_said, ifs[k].renamed))
+		if (p && p->renamed[0]) {
+			if (strcmp(w->renamed_said, p->renamed))
 				pr_warn("interface %s was renamed %s (ifindex %u), which drover stays attached to: %s is not attached until it is renamed back, or drover detach %s (takes drover off %s) and a reload\n",
-					name, ifs[k].renamed, ifs[k].ifindex, name, name,
-					ifs[k].renamed);
-			snprintf(w->renamed_said, sizeof(w->renamed_said), "%s", ifs[k].renamed);
+					name, p->renamed, p->ifindex, name, name, p->renamed);
+			snprintf(w->renamed_said, sizeof(w->renamed_said), "%s", p->renamed);
 			w->gone_said = false;
 			continue;
 		}
 		w->renamed_said[0] = 0;
-		if ((k >= n && !w->waiting) || (k < n && ifs[k].ifindex)) {
+		if ((!p && !w->waiting) || (p && p->ifindex)) {
 			memset(w, 0, sizeof(*w)); /* attached, or detached on purpose */
 			continue;
 		}
@@ -1451,7 +1456,7 @@ static bool agent_ready(struct agent *ag, char *why, size_t len)
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
 	struct agent_pub pub;
 	unsigned int i;
-	int n, k;
+	int n;
 
 	pthread_mutex_lock(&ag->pub_lock);
 	pub = ag->pub;
@@ -1459,21 +1464,17 @@ static bool agent_ready(struct agent *ag, char *why, size_t len)
 	n = drv_prog_list(ag->root, ifs, DRV_MAX_IFACES);
 	for (i = 0; i < pub.nifaces; i++) {
 		const char *name = pub.ifaces[i];
+		const struct drv_prog_iface *p = iface_pin(ifs, n, name);
 
-		for (k = 0; k < n; k++)
-			if (!strcmp(ifs[k].ifname, name) && ifs[k].ifindex)
-				break;
-		if (k < n && ifs[k].renamed[0]) {
+		if (p && p->renamed[0]) {
 			snprintf(why, len, "not attached to %s (renamed %s, which drover runs on)",
-				 name, ifs[k].renamed);
+				 name, p->renamed);
 			return false;
 		}
-		if (k < n)
+		if (p && p->ifindex)
 			continue;
-		for (k = 0; k < n && strcmp(ifs[k].ifname, name); k++)
-			;
 		/* no pin at all (a defunct one: deleted, said as such) */
-		if (k >= n && !if_nametoindex(name))
+		if (!p && !if_nametoindex(name))
 			snprintf(
 				why, len,
 				"not attached to %s (it does not exist yet: attached once it appears)",
