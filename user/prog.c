@@ -463,20 +463,17 @@ static bool prog_uses_pins(int fd, const __u32 *ids, int n)
 /*
  * prog_load - this build's program: the pinned one (while it uses every map
  * pinned), or one loaded (and its maps pinned, or reused) and pinned now;
- * *@fresh says which.
+ * *@fresh says which. @npinned of the program's @nmaps maps are pinned, with
+ * ids @ids (maps_check, under the pin root's lock).
  * Return: its fd, or -errno (said).
  */
-static int prog_load(const char *root, bool *fresh)
+static int prog_load(const char *root, int npinned, int nmaps, const __u32 *ids, bool *fresh)
 {
 	char path[PATH_MAX + 64], dir[PATH_MAX], buf[128];
-	int fd, err, npinned, nmaps;
-	__u32 ids[PINNED_MAX];
 	struct drover_bpf *skel;
+	int fd, err;
 
 	*fresh = false;
-	err = maps_check(root, &npinned, &nmaps, ids);
-	if (err)
-		return err;
 	/* A map gone from the pins (none pinned yet, or removed by hand): the program uses the old one. */
 	if (npinned < nmaps)
 		prog_pins_remove(root, NULL);
@@ -589,7 +586,8 @@ __u32 drv_prog_build(const char *root, char *pin, size_t len)
 int drv_prog_upgrade(const char *root)
 {
 	struct drv_prog_iface ifs[1];
-	int lock_fd, fd, err;
+	int lock_fd, fd, err, npinned, nmaps;
+	__u32 ids[PINNED_MAX];
 	bool fresh;
 
 	if (access(root, F_OK) && errno == ENOENT)
@@ -603,7 +601,10 @@ int drv_prog_upgrade(const char *root)
 			DRV_PIN_LINKS_DIR, strerror(-err));
 	if (err <= 0)
 		goto out;
-	fd = prog_load(root, &fresh);
+	err = maps_check(root, &npinned, &nmaps, ids);
+	if (err)
+		goto out;
+	fd = prog_load(root, npinned, nmaps, ids, &fresh);
 	if (fd < 0) {
 		err = fd;
 		goto out;
@@ -886,7 +887,7 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 	enum drv_xdp_mode own_mode = mode;
 	bool created = false, replaced = false; /* replaced: drover's own link was there */
 	bool fresh;
-	__u32 removed_id = 0;
+	__u32 removed_id = 0, ids[PINNED_MAX];
 	struct stat st;
 
 	ifindex = (int)if_nametoindex(ifname);
@@ -907,7 +908,7 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 	lock_fd = trylock ? drv_root_trylock(root) : drv_root_lock(root);
 	if (lock_fd < 0)
 		return lock_fd;
-	err = drv_maps_check(root, &npinned, &nmaps);
+	err = maps_check(root, &npinned, &nmaps, ids);
 	if (err)
 		goto out_unlock;
 	created = npinned == 0;
@@ -971,8 +972,9 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 	if (own_fd < 0 && !lstat(path, &st)) {
 		struct bpf_link_info li;
 		char now[IF_NAMESIZE];
+		bool has_link = !link_info(path, NULL, &li);
 
-		if (!link_info(path, NULL, &li) && !force && link_renamed(root, ifname, &li, now)) {
+		if (has_link && !force && link_renamed(root, ifname, &li, now)) {
 			pr_warn("Error: %s holds drover's XDP link on %s (ifindex %u), as %s was renamed since; take drover off %s first (drover detach %s), or add `force` to do so and attach %s\n",
 				path, now, li.xdp.ifindex, ifname, now, ifname, ifname);
 			err = -EEXIST;
@@ -981,7 +983,7 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 		/* Our device has no XDP, so a live link under this name is on another
 		 * namespace's device: the pin root is shared. Unpinning would detach it.
 		 */
-		if (!link_info(path, NULL, &li) && li.xdp.ifindex && !force) {
+		if (has_link && li.xdp.ifindex && !force) {
 			pr_warn("Error: %s holds a live XDP link (ifindex %u) that is not on this namespace's %s: the pin root is used from another network namespace; use another --bpffs, or add `force` to replace the pin\n",
 				path, li.xdp.ifindex, ifname);
 			err = -EEXIST;
@@ -990,7 +992,7 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 		unlink(path); /* a stale pin: its interface went away or its XDP was replaced */
 	}
 
-	prog_fd = prog_load(root, &fresh);
+	prog_fd = prog_load(root, npinned, nmaps, ids, &fresh);
 	if (prog_fd < 0) {
 		err = prog_fd;
 		goto out_unlock;
