@@ -812,8 +812,17 @@ static void ifaces_wait(const struct drv_config *cfg, const bool *missing, struc
 	}
 }
 
-#define AGENT_ATTACH_RETRY_MIN_S 2.0
-#define AGENT_ATTACH_RETRY_MAX_S 60.0
+/* Retries after a failure (a reload, an attach): 2 s, then twice as long each time, up to a minute. */
+#define AGENT_RETRY_MIN_S 2.0
+#define AGENT_RETRY_MAX_S 60.0
+
+/* The wait before the next retry, the last one having waited @cur (0: none yet). */
+static double retry_backoff(double cur)
+{
+	if (!cur)
+		return AGENT_RETRY_MIN_S;
+	return cur * 2 > AGENT_RETRY_MAX_S ? AGENT_RETRY_MAX_S : cur * 2;
+}
 
 /*
  * Attach drover again to the configured interfaces whose link the kernel took
@@ -884,9 +893,7 @@ static void ifaces_follow(struct agent *ag)
 			memset(w, 0, sizeof(*w));
 			continue;
 		}
-		w->backoff = w->backoff ? w->backoff * 2 : AGENT_ATTACH_RETRY_MIN_S;
-		if (w->backoff > AGENT_ATTACH_RETRY_MAX_S)
-			w->backoff = AGENT_ATTACH_RETRY_MAX_S;
+		w->backoff = retry_backoff(w->backoff);
 		w->next_try = now + w->backoff;
 		w->tried_ifindex = idx;
 		w->tried_xdp = xdp;
@@ -1094,9 +1101,6 @@ static void ro_follow_pins(struct agent *ag)
 	pins_adopt(ag, "new maps");
 }
 
-#define AGENT_RELOAD_RETRY_MIN_S 2.0
-#define AGENT_RELOAD_RETRY_MAX_S 60.0
-
 /*
  * A reload failed because of @err. It is tried again, 2 s later and then
  * twice as long each time up to a minute: the cause may pass without the file
@@ -1111,15 +1115,10 @@ static void reload_failed(struct agent *ag, const char *why, const char *err)
 	if (!retry || strcmp(err, ag->reload_err))
 		pr_warn("reload (%s) failed, running configuration kept: %s (tried again until it loads or the file changes)\n",
 			why, err);
-	if (!retry) {
+	if (!retry)
 		ag->reloads_failed++;
-		ag->reload_backoff = AGENT_RELOAD_RETRY_MIN_S;
-	} else {
-		/* 2, 4, ... 32, then 60 s, not 64 */
-		ag->reload_backoff *= 2;
-		if (ag->reload_backoff > AGENT_RELOAD_RETRY_MAX_S)
-			ag->reload_backoff = AGENT_RELOAD_RETRY_MAX_S;
-	}
+	/* 2, 4, ... 32, then 60 s, not 64 */
+	ag->reload_backoff = retry_backoff(retry ? ag->reload_backoff : 0);
 	snprintf(ag->reload_err, sizeof(ag->reload_err), "%s", err);
 	ag->reload_retry_at = mono_now() + ag->reload_backoff;
 	ag->last_reload_ok = false;
