@@ -158,9 +158,7 @@ static int do_status(void)
 		int e = n < 0 ? -n : errno;
 
 		pr_warn("Error: can't read pin root %s: %s: %s\n", req.bpffs, strerror(e),
-			e == EACCES || e == EPERM ?
-				"run drover status as root (it reads the pins and maps there)" :
-				"check the --bpffs path");
+			drv_root_err_hint(-e));
 		return EXIT_FAILURE;
 	}
 	build_id = drv_prog_build(req.bpffs, build_pin, sizeof(build_pin));
