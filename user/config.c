@@ -409,15 +409,17 @@ static int health_keys_fit_kind(struct pctx *p, yaml_node_t *n, const struct drv
 }
 
 /*
- * A blank or control character in the request line or a header (path, host)
- * makes a request no server answers with 200, and no TLS name holds one.
+ * @s, the value of @key at @n, is one word: a blank or control character in
+ * the request line or a header (path, host) makes a request no server answers
+ * with 200, and no TLS name holds one. Refused, saying @todo.
  */
-static bool has_blank_or_ctl(const char *s)
+static int want_word(struct pctx *p, yaml_node_t *n, const char *key, const char *s,
+		     const char *todo)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return true;
-	return false;
+			return perr(p, n, "'%s' holds a blank or control character: %s", key, todo);
+	return 0;
 }
 
 /* @n: a preset name or a mapping of health_keys, applied over @hc. */
@@ -460,27 +462,18 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 			return err;
 		if (hc->path[0] != '/')
 			return perr(p, v, "'path' must start with '/', got '%s'", hc->path);
-		if (has_blank_or_ctl(hc->path))
-			return perr(
-				p, v,
-				"'path' holds a blank or control character: percent-encode it (%%20 for a blank)");
-	}
-	if ((v = find(p, n, "host"))) {
-		if ((err = get_str(p, v, "host", hc->host, sizeof(hc->host))))
+		if ((err = want_word(p, v, "path", hc->path,
+				     "percent-encode it (%20 for a blank)")))
 			return err;
-		if (has_blank_or_ctl(hc->host))
-			return perr(
-				p, v,
-				"'host' holds a blank or control character: give a name, NAME:PORT or ADDR");
 	}
-	if ((v = find(p, n, "sni"))) {
-		if ((err = get_str(p, v, "sni", hc->sni, sizeof(hc->sni))))
-			return err;
-		if (has_blank_or_ctl(hc->sni))
-			return perr(
-				p, v,
-				"'sni' holds a blank or control character: give the server's host name");
-	}
+	if ((v = find(p, n, "host")) &&
+	    ((err = get_str(p, v, "host", hc->host, sizeof(hc->host))) ||
+	     (err = want_word(p, v, "host", hc->host, "give a name, NAME:PORT or ADDR"))))
+		return err;
+	if ((v = find(p, n, "sni")) &&
+	    ((err = get_str(p, v, "sni", hc->sni, sizeof(hc->sni))) ||
+	     (err = want_word(p, v, "sni", hc->sni, "give the server's host name"))))
+		return err;
 	if ((v = find(p, n, "body")) && (err = get_str(p, v, "body", hc->body, sizeof(hc->body))))
 		return err;
 	if ((v = find(p, n, "verify")) && (err = get_bool(p, v, "verify", &hc->verify)))
