@@ -22,9 +22,7 @@ VIP=10.98.0.10 SNAT=10.74.9.1 CL=10.73.0.2 GW=10.73.0.1 NODE=10.74.0.2 NODE_GW=1
 . "$E2E_TOP/tests/tools/iface_lab.sh"
 client_link
 node_link
-bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
-wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
-	fail "the node's server is not listening"
+node_echo80 "$N1"
 
 CFG=$E2E_TMP/drover.yaml
 LOG=$E2E_TMP/agent.log

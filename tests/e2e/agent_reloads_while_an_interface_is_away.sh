@@ -34,9 +34,7 @@ lb_link() {
 	ip -n "$N1" link set nb up
 }
 lb_link
-bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
-wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
-	fail "the node's server is not listening"
+node_echo80 "$N1"
 
 CFG=$E2E_TMP/drover.yaml
 LOG=$E2E_TMP/agent.log

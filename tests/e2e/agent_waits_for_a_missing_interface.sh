@@ -22,9 +22,7 @@ mount_bpffs
 
 VIP=10.98.0.20 SNAT=10.76.9.1 CL=10.75.0.2 GW=10.75.0.1 NODE=10.76.0.2 NODE_GW=10.76.0.1
 . "$E2E_TOP/tests/tools/iface_lab.sh"
-bg "$N1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
-wait_for 10 sh -c "ip netns exec $N1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
-	fail "the node's server is not listening"
+node_echo80 "$N1"
 
 CFG=$E2E_TMP/drover.yaml
 LOG=$E2E_TMP/agent.log

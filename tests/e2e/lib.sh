@@ -83,6 +83,13 @@ bg() {
 	E2E_PIDS+=("$BG_PID")
 }
 
+# node_echo80 NS: a TCP server on port 80 of NS that answers "node-1" and closes; returns once it listens.
+node_echo80() {
+	bg "$1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'
+	wait_for 10 sh -c "ip netns exec $1 ss -Hltn 'sport = :80' | grep -q LISTEN" ||
+		fail "the node's server is not listening"
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds or SECONDS of
 # wall time have passed (by the clock, to the microsecond: a slow CMD does not
 # stretch the bound, and the bound is never shorter than asked).
