@@ -164,11 +164,12 @@ step "failure: stop node n2's servers"
 "$LAB" node-stop 2	# returns once n2's servers have exited
 t0=$(now_ms)
 if [ $mode = agent ]; then
-	wait_state 20 "$(node 2)" down || die "agent did not mark n2 down in 20 s"
+	# failing: out of the table, its open connections held for rehash-after (10 s), then down
+	wait_state 20 "$(node 2)" failing || die "agent did not take n2 out of the table in 20 s"
 	t1=$(now_ms)
 	line=$(grep "service rancher: node $(node 2) .*DOWN" "$LAB_DIR/agent.log" | tail -1)
 	echo "  agent: $line"
-	echo "n2 detected down $(($(date -d "${line%% *}" +%s%3N) - t0)) ms after its servers stopped (agent's log time; bound: fall 2 × interval 1s + timeout 500ms = 2500 ms); \`drover backend show\` said down after $((t1 - t0)) ms"
+	echo "n2 detected down $(($(date -d "${line%% *}" +%s%3N) - t0)) ms after its servers stopped (agent's log time; bound: fall 2 × interval 1s + timeout 500ms = 2500 ms); \`drover backend show\` said failing (out of the table; its open connections stay 10 s, rehash-after) after $((t1 - t0)) ms"
 else
 	echo "+ drover backend set $LAB_VIP4 port 80 $(node 2) down   (by hand: no agent)"
 	drv backend set "$LAB_VIP4" port 80 "$(node 2)" down

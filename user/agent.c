@@ -57,6 +57,12 @@ struct agent_node {
 	bool fresh; /* svcs_build: in neither the old config nor the maps */
 	bool held_up; /* while the service settles: the state its table keeps */
 	bool verdict; /* had `rise` passes or `fall` failures in a row since it started settling */
+	/*
+	 * mono_now() when a failed node's recorded flows re-hash: until then it
+	 * is FAILING in the maps (out of the table, its open connections stay),
+	 * then DOWN. 0: no hold running.
+	 */
+	double rehash_at;
 };
 
 /*
@@ -214,6 +220,40 @@ static void settle_check(struct agent *ag, struct agent_svc *as, double now)
 			s->nodes[first].name);
 }
 
+/* When a node failing its checks from @now on lets go of its flows; 0: at once. */
+static double hold_end(const struct drv_hc_conf *hc, double now)
+{
+	return hc->rehash_after_ms ? now + hc->rehash_after_ms / 1000.0 : 0;
+}
+
+/*
+ * End the holds that ran out: a node that still fails its checks when its
+ * rehash-after has passed turns DOWN in the maps, and its recorded flows
+ * re-hash. A fail-open keeps it UP meanwhile (its hold starts again when the
+ * fail-open ends: reconcile); a settling service applies it when it settles.
+ * Caller holds ag->lock.
+ */
+static void holds_check(struct agent *ag, struct agent_svc *as, double now)
+{
+	const struct drv_service_conf *s = as->conf;
+	char a[DRV_ADDR_STRLEN];
+	size_t j;
+
+	for (j = 0; j < s->nnodes; j++) {
+		struct agent_node *n = &as->nodes[j];
+
+		if (!n->rehash_at || now < n->rehash_at)
+			continue;
+		n->rehash_at = 0;
+		ag->dirty = true;
+		if (as->all_down || as->settle_until)
+			continue;
+		node_addr(n, a, sizeof(a));
+		pr_info("service %s: node %s (%s) still fails its checks after rehash-after %.1f s: its open connections move to other nodes (they re-hash)\n",
+			s->name, s->nodes[j].name, a, s->hc.rehash_after_ms / 1000.0);
+	}
+}
+
 /* Health callback: one result of one node of one service. */
 static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 {
@@ -222,20 +262,24 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 	const struct drv_node_conf *nc = &s->nodes[n->idx];
 	char a[DRV_ADDR_STRLEN];
 	enum drv_hc_event ev;
-	const char *held = n->svc->settle_until ? SETTLE_HELD : "";
+	const char *held = n->svc->settle_until ? SETTLE_HELD : "", *kept = "";
 
 	ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
 	node_addr(n, a, sizeof(a));
+	if (ev == DRV_HC_WENT_UP && n->rehash_at && !n->svc->all_down)
+		kept = "; its open connections never left it (within rehash-after)";
 	if (n->st.ok_run >= s->hc.rise || n->st.fail_run >= s->hc.fall)
 		n->verdict = true;
 	if (ev == DRV_HC_WENT_DOWN) {
 		pr_info("service %s: node %s (%s) is DOWN after %u failed %s checks: %s%s\n",
 			s->name, nc->name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why, held);
+		n->rehash_at = hold_end(&s->hc, mono_now());
 		n->ag->dirty = true;
 	} else if (ev == DRV_HC_WENT_UP) {
-		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)%s\n",
+		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)%s%s\n",
 			s->name, nc->name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
-			c->last_latency_s, held);
+			c->last_latency_s, held, kept);
+		n->rehash_at = 0;
 		n->ag->dirty = true;
 	} else if (!ok) {
 		pr_debug("service %s: node %s (%s) check failed (%u/%u): %s\n", s->name, nc->name,
@@ -245,12 +289,12 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 }
 
 /*
- * Initial health of a node: as the pinned maps say (a DOWN backend stays DOWN
- * until it rises), else assumed UP, so a restarted agent keeps forwarding as
- * before and never empties a table while its first checks run. *found: the
- * maps hold the node.
+ * Initial health of a node: as the pinned maps say (a DOWN or FAILING backend
+ * stays out until it rises; a FAILING one holds its flows for another
+ * rehash-after), else assumed UP, so a restarted agent keeps forwarding as
+ * before and never empties a table while its first checks run.
  */
-/* A service's backends in the pinned maps, read once for all its nodes (adopted_up). */
+/* A service's backends in the pinned maps, read once for all its nodes (adopted_state). */
 struct adopt_src {
 	bool read;
 	int n; /* backends in infos; 0: a new service, nothing to adopt */
@@ -280,21 +324,18 @@ static void adopt_read(struct agent *ag, const struct drv_service_conf *s, struc
 		src->n = 0;
 }
 
-static bool adopted_up(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src,
-		       const struct drv_node_conf *nc, bool *found)
+/* The state of @nc's backend in the pinned maps (enum drv_be_state), or -1: not there. */
+static int adopted_state(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src,
+			 const struct drv_node_conf *nc)
 {
 	int i;
 
-	*found = false;
 	if (!src->read)
 		adopt_read(ag, s, src);
-	for (i = 0; i < src->n; i++) {
-		if (!drv_node_is_backend(nc, src->port, &src->infos[i].be))
-			continue;
-		*found = true;
-		return src->infos[i].be.state != DRV_BE_DOWN;
-	}
-	return true;
+	for (i = 0; i < src->n; i++)
+		if (drv_node_is_backend(nc, src->port, &src->infos[i].be))
+			return src->infos[i].be.state;
+	return -1;
 }
 
 static void svcs_free(struct agent_svc *svcs, size_t n)
@@ -371,17 +412,27 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				n->chk.n_fail = os->nodes[m].chk.n_fail;
 				n->held_up = os->nodes[m].held_up;
 				n->verdict = os->nodes[m].verdict;
+				n->rehash_at = os->nodes[m].rehash_at;
 				found = true;
 				kept++;
 				break;
 			}
 			if (!found) {
-				up = adopted_up(ag, s, &src, nc, &found);
+				int st = adopted_state(ag, s, &src, nc);
+
+				found = st >= 0;
+				up = st != DRV_BE_DOWN && st != DRV_BE_FAILING;
 				drv_hc_state_init(&n->st, up);
 				n->held_up = up; /* a node that joins a settling service too */
-				if (found && !up)
-					pr_info("service %s: node %s is DOWN in the pinned maps; it stays out until %u checks pass\n",
-						s->name, nc->name, s->hc.rise);
+				if (st == DRV_BE_FAILING)
+					n->rehash_at = hold_end(&s->hc, now);
+				if (!up)
+					pr_info("service %s: node %s is %s in the pinned maps; it stays out until %u checks pass%s\n",
+						s->name, nc->name,
+						st == DRV_BE_DOWN ? "DOWN" : "failing", s->hc.rise,
+						n->rehash_at ?
+							", its open connections held for rehash-after" :
+							"");
 			}
 			n->fresh = !found;
 			carried += found;
@@ -587,28 +638,45 @@ static int reconcile(struct agent *ag)
 	struct drv_plan plan = { 0 };
 	struct reconcile_arg ra;
 	struct drv_ctl rw;
-	bool **up;
+	bool **up, **hold;
+	double now = mono_now();
 	size_t i, j;
 	int err, failed = 0;
 
 	ag->dirty = false;
 	ag->retry = false;
-	up = calloc(ag->nsvcs ? ag->nsvcs : 1, sizeof(*up));
+	up = calloc(ag->nsvcs ? 2 * ag->nsvcs : 1, sizeof(*up));
 	if (!up) {
 		set_retry(ag); /* the health states are not written yet: try again */
 		return -ENOMEM;
 	}
+	hold = up + ag->nsvcs;
 	for (i = 0; i < ag->nsvcs; i++) {
-		up[i] = calloc(ag->svcs[i].conf->nnodes, sizeof(**up));
+		struct agent_svc *as = &ag->svcs[i];
+		bool ends_failopen = false;
+
+		up[i] = calloc(2 * as->conf->nnodes, sizeof(**up));
 		if (!up[i]) {
 			err = -ENOMEM;
 			goto out_free_up;
 		}
-		for (j = 0; j < ag->svcs[i].conf->nnodes; j++)
-			up[i][j] = ag->svcs[i].settle_until ? ag->svcs[i].nodes[j].held_up :
-							      ag->svcs[i].nodes[j].st.up;
+		hold[i] = up[i] + as->conf->nnodes;
+		for (j = 0; j < as->conf->nnodes; j++) {
+			up[i][j] = as->settle_until ? as->nodes[j].held_up : as->nodes[j].st.up;
+			ends_failopen |= as->all_down && up[i][j] && !as->conf->nodes[j].drain;
+		}
+		/*
+		 * The nodes a fail-open kept UP that still fail leave the table
+		 * when it ends: they hold the flows they took meanwhile, as a
+		 * node that has just failed does.
+		 */
+		for (j = 0; ends_failopen && j < as->conf->nnodes; j++)
+			if (!up[i][j])
+				as->nodes[j].rehash_at = hold_end(&as->conf->hc, now);
+		for (j = 0; j < as->conf->nnodes; j++)
+			hold[i][j] = as->nodes[j].rehash_at != 0;
 	}
-	err = drv_want_build(ag->cfg, up, &next);
+	err = drv_want_build(ag->cfg, up, hold, &next);
 	if (err)
 		goto out_free_up;
 	for (i = 0; i < next.n; i++) {
@@ -1390,19 +1458,18 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			}
 	}
 	m_help(b, "drover_backend_state", "gauge",
-	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash)");
+	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash; failing: out, flows kept until rehash-after)");
 	for (i = 0; i < nms; i++)
 		for (idx = 0; ms[i].bes && idx < (int)ms[i].s->nnodes; idx++) {
-			static const char *const st[] = { "up", "drain", "down" };
-			unsigned int z;
+			__u8 z;
 
 			if (!ms[i].bes[idx].be.family)
 				continue;
-			for (z = 0; z < ARRAY_SIZE(st); z++) {
+			for (z = 0; z < __DRV_BE_STATE_MAX; z++) {
 				drv_mbuf_printf(b, "drover_backend_state{");
 				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
 				drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n", ms[i].port,
-						st[z], ms[i].bes[idx].be.state == z);
+						drv_be_state_name(z), ms[i].bes[idx].be.state == z);
 			}
 		}
 	for (i = 0; i < nms; i++)
@@ -1715,8 +1782,10 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		pthread_mutex_lock(&ag->lock);
 		drv_health_process(&ag->hc);
 		now = mono_now();
-		for (i = 0; i < ag->nsvcs; i++)
+		for (i = 0; i < ag->nsvcs; i++) {
 			settle_check(ag, &ag->svcs[i], now);
+			holds_check(ag, &ag->svcs[i], now);
+		}
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
 			ro_follow_pins(ag);

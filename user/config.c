@@ -337,6 +337,8 @@ void drv_hc_defaults(struct drv_hc_conf *hc)
 	hc->rise = 2;
 	hc->fall = 3;
 	hc->jitter_pct = 10;
+	/* Outlasts a check failure that hits every node a moment apart; see docs/agent.md. */
+	hc->rehash_after_ms = 10000;
 }
 
 int drv_hc_preset(const char *name, struct drv_hc_conf *hc)
@@ -367,9 +369,9 @@ int drv_hc_preset(const char *name, struct drv_hc_conf *hc)
 }
 
 static const char *const health_keys[] = {
-	"preset",  "kind",   "port", "path",   "host", "sni",	 "expect",
-	"body",	   "verify", "ca",   "cert",   "key",  "source", "interval",
-	"timeout", "rise",   "fall", "jitter", NULL,
+	"preset",  "kind",   "port", "path",   "host",	       "sni",	 "expect",
+	"body",	   "verify", "ca",   "cert",   "key",	       "source", "interval",
+	"timeout", "rise",   "fall", "jitter", "rehash-after", NULL,
 };
 
 static int parse_preset(struct pctx *p, yaml_node_t *n, const char *key, struct drv_hc_conf *hc)
@@ -528,6 +530,9 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 		return err;
 	if ((v = find(p, n, "jitter")) && (err = get_u32(p, v, "jitter", 0, 50, &hc->jitter_pct)))
 		return err;
+	if ((v = find(p, n, "rehash-after")) &&
+	    (err = get_duration(p, v, "rehash-after", "1h", &hc->rehash_after_ms)))
+		return err;
 	return health_keys_fit_kind(p, n, hc);
 }
 
@@ -546,6 +551,11 @@ static int check_health(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf
 			p, n,
 			"health timeout (%ums) must be 10ms or more and not longer than the interval (%ums)",
 			hc->timeout_ms, hc->interval_ms);
+	if (hc->rehash_after_ms > DRV_HC_INTERVAL_MAX_MS)
+		return perr(
+			p, n,
+			"health rehash-after is %ums, must be 0 to 1h (how long a failed node keeps its open connections)",
+			hc->rehash_after_ms);
 	if (!!hc->cert[0] != !!hc->key[0])
 		return perr(p, n, "health 'cert' and 'key' go together: give both or neither");
 	return 0;

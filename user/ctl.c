@@ -68,6 +68,7 @@ static const char *const be_state_names[] = {
 	[DRV_BE_UP] = "up",
 	[DRV_BE_DRAIN] = "drain",
 	[DRV_BE_DOWN] = "down",
+	[DRV_BE_FAILING] = "failing",
 };
 _Static_assert(ARRAY_SIZE(be_state_names) == __DRV_BE_STATE_MAX, "be_state_names out of step");
 

@@ -15,7 +15,8 @@ static void svc_key_make(const struct drv_service_conf *s, __u16 port, struct dr
 	key->family = s->family;
 }
 
-int drv_want_build(const struct drv_config *cfg, bool *const *up, struct drv_want *out)
+int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *hold,
+		   struct drv_want *out)
 {
 	size_t i, j, total = 0, k = 0;
 	unsigned int p;
@@ -59,26 +60,28 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, struct drv_wan
 			for (j = 0; j < s->nnodes; j++) {
 				const struct drv_node_conf *n = &s->nodes[j];
 				struct drv_be_conf *b = &w->bes[j];
+				__u8 out_state = hold && hold[i][j] ? DRV_BE_FAILING : DRV_BE_DOWN;
 
 				b->addr = n->addr;
 				b->family = n->family;
 				b->port = htons(s->ports[p]);
 				/*
 				 * A drained node keeps its flows while it passes its
-				 * checks; failing them, it is down like any other (its
-				 * flows re-hash), unless the service fails open.
+				 * checks; failing them, it is out like any other (its
+				 * flows held, then re-hashed), unless the service
+				 * fails open.
 				 */
 				if (n->drain && (up[i][j] || w->all_down)) {
 					b->state = DRV_BE_DRAIN;
 					b->weight = 0;
 				} else if (n->drain) {
-					b->state = DRV_BE_DOWN;
+					b->state = out_state;
 					b->weight = 0;
 				} else if (up[i][j] || w->all_down) {
 					b->state = DRV_BE_UP;
 					b->weight = n->weight;
 				} else {
-					b->state = DRV_BE_DOWN;
+					b->state = out_state;
 					b->weight = n->weight;
 				}
 			}

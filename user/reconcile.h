@@ -33,14 +33,18 @@ struct drv_want {
  * drv_want_build - desired state of every VIP:port
  * @cfg: the configuration
  * @up: @up[i][j] is the health of node j of service i (true = passing)
+ * @hold: NULL, or @hold[i][j]: node j of service i, not passing, still keeps
+ *        its recorded flows (its health rehash-after has not passed)
  * @out: filled; free with drv_want_free
  *
- * Drained nodes are DRAIN with weight 0; failing nodes DOWN; passing nodes UP
- * with their weight. If a service has non-drained nodes but none passes, all
- * of its non-drained nodes are kept UP and all_down is set (fail open).
+ * Drained nodes are DRAIN with weight 0; failing nodes DOWN, or FAILING while
+ * they hold their flows; passing nodes UP with their weight. If a service has
+ * non-drained nodes but none passes, all of its non-drained nodes are kept UP
+ * and all_down is set (fail open).
  * Return: 0 or -ENOMEM.
  */
-int drv_want_build(const struct drv_config *cfg, bool *const *up, struct drv_want *out);
+int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *hold,
+		   struct drv_want *out);
 void drv_want_free(struct drv_want *w);
 /* Deep copy (for "applied" bookkeeping). */
 int drv_want_copy(const struct drv_want *src, struct drv_want *dst);

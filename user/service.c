@@ -151,8 +151,8 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 			return -EINVAL;
 		}
 		if (c->state >= __DRV_BE_STATE_MAX) {
-			snprintf(err, len, "backend %s: state %u is not up, drain or down", a,
-				 c->state);
+			snprintf(err, len, "backend %s: state %u is not up, drain, down or failing",
+				 a, c->state);
 			return -EINVAL;
 		}
 		for (j = 0; j < i; j++) {

@@ -71,6 +71,10 @@ enum drv_be_state {
 	DRV_BE_UP = 0,		/* in the Maglev table, takes new flows */
 	DRV_BE_DRAIN = 1,	/* out of the table, keeps its recorded flows */
 	DRV_BE_DOWN = 2,	/* out of the table, its recorded flows re-hash */
+	DRV_BE_FAILING = 3,	/* failed its checks: out of the table, keeps its
+				 * recorded flows until the agent sets it DOWN
+				 * (health rehash-after); the data path treats it
+				 * as DRAIN */
 	__DRV_BE_STATE_MAX,
 };
 

@@ -691,18 +691,18 @@ static void fragmented_reply_is_passed_untouched(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 0);
 }
 
-static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
+/* Backend 1, out of the table in state @be_state, keeps its flow; a new one goes to 2. */
+static void expect_out_of_table_keeps_flows(struct env *e, __u8 be_state)
 {
-	struct env *e = *state;
 	struct pkt_spec ack = syn4, other = syn4, want = syn4_at_node(20000);
 
 	std_v4(e, 20000, 20001);
 	want.sport = snat_first_port(&syn4, 20000, 20001);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	/* Drain 1: out of the table (slot 1 holds only 2), state DRAIN, weight 0. */
+	/* Backend 1 out of the table (slot 1 holds only 2), in @be_state. */
 	table_fill(e, 0, 1, 2);
 	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20001, 1);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DRAIN, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, be_state, 1);
 	ack.flags = TCP_ACK;
 	want.flags = TCP_ACK;
 	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
@@ -712,6 +712,17 @@ static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
 	assert_int_equal(lb_stat(e->best, 2).new_flows, 1);
 	assert_int_equal(lb_stat(e->best, 1).new_flows, 1);
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+}
+
+static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
+{
+	expect_out_of_table_keeps_flows(*state, DRV_BE_DRAIN);
+}
+
+/* FAILING (the agent holds a failed node's flows for its rehash-after) is DRAIN to the data path. */
+static void failing_backend_keeps_flows_but_takes_no_new_ones(void **state)
+{
+	expect_out_of_table_keeps_flows(*state, DRV_BE_FAILING);
 }
 
 static void empty_table_drops_new_flow_as_no_backend(void **state)
@@ -4120,6 +4131,7 @@ int main(int argc, char **argv)
 		T(flow_of_a_backend_moved_to_another_service_rehashes),
 		T(fragmented_reply_is_passed_untouched),
 		T(draining_backend_keeps_flows_but_takes_no_new_ones),
+		T(failing_backend_keeps_flows_but_takes_no_new_ones),
 		T(empty_table_drops_new_flow_as_no_backend),
 		T(snat_port_collision_takes_next_port),
 		T(snat_exhaustion_is_dropped_and_counted),

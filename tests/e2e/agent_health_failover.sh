@@ -43,7 +43,9 @@ metrics: {listen: ${METRICS_LISTEN:-127.0.0.1:9469}}
 timeouts: {tcp-idle: ${2:-1h}}
 defaults:
   snat: $LAB_SNAT4
-  health: {interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0}
+  # rehash-after 0: a failed node is down at once (its hold, state failing, is
+  # agent_failing_node_keeps_its_connections.sh's subject)
+  health: {interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0, rehash-after: 0}
 services:
   - name: web
     vip: $LAB_VIP4

@@ -31,7 +31,9 @@ services:
     vip: $LAB_VIP4
     ports: [$PORT]
     snat: $LAB_SNAT4
-    health: {preset: rancher, port: $PORT, interval: 1s, timeout: 800ms, rise: 2, fall: 2}
+    # rehash-after 0: a failed node is down at once (a failing one, holding
+    # its flows, is adopted in agent_failing_node_keeps_its_connections.sh)
+    health: {preset: rancher, port: $PORT, interval: 1s, timeout: 800ms, rise: 2, fall: 2, rehash-after: 0}
     nodes: [$(node4 1), $(node4 2), $(node4 3)]
 EOF
 state() { be_state "$LAB_VIP4" $PORT "$(node4 "$1")"; }

@@ -142,6 +142,7 @@ static void defaults_apply_when_nothing_is_said(void **state)
 	assert_int_equal(s->hc.timeout_ms, 1000);
 	assert_int_equal(s->hc.rise, 2);
 	assert_int_equal(s->hc.fall, 3);
+	assert_int_equal(s->hc.rehash_after_ms, 10000);
 	assert_int_equal(s->snat_port_lo, 0);
 	drv_config_free(cfg);
 }
@@ -167,6 +168,7 @@ static void health_mapping_sets_every_field(void **state)
 						   "      rise: 1\n"
 						   "      fall: 5\n"
 						   "      jitter: 0\n"
+						   "      rehash-after: 0\n"
 						   "    nodes: [10.0.0.11]\n");
 	const struct drv_hc_conf *hc = &cfg->services[0].hc;
 
@@ -189,6 +191,7 @@ static void health_mapping_sets_every_field(void **state)
 	assert_int_equal(hc->rise, 1);
 	assert_int_equal(hc->fall, 5);
 	assert_int_equal(hc->jitter_pct, 0);
+	assert_int_equal(hc->rehash_after_ms, 0);
 	drv_config_free(cfg);
 }
 
@@ -601,6 +604,12 @@ static void bad_health_values_are_refused(void **state)
 		  7, 24, "'interval' is not a duration");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 2h}\n    nodes: [10.0.0.11]\n",
 		  7, 13, "health interval is 7200000ms, must be 100ms to 1h");
+	parse_bad(SVC_HEAD
+		  "    ports: [80]\n    health: {rehash-after: 61m}\n    nodes: [10.0.0.11]\n",
+		  7, 13, "health rehash-after is 3660000ms, must be 0 to 1h");
+	parse_bad(SVC_HEAD
+		  "    ports: [80]\n    health: {rehash-after: -1}\n    nodes: [10.0.0.11]\n",
+		  7, 28, "'rehash-after' is not a duration");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, path: healthz}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 32, "'path' must start with '/'");

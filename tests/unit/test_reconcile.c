@@ -69,7 +69,7 @@ static void each_port_becomes_one_service_with_every_node(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &w), 0);
 	assert_int_equal(w.n, 3);
 	assert_int_equal(ntohs(w.svcs[0].conf.key.port), 80);
 	assert_int_equal(ntohs(w.svcs[1].conf.key.port), 443);
@@ -96,7 +96,7 @@ static void drained_node_is_drain_with_weight_zero_even_if_healthy(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &w), 0);
 	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DRAIN);
 	assert_int_equal(w.svcs[0].bes[2].weight, 0);
 	drv_want_free(&w);
@@ -110,7 +110,7 @@ static void failing_node_is_down_and_others_stay_up(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "011", "10"), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "011", "10"), NULL, &w), 0);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
 	assert_int_equal(w.svcs[2].bes[0].state, DRV_BE_UP);
@@ -129,7 +129,7 @@ static void no_healthy_node_fails_open_keeping_non_drained_nodes(void **state)
 
 	(void)state;
 	/* node 3 is drained and "passing": it does not count, and stays drained */
-	assert_int_equal(drv_want_build(cfg, health(&h, "001", "11"), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "001", "11"), NULL, &w), 0);
 	assert_true(w.svcs[0].all_down);
 	assert_true(w.svcs[1].all_down);
 	assert_false(w.svcs[2].all_down);
@@ -152,15 +152,56 @@ static void all_nodes_drained_is_not_fail_open(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "1", NULL), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "1", NULL), NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DRAIN);
 	drv_want_free(&w);
 	/* failing its checks, it is down: its flows re-hash instead of waiting on a dead node */
-	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[0].weight, 0);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+/*
+ * A node that fails its checks while its hold lasts (health rehash-after) is
+ * FAILING: out of the table like DOWN, but its recorded flows stay on it. A
+ * drained one too (weight 0); a fail-open still keeps every node UP.
+ */
+static void failing_node_holding_its_flows_is_failing_not_down(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct health h, held;
+	struct drv_want w;
+
+	(void)state;
+	health(&held, "101", "01");
+	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, &w), 0);
+	assert_false(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_FAILING);
+	assert_int_equal(w.svcs[0].bes[0].weight, 2);
+	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_FAILING);
+	assert_int_equal(w.svcs[0].bes[2].weight, 0);
+	assert_int_equal(w.svcs[2].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[2].bes[1].state, DRV_BE_FAILING);
+	drv_want_free(&w);
+	/* the hold over for node 1 of rancher: DOWN, its flows re-hash */
+	health(&held, "001", "01");
+	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, &w), 0);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_FAILING);
+	drv_want_free(&w);
+	/* none passing: fail-open, held or not */
+	health(&held, "111", "11");
+	assert_int_equal(drv_want_build(cfg, health(&h, "000", "00"), held.ptrs, &w), 0);
+	assert_true(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DRAIN); /* drained: kept, not UP */
+	assert_int_equal(w.svcs[2].bes[1].state, DRV_BE_UP);
 	drv_want_free(&w);
 	drv_config_free(cfg);
 }
@@ -172,7 +213,7 @@ static void drained_node_failing_its_checks_is_down(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "110", "11"), &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "110", "11"), NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[2].weight, 0);
@@ -188,8 +229,8 @@ static void unchanged_state_plans_nothing(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &a), 0);
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	assert_int_equal(p.n, 0);
 	drv_plan_free(&p);
@@ -206,8 +247,8 @@ static void one_node_down_syncs_only_its_services(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &a), 0);
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "01"), &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "01"), NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	assert_int_equal(p.n, 1);
 	assert_int_equal(p.steps[0].op, DRV_PLAN_SYNC);
@@ -239,8 +280,8 @@ static void removed_service_is_deleted_before_syncs(void **state)
 	size_t i, ndel = 0, nsync = 0;
 
 	(void)state;
-	assert_int_equal(drv_want_build(c1, health(&h, "111", "11"), &a), 0);
-	assert_int_equal(drv_want_build(c2, health(&h, "111", NULL), &b), 0);
+	assert_int_equal(drv_want_build(c1, health(&h, "111", "11"), NULL, &a), 0);
+	assert_int_equal(drv_want_build(c2, health(&h, "111", NULL), NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	/* port 80 and 6443 gone; 443 changed (node 3 no longer drained) */
 	assert_int_equal(p.n, 3);
@@ -271,7 +312,7 @@ static void adopted_unknown_services_are_synced_or_deleted(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &b), 0);
 	memset(ps, 0, sizeof(ps));
 	ps[0].conf.key = b.svcs[0].conf.key; /* in the config */
 	ps[0].unknown = true;
@@ -298,7 +339,7 @@ static void copied_state_equals_its_source(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "101", "01"), &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "101", "01"), NULL, &a), 0);
 	assert_int_equal(drv_want_copy(&a, &c), 0);
 	assert_int_equal(c.n, a.n);
 	for (i = 0; i < a.n; i++) {
@@ -409,6 +450,7 @@ int main(void)
 		cmocka_unit_test(no_healthy_node_fails_open_keeping_non_drained_nodes),
 		cmocka_unit_test(all_nodes_drained_is_not_fail_open),
 		cmocka_unit_test(drained_node_failing_its_checks_is_down),
+		cmocka_unit_test(failing_node_holding_its_flows_is_failing_not_down),
 		cmocka_unit_test(unchanged_state_plans_nothing),
 		cmocka_unit_test(one_node_down_syncs_only_its_services),
 		cmocka_unit_test(removed_service_is_deleted_before_syncs),

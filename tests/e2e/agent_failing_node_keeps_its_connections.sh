@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# A node that fails its health checks leaves the table at once but keeps its
+# open connections for `rehash-after` (state failing), so a check failure that
+# is not a dead node breaks nothing (nat, IPv4, agent-driven, long-lived echo
+# connections through the VIP):
+#   1. one node's check fails (its servers run on) and passes again within
+#      rehash-after: it is failing, then up; no connection broke, none re-hashed,
+#      new connections avoided it meanwhile;
+#   2. every node's check fails, a moment apart: the service fails open
+#      before any hold runs out; no connection broke, none re-hashed;
+#   3. one node's check keeps failing; an agent restarted meanwhile adopts it
+#      as failing and holds on; after rehash-after it is down and its
+#      connections re-hash (they break: another node has no such connection),
+#      and only its connections break.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$E2E_TOP/tests/tools/labtest.sh"
+
+NCONN=45
+INTERVAL_MS=500 TIMEOUT_MS=400 FALL=2 RISE=2 HOLD_S=8
+HTTP_PORT=18080
+CFG=$E2E_TMP/drover.yaml
+
+lab_start
+mount_bpffs
+http_nodes_start $HTTP_PORT
+
+cat >"$CFG" <<EOF
+interfaces: [eth0, eth1]
+xdp-mode: native
+metrics: {listen: 127.0.0.1:9469}
+services:
+  - name: echo
+    vip: $LAB_VIP4
+    ports: [7]
+    snat: $LAB_SNAT4
+    health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: ${INTERVAL_MS}ms,
+             timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0, rehash-after: ${HOLD_S}s}
+    nodes:
+      - {address: $(node4 1), name: n1}
+      - {address: $(node4 2), name: n2}
+      - {address: $(node4 3), name: n3}
+EOF
+
+state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
+states() { echo "$(state 1) $(state 2) $(state 3)"; }
+states_are() { [ "$(states)" = "$1" ]; }
+check() { echo "$2" >"$E2E_TMP/http$1.mode"; } # N 200|500: node N's health answer
+all_down_is() { # 0|1: drover_service_all_down of the service (failing open)
+	[ "$(ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
+		awk '$1 == "drover_service_all_down{service=\"echo\"}" {print $2}')" = "$1" ]
+}
+rehashed() { stat_packets rehash; }
+broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
+
+agent_start "$CFG"
+wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
+hold_start c "$LAB_VIP4" 7 $NCONN
+opened=$(hold_wait_opened c 1)
+log "c: $opened"
+for n in 1 2 3; do
+	jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
+		fail "no connection reached n$n (45 connections over 3 nodes): $opened"
+done
+log "start: $(hold_sync c)"
+r0=$(rehashed)
+
+log "--- 1. n1's check fails, then passes again within rehash-after (${HOLD_S}s)"
+hold_cmd c event blip
+check 1 500
+wait_for 20 states_are "failing up up" || fail "n1 not failing 20 s after its check failed: $(states)"
+t_out=$(date +%s)
+# New connections avoid a failing node: 15 of them miss n1 by chance with probability (2/3)^15 ≈ 0.2%.
+hold_cmd c open 15
+o=$(hold_wait_opened c 2)
+log "c: $o"
+jq -e '(.n1 // 0) == 0' <<<"${o#*nodes=}" >/dev/null || fail "a new connection went to failing n1: $o"
+log "while failing: $(hold_sync c)"
+check 1 200
+wait_for 20 states_are "up up up" || fail "n1 not up again 20 s after its check passed: $(states)"
+[ $(($(date +%s) - t_out)) -lt $HOLD_S ] ||
+	fail "n1 came back $(($(date +%s) - t_out)) s after it went out, not within rehash-after (${HOLD_S}s): the machine was too slow for this step"
+log "after the blip: $(hold_sync c)"
+[ "$(broken)" = 0 ] || fail "connections broke over n1's check blip: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
+[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed over n1's check blip: rehash $r0 -> $(rehashed)"
+grep -q "service echo: node n1 (.*) is UP after $RISE passed http checks .*its open connections never left it" "$AGENT_LOG" ||
+	fail "the UP line does not say n1 kept its connections; log: $(grep 'node n1' "$AGENT_LOG" | tail -3)"
+log "n1 failed and recovered: no connection broke, none re-hashed"
+
+log "--- 2. every node's check fails: the service fails open before any hold runs out"
+hold_cmd c event all-fail
+check 1 500
+check 2 500
+check 3 500
+wait_for 20 all_down_is 1 ||
+	fail "the service did not fail open 20 s after every check failed; log: $(tail -5 "$AGENT_LOG")"
+wait_for 10 states_are "up up up" || fail "failing open, the nodes are $(states), want up up up"
+log "failing open: $(hold_sync c)"
+check 1 200
+check 2 200
+check 3 200
+wait_for 20 all_down_is 0 ||
+	fail "the fail-open did not end 20 s after the checks passed again"
+wait_for 20 states_are "up up up" || fail "after the fail-open: $(states), want up up up"
+log "after the fail-open: $(hold_sync c)"
+[ "$(broken)" = 0 ] || fail "connections broke when every check failed: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
+[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed when every check failed: rehash $r0 -> $(rehashed)"
+log "every check failed: fail-open, no connection broke, none re-hashed"
+
+log "--- 3. n2's check keeps failing: after rehash-after its connections re-hash"
+on_n2=$(grep '^OPENED' "$E2E_TMP/c.out" | sed 's/.*nodes=//' | jq -s '[.[].n2 // 0] | add')
+hold_cmd c event n2-fails
+check 2 500
+wait_for 20 states_are "up failing up" || fail "n2 not failing 20 s after its check failed: $(states)"
+# A new agent adopts the failing node: still out, still holding, for a new rehash-after.
+agent_stop KILL
+agent_start "$CFG"
+t_out=$(date +%s%3N)
+wait_for 30 grep -q "service echo: node n2 is failing in the pinned maps; it stays out until $RISE checks pass, its open connections held for rehash-after" "$AGENT_LOG" ||
+	fail "the restarted agent did not adopt n2 as failing; log: $(tail -5 "$AGENT_LOG")"
+sync=$(hold_sync c)
+log "after the restart: $sync"
+if [ $(($(date +%s%3N) - t_out)) -lt $((HOLD_S * 1000 - 2000)) ]; then
+	states_are "up failing up" || fail "after the restart: $(states), want up failing up"
+	[ "$(broken)" = 0 ] || fail "connections broke over the restart: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
+else
+	log "(the sync took past the hold: its connections are not checked here)"
+fi
+wait_for $((HOLD_S + 20)) states_are "up down up" || fail "n2 not down $((HOLD_S + 20)) s after it went out: $(states)"
+t_down=$(date +%s%3N)
+log "n2 failing for $((t_down - t_out)) ms after the restart, then down (rehash-after ${HOLD_S}s; polled)"
+[ $((t_down - t_out)) -ge $((HOLD_S * 1000 - 1500)) ] ||
+	fail "n2 went down $((t_down - t_out)) ms after the restart, before rehash-after (${HOLD_S}s)"
+grep -q "service echo: node n2 (.*) still fails its checks after rehash-after $HOLD_S.0 s: its open connections move to other nodes" "$AGENT_LOG" ||
+	fail "no log line says n2's connections re-hash; log: $(tail -5 "$AGENT_LOG")"
+# Each of n2's connections sends within 0.2 s: its next segment re-hashes, and
+# the node it reaches resets it.
+wait_for 30 sh -c "[ \$(grep -c '^BROKEN' '$E2E_TMP/c.out') -ge $on_n2 ]" ||
+	fail "$on_n2 connections were on n2, only $(broken) broke 30 s after it went down"
+[ "$(rehashed)" -gt "$r0" ] || fail "n2's flows did not re-hash (rehash counter $(rehashed))"
+r=$(hold_report c)
+log "report: $(jq -c '{opened, alive, broken, broken_by_event, alive_per_node}' <<<"$r")"
+jq -e --argjson k "$on_n2" '.broken == $k and ([.broken_list[].node] | unique) == ["n2"] and
+	([.broken_list[].event] | unique) == ["n2-fails"]' <<<"$r" >/dev/null ||
+	fail "want exactly n2's $on_n2 connections broken, at n2-fails: $(jq -c .broken_list <<<"$r" | head -c 600)"
+log "n2 down after rehash-after: its $on_n2 connections re-hashed and broke, no other did"
+log "PASS"
