@@ -39,7 +39,8 @@
 #define AGENT_POLL_MS 1000 /* config file change poll */
 #define AGENT_RETRY_MS 2000 /* after a failed map update */
 #define AGENT_LOCK_RETRY_MS 100 /* after finding the pin root locked by a drover command */
-#define AGENT_MAX_BES 1024 /* backends read back per service for metrics */
+/* backends read back per service (metrics, adoption): all a service can have */
+#define AGENT_MAX_BES DRV_MAX_BACKENDS
 /*
  * How long /metrics waits for ag->lock before it answers 503: the first
  * request of a hold, then each one after it until the lock is had again.
