@@ -508,7 +508,7 @@ static int do_backend(struct drv_ctl *ctl)
 		if (req.json) {
 			drv_jw_arr_open(&jw);
 		} else if (n) {
-			printf("%-5s %-39s %-5s %-6s %-5s %8s %12s %14s\n", "ID", "ADDRESS", "PORT",
+			printf("%-5s %-39s %-5s %-6s %-7s %8s %12s %14s\n", "ID", "ADDRESS", "PORT",
 			       "WEIGHT", "STATE", "FLOWS", "PACKETS", "BYTES");
 		} else {
 			printf("no backends\n");
@@ -536,7 +536,7 @@ static int do_backend(struct drv_ctl *ctl)
 			} else {
 				if (flows)
 					snprintf(f, sizeof(f), "%u", flows[b->id]);
-				printf("%-5u %-39s %-5u %-6u %-5s %8s %12llu %14llu\n", b->id, a,
+				printf("%-5u %-39s %-5u %-6u %-7s %8s %12llu %14llu\n", b->id, a,
 				       ntohs(b->be.port), b->be.weight,
 				       drv_be_state_name(b->be.state), f,
 				       (unsigned long long)b->cnt.packets,
