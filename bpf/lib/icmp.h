@@ -228,6 +228,14 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 	__u64 now;
 	int act;
 
+	/*
+	 * From a source no host has, as TCP to a service is: the kernel drops it
+	 * as a martian, and nat would readdress it from the SNAT address, making
+	 * it a sound error to the node. (Here, not once the flow is found: the
+	 * noinline build's icmp_process has no stack to spare for it there.)
+	 */
+	if (!src_is_host(p))
+		return stats_drop(ctx, DRV_STAT_DROP_MARTIAN);
 	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
 	if (!cfg)
 		return XDP_PASS;
@@ -327,6 +335,9 @@ static __always_inline int icmp_to_client(struct xdp_md *ctx, struct pkt *p, str
 			stats_count(DRV_STAT_ICMP_MISS, p->len);
 		return XDP_PASS;
 	}
+	/* A martian's error, readdressed from the VIP, would reach the client as a sound one. */
+	if (!src_is_host(p))
+		return stats_drop(ctx, DRV_STAT_DROP_MARTIAN);
 	act = fwd_check_ttl(ctx, p);
 	if (act >= 0)
 		return act;

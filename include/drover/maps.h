@@ -257,7 +257,7 @@ enum drv_stat {
 	DRV_STAT_SNAT_PORT_LOST,	/* a flow's SNAT port is another flow's (entry evicted): picked anew */
 	DRV_STAT_ICMP_TOO_BIG,		/* longer than the egress MTU: ICMP too-big sent back to its sender */
 	DRV_STAT_DROP_TOO_BIG,		/* longer than the egress MTU, no too-big possible (IP options, ...) */
-	DRV_STAT_DROP_MARTIAN,		/* to a service from a source no host has (multicast, loopback, ...) */
+	DRV_STAT_DROP_MARTIAN,		/* to a service, or an ICMP error about a flow, from a source no host has */
 	__DRV_STAT_MAX,
 };
 

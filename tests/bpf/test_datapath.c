@@ -2113,6 +2113,52 @@ static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **s
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
 }
 
+/*
+ * An error about a nat flow from a source no host has (unspecified, loopback,
+ * multicast, broadcast, IPv4-mapped) is dropped as a martian, as the kernel
+ * drops it: readdressed from the SNAT address or the VIP, it would reach the
+ * node or the client as a sound one and lower its path MTU.
+ */
+static void icmp_error_from_a_martian_source_is_dropped(void **state)
+{
+	static const char *const m4[] = { "0.0.0.0", "127.0.0.1", "224.0.0.5", "255.255.255.255" };
+	static const char *const m6[] = { "::", "::1", "ff02::1", "::ffff:10.1.0.9" };
+	struct pkt_spec sent4 = syn4_at_node(20000), data6;
+	struct icmp_spec in;
+	struct env *e = *state;
+	size_t i;
+
+	std_v4(e, 20000, 20000);
+	std_v6(e);
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 30000 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	sent4.payload = 100;
+	data6 = data_to_client(reply6_from_node(TCP_ACK), "fd00::100", "fd01::2", 443);
+	for (i = 0; i < ARRAY_SIZE(m4); i++) {
+		in = too_big_to_vip(nat_data4(), m4[i], 28);
+		assert_int_equal(run_icmp(e, &in, ifa), XDP_DROP);
+		in = too_big_to_snat(sent4, m4[i], 28);
+		assert_int_equal(run_icmp(e, &in, ifc), XDP_DROP);
+	}
+	for (i = 0; i < ARRAY_SIZE(m6); i++) {
+		in = too_big_to_vip(data6, m6[i], 28);
+		assert_int_equal(run_icmp(e, &in, ifa), XDP_DROP);
+		in = too_big_to_snat(syn6_at_node(syn6), m6[i], 8);
+		assert_int_equal(run_icmp(e, &in, ifc), XDP_DROP);
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_MARTIAN), 2 * (ARRAY_SIZE(m4) + ARRAY_SIZE(m6)));
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
+	/* From a router's own address, the same errors are taken on. */
+	in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	in = too_big_to_snat(syn6_at_node(syn6), "fd02::50", 8);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
+}
+
 /* dsr: the node holds the VIP, so the error goes to it unchanged; with no record, to the Maglev pick. */
 static void icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged(void **state)
 {
@@ -4173,6 +4219,7 @@ int main(int argc, char **argv)
 		T(icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client),
 		T(icmp_error_left_to_the_stack_keeps_its_ttl),
 		T(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		T(icmp_error_from_a_martian_source_is_dropped),
 		T(icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged),
 		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
 		T(icmp_other_than_a_too_big_about_a_flow_passes_untouched),
@@ -4210,6 +4257,7 @@ int main(int argc, char **argv)
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		N(icmp_error_from_a_martian_source_is_dropped),
 		N(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
 		N(icmp_error_skips_a_snat_port_another_flow_took),
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
