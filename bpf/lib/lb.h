@@ -63,10 +63,16 @@ static __always_inline __u64 flow_timeout_ns(const struct drv_cfg *cfg, __u8 sta
 	return s * NSEC_PER_SEC;
 }
 
+/*
+ * Signed: another CPU may have stamped the entry from a clock read a tick
+ * after ours (a reply and its client's packet on two CPUs, or this one
+ * interrupted between reading the clock and the entry). Last seen after @now
+ * is live, not idle for ~2^64 ns (userspace's drv_flow_expired agrees).
+ */
 static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_seen, __u8 state,
 					 __u64 now)
 {
-	return now - last_seen > flow_timeout_ns(cfg, state);
+	return (__s64)(now - last_seen) > (__s64)flow_timeout_ns(cfg, state);
 }
 
 /*

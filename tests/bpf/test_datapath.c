@@ -862,9 +862,9 @@ static __u64 mono_coarse_ns(void)
  * Make reply entry @port (if not 0) and flow record @s (if any) look last
  * seen @ms earlier: time passing, without waiting for it. (drover never takes
  * an entry touched in the current clock tick for another flow, so tests that
- * take one age it first.)
+ * take one age it first.) A negative @ms stamps them ahead of the clock.
  */
-static void age(struct env *e, __u16 port, const struct pkt_spec *s, __u64 ms)
+static void age(struct env *e, __u16 port, const struct pkt_spec *s, __s64 ms)
 {
 	struct drv_flow_key nk, fk;
 	struct drv_nat n;
@@ -1384,6 +1384,37 @@ static void evicted_record_of_an_open_flow_stays_open(void **state)
 	assert_int_equal(run(e, &b, ifa), XDP_DROP);
 	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_RECLAIM_SYN), 0);
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+}
+
+/*
+ * Another CPU may stamp an entry with a clock that read the next tick after
+ * this packet's own read (a reply and its client's packet, each on its CPU):
+ * the entry is then last seen "after" now, and is live, not idle for ~2^64 ns.
+ * (Counted as expired, the reply went to the balancer's stack, which reset
+ * the node's connection, and the client's packet lost its SNAT port.)
+ */
+static void entry_stamped_after_the_packets_clock_read_is_live(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK), want_reply;
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	want_reply = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2",
+			       80, 40000);
+	/* a second ahead: never reached by the clock before the packet runs, however busy */
+	age(e, 20000, &syn4, -1000);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	expect_frame(e, &want_reply);
+	age(e, 20000, &syn4, -1000);
+	ack.flags = want.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY_MISS), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_SNAT_EXHAUSTED), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
 }
 
 static void first_fragment_to_vip_is_dropped(void **state)
@@ -4199,6 +4230,7 @@ int main(int argc, char **argv)
 		T(new_connection_after_the_nodes_rst_outlives_the_fin_timeout),
 		T(two_cpus_never_take_one_snat_port),
 		T(evicted_record_of_an_open_flow_stays_open),
+		T(entry_stamped_after_the_packets_clock_read_is_live),
 		T(dsr_flow_picked_up_mid_stream_is_open_at_once),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
