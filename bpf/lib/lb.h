@@ -625,6 +625,21 @@ static __always_inline void lb_reply_closes(const struct drv_nat *n, const struc
 	}
 }
 
+/*
+ * Does reply entry @n's backend id still name the node that sent reply @p (its
+ * address and port, in @n's service)? Not once the id was freed, or reused
+ * for another node: the old node's replies then count to no backend, never
+ * to the new one. A flow record tells a reused id by its generation; a reply
+ * entry has no room for one, so it goes by the node's address.
+ */
+static __always_inline bool reply_from_backend(const struct drv_nat *n, const struct pkt *p)
+{
+	const struct drv_backend *be = backend_get(n->backend_id);
+
+	return be && be->family && be->svc_id == n->svc_id && be->port == p->key.sport &&
+	       addr_eq(&be->addr, &p->key.saddr);
+}
+
 /**
  * lb_reply - a TCP packet not for a service: translate it back if it answers a NAT flow
  * Return: an XDP verdict; XDP_PASS, untouched, for everything that is not a reply.
@@ -659,7 +674,8 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	}
 	act = fwd_check_ttl(ctx, p);
 	if (act >= 0)
-		return lb_count_sent(act, n->svc_id, n->backend_id, p->len, true, false);
+		return lb_count_sent(act, n->svc_id, n->be_gone ? DRV_BE_NONE : n->backend_id,
+				     p->len, true, false);
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		__u8 state = tcp_reply_state(p->tcp, n->state);
 
@@ -668,13 +684,15 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		n->last_seen_ns = now;
 		n->state = state;
 		n->nh.ifindex = 0; /* look the next hop up again */
+		/* Checked here, at most once a second: replies then pay no backend lookup. */
+		n->be_gone = !reply_from_backend(n, p);
 	}
 	vip = n->vip;
 	client = n->client;
 	vip_port = n->vip_port;
 	client_port = n->client_port;
 	svc_id = n->svc_id;
-	be_id = n->backend_id;
+	be_id = n->be_gone ? DRV_BE_NONE : n->backend_id;
 
 	/* Next hop and length first: a too-big error quotes the reply as the node sent it. */
 	nh = n->nh;

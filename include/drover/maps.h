@@ -185,7 +185,7 @@ struct drv_nat {
 	__u32 svc_id;
 	__u32 backend_id;
 	__u8 state;		/* enum drv_flow_state */
-	__u8 pad;
+	__u8 be_gone;		/* 1: backend_id names another node now (freed, reused), seen at a refresh */
 	__u16 mtu;		/* the FIB's MTU toward the client, with nh; 0 = unknown */
 	struct drv_nh nh;	/* next hop toward the client, refreshed with last_seen_ns */
 };
@@ -270,7 +270,10 @@ struct drv_counter {
 	__u64 bytes;		/* L2 frame bytes as received */
 };
 
-/* drv_svcst and drv_best values (per CPU; readers sum). */
+/*
+ * drv_svcst and drv_best values (per CPU; readers sum). drv_best's slot 0 (no
+ * backend) gathers the replies of nodes whose backend id was freed or reused.
+ */
 struct drv_lb_counters {
 	__u64 packets;		/* client → node packets forwarded */
 	__u64 bytes;

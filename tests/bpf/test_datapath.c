@@ -1417,6 +1417,35 @@ static void entry_stamped_after_the_packets_clock_read_is_live(void **state)
 	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
 }
 
+/*
+ * Node 1 leaves and its id goes to another node (userspace takes the lowest
+ * free id, bumps the generation and zeroes the id's counters). The old
+ * node's replies, translated while their reply entry lives, count to its
+ * service but not to the new node (from the entry's next refresh, at most a
+ * second on); the same node back under the id counts again.
+ */
+static void replies_of_a_reused_backend_ids_old_node_do_not_count_to_the_new_one(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK);
+	__u64 be1, svc;
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	be_put(e, 1, "10.2.0.13", 8080, 0, DRV_BE_UP, 3); /* freed (gen 2), then reused (gen 3) */
+	be1 = lb_stat(e->best, 1).reply_packets;
+	svc = lb_stat(e->svcst, 0).reply_packets;
+	age(e, 20000, NULL, 1100); /* due for a refresh */
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(lb_stat(e->best, 1).reply_packets, be1);
+	assert_int_equal(lb_stat(e->svcst, 0).reply_packets, svc + 2);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_UP, 5); /* node 1 back under id 1 */
+	age(e, 20000, NULL, 1100);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(lb_stat(e->best, 1).reply_packets, be1 + 1);
+}
+
 static void first_fragment_to_vip_is_dropped(void **state)
 {
 	struct env *e = *state;
@@ -4231,6 +4260,7 @@ int main(int argc, char **argv)
 		T(two_cpus_never_take_one_snat_port),
 		T(evicted_record_of_an_open_flow_stays_open),
 		T(entry_stamped_after_the_packets_clock_read_is_live),
+		T(replies_of_a_reused_backend_ids_old_node_do_not_count_to_the_new_one),
 		T(dsr_flow_picked_up_mid_stream_is_open_at_once),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
