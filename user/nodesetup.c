@@ -202,8 +202,12 @@ static int arp_keep_off_vips(void)
 	int err = 0, e;
 
 	ifs = if_nameindex();
-	if (!ifs)
-		return -errno;
+	if (!ifs) {
+		err = -errno;
+		pr_warn("Error: node-setup couldn't list the network interfaces to set arp_ignore=1 arp_announce=2 on them: %s; run it again\n",
+			strerror(-err));
+		return err;
+	}
 	for (it = ifs; it->if_index; it++) {
 		if (!strcmp(it->if_name, "lo"))
 			continue;
@@ -211,8 +215,8 @@ static int arp_keep_off_vips(void)
 		if (e == -ENODEV)
 			continue; /* deleted since the list was read (a pod's veth): nothing to set */
 		if (e) {
-			pr_warn("Error: node-setup couldn't set arp_ignore=1 arp_announce=2 on %s: %s; without them %s answers ARP for the VIPs\n",
-				it->if_name, strerror(-e), it->if_name);
+			pr_warn("Error: node-setup couldn't set arp_ignore=1 arp_announce=2 on %s: %s; without them %s answers ARP for the VIPs and takes their traffic from the balancer: give node-setup CAP_NET_ADMIN, or set them on the node (sysctl -w net.ipv4.conf.%s.arp_ignore=1 net.ipv4.conf.%s.arp_announce=2), and run it again\n",
+				it->if_name, strerror(-e), it->if_name, it->if_name, it->if_name);
 			err = e;
 		}
 	}
@@ -281,16 +285,17 @@ int drv_node_setup(const struct drv_node_conf *c)
 	if (c->mode == DRV_MODE_TUNNEL && v6)
 		err = tunnel_add(DRV_NODE_TUN6, "ip6tnl") ?: err;
 	/*
-	 * The VIPs only once the node can decapsulate: a node that holds them
-	 * without would answer nothing the balancer sends, and the failed run
-	 * would leave them behind.
+	 * The VIPs only once the node can decapsulate and keeps ARP off them: a
+	 * node that holds them without decapsulation answers nothing the balancer
+	 * sends, one that answers ARP for them takes their traffic from the
+	 * balancer, and the failed run would leave them behind.
 	 */
+	if (!err && v4)
+		err = arp_keep_off_vips();
 	if (err) {
 		pr_warn("node-setup: no VIP added: fix the error above and run it again\n");
 		return err;
 	}
-	if (v4)
-		err = arp_keep_off_vips() ?: err;
 	for (i = 0; i < c->n; i++) {
 		e = vip_addr(&c->vips[i], c->family[i], false);
 		err = e ?: err;

@@ -4,9 +4,11 @@
  * VIPs land on lo, tunnel devices are created in metadata mode, a second run
  * changes nothing, undo removes what setup added, a strict global
  * rp_filter that would drop decapsulated packets is reported, and a kernel
- * without IPIP gets one error saying what to do, and an interface deleted
- * while setup runs is no error.
+ * without IPIP gets one error saying what to do, an interface deleted
+ * while setup runs is no error, and a run that cannot keep ARP off the VIPs
+ * adds none.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -16,11 +18,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/rtnetlink.h>
 #include <cmocka.h>
 
 #include "nodesetup.h"
 #include "util.h"
+
+/*
+ * While nonzero, node-setup's RTM_SETLINK requests (its per-interface ARP
+ * settings, in dsr mode the only ones it sends) fail with this errno, as they
+ * do where the kernel refuses them. This sendto() takes the place of libc's
+ * for the library linked into this test; everything else reaches the kernel.
+ */
+static int setlink_errno;
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+	       socklen_t tolen)
+{
+	static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	const struct nlmsghdr *h = buf;
+
+	if (setlink_errno && len >= sizeof(*h) && h->nlmsg_type == RTM_SETLINK) {
+		errno = setlink_errno;
+		return -1;
+	}
+	if (!real)
+		real = (ssize_t(*)(int, const void *, size_t, int, const struct sockaddr *,
+				   socklen_t))dlsym(RTLD_NEXT, "sendto");
+	return real(fd, buf, len, flags, to, tolen);
+}
 
 /* Exit status of a shell command, run in this process's netns. */
 static int sh(const char *cmd)
@@ -198,6 +226,32 @@ static void dsr_setup_ignores_interfaces_that_vanish(void **state)
 	assert_int_equal(fails, 0);
 }
 
+/*
+ * A node that holds a VIP but answers ARP for it takes the VIP's traffic from
+ * the balancer: when the ARP settings cannot be applied, no VIP goes on lo,
+ * and the error says on which interface, what it means and what to do.
+ */
+static void dsr_setup_adds_no_vip_when_arp_settings_fail(void **state)
+{
+	struct drv_node_conf c = conf(DRV_MODE_DSR);
+	char out[4096];
+	int rc;
+
+	(void)state;
+	c.n = 1;
+	setlink_errno = EPERM;
+	rc = setup_said(&c, out, sizeof(out));
+	setlink_errno = 0;
+	fprintf(stderr, "%s", out);
+	assert_int_equal(rc, -EPERM);
+	assert_int_not_equal(sh("ip addr show dev lo | grep -q 10.0.0.100"), 0);
+	c.undo = true;
+	assert_int_equal(drv_node_setup(&c), 0);
+	assert_non_null(strstr(out, "Error: node-setup couldn't set arp_ignore=1 arp_announce=2 on v0: Operation not permitted"));
+	assert_non_null(strstr(out, "sysctl -w net.ipv4.conf.v0.arp_ignore=1 net.ipv4.conf.v0.arp_announce=2"));
+	assert_non_null(strstr(out, "no VIP added"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +260,7 @@ int main(void)
 		cmocka_unit_test(tunnel_setup_warns_when_all_rp_filter_is_strict),
 		cmocka_unit_test(tunnel_setup_without_ipip_says_so_once),
 		cmocka_unit_test(dsr_setup_ignores_interfaces_that_vanish),
+		cmocka_unit_test(dsr_setup_adds_no_vip_when_arp_settings_fail),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
