@@ -346,8 +346,17 @@ static void print_svc(const struct drv_svc_key *k, const struct drv_svc *s)
 			drv_jw_str(&jw, drv_addr_format(&s->snat, k->family, a, sizeof(a)));
 		else
 			drv_jw_null(&jw);
-		drv_jw_ku64(&jw, "snat_port_lo", s->snat_port_lo);
-		drv_jw_ku64(&jw, "snat_port_hi", s->snat_port_hi);
+		/* only nat translates source ports: null where the text shows none */
+		drv_jw_key(&jw, "snat_port_lo");
+		if (s->mode == DRV_MODE_NAT)
+			drv_jw_u64(&jw, s->snat_port_lo);
+		else
+			drv_jw_null(&jw);
+		drv_jw_key(&jw, "snat_port_hi");
+		if (s->mode == DRV_MODE_NAT)
+			drv_jw_u64(&jw, s->snat_port_hi);
+		else
+			drv_jw_null(&jw);
 		drv_jw_ku64(&jw, "table_size", s->table_size);
 		drv_jw_ku64(&jw, "active_slot", s->active);
 		drv_jw_ku64(&jw, "backends_in_table", s->nbackends);

@@ -163,6 +163,16 @@ dr -j backend show 10.0.0.1 port 80 | jq -e '.[1].state == "drain" and .[1].weig
 	>/dev/null || fail "drain not shown: $(dr -j backend show 10.0.0.1 port 80)"
 dr -p service show fd00::1 port 443 | jq -e '.[0].mode == "dsr" and .[0].snat == null' \
 	>/dev/null || fail "pretty service show JSON"
+log "service show: SNAT ports only for nat, in JSON as in text (null where the text has none)"
+dr service add 10.0.0.2 port 80 mode tunnel snat 10.0.1.1 || fail "tunnel service add failed"
+for s in "fd00::1 port 443" "10.0.0.2 port 80"; do
+	# shellcheck disable=SC2086
+	txt=$(dr service show $s) js=$(dr -j service show $s)
+	! grep -q "ports" <<<"$txt" || fail "service show $s (not nat) shows SNAT ports: $txt"
+	jq -e '.[0].snat_port_lo == null and .[0].snat_port_hi == null' <<<"$js" >/dev/null ||
+		fail "service show -j $s (not nat) has SNAT ports where the text has none: $js"
+done
+dr service del 10.0.0.2 port 80 || fail "tunnel service del failed"
 lk=$(dr -j lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000) || fail "lookup failed"
 jq -e '.backend.address == "10.0.1.2" and .recorded == null and .table_index < 4093' \
 	<<<"$lk" >/dev/null || fail "lookup JSON (only 10.0.1.2 is up): $lk"
