@@ -596,9 +596,16 @@ int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union d
 	__u32 h, id;
 
 	if (bpf_map_lookup_elem(ctl->svcs_fd, svc, &s)) {
-		pr_warn("Error: service %s does not exist (see drover service show)\n",
-			drv_svc_key_str(svc, buf, sizeof(buf)));
-		return -ENOENT;
+		int err = -errno;
+
+		drv_svc_key_str(svc, buf, sizeof(buf));
+		if (err == -ENOENT)
+			pr_warn("Error: service %s does not exist (see drover service show)\n",
+				buf);
+		else
+			pr_warn("Error: couldn't read service %s from %s/%s: %s; run the lookup again, as root\n",
+				buf, ctl->root, DRV_STR(DRV_MAP_SVCS), strerror(-err));
+		return err;
 	}
 	fk.saddr = *client;
 	fk.daddr = svc->vip;
@@ -609,11 +616,25 @@ int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union d
 	h = drv_flow_hash(&fk);
 	*be_id = 0;
 	memset(be, 0, sizeof(*be));
-	if (!s.table_size || s.table_size > DRV_MAGLEV_MAX || s.id >= DRV_MAX_SVCS || s.active > 1)
+	if (!s.table_size || s.table_size > DRV_MAGLEV_MAX || s.id >= DRV_MAX_SVCS ||
+	    s.active > 1) {
+		/* not what drover writes: another version, or a hand edit with bpftool */
+		pr_warn("Error: service %s in %s/%s holds a value drover can't use (id %u, table-size %u, slot %u; want an id below %d, a table-size 1-%d, slot 0 or 1), so its table can't be read: delete it (drover service del %s) and add it again\n",
+			drv_svc_key_str(svc, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
+			s.id, s.table_size, s.active, DRV_MAX_SVCS, DRV_MAGLEV_MAX, buf);
 		return -EINVAL;
+	}
 	id = *drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(s.id, s.active, h % s.table_size));
 	if (id == DRV_BE_NONE || id >= DRV_MAX_BACKENDS)
 		return 0;
 	*be_id = id;
-	return bpf_map_lookup_elem(ctl->bes_fd, &id, be) ? -errno : 0;
+	if (bpf_map_lookup_elem(ctl->bes_fd, &id, be)) {
+		int err = -errno;
+
+		pr_warn("Error: couldn't read backend %u of service %s from %s/%s: %s; run the lookup again, as root\n",
+			id, drv_svc_key_str(svc, buf, sizeof(buf)), ctl->root,
+			DRV_STR(DRV_MAP_BACKENDS), strerror(-err));
+		return err;
+	}
+	return 0;
 }

@@ -853,7 +853,12 @@ static int do_lookup(struct drv_ctl *ctl)
 	err = drv_lookup(ctl, &req.svc.key, &req.client, req.client_port, &id, &be);
 	if (err)
 		return EXIT_FAILURE;
-	drv_service_get(ctl, &req.svc.key, &s);
+	/* read again for its numbers: gone or changed since is a race with a change */
+	if (drv_service_get(ctl, &req.svc.key, &s) || !s.table_size) {
+		pr_warn("Error: service %s changed while it was looked up: run the lookup again\n",
+			drv_svc_key_str(&req.svc.key, buf, sizeof(buf)));
+		return EXIT_FAILURE;
+	}
 	fk.saddr = req.client;
 	fk.daddr = req.svc.key.vip;
 	fk.sport = req.client_port;

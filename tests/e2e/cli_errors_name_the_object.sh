@@ -131,6 +131,19 @@ expect 1 "10.0.0.9 port 80" "'snat-ports' is for mode nat" "mode dsr" -- \
 expect 2 "'snat-ports' is for mode nat" "mode tunnel" -- \
 	dr service add 10.0.0.8 port 80 mode tunnel snat 10.0.1.1 snat-ports 20000-20010
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
+
+log "lookup of a service whose map value drover can't use (table-size 0) says which and what to do"
+dr service add 10.0.0.3 port 80 mode dsr || fail "service add 10.0.0.3 failed"
+key="10 0 0 3 0 0 0 0 0 0 0 0 0 0 0 0 0 80 6 4"
+# shellcheck disable=SC2086
+val=$(bpftool -j map lookup pinned "$ROOT/drv_svcs_v1" key $key | jq -r '.value | .[4:8] = ["0","0","0","0"] | join(" ")')
+# shellcheck disable=SC2086
+bpftool map update pinned "$ROOT/drv_svcs_v1" key $key value $val
+expect 1 "10.0.0.3 port 80" "drv_svcs_v1" "table-size 0" "drover service del" -- \
+	dr lookup 10.0.0.3 port 80 from 192.0.2.1 port 5
+out=$(dr -j lookup 10.0.0.3 port 80 from 192.0.2.1 port 5 2>/dev/null) || true
+[ -z "$out" ] || fail "a failed 'lookup -j' printed to stdout: $out"
+dr service del 10.0.0.3 port 80 || fail "service del of the unusable value failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \
 	dr backend add 10.0.0.1 port 80 10.0.1.2
