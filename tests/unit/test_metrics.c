@@ -23,12 +23,14 @@
 #include "metrics.h"
 
 static bool is_ready;
+static unsigned int renders; /* calls of render: each holds the agent's lock */
 static bool is_busy; /* render gives up, as the agent's does when its lock is held long */
 static size_t big; /* render pads /metrics to this many bytes of comments */
 
 static int render(struct drv_mbuf *b, void *arg)
 {
 	(void)arg;
+	renders++;
 	if (is_busy)
 		return -EBUSY;
 	drv_mbuf_printf(b, "# TYPE drover_test gauge\ndrover_test 1\n");
@@ -124,6 +126,47 @@ static void metrics_are_served_as_prometheus_text(void **state)
 	a = ask(*state, REQ("HEAD", "/metrics"));
 	assert_non_null(strstr(a, "HTTP/1.1 200"));
 	assert_null(strstr(a, "drover_test 1"));
+}
+
+/*
+ * HEAD /metrics answers the headers a GET would, without rendering the body
+ * (which holds the agent's lock up to 100 ms). Its length is known only once
+ * rendered, so the answer carries no Content-Length (RFC 9110 8.6: a HEAD
+ * answer may omit it, and must not carry one that differs from the GET's), nor
+ * a chunked Transfer-Encoding the GET does not have (RFC 9112 6.1), and ends
+ * the connection; curl -I takes two of them in a row, then a GET.
+ */
+static void head_metrics_answers_headers_without_rendering(void **state)
+{
+	const struct server *s = *state;
+	char cmd[256], out[4096];
+	unsigned int before = renders;
+	FILE *p;
+	size_t n;
+	char *a;
+
+	a = ask(s, REQ("HEAD", "/metrics"));
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	assert_non_null(strstr(a, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_int_equal(renders, before);
+	assert_null(strstr(a, "Content-Length:"));
+	assert_null(strstr(a, "Transfer-Encoding:"));
+	assert_string_equal(strstr(a, "\r\n\r\n"), "\r\n\r\n"); /* nothing after the headers */
+	/* two HEADs on one connection, then a GET: each answer framed right */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 10 -I http://127.0.0.1:%u/metrics -I http://127.0.0.1:%u/metrics"
+		 " 2>&1 && curl -sS --max-time 10 http://127.0.0.1:%u/metrics 2>&1",
+		 s->port, s->port, s->port);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	assert_int_equal(pclose(p), 0);
+	a = strstr(out, "HTTP/1.1 200");
+	assert_non_null(a);
+	assert_non_null(strstr(a + 1, "HTTP/1.1 200"));
+	assert_non_null(strstr(out, "drover_test 1\n"));
+	assert_int_equal(renders, before + 1);
 }
 
 /* The agent's render gives up when its lock stays held: 503 "busy", then 200 again. */
@@ -330,6 +373,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(metrics_are_served_as_prometheus_text),
 		cmocka_unit_test(metrics_busy_is_503),
+		cmocka_unit_test(head_metrics_answers_headers_without_rendering),
 		cmocka_unit_test(readyz_says_why_it_is_not_ready),
 		cmocka_unit_test(other_methods_are_refused_with_allow),
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
