@@ -157,8 +157,9 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++)
 		*ctl_fd(ctl, i) = -1;
 	snprintf(ctl->root, sizeof(ctl->root), "%s", root);
-	if (stat(root, &st)) {
-		err = -errno;
+	/* a file there (a map's pin, say) would fail later on one of its maps, without the hint */
+	err = stat(root, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (err) {
 		if (err != -ENOENT) {
 			pr_warn("Error: can't reach drover state at %s: %s: %s\n", root,
 				strerror(-err), drv_root_err_hint(err));

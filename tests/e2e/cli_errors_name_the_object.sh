@@ -72,6 +72,14 @@ expect 1 "$E2E_TMP/plain" "bpffs" "mount -t bpf" -- \
 	ip netns exec "$NS" "$DROVER" --bpffs "$E2E_TMP/plain/drover" attach f0
 expect 1 "$E2E_TMP/nowhere/at/all" "does not exist" -- \
 	ip netns exec "$NS" "$DROVER" --bpffs "$E2E_TMP/nowhere/at/all/drover" attach f0
+log "reads with a pin root that is a file say so and to check --bpffs, as changes do"
+: >"$E2E_TMP/plainfile"
+for cmd in "service show" "backend show 10.0.0.1 port 80" "stats" \
+	"lookup 10.0.0.1 port 80 from 192.0.2.1 port 5" "service add 10.0.0.1 port 80 mode dsr"; do
+	# shellcheck disable=SC2086
+	expect 1 "$E2E_TMP/plainfile" "Not a directory" "check the --bpffs path" -- \
+		ip netns exec "$NS" "$DROVER" --bpffs "$E2E_TMP/plainfile" $cmd
+done
 
 log "attach: missing CAP_NET_ADMIN, missing CAP_BPF"
 expect 1 "CAP_NET_ADMIN" "drover attach" "root" -- ip netns exec "$NS" \
