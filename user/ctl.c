@@ -588,6 +588,21 @@ out_free:
 	return err;
 }
 
+int drv_svc_value_check(const struct drv_ctl *ctl, const struct drv_svc_key *key,
+			const struct drv_svc *s)
+{
+	char buf[128];
+
+	if (s->table_size && s->table_size <= DRV_MAGLEV_MAX && s->id < DRV_MAX_SVCS &&
+	    s->active <= 1)
+		return 0;
+	/* not what drover writes: another version, or a hand edit with bpftool */
+	pr_warn("Error: service %s in %s/%s holds a value drover can't use (id %u, table-size %u, slot %u; want an id below %d, a table-size 1-%d, slot 0 or 1): delete it (drover service del %s) and add it again\n",
+		drv_svc_key_str(key, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS), s->id,
+		s->table_size, s->active, DRV_MAX_SVCS, DRV_MAGLEV_MAX, buf);
+	return -EINVAL;
+}
+
 int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union drv_addr *client,
 	       __be16 client_port, __u32 *be_id, struct drv_backend *be)
 {
@@ -617,14 +632,8 @@ int drv_lookup(struct drv_ctl *ctl, const struct drv_svc_key *svc, const union d
 	h = drv_flow_hash(&fk);
 	*be_id = 0;
 	memset(be, 0, sizeof(*be));
-	if (!s.table_size || s.table_size > DRV_MAGLEV_MAX || s.id >= DRV_MAX_SVCS ||
-	    s.active > 1) {
-		/* not what drover writes: another version, or a hand edit with bpftool */
-		pr_warn("Error: service %s in %s/%s holds a value drover can't use (id %u, table-size %u, slot %u; want an id below %d, a table-size 1-%d, slot 0 or 1), so its table can't be read: delete it (drover service del %s) and add it again\n",
-			drv_svc_key_str(svc, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
-			s.id, s.table_size, s.active, DRV_MAX_SVCS, DRV_MAGLEV_MAX, buf);
+	if (drv_svc_value_check(ctl, svc, &s))
 		return -EINVAL;
-	}
 	id = *drv_maglev_entry(ctl, DRV_MAGLEV_INDEX(s.id, s.active, h % s.table_size));
 	if (id == DRV_BE_NONE || id >= DRV_MAX_BACKENDS)
 		return 0;

@@ -27,4 +27,13 @@ struct drv_backend *drv_bes_load(struct drv_ctl *ctl);
 /* How many backend ids (1..DRV_MAX_BACKENDS-1) of @bes, as drv_bes_load read them, are in use. */
 __u32 drv_bes_used(const struct drv_backend *bes);
 
+/*
+ * Is @s, the value of service @key, one drover can index its Maglev windows
+ * with (id, slot, table size in range)? 0, or -EINVAL with a message naming
+ * the service and saying what to do. Indexing with another would read or
+ * write outside the service's windows.
+ */
+int drv_svc_value_check(const struct drv_ctl *ctl, const struct drv_svc_key *key,
+			const struct drv_svc *s);
+
 #endif /* __DROVER_CTL_INT_H */

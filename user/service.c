@@ -318,6 +318,9 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 	__u32 *table = NULL, id, n;
 	int err;
 
+	err = drv_svc_value_check(ctl, key, svc);
+	if (err)
+		return err;
 	err = svc_table_build(key, svc, bes, &table, &n);
 	if (err)
 		return err;
@@ -704,7 +707,8 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 
 	if (drv_service_get(ctl, key, &s))
 		return svc_not_found(key);
-	err = be_conf_check_one(key, c);
+	/* before any write: a backend given an id out of range would belong to no service */
+	err = drv_svc_value_check(ctl, key, &s) ?: be_conf_check_one(key, c);
 	if (err)
 		return err;
 	bes = drv_bes_load(ctl);

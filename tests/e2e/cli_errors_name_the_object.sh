@@ -144,13 +144,27 @@ log "lookup of a service whose map value drover can't use (table-size 0) says wh
 dr service add 10.0.0.3 port 80 mode dsr || fail "service add 10.0.0.3 failed"
 key="10 0 0 3 0 0 0 0 0 0 0 0 0 0 0 0 0 80 6 4"
 # shellcheck disable=SC2086
-val=$(bpftool -j map lookup pinned "$ROOT/drv_svcs_v1" key $key | jq -r '.value | .[4:8] = ["0","0","0","0"] | join(" ")')
-# shellcheck disable=SC2086
-bpftool map update pinned "$ROOT/drv_svcs_v1" key $key value $val
+good=$(bpftool -j map lookup pinned "$ROOT/drv_svcs_v1" key $key | jq -c .value)
+# svc_value BYTE-INDEX BYTE...: write the service's value with those bytes changed
+svc_value() {
+	local at=$1 val
+	shift
+	val=$(jq -r --argjson at "$at" --args '.[$at:$at + ($ARGS.positional | length)] = $ARGS.positional |
+		join(" ")' "$@" <<<"$good")
+	# shellcheck disable=SC2086
+	bpftool map update pinned "$ROOT/drv_svcs_v1" key $key value $val
+}
+svc_value 4 0 0 0 0 # table_size 0
 expect 1 "10.0.0.3 port 80" "drv_svcs_v1" "table-size 0" "drover service del" -- \
 	dr lookup 10.0.0.3 port 80 from 192.0.2.1 port 5
 out=$(dr -j lookup 10.0.0.3 port 80 from 192.0.2.1 port 5 2>/dev/null) || true
 [ -z "$out" ] || fail "a failed 'lookup -j' printed to stdout: $out"
+log "changes to a service whose id is out of range are refused the same way (no crash, no write)"
+svc_value 0 70 0 0 0 # id 70: its Maglev window would lie past the map's end
+expect 1 "10.0.0.3 port 80" "drv_svcs_v1" "id 70" "drover service del" -- \
+	dr service set 10.0.0.3 port 80 table-size 4093
+expect 1 "10.0.0.3 port 80" "drv_svcs_v1" "id 70" "drover service del" -- \
+	dr backend add 10.0.0.3 port 80 10.0.1.9
 dr service del 10.0.0.3 port 80 || fail "service del of the unusable value failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \
