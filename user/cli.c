@@ -426,10 +426,10 @@ static int parse_service(struct pctx *p, struct drv_cli_req *r)
 			"service set changes nothing without an option (mode, snat, snat-ports, table-size)");
 	if (r->cmd == DRV_CLI_ADD && r->svc.mode != DRV_MODE_DSR &&
 	    !(r->svc_set & DRV_CLI_SVC_SNAT)) {
-		char a[DRV_ADDR_STRLEN];
+		char ks[128];
 
 		return fail(p, "service %s in mode %s needs 'snat ADDR': %s",
-			    drv_addr_format(&r->svc.key.vip, r->svc.key.family, a, sizeof(a)),
+			    drv_svc_key_str(&r->svc.key, ks, sizeof(ks)),
 			    drv_mode_name(r->svc.mode), drv_snat_role(r->svc.mode));
 	}
 	if ((r->svc_set & DRV_CLI_SVC_MODE) && r->svc.mode == DRV_MODE_DSR &&

@@ -68,7 +68,7 @@ const char *drv_snat_role(__u8 mode)
 int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 {
 	const struct drv_svc_key *k = &c->key;
-	char a[DRV_ADDR_STRLEN];
+	char a[DRV_ADDR_STRLEN], ks[128];
 
 	if (k->family != DRV_FAMILY_V4 && k->family != DRV_FAMILY_V6) {
 		snprintf(err, len, "service address family %u is not IPv4 or IPv6", k->family);
@@ -98,9 +98,9 @@ int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 	}
 	if (c->mode == DRV_MODE_NAT || c->mode == DRV_MODE_TUNNEL) {
 		if (drv_addr_is_zero(&c->snat)) {
-			snprintf(err, len, "service %s in mode %s needs `snat ADDR`: %s",
-				 drv_addr_format(&k->vip, k->family, a, sizeof(a)),
-				 drv_mode_name(c->mode), drv_snat_role(c->mode));
+			snprintf(err, len, "service %s in mode %s needs 'snat ADDR': %s",
+				 drv_svc_key_str(k, ks, sizeof(ks)), drv_mode_name(c->mode),
+				 drv_snat_role(c->mode));
 			return -EINVAL;
 		}
 		if (k->family == DRV_FAMILY_V4 && (c->snat.v6[1] | c->snat.v6[2] | c->snat.v6[3])) {
@@ -113,7 +113,7 @@ int drv_svc_conf_check(const struct drv_svc_conf *c, char *err, size_t len)
 		snprintf(
 			err, len,
 			"service %s in mode dsr takes no snat: the packet reaches the node unchanged and the node answers the client from the VIP",
-			drv_addr_format(&k->vip, k->family, a, sizeof(a)));
+			drv_svc_key_str(k, ks, sizeof(ks)));
 		return -EINVAL;
 	}
 	if ((c->snat_port_lo || c->snat_port_hi) &&

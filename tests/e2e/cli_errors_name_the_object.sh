@@ -133,7 +133,10 @@ for cmd in "-j service show" "service show" "-j status" "stats --watch 1 count 2
 	grep -qF "standard output" <<<"$out" || fail "'drover $cmd >/dev/full' does not say why: $out"
 done
 dr service add 10.0.0.9 port 80 mode dsr || fail "dsr service add failed"
-expect 1 "10.0.0.9" "mode dsr takes no snat" -- dr service set 10.0.0.9 port 80 snat 10.0.1.1
+expect 1 "service 10.0.0.9 port 80 proto tcp in mode dsr takes no snat" -- \
+	dr service set 10.0.0.9 port 80 snat 10.0.1.1
+expect 1 "service 10.0.0.9 port 80 proto tcp in mode nat needs" "snat ADDR" -- \
+	dr service set 10.0.0.9 port 80 mode nat
 expect 1 "10.0.0.9 port 80" "'snat-ports' is for mode nat" "mode dsr" -- \
 	dr service set 10.0.0.9 port 80 snat-ports 20000-20010
 expect 2 "'snat-ports' is for mode nat" "mode tunnel" -- \

@@ -389,6 +389,9 @@ static void service_add_accepts_ipv6_and_dsr_without_snat(void **state)
 	/* tunnel's snat is the outer source address: required; dsr has no use for one */
 	assert_usage_error("service add 10.0.0.2 port 9345 mode tunnel",
 			   "mode tunnel needs 'snat ADDR': the outer source address");
+	/* which service: one VIP may have several ports */
+	assert_usage_error("service add 10.0.0.2 port 9345 mode tunnel",
+			   "service 10.0.0.2 port 9345 proto tcp in mode tunnel");
 	assert_ok("service add 10.0.0.2 port 9345 mode tunnel snat 10.0.1.1");
 	assert_int_equal(req.svc.mode, DRV_MODE_TUNNEL);
 	assert_usage_error("service add 10.0.0.2 port 80 mode dsr snat 10.0.1.1",
