@@ -480,6 +480,9 @@ static int parse_backend(struct pctx *p, struct drv_cli_req *r)
 	if (b->family != r->svc.key.family)
 		return fail(p, "backend %s is %s but the service address is %s", p->argv[p->i - 1],
 			    fam_str(b->family), fam_str(r->svc.key.family));
+	if (!memcmp(&b->addr, &r->svc.key.vip, sizeof(b->addr)))
+		return fail(p, "backend address '%s' is the service's VIP: give a node's address",
+			    p->argv[p->i - 1]);
 	r->has_be = true;
 	b->weight = 1;
 	b->state = DRV_BE_UP;

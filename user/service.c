@@ -147,7 +147,10 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 		if (!why && !memcmp(&c->addr, &key->vip, sizeof(c->addr)))
 			why = "it is the service's VIP";
 		if (why) {
-			snprintf(err, len, "backend address %s is not a node address (%s)", a, why);
+			snprintf(
+				err, len,
+				"backend address %s is not a node address (%s): give a node's address",
+				a, why);
 			return -EINVAL;
 		}
 		if (c->state >= __DRV_BE_STATE_MAX) {

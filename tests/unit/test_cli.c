@@ -416,6 +416,10 @@ static void service_add_rejects_bad_address(void **state)
 	assert_usage_error("backend add fd00::1 port 80 ::ffff:10.0.1.5", "is an IPv4-mapped");
 	assert_usage_error("service add fe80::1 port 80 mode dsr", "'fe80::1' is a link-local");
 	assert_usage_error("backend add 10.0.0.1 port 80 255.255.255.255", "the broadcast address");
+	/* wrong on the command line alone: a usage error (2), as the others, not a refusal (1) */
+	assert_usage_error("backend add 10.0.0.1 port 80 10.0.0.1",
+			   "backend address '10.0.0.1' is the service's VIP: give a node's address");
+	assert_usage_error("backend del fd00::1 port 443 fd00::1", "is the service's VIP");
 }
 
 /* ADDR:PORT and [IPv6] are refused with the spelling the grammar wants. */
