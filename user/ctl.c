@@ -131,18 +131,9 @@ static void pin_path(char *path, size_t len, const char *root, size_t i)
 static int map_open(const char *root, size_t i)
 {
 	char path[PATH_MAX + 32];
-	int fd;
 
 	pin_path(path, sizeof(path), root, i);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		int err = -errno;
-
-		pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(errno),
-			err == -EPERM || err == -EACCES ? " (run as root)" : "");
-		return err;
-	}
-	return fd;
+	return drv_map_pin_open(path, false);
 }
 
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)

@@ -17,6 +17,12 @@ int drv_root_trylock(const char *root);
  * maps the program pins. 0, or -EPROTO (message) on a mismatch.
  */
 int drv_maps_check(const char *root, int *npinned, int *nmaps);
+/*
+ * Open the pin @path as a BPF map: its fd, or -errno with a message naming it,
+ * what it is if not a map (a directory, a program), and what to do. A missing
+ * pin (-ENOENT) is silent with @quiet_missing.
+ */
+int drv_map_pin_open(const char *path, bool quiet_missing);
 /* Remove every map pin of the embedded program under @root. */
 void drv_maps_unpin(const char *root);
 /* Have we CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN? 0 or -EPERM (message names @what). */

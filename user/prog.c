@@ -184,6 +184,50 @@ static const char *map_type_str(__u32 t)
 	return s ? s : "?";
 }
 
+int drv_map_pin_open(const char *path, bool quiet_missing)
+{
+	char fdp[32], kind[64];
+	struct stat st;
+	ssize_t n;
+	const char *hint = "";
+	int fd, err;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT && quiet_missing)
+			return err;
+		/* bpffs answers EACCES for what is no BPF object: root gains nothing */
+		if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+			pr_warn("Error: %s is a directory, not a pinned map: remove it (rmdir %s), or use another --bpffs\n",
+				path, path);
+			return err;
+		}
+		if ((err == -EPERM || err == -EACCES) && geteuid())
+			hint = " (run as root)";
+		else if (err == -EPERM || err == -EACCES)
+			hint = " (denied to root too: a seccomp profile or a security module blocks bpf(2) here, see docs/deploy.md)";
+		pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(-err), hint);
+		return err;
+	}
+	/*
+	 * Its info would be read as a map's whatever it is (a program's fills
+	 * the same buffer), so ask the fd's kind first; without /proc, go on.
+	 */
+	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+	n = readlink(fdp, kind, sizeof(kind) - 1);
+	if (n > 0) {
+		kind[n] = 0;
+		if (strcmp(kind, "anon_inode:bpf-map")) {
+			pr_warn("Error: %s is not a BPF map but a %s: something else pinned it under drover's name; remove it (rm %s), or use another --bpffs\n",
+				path, strncmp(kind, "anon_inode:", 11) ? kind : kind + 11, path);
+			close(fd);
+			return -EPROTO;
+		}
+	}
+	return fd;
+}
+
 /* More than the maps the program pins (11). */
 #define PINNED_MAX 32
 
@@ -208,13 +252,11 @@ static int maps_check(const char *root, int *npinned, int *nmaps, __u32 *ids)
 			continue;
 		(*nmaps)++;
 		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
-		fd = bpf_obj_get(path);
+		fd = drv_map_pin_open(path, true);
+		if (fd == -ENOENT)
+			continue;
 		if (fd < 0) {
-			if (errno == ENOENT)
-				continue;
-			err = -errno;
-			pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(errno),
-				err == -EPERM || err == -EACCES ? " (run as root)" : "");
+			err = fd;
 			goto out;
 		}
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);

@@ -100,6 +100,24 @@ expect 1 "$OLD/drv_svcs_v1" "incompatible" -- \
 ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached over incompatible maps"
 [ "$(ls "$OLD")" = drv_svcs_v1 ] || fail "refused attach changed $OLD: $(ls "$OLD")"
 
+log "pins of a map's name that are no map (a directory, a program) are named for what they are"
+ODD=$BPFFS/odd
+mkdir -p "$ODD/drv_svcs_v1"
+for cmd in "service show" "attach f0"; do
+	# shellcheck disable=SC2086
+	expect 1 "$ODD/drv_svcs_v1 is a directory, not a pinned map" "rmdir $ODD/drv_svcs_v1" -- \
+		ip netns exec "$NS" "$DROVER" --bpffs "$ODD" $cmd
+done
+rmdir "$ODD/drv_svcs_v1"
+bpftool prog load "$E2E_TOP/.output/xdp_pass.bpf.o" "$ODD/drv_svcs_v1"
+for cmd in "service show" "attach f0"; do
+	# shellcheck disable=SC2086
+	expect 1 "$ODD/drv_svcs_v1 is not a BPF map but a bpf-prog" "rm $ODD/drv_svcs_v1" -- \
+		ip netns exec "$NS" "$DROVER" --bpffs "$ODD" $cmd
+done
+rm "$ODD/drv_svcs_v1"
+ip -n "$NS" link show f0 | grep -q 'xdp' && fail "f0 got attached over a pin that is no map"
+
 log "usage errors exit 2 and name the bad word"
 expect 2 "'10.0.0.300'" -- dr service add 10.0.0.300 port 80 snat 10.0.1.1
 expect 2 "'0'" "1-65535" -- dr service add 10.0.0.1 port 0 snat 10.0.1.1
