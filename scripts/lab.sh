@@ -192,8 +192,12 @@ lab_down() {
 lab_up() {
 	local n ns
 	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, XDP); run: sudo $0 up"
-	for c in ip nginx openssl "$PYTHON" ethtool ss; do
-		command -v "$c" >/dev/null || die "'$c' not found; run scripts/install-deps.sh"
+	# Every command up runs, with its Debian package: one missing would fail
+	# later as if the lab were broken ("balancer cannot ping node", 10 s on).
+	for c in ip:iproute2 ss:iproute2 nginx:nginx-light openssl:openssl "$PYTHON:python3" \
+		ethtool:ethtool ping:iputils-ping sysctl:procps; do
+		command -v "${c%:*}" >/dev/null ||
+			die "'${c%:*}' not found in PATH (Debian package ${c##*:}); install it: scripts/install-deps.sh"
 	done
 	[ -f "$XDP_PASS" ] || die "$XDP_PASS missing; run make first"
 	for ns in "$NS_CL" "$NS_LB" "$NS_SW" "$P-n1"; do

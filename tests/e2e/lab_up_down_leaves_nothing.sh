@@ -13,6 +13,42 @@ for h in --help -h help; do
 	head -1 "$E2E_TMP/help.out" | grep -q "^Usage: " || fail "'lab.sh $h' printed: $(head -3 "$E2E_TMP/help.out")"
 done
 
+# path_without CMD: $PATH with CMD hidden (each directory holding it replaced by a
+# directory of links to everything else in it), as on a host that lacks it.
+path_without() {
+	local d out="" n=0
+	IFS=: read -ra dirs <<<"$PATH"
+	for d in "${dirs[@]}"; do
+		if [ -x "$d/$1" ]; then
+			n=$((n + 1))
+			mkdir "$E2E_TMP/no-$1-$n"
+			ln -s "$d"/* "$E2E_TMP/no-$1-$n/"
+			rm "$E2E_TMP/no-$1-$n/$1"
+			d=$E2E_TMP/no-$1-$n
+		fi
+		out=$out${out:+:}$d
+	done
+	echo "$out"
+}
+
+# A command `up` needs is missing (ping for its reachability check, sysctl for
+# forwarding): refused at once, naming the command and its package, nothing
+# made. Without the check `up` ran until "balancer cannot ping node", 10 s later.
+require_root
+for c in ping:iputils-ping sysctl:procps; do
+	p=$(path_without "${c%%:*}")
+	t0=$(now_us)
+	if PATH=$p LAB_PREFIX=$T LAB_DIR=$E2E_TMP/nolab "$LAB" up 2>"$E2E_TMP/up.err"; then
+		fail "lab.sh up succeeded without ${c%%:*}"
+	fi
+	ms=$((($(now_us) - t0) / 1000))
+	grep -q "'${c%%:*}' not found.*${c#*:}.*install-deps" "$E2E_TMP/up.err" ||
+		fail "lab.sh up without ${c%%:*} said ($ms ms): $(tr '\n' ' ' <"$E2E_TMP/up.err")"
+	[ -z "$(ip netns list | awk -v p="$T-" 'index($1, p) == 1')" ] || fail "lab.sh up without ${c%%:*} left namespaces"
+	[ ! -e "$E2E_TMP/nolab" ] || fail "lab.sh up without ${c%%:*} left $E2E_TMP/nolab"
+	log "without ${c%%:*} ($ms ms): $(cat "$E2E_TMP/up.err")"
+done
+
 lab_start
 
 pids=""
