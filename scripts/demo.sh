@@ -22,7 +22,8 @@ AGENT_PID=
 die() { echo "demo: $*" >&2; exit 1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 DEMO_T0=$(now_ms)
-step() { printf '\n\033[1m== %s\033[0m  [+%d.%ds]\n' "$*" $((($(now_ms) - DEMO_T0) / 1000)) $((($(now_ms) - DEMO_T0) % 1000 / 100)); }
+# One reading of the clock: seconds and tenths from two said [+16.0s] at 16.99 s.
+step() { local t=$(($(now_ms) - DEMO_T0)); printf '\n\033[1m== %s\033[0m  [+%d.%ds]\n' "$*" $((t / 1000)) $((t % 1000 / 100)); }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, XDP, bpffs); run: sudo make demo"
 [ -x "$DROVER" ] || die "$DROVER is not built; run: make"

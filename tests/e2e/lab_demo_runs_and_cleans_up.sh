@@ -23,6 +23,16 @@ fi
 grep -q "needs root.*sudo make demo" "$out" || fail "demo without root does not say what to do: $(cat "$out")"
 log "without root: $(cat "$out")"
 
+# Each step's [+S.Ds] stamp is one reading of the clock: seconds and tenths
+# from two readings said [+16.0s] at 16.99 s (after a [+16.7s] step). The
+# demo's own step() runs here with a clock that reads 1999 ms, then 2000 ms.
+eval "$(grep '^step() {' "$demo")"
+printf '1999\n2000\n' >"$E2E_TMP/clock"
+now_ms() { local v; v=$(head -1 "$E2E_TMP/clock"); sed -i 1d "$E2E_TMP/clock"; echo "${v:-2000}"; }
+DEMO_T0=0
+got=$(step "x")
+case $got in *"[+1.9s]"*) ;; *) fail "step at 1999 ms printed '$(tr -d '\n\033' <<<"$got")', not [+1.9s]" ;; esac
+
 # As root, N connections per round (less than the default to save time).
 # On failure, the whole demo output goes to stderr ($rc is cleanup()'s local).
 on_exit '[ "${rc:-0}" -eq 0 ] || { echo "----- demo output:"; cat "$out"; } >&2'
@@ -40,6 +50,10 @@ grep -q "n2 detected down -\?[0-9]* ms" "$out" || fail "no measured detection ti
 grep -q "agent: .*service rancher: node 10.0.2.12 .*UP" "$out" || fail "no agent log line for n2 coming back"
 grep -q '"table_size": 65537' "$out" || fail "no bpftool dump with BTF field names"
 grep -q "xdp_redirect" "$out" || fail "drover stats shows no xdp_redirect"
+# The stamps never go back.
+stamps=$(sed -n 's/.*\[+\([0-9]*\)\.\([0-9]\)s\]$/\1\2/p' "$out" | tr '\n' ' ')
+awk -v s="$stamps" 'BEGIN { n = split(s, a, " "); for (i = 2; i <= n; i++) if (a[i] + 0 < a[i - 1] + 0) exit 1 }' ||
+	fail "step stamps go back (tenths of a second): $stamps"
 ms=$(sed -n 's/^demo done in \([0-9]*\) ms/\1/p' "$out")
 log "demo: $(grep 'detected down' "$out")"
 log "demo ran in $ms ms"
