@@ -162,15 +162,29 @@ for url in https://drover.lab/ https://drover.lab/ https://drover.lab:6443/ready
 done
 
 step "failure: stop node n2's servers"
-"$LAB" node-stop 2	# returns once n2's servers have exited
-t0=$(now_ms)
+# Times count from the moment the servers are told to stop (start): they stop
+# (start) listening after it, never before, so no measurement is too short.
+# node-stop returns only once the processes have exited, which can take longer
+# than the agent's two failed checks.
+log_ms() { date -d "${1%% *}" +%s%3N; } # the agent's time stamp of log LINE
+log_len() { if [ -f "$LAB_DIR/agent.log" ]; then wc -l <"$LAB_DIR/agent.log"; else echo 0; fi; }
+agent_line() { # DOWN|UP N: the agent's first log line after line N saying n2 went so (waits up to 5 s)
+	local _
+	for _ in $(seq 50); do
+		tail -n +$(($2 + 1)) "$LAB_DIR/agent.log" | grep -m1 "service rancher: node $(node 2) .*$1" && return
+		sleep 0.1
+	done
+	die "the agent logged no '$1' line for n2 ($(node 2)) in $LAB_DIR/agent.log"
+}
+n0=$(log_len) t0=$(now_ms)
+"$LAB" node-stop 2
 if [ $mode = agent ]; then
 	# failing: out of the table, its open connections held for rehash-after (10 s), then down
 	wait_state 20 "$(node 2)" failing || die "agent did not take n2 out of the table in 20 s"
 	t1=$(now_ms)
-	line=$(grep "service rancher: node $(node 2) .*DOWN" "$LAB_DIR/agent.log" | tail -1)
+	line=$(agent_line DOWN "$n0")
 	echo "  agent: $line"
-	echo "n2 detected down $(($(date -d "${line%% *}" +%s%3N) - t0)) ms after its servers stopped (agent's log time; bound: fall 2 × interval 1s + timeout 500ms = 2500 ms); \`drover backend show\` said failing (out of the table; its open connections stay 10 s, rehash-after) after $((t1 - t0)) ms"
+	echo "n2 detected down $(($(log_ms "$line") - t0)) ms after its servers were told to stop (agent's log time; fall 2 checks 0.9-1 s apart + timeout 500ms: 900-2500 ms); \`drover backend show\` said failing (out of the table; its open connections stay 10 s, rehash-after) after $((t1 - t0)) ms"
 else
 	echo "+ drover backend set $LAB_VIP4 port 80 $(node 2) down   (by hand: no agent)"
 	drv backend set "$LAB_VIP4" port 80 "$(node 2)" down
@@ -179,14 +193,14 @@ fi
 show_spread "$LAB_VIP4" 80 "IPv4 with n2 down"
 
 step "recovery: start node n2's servers again"
-"$LAB" node-start 2	# returns once nginx and the echo server listen again
-t0=$(now_ms)
+n0=$(log_len) t0=$(now_ms)
+"$LAB" node-start 2 # returns once nginx and the echo server listen again
 if [ $mode = agent ]; then
 	wait_state 20 "$(node 2)" up || die "agent did not bring n2 back in 20 s"
-	echo "n2 back in the table $(($(now_ms) - t0)) ms after its servers listened again (rise 2 × interval 1s)"
-	wait_for_log() { for _ in $(seq 50); do grep -q "$1" "$LAB_DIR/agent.log" && return; sleep 0.1; done; }
-	wait_for_log "service rancher: node $(node 2) .*UP"
-	grep "service rancher: node $(node 2) .*UP" "$LAB_DIR/agent.log" | tail -1 | sed 's/^/  agent: /'
+	t1=$(now_ms)
+	line=$(agent_line UP "$n0")
+	echo "  agent: $line"
+	echo "n2 back up $(($(log_ms "$line") - t0)) ms after its servers were told to start (agent's log time; rise 2 checks 0.9-1 s apart once they listen: 900-2000 ms after that); \`drover backend show\` said up after $((t1 - t0)) ms"
 else
 	drv backend set "$LAB_VIP4" port 80 "$(node 2)" up
 	drv backend set "$LAB_VIP6" port 80 "$(echo $LAB_NODES6 | cut -d' ' -f2)" up
