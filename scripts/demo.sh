@@ -51,6 +51,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A demo killed outright (SIGKILL, a lost session) could not run its cleanup:
+# its lab stays up, with nginx, and a bpffs whose pins keep drover's program
+# and maps (hundreds of MB) loaded. Remove what demos that no longer run left.
+remove_stale() {
+	local pid dir apid _
+	for pid in $( { ip netns list | sed -n 's/^drdemo\([0-9][0-9]*\)-.*/\1/p'
+		ls -d /tmp/drover-demo-* 2>/dev/null | sed -n 's|^/tmp/drover-demo-\([0-9][0-9]*\)\(-bpffs\)\{0,1\}$|\1|p'; } | sort -u); do
+		[ "$pid" != $$ ] || continue
+		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q 'demo\.sh' && continue # still running
+		dir=/tmp/drover-demo-$pid
+		# Its agent, if it still runs (only the demo's shell was killed): by the PID
+		# it wrote, if that process still names the demo's directory.
+		apid=$(cat "$dir/agent.pid" 2>/dev/null || true)
+		if [ -n "$apid" ] && { tr '\0' ' ' <"/proc/$apid/cmdline"; } 2>/dev/null | grep -qF "$dir/"; then
+			kill "$apid" 2>/dev/null || true
+			for _ in $(seq 50); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
+			kill -9 "$apid" 2>/dev/null || true
+		fi
+		LAB_PREFIX=drdemo$pid LAB_DIR=$dir "$LAB" down >/dev/null 2>&1 || true
+		if mountpoint -q "$dir-bpffs" 2>/dev/null; then umount "$dir-bpffs" || true; fi
+		rmdir "$dir-bpffs" 2>/dev/null || true
+		if ip netns list | grep -q "^drdemo$pid-" || [ -e "$dir" ] || [ -e "$dir-bpffs" ]; then
+			echo "demo: an earlier demo (pid $pid) did not finish and its lab could not be removed: run scripts/lab.sh -p drdemo$pid -d $dir down; umount $dir-bpffs" >&2
+		else
+			echo "demo: an earlier demo (pid $pid) did not finish; removed its lab drdemo$pid (namespaces, servers, $dir-bpffs)"
+		fi
+	done
+}
+remove_stale
+
 start=$(now_ms)
 step "lab: client, balancer, 3 Rancher nodes (nginx on 80, 443 and 6443)"
 "$LAB" up || die "scripts/lab.sh up failed"
@@ -118,6 +148,7 @@ if [ $mode = agent ]; then
 	sed 's/^/  | /' "$CFG"
 	ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$CFG" >"$LAB_DIR/agent.log" 2>&1 &
 	AGENT_PID=$!
+	echo "$AGENT_PID" >"$LAB_DIR/agent.pid" # for a later demo, should this one be killed
 	for n in 1 2 3; do
 		wait_state 30 "$(node $n)" up ||
 			die "agent did not bring node $(node $n) up in 30 s; its log: $(tail -5 "$LAB_DIR/agent.log")"

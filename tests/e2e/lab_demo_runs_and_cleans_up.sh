@@ -4,7 +4,8 @@
 # as root it spreads connections over the three nodes, shows a failed node
 # leave (with the agent's log line) and come back, shows counters and a
 # bpftool dump, finishes in under a minute of its own time, and leaves no
-# namespace, bpffs mount or directory behind.
+# namespace, bpffs mount or directory behind; it removes what a demo killed
+# outright left.
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -33,10 +34,33 @@ DEMO_T0=0
 got=$(step "x")
 case $got in *"[+1.9s]"*) ;; *) fail "step at 1999 ms printed '$(tr -d '\n\033' <<<"$got")', not [+1.9s]" ;; esac
 
+# A demo killed outright (SIGKILL, a lost session) leaves its lab: namespaces,
+# nginx, a bpffs whose pins keep drover's maps loaded. The next demo removes
+# it and says so. Here such a lab, of a PID that no longer runs.
+sh -c 'exit 0' &
+gone_pid=$!
+wait "$gone_pid"
+old=drdemo$gone_pid old_dir=/tmp/drover-demo-$gone_pid
+on_exit "LAB_PREFIX=$old LAB_DIR=$old_dir '$E2E_TOP/scripts/lab.sh' down >/dev/null 2>&1; umount $old_dir-bpffs 2>/dev/null; rmdir $old_dir-bpffs 2>/dev/null"
+LAB_PREFIX=$old LAB_DIR=$old_dir LAB_QUIET=1 "$E2E_TOP/scripts/lab.sh" up || fail "could not make $old's lab"
+mkdir "$old_dir-bpffs"
+mount -t bpf bpf "$old_dir-bpffs"
+old_pids="$(cat "$old_dir"/n*/nginx.pid "$old_dir"/n*/echo.pid | tr '\n' ' ')"
+
 # As root, N connections per round (less than the default to save time).
 # On failure, the whole demo output goes to stderr ($rc is cleanup()'s local).
 on_exit '[ "${rc:-0}" -eq 0 ] || { echo "----- demo output:"; cat "$out"; } >&2'
 DEMO_N=150 timeout 300 "$demo" >"$out" 2>&1 || fail "demo failed: $(tail -20 "$out")"
+grep -q "earlier demo (pid $gone_pid) .*removed" "$out" ||
+	fail "demo did not say it removed the lab $old left: $(head -3 "$out" | tr '\n' ' ')"
+left=""
+for r in cl lb sw n1 n2 n3; do [ ! -e "/run/netns/$old-$r" ] || left="$left netns $old-$r"; done
+for f in "$old_dir" "$old_dir-bpffs"; do [ ! -e "$f" ] || left="$left $f"; done
+for p in $old_pids; do
+	wait_for 10 sh -c "! kill -0 $p 2>/dev/null || ps -o stat= -p $p | grep -q ^Z" || left="$left pid $p"
+done
+[ -z "$left" ] || fail "demo left what the earlier demo (pid $gone_pid) left:$left"
+log "$(grep "earlier demo (pid $gone_pid)" "$out")"
 prefix=$(sed -n 's/^client \([a-z0-9]*\)-cl .*/\1/p' "$out")
 [ -n "$prefix" ] || fail "demo output does not name its lab"
 on_exit "LAB_PREFIX=$prefix '$E2E_TOP/scripts/lab.sh' down >/dev/null 2>&1"
