@@ -45,11 +45,17 @@ cleanup() {
 	"$LAB" down >/dev/null 2>&1 || true
 	if mountpoint -q "$BPFFS" 2>/dev/null; then umount "$BPFFS" || true; fi
 	rmdir "$BPFFS" 2>/dev/null || true
-	[ $rc -eq 0 ] || echo "demo: failed (exit $rc); the lab was removed" >&2
+	case $rc in
+	0) ;;
+	130) echo "demo: interrupted (SIGINT); the lab was removed" >&2 ;;
+	143) echo "demo: interrupted (SIGTERM); the lab was removed" >&2 ;;
+	*) echo "demo: failed (exit $rc); the lab was removed" >&2 ;;
+	esac
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # A demo killed outright (SIGKILL, a lost session) could not run its cleanup:
 # its lab stays up, with nginx, and a bpffs whose pins keep drover's program
