@@ -180,7 +180,13 @@ write_cfg "1 drain
 2
 3 weight 2"
 reload
-sleep 1	# the agent acts on SIGHUP asynchronously; the sync below is the real check
+# The agent acts on SIGHUP asynchronously: wait until the maps hold n3's new weight.
+weight_is() { # VIP ADDR WEIGHT
+	[ "$(drv -j backend show "$1" port 7 2>/dev/null |
+		jq -r --arg a "$2" '[.. | objects | select(.address? == $a) | .weight] | first // "absent"')" = "$3" ]
+}
+wait_for 30 weight_is "$LAB_VIP4" "$(node4 3)" 2 && wait_for 30 weight_is "$LAB_VIP6" "$(node6 3)" 2 ||
+	fail "n3's weight 2 not in the maps 30 s after a good reload; log: $(tail -5 "$AGENT_LOG")"
 wait_state 3 up 10 || fail "n3 not up after a good reload"
 sync_both reload-good
 event reload-bad
