@@ -30,6 +30,8 @@
  * agent up to its memory limit. Past this many in flight, /metrics says 503.
  */
 #define METRICS_IN_FLIGHT 8u
+/* A connection that makes no progress this long is closed (a reader that stalls for good). */
+#define IDLE_TIMEOUT_S 5u
 
 /* One open connection; touched only from MHD's thread. */
 struct conn {
@@ -360,6 +362,7 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 	struct sockaddr_storage ss;
 	struct drv_metrics *m;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned int idle = ops->idle_timeout_s ? ops->idle_timeout_s : IDLE_TIMEOUT_S;
 	unsigned short port;
 
 	if (parse_listen(listen, &ss)) {
@@ -381,7 +384,7 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
 				MHD_OPTION_NOTIFY_CONNECTION, on_conn, m,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-				MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
 	if (!m->d) {
 		int e = errno ? errno : EADDRINUSE;
 

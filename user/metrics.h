@@ -36,6 +36,8 @@ struct drv_metrics_ops {
 	/* Ready? If not, say why in @why. Must not wait for long. */
 	bool (*ready)(void *arg, char *why, size_t len);
 	void *arg;
+	/* A connection that makes no progress this long is closed; 0: 5 s (the agent's). */
+	unsigned int idle_timeout_s;
 };
 
 struct drv_metrics;
