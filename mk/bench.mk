@@ -15,12 +15,12 @@ $(BENCH_TOOLS): $(BENCH_OUT)/%: bench/%.c | $(BENCH_OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@
 
-$(BENCH_PKT): bench/pktcost.c $(LIBDROVER) $(USER_HDRS) $(OUTPUT)/drover.skel.h \
-	      $(OUTPUT)/bench_pkt.skel.h | $(BENCH_OUT)
+$(BENCH_PKT): bench/pktcost.c $(LIBDROVER) $(USER_HDRS) $(BPF_OUT)/drover.skel.h \
+	      $(BPF_OUT)/bench_pkt.skel.h | $(BENCH_OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< $(LIBDROVER) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BENCH_SYN): bench/synflood.c $(OUTPUT)/synflood.skel.h | $(BENCH_OUT)
+$(BENCH_SYN): bench/synflood.c $(BPF_OUT)/synflood.skel.h | $(BENCH_OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
 

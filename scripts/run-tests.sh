@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# Run one tier of drover's tests (unit | bpf | e2e | all | image) and print a
-# tally. unit and bpf tests are cmocka programs: their own summary lines are
+# Run one tier of drover's tests (unit | unit-san | bpf | bpf-san | e2e | e2e-san
+# | all | image) and print a tally. unit and bpf tests are cmocka programs: their own summary lines are
 # summed (a test that skips itself, saying why, counts as skipped). e2e and
 # image tests are scripts: exit 0 passes, exit 4 is a loud skip (no root or
 # kernel support), anything else fails. Each program has a time bound.
-# all = unit, bpf and e2e; image (make test-image) runs alone.
+# all = unit, unit-san, bpf and e2e; image (make test-image) runs alone.
+# *-san: the same tier on the ASan+UBSan build (make SAN=1, in .output-san; for
+# e2e only drover is from it) with options that make any report fail the test:
+# a report aborts a cmocka program (its output is in the log), and
+# tests/e2e/lib.sh sends drover's reports to files it checks (DROVER_SAN=1).
 set -u
 cd "$(dirname "$0")/.."
 OUT=.output
+SAN_OUT=.output-san
+SAN_ENV=(ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+	 UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
+RUN_ENV=()	# set for the *-san tiers
 tier=${1:-all}
 passed=0 failed=0 skipped=0
 failed_names="" start_all=$(date +%s)
@@ -16,7 +24,7 @@ failed_names="" start_all=$(date +%s)
 run_cmocka() { # $1 = binary, $2 = timeout seconds
 	local log rc p f s
 	log=$(mktemp)
-	timeout --foreground -k 10 "$2" "$1" 2>&1 | tee "$log"
+	timeout --foreground -k 10 "$2" env "${RUN_ENV[@]}" "$1" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -44,7 +52,7 @@ run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
 	# test's hung command too, so the test's EXIT trap runs and removes its
 	# namespaces, mounts and processes (60 s for that before SIGKILL).
 	# Ctrl-C (or a TERM to this runner) ends the test the same way.
-	timeout -k 60 "$2" bash "$1" &
+	timeout -k 60 "$2" env "${RUN_ENV[@]}" bash "$1" &
 	tpid=$!
 	trap 'kill -TERM $tpid 2>/dev/null; stop=1' INT TERM
 	wait "$tpid"
@@ -65,20 +73,31 @@ run_script() { # $1 = script, $2 = timeout seconds, $3 = tier name
 	esac
 }
 
-tier_unit() {
+tier_unit() { # $1 = output directory
 	local t
-	for t in "$OUT"/tests/unit/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
+	for t in "$1"/tests/unit/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
 }
-tier_bpf() {
+tier_bpf() { # $1 = output directory
 	local t
-	for t in "$OUT"/tests/bpf/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
+	for t in "$1"/tests/bpf/test_*; do [ -x "$t" ] && run_cmocka "$t" 300; done
 }
-tier_e2e() {
+tier_e2e() { # $1 = tier name
 	local t
 	for t in tests/e2e/*.sh; do
 		[ "$(basename "$t")" = lib.sh ] && continue
-		[ -f "$t" ] && run_script "$t" 600 e2e
+		[ -f "$t" ] && run_script "$t" 600 "$1"
 	done
+}
+# Every test of a *-san tier runs with RUN_ENV; none of its programs may be missing.
+san() { # $1 = tier, $2 = a program it needs
+	[ -x "$2" ] || { echo "!!! $2 not built: make SAN=1 $2" >&2; exit 2; }
+	RUN_ENV=("${SAN_ENV[@]}")
+	case $1 in
+	unit) tier_unit "$SAN_OUT" ;;
+	bpf) tier_bpf "$SAN_OUT" ;;
+	e2e) RUN_ENV+=(DROVER="$PWD/$SAN_OUT/drover" DROVER_SAN=1) && tier_e2e e2e-san ;;
+	esac
+	RUN_ENV=()
 }
 tier_image() {
 	local t
@@ -89,12 +108,15 @@ tier_image() {
 }
 
 case $tier in
-unit) tier_unit ;;
-bpf) tier_bpf ;;
-e2e) tier_e2e ;;
-all) tier_unit; tier_bpf; tier_e2e ;;
+unit) tier_unit "$OUT" ;;
+unit-san) san unit "$SAN_OUT/tests/unit/test_cli" ;;
+bpf) tier_bpf "$OUT" ;;
+bpf-san) san bpf "$SAN_OUT/tests/bpf/test_datapath" ;;
+e2e) tier_e2e e2e ;;
+e2e-san) san e2e "$SAN_OUT/drover" ;;
+all) tier_unit "$OUT"; san unit "$SAN_OUT/tests/unit/test_cli"; tier_bpf "$OUT"; tier_e2e e2e ;;
 image) tier_image ;;
-*) echo "usage: $0 unit|bpf|e2e|all|image" >&2; exit 2 ;;
+*) echo "usage: $0 unit|unit-san|bpf|bpf-san|e2e|e2e-san|all|image" >&2; exit 2 ;;
 esac
 
 echo

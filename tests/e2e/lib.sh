@@ -15,6 +15,17 @@ BPFFS="$E2E_TMP/bpffs"
 E2E_NS=()
 E2E_PIDS=()
 E2E_CLEANUP_HOOKS=()
+# DROVER_SAN=1 (make test-e2e-san: DROVER is the ASan+UBSan build): every report, from any
+# drover process (a CLI call whose stderr the test drops or checks, an agent logging to a
+# file), goes to a file of its own here, and cleanup fails the test on any. The directory is
+# writable by all: some calls run as nobody.
+E2E_SAN=""
+if [ -n "${DROVER_SAN:-}" ]; then
+	E2E_SAN=$(mktemp -d "/tmp/drover-san-$T.XXXXXX")
+	chmod 1777 "$E2E_SAN"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}:log_path=$E2E_SAN/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$E2E_SAN/ubsan"
+fi
 
 log() { printf '[%s] %s\n' "$T" "$*"; }
 fail() { printf '[%s] FAIL: %s\n' "$T" "$*" >&2; exit 1; }
@@ -36,6 +47,15 @@ cleanup() {
 	done
 	if mountpoint -q "$BPFFS" 2>/dev/null; then umount "$BPFFS" || true; fi
 	rm -rf "$E2E_TMP"
+	if [ -n "$E2E_SAN" ]; then
+		for f in "$E2E_SAN"/*; do
+			[ -f "$f" ] || continue
+			printf '[%s] FAIL: sanitizer report %s:\n' "$T" "$(basename "$f")" >&2
+			cat "$f" >&2
+			rc=1
+		done
+		rm -rf "$E2E_SAN"
+	fi
 	exit $rc
 }
 trap cleanup EXIT
