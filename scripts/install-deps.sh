@@ -7,6 +7,7 @@ set -eu
 # One package a line; helpers of the build append here, nowhere else.
 PKGS="
 clang
+libclang-rt-dev
 llvm
 gcc
 make
