@@ -24,19 +24,7 @@ client_link
 node_link
 node_echo80 "$N1"
 
-CFG=$E2E_TMP/drover.yaml
-LOG=$E2E_TMP/agent.log
-cat >"$CFG" <<EOF
-interfaces: [lc, l1]
-metrics: {listen: 127.0.0.1:9481}
-services:
-  - name: web
-    vip: $VIP
-    ports: [80]
-    snat: $SNAT
-    health: {kind: tcp, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
-    nodes: [$NODE]
-EOF
+iface_lab_config 9481
 ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
 AGENT=$!
 E2E_PIDS+=("$AGENT")

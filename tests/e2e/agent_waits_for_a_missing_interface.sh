@@ -24,19 +24,7 @@ VIP=10.98.0.20 SNAT=10.76.9.1 CL=10.75.0.2 GW=10.75.0.1 NODE=10.76.0.2 NODE_GW=1
 . "$E2E_TOP/tests/tools/iface_lab.sh"
 node_echo80 "$N1"
 
-CFG=$E2E_TMP/drover.yaml
-LOG=$E2E_TMP/agent.log
-cat >"$CFG" <<EOF
-interfaces: [lc, l1]
-metrics: {listen: 127.0.0.1:9483}
-services:
-  - name: web
-    vip: $VIP
-    ports: [80]
-    snat: $SNAT
-    health: {kind: tcp, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
-    nodes: [$NODE]
-EOF
+iface_lab_config 9483
 readyz() { ip netns exec "$LNS" curl -sS --max-time 5 http://127.0.0.1:9483/readyz 2>&1; }
 healthz() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9483/healthz >/dev/null; }
 is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9483/readyz >/dev/null; }

@@ -6,7 +6,7 @@
 #   client ns  c0 $CL/24 (xdp_pass) -- lc $GW/24 --+ balancer ns (drover on lc, l1)
 #   node ns    n0 $NODE/24 (xdp_pass) -- l1 $NODE_GW/24 --+ SNAT $SNAT (lo)
 #
-# Set CL, GW, NODE, NODE_GW and SNAT before sourcing it.
+# Set VIP, CL, GW, NODE, NODE_GW and SNAT before sourcing it.
 XDP_PASS=$E2E_TOP/.output/xdp_pass.bpf.o
 [ -f "$XDP_PASS" ] || fail "$XDP_PASS not built: run make"
 for r in cl lb n1 tmp; do ns_add "$r" >/dev/null; done # not in $(...): recorded for cleanup
@@ -22,6 +22,24 @@ ROOT=$BPFFS/drover
 dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
 ip netns exec "$LNS" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$LNS" addr add "$SNAT/32" dev lo
+CFG=$E2E_TMP/drover.yaml
+LOG=$E2E_TMP/agent.log
+
+# iface_lab_config PORT: write $CFG, the agent's config for this lab: drover on lc
+# and l1, one nat service (the node, port 80, TCP checks), /metrics on 127.0.0.1:PORT.
+iface_lab_config() {
+	cat >"$CFG" <<EOF
+interfaces: [lc, l1]
+metrics: {listen: 127.0.0.1:$1}
+services:
+  - name: web
+    vip: $VIP
+    ports: [80]
+    snat: $SNAT
+    health: {kind: tcp, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
+    nodes: [$NODE]
+EOF
+}
 
 # client_link [XDP]: (re-)create lc (balancer) and c0 (client), addressed and routed;
 # with XDP, lc arrives in the balancer namespace already running xdp_pass.
