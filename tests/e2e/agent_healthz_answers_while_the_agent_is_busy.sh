@@ -71,30 +71,29 @@ ln "$FIFO" "$CFG.new"
 mv -f "$CFG.new" "$CFG"
 wait_for 15 held || fail "the agent's main thread is not blocked on the FIFO within 15 s: $(cat /proc/$AGENT/wchan)"
 
+# asked_during_hold PATH CODE PATTERN: PATH asked while the lock is held; /healthz
+# answers 200 within 10 s meanwhile, PATH ends within 20 s with CODE and a body a
+# line of which matches the extended regex PATTERN, and the lock is still held.
+asked_during_hold() {
+	local path=$1 want=$2 pattern=$3 name=${1#/} pid code
+	get 60 "$path" "$E2E_TMP/$name.out" >"$E2E_TMP/$name.code" &
+	pid=$!
+	E2E_PIDS+=("$pid")
+	# answered, or the HTTP thread is stuck behind the lock with it
+	wait_for 10 done_or_waiting "$pid" || fail "$path neither answered nor waited within 10 s"
+	code=$(get 10 /healthz "$E2E_TMP/healthz.out") || true
+	[ "$code" = 200 ] || fail "/healthz did not answer 200 within 10 s while $path was asked during a held lock: $code"
+	wait_for 10 sh -c "! kill -0 $pid" || fail "$path did not answer within 20 s while the lock was held"
+	[ "$(cat "$E2E_TMP/$name.code")" = "$want" ] && grep -qE "$pattern" "$E2E_TMP/$name.out" ||
+		fail "$path during the held lock: $(cat "$E2E_TMP/$name.code") $(head -c 300 "$E2E_TMP/$name.out")"
+	held || fail "the lock was let go meanwhile: the test proves nothing"
+}
+
 log "/readyz asked while the lock is held; then /healthz answers within 10 s"
-get 60 /readyz "$E2E_TMP/readyz.out" >"$E2E_TMP/readyz.code" &
-RPID=$!
-E2E_PIDS+=("$RPID")
-# /readyz has been answered, or the HTTP thread is stuck behind the lock with it.
-wait_for 10 done_or_waiting "$RPID" || fail "/readyz neither answered nor waited within 10 s"
-code=$(get 10 /healthz "$E2E_TMP/healthz.out") || true
-[ "$code" = 200 ] || fail "/healthz did not answer 200 within 10 s while /readyz was asked during a held lock: $code"
-wait_for 10 sh -c "! kill -0 $RPID" || fail "/readyz did not answer within 20 s while the lock was held"
-[ "$(cat "$E2E_TMP/readyz.code")" = 200 ] && grep -qx ready "$E2E_TMP/readyz.out" ||
-	fail "/readyz during the held lock: $(cat "$E2E_TMP/readyz.code") $(cat "$E2E_TMP/readyz.out")"
-held || fail "the lock was let go meanwhile: the test proves nothing"
+asked_during_hold /readyz 200 '^ready$'
 
 log "/metrics asked while the lock is held: /healthz answers within 10 s, /metrics says busy"
-get 60 /metrics "$E2E_TMP/metrics.out" >"$E2E_TMP/metrics.code" &
-MPID=$!
-E2E_PIDS+=("$MPID")
-wait_for 10 done_or_waiting "$MPID" || fail "/metrics neither answered nor waited within 10 s"
-code=$(get 10 /healthz "$E2E_TMP/healthz.out") || true
-[ "$code" = 200 ] || fail "/healthz did not answer 200 within 10 s while /metrics was asked during a held lock: $code"
-wait_for 10 sh -c "! kill -0 $MPID" || fail "/metrics did not answer within 20 s while the lock was held"
-[ "$(cat "$E2E_TMP/metrics.code")" = 503 ] && grep -q "^busy: " "$E2E_TMP/metrics.out" ||
-	fail "/metrics during the held lock: $(cat "$E2E_TMP/metrics.code") $(head -c 300 "$E2E_TMP/metrics.out")"
-held || fail "the lock was let go meanwhile: the test proves nothing"
+asked_during_hold /metrics 503 '^busy: '
 agent_up
 
 log "the FIFO written: the reload ends, the file is a file again, /metrics answers 200"
