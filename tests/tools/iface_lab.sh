@@ -41,31 +41,31 @@ services:
 EOF
 }
 
+# link_ends LBDEV GWADDR NS DEV ADDR: bring up a veth pair's two ends: LBDEV in the
+# balancer (GWADDR/24, forwarding), DEV in NS (ADDR/24, default route via GWADDR,
+# TX checksums done in software, xdp_pass so that redirected frames reach it).
+link_ends() {
+	ip -n "$LNS" addr add "$2/24" dev "$1"
+	ip -n "$LNS" link set "$1" up
+	ip netns exec "$LNS" sysctl -qw "net.ipv4.conf.$1.forwarding=1"
+	ip -n "$3" addr add "$5/24" dev "$4"
+	ip -n "$3" link set "$4" up
+	ip -n "$3" route add default via "$2"
+	ip netns exec "$3" ethtool -K "$4" tx off >/dev/null
+	ip -n "$3" link set dev "$4" xdpdrv obj "$XDP_PASS" sec xdp
+}
+
 # client_link [XDP]: (re-)create lc (balancer) and c0 (client), addressed and routed;
 # with XDP, lc arrives in the balancer namespace already running xdp_pass.
 client_link() {
 	ip -n "$TNS" link add lc type veth peer name c0 netns "$CNS"
 	[ -z "${1:-}" ] || ip -n "$TNS" link set dev lc xdpdrv obj "$XDP_PASS" sec xdp
 	ip -n "$TNS" link set lc netns "$LNS"
-	ip -n "$LNS" addr add "$GW/24" dev lc
-	ip -n "$LNS" link set lc up
-	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.lc.forwarding=1
-	ip -n "$CNS" addr add "$CL/24" dev c0
-	ip -n "$CNS" link set c0 up
-	ip -n "$CNS" route add default via "$GW"
-	ip netns exec "$CNS" ethtool -K c0 tx off >/dev/null
-	ip -n "$CNS" link set dev c0 xdpdrv obj "$XDP_PASS" sec xdp
+	link_ends lc "$GW" "$CNS" c0 "$CL"
 }
 
 # node_link: create l1 (balancer) and n0 (node), addressed and routed.
 node_link() {
 	ip -n "$LNS" link add l1 type veth peer name n0 netns "$N1"
-	ip -n "$LNS" addr add "$NODE_GW/24" dev l1
-	ip -n "$LNS" link set l1 up
-	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.l1.forwarding=1
-	ip -n "$N1" addr add "$NODE/24" dev n0
-	ip -n "$N1" link set n0 up
-	ip -n "$N1" route add default via "$NODE_GW"
-	ip netns exec "$N1" ethtool -K n0 tx off >/dev/null
-	ip -n "$N1" link set dev n0 xdpdrv obj "$XDP_PASS" sec xdp
+	link_ends l1 "$NODE_GW" "$N1" n0 "$NODE"
 }
