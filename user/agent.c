@@ -289,12 +289,6 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 	settle_check(n->ag, n->svc, mono_now());
 }
 
-/*
- * Initial health of a node: as the pinned maps say (a DOWN or FAILING backend
- * stays out until it rises; a FAILING one holds its flows for another
- * rehash-after), else assumed UP, so a restarted agent keeps forwarding as
- * before and never empties a table while its first checks run.
- */
 /* A service's backends in the pinned maps, read once for all its nodes (adopted_state). */
 struct adopt_src {
 	bool read;
@@ -325,7 +319,13 @@ static void adopt_read(struct agent *ag, const struct drv_service_conf *s, struc
 		src->n = 0;
 }
 
-/* The state of @nc's backend in the pinned maps (enum drv_be_state), or -1: not there. */
+/*
+ * The state of @nc's backend in the pinned maps (enum drv_be_state), or -1: not
+ * there. It gives the node's initial health (svcs_build): a DOWN or FAILING
+ * backend stays out until it rises (a FAILING one holds its flows for another
+ * rehash-after); any other, or none, is assumed UP, so a restarted agent keeps
+ * forwarding as before and never empties a table while its first checks run.
+ */
 static int adopted_state(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src,
 			 const struct drv_node_conf *nc)
 {
