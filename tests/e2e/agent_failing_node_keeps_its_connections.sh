@@ -47,10 +47,6 @@ state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
 states() { echo "$(state 1) $(state 2) $(state 3)"; }
 states_are() { [ "$(states)" = "$1" ]; }
 check() { echo "$2" >"$E2E_TMP/http$1.mode"; } # N 200|500: node N's health answer
-all_down_is() { # 0|1: drover_service_all_down of the service (failing open)
-	[ "$(ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
-		awk '$1 == "drover_service_all_down{service=\"echo\"}" {print $2}')" = "$1" ]
-}
 rehashed() { stat_packets rehash; }
 broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
 
@@ -93,14 +89,14 @@ hold_cmd c event all-fail
 check 1 500
 check 2 500
 check 3 500
-wait_for 20 all_down_is 1 ||
+wait_for 20 metric_is drover_service_all_down 'service="echo"' 1 ||
 	fail "the service did not fail open 20 s after every check failed; log: $(tail -5 "$AGENT_LOG")"
 wait_for 10 states_are "up up up" || fail "failing open, the nodes are $(states), want up up up"
 log "failing open: $(hold_sync c)"
 check 1 200
 check 2 200
 check 3 200
-wait_for 20 all_down_is 0 ||
+wait_for 20 metric_is drover_service_all_down 'service="echo"' 0 ||
 	fail "the fail-open did not end 20 s after the checks passed again"
 wait_for 20 states_are "up up up" || fail "after the fail-open: $(states), want up up up"
 log "after the fail-open: $(hold_sync c)"

@@ -76,9 +76,6 @@ EOF
 }
 
 metrics() { ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 "http://127.0.0.1:9469$1"; }
-metric() { # NAME LABEL-SUBSTRING: value of the first matching sample
-	metrics /metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
-}
 state() { be_state "$LAB_VIP4" "$1" "$(node4 "$2")"; }
 states() { echo "$(state $HTTP_PORT 1) $(state $HTTP_PORT 2) $(state $HTTP_PORT 3)"; }
 

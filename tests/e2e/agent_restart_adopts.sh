@@ -169,11 +169,6 @@ wait_be_state 10 "$LAB_VIP4" $PORT "$(node4 2)" up || fail "n2 did not rise afte
 wait_for 10 in_table_is 3 || fail "table does not hold 3 backends 10 s after n2 rose: $(in_table)"
 
 log "--- every node fails: fail open; a restarted agent keeps failing open, the table unchanged"
-metric() { # NAME LABEL-SUBSTRING: value of the first matching sample
-	ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
-		awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
-}
-metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 # The three states in node order, from one read of the maps.
 all_states() {
 	drv -j backend show "$LAB_VIP4" port $PORT 2>/dev/null |

@@ -133,6 +133,15 @@ stat_packets() {
 }
 
 # Agent ----------------------------------------------------------------------------
+# metric NAME LABEL-SUBSTRING: the value of the first sample of NAME whose labels
+# contain LABEL-SUBSTRING, from the lab agent's /metrics (127.0.0.1:9469 in the balancer).
+metric() {
+	ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics |
+		awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
+}
+# metric_is NAME LABEL-SUBSTRING VALUE: does that sample have VALUE now?
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
+
 AGENT_PID=
 AGENT_LOG=$E2E_TMP/agent.log
 
