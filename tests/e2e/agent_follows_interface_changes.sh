@@ -25,15 +25,7 @@ node_link
 node_echo80 "$N1"
 
 iface_lab_config 9481
-ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-readyz() { ip netns exec "$LNS" curl -sS --max-time 5 http://127.0.0.1:9481/readyz 2>&1; }
-is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9481/readyz >/dev/null; }
-via_vip() {
-	[ "$(ip netns exec "$CNS" timeout 5 socat -T 4 - "TCP:$VIP:80,connect-timeout=3" </dev/null 2>/dev/null)" = node-1 ]
-}
-agent_up() { kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"; }
+iface_agent_start
 lc_mode() { dr -j status | jq -r '.interfaces[] | select(.ifname == "lc") | "\(.ifindex) \(.mode)"'; }
 lc_native_on() { [ "$(lc_mode)" = "$1 native" ]; }
 ifindex() { ip netns exec "$LNS" cat "/sys/class/net/$1/ifindex"; }

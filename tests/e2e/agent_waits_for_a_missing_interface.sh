@@ -25,21 +25,12 @@ VIP=10.98.0.20 SNAT=10.76.9.1 CL=10.75.0.2 GW=10.75.0.1 NODE=10.76.0.2 NODE_GW=1
 node_echo80 "$N1"
 
 iface_lab_config 9483
-readyz() { ip netns exec "$LNS" curl -sS --max-time 5 http://127.0.0.1:9483/readyz 2>&1; }
-healthz() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9483/healthz >/dev/null; }
-is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 http://127.0.0.1:9483/readyz >/dev/null; }
 readyz_names_lc() { readyz | grep -q "^not ready: .*\blc\b"; }
-via_vip() {
-	[ "$(ip netns exec "$CNS" timeout 5 socat -T 4 - "TCP:$VIP:80,connect-timeout=3" </dev/null 2>/dev/null)" = node-1 ]
-}
 native_on() { dr -j status | jq -e --arg i "$1" '.interfaces[] | select(.ifname == $i and .mode == "native")' >/dev/null; }
 svc_written() { dr -j service show | jq -e --arg v "$VIP" '.. | objects | select(.address? == $v)' >/dev/null; }
 
 log "neither lc nor l1 exists: the agent starts, says so once each, /readyz names one, /healthz 200"
-ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
-AGENT=$!
-E2E_PIDS+=("$AGENT")
-agent_up() { kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"; }
+iface_agent_start
 wait_for 30 healthz || { agent_up; fail "/healthz does not answer in 30 s: $(tail -20 "$LOG")"; }
 agent_up
 for i in lc l1; do

@@ -26,8 +26,10 @@ CFG=$E2E_TMP/drover.yaml
 LOG=$E2E_TMP/agent.log
 
 # iface_lab_config PORT: write $CFG, the agent's config for this lab: drover on lc
-# and l1, one nat service (the node, port 80, TCP checks), /metrics on 127.0.0.1:PORT.
+# and l1, one nat service (the node, port 80, TCP checks), /metrics on 127.0.0.1:PORT
+# (where readyz, is_ready and healthz ask).
 iface_lab_config() {
+	METRICS_PORT=$1
 	cat >"$CFG" <<EOF
 interfaces: [lc, l1]
 metrics: {listen: 127.0.0.1:$1}
@@ -39,6 +41,21 @@ services:
     health: {kind: tcp, interval: 1s, timeout: 800ms, rise: 1, fall: 2}
     nodes: [$NODE]
 EOF
+}
+
+# iface_agent_start: `drover run config $CFG` in the balancer, as $AGENT, logging to $LOG.
+iface_agent_start() {
+	ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
+	AGENT=$!
+	E2E_PIDS+=("$AGENT")
+}
+agent_up() { kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"; }
+readyz() { ip netns exec "$LNS" curl -sS --max-time 5 "http://127.0.0.1:$METRICS_PORT/readyz" 2>&1; }
+is_ready() { ip netns exec "$LNS" curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null; }
+healthz() { ip netns exec "$LNS" curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null; }
+# via_vip: a connection from the client through the VIP reaches the node.
+via_vip() {
+	[ "$(ip netns exec "$CNS" timeout 5 socat -T 4 - "TCP:$VIP:80,connect-timeout=3" </dev/null 2>/dev/null)" = node-1 ]
 }
 
 # link_ends LBDEV GWADDR NS DEV ADDR: bring up a veth pair's two ends: LBDEV in the
