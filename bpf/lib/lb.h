@@ -124,6 +124,21 @@ static __always_inline __u8 tcp_reply_state(const struct tcphdr *th, __u8 state)
 	return th->fin || th->rst ? DRV_FLOW_CLOSING : state;
 }
 
+/*
+ * The client resends its SYN on a half-open flow whose node fails its checks:
+ * no connection exists to keep (the client has not seen the node's SYN-ACK,
+ * or it would have sent ACK), so the retry picks a node that is up. Kept, it
+ * would reach the failing node until the agent's rehash-after ends (a client
+ * whose first SYN met a dead node before its checks failed would wait for a
+ * later retry, 15 or 31 s after its first SYN). A draining node is alive and
+ * answers in time: its half-open flows stay.
+ */
+static __always_inline bool syn_retry_on_failing(const struct drv_backend *be,
+						 const struct drv_flow *f, const struct tcphdr *th)
+{
+	return be->state == DRV_BE_FAILING && f->state == DRV_FLOW_SYN && tcp_bare_syn(th);
+}
+
 /* clang emits no inline memcmp for BPF: compare the four words. */
 static __always_inline bool addr_eq(const union drv_addr *a, const union drv_addr *b)
 {
@@ -528,7 +543,8 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		be = backend_get(be_id);
 		/* A record without a SNAT port in a nat service was made in another mode. */
 		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
-		    be->state != DRV_BE_DOWN && (svc->mode != DRV_MODE_NAT || f->snat_port)) {
+		    be->state != DRV_BE_DOWN && !syn_retry_on_failing(be, f, p->tcp) &&
+		    (svc->mode != DRV_MODE_NAT || f->snat_port)) {
 			state = tcp_flow_state(p->tcp, f->state, false);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&

@@ -617,7 +617,8 @@ static void established_flow_follows_its_record_after_table_change(void **state)
  * rewritten (same generation) to service @svc in @be_state: the flow's next
  * packet must be re-hashed to backend 2.
  */
-static void expect_rehash_to_backend2(struct env *e, __u32 svc, __u8 be_state)
+/* Backend 1 takes a flow, is then in @be_state: the client's next packet (@flags) goes to 2. */
+static void expect_rehash_to_backend2(struct env *e, __u32 svc, __u8 be_state, __u8 flags)
 {
 	struct pkt_spec ack = syn4, want = syn4_at_node(20000);
 
@@ -626,8 +627,8 @@ static void expect_rehash_to_backend2(struct env *e, __u32 svc, __u8 be_state)
 	table_fill(e, 0, 1, 2);
 	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
 	be_put(e, 1, "10.2.0.11", 8080, svc, be_state, 1);
-	ack.flags = TCP_ACK;
-	want.flags = TCP_ACK;
+	ack.flags = flags;
+	want.flags = flags;
 	want.daddr = "10.2.0.12";
 	memcpy(want.dmac, (__u8[])MAC_N2, ETH_ALEN);
 	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
@@ -639,7 +640,7 @@ static void flow_of_down_backend_rehashes_to_table(void **state)
 {
 	struct env *e = *state;
 
-	expect_rehash_to_backend2(e, 0, DRV_BE_DOWN);
+	expect_rehash_to_backend2(e, 0, DRV_BE_DOWN, TCP_ACK);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
 }
 
@@ -671,7 +672,7 @@ static void table_entry_of_another_services_backend_is_no_backend(void **state)
 /* A flow whose backend id now belongs to another service (same generation) is re-hashed. */
 static void flow_of_a_backend_moved_to_another_service_rehashes(void **state)
 {
-	expect_rehash_to_backend2(*state, 1, DRV_BE_UP);
+	expect_rehash_to_backend2(*state, 1, DRV_BE_UP, TCP_ACK);
 }
 
 /* A node's fragmented reply to a SNAT port is left to the kernel, untouched (no ports to read). */
@@ -723,6 +724,31 @@ static void draining_backend_keeps_flows_but_takes_no_new_ones(void **state)
 static void failing_backend_keeps_flows_but_takes_no_new_ones(void **state)
 {
 	expect_out_of_table_keeps_flows(*state, DRV_BE_FAILING);
+}
+
+/* A SYN resent to a failing node: nothing to keep (no SYN-ACK reached the client), a node that is up. */
+static void syn_retry_of_half_open_flow_on_failing_backend_rehashes(void **state)
+{
+	struct env *e = *state;
+
+	expect_rehash_to_backend2(e, 0, DRV_BE_FAILING, TCP_SYN);
+	assert_int_equal(lb_stat(e->best, 2).new_flows, 1);
+}
+
+/* A draining node is alive: the client's resent SYN stays with it, as its other packets. */
+static void syn_retry_of_half_open_flow_on_draining_backend_stays(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DRAIN, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
 }
 
 static void empty_table_drops_new_flow_as_no_backend(void **state)
@@ -1610,6 +1636,29 @@ static void dsr_flow_picked_up_mid_stream_is_open_at_once(void **state)
 	age(e, 0, &pkt, 2000); /* quiet for twice the FIN timeout */
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+}
+
+/* dsr too: a half-open flow's resent SYN leaves a failing node; the client's ACK opens it there. */
+static void dsr_syn_retry_on_failing_backend_rehashes(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, want = syn4;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	be_put(e, 2, "10.2.0.12", 80, 0, DRV_BE_UP, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 1);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_FAILING, 1);
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N2, ETH_ALEN);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &ack).state, DRV_FLOW_OPEN);
+	assert_int_equal(flow_of(e, &ack).backend_id, 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
 }
 
 /*
@@ -4238,6 +4287,8 @@ int main(int argc, char **argv)
 		T(fragmented_reply_is_passed_untouched),
 		T(draining_backend_keeps_flows_but_takes_no_new_ones),
 		T(failing_backend_keeps_flows_but_takes_no_new_ones),
+		T(syn_retry_of_half_open_flow_on_failing_backend_rehashes),
+		T(syn_retry_of_half_open_flow_on_draining_backend_stays),
 		T(empty_table_drops_new_flow_as_no_backend),
 		T(snat_port_collision_takes_next_port),
 		T(snat_exhaustion_is_dropped_and_counted),
@@ -4262,6 +4313,7 @@ int main(int argc, char **argv)
 		T(entry_stamped_after_the_packets_clock_read_is_live),
 		T(replies_of_a_reused_backend_ids_old_node_do_not_count_to_the_new_one),
 		T(dsr_flow_picked_up_mid_stream_is_open_at_once),
+		T(dsr_syn_retry_on_failing_backend_rehashes),
 		T(ttl_one_to_vip_is_dropped),
 		T(backend_behind_blackhole_route_is_dropped_as_fib),
 		T(egress_device_without_drover_is_dropped_as_fib),
