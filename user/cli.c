@@ -929,6 +929,22 @@ void drv_cli_req_free(struct drv_cli_req *req)
 
 /* ---- JSON writer ---- */
 
+const struct drv_lb_counters *drv_stats_be_prev(const struct drv_be_info *prev_by_id,
+						const struct drv_be_info *cur)
+{
+	const struct drv_be_info *p;
+
+	if (!cur->id || cur->id >= DRV_MAX_BACKENDS)
+		return NULL;
+	p = &prev_by_id[cur->id];
+	/* gen is bumped on every reuse; the rest also tells maps pinned anew apart */
+	if (p->id != cur->id || p->be.gen != cur->be.gen || p->be.svc_id != cur->be.svc_id ||
+	    p->be.family != cur->be.family || p->be.port != cur->be.port ||
+	    memcmp(&p->be.addr, &cur->be.addr, sizeof(p->be.addr)))
+		return NULL;
+	return &p->cnt;
+}
+
 void drv_jw_init(struct drv_jw *w, FILE *f, bool pretty)
 {
 	memset(w, 0, sizeof(*w));

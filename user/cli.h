@@ -96,6 +96,19 @@ void drv_cli_req_free(struct drv_cli_req *req);
 /* Grammar of @obj's level (DRV_CLI_NONE: the top level), for `help` and usage errors. */
 const char *drv_cli_help(enum drv_cli_obj obj);
 
+/*
+ * drv_stats_be_prev - a backend's counters in the previous `stats --watch` snapshot
+ * @prev_by_id: that snapshot's backends, indexed by id; .id 0 where it had none
+ * @cur: a backend of the current snapshot
+ *
+ * An id freed and given to another node (another generation) had its counters
+ * zeroed on reuse: the previous node's numbers say nothing about it.
+ * Return: the counters to take the rate against, or NULL when the id held no
+ * backend or another one then (the rate is then the new backend's count).
+ */
+const struct drv_lb_counters *drv_stats_be_prev(const struct drv_be_info *prev_by_id,
+						const struct drv_be_info *cur);
+
 /* Small JSON writer for -j/-p: stable key order, strings escaped. */
 struct drv_jw {
 	FILE *f;

@@ -572,7 +572,7 @@ struct snap {
 	struct drv_svc_key keys[DRV_MAX_SVCS];
 	struct drv_svc svcs[DRV_MAX_SVCS];
 	struct drv_lb_counters svc_cnt[DRV_MAX_SVCS];
-	struct drv_lb_counters *be_cnt; /* [DRV_MAX_BACKENDS], by id */
+	struct drv_be_info *be_by_id; /* [DRV_MAX_BACKENDS]: bes[] by id; id 0 where none */
 	struct drv_be_info *bes; /* backends of the shown services */
 	int nbes;
 	int *be_svc; /* index into svcs of each bes[] */
@@ -606,6 +606,8 @@ static int snap_take(struct drv_ctl *ctl, struct snap *sn)
 	}
 	sn->nsvcs = 0;
 	sn->nbes = 0;
+	/* an id this snapshot does not list must not show the one of two rounds ago */
+	memset(sn->be_by_id, 0, DRV_MAX_BACKENDS * sizeof(*sn->be_by_id));
 	if (req.has_svc) {
 		if (drv_service_get(ctl, &req.svc.key, &sn->svcs[0])) {
 			char buf[128];
@@ -628,8 +630,11 @@ static int snap_take(struct drv_ctl *ctl, struct snap *sn)
 		if (n < 0)
 			continue;
 		for (int j = 0; j < n; j++) {
+			const struct drv_be_info *b = &sn->bes[sn->nbes + j];
+
 			sn->be_svc[sn->nbes + j] = i;
-			sn->be_cnt[sn->bes[sn->nbes + j].id] = sn->bes[sn->nbes + j].cnt;
+			if (b->id && b->id < DRV_MAX_BACKENDS)
+				sn->be_by_id[b->id] = *b;
 		}
 		sn->nbes += n;
 	}
@@ -639,15 +644,15 @@ static int snap_take(struct drv_ctl *ctl, struct snap *sn)
 static int snap_alloc(struct snap *sn)
 {
 	memset(sn, 0, sizeof(*sn));
-	sn->be_cnt = calloc(DRV_MAX_BACKENDS, sizeof(*sn->be_cnt));
+	sn->be_by_id = calloc(DRV_MAX_BACKENDS, sizeof(*sn->be_by_id));
 	sn->bes = calloc(DRV_MAX_BACKENDS, sizeof(*sn->bes));
 	sn->be_svc = calloc(DRV_MAX_BACKENDS, sizeof(*sn->be_svc));
-	return sn->be_cnt && sn->bes && sn->be_svc ? 0 : -ENOMEM;
+	return sn->be_by_id && sn->bes && sn->be_svc ? 0 : -ENOMEM;
 }
 
 static void snap_free(struct snap *sn)
 {
-	free(sn->be_cnt);
+	free(sn->be_by_id);
 	free(sn->bes);
 	free(sn->be_svc);
 }
@@ -750,7 +755,8 @@ static void stats_print(const struct snap *cur, const struct snap *prev)
 
 			if (cur->be_svc[j] != i)
 				continue;
-			lb_delta(&d, &b->cnt, hp ? &prev->be_cnt[b->id] : NULL, dt, hp);
+			lb_delta(&d, &b->cnt, hp ? drv_stats_be_prev(prev->be_by_id, b) : NULL, dt,
+				 hp);
 			drv_addr_format(&b->be.addr, b->be.family, a, sizeof(a));
 			if (req.json) {
 				drv_jw_obj_open(&jw);

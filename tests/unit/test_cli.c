@@ -823,6 +823,49 @@ static void node_setup_rejects_nat_missing_vip_and_bad_address(void **state)
 	assert_usage_error("node-setup dsr 10.0.0.300", "'10.0.0.300' is not an IPv4 or IPv6");
 }
 
+/*
+ * stats --watch: a backend's rate is taken against its own previous counters,
+ * never those of another node that held its id before (freed and reused: gen).
+ */
+static void stats_rate_is_not_taken_against_a_reused_backend_id(void **state)
+{
+	static struct drv_be_info prev[DRV_MAX_BACKENDS];
+	struct drv_be_info cur = { .id = 7 };
+	const struct drv_lb_counters *p;
+
+	(void)state;
+	memset(prev, 0, sizeof(prev));
+	cur.be.family = 4;
+	cur.be.addr.v4 = inet_addr("10.1.0.2");
+	cur.be.port = htons(80);
+	cur.be.svc_id = 3;
+	cur.be.gen = 2;
+	/* the id was free in the previous snapshot */
+	assert_null(drv_stats_be_prev(prev, &cur));
+	/* the same backend: its counters */
+	prev[7] = cur;
+	prev[7].cnt.packets = 1000;
+	p = drv_stats_be_prev(prev, &cur);
+	assert_non_null(p);
+	assert_int_equal(p->packets, 1000);
+	/* another node held the id then (older generation) */
+	prev[7].be.gen = 1;
+	assert_null(drv_stats_be_prev(prev, &cur));
+	/* same generation, but another address, port or service (maps pinned anew) */
+	prev[7] = cur;
+	prev[7].be.addr.v4 = inet_addr("10.1.0.1");
+	assert_null(drv_stats_be_prev(prev, &cur));
+	prev[7] = cur;
+	prev[7].be.port = htons(81);
+	assert_null(drv_stats_be_prev(prev, &cur));
+	prev[7] = cur;
+	prev[7].be.svc_id = 4;
+	assert_null(drv_stats_be_prev(prev, &cur));
+	/* an id out of range has no slot */
+	cur.id = DRV_MAX_BACKENDS;
+	assert_null(drv_stats_be_prev(prev, &cur));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +926,7 @@ int main(void)
 		cmocka_unit_test(json_writer_writes_compact_nested_documents),
 		cmocka_unit_test(json_writer_keeps_utf8_and_replaces_other_bytes),
 		cmocka_unit_test(json_writer_pretty_prints_with_indentation),
+		cmocka_unit_test(stats_rate_is_not_taken_against_a_reused_backend_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
