@@ -538,26 +538,46 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 
 #define DRV_HC_INTERVAL_MAX_MS (3600u * 1000)
 
-/* Cross-field rules of a resolved health check; @n is where to point. */
+/*
+ * Where to point at a value of a resolved health check: @key's value when the
+ * mapping @n says it, else @n itself (the value came from defaults, or is the
+ * built-in one).
+ */
+static yaml_node_t *hc_at(struct pctx *p, yaml_node_t *n, const char *key)
+{
+	yaml_node_t *v = n->type == YAML_MAPPING_NODE ? find(p, n, key) : NULL;
+
+	return v ?: n;
+}
+
+/* Cross-field rules of a resolved health check; @n is the health value (preset or mapping). */
 static int check_health(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf *hc)
 {
+	yaml_node_t *at;
+
 	if (hc->interval_ms < 100 || hc->interval_ms > DRV_HC_INTERVAL_MAX_MS)
 		return perr(
-			p, n,
+			p, hc_at(p, n, "interval"),
 			"health interval is %ums, must be 100ms to 1h (a failed node leaves the table only after fall × interval)",
 			hc->interval_ms);
-	if (hc->timeout_ms < 10 || hc->timeout_ms > hc->interval_ms)
+	if (hc->timeout_ms < 10 || hc->timeout_ms > hc->interval_ms) {
+		/* over the interval: the one of the two this mapping says */
+		at = hc_at(p, n, "timeout");
+		if (at == n && hc->timeout_ms >= 10)
+			at = hc_at(p, n, "interval");
 		return perr(
-			p, n,
+			p, at,
 			"health timeout (%ums) must be 10ms or more and not longer than the interval (%ums)",
 			hc->timeout_ms, hc->interval_ms);
+	}
 	if (hc->rehash_after_ms > DRV_HC_INTERVAL_MAX_MS)
 		return perr(
-			p, n,
+			p, hc_at(p, n, "rehash-after"),
 			"health rehash-after is %ums, must be 0 to 1h (how long a failed node keeps its open connections)",
 			hc->rehash_after_ms);
 	if (!!hc->cert[0] != !!hc->key[0])
-		return perr(p, n, "health 'cert' and 'key' go together: give both or neither");
+		return perr(p, hc_at(p, n, hc->cert[0] ? "cert" : "key"),
+			    "health 'cert' and 'key' go together: give both or neither");
 	return 0;
 }
 

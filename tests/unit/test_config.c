@@ -598,15 +598,15 @@ static void bad_health_values_are_refused(void **state)
 		  20, "unknown health kind 'udp'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 1s, timeout: 2s}\n"
 			   "    nodes: [10.0.0.11]\n",
-		  7, 13, "must be 10ms or more and not longer than the interval");
+		  7, 37, "must be 10ms or more and not longer than the interval");
 	parse_bad(SVC_HEAD
 		  "    ports: [80]\n    health: {interval: soon}\n    nodes: [10.0.0.11]\n",
 		  7, 24, "'interval' is not a duration");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 2h}\n    nodes: [10.0.0.11]\n",
-		  7, 13, "health interval is 7200000ms, must be 100ms to 1h");
+		  7, 24, "health interval is 7200000ms, must be 100ms to 1h");
 	parse_bad(SVC_HEAD
 		  "    ports: [80]\n    health: {rehash-after: 61m}\n    nodes: [10.0.0.11]\n",
-		  7, 13, "health rehash-after is 3660000ms, must be 0 to 1h");
+		  7, 28, "health rehash-after is 3660000ms, must be 0 to 1h");
 	parse_bad(SVC_HEAD
 		  "    ports: [80]\n    health: {rehash-after: -1}\n    nodes: [10.0.0.11]\n",
 		  7, 28, "'rehash-after' is not a duration");
@@ -620,7 +620,7 @@ static void bad_health_values_are_refused(void **state)
 		  20, "'fall' is 0, must be 1..100");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, cert: /c.pem}\n"
 			   "    nodes: [10.0.0.11]\n",
-		  7, 13, "'cert' and 'key' go together");
+		  7, 33, "'cert' and 'key' go together");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: tcp, path: /healthz}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 31, "'path' is for kind http or https; this check is kind tcp");
@@ -643,6 +643,40 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    mode: dsr\n    ports: [80]\n    snat-ports: 20000-20010\n"
 			   "    nodes: [10.0.0.11]\n",
 		  8, 17, "'snat-ports' is for mode nat; service 'web' is mode dsr");
+}
+
+/*
+ * A health value out of range is reported where it is written (its line and
+ * column), not at the `health:` mapping that holds it; one that came from
+ * defaults is reported at the mapping that made it wrong.
+ */
+static void health_value_out_of_range_is_refused_at_the_value(void **state)
+{
+#define HC_BLOCK SVC_HEAD "    ports: [80]\n    health:\n      kind: tcp\n"
+	(void)state;
+	parse_bad(HC_BLOCK "      interval: 99ms\n    nodes: [10.0.0.11]\n", 9, 17,
+		  "health interval is 99ms, must be 100ms to 1h");
+	parse_bad(HC_BLOCK "      interval: 3600001ms\n    nodes: [10.0.0.11]\n", 9, 17,
+		  "health interval is 3600001ms, must be 100ms to 1h");
+	parse_bad(HC_BLOCK "      timeout: 9ms\n    nodes: [10.0.0.11]\n", 9, 16,
+		  "health timeout (9ms) must be 10ms or more");
+	parse_bad(HC_BLOCK "      timeout: 2001ms\n    nodes: [10.0.0.11]\n", 9, 16,
+		  "health timeout (2001ms) must be 10ms or more and not longer than the interval (2000ms)");
+	/* the timeout is the default one: the interval written is what made it too long */
+	parse_bad(HC_BLOCK "      interval: 500ms\n    nodes: [10.0.0.11]\n", 9, 17,
+		  "health timeout (1000ms) must be 10ms or more and not longer than the interval (500ms)");
+	parse_bad(HC_BLOCK "      rehash-after: 3600001ms\n    nodes: [10.0.0.11]\n", 9, 21,
+		  "health rehash-after is 3600001ms, must be 0 to 1h");
+	parse_bad(SVC_HEAD "    ports: [443]\n    health:\n      kind: https\n"
+			   "      key: /k.pem\n    nodes: [10.0.0.11]\n",
+		  9, 12, "'cert' and 'key' go together");
+	/* the timeout from defaults: the service's interval that makes the pair wrong */
+	parse_bad(HEAD "defaults: {health: {timeout: 1500ms}}\n"
+		       "services:\n  - name: web\n    vip: 10.0.0.100\n    snat: 10.0.0.2\n"
+		       "    ports: [80]\n    health: {rise: 1,\n      interval: 1s}\n"
+		       "    nodes: [10.0.0.11]\n",
+		  9, 17, "health timeout (1500ms) must be 10ms or more and not longer than the interval (1000ms)");
+#undef HC_BLOCK
 }
 
 /*
@@ -801,6 +835,7 @@ int main(void)
 		cmocka_unit_test(weight_over_the_range_names_1_to_65535),
 		cmocka_unit_test(duplicate_node_is_refused),
 		cmocka_unit_test(bad_health_values_are_refused),
+		cmocka_unit_test(health_value_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(blank_in_http_path_or_host_is_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
 		cmocka_unit_test(more_backends_than_ids_are_refused),
