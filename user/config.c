@@ -1072,14 +1072,18 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 			if ((err = get_duration(p, t, "tcp-idle", "1193h", &ms)))
 				return err;
 			if (ms < 1000 || ms % 1000)
-				return perr(p, t, "'tcp-idle' must be whole seconds, at least 1s");
+				return perr(p, t,
+					    "'tcp-idle' is %s, must be whole seconds, 1s to 1193h",
+					    scalar(t));
 			cfg->tcp_idle_timeout_s = ms / 1000;
 		}
 		if ((t = find(p, v, "tcp-fin"))) {
 			if ((err = get_duration(p, t, "tcp-fin", "1193h", &ms)))
 				return err;
 			if (ms < 1000 || ms % 1000)
-				return perr(p, t, "'tcp-fin' must be whole seconds, at least 1s");
+				return perr(p, t,
+					    "'tcp-fin' is %s, must be whole seconds, 1s to 1193h",
+					    scalar(t));
 			cfg->tcp_fin_timeout_s = ms / 1000;
 		}
 		if ((cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT) >

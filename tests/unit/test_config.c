@@ -457,7 +457,16 @@ static void timeouts_are_whole_seconds_and_fin_within_idle(void **state)
 {
 	(void)state;
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 1500ms}\n",
-		  8, 22, "'tcp-idle' must be whole seconds");
+		  8, 22, "'tcp-idle' is 1500ms, must be whole seconds, 1s to 1193h");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-fin: 0}\n", 8,
+		  21, "'tcp-fin' is 0, must be whole seconds, 1s to 1193h");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 999ms}\n",
+		  8, 22, "'tcp-idle' is 999ms, must be whole seconds, 1s to 1193h");
+	/* just inside: 1s each, and the longest that holds */
+	drv_config_free(parse_ok(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n"
+					  "timeouts: {tcp-idle: 1s, tcp-fin: 1s}\n"));
+	drv_config_free(parse_ok(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n"
+					  "timeouts: {tcp-idle: 1193h, tcp-fin: 1193h}\n"));
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\ntimeouts: {tcp-idle: 5s}\n",
 		  8, 11, "'tcp-fin' (10s, the default) is longer than 'tcp-idle' (5s)");
 }
