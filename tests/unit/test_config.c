@@ -8,7 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -787,6 +793,57 @@ static void missing_file_says_so(void **state)
 	assert_non_null(strstr(err, "/nonexistent/drover.yaml: cannot open"));
 }
 
+/*
+ * A directory given for the file, and a file the agent may not read: each
+ * refused naming the path and the cause. Root reads any mode, so the read is
+ * made as nobody in a child when the test runs as root.
+ */
+static void directory_or_unreadable_file_is_refused_saying_so(void **state)
+{
+	char dir[] = "/tmp/drover-test-config.XXXXXX", file[64];
+	struct drv_config *cfg = NULL;
+	int fd, st = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(drv_config_load(dir, &cfg, err, sizeof(err)), -EISDIR);
+	assert_null(cfg);
+	if (!strstr(err, "cannot read: Is a directory (give the config file, not its directory)"))
+		print_error("got '%s'\n", err);
+	assert_memory_equal(err, dir, strlen(dir));
+	assert_non_null(
+		strstr(err, "cannot read: Is a directory (give the config file, not its directory)"));
+
+	snprintf(file, sizeof(file), "%s/drover.yaml", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, HEAD, strlen(HEAD)), (ssize_t)strlen(HEAD));
+	close(fd);
+	assert_int_equal(chmod(dir, 0755), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		int ret;
+
+		if (!geteuid() && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+				   setresuid(65534, 65534, 65534)))
+			_exit(3);
+		ret = drv_config_load(file, &cfg, err, sizeof(err));
+		if (ret != -EACCES || strncmp(err, file, strlen(file)) ||
+		    !strstr(err, ": cannot open: Permission denied")) {
+			fprintf(stderr, "got %d '%s'\n", ret, err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(file);
+	rmdir(dir);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void shipped_examples_parse(void **state)
 {
 	static const char *const files[] = {
@@ -851,6 +908,7 @@ int main(void)
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
 		cmocka_unit_test(missing_file_says_so),
+		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
 	};
 
