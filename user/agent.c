@@ -1181,11 +1181,12 @@ static void reload_failed(struct agent *ag, const char *why, const char *err)
 {
 	bool retry = !strcmp(why, "retry");
 
-	if (!retry || strcmp(err, ag->reload_err))
+	/* a retry that fails another way is a new failure: said and counted like one */
+	if (!retry || strcmp(err, ag->reload_err)) {
 		pr_warn("reload (%s) failed, running configuration kept: %s (tried again until it loads or the file changes)\n",
 			why, err);
-	if (!retry)
 		ag->reloads_failed++;
+	}
 	/* 2, 4, ... 32, then 60 s, not 64 */
 	ag->reload_backoff = retry_backoff(retry ? ag->reload_backoff : 0);
 	snprintf(ag->reload_err, sizeof(ag->reload_err), "%s", err);

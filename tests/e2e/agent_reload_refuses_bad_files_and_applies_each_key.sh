@@ -4,7 +4,9 @@
 # - refused (running state kept: services, backends and drv_cfg exactly as
 #   before, counted once in drover_config_reloads_total{result="failure"},
 #   logged with FILE:LINE:COL): an unknown key, a duplicate key, a wrong type,
-#   a value out of range, an empty file, a directory in its place;
+#   a value out of range, an empty file, a directory in its place, a CA file
+#   missing (and a retry that fails another way, the file now no certificate,
+#   is counted too);
 # - applied at once: flow timeouts removed (drv_cfg back to 0, the data path
 #   defaults), a node added (it joins once its checks pass, the others stay
 #   UP), the health check changed (the checks fail on a port nothing serves),
@@ -122,6 +124,21 @@ rm -f "$CFG"
 mkdir "$CFG"
 refused "a directory" "$CFG: cannot read: Is a directory (give the config file, not its directory)"
 rmdir "$CFG"
+
+log "a retry that fails another way is counted: a CA file missing, then not a certificate"
+CA=$E2E_TMP/ca.pem
+text "$T120" "$NODE1" 80 80 "$API" |
+	sed "s|health: {kind: tcp, port: 80,|health: {kind: https, port: 443, verify: true, ca: $CA,|" | put
+refused "CA file missing" "service 'web': cannot load CA bundle '$CA' (health 'ca')"
+n1=$(failures) r1=$(grep -c "reload (retry) failed" "$LOG" || true)
+echo "not a certificate" >"$CA"
+wait_for 70 sh -c "[ \$(grep -c 'reload (retry) failed' '$LOG') -gt $r1 ]" ||
+	fail "no retry failed with the new cause within 70 s: $(tail -5 "$LOG")"
+[ "$(state)" = "$BEFORE" ] || fail "CA file not a certificate: the running state changed: $(state)"
+[ "$(failures)" = $((n1 + 1)) ] ||
+	fail "a retry that failed another way ($(grep 'reload (retry) failed' "$LOG" | tail -1 | sed 's/.*kept: //')) is not counted: drover_config_reloads_total{result=\"failure\"} $(failures), was $n1"
+log "retry with a new cause counted ($n1 -> $(failures))"
+rm -f "$CA"
 
 log "a good file: timeouts back to the defaults, a node added, service api removed"
 good "" "$NODE1, $NODE2" 80 80
