@@ -927,7 +927,7 @@ void drv_cli_req_free(struct drv_cli_req *req)
 	req->words = NULL;
 }
 
-/* ---- JSON writer ---- */
+/* ---- stats --watch ---- */
 
 const struct drv_lb_counters *drv_stats_be_prev(const struct drv_be_info *prev_by_id,
 						const struct drv_be_info *cur)
@@ -944,6 +944,8 @@ const struct drv_lb_counters *drv_stats_be_prev(const struct drv_be_info *prev_b
 		return NULL;
 	return &p->cnt;
 }
+
+/* ---- JSON writer ---- */
 
 void drv_jw_init(struct drv_jw *w, FILE *f, bool pretty)
 {
