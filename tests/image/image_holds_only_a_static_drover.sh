@@ -65,4 +65,13 @@ out=$(podman run --rm --network none -v "$E2E_TMP/etc:/etc/drover:ro" \
 	"$IMAGE" run config /etc/drover/drover.yaml --check 2>&1) || fail "the image refuses deploy/base/drover.yaml: $out"
 log "in the image: $out"
 [ "$(podman run --rm --network none "$IMAGE" -V)" = "$("$DROVER" -V)" ] || fail "the image's drover is not this build's"
-log "image $IMAGE: one static file, $((size / 1024)) KiB"
+
+# The image the tests run holds this clone's binary, byte for byte (make image strips
+# $DROVER_STATIC into it): the version line above is the same in every clone's build.
+on_exit "podman_rm $T-files"
+podman create -q --name "$T-files" "$IMAGE" >/dev/null || fail "podman create $IMAGE failed"
+podman cp "$T-files:/usr/bin/drover" "$E2E_TMP/image-drover" || fail "cannot copy /usr/bin/drover out of $IMAGE"
+strip -o "$E2E_TMP/own-drover" "$DROVER_STATIC"
+cmp -s "$E2E_TMP/image-drover" "$E2E_TMP/own-drover" ||
+	fail "image $IMAGE holds another /usr/bin/drover ($(stat -c %s "$E2E_TMP/image-drover") bytes) than this clone's stripped $DROVER_STATIC ($(stat -c %s "$E2E_TMP/own-drover") bytes): the tests would run another build"
+log "image $IMAGE: one static file, $((size / 1024)) KiB, this clone's build"

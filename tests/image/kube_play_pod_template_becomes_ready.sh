@@ -5,8 +5,9 @@
 # the way the kubelet does for a hostNetwork pod, succeed, and the agent forwards through the VIP.
 # Only what a lab must change is changed (printed below): the bpffs hostPath points at this test's
 # private bpffs, drover.yaml describes the lab, the optional Secret of the projected config volume
-# is absent (podman 4.3 has no projected volumes: the ConfigMap is mounted directly), and the
-# informational containerPort goes (podman 4.3 refuses port mappings with host networking).
+# is absent (podman 4.3 has no projected volumes: the ConfigMap is mounted directly), the image is
+# this clone's build by its ID (lib.sh, require_image), and the containerPort goes (podman 4.3
+# refuses port mappings with host networking).
 set -eu
 source "$(dirname "$0")/lib.sh"
 image_lab_start
@@ -14,10 +15,10 @@ image_lab_start
 python3 "$IMG_TOP/tests/image/manifests.py" render "$IMG_TOP/deploy/base" > "$E2E_TMP/base.json"
 lab_config "$E2E_TMP/drover.yaml" 80
 POD=$T-drover
-python3 - "$E2E_TMP/base.json" "$E2E_TMP/drover.yaml" "$BPFFS" "$POD" "$E2E_TMP" <<'PY'
+python3 - "$E2E_TMP/base.json" "$E2E_TMP/drover.yaml" "$BPFFS" "$POD" "$E2E_TMP" "$IMAGE" <<'PY'
 import json, sys, yaml
 objs = json.load(open(sys.argv[1]))
-lab_cfg, bpffs, name, out = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+lab_cfg, bpffs, name, out, image = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 ds = next(o for o in objs if o["kind"] == "DaemonSet")
 cm = next(o for o in objs if o["kind"] == "ConfigMap")
 spec = ds["spec"]["template"]["spec"]
@@ -31,10 +32,14 @@ for v in spec["volumes"]:
         v["configMap"] = next(s["configMap"] for s in srcs if "configMap" in s)
         changes.append(f"volume {v['name']}: projected -> configMap {v['configMap']['name']}")
 for c in spec["containers"]:
+    if c["image"].startswith("localhost/drover:"):
+        changes.append(f"container {c['name']}: image {c['image']} -> {image} (this clone's "
+                       "build: every clone on the machine tags its own build the same)")
+        c["image"] = image
     if c.pop("ports", None):
         changes.append(f"container {c['name']}: ports dropped (podman 4.3 turns them into port "
                        "mappings, which host networking refuses; with hostNetwork they only "
-                       "document the port in Kubernetes)")
+                       "name the port in Kubernetes, for a PodMonitor)")
 cm["data"]["drover.yaml"] = open(lab_cfg).read()
 changes.append("configmap drover.yaml: the lab's config")
 pod = {"apiVersion": "v1", "kind": "Pod",

@@ -17,17 +17,38 @@ else
 	export CONTAINERS_CONF=$IMG_TOP/tests/image/containers.conf
 fi
 IMAGE_VERSION=$(sed -n 's/^#define DROVER_VERSION "\(.*\)"/\1/p' "$IMG_TOP/user/ctl.h")
-IMAGE=${IMAGE:-localhost/drover:$IMAGE_VERSION}
+IMAGE_ARCHIVE=$IMG_TOP/.output/drover-image.tar
 NPM_DIR=$IMG_TOP/.output/image/npm
 DROVER_STATIC=${DROVER_STATIC:-$IMG_TOP/.output/drover-static}
 
+# archive_image_id: the ID of the image in this clone's $IMAGE_ARCHIVE (its config digest, which
+# podman takes as the image's ID).
+archive_image_id() {
+	python3 - "$IMAGE_ARCHIVE" <<'PY'
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+blob = lambda d: t.extractfile("blobs/" + d.replace(":", "/")).read()
+idx = json.loads(t.extractfile("index.json").read())
+print(json.loads(blob(idx["manifests"][0]["digest"]))["config"]["digest"].split(":", 1)[1])
+PY
+}
+
+# require_image: podman, and $IMAGE the image this clone's make image built. By its ID, not by
+# the tag localhost/drover:VERSION: every clone on the machine builds that same tag into root's
+# one podman store, so the tag names whichever build was made last, maybe another clone's.
+# IMAGE=NAME in the environment tests that image instead.
 require_image() {
 	command -v podman >/dev/null || fail "podman missing: run scripts/install-image-deps.sh"
+	if [ -z "${IMAGE:-}" ]; then
+		[ -f "$IMAGE_ARCHIVE" ] || fail "$IMAGE_ARCHIVE missing: run make image"
+		IMAGE=$(archive_image_id) || fail "cannot read the image ID in $IMAGE_ARCHIVE: run make image"
+	fi
 	if ! podman image exists "$IMAGE"; then
 		# make image wrote the archive but the image left podman's store since: load it.
-		[ -f "$IMG_TOP/.output/drover-image.tar" ] || fail "image $IMAGE missing: run make image"
-		podman load -q -i "$IMG_TOP/.output/drover-image.tar" >/dev/null ||
-			fail "image $IMAGE missing and .output/drover-image.tar does not load: run make image"
+		podman load -q -i "$IMAGE_ARCHIVE" >/dev/null ||
+			fail "image $IMAGE is not in podman's store and $IMAGE_ARCHIVE does not load: run make image"
+		podman image exists "$IMAGE" ||
+			fail "image $IMAGE is not in podman's store, nor in $IMAGE_ARCHIVE: run make image"
 	fi
 }
 
