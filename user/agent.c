@@ -472,15 +472,18 @@ static void checks_stop(struct agent *ag)
 			drv_health_remove(&ag->hc, &ag->svcs[i].nodes[j].chk);
 }
 
-/* The health checks this agent runs are the host's own connections: see drv_snat_ports_warn. */
-static void snat_ports_check(const struct drv_config *cfg)
+/* What drv_snat_warn says of each nat service: its ports and its address on this host. */
+static void snat_check(const struct drv_config *cfg)
 {
+	const struct drv_service_conf *s;
 	size_t i;
 
-	for (i = 0; i < cfg->nservices; i++)
-		if (cfg->services[i].mode == DRV_MODE_NAT)
-			drv_snat_ports_warn(cfg->services[i].name, cfg->services[i].snat_port_lo,
-					    cfg->services[i].snat_port_hi);
+	for (i = 0; i < cfg->nservices; i++) {
+		s = &cfg->services[i];
+		if (s->mode == DRV_MODE_NAT)
+			drv_snat_warn(s->name, s->family, &s->snat, s->snat_port_lo,
+				      s->snat_port_hi);
+	}
 }
 
 /* Start every node's checks; one that cannot start does not keep the others from theirs. */
@@ -1232,7 +1235,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 			drv_xdp_mode_str(ncfg->xdp_mode), drv_xdp_mode_str(ag->cfg->xdp_mode));
 	/* An attach above may have pinned fresh maps: adopt node states from those. */
 	ro_follow_pins(ag);
-	snat_ports_check(ncfg);
+	snat_check(ncfg);
 	ret = svcs_build(ag, ncfg, ag->svcs, ag->nsvcs, &nsvcs);
 	if (ret) {
 		reload_failed(ag, why, strerror(-ret));
@@ -1899,7 +1902,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 	if (check_only) {
 		/* what start-up would warn about on this host: said, not refused */
-		snat_ports_check(ag->cfg);
+		snat_check(ag->cfg);
 		for (i = 0; i < (int)ag->cfg->nifaces; i++)
 			if (!if_nametoindex(ag->cfg->ifaces[i]))
 				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would wait for it (it attaches drover once the interface appears; /readyz answers 503 until then)\n",
@@ -1960,7 +1963,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		goto out_close_ro;
 
 	pthread_mutex_lock(&ag->lock);
-	snat_ports_check(ag->cfg);
+	snat_check(ag->cfg);
 	err = svcs_build(ag, ag->cfg, NULL, 0, &ag->svcs);
 	if (!err)
 		ag->nsvcs = ag->cfg->nservices;

@@ -122,10 +122,12 @@ int drv_pins_sig(const char *root, __u64 *sig);
 int drv_service_add(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* -EEXIST */
 int drv_service_update(struct drv_ctl *ctl, const struct drv_svc_conf *conf); /* add or change */
 /*
- * Warn on stderr when SNAT ports @lo-@hi (host order; 0,0 → the
- * defaults) of service @svc overlap this network namespace's local port range.
+ * Warn on stderr, for nat service @svc, when its SNAT ports @lo-@hi (host
+ * order; 0,0 → the defaults) overlap this network namespace's local port
+ * range, and when its SNAT address @snat (@family) is not one of this
+ * namespace's addresses (the nodes' answers to it would not reach drover).
  */
-void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi);
+void drv_snat_warn(const char *svc, __u8 family, const union drv_addr *snat, __u16 lo, __u16 hi);
 int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key); /* and its backends */
 int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out);
 /* Call @fn for each service, by id; stops at a non-zero return, which it returns. */

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 
@@ -533,7 +535,7 @@ static int svc_create(struct drv_ctl *ctl, const struct drv_svc_conf *conf, stru
 	return err;
 }
 
-void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi)
+static void snat_ports_warn(const char *svc, __u16 lo, __u16 hi)
 {
 	unsigned int elo, ehi;
 	FILE *f;
@@ -549,6 +551,39 @@ void drv_snat_ports_warn(const char *svc, __u16 lo, __u16 hi)
 		pr_warn("Warning: SNAT ports %u-%u of service %s overlap this host's local port range %u-%u (net.ipv4.ip_local_port_range): a connection the host itself opens to a node (a health check) can take a port a NAT flow uses; choose snat-ports outside it, or list them in net.ipv4.ip_local_reserved_ports\n",
 			lo, hi, svc, elo, ehi);
 	fclose(f);
+}
+
+/* Whether @addr (@family) is an address of an interface of this network namespace. */
+static bool addr_is_local(__u8 family, const union drv_addr *addr)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return true; /* cannot tell: say nothing */
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (family == DRV_FAMILY_V4 && i->ifa_addr->sa_family == AF_INET)
+			found = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr->v4;
+		else if (family == DRV_FAMILY_V6 && i->ifa_addr->sa_family == AF_INET6)
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr->v6,
+					16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+void drv_snat_warn(const char *svc, __u8 family, const union drv_addr *snat, __u16 lo, __u16 hi)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snat_ports_warn(svc, lo, hi);
+	if (addr_is_local(family, snat))
+		return;
+	drv_addr_format(snat, family, a, sizeof(a));
+	pr_warn("Warning: the snat address %s of service %s is not an address of this host: the nodes answer it, and while no interface here holds it their answers never reach drover and every connection through the service hangs; add it to the interface facing the nodes (ip addr add %s/PREFIX dev IFNAME), or, where keepalived moves it between balancers, check it is on the one holding the VIP\n",
+		a, svc, a);
 }
 
 /*
@@ -598,8 +633,8 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 		return err;
 	}
 	if (conf->mode == DRV_MODE_NAT)
-		drv_snat_ports_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)),
-				    conf->snat_port_lo, conf->snat_port_hi);
+		drv_snat_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->key.family,
+			      &conf->snat, conf->snat_port_lo, conf->snat_port_hi);
 	bes = drv_bes_load(ctl);
 	if (!bes)
 		return -errno;

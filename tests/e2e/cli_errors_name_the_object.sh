@@ -4,7 +4,9 @@
 # 2 usage) and its message names the object (interface, path, address, map)
 # and says what to do: missing interface, foreign XDP program, no native XDP,
 # no bpffs, missing capabilities, incompatible pinned maps, bad addresses and
-# ports, unknown mode, table size not prime, unknown service, duplicate backend.
+# ports, unknown mode, table size not prime, unknown service, duplicate backend;
+# and what it warns of: SNAT ports in the local port range, a SNAT address
+# that is not the host's.
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -200,6 +202,21 @@ ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="20000 30000"
 expect 0 "SNAT ports 25000-26000 of service 10.0.0.2 port 80" "local port range 20000-30000" -- \
 	dr service add 10.0.0.2 port 80 snat 10.0.1.1 snat-ports 25000-26000
 dr service del 10.0.0.2 port 80 || fail "service del failed"
+
+log "SNAT address not on this host: added, with a warning naming it and what to do; on the host: none"
+expect 0 "snat address 10.0.1.77 of service 10.0.0.3 port 80" "not an address of this host" \
+	"ip addr add 10.0.1.77/PREFIX" -- dr service add 10.0.0.3 port 80 snat 10.0.1.77
+dr service del 10.0.0.3 port 80 || fail "service del failed"
+ip -n "$NS" addr add 10.0.1.77/24 dev e1
+out=$(dr service add 10.0.0.3 port 80 snat 10.0.1.77 2>&1 >/dev/null) || fail "service add failed: $out"
+! grep -q "not an address of this host" <<<"$out" || fail "warned of a snat address the host holds: $out"
+dr service del 10.0.0.3 port 80 || fail "service del failed"
+ip -n "$NS" addr add fd00:77::1/64 dev e1 nodad
+out=$(dr service add fd00::3 port 80 snat fd00:77::1 2>&1 >/dev/null) || fail "service add failed: $out"
+! grep -q "not an address of this host" <<<"$out" || fail "warned of a snat address the host holds: $out"
+expect 0 "snat address fd00:77::2 of service fd00::3 port 80" "not an address of this host" -- \
+	dr service set fd00::3 port 80 snat fd00:77::2
+dr service del fd00::3 port 80 || fail "service del failed"
 expect 1 "f0" "not attached" -- dr detach f0
 
 log "attach from another network namespace sharing the pin root is refused, e0 keeps XDP"
