@@ -1934,10 +1934,29 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 
 	pr_info("drover agent %s starting: config %s, pins under %s\n", DROVER_VERSION, path, root);
+	/*
+	 * What can fail cheaply fails before any NIC is touched: an exit after
+	 * attaching would leave interfaces running XDP (and maps pinned) that no
+	 * agent updates. The endpoints serve from here on, so /healthz also
+	 * answers while the first attach runs the verifier.
+	 */
+	if (drv_bpffs_check(root)) {
+		pr_warn("agent: exiting (said above); no interface was touched\n");
+		goto out_close_sfd;
+	}
+	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
+	pthread_mutex_lock(&ag->lock);
+	agent_publish(ag);
+	pthread_mutex_unlock(&ag->lock);
+	if (metrics_apply(ag, &ops)) {
+		pr_warn("agent: exiting: /metrics, /healthz and /readyz can't be served on http://%s (said above); no interface was touched: stop what holds that port, or set another one with metrics: listen: in %s (off: no endpoints)\n",
+			ag->cfg->metrics_listen, path);
+		goto out_close_sfd;
+	}
 	forwarding_check(ag->cfg);
 	prog_upgrade(ag);
 	if (ifaces_attach(ag, ag->cfg, missing))
-		goto out_close_sfd;
+		goto out_health;
 	ifaces_wait(ag->cfg, missing, ag->ifw);
 	for (i = 0; i < (int)ag->cfg->nifaces; i++)
 		all_missing &= missing[i];
@@ -1949,18 +1968,20 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		pr_info("agent: no maps are pinned under %s yet: the services are written once an interface is attached\n",
 			root);
 	} else {
+		pthread_mutex_lock(&ag->lock); /* render reads ro from here on */
 		err = drv_ctl_open(&ag->ro, root, 0);
+		ag->ro_open = !err;
+		ag->ro_ever = !err;
+		pthread_mutex_unlock(&ag->lock);
 		if (err) {
 			pr_warn("agent: cannot open the pinned maps under %s: %s\n", root,
 				strerror(-err));
-			goto out_close_sfd;
+			goto out_health;
 		}
-		ag->ro_open = true;
-		ag->ro_ever = true;
 	}
 	err = drv_health_init(&ag->hc);
 	if (err)
-		goto out_close_ro;
+		goto out_health;
 
 	pthread_mutex_lock(&ag->lock);
 	snat_check(ag->cfg);
@@ -2004,9 +2025,6 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	agent_publish(ag);
 	pthread_mutex_unlock(&ag->lock);
 
-	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
-	if (metrics_apply(ag, &ops))
-		goto out_health;
 	if (!ag->first_write)
 		pr_info("agent ready: %zu services, %u interfaces\n", ag->cfg->nservices,
 			ag->cfg->nifaces);
@@ -2024,10 +2042,12 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		pr_info("exiting; XDP stays attached and forwarding continues with the last tables\n");
 	}
 out_health:
+	drv_metrics_stop(ag->metrics); /* before the state it renders goes */
+	ag->metrics = NULL;
 	checks_stop(ag);
 	drv_health_fini(&ag->hc);
-out_close_ro:
-	drv_ctl_close(&ag->ro);
+	if (ag->ro_open)
+		drv_ctl_close(&ag->ro);
 out_close_sfd:
 	close(sfd);
 out_sigmask:
