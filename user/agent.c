@@ -783,7 +783,7 @@ static bool iface_attached(struct agent *ag, const char *ifname)
  * program's FIB lookups need forwarding on the ingress device, and without it
  * every packet of those services is dropped (drop_fib). The pod can't set it.
  */
-static void forwarding_check(const struct drv_config *cfg)
+static void forwarding_check_iface(const struct drv_config *cfg, const char *ifname)
 {
 	static const char *const fam[2] = { "ipv4", "ipv6" };
 	bool used[2] = { false, false };
@@ -791,12 +791,22 @@ static void forwarding_check(const struct drv_config *cfg)
 
 	for (i = 0; i < cfg->nservices; i++)
 		used[cfg->services[i].family == DRV_FAMILY_V6] = true;
+	for (f = 0; f < 2; f++)
+		if (used[f] && drv_net_conf(fam[f], ifname, "forwarding") == 0)
+			pr_warn("Warning: %s forwarding is off on %s, so the %s services can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 on the host (sysctl -w, and in /etc/sysctl.d to keep it)\n",
+				fam[f], ifname, f ? "IPv6" : "IPv4", fam[f], f ? "all" : ifname);
+}
+
+/*
+ * The agent's attaches (DRV_ATTACH_F_NO_FWD_WARN) leave this to it: it knows
+ * which families are used, and says it once per interface and occasion.
+ */
+static void forwarding_check(const struct drv_config *cfg)
+{
+	unsigned int i;
+
 	for (i = 0; i < cfg->nifaces; i++)
-		for (f = 0; f < 2; f++)
-			if (used[f] && drv_net_conf(fam[f], cfg->ifaces[i], "forwarding") == 0)
-				pr_warn("Warning: %s forwarding is off on %s, so the %s services can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 on the host (sysctl.d)\n",
-					fam[f], cfg->ifaces[i], f ? "IPv6" : "IPv4", fam[f],
-					f ? "all" : cfg->ifaces[i]);
+		forwarding_check_iface(cfg, cfg->ifaces[i]);
 }
 
 /*
@@ -841,7 +851,8 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, bool *m
 			missing[i] = true;
 			continue;
 		}
-		err = drv_prog_attach(ag->root, cfg->ifaces[i], cfg->xdp_mode, false);
+		err = drv_prog_attach_flags(ag->root, cfg->ifaces[i], cfg->xdp_mode,
+					    DRV_ATTACH_F_NO_FWD_WARN);
 		if (err == -ENODEV) {
 			missing[i] = true; /* deleted since if_nametoindex() */
 			err = 0;
@@ -952,7 +963,8 @@ static void ifaces_follow(struct agent *ag)
 		if (w->next_try && now < w->next_try && idx == w->tried_ifindex &&
 		    xdp == w->tried_xdp)
 			continue;
-		err = drv_prog_attach_try(ag->root, name, ag->cfg->xdp_mode);
+		err = drv_prog_attach_flags(ag->root, name, ag->cfg->xdp_mode,
+					    DRV_ATTACH_F_TRYLOCK | DRV_ATTACH_F_NO_FWD_WARN);
 		if (err == -EWOULDBLOCK)
 			continue; /* a drover command holds the lock: the next poll */
 		if (!err) {
@@ -962,6 +974,7 @@ static void ifaces_follow(struct agent *ag)
 			else
 				pr_info("interface %s is back (ifindex %d): drover attached again\n",
 					name, idx);
+			forwarding_check_iface(ag->cfg, name);
 			memset(w, 0, sizeof(*w));
 			continue;
 		}

@@ -88,6 +88,16 @@ int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode
  * drover command holds it.
  */
 int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode);
+/* drv_prog_attach_flags() flags */
+#define DRV_ATTACH_F_FORCE 0x1u /* as drv_prog_attach()'s @force */
+#define DRV_ATTACH_F_TRYLOCK 0x2u /* as drv_prog_attach_try() */
+/*
+ * Say nothing about forwarding being off on the interface: the caller (the
+ * agent, which knows the families its services use) says it, once.
+ */
+#define DRV_ATTACH_F_NO_FWD_WARN 0x4u
+int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mode mode,
+			  unsigned int flags);
 int drv_prog_detach(const char *root, const char *ifname);
 /*
  * drv_prog_upgrade - make every interface attached under @root run this

@@ -919,10 +919,11 @@ static void relink(const char *root, const char *path, int prog_fd, int ifindex,
 		ifname, drv_xdp_mode_str(mode), ifname, drv_xdp_mode_str(mode));
 }
 
-/* drv_prog_attach(); with @trylock, -EWOULDBLOCK (unsaid) while the pin root is locked. */
-static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force,
-		       bool trylock)
+/* drv_prog_attach_flags() */
+static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode,
+		       unsigned int flags)
 {
+	bool force = flags & DRV_ATTACH_F_FORCE, trylock = flags & DRV_ATTACH_F_TRYLOCK;
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	char path[PATH_MAX], buf[128];
 	int ifindex, lock_fd, err, npinned, nmaps, prog_fd = -1, link_fd = -1, own_fd = -1;
@@ -1117,7 +1118,8 @@ static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode m
 		unlink(path);
 		goto out_close_link;
 	}
-	forwarding_warn(ifname);
+	if (!(flags & DRV_ATTACH_F_NO_FWD_WARN))
+		forwarding_warn(ifname);
 	fib_pass_prepare(ifname, ifindex);
 	pr_info("attached drover to %s (%s mode), link pinned at %s\n", ifname,
 		drv_xdp_mode_str(mode), path);
@@ -1145,12 +1147,18 @@ out_unlock:
 
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
 {
-	return prog_attach(root, ifname, mode, force, false);
+	return prog_attach(root, ifname, mode, force ? DRV_ATTACH_F_FORCE : 0);
 }
 
 int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode)
 {
-	return prog_attach(root, ifname, mode, false, true);
+	return prog_attach(root, ifname, mode, DRV_ATTACH_F_TRYLOCK);
+}
+
+int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mode mode,
+			  unsigned int flags)
+{
+	return prog_attach(root, ifname, mode, flags);
 }
 
 int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
