@@ -64,6 +64,12 @@ struct agent_node {
 	 * then DOWN. 0: no hold running.
 	 */
 	double rehash_at;
+	/*
+	 * mono_now() when the running hold began (the node failed, or a
+	 * fail-open keeping it UP ended): a reload that changes rehash-after
+	 * moves rehash_at to this plus the new value.
+	 */
+	double hold_from;
 };
 
 /*
@@ -227,6 +233,37 @@ static double hold_end(const struct drv_hc_conf *hc, double now)
 	return hc->rehash_after_ms ? now + hc->rehash_after_ms / 1000.0 : 0;
 }
 
+/* Start @n's hold at @now, for its service's rehash-after (none if that is 0). */
+static void hold_start(struct agent_node *n, double now)
+{
+	n->rehash_at = hold_end(&n->svc->conf->hc, now);
+	n->hold_from = now;
+}
+
+/*
+ * A reload changed @n's rehash-after from @old_ms: its running hold ends
+ * rehash-after from when it began, as if that had been the value all along.
+ * One already over (also rehash-after 0) ends in the next holds_check, which
+ * says so; rehash_at stays non-zero for it (hold_from > 0).
+ */
+static void hold_move(struct agent_node *n, __u32 old_ms, double now)
+{
+	const struct drv_service_conf *s = n->svc->conf;
+	char a[DRV_ADDR_STRLEN];
+	double end = n->hold_from + s->hc.rehash_after_ms / 1000.0;
+
+	n->rehash_at = end;
+	node_addr(n, a, sizeof(a));
+	if (end > now)
+		pr_info("service %s: node %s (%s): rehash-after is now %.1f s (was %.1f s): its open connections stay %.1f s more (it failed %.1f s ago)\n",
+			s->name, s->nodes[n->idx].name, a, s->hc.rehash_after_ms / 1000.0,
+			old_ms / 1000.0, end - now, now - n->hold_from);
+	else
+		pr_info("service %s: node %s (%s): rehash-after is now %.1f s (was %.1f s): it failed %.1f s ago, so its hold is over\n",
+			s->name, s->nodes[n->idx].name, a, s->hc.rehash_after_ms / 1000.0,
+			old_ms / 1000.0, now - n->hold_from);
+}
+
 /*
  * End the holds that ran out: a node that still fails its checks when its
  * rehash-after has passed turns DOWN in the maps, and its recorded flows
@@ -274,7 +311,7 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 	if (ev == DRV_HC_WENT_DOWN) {
 		pr_info("service %s: node %s (%s) is DOWN after %u failed %s checks: %s%s\n",
 			s->name, nc->name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why, held);
-		n->rehash_at = hold_end(&s->hc, mono_now());
+		hold_start(n, mono_now());
 		n->ag->dirty = true;
 	} else if (ev == DRV_HC_WENT_UP) {
 		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)%s%s\n",
@@ -414,6 +451,10 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				n->held_up = os->nodes[m].held_up;
 				n->verdict = os->nodes[m].verdict;
 				n->rehash_at = os->nodes[m].rehash_at;
+				n->hold_from = os->nodes[m].hold_from;
+				if (n->rehash_at &&
+				    s->hc.rehash_after_ms != os->conf->hc.rehash_after_ms)
+					hold_move(n, os->conf->hc.rehash_after_ms, now);
 				found = true;
 				kept++;
 				break;
@@ -426,7 +467,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				drv_hc_state_init(&n->st, up);
 				n->held_up = up; /* a node that joins a settling service too */
 				if (st == DRV_BE_FAILING)
-					n->rehash_at = hold_end(&s->hc, now);
+					hold_start(n, now);
 				if (!up)
 					pr_info("service %s: node %s is %s in the pinned maps; it stays out until %u checks pass%s\n",
 						s->name, nc->name,
@@ -676,7 +717,7 @@ static int reconcile(struct agent *ag)
 		 */
 		for (j = 0; ends_failopen && j < as->conf->nnodes; j++)
 			if (!up[i][j])
-				as->nodes[j].rehash_at = hold_end(&as->conf->hc, now);
+				hold_start(&as->nodes[j], now);
 		for (j = 0; j < as->conf->nnodes; j++)
 			hold[i][j] = as->nodes[j].rehash_at != 0;
 	}
@@ -1283,6 +1324,8 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	ag->svcs = nsvcs;
 	ag->nsvcs = ncfg->nservices;
 	drv_config_free(ocfg);
+	for (i = 0; i < ag->nsvcs; i++) /* a hold a shorter rehash-after ended: now */
+		holds_check(ag, &ag->svcs[i], mono_now());
 	if (checks_start(ag))
 		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
 	pins_adopt(ag, "reload");
