@@ -2091,9 +2091,23 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	drv_metrics_stop(ag->metrics);
 	ag->metrics = NULL;
 	if (ag->detach_on_exit) {
-		for (i = 0; i < (int)ag->cfg->nifaces; i++) /* each says "detached drover from" */
-			if (!ag->ifw[i].waiting && drv_prog_detach(root, ag->cfg->ifaces[i]))
+		struct drv_prog_iface ifs[DRV_MAX_IFACES];
+		int n = drv_prog_list(root, ifs, DRV_MAX_IFACES);
+
+		for (i = 0; i < (int)ag->cfg->nifaces; i++) {
+			const char *name = ag->cfg->ifaces[i];
+
+			if (ag->ifw[i].waiting)
+				continue; /* never attached */
+			/* detached meanwhile (drover detach): that was meant, nothing to undo */
+			if (n >= 0 && !iface_pin(ifs, n, name)) {
+				pr_info("%s: no link pin (detached meanwhile): nothing to detach\n",
+					name);
+				continue;
+			}
+			if (drv_prog_detach(root, name)) /* each says "detached drover from" */
 				ret = 1;
+		}
 	} else {
 		pr_info("exiting; XDP stays attached and forwarding continues with the last tables\n");
 	}
