@@ -95,6 +95,7 @@ struct agent_svc {
  */
 struct iface_watch {
 	bool waiting; /* it did not exist when the config was loaded: nothing of ours on it yet */
+	bool locked; /* waiting: it existed, but a drover command held the pin root's lock */
 	bool gone_said; /* "is gone" (or "does not exist", or "can't be attached") was logged */
 	char renamed_said[IF_NAMESIZE]; /* the name "was renamed" was logged with; "" if none */
 	int tried_ifindex; /* the device a failed attach was tried on, */
@@ -866,21 +867,31 @@ static bool iface_away(struct agent *ag, const char *ifname)
 	return p && (!p->ifindex || p->renamed[0]);
 }
 
+/* Why ifaces_attach left an interface to ifaces_follow. */
+enum iface_left {
+	IFACE_HANDLED, /* attached (now or before), or away (iface_away) */
+	IFACE_MISSING, /* it does not exist (yet) */
+	IFACE_LOCKED, /* a drover command holds the pin root's lock */
+};
+
 /*
  * Attach every interface of @cfg that is not attached yet; on failure undo what
  * this call did. An interface that does not exist (yet: a bond or VLAN the OS
  * creates after the agent starts) is no failure: it is marked in @missing, and
- * ifaces_follow attaches it once it appears. A reload leaves those of the
- * running config that are away (iface_away) to ifaces_follow too.
+ * ifaces_follow attaches it once it appears. So is one met while a drover
+ * command holds the pin root's lock (an attach: seconds): the agent never
+ * waits for it, as its checks, signals and /metrics would wait too. A reload
+ * leaves those of the running config that are away (iface_away) to
+ * ifaces_follow as well.
  */
-static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, bool *missing)
+static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, enum iface_left *missing)
 {
 	bool done[DRV_MAX_IFACES] = { false };
 	unsigned int i;
 	int err = 0;
 
 	for (i = 0; i < cfg->nifaces; i++) {
-		missing[i] = false;
+		missing[i] = IFACE_HANDLED;
 		if (iface_attached(ag, cfg->ifaces[i]))
 			continue;
 		if (cfg != ag->cfg && iface_away(ag, cfg->ifaces[i])) {
@@ -889,13 +900,14 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, bool *m
 			continue;
 		}
 		if (!if_nametoindex(cfg->ifaces[i])) {
-			missing[i] = true;
+			missing[i] = IFACE_MISSING;
 			continue;
 		}
 		err = drv_prog_attach_flags(ag->root, cfg->ifaces[i], cfg->xdp_mode,
-					    DRV_ATTACH_F_NO_FWD_WARN);
-		if (err == -ENODEV) {
-			missing[i] = true; /* deleted since if_nametoindex() */
+					    DRV_ATTACH_F_TRYLOCK | DRV_ATTACH_F_NO_FWD_WARN);
+		if (err == -ENODEV || err == -EWOULDBLOCK) {
+			/* deleted since if_nametoindex(), or the lock is held */
+			missing[i] = err == -ENODEV ? IFACE_MISSING : IFACE_LOCKED;
 			err = 0;
 			continue;
 		}
@@ -914,24 +926,31 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, bool *m
 }
 
 /*
- * Mark the interfaces ifaces_attach found @missing as waited for in @ifw
+ * Mark the interfaces ifaces_attach left (@missing) as waited for in @ifw
  * (indexed like @cfg->ifaces), and say so once: not again for one that was
  * waited for already (@ifw carries it over from the running config).
  */
-static void ifaces_wait(const struct drv_config *cfg, const bool *missing, struct iface_watch *ifw)
+static void ifaces_wait(const struct agent *ag, const struct drv_config *cfg,
+			const enum iface_left *missing, struct iface_watch *ifw)
 {
 	unsigned int i;
 
 	for (i = 0; i < cfg->nifaces; i++) {
-		if (!missing[i]) {
+		bool locked = missing[i] == IFACE_LOCKED;
+
+		if (missing[i] == IFACE_HANDLED) {
 			ifw[i].waiting = false;
 			continue;
 		}
-		if (!ifw[i].waiting)
+		if (locked && (!ifw[i].waiting || !ifw[i].locked))
+			pr_info("interface %s: a drover command holds the lock on %s: the agent attaches drover to it once it lets go; /readyz answers 503 until then\n",
+				cfg->ifaces[i], ag->root);
+		else if (!locked && (!ifw[i].waiting || ifw[i].locked))
 			pr_warn("interface %s does not exist (yet): the agent attaches drover to it once it appears; /readyz answers 503 until then\n",
 				cfg->ifaces[i]);
 		memset(&ifw[i], 0, sizeof(ifw[i]));
 		ifw[i].waiting = true;
+		ifw[i].locked = locked;
 		ifw[i].gone_said = true;
 	}
 }
@@ -1009,7 +1028,10 @@ static void ifaces_follow(struct agent *ag)
 		if (err == -EWOULDBLOCK)
 			continue; /* a drover command holds the lock: the next poll */
 		if (!err) {
-			if (w->waiting)
+			if (w->locked)
+				pr_info("interface %s: drover attached (the lock on %s is free again)\n",
+					name, ag->root);
+			else if (w->waiting)
 				pr_info("interface %s is there now (ifindex %d): drover attached\n",
 					name, idx);
 			else
@@ -1256,7 +1278,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 {
 	struct drv_config *ncfg, *ocfg;
 	struct iface_watch nifw[DRV_MAX_IFACES];
-	bool missing[DRV_MAX_IFACES];
+	enum iface_left missing[DRV_MAX_IFACES];
 	struct agent_svc *nsvcs;
 	char err[DRV_CONF_ERR_MAX];
 	unsigned int i, j;
@@ -1317,7 +1339,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		for (j = 0; j < ag->cfg->nifaces; j++)
 			if (!strcmp(ncfg->ifaces[i], ag->cfg->ifaces[j]))
 				nifw[i] = ag->ifw[j];
-	ifaces_wait(ncfg, missing, nifw);
+	ifaces_wait(ag, ncfg, missing, nifw);
 	memcpy(ag->ifw, nifw, sizeof(nifw));
 	ocfg = ag->cfg;
 	ag->cfg = ncfg;
@@ -1894,7 +1916,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	const char *path = NULL;
 	bool check_only = false;
 	sigset_t mask, omask;
-	bool missing[DRV_MAX_IFACES], all_missing = true;
+	enum iface_left missing[DRV_MAX_IFACES];
+	bool all_missing = true;
 	__u64 sig;
 	int i, sfd = -1, ret = 1, err;
 
@@ -2013,9 +2036,9 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	prog_upgrade(ag);
 	if (ifaces_attach(ag, ag->cfg, missing))
 		goto out_health;
-	ifaces_wait(ag->cfg, missing, ag->ifw);
+	ifaces_wait(ag, ag->cfg, missing, ag->ifw);
 	for (i = 0; i < (int)ag->cfg->nifaces; i++)
-		all_missing &= missing[i];
+		all_missing &= missing[i] != IFACE_HANDLED;
 	/*
 	 * No interface exists yet, and no maps are pinned (by an agent before
 	 * this one): the maps come with the first attach (ro_follow_pins).
