@@ -2028,7 +2028,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	agent_publish(ag);
 	pthread_mutex_unlock(&ag->lock);
 	if (metrics_apply(ag, &ops)) {
-		pr_warn("agent: exiting: /metrics, /healthz and /readyz can't be served on http://%s (said above); no interface was touched: stop what holds that port, or set another one with metrics: listen: in %s (off: no endpoints)\n",
+		pr_warn("agent: exiting: /metrics, /healthz and /readyz can't be served on http://%s (said above); no interface was touched: fix the cause, or metrics: listen: in %s (off: no endpoints)\n",
 			ag->cfg->metrics_listen, path);
 		goto out_close_sfd;
 	}

@@ -387,9 +387,17 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 				MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
 	if (!m->d) {
 		int e = errno ? errno : EADDRINUSE;
+		const char *hint;
 
-		pr_warn("metrics: cannot listen on %s: %s; is another agent running? set metrics: listen: in the config\n",
-			listen, strerror(e));
+		if (e == EADDRINUSE)
+			hint = "another process (another agent?) listens there: stop it, or set another port with metrics: listen: in the config";
+		else if (e == EADDRNOTAVAIL)
+			hint = "that address is not one of this host (or network namespace): set metrics: listen: in the config to one that is, such as 127.0.0.1";
+		else if (e == EACCES)
+			hint = "a port below 1024 needs CAP_NET_BIND_SERVICE: set a higher one with metrics: listen: in the config";
+		else
+			hint = "set another address with metrics: listen: in the config";
+		pr_warn("metrics: cannot listen on %s: %s; %s\n", listen, strerror(e), hint);
 		free(m);
 		errno = e;
 		return NULL;

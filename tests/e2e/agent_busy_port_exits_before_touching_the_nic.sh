@@ -48,14 +48,23 @@ wait_for 10 sh -c "ip netns exec $LNS ss -Hltn 'sport = :$METRICS_PORT' | grep -
 run_agent
 [ "$rc" = 1 ] || fail "the agent exited $rc with its metrics port busy, want 1: $(cat "$LOG")"
 untouched "metrics port busy"
-grep -q "cannot listen on 127.0.0.1:$METRICS_PORT: Address already in use" "$LOG" ||
-	fail "the message does not name 127.0.0.1:$METRICS_PORT and its cause: $(cat "$LOG")"
+grep -q "cannot listen on 127.0.0.1:$METRICS_PORT: Address already in use; another process (another agent?) listens there" "$LOG" ||
+	fail "the message does not name 127.0.0.1:$METRICS_PORT, its cause and what to do: $(cat "$LOG")"
 grep -q "no interface was touched.*metrics: listen:" "$LOG" ||
 	fail "the message does not say that nothing was touched and what to do: $(cat "$LOG")"
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null || true
 wait_for 10 sh -c "! ip netns exec $LNS ss -Hltn 'sport = :$METRICS_PORT' | grep -q LISTEN" ||
 	fail "the port holder still listens"
+
+log "a metrics address that is not the balancer's: exit 1 saying so, lc and l1 untouched"
+sed -i "s/listen: 127.0.0.1:$METRICS_PORT/listen: 192.0.2.77:$METRICS_PORT/" "$CFG"
+run_agent
+[ "$rc" = 1 ] || fail "the agent exited $rc with a metrics address not of this host, want 1: $(cat "$LOG")"
+untouched "metrics address not of this host"
+grep -q "cannot listen on 192.0.2.77:$METRICS_PORT: Cannot assign requested address; that address is not one of this host" "$LOG" ||
+	fail "the message does not say 192.0.2.77 is not an address of this host: $(cat "$LOG")"
+sed -i "s/listen: 192.0.2.77:$METRICS_PORT/listen: 127.0.0.1:$METRICS_PORT/" "$CFG"
 
 log "a pin root that is not on a bpffs: exit 1, lc and l1 untouched"
 mkdir -p "$E2E_TMP/plain"
