@@ -159,6 +159,13 @@ struct agent {
 	__u32 flows_cached;
 	double flows_cached_at;
 	struct iface_watch ifw[DRV_MAX_IFACES]; /* by index in cfg->ifaces; main thread only */
+	/*
+	 * Interfaces a reload removed from the config while a drover command
+	 * held the pin root's lock: detached once it lets go (detach_pending_run).
+	 * Main thread only.
+	 */
+	char detach_pending[DRV_MAX_IFACES][IF_NAMESIZE];
+	unsigned int ndetach_pending;
 };
 
 static double wall_now(void)
@@ -1283,7 +1290,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	char err[DRV_CONF_ERR_MAX];
 	unsigned int i, j;
 	__u64 tls_sig = 0;
-	int ret;
+	int ret, err_detach;
 
 	stat_cfg(ag);
 	ag->tls_sig = tls_files_sig(ag->cfg);
@@ -1327,11 +1334,28 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 				ag->cfg->ifaces[i]);
 			continue;
 		}
-		pr_info("reload: %s is no longer in the config: detaching\n", ag->cfg->ifaces[i]);
-		if (drv_prog_detach(ag->root, ag->cfg->ifaces[i]))
-			pr_warn("reload: cannot detach from %s (no longer in the config)\n",
+		/* Never wait for the lock here: the loop, checks and /metrics would wait too. */
+		err_detach = drv_prog_detach_try(ag->root, ag->cfg->ifaces[i]);
+		if (err_detach == -EWOULDBLOCK && ag->ndetach_pending < DRV_MAX_IFACES) {
+			pr_info("reload: %s is no longer in the config: a drover command holds the lock on %s: detached once it lets go\n",
+				ag->cfg->ifaces[i], ag->root);
+			snprintf(ag->detach_pending[ag->ndetach_pending++], IF_NAMESIZE, "%s",
+				 ag->cfg->ifaces[i]);
+		} else if (err_detach) {
+			pr_warn("reload: cannot detach from %s (no longer in the config): %s\n",
+				ag->cfg->ifaces[i], strerror(-err_detach));
+		} else {
+			pr_info("reload: %s is no longer in the config: detached\n",
 				ag->cfg->ifaces[i]);
+		}
 	}
+	/* One back in the config stays attached. */
+	for (i = 0; i < ag->ndetach_pending;)
+		if (iface_in(ncfg, ag->detach_pending[i]))
+			memmove(ag->detach_pending[i], ag->detach_pending[i + 1],
+				(--ag->ndetach_pending - i) * IF_NAMESIZE);
+		else
+			i++;
 	svcs_free(ag->svcs, ag->nsvcs);
 	/* indexed by the config's interfaces: an interface away stays said once */
 	memset(nifw, 0, sizeof(nifw));
@@ -1806,6 +1830,36 @@ static void prog_upgrade(struct agent *ag)
 		pr_warn("agent: the interfaces keep the XDP program they run (said above); forwarding goes on with it\n");
 }
 
+/*
+ * Detach the interfaces a reload removed while the pin root was locked
+ * (detach_pending). @wait: at exit, wait for the lock (the reload's intent is
+ * carried out even so); else never (main loop, without ag->lock).
+ * Return: how many could not be detached (said).
+ */
+static int detach_pending_run(struct agent *ag, bool wait)
+{
+	unsigned int i = 0;
+	int err, failed = 0;
+
+	while (i < ag->ndetach_pending) {
+		const char *name = ag->detach_pending[i];
+
+		err = wait ? drv_prog_detach(ag->root, name) : drv_prog_detach_try(ag->root, name);
+		if (err == -EWOULDBLOCK && !wait) {
+			i++;
+			continue;
+		}
+		if (err) {
+			pr_warn("cannot detach from %s (no longer in the config): %s; detach it with drover detach %s\n",
+				name, strerror(-err), name);
+			failed++;
+		}
+		memmove(ag->detach_pending[i], ag->detach_pending[i + 1],
+			(--ag->ndetach_pending - i) * IF_NAMESIZE);
+	}
+	return failed;
+}
+
 static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -1899,8 +1953,10 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		pthread_mutex_unlock(&ag->lock);
 		if (upgrade)
 			prog_upgrade(ag);
-		if (follow)
+		if (follow) {
+			detach_pending_run(ag, false);
 			ifaces_follow(ag);
+		}
 		if (metrics_dirty && metrics_apply(ag, ops))
 			pr_warn("reload: the new metrics address is not served (said above); the next reload tries again\n");
 	}
@@ -2113,6 +2169,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 
 	drv_metrics_stop(ag->metrics);
 	ag->metrics = NULL;
+	if (detach_pending_run(ag, true))
+		ret = 1;
 	if (ag->detach_on_exit) {
 		struct drv_prog_iface ifs[DRV_MAX_IFACES];
 		int n = drv_prog_list(root, ifs, DRV_MAX_IFACES);

@@ -100,6 +100,11 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 			  unsigned int flags);
 int drv_prog_detach(const char *root, const char *ifname);
 /*
+ * drv_prog_detach_try - drv_prog_detach() that never waits for the pin root's
+ * lock (the agent's loop): -EWOULDBLOCK, unsaid, while a drover command holds it.
+ */
+int drv_prog_detach_try(const char *root, const char *ifname);
+/*
  * drv_prog_upgrade - make every interface attached under @root run this
  * drover's XDP program: a drover of another build attached them (an image
  * or package upgrade). Each link is swapped atomically and the maps stay,

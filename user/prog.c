@@ -1161,7 +1161,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 	return prog_attach(root, ifname, mode, flags);
 }
 
-int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
+/* drv_prog_detach_opts(); with @trylock, -EWOULDBLOCK (unsaid) while the pin root is locked. */
+static int prog_detach(const char *root, const char *ifname, bool keep_maps, bool trylock)
 {
 	struct drv_prog_iface ifs[1];
 	char path[PATH_MAX], buf[128], now[IF_NAMESIZE];
@@ -1177,7 +1178,7 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
 			ifname, root);
 		return -ENOENT;
 	}
-	lock_fd = drv_root_lock(root);
+	lock_fd = trylock ? drv_root_trylock(root) : drv_root_lock(root);
 	if (lock_fd < 0)
 		return lock_fd;
 	snprintf(path, sizeof(path), "%s/%s/%s", root, DRV_PIN_LINKS_DIR, ifname);
@@ -1236,7 +1237,17 @@ out_unlock:
 	return err;
 }
 
+int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps)
+{
+	return prog_detach(root, ifname, keep_maps, false);
+}
+
 int drv_prog_detach(const char *root, const char *ifname)
 {
-	return drv_prog_detach_opts(root, ifname, false);
+	return prog_detach(root, ifname, false, false);
+}
+
+int drv_prog_detach_try(const char *root, const char *ifname)
+{
+	return prog_detach(root, ifname, false, true);
 }
