@@ -35,6 +35,7 @@ hping3
 nftables
 haproxy
 conntrack
+mandoc
 "
 
 die() { echo "install-deps: $*" >&2; exit 1; }
