@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# drover: make | make test | make demo | make bench | make check | make clean   (V=1: verbose)
+# drover: make | make test | make demo | make bench | make check | make install | make clean
+# (V=1: verbose)
 
 # SAN=1: the userspace built with AddressSanitizer and UBSan into .output-san (dynamic; the
 # normal .output and the static image binary are untouched). The BPF objects and skeletons are
@@ -87,6 +88,9 @@ help:
 	@echo 'make image      static binary and OCI image (buildah; root)'
 	@echo 'make test-image check the manifests and run the image in a lab (root; installs podman)'
 	@echo 'make deps       install the Debian build dependencies (scripts/install-deps.sh)'
+	@echo 'make install    the static drover, its systemd unit, man pages, README and examples under'
+	@echo '                PREFIX (/usr/local), the example config as /etc/drover/drover.yaml only if'
+	@echo '                none is there (DESTDIR= stages; mk/install.mk); make uninstall keeps the config'
 	@echo 'make check      clang-format (the house style) over bpf/ and user/'
 	@echo 'make clean      remove .output and .output-san'
 
@@ -136,7 +140,7 @@ $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIBDROVER) $(USER_HDRS) $(TEST_HDRS) $(SK
 # mk/san.mk); the runner prints "N passed, N failed" per tier and in all.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools $(UNIT_BINS) $(BPFT_BINS) \
-		$(BPF_OUT)/drover_noinline.bpf.o
+		$(BPF_OUT)/drover_noinline.bpf.o $(BPF_OUT)/drover-static
 	$(Q)$(MAKE) --no-print-directory SAN=1 $(SAN_UNIT_BINS)
 	$(Q)scripts/run-tests.sh all
 
@@ -146,7 +150,8 @@ test-unit: $(UNIT_BINS)
 test-bpf: all $(BPFT_BINS)
 	$(Q)scripts/run-tests.sh bpf
 
-test-e2e: all bench-tools
+# drover-static: the e2e test of make install installs it.
+test-e2e: all bench-tools $(BPF_OUT)/drover-static
 	$(Q)scripts/run-tests.sh e2e
 
 check:
