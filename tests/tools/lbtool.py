@@ -16,6 +16,15 @@
                      connection has completed a round trip started after it
         quit         print "REPORT {json}" and exit
       Prints "OPENED", "BROKEN" lines as things happen.
+  lbtool.py churn --addr VIP [--port 80] --stop-file FILE [--answer RE] [--rate R] [--hold S]
+      A stream of short connections (connect, stay idle --hold seconds, one
+      HTTP/1.0 request, read the answer to EOF, close; the body must match
+      --answer) until FILE exists, --max-conns are started or --max-time
+      passes. Each failure is one line "FAIL t=EPOCH kind=KIND sport=PORT
+      detail", KIND one of refused, connect_timeout, reset, timeout (no answer
+      within --timeout), wrong_answer, deadline, error_ERRNO; "PROGRESS ok=N
+      failed=M" every 0.2 s; at the end "REPORT {json}" with the counts by
+      kind and by node.
   lbtool.py malformed --ifname DEV --dst-mac MAC --src V4|V6 --vip VIP [--port 80]
       Sends crafted broken frames (AF_PACKET) to VIP:port; prints JSON {kind: count}.
 
@@ -26,6 +35,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import selectors
 import socket
 import struct
@@ -170,6 +180,143 @@ def spread(args):
     print(json.dumps({"addr": args.addr, "port": args.port, "opened": started, "ok": ok,
                       "failed": failed + (args.n - started), "nodes": nodes, "errors": errors},
                      sort_keys=True))
+    return 0
+
+
+# --------------------------------------------------------------------------- churn
+
+
+def churn(args):
+    fam = family_of(args.addr)
+    req = ("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % args.host).encode()
+    answer = re.compile(args.answer)
+    sel = selectors.DefaultSelector()
+    nodes, errors = {}, {}
+    started = ok = failed = 0
+    t_start = time.monotonic()
+    deadline = t_start + args.max_time
+    next_progress = 0.0
+    stopping = False
+
+    def err(kind, detail, st=None):
+        nonlocal failed
+        failed += 1
+        errors[kind] = errors.get(kind, 0) + 1
+        sport = st["sport"] if st else 0
+        print("FAIL t=%.3f kind=%s sport=%d %s" % (time.time(), kind, sport, detail), flush=True)
+
+    def kind_of(e):
+        if e == errno.ECONNREFUSED:
+            return "refused"
+        if e in (errno.ECONNRESET, errno.EPIPE):
+            return "reset"
+        if e == errno.ETIMEDOUT:
+            return "timeout"
+        return "error_" + errno.errorcode.get(e, str(e))
+
+    def finish(s):
+        sel.unregister(s)
+        s.close()
+
+    def start_one():
+        nonlocal started
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setblocking(False)
+        started += 1
+        st = {"buf": b"", "t": time.monotonic(), "sent": False, "sport": 0, "connected": 0.0}
+        try:
+            s.connect((args.addr, args.port))
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            s.close()
+            err(kind_of(e.errno), "connect: " + os.strerror(e.errno))
+            return
+        st["sport"] = s.getsockname()[1]
+        sel.register(s, selectors.EVENT_WRITE, st)
+
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if not stopping and (os.path.exists(args.stop_file) or started >= args.max_conns):
+            stopping = True
+        if stopping and not sel.get_map():
+            break
+        if now >= next_progress:
+            print("PROGRESS ok=%d failed=%d" % (ok, failed), flush=True)
+            next_progress = now + 0.2
+        # --rate: connections started so far may not run ahead of the clock.
+        while (not stopping and len(sel.get_map()) < args.concurrency and
+               (args.rate <= 0 or started < (now - t_start) * args.rate + 1)):
+            start_one()
+        for key, ev in sel.select(timeout=0.05):
+            s, st = key.fileobj, key.data
+            if not st["sent"]:
+                if not st["connected"]:
+                    e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if e:
+                        finish(s)
+                        err(kind_of(e), "connect: " + os.strerror(e), st)
+                        continue
+                    st["connected"] = time.monotonic()
+                    # --hold: the connection stays open (idle) that long before its
+                    # request, so that changes meet connections in the middle.
+                    if args.hold > 0:
+                        sel.modify(s, selectors.EVENT_READ, st)
+                        continue
+                if time.monotonic() - st["connected"] < args.hold:
+                    pass  # readable while held: an RST or FIN, read below
+                else:
+                    try:
+                        s.send(req)
+                    except OSError as e:
+                        finish(s)
+                        err(kind_of(e.errno), "send: " + os.strerror(e.errno), st)
+                        continue
+                    st["sent"] = True
+                    sel.modify(s, selectors.EVENT_READ, st)
+                    continue
+            try:
+                d = s.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                finish(s)
+                err(kind_of(e.errno), "recv after %d bytes: %s" % (len(st["buf"]), os.strerror(e.errno)), st)
+                continue
+            if d:
+                st["buf"] += d
+                continue
+            finish(s)
+            head, _, body = st["buf"].partition(b"\r\n\r\n")
+            name = body.decode(errors="replace").strip()
+            if head.startswith(b"HTTP/1.1 200") and answer.fullmatch(name):
+                nodes[name] = nodes.get(name, 0) + 1
+                ok += 1
+            else:
+                err("wrong_answer", repr(st["buf"][:80]), st)
+        now = time.monotonic()
+        for key in list(sel.get_map().values()):
+            st = key.data
+            if st["connected"] and not st["sent"] and now - st["connected"] >= args.hold:
+                try:
+                    key.fileobj.send(req)
+                    st["sent"] = True
+                except OSError as e:
+                    finish(key.fileobj)
+                    err(kind_of(e.errno), "send: " + os.strerror(e.errno), st)
+                continue
+            if now - st["t"] > args.timeout:
+                finish(key.fileobj)
+                err("timeout" if st["sent"] else "connect_timeout",
+                    "no answer in %.1f s" % args.timeout, st)
+    for key in list(sel.get_map().values()):
+        finish(key.fileobj)
+        err("deadline", "still open at --max-time", key.data)
+    print("PROGRESS ok=%d failed=%d" % (ok, failed), flush=True)
+    print("REPORT " + json.dumps({"addr": args.addr, "port": args.port, "started": started,
+                                  "ok": ok, "failed": failed, "errors": errors, "nodes": nodes,
+                                  "seconds": round(time.monotonic() - t_start, 1)},
+                                 sort_keys=True), flush=True)
     return 0
 
 
@@ -467,6 +614,18 @@ def main():
                    help="stop after this many failures without one success")
     s.add_argument("--sport-base", type=int, default=0,
                    help="connection i uses source port SPORT_BASE+i (0: the kernel picks)")
+    c = sub.add_parser("churn")
+    c.add_argument("--addr", required=True)
+    c.add_argument("--port", type=int, default=80)
+    c.add_argument("--host", default="drover.lab")
+    c.add_argument("--stop-file", required=True, help="stop starting connections once it exists")
+    c.add_argument("--answer", default=".+", help="regular expression the body must match")
+    c.add_argument("--concurrency", type=int, default=4)
+    c.add_argument("--hold", type=float, default=0, help="seconds between connect and request")
+    c.add_argument("--rate", type=float, default=0, help="connections per second at most (0: no cap)")
+    c.add_argument("--timeout", type=float, default=5.0, help="per connection, seconds")
+    c.add_argument("--max-conns", type=int, default=100000)
+    c.add_argument("--max-time", type=float, default=120.0, help="whole run, seconds")
     h = sub.add_parser("hold")
     h.add_argument("--addr", required=True)
     h.add_argument("--port", type=int, default=7)
@@ -483,7 +642,7 @@ def main():
     m.add_argument("--port", type=int, default=80)
     m.add_argument("--count", type=int, default=5)
     args = p.parse_args()
-    return {"echo-server": echo_server, "spread": spread, "hold": hold,
+    return {"echo-server": echo_server, "spread": spread, "churn": churn, "hold": hold,
             "malformed": malformed}[args.cmd](args)
 
 
