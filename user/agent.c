@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,15 +105,24 @@ struct iface_watch {
 };
 
 /*
- * What /readyz needs, published by the main thread (agent_publish) so that the
- * HTTP thread never waits for ag->lock to answer it. pub_lock is held only to
- * copy this.
+ * What /readyz and /healthz need, published by the main thread (agent_publish,
+ * agent_doing) so that the HTTP thread never waits for ag->lock to answer
+ * them. pub_lock is held only to copy this.
  */
 struct agent_pub {
 	bool ready;
 	char not_ready[128];
 	unsigned int nifaces;
 	char ifaces[DRV_MAX_IFACES][IF_NAMESIZE];
+	/*
+	 * Liveness: mono_now() when the main loop last finished a round (it
+	 * runs one at least every AGENT_POLL_MS), 0 before the first; what it
+	 * has been doing since ("" if nothing worth naming), and how old the
+	 * round may get before /healthz fails (metrics.stuck-after, 0: never).
+	 */
+	double round_at;
+	char doing[96];
+	__u32 stuck_after_ms;
 };
 
 struct agent {
@@ -146,6 +156,7 @@ struct agent {
 	pthread_mutex_t pub_lock; /* guards pub only, held only to copy it */
 	struct agent_pub pub;
 	bool render_gave_up; /* HTTP thread only: the last wait for ag->lock timed out */
+	double stuck_for; /* HTTP thread only: the main loop's age /healthz last failed on; 0: alive */
 
 	struct stat cfg_st;
 	bool cfg_st_valid;
@@ -1604,18 +1615,82 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	drv_mbuf_printf(b, "drover_map_max_entries{map=\"backends\"} %u\n", nmax ? nmax - 1 : 0);
 }
 
-/* Publish what /readyz needs (struct agent_pub). Main thread, under ag->lock. */
+/*
+ * Publish what /readyz and /healthz need (struct agent_pub), at the end of a
+ * round of the main loop. Main thread, under ag->lock.
+ */
 static void agent_publish(struct agent *ag)
 {
 	unsigned int i;
 
 	pthread_mutex_lock(&ag->pub_lock);
+	ag->pub.round_at = mono_now();
+	ag->pub.doing[0] = 0;
+	ag->pub.stuck_after_ms = ag->cfg->stuck_after_ms;
 	ag->pub.ready = ag->ready;
 	snprintf(ag->pub.not_ready, sizeof(ag->pub.not_ready), "%s", ag->not_ready);
 	ag->pub.nifaces = ag->cfg->nifaces;
 	for (i = 0; i < ag->cfg->nifaces; i++)
 		snprintf(ag->pub.ifaces[i], sizeof(ag->pub.ifaces[i]), "%s", ag->cfg->ifaces[i]);
 	pthread_mutex_unlock(&ag->pub_lock);
+}
+
+/*
+ * Say what the main loop does from now until the end of its round (or the
+ * next call): /healthz names it if the loop gets stuck there. Main thread.
+ */
+static void agent_doing(struct agent *ag, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void agent_doing(struct agent *ag, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&ag->pub_lock);
+	va_start(ap, fmt);
+	vsnprintf(ag->pub.doing, sizeof(ag->pub.doing), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&ag->pub_lock);
+}
+
+/*
+ * Alive: the main loop finished a round within metrics.stuck-after. A loop
+ * stuck for good (a deadlock, a loop that never ends, a syscall that never
+ * returns) applies no health check and no change any more, while forwarding
+ * goes on with the tables it last wrote: /healthz fails so that the liveness
+ * probe restarts the agent, which adopts the pinned maps. The main thread
+ * cannot say it is stuck, so the first failure and the recovery are logged
+ * here. HTTP thread only (stuck_for); reads the published state, never
+ * ag->lock.
+ */
+static bool is_alive(void *arg, char *why, size_t len)
+{
+	struct agent *ag = arg;
+	char doing[sizeof(ag->pub.doing)];
+	double round_at, age;
+	__u32 limit_ms;
+
+	pthread_mutex_lock(&ag->pub_lock);
+	round_at = ag->pub.round_at;
+	limit_ms = ag->pub.stuck_after_ms;
+	memcpy(doing, ag->pub.doing, sizeof(doing));
+	pthread_mutex_unlock(&ag->pub_lock);
+	age = mono_now() - round_at;
+	if (!round_at || !limit_ms || age * 1000 < limit_ms) {
+		if (ag->stuck_for)
+			pr_info("agent: the main loop finishes its rounds again (it was stuck for %.0f s or more): /healthz answers 200 again\n",
+				ag->stuck_for);
+		ag->stuck_for = 0;
+		return true;
+	}
+	snprintf(
+		why, len,
+		"main loop stuck for %.0f s%s%s%s: the agent is not applying health checks; restart it",
+		age, doing[0] ? " (since " : "", doing, doing[0] ? ")" : "");
+	if (!ag->stuck_for)
+		pr_warn("agent: /healthz answers 503 (metrics.stuck-after is %.0f s): %s\n",
+			limit_ms / 1000.0, why);
+	ag->stuck_for = age;
+	return false;
 }
 
 /*
@@ -1686,7 +1761,7 @@ static int render(struct drv_mbuf *b, void *arg)
 {
 	struct agent *ag = arg;
 	size_t i, j;
-	double now = mono_now();
+	double now = mono_now(), age;
 	unsigned int gen = 0;
 	__u32 nflows = 0;
 	char why[128];
@@ -1723,6 +1798,16 @@ static int render(struct drv_mbuf *b, void *arg)
 	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
 	m_help(b, "drover_ready", "gauge", "1 when attached with a configuration applied");
 	drv_mbuf_printf(b, "drover_ready %d\n", agent_ready(ag, why, sizeof(why)));
+	/*
+	 * From the published state, like /healthz. Rendered only while the main
+	 * loop lets go of ag->lock: one stuck holding it makes /metrics say busy.
+	 */
+	m_help(b, "drover_agent_main_loop_round_age_seconds", "gauge",
+	       "time since the agent's main loop last finished a round (/healthz fails past metrics.stuck-after)");
+	pthread_mutex_lock(&ag->pub_lock);
+	age = ag->pub.round_at ? now - ag->pub.round_at : 0;
+	pthread_mutex_unlock(&ag->pub_lock);
+	drv_mbuf_printf(b, "drover_agent_main_loop_round_age_seconds %.3f\n", age);
 	m_help(b, "drover_config_reloads_total", "counter", "configuration reloads, by result");
 	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
 			(unsigned long long)ag->reloads_ok);
@@ -1882,6 +1967,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		double now;
 		size_t i;
 
+		agent_doing(ag, "waiting for its own lock");
 		pthread_mutex_lock(&ag->lock);
 		timeout = drv_health_next_ms(&ag->hc);
 		pthread_mutex_unlock(&ag->lock);
@@ -1893,6 +1979,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		if (ag->retry && ms_until(&ag->retry_at) < timeout)
 			timeout = ms_until(&ag->retry_at);
 
+		agent_doing(ag, "waiting %d ms for a health check, a signal or the next poll",
+			    timeout);
 		n = epoll_wait(epfd, evs, ARRAY_SIZE(evs), timeout);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
@@ -1906,6 +1994,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 				continue;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
+					agent_doing(ag, "reloading the config on SIGHUP");
 					pthread_mutex_lock(&ag->lock);
 					reload(ag, "SIGHUP", ops);
 					pthread_mutex_unlock(&ag->lock);
@@ -1916,6 +2005,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 				}
 			}
 		}
+		agent_doing(ag, "running the health checks");
 		pthread_mutex_lock(&ag->lock);
 		drv_health_process(&ag->hc);
 		now = mono_now();
@@ -1925,21 +2015,30 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		}
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
+			agent_doing(ag, "following the pinned maps");
 			ro_follow_pins(ag);
 			if (ag->adopt_pending && ag->ro_open)
 				pins_adopt(ag, "retry");
 			upgrade = ag->upgrade_pending;
 			follow = true;
-			if (cfg_changed(ag))
+			agent_doing(ag, "polling the config file %s", ag->cfg_path);
+			if (cfg_changed(ag)) {
+				agent_doing(ag, "reloading the config, whose file changed");
 				reload(ag, "file changed", ops);
-			else if (tls_files_sig(ag->cfg) != ag->tls_sig)
+			} else if (tls_files_sig(ag->cfg) != ag->tls_sig) {
+				agent_doing(ag,
+					    "reloading the config, as a TLS file it names changed");
 				reload(ag, "TLS file changed", ops);
-			else if (ag->reload_retry_at && now >= ag->reload_retry_at)
+			} else if (ag->reload_retry_at && now >= ag->reload_retry_at) {
+				agent_doing(ag, "retrying a reload that failed");
 				reload(ag, "retry", ops);
+			}
 		}
 		/* With no maps pinned there is nothing to write: it waits until there are. */
-		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at))))
+		if (ag->ro_open && (ag->dirty || (ag->retry && !ms_until(&ag->retry_at)))) {
+			agent_doing(ag, "writing the maps");
 			reconcile(ag);
+		}
 		if (ag->first_write && ag->ro_open && !ag->dirty && !ag->retry &&
 		    !ag->adopt_pending) {
 			ag->first_write = false;
@@ -1951,12 +2050,17 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		ag->metrics_dirty = false;
 		agent_publish(ag);
 		pthread_mutex_unlock(&ag->lock);
-		if (upgrade)
+		if (upgrade) {
+			agent_doing(ag, "swapping this build's XDP program in");
 			prog_upgrade(ag);
+		}
 		if (follow) {
+			agent_doing(ag, "following the configured interfaces");
 			detach_pending_run(ag, false);
 			ifaces_follow(ag);
 		}
+		if (metrics_dirty)
+			agent_doing(ag, "moving the metrics endpoint");
 		if (metrics_dirty && metrics_apply(ag, ops))
 			pr_warn("reload: the new metrics address is not served (said above); the next reload tries again\n");
 	}
@@ -2079,10 +2183,13 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		pr_warn("agent: exiting (said above); no interface was touched\n");
 		goto out_close_sfd;
 	}
-	ops = (struct drv_metrics_ops){ .render = render, .ready = is_ready, .arg = ag };
+	ops = (struct drv_metrics_ops){
+		.render = render, .ready = is_ready, .alive = is_alive, .arg = ag
+	};
 	pthread_mutex_lock(&ag->lock);
-	agent_publish(ag);
+	agent_publish(ag); /* /healthz counts a stuck start-up from here */
 	pthread_mutex_unlock(&ag->lock);
+	agent_doing(ag, "starting: attaching and writing the first tables");
 	if (metrics_apply(ag, &ops)) {
 		pr_warn("agent: exiting: /metrics, /healthz and /readyz can't be served on http://%s (said above); no interface was touched: fix the cause, or metrics: listen: in %s (off: no endpoints)\n",
 			ag->cfg->metrics_listen, path);

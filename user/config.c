@@ -1040,8 +1040,9 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 			return perr(p, v, "unknown xdp-mode '%s' (known: native, skb)", s);
 	}
 	strcpy(cfg->metrics_listen, DRV_METRICS_DEFAULT);
+	cfg->stuck_after_ms = DRV_STUCK_AFTER_DEFAULT_MS;
 	if ((v = find(p, root, "metrics"))) {
-		static const char *const mkeys[] = { "listen", NULL };
+		static const char *const mkeys[] = { "listen", "stuck-after", NULL };
 		yaml_node_t *l;
 
 		if ((err = want_mapping(p, v, "metrics")) ||
@@ -1058,6 +1059,16 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 					p, l,
 					"'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got '%s'",
 					cfg->metrics_listen);
+		}
+		if ((l = find(p, v, "stuck-after"))) {
+			if ((err = get_duration(p, l, "stuck-after", "1h", &cfg->stuck_after_ms)))
+				return err;
+			if (cfg->stuck_after_ms && (cfg->stuck_after_ms < DRV_STUCK_AFTER_MIN_MS ||
+						    cfg->stuck_after_ms > DRV_STUCK_AFTER_MAX_MS))
+				return perr(
+					p, l,
+					"'stuck-after' is %s, must be 2s to 1h, or 0 for never (the main loop polls every second; the default is 60s)",
+					scalar(l));
 		}
 	}
 	if ((v = find(p, root, "timeouts"))) {

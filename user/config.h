@@ -23,6 +23,16 @@
 #define DRV_CONF_MAX_NODES 512 /* per service */
 #define DRV_CONF_ERR_MAX 512 /* size of an error message buffer */
 #define DRV_METRICS_DEFAULT "127.0.0.1:9469"
+/*
+ * metrics.stuck-after: /healthz fails once the agent's main loop has not
+ * finished a round for this long. Well above its longest legitimate round (a
+ * reload that attaches runs the verifier; a sync of 64 services x 63 nodes:
+ * docs/agent.md has what was measured). The loop polls every second: under
+ * 2 s, a busy machine would fail /healthz between two polls.
+ */
+#define DRV_STUCK_AFTER_DEFAULT_MS 60000u
+#define DRV_STUCK_AFTER_MIN_MS 2000u
+#define DRV_STUCK_AFTER_MAX_MS 3600000u
 
 enum drv_hc_kind {
 	DRV_HC_TCP = 0, /* connect() succeeds */
@@ -88,6 +98,7 @@ struct drv_config {
 	unsigned int nifaces;
 	int xdp_mode; /* enum drv_xdp_mode (ctl.h) */
 	char metrics_listen[64]; /* "ADDR:PORT" or "[V6]:PORT"; "" → off */
+	__u32 stuck_after_ms; /* metrics.stuck-after; 0 → /healthz never fails */
 	__u32 tcp_idle_timeout_s; /* 0 → data path default */
 	__u32 tcp_fin_timeout_s;
 	struct drv_service_conf *services;

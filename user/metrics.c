@@ -304,8 +304,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			k->metrics = true;
 		return ret;
 	}
-	if (!strcmp(url, "/healthz"))
-		return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/healthz")) {
+		why[0] = 0;
+		if (!m->ops.alive || m->ops.alive(m->ops.arg, why, sizeof(why)))
+			return reply(conn, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+		n = snprintf(msg, sizeof(msg), "%s\n", why);
+		return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg,
+			     n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+			     MHD_RESPMEM_MUST_COPY);
+	}
 	if (!strcmp(url, "/readyz")) {
 		why[0] = 0;
 		if (m->ops.ready(m->ops.arg, why, sizeof(why)))

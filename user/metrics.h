@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * The agent's HTTP endpoint (libmicrohttpd, its own thread): /metrics in
- * Prometheus text format, /healthz (the process is alive) and /readyz
- * (attached with a config loaded, else 503). What /metrics says is rendered
- * by the agent through a callback, under the agent's own lock. One thread
- * serves every endpoint, so a callback that waits holds up /healthz, the
- * liveness probe, too: the callbacks must not wait long (render gives up
- * with -EBUSY, answered 503; ready reads a state published for it).
+ * Prometheus text format, /healthz (alive: the agent's main loop turns, else
+ * 503) and /readyz (attached with a config loaded, else 503). What /metrics
+ * says is rendered by the agent through a callback, under the agent's own
+ * lock. One thread serves every endpoint, so a callback that waits holds up
+ * /healthz, the liveness probe, too: the callbacks must not wait long (render
+ * gives up with -EBUSY, answered 503; ready and alive read a state published
+ * for them).
  */
 #ifndef __DROVER_METRICS_H
 #define __DROVER_METRICS_H
@@ -35,6 +36,11 @@ struct drv_metrics_ops {
 	int (*render)(struct drv_mbuf *b, void *arg);
 	/* Ready? If not, say why in @why. Must not wait for long. */
 	bool (*ready)(void *arg, char *why, size_t len);
+	/*
+	 * Alive (/healthz, the liveness probe)? If not, say why in @why
+	 * (answered 503). Must not wait. NULL: alive while the thread serves.
+	 */
+	bool (*alive)(void *arg, char *why, size_t len);
 	void *arg;
 	/* A connection that makes no progress this long is closed; 0: 5 s (the agent's). */
 	unsigned int idle_timeout_s;

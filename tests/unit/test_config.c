@@ -777,6 +777,66 @@ static void numbers_too_large_to_hold_are_out_of_range(void **state)
 		  "'tcp-fin' is 99999999999999999999999ms, too long: at most 1193h");
 }
 
+#define ONE_SVC                      \
+	"services:\n"                \
+	"  - name: web\n"            \
+	"    vip: 10.0.0.100\n"      \
+	"    snat: 10.0.0.2\n"       \
+	"    ports: [80]\n"          \
+	"    nodes: [10.0.0.11]\n"
+
+/* metrics.stuck-after: 60s unless said (also beside listen), 2s to 1h, or 0 for never. */
+static void stuck_after_defaults_to_60s_and_takes_0_for_never(void **state)
+{
+	static const struct {
+		const char *v;
+		__u32 ms;
+	} ok[] = {
+		{ "2s", 2000 },	    { "2000ms", 2000 }, { "90s", 90000 }, { "5m", 300000 },
+		{ "1h", 3600000 }, { "0", 0 },		{ "0s", 0 },
+	};
+	struct drv_config *cfg;
+	char text[512];
+	size_t i;
+
+	(void)state;
+	cfg = parse_ok(HEAD ONE_SVC);
+	assert_int_equal(cfg->stuck_after_ms, 60000);
+	drv_config_free(cfg);
+	cfg = parse_ok(HEAD "metrics: {listen: 127.0.0.1:9470}\n" ONE_SVC);
+	assert_int_equal(cfg->stuck_after_ms, 60000);
+	drv_config_free(cfg);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), HEAD "metrics:\n  stuck-after: %s\n" ONE_SVC, ok[i].v);
+		cfg = parse_ok(text);
+		assert_int_equal(cfg->stuck_after_ms, ok[i].ms);
+		assert_string_equal(cfg->metrics_listen, DRV_METRICS_DEFAULT);
+		drv_config_free(cfg);
+	}
+}
+
+/* Below 2s /healthz would fail between two polls; each refusal points at the value. */
+static void stuck_after_out_of_range_is_refused_at_the_value(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "metrics: {stuck-after: 1s}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is 1s, must be 2s to 1h, or 0 for never");
+	parse_bad(HEAD "metrics: {stuck-after: 1999ms}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is 1999ms, must be 2s to 1h, or 0 for never");
+	parse_bad(HEAD "metrics: {stuck-after: 61m}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is 61m, must be 2s to 1h, or 0 for never");
+	parse_bad(HEAD "metrics:\n  listen: 127.0.0.1:9470\n  stuck-after: 2h\n" ONE_SVC, 4, 16,
+		  "'stuck-after' is 2h, must be 2s to 1h");
+	parse_bad(HEAD "metrics: {stuck-after: 99999999999h}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is 99999999999h, too long: at most 1h");
+	parse_bad(HEAD "metrics: {stuck-after: soon}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is not a duration like 2s, 500ms, 1m or 1h: 'soon'");
+	parse_bad(HEAD "metrics: {stuck-after: -1}\n" ONE_SVC, 2, 24,
+		  "'stuck-after' is not a duration");
+	parse_bad(HEAD "metrics: {stuck-after: [60s]}\n" ONE_SVC, 2, 24, "'stuck-after'");
+	parse_bad(HEAD "metrics: {stuck-afterr: 60s}\n" ONE_SVC, 2, 11, "stuck-afterr");
+}
+
 static void yaml_syntax_error_names_its_position(void **state)
 {
 	(void)state;
@@ -906,6 +966,8 @@ int main(void)
 		cmocka_unit_test(bad_top_level_values_are_refused),
 		cmocka_unit_test(more_backends_than_ids_are_refused),
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
+		cmocka_unit_test(stuck_after_defaults_to_60s_and_takes_0_for_never),
+		cmocka_unit_test(stuck_after_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
 		cmocka_unit_test(missing_file_says_so),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),

@@ -23,6 +23,7 @@
 #include "metrics.h"
 
 static bool is_ready;
+static bool is_stuck; /* alive fails, as the agent's does once its main loop is stuck */
 static unsigned int renders; /* calls of render: each holds the agent's lock */
 static bool is_busy; /* render gives up, as the agent's does when its lock is held long */
 static size_t big; /* render pads /metrics to this many bytes of comments */
@@ -47,6 +48,14 @@ static bool ready(void *arg, char *why, size_t len)
 	return is_ready;
 }
 
+static bool alive(void *arg, char *why, size_t len)
+{
+	(void)arg;
+	if (is_stuck)
+		snprintf(why, len, "main loop stuck for 3 s: restart it");
+	return !is_stuck;
+}
+
 /*
  * Readers held on purpose (the stalled readers' test) must stay in flight while
  * the test makes its requests, however slowly a busy machine runs them: each
@@ -56,6 +65,7 @@ static bool ready(void *arg, char *why, size_t len)
 static const struct drv_metrics_ops ops = {
 	.render = render,
 	.ready = ready,
+	.alive = alive,
 	.idle_timeout_s = 120,
 };
 
@@ -205,6 +215,24 @@ static void readyz_says_why_it_is_not_ready(void **state)
 	is_ready = true;
 	a = ask(*state, REQ("GET", "/readyz"));
 	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	a = ask(*state, REQ("GET", "/healthz"));
+	assert_non_null(strstr(a, "HTTP/1.1 200"));
+	assert_non_null(strstr(a, "\r\n\r\nok\n"));
+}
+
+/* /healthz, the liveness probe: 503 with the agent's reason while it is stuck, 200 after. */
+static void healthz_says_why_the_agent_is_not_alive(void **state)
+{
+	char *a;
+
+	is_stuck = true;
+	a = ask(*state, REQ("GET", "/healthz"));
+	assert_non_null(strstr(a, "HTTP/1.1 503"));
+	assert_non_null(strstr(a, "\r\n\r\nmain loop stuck for 3 s: restart it\n"));
+	a = ask(*state, REQ("HEAD", "/healthz"));
+	assert_non_null(strstr(a, "HTTP/1.1 503"));
+	assert_null(strstr(a, "restart it"));
+	is_stuck = false;
 	a = ask(*state, REQ("GET", "/healthz"));
 	assert_non_null(strstr(a, "HTTP/1.1 200"));
 	assert_non_null(strstr(a, "\r\n\r\nok\n"));
@@ -385,6 +413,7 @@ int main(void)
 		cmocka_unit_test(metrics_busy_is_503),
 		cmocka_unit_test(head_metrics_answers_headers_without_rendering),
 		cmocka_unit_test(readyz_says_why_it_is_not_ready),
+		cmocka_unit_test(healthz_says_why_the_agent_is_not_alive),
 		cmocka_unit_test(other_methods_are_refused_with_allow),
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
 		cmocka_unit_test(idle_connections_do_not_shut_out_the_probes),
