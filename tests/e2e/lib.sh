@@ -41,11 +41,23 @@ cleanup() {
 	done
 	# Every namespace named after this test, also those made in a $(...) subshell,
 	# with whatever this test started inside it.
+	local nspids=()
 	for ns in "${E2E_NS[@]}" $(ip netns list 2>/dev/null | awk -v p="$T-" 'index($1, p) == 1 {print $1}'); do
+		nspids+=($(ip netns pids "$ns" 2>/dev/null))
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	if mountpoint -q "$BPFFS" 2>/dev/null; then umount "$BPFFS" || true; fi
+	# A process killed above may not be gone yet (an agent freeing its maps on
+	# a busy machine), and while it holds a file in the private bpffs, umount
+	# says busy: wait for them (bounded), then detach the mount lazily if it
+	# still is.
+	for p in "${nspids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	if mountpoint -q "$BPFFS" 2>/dev/null; then
+		umount "$BPFFS" 2>/dev/null || umount -l "$BPFFS" ||
+			printf '[%s] cleanup: cannot unmount %s\n' "$T" "$BPFFS" >&2
+	fi
 	rm -rf "$E2E_TMP"
 	if [ -n "$E2E_SAN" ]; then
 		for f in "$E2E_SAN"/*; do
