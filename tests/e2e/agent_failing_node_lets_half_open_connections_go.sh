@@ -5,7 +5,8 @@
 # SYNs go to a node that is up: they connect at their next retry (3 or 7 s
 # after their first SYN), not once their record expires (the retry 31 s after
 # the first SYN) or rehash-after (60 s here) runs out: a half-open flow holds
-# no connection to keep (nat, IPv4, agent-driven).
+# no connection to keep (nat, IPv4, agent-driven). FAMILY=6 runs the same
+# over IPv6 (VIP, nodes, snat and checks): agent_failing_v6_node_lets_half_open_connections_go.sh.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
@@ -14,9 +15,15 @@ NCONN=40 LIMIT_S=25 HOLD_S=60
 HTTP_PORT=18080
 CFG=$E2E_TMP/drover.yaml
 
+FAMILY=${FAMILY:-4}
 lab_start
 mount_bpffs
-http_nodes_start $HTTP_PORT
+if [ "$FAMILY" = 6 ]; then
+	VIP=$LAB_VIP6 SNAT=$LAB_SNAT6 NODE=node6
+else
+	VIP=$LAB_VIP4 SNAT=$LAB_SNAT4 NODE=node4
+fi
+http_nodes_start_on $HTTP_PORT $NODE
 
 cat >"$CFG" <<EOF
 interfaces: [eth0, eth1]
@@ -24,31 +31,31 @@ xdp-mode: native
 metrics: {listen: 127.0.0.1:9469}
 services:
   - name: echo
-    vip: $LAB_VIP4
+    vip: $VIP
     ports: [7]
-    snat: $LAB_SNAT4
+    snat: $SNAT
     health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms,
              timeout: 400ms, rise: 2, fall: 2, jitter: 0, rehash-after: ${HOLD_S}s}
     nodes:
-      - {address: $(node4 1), name: n1}
-      - {address: $(node4 2), name: n2}
-      - {address: $(node4 3), name: n3}
+      - {address: $($NODE 1), name: n1}
+      - {address: $($NODE 2), name: n2}
+      - {address: $($NODE 3), name: n3}
 EOF
 
-state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
+state() { be_state "$VIP" 7 "$($NODE "$1")"; }
 states() { echo "$(state 1) $(state 2) $(state 3)"; }
 states_are() { [ "$(states)" = "$1" ]; }
 
 # connect_all: NCONN connections at once to the VIP, each given LIMIT_S to
 # connect and read its node's greeting; one JSON list of [outcome, seconds, node].
 connect_all() {
-	ip netns exec "$LAB_NS_CL" "$PYTHON" - "$LAB_VIP4" 7 "$NCONN" "$LIMIT_S" <<'EOF'
+	ip netns exec "$LAB_NS_CL" "$PYTHON" - "$VIP" 7 "$NCONN" "$LIMIT_S" <<'EOF'
 import json, socket, sys, threading, time
 vip, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 out = [None] * n
 def one(i):
     t = time.monotonic()
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET)
     s.settimeout(limit)
     try:
         s.connect((vip, port))

@@ -7,6 +7,8 @@
 # that the node sends only after twice the FIN timeout of silence. A flow
 # left on the closed record would have lost its NAT entry by then, and the
 # answer would never reach the client. Real TCP, agent with tcp-fin 2s, nat.
+# IPv4 by default; FAMILY=6 runs the same over IPv6 (VIP, nodes, snat, client):
+# e2e_port_reuse_v6_outlives_fin_timeout.sh.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
@@ -15,9 +17,15 @@ PORT=18080
 CFG=$E2E_TMP/drover.yaml
 FIN_S=2
 
+FAMILY=${FAMILY:-4}
 lab_start
 mount_bpffs
-http_nodes_start $PORT
+if [ "$FAMILY" = 6 ]; then
+	VIP=$LAB_VIP6 SNAT=$LAB_SNAT6 CL=$LAB_CL6 NODE=node6 URL_VIP="[$LAB_VIP6]"
+else
+	VIP=$LAB_VIP4 SNAT=$LAB_SNAT4 CL=$LAB_CL4 NODE=node4 URL_VIP=$LAB_VIP4
+fi
+http_nodes_start_on $PORT $NODE
 
 cat >"$CFG" <<EOF
 interfaces: [eth0, eth1]
@@ -25,28 +33,28 @@ metrics: {listen: 127.0.0.1:9469}
 timeouts: {tcp-fin: ${FIN_S}s}
 services:
   - name: web
-    vip: $LAB_VIP4
+    vip: $VIP
     ports: [$PORT]
-    snat: $LAB_SNAT4
+    snat: $SNAT
     health: {preset: rancher, port: $PORT, interval: 1s, timeout: 800ms, rise: 2, fall: 2}
-    nodes: [$(node4 1), $(node4 2), $(node4 3)]
+    nodes: [$($NODE 1), $($NODE 2), $($NODE 3)]
 EOF
 agent_start "$CFG"
 ready() { ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/readyz; }
 wait_for 30 ready || fail "agent not ready: $(tail -20 "$AGENT_LOG")"
-via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$LAB_VIP4:$PORT/" 2>/dev/null; }
+via_vip() { ip netns exec "$LAB_NS_CL" curl -fsS --max-time 3 "http://$URL_VIP:$PORT/" 2>/dev/null; }
 wait_for 20 via_vip || fail "no answer through the VIP"
 
 log "--- close with RST, reconnect from the same port, then $((2 * FIN_S)) s of silence"
 new0=$(drv -j stats | jq '.global.new_flow.packets')
-out=$(ip netns exec "$LAB_NS_CL" python3 - "$LAB_CL4" 41234 "$LAB_VIP4" $PORT $((2 * FIN_S)) <<'EOF'
+out=$(ip netns exec "$LAB_NS_CL" python3 - "$CL" 41234 "$VIP" $PORT $((2 * FIN_S)) <<'EOF'
 import socket, struct, sys, time
 
 src, sport, vip, port, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 
 
 def conn():
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(10)
     s.bind((src, sport))
