@@ -381,6 +381,32 @@ static int svc_show_cb(const struct drv_svc_key *k, const struct drv_svc *s, voi
 	return 0;
 }
 
+/*
+ * The program's FIB lookups need forwarding of the service's family on each
+ * ingress device (drop_fib otherwise). Attach can't tell which families the
+ * services use, so it stays quiet when one forwards: say it here, where the
+ * family is known (as the agent does for its config).
+ */
+static void service_forwarding_warn(const struct drv_svc_key *key)
+{
+	struct drv_prog_iface ifs[DRV_MAX_IFACES];
+	const char *fam = key->family == DRV_FAMILY_V6 ? "ipv6" : "ipv4";
+	char buf[128];
+	int i, n;
+
+	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
+	for (i = 0; i < n; i++) {
+		const char *dev = ifs[i].renamed[0] ? ifs[i].renamed : ifs[i].ifname;
+
+		if (!ifs[i].ifindex || drv_net_conf(fam, dev, "forwarding") != 0)
+			continue;
+		/* IPv6: the kernel forwards (fib_pass) only with all.forwarding, which sets every device's. */
+		pr_warn("Warning: %s forwarding is off on %s, so service %s can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 (sysctl -w, and in /etc/sysctl.d to keep it)\n",
+			fam, dev, drv_svc_key_str(key, buf, sizeof(buf)), fam,
+			key->family == DRV_FAMILY_V6 ? "all" : dev);
+	}
+}
+
 static int do_service(struct drv_ctl *ctl)
 {
 	struct drv_svc s;
@@ -389,6 +415,8 @@ static int do_service(struct drv_ctl *ctl)
 	switch (req.cmd) {
 	case DRV_CLI_ADD:
 		err = drv_service_add(ctl, &req.svc);
+		if (!err)
+			service_forwarding_warn(&req.svc.key);
 		break;
 	case DRV_CLI_SET:
 		if (drv_service_get(ctl, &req.svc.key, &s)) {
