@@ -797,14 +797,17 @@ static void forwarding_warn(const char *ifname)
 	int v4 = drv_net_conf("ipv4", ifname, "forwarding"),
 	    v6 = drv_net_conf("ipv6", ifname, "forwarding");
 
+	/* IPv6 needs all.forwarding too: the kernel's forwarding (fib_pass) checks only that. */
+	if (v6 == 1 && drv_fwd_state("ipv6", ifname) == DRV_FWD_OFF_ALL)
+		v6 = 0;
 	if (v4 == 0 && v6 != 1)
-		pr_warn("Warning: ipv4 forwarding is off on %s, so drover can't forward packets that arrive on it (drop_fib); enable it: sysctl -w net.ipv4.conf.%s.forwarding=1 (and net.ipv6.conf.%s.forwarding=1 for IPv6)\n",
-			ifname, ifname, ifname);
+		pr_warn("Warning: ipv4 forwarding is off on %s, so drover can't forward packets that arrive on it (drop_fib); enable it: sysctl -w net.ipv4.conf.%s.forwarding=1 (and net.ipv6.conf.all.forwarding=1 for IPv6)\n",
+			ifname, ifname);
 	else if (v4 == 0)
 		pr_info("ipv4 forwarding is off on %s: IPv4 services can't forward from it\n",
 			ifname);
 	else if (v6 == 0)
-		pr_info("ipv6 forwarding is off on %s: IPv6 services can't forward from it\n",
+		pr_info("ipv6 forwarding is off on %s (or in net.ipv6.conf.all.forwarding): IPv6 services can't forward from it\n",
 			ifname);
 }
 

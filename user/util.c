@@ -164,6 +164,16 @@ int drv_net_conf(const char *fam, const char *ifname, const char *name)
 	return v;
 }
 
+int drv_fwd_state(const char *fam, const char *ifname)
+{
+	if (drv_net_conf(fam, ifname, "forwarding") == 0)
+		return DRV_FWD_OFF_DEV;
+	/* ip6_forward() checks all.forwarding; writing 1 there sets every device's too. */
+	if (!strcmp(fam, "ipv6") && drv_net_conf("ipv6", "all", "forwarding") == 0)
+		return DRV_FWD_OFF_ALL;
+	return DRV_FWD_ON;
+}
+
 const char *drv_root_err_hint(int err)
 {
 	return err == -EACCES || err == -EPERM ? "run drover as root" : "check the --bpffs path";

@@ -48,6 +48,15 @@ int drv_net_conf(const char *fam, const char *ifname, const char *name);
 /* Write @value there: 0 or -errno (a container's /proc/sys is read-only: -EROFS). */
 int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int value);
 /*
+ * Whether @fam ("ipv4", "ipv6") packets arriving on @ifname are forwarded:
+ * DRV_FWD_ON (or unknown), DRV_FWD_OFF_DEV (the device's forwarding is 0: the
+ * program's FIB lookups fail, drop_fib) or, for IPv6 only, DRV_FWD_OFF_ALL
+ * (net.ipv6.conf.all.forwarding is 0: the kernel forwards none of the packets
+ * drover leaves to it, fib_pass, whatever the device's own setting).
+ */
+enum { DRV_FWD_ON, DRV_FWD_OFF_DEV, DRV_FWD_OFF_ALL };
+int drv_fwd_state(const char *fam, const char *ifname);
+/*
  * @s, no address, may be one written as other tools take it: "ADDR:PORT"
  * (IPv4), "[ADDR]", "[ADDR]:PORT" or "ADDR/LEN". Then the address goes to @host
  * (@len bytes) and the return points at what follows it in @s: ":PORT", "/LEN"

@@ -10,6 +10,12 @@
 # service, whose family forwards, gets no such warning, and neither does an
 # IPv6 one once IPv6 forwards. Before the fix every packet of the IPv6
 # service was dropped without a word from the CLI.
+# IPv6 forwarding on each interface but net.ipv6.conf.all.forwarding=0 (what
+# attach used to advise) is warned of too, by `service add` and by the agent
+# (`drover run --check`): the FIB lookups pass, but the kernel forwards no
+# IPv6 packet drover leaves to it (fib_pass), so connections to nodes whose
+# MAC address the balancer does not know yet hang. Attach, when neither
+# family forwards, advises net.ipv6.conf.all.forwarding=1.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
@@ -55,9 +61,40 @@ d0=$(stat_packets drop_fib)
 wait_for 5 sh -c "[ \$(ip netns exec $LAB_NS_LB $DROVER --bpffs $BPFFS -j stats | jq .global.drop_fib.packets) -gt $d0 ]" ||
 	fail "drop_fib did not move ($d0): the connection failed for another reason"
 
+log "IPv6 forwarding on each interface, off for the host: warned too, by the CLI and the agent's --check"
+# What attach used to advise (net.ipv6.conf.IFNAME.forwarding=1): drover's FIB lookups
+# pass, but the kernel forwards no IPv6 packet drover leaves to it (fib_pass: the first
+# ones to a node whose MAC address it does not know yet), so it never learns the nodes'.
+lbsys -qw net.ipv6.conf.eth0.forwarding=1 net.ipv6.conf.eth1.forwarding=1
+[ "$(lbsys -n net.ipv6.conf.all.forwarding)" = 0 ] || fail "net.ipv6.conf.all.forwarding is not 0"
+for n in $LAB_NODES6; do ip -n "$LAB_NS_LB" -6 neigh del "$n" dev eth1 2>/dev/null || true; done
+p0=$(stat_packets fib_pass)
+! via_vip6 80 || fail "a connection through [$LAB_VIP6]:80 succeeded with net.ipv6.conf.all.forwarding=0"
+[ "$(stat_packets fib_pass)" -gt "$p0" ] || fail "no packet went the fib_pass way: the test proves too little"
+add 6 6443
+for i in eth0 eth1; do
+	grep -q "Warning: .*net.ipv6.conf.all.forwarding=0.* $i.* service $LAB_VIP6 port 6443 proto tcp .*set net.ipv6.conf.all.forwarding=1" \
+		"$E2E_TMP/add.err" || fail "service add with IPv6 forwarding off for the host did not say so for $i: $(cat "$E2E_TMP/add.err")"
+done
+printf 'interfaces: [eth0, eth1]\nservices:\n  - {name: web6, vip: %s, ports: [80], snat: %s, nodes: [%s]}\n' \
+	"$LAB_VIP6" "$LAB_SNAT6" "$(echo $LAB_NODES6 | sed 's/ /, /g')" >"$E2E_TMP/v6.yaml"
+drv run config "$E2E_TMP/v6.yaml" --check >/dev/null 2>"$E2E_TMP/check.err" ||
+	fail "drover run --check of an IPv6 config failed: $(cat "$E2E_TMP/check.err")"
+grep -q "Warning: .*net.ipv6.conf.all.forwarding=0.*set net.ipv6.conf.all.forwarding=1" "$E2E_TMP/check.err" ||
+	fail "the agent's --check did not say IPv6 forwarding is off for the host: $(cat "$E2E_TMP/check.err")"
+
+log "attach, with neither family forwarding, advises the IPv6 sysctl that works"
+drv detach eth0 keep-maps || fail "drover detach eth0 failed"
+lbsys -qw net.ipv4.conf.eth0.forwarding=0 net.ipv6.conf.eth0.forwarding=0
+out=$(drv attach eth0 2>&1) || fail "drover attach eth0 failed: $out"
+grep -q "ipv4 forwarding is off on eth0.*net.ipv6.conf.all.forwarding=1 for IPv6" <<<"$out" ||
+	fail "attach did not advise net.ipv6.conf.all.forwarding=1: $out"
+lbsys -qw net.ipv4.conf.eth0.forwarding=1
+
 log "its advice works: with that sysctl the same service forwards, and a new IPv6 service gets no warning"
 lbsys -qw net.ipv6.conf.all.forwarding=1
 wait_for 10 via_vip6 80 || fail "no connection through [$LAB_VIP6]:80 after net.ipv6.conf.all.forwarding=1"
 add 6 443
-[ "$(fwd_lines)" = 0 ] || fail "service add warned with IPv6 forwarding on: $(cat "$E2E_TMP/add.err")"
+[ "$(fwd_lines)" = 0 ] && ! grep -q forwarding "$E2E_TMP/add.err" ||
+	fail "service add warned with IPv6 forwarding on: $(cat "$E2E_TMP/add.err")"
 log "PASS"
