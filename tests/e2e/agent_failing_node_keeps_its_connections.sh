@@ -13,6 +13,8 @@
 #      as failing and holds on; after rehash-after it is down and its
 #      connections re-hash (they break: another node has no such connection),
 #      and only its connections break.
+# FAMILY=6 runs the same over IPv6 (VIP, nodes, snat and checks):
+# agent_failing_v6_node_keeps_its_connections.sh.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
@@ -22,9 +24,15 @@ INTERVAL_MS=500 TIMEOUT_MS=400 FALL=2 RISE=2 HOLD_S=8
 HTTP_PORT=18080
 CFG=$E2E_TMP/drover.yaml
 
+FAMILY=${FAMILY:-4}
 lab_start
 mount_bpffs
-http_nodes_start $HTTP_PORT
+if [ "$FAMILY" = 6 ]; then
+	VIP=$LAB_VIP6 SNAT=$LAB_SNAT6 NODE=node6
+else
+	VIP=$LAB_VIP4 SNAT=$LAB_SNAT4 NODE=node4
+fi
+http_nodes_start_on $HTTP_PORT $NODE
 
 cat >"$CFG" <<EOF
 interfaces: [eth0, eth1]
@@ -32,18 +40,18 @@ xdp-mode: native
 metrics: {listen: 127.0.0.1:9469}
 services:
   - name: echo
-    vip: $LAB_VIP4
+    vip: $VIP
     ports: [7]
-    snat: $LAB_SNAT4
+    snat: $SNAT
     health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: ${INTERVAL_MS}ms,
              timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0, rehash-after: ${HOLD_S}s}
     nodes:
-      - {address: $(node4 1), name: n1}
-      - {address: $(node4 2), name: n2}
-      - {address: $(node4 3), name: n3}
+      - {address: $($NODE 1), name: n1}
+      - {address: $($NODE 2), name: n2}
+      - {address: $($NODE 3), name: n3}
 EOF
 
-state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
+state() { be_state "$VIP" 7 "$($NODE "$1")"; }
 states() { echo "$(state 1) $(state 2) $(state 3)"; }
 states_are() { [ "$(states)" = "$1" ]; }
 check() { echo "$2" >"$E2E_TMP/http$1.mode"; } # N 200|500: node N's health answer
@@ -52,7 +60,7 @@ broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
 
 agent_start "$CFG"
 wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
-hold_start c "$LAB_VIP4" 7 $NCONN
+hold_start c "$VIP" 7 $NCONN
 opened=$(hold_wait_opened c 1)
 log "c: $opened"
 for n in 1 2 3; do
