@@ -1177,6 +1177,32 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 	return 0;
 }
 
+/*
+ * Does line @line (from 0) of @text hold "[...:...]:", an IPv6 address with a
+ * port written unquoted (metrics' "listen: [::1]:9469")? YAML takes its '['
+ * for the start of a list and fails there: the error should say to quote it.
+ */
+static bool line_has_bare_ip6_port(const char *text, size_t len, size_t line)
+{
+	const char *s = text, *end = text + len, *eol, *b, *c;
+
+	for (; line && s; line--) {
+		s = memchr(s, '\n', end - s);
+		s = s ? s + 1 : NULL;
+	}
+	if (!s)
+		return false;
+	eol = memchr(s, '\n', end - s);
+	if (!eol)
+		eol = end;
+	for (b = memchr(s, '[', eol - s); b; b = memchr(b + 1, '[', eol - b - 1)) {
+		c = memchr(b, ']', eol - b);
+		if (c && c + 1 < eol && c[1] == ':' && memchr(b, ':', c - b))
+			return true;
+	}
+	return false;
+}
+
 int drv_config_parse(const char *name, const char *text, size_t len, struct drv_config **out,
 		     char *err, size_t errlen)
 {
@@ -1199,10 +1225,14 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+		const char *hint = "";
+
+		if (line_has_bare_ip6_port(text, len, parser.problem_mark.line))
+			hint = "; an IPv6 address with a port, [ADDR]:PORT, is what YAML reads as a list: quote it (\"[::1]:9469\")";
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name,
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-			 parser.context ? parser.context : "");
+			 parser.context ? parser.context : "", hint);
 		ret = -EINVAL;
 		goto out_delete_parser;
 	}

@@ -843,6 +843,25 @@ static void yaml_syntax_error_names_its_position(void **state)
 	parse_bad(HEAD "services: [\n  - name: x\n", 3, 3, "YAML syntax error");
 }
 
+static void unquoted_ipv6_listen_with_port_says_to_quote_it(void **state)
+{
+	struct drv_config *cfg;
+
+	(void)state;
+	/* YAML takes the '[' for a list: the documented [ADDR6]:PORT must be quoted */
+	parse_bad(HEAD "metrics:\n  listen: [::1]:9469\nservices: []\n", 3, 12,
+		  "YAML reads as a list: quote it (\"[::1]:9469\")");
+	parse_bad(HEAD "metrics: {listen: [fd00::1]:9469}\nservices: []\n", 2, 28,
+		  "YAML reads as a list: quote it");
+	/* no hint where the line holds no [IPv6]:PORT */
+	parse_bad(HEAD "services: [\n  - name: x\n", 3, 3, "YAML syntax error");
+	assert_null(strstr(err, "quote it"));
+	cfg = parse_ok(HEAD "metrics:\n  listen: '[::1]:9469'\nservices:\n"
+			    "  - {name: web6, vip: 'fd00::100', ports: [80], mode: dsr, nodes: ['fd00:2::11']}\n");
+	assert_string_equal(cfg->metrics_listen, "[::1]:9469");
+	drv_config_free(cfg);
+}
+
 static void missing_file_says_so(void **state)
 {
 	struct drv_config *cfg;
@@ -969,6 +988,7 @@ int main(void)
 		cmocka_unit_test(stuck_after_defaults_to_60s_and_takes_0_for_never),
 		cmocka_unit_test(stuck_after_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
+		cmocka_unit_test(unquoted_ipv6_listen_with_port_says_to_quote_it),
 		cmocka_unit_test(missing_file_says_so),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
