@@ -43,7 +43,7 @@ cleanup() {
 	# with whatever this test started inside it.
 	local nspids=()
 	for ns in "${E2E_NS[@]}" $(ip netns list 2>/dev/null | awk -v p="$T-" 'index($1, p) == 1 {print $1}'); do
-		nspids+=($(ip netns pids "$ns" 2>/dev/null))
+		nspids+=($(ip netns pids "$ns" 2>/dev/null || true))
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
