@@ -33,12 +33,7 @@ iface_agent_start
 wait_for 30 is_ready || { agent_up; fail "not ready in 30 s: $(readyz); $(tail -20 "$LOG")"; }
 
 log "a drover command holds the pin root's lock; a reload adds l1"
-mkfifo "$E2E_TMP/lock.fifo"
-flock -x "$ROOT" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
-LOCK_PID=$!
-E2E_PIDS+=("$LOCK_PID")
-exec 7>"$E2E_TMP/lock.fifo"
-wait_for 5 sh -c "! flock -xn '$ROOT' true" || fail "flock did not take $ROOT"
+pin_root_lock "$ROOT"
 sed -i 's/^interfaces: \[lc\]$/interfaces: [lc, l1]/' "$CFG"
 wait_for 15 grep -q "reload (file changed) ok" "$LOG" ||
 	fail "the reload adding l1 was not applied within 15 s while the lock is held: $(tail -5 "$LOG")"
@@ -50,8 +45,7 @@ flock -xn "$ROOT" true && fail "the lock was let go before the checks above"
 agent_up
 
 log "the lock let go: l1 attached within 10 s, ready, traffic through the VIP"
-exec 7>&-
-wait "$LOCK_PID" || true
+pin_root_unlock
 wait_for 10 attached l1 || fail "l1 not attached 10 s after the lock was let go: $(dr status); $(tail -5 "$LOG")"
 grep -q "interface l1: drover attached (the lock on $ROOT is free again)" "$LOG" ||
 	fail "no line says l1 was attached once the lock was free: $(tail -5 "$LOG")"

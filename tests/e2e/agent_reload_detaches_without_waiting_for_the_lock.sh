@@ -32,12 +32,7 @@ iface_agent_start
 wait_for 30 is_ready || { agent_up; fail "not ready in 30 s: $(readyz); $(tail -20 "$LOG")"; }
 
 log "a drover command holds the pin root's lock; a reload removes l1"
-mkfifo "$E2E_TMP/lock.fifo"
-flock -x "$ROOT" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
-LOCK_PID=$!
-E2E_PIDS+=("$LOCK_PID")
-exec 7>"$E2E_TMP/lock.fifo"
-wait_for 5 sh -c "! flock -xn '$ROOT' true" || fail "flock did not take $ROOT"
+pin_root_lock "$ROOT"
 sed -i 's/^interfaces: \[lc, l1\]$/interfaces: [lc]/' "$CFG"
 grep -q '^interfaces: \[lc\]$' "$CFG" || fail "could not make the config name lc only: $(cat "$CFG")"
 wait_for 15 grep -q "reload (file changed) ok" "$LOG" ||
@@ -50,8 +45,7 @@ attached l1 || fail "l1 detached while the lock is held"
 agent_up
 
 log "the lock let go: l1 detached within 10 s; lc attached and ready"
-exec 7>&-
-wait "$LOCK_PID" || true
+pin_root_unlock
 wait_for 10 sh -c "! ip -n $LNS -d link show dev l1 | grep -q prog/xdp" ||
 	fail "l1 still runs XDP 10 s after the lock was let go: $(dr status); $(tail -5 "$LOG")"
 ! attached l1 || fail "l1's link pin is left: $(dr status)"

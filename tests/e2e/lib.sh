@@ -96,6 +96,24 @@ mount_bpffs() {
 	mount -t bpf bpf "$BPFFS" || skip "cannot mount bpffs"
 }
 
+# pin_root_lock [DIR]: hold DIR's lock (default $BPFFS, the private bpffs) as a
+# drover command holds its pin root's, until pin_root_unlock (a FIFO on fd 7
+# keeps it: no fixed duration; 60 s at most). Start agents with fd 7 closed.
+pin_root_lock() {
+	local dir=${1:-$BPFFS}
+	mkfifo "$E2E_TMP/lock.fifo"
+	flock -x "$dir" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
+	LOCK_PID=$!
+	E2E_PIDS+=("$LOCK_PID")
+	exec 7>"$E2E_TMP/lock.fifo"
+	wait_for 5 sh -c "! flock -xn '$dir' true" || fail "flock did not take $dir"
+}
+pin_root_unlock() {
+	exec 7>&-
+	wait "$LOCK_PID" || true
+	rm -f "$E2E_TMP/lock.fifo"
+}
+
 # ns_add NAME: create netns "$T-NAME" (echoes its name), loopback up. Cleanup
 # removes every "$T-*" namespace, so calling it in $(...) is safe.
 ns_add() {

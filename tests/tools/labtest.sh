@@ -164,22 +164,6 @@ agent_stop() {
 
 agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null; }
 
-# pin_root_lock: hold the pin root's lock as a drover command does, until
-# pin_root_unlock (a FIFO on fd 7 keeps it: no fixed duration; 60 s at most).
-pin_root_lock() {
-	mkfifo "$E2E_TMP/lock.fifo"
-	flock -x "$BPFFS" timeout 60 cat "$E2E_TMP/lock.fifo" >/dev/null &
-	LOCK_PID=$!
-	E2E_PIDS+=("$LOCK_PID")
-	exec 7>"$E2E_TMP/lock.fifo"
-	wait_for 5 sh -c "! flock -xn '$BPFFS' true" || fail "flock did not take $BPFFS"
-}
-pin_root_unlock() {
-	exec 7>&-
-	wait "$LOCK_PID" || true
-	rm -f "$E2E_TMP/lock.fifo"
-}
-
 # Long-lived clients (lbtool.py hold) ------------------------------------------------
 # hold_start NAME ADDR PORT N [lbtool hold options]: a client fed through a FIFO;
 # output in $E2E_TMP/NAME.out
