@@ -49,6 +49,15 @@
  */
 #define AGENT_RENDER_WAIT_MS 1000
 #define AGENT_RENDER_WAIT_AGAIN_MS 100
+/*
+ * Leavers' flows are counted at most this often; a walk of drv_flows that took
+ * longer (up to ~1 s for 1M entries) spaces the next ones more, up to
+ * AGENT_LEAVE_COUNT_MAX_S.
+ */
+#define AGENT_LEAVE_COUNT_S 5.0
+#define AGENT_LEAVE_COUNT_MAX_S 15.0
+
+struct agent_leaver;
 
 struct agent_node {
 	struct drv_check chk;
@@ -71,6 +80,25 @@ struct agent_node {
 	 * moves rehash_at to this plus the new value.
 	 */
 	double hold_from;
+	struct agent_leaver *leaver; /* a leaver's checks; NULL: a node of the config */
+};
+
+/*
+ * A node a reload removed from a service that stays, or a backend a restarted
+ * agent found in the maps and in no node of its config: LEAVING in the maps
+ * (out of the table, its open connections stay) and still checked, until its
+ * recorded flows have all ended, its checks fail `fall` times in a row, or
+ * health leave-after passes. Then it is freed as a node removed at once is
+ * (its id goes; any flows left re-hash).
+ */
+struct agent_leaver {
+	struct drv_node_conf conf; /* a copy: the config that named it is gone */
+	struct agent_node node;
+	double from; /* mono_now() when it began leaving (or was adopted) */
+	double until; /* from + leave-after */
+	long flows; /* its live recorded flows at the last count; -1: not counted yet */
+	bool dead; /* failed its checks: freed by the next leavers_check */
+	bool gone; /* freed: no check, not in the maps */
 };
 
 /*
@@ -85,6 +113,8 @@ struct agent_node {
 struct agent_svc {
 	const struct drv_service_conf *conf;
 	struct agent_node *nodes;
+	struct agent_leaver *leavers; /* gone ones stay until the next reload builds anew */
+	size_t nleavers;
 	bool all_down;
 	double settle_until; /* mono_now() bound of the settle; 0: not settling */
 	double settle_from;
@@ -169,6 +199,7 @@ struct agent {
 	char reload_err[DRV_CONF_ERR_MAX]; /* why the last reload failed, said once */
 	__u32 flows_cached;
 	double flows_cached_at;
+	double leave_count_at; /* mono_now() of the next count of the leavers' flows */
 	struct iface_watch ifw[DRV_MAX_IFACES]; /* by index in cfg->ifaces; main thread only */
 	/*
 	 * Interfaces a reload removed from the config while a drover command
@@ -311,6 +342,88 @@ static void holds_check(struct agent *ag, struct agent_svc *as, double now)
 	}
 }
 
+static const char *dur_str(__u32 ms, char *buf, size_t len)
+{
+	if (ms % 3600000 == 0)
+		snprintf(buf, len, "%uh", ms / 3600000);
+	else if (ms % 60000 == 0)
+		snprintf(buf, len, "%um", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%us", ms / 1000);
+	else
+		snprintf(buf, len, "%.1fs", ms / 1000.0);
+	return buf;
+}
+
+static const char *flows_str(long flows, char *buf, size_t len)
+{
+	if (flows < 0)
+		snprintf(buf, len, "its open connections");
+	else
+		snprintf(buf, len, "its %ld open connections", flows);
+	return buf;
+}
+
+/*
+ * A leaver's check result: `fall` failures in a row and it is dead, freed at
+ * once (leavers_check): its connections would wait on a node that is gone.
+ */
+static void leaver_on_check(struct agent_node *n, bool ok, const char *why)
+{
+	const struct drv_service_conf *s = n->svc->conf;
+	struct agent_leaver *l = n->leaver;
+	char a[DRV_ADDR_STRLEN], f[64];
+
+	if (drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall) != DRV_HC_WENT_DOWN) {
+		if (!ok)
+			pr_debug("service %s: leaving node %s check failed (%u/%u): %s\n", s->name,
+				 l->conf.name, n->st.fail_run, s->hc.fall, why);
+		return;
+	}
+	node_addr(n, a, sizeof(a));
+	pr_info("service %s: node %s (%s), leaving, freed: it failed %u %s checks (%s): %s move to other nodes (they re-hash)\n",
+		s->name, l->conf.name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why,
+		flows_str(l->flows, f, sizeof(f)));
+	l->dead = true;
+	n->ag->dirty = true;
+}
+
+/*
+ * Free the leavers whose time is up: dead (its checks failed: said then), its
+ * recorded flows all ended (at the last count), or health leave-after passed.
+ * The next reconcile frees its backend ids. Caller holds ag->lock.
+ */
+static void leavers_check(struct agent *ag, struct agent_svc *as, double now)
+{
+	const struct drv_service_conf *s = as->conf;
+	char a[DRV_ADDR_STRLEN], d[32], f[64];
+	size_t k;
+
+	for (k = 0; k < as->nleavers; k++) {
+		struct agent_leaver *l = &as->leavers[k];
+
+		if (l->gone)
+			continue;
+		node_addr(&l->node, a, sizeof(a));
+		if (l->dead) {
+			/* said by leaver_on_check */
+		} else if (!l->flows) {
+			pr_info("service %s: node %s (%s), leaving, freed: its open connections have all ended (after %.1f s)\n",
+				s->name, l->conf.name, a, now - l->from);
+		} else if (now >= l->until) {
+			pr_info("service %s: node %s (%s), leaving, freed: health leave-after %s has passed: %s move to other nodes (they re-hash)\n",
+				s->name, l->conf.name, a,
+				dur_str(s->hc.leave_after_ms, d, sizeof(d)),
+				flows_str(l->flows, f, sizeof(f)));
+		} else {
+			continue;
+		}
+		drv_health_remove(&ag->hc, &l->node.chk);
+		l->gone = true;
+		ag->dirty = true;
+	}
+}
+
 /* Health callback: one result of one node of one service. */
 static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 {
@@ -321,6 +434,10 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 	enum drv_hc_event ev;
 	const char *held = n->svc->settle_until ? SETTLE_HELD : "", *kept = "";
 
+	if (n->leaver) {
+		leaver_on_check(n, ok, why);
+		return;
+	}
 	ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
 	node_addr(n, a, sizeof(a));
 	if (ev == DRV_HC_WENT_UP && n->rehash_at && !n->svc->all_down)
@@ -399,9 +516,195 @@ static void svcs_free(struct agent_svc *svcs, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(svcs[i].nodes);
+		free(svcs[i].leavers);
+	}
 	free(svcs);
+}
+
+static bool addr_same(__u8 fa, const union drv_addr *a, __u8 fb, const union drv_addr *b)
+{
+	return fa == fb && !memcmp(a, b, sizeof(*a));
+}
+
+/* Node @nc's index in @s, or -1. */
+static int node_find(const struct drv_service_conf *s, const struct drv_node_conf *nc)
+{
+	size_t j;
+
+	for (j = 0; j < s->nnodes; j++)
+		if (addr_same(s->nodes[j].family, &s->nodes[j].addr, nc->family, &nc->addr))
+			return (int)j;
+	return -1;
+}
+
+/* A leaver of @os (not freed) with @nc's address, or NULL. */
+static struct agent_leaver *leaver_find(struct agent_svc *os, const struct drv_node_conf *nc)
+{
+	size_t k;
+
+	for (k = 0; os && k < os->nleavers; k++)
+		if (!os->leavers[k].gone &&
+		    addr_same(os->leavers[k].conf.family, &os->leavers[k].conf.addr, nc->family,
+			      &nc->addr))
+			return &os->leavers[k];
+	return NULL;
+}
+
+/* A new leaver of @as for @nc, leaving from @from; its pointers are set by leavers_wire. */
+static struct agent_leaver *leaver_add(struct agent_svc *as, const struct drv_node_conf *nc,
+				       double from)
+{
+	struct agent_leaver *nl = realloc(as->leavers, (as->nleavers + 1) * sizeof(*nl));
+
+	if (!nl)
+		return NULL;
+	as->leavers = nl;
+	nl = &nl[as->nleavers++];
+	memset(nl, 0, sizeof(*nl));
+	nl->conf = *nc;
+	nl->from = from;
+	nl->until = from + as->conf->hc.leave_after_ms / 1000.0;
+	nl->flows = -1;
+	return nl;
+}
+
+/* Point @as's leavers' checks at themselves (the array moved while it grew). */
+static void leavers_wire(struct agent *ag, struct agent_svc *as)
+{
+	const struct drv_service_conf *s = as->conf;
+	size_t k;
+
+	for (k = 0; k < as->nleavers; k++) {
+		struct agent_leaver *l = &as->leavers[k];
+		struct agent_node *n = &l->node;
+
+		n->svc = as;
+		n->ag = ag;
+		n->leaver = l;
+		n->verdict = true;
+		n->chk.conf = &s->hc;
+		n->chk.addr = l->conf.addr;
+		n->chk.family = l->conf.family;
+		n->chk.port = s->hc.port ? s->hc.port : s->ports[0];
+		n->chk.cb = on_check;
+		n->chk.arg = n;
+		n->chk.fd = -1;
+	}
+}
+
+/* A leaver's health state and check counters carried over from @on. */
+static void node_state_copy(struct agent_node *n, const struct agent_node *on)
+{
+	n->st = on->st;
+	n->chk.last_ok = on->chk.last_ok;
+	n->chk.last_latency_s = on->chk.last_latency_s;
+	n->chk.n_ok = on->chk.n_ok;
+	n->chk.n_fail = on->chk.n_fail;
+}
+
+/*
+ * The leavers of @as (a service of the new config; @os: the same service in
+ * the running one, or NULL): the nodes of @os the new config no longer has and
+ * the leavers of @os it does not have again go on leaving. Without @os (start-
+ * up, or a service new to this agent), the backends of the service in the
+ * pinned maps that are not DOWN and that no node has are adopted as leavers
+ * with a fresh leave-after: a restart never frees a node still holding
+ * connections. With leave-after 0, nodes removed are freed at once.
+ */
+static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_svc *os, double now)
+{
+	const struct drv_service_conf *s = as->conf;
+	char a[DRV_ADDR_STRLEN], d[32], f[64];
+	struct drv_be_info *infos;
+	struct agent_leaver *l;
+	size_t m;
+	unsigned int p;
+	int k, nb;
+
+	dur_str(s->hc.leave_after_ms, d, sizeof(d));
+	for (m = 0; os && m < os->conf->nnodes; m++) {
+		const struct drv_node_conf *nc = &os->conf->nodes[m];
+		const struct agent_node *on = &os->nodes[m];
+
+		if (node_find(s, nc) >= 0)
+			continue;
+		drv_addr_format(&nc->addr, nc->family, a, sizeof(a));
+		if (!s->hc.leave_after_ms || !on->st.up) {
+			pr_info("service %s: node %s (%s) is no longer in the config: freed at once (%s): its open connections move to other nodes (they re-hash)\n",
+				s->name, nc->name, a,
+				on->st.up ? "health leave-after is 0" : "it fails its checks");
+			continue;
+		}
+		l = leaver_add(as, nc, now);
+		if (!l)
+			return -ENOMEM;
+		node_state_copy(&l->node, on);
+		ag->leave_count_at = 0; /* count its flows soon */
+		pr_info("service %s: node %s (%s) is no longer in the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s) or its checks fail\n",
+			s->name, nc->name, a, d);
+	}
+	for (m = 0; os && m < os->nleavers; m++) {
+		const struct agent_leaver *ol = &os->leavers[m];
+
+		if (ol->gone || node_find(s, &ol->conf) >= 0)
+			continue; /* freed, or back in the config (svcs_build) */
+		drv_addr_format(&ol->conf.addr, ol->conf.family, a, sizeof(a));
+		if (!s->hc.leave_after_ms) {
+			pr_info("service %s: node %s (%s), leaving, freed: health leave-after is now 0: %s move to other nodes (they re-hash)\n",
+				s->name, ol->conf.name, a, flows_str(ol->flows, f, sizeof(f)));
+			continue;
+		}
+		l = leaver_add(as, &ol->conf, ol->from);
+		if (!l)
+			return -ENOMEM;
+		node_state_copy(&l->node, &ol->node);
+		l->flows = ol->flows;
+	}
+	if (os || !ag->ro_open || !s->hc.leave_after_ms)
+		return 0;
+	infos = calloc(AGENT_MAX_BES, sizeof(*infos));
+	if (!infos)
+		return -ENOMEM;
+	for (p = 0; p < s->nports; p++) {
+		struct drv_svc_key key = {
+			.vip = s->vip, .port = htons(s->ports[p]), .proto = 6, .family = s->family
+		};
+		struct drv_svc svc;
+
+		if (drv_service_get(&ag->ro, &key, &svc))
+			continue;
+		nb = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
+		for (k = 0; k < nb; k++) {
+			const struct drv_backend *be = &infos[k].be;
+			struct drv_node_conf nc = { 0 };
+			size_t j;
+			bool known = false;
+
+			if (be->state == DRV_BE_DOWN || be->port != key.port)
+				continue;
+			for (j = 0; j < s->nnodes && !known; j++)
+				known = drv_node_is_backend(&s->nodes[j], key.port, be);
+			nc.addr = be->addr;
+			nc.family = be->family;
+			nc.weight = be->weight;
+			drv_addr_format(&be->addr, be->family, nc.name, sizeof(nc.name));
+			if (known || leaver_find(as, &nc))
+				continue;
+			l = leaver_add(as, &nc, now);
+			if (!l) {
+				free(infos);
+				return -ENOMEM;
+			}
+			drv_hc_state_init(&l->node.st, true);
+			ag->leave_count_at = 0;
+			pr_info("service %s: backend %s (%s in the pinned maps) is no node of the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s) or its checks fail\n",
+				s->name, nc.name, drv_be_state_name(be->state), d);
+		}
+	}
+	free(infos);
+	return 0;
 }
 
 /*
@@ -478,6 +781,19 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				kept++;
 				break;
 			}
+			if (!found && leaver_find(os, nc)) {
+				struct agent_leaver *ol = leaver_find(os, nc);
+				char a[DRV_ADDR_STRLEN];
+
+				node_state_copy(n, &ol->node);
+				n->held_up = n->st.up;
+				n->verdict = true;
+				found = true;
+				kept++;
+				pr_info("service %s: node %s (%s), leaving, is back in the config: it stays (same backend; its open connections never moved)\n",
+					s->name, nc->name,
+					drv_addr_format(&nc->addr, nc->family, a, sizeof(a)));
+			}
 			if (!found) {
 				int st = adopted_state(ag, s, &src, nc);
 
@@ -499,6 +815,11 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			carried += found;
 		}
 		free(src.infos);
+		if (leavers_build(ag, &svcs[i], os, now)) {
+			svcs_free(svcs, i + 1);
+			return -ENOMEM;
+		}
+		leavers_wire(ag, &svcs[i]);
 		/* all nodes replaced: a fresh start, no fail-open to end */
 		if (!carried)
 			svcs[i].all_down = false;
@@ -527,9 +848,12 @@ static void checks_stop(struct agent *ag)
 {
 	size_t i, j;
 
-	for (i = 0; i < ag->nsvcs; i++)
+	for (i = 0; i < ag->nsvcs; i++) {
 		for (j = 0; j < ag->svcs[i].conf->nnodes; j++)
 			drv_health_remove(&ag->hc, &ag->svcs[i].nodes[j].chk);
+		for (j = 0; j < ag->svcs[i].nleavers; j++)
+			drv_health_remove(&ag->hc, &ag->svcs[i].leavers[j].node.chk);
+	}
 }
 
 /* What drv_snat_warn says of each nat service: its ports and its address on this host. */
@@ -559,6 +883,20 @@ static int checks_start(struct agent *ag)
 				pr_warn("service %s: cannot check node %s: %s\n",
 					ag->svcs[i].conf->name, ag->svcs[i].conf->nodes[j].name,
 					strerror(-err));
+				if (!first)
+					first = err;
+			}
+		}
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].nleavers; j++) {
+			struct agent_leaver *l = &ag->svcs[i].leavers[j];
+
+			if (l->gone)
+				continue;
+			err = drv_health_add(&ag->hc, &l->node.chk);
+			if (err) {
+				pr_warn("service %s: cannot check leaving node %s: %s\n",
+					ag->svcs[i].conf->name, l->conf.name, strerror(-err));
 				if (!first)
 					first = err;
 			}
@@ -702,15 +1040,24 @@ static int reconcile(struct agent *ag)
 	struct drv_plan plan = { 0 };
 	struct reconcile_arg ra;
 	struct drv_ctl rw;
+	struct drv_leavers *leave;
+	struct drv_leaver *lv, *lv0;
 	bool **up, **hold;
 	double now = mono_now();
-	size_t i, j;
+	size_t i, j, nlv = 0;
 	int err, failed = 0;
 
 	ag->dirty = false;
 	ag->retry = false;
+	for (i = 0; i < ag->nsvcs; i++)
+		nlv += ag->svcs[i].nleavers;
 	up = calloc(ag->nsvcs ? 2 * ag->nsvcs : 1, sizeof(*up));
-	if (!up) {
+	leave = calloc(ag->nsvcs ? ag->nsvcs : 1, sizeof(*leave));
+	lv0 = lv = calloc(nlv ? nlv : 1, sizeof(*lv));
+	if (!up || !leave || !lv) {
+		free(lv0);
+		free(leave);
+		free(up);
 		set_retry(ag); /* the health states are not written yet: try again */
 		return -ENOMEM;
 	}
@@ -739,8 +1086,17 @@ static int reconcile(struct agent *ag)
 				hold_start(&as->nodes[j], now);
 		for (j = 0; j < as->conf->nnodes; j++)
 			hold[i][j] = as->nodes[j].rehash_at != 0;
+		leave[i].v = lv;
+		for (j = 0; j < as->nleavers; j++) {
+			if (as->leavers[j].gone)
+				continue;
+			lv->addr = as->leavers[j].conf.addr;
+			lv->family = as->leavers[j].conf.family;
+			lv++;
+			leave[i].n++;
+		}
 	}
-	err = drv_want_build(ag->cfg, up, hold, &next);
+	err = drv_want_build(ag->cfg, up, hold, leave, &next);
 	if (err)
 		goto out_free_up;
 	for (i = 0; i < next.n; i++) {
@@ -802,6 +1158,8 @@ out_free_up:
 	for (i = 0; i < ag->nsvcs; i++)
 		free(up[i]);
 	free(up);
+	free(lv0);
+	free(leave);
 	if (err == -ENOMEM)
 		set_retry(ag); /* the health states are not written yet: try again */
 	return err;
@@ -1464,6 +1822,9 @@ struct m_svc {
 	struct drv_lb_counters cnt;
 	/* node j's backend, matched by address and port; family 0: it has none */
 	struct drv_be_info *bes;
+	/* the nodes: the config's, then the leavers (nn in all) */
+	const struct drv_node_conf **nc;
+	size_t nn;
 };
 
 static void render_datapath(struct agent *ag, struct drv_mbuf *b)
@@ -1511,7 +1872,9 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	}
 	for (i = 0; i < ag->cfg->nservices; i++) {
 		const struct drv_service_conf *s = &ag->cfg->services[i];
+		const struct agent_svc *as = &ag->svcs[i];
 		unsigned int p;
+		size_t nl;
 
 		for (p = 0; p < s->nports && nms < DRV_MAX_SVCS; p++) {
 			struct m_svc *m = &ms[nms++];
@@ -1526,19 +1889,39 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 				continue;
 			m->have = true;
 			drv_svc_stats_read(ctl, m->svc.id, &m->cnt);
-			m->bes = calloc(s->nnodes, sizeof(*m->bes));
+			m->bes = calloc(s->nnodes + as->nleavers, sizeof(*m->bes));
+			m->nc = calloc(s->nnodes + as->nleavers, sizeof(*m->nc));
 			at = calloc(s->nnodes, sizeof(*at));
-			if (!m->bes || !at) {
+			if (!m->bes || !m->nc || !at) {
 				free(at);
+				free(m->nc);
+				free(m->bes);
+				m->nc = NULL;
+				m->bes = NULL;
 				b->err = -ENOMEM;
 				continue;
 			}
 			k = drv_backend_list(ctl, &key, list, AGENT_MAX_BES);
 			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, at);
-			for (idx = 0; idx < (int)s->nnodes; idx++)
+			for (idx = 0; idx < (int)s->nnodes; idx++) {
+				m->nc[idx] = &s->nodes[idx];
 				if (at[idx] >= 0)
 					m->bes[idx] = list[at[idx]];
+			}
 			free(at);
+			m->nn = s->nnodes;
+			/* leavers: their backends are no node's of the config */
+			for (nl = 0; nl < as->nleavers; nl++) {
+				const struct agent_leaver *l = &as->leavers[nl];
+
+				if (l->gone)
+					continue;
+				m->nc[m->nn] = &l->conf;
+				for (idx = 0; idx < k; idx++)
+					if (drv_node_is_backend(&l->conf, key.port, &list[idx].be))
+						m->bes[m->nn] = list[idx];
+				m->nn++;
+			}
 		}
 	}
 	free(list);
@@ -1571,33 +1954,35 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		snprintf(name, sizeof(name), "drover_backend_%s_total", lb_fields[f].name);
 		m_help(b, name, "counter", lb_fields[f].help);
 		for (i = 0; i < nms; i++)
-			for (idx = 0; ms[i].bes && idx < (int)ms[i].s->nnodes; idx++) {
+			for (idx = 0; ms[i].bes && idx < (int)ms[i].nn; idx++) {
 				if (!ms[i].bes[idx].be.family)
 					continue;
 				drv_mbuf_printf(b, "%s{", name);
-				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
+				m_node_labels(b, ms[i].s, ms[i].nc[idx]);
 				drv_mbuf_printf(b, ",port=\"%u\"} %llu\n", ms[i].port,
 						(unsigned long long)lb_get(&ms[i].bes[idx].cnt,
 									   lb_fields[f].off));
 			}
 	}
 	m_help(b, "drover_backend_state", "gauge",
-	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash; failing: out, flows kept until rehash-after)");
+	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash; failing: out, flows kept until rehash-after; leaving: removed from the config, out, flows kept until they end or leave-after)");
 	for (i = 0; i < nms; i++)
-		for (idx = 0; ms[i].bes && idx < (int)ms[i].s->nnodes; idx++) {
+		for (idx = 0; ms[i].bes && idx < (int)ms[i].nn; idx++) {
 			__u8 z;
 
 			if (!ms[i].bes[idx].be.family)
 				continue;
 			for (z = 0; z < __DRV_BE_STATE_MAX; z++) {
 				drv_mbuf_printf(b, "drover_backend_state{");
-				m_node_labels(b, ms[i].s, &ms[i].s->nodes[idx]);
+				m_node_labels(b, ms[i].s, ms[i].nc[idx]);
 				drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n", ms[i].port,
 						drv_be_state_name(z), ms[i].bes[idx].be.state == z);
 			}
 		}
-	for (i = 0; i < nms; i++)
+	for (i = 0; i < nms; i++) {
+		free(ms[i].nc);
 		free(ms[i].bes);
+	}
 	free(ms);
 
 	/* Map fill; flows were counted by render() before it took the lock. */
@@ -1951,6 +2336,106 @@ static int detach_pending_run(struct agent *ag, bool wait)
 	return failed;
 }
 
+/*
+ * The live recorded flows of each leaver of @as into @n (@n[k] for leaver k),
+ * from @counts (drv_flows_per_backend); @infos: room for a service's backends.
+ * Each port's backends are listed once.
+ */
+static void leavers_flows(struct agent *ag, const struct agent_svc *as, const __u32 *counts,
+			  struct drv_be_info *infos, long *n)
+{
+	const struct drv_service_conf *s = as->conf;
+	unsigned int p;
+	size_t j;
+	int k, nb;
+
+	for (p = 0; p < s->nports; p++) {
+		struct drv_svc_key key = {
+			.vip = s->vip, .port = htons(s->ports[p]), .proto = 6, .family = s->family
+		};
+
+		nb = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
+		for (k = 0; k < nb; k++)
+			for (j = 0; j < as->nleavers; j++)
+				if (!as->leavers[j].gone && infos[k].id < DRV_MAX_BACKENDS &&
+				    drv_node_is_backend(&as->leavers[j].conf, key.port,
+							&infos[k].be))
+					n[j] += counts[infos[k].id];
+	}
+}
+
+/*
+ * While some node leaves, count its live recorded flows (one that has none
+ * left is freed by leavers_check). The walk of drv_flows takes up to ~1 s on a
+ * full map, so it runs without ag->lock (only this thread changes the agent's
+ * state and ag->ro; /metrics goes on meanwhile), and at most every
+ * AGENT_LEAVE_COUNT_S, spaced more when a walk takes longer.
+ */
+static void leavers_count(struct agent *ag)
+{
+	struct drv_be_info *infos = NULL;
+	__u32 *counts = NULL;
+	bool any = false;
+	double t0 = mono_now(), gap;
+	size_t i, k;
+	int err = -ENOMEM;
+
+	pthread_mutex_lock(&ag->lock);
+	for (i = 0; i < ag->nsvcs && !any; i++)
+		for (k = 0; k < ag->svcs[i].nleavers && !any; k++)
+			any = !ag->svcs[i].leavers[k].gone;
+	any = any && ag->ro_open && t0 >= ag->leave_count_at;
+	pthread_mutex_unlock(&ag->lock);
+	if (!any)
+		return;
+	counts = calloc(DRV_MAX_BACKENDS, sizeof(*counts));
+	if (counts)
+		err = drv_flows_per_backend(&ag->ro, counts);
+	if (!err) {
+		infos = calloc(AGENT_MAX_BES, sizeof(*infos));
+		err = infos ? 0 : -ENOMEM;
+	}
+	gap = 10 * (mono_now() - t0);
+	if (gap < AGENT_LEAVE_COUNT_S)
+		gap = AGENT_LEAVE_COUNT_S;
+	if (gap > AGENT_LEAVE_COUNT_MAX_S)
+		gap = AGENT_LEAVE_COUNT_MAX_S;
+	pthread_mutex_lock(&ag->lock);
+	ag->leave_count_at = mono_now() + gap;
+	if (err)
+		pr_warn("agent: cannot count the open connections of the leaving nodes in %s/%s: %s; they are freed when leave-after passes, or counted again in %.0f s\n",
+			ag->root, DRV_STR(DRV_MAP_FLOWS), strerror(-err), gap);
+	for (i = 0; !err && i < ag->nsvcs; i++) {
+		long *n = calloc(ag->svcs[i].nleavers + 1, sizeof(*n));
+
+		if (!n)
+			break; /* counted again next time */
+		leavers_flows(ag, &ag->svcs[i], counts, infos, n);
+		for (k = 0; k < ag->svcs[i].nleavers; k++) {
+			struct agent_leaver *l = &ag->svcs[i].leavers[k];
+			char a[DRV_ADDR_STRLEN];
+			long was = l->flows;
+
+			if (l->gone)
+				continue;
+			l->flows = n[k];
+			if (was < 0 && l->flows > 0)
+				pr_info("service %s: node %s (%s), leaving: %ld open connections to wait for\n",
+					ag->svcs[i].conf->name, l->conf.name,
+					node_addr(&l->node, a, sizeof(a)), l->flows);
+			else
+				pr_debug("service %s: node %s, leaving: %ld open connections\n",
+					 ag->svcs[i].conf->name, l->conf.name, l->flows);
+		}
+		free(n);
+	}
+	for (i = 0; !err && i < ag->nsvcs; i++)
+		leavers_check(ag, &ag->svcs[i], mono_now());
+	pthread_mutex_unlock(&ag->lock);
+	free(infos);
+	free(counts);
+}
+
 static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -2018,6 +2503,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		for (i = 0; i < ag->nsvcs; i++) {
 			settle_check(ag, &ag->svcs[i], now);
 			holds_check(ag, &ag->svcs[i], now);
+			leavers_check(ag, &ag->svcs[i], now);
 		}
 		if (now >= next_poll) {
 			next_poll = now + AGENT_POLL_MS / 1000.0;
@@ -2065,6 +2551,8 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			detach_pending_run(ag, false);
 			ifaces_follow(ag);
 		}
+		agent_doing(ag, "counting the open connections of the leaving nodes");
+		leavers_count(ag);
 		if (metrics_dirty)
 			agent_doing(ag, "moving the metrics endpoint");
 		if (metrics_dirty && metrics_apply(ag, ops))

@@ -339,6 +339,8 @@ void drv_hc_defaults(struct drv_hc_conf *hc)
 	hc->jitter_pct = 10;
 	/* Outlasts a check failure that hits every node a moment apart; see docs/agent.md. */
 	hc->rehash_after_ms = 10000;
+	/* The data path's idle timeout: a connection idle that long is gone anyway. */
+	hc->leave_after_ms = 3600u * 1000;
 }
 
 int drv_hc_preset(const char *name, struct drv_hc_conf *hc)
@@ -369,9 +371,9 @@ int drv_hc_preset(const char *name, struct drv_hc_conf *hc)
 }
 
 static const char *const health_keys[] = {
-	"preset",  "kind",   "port", "path",   "host",	       "sni",	 "expect",
-	"body",	   "verify", "ca",   "cert",   "key",	       "source", "interval",
-	"timeout", "rise",   "fall", "jitter", "rehash-after", NULL,
+	"preset",  "kind",   "port", "path",   "host",	       "sni",	      "expect",
+	"body",	   "verify", "ca",   "cert",   "key",	       "source",      "interval",
+	"timeout", "rise",   "fall", "jitter", "rehash-after", "leave-after", NULL,
 };
 
 static int parse_preset(struct pctx *p, yaml_node_t *n, const char *key, struct drv_hc_conf *hc)
@@ -533,10 +535,14 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 	if ((v = find(p, n, "rehash-after")) &&
 	    (err = get_duration(p, v, "rehash-after", "1h", &hc->rehash_after_ms)))
 		return err;
+	if ((v = find(p, n, "leave-after")) &&
+	    (err = get_duration(p, v, "leave-after", "24h", &hc->leave_after_ms)))
+		return err;
 	return health_keys_fit_kind(p, n, hc);
 }
 
 #define DRV_HC_INTERVAL_MAX_MS (3600u * 1000)
+#define DRV_HC_LEAVE_MAX_MS (24u * 3600 * 1000)
 
 /*
  * Where to point at a value of a resolved health check: @key's value when the
@@ -575,6 +581,11 @@ static int check_health(struct pctx *p, yaml_node_t *n, const struct drv_hc_conf
 			p, hc_at(p, n, "rehash-after"),
 			"health rehash-after is %ums, must be 0 to 1h (how long a failed node keeps its open connections)",
 			hc->rehash_after_ms);
+	if (hc->leave_after_ms > DRV_HC_LEAVE_MAX_MS)
+		return perr(
+			p, hc_at(p, n, "leave-after"),
+			"health leave-after is %ums, must be 0 to 24h (how long a node removed from the config keeps its open connections)",
+			hc->leave_after_ms);
 	if (!!hc->cert[0] != !!hc->key[0])
 		return perr(p, hc_at(p, n, hc->cert[0] ? "cert" : "key"),
 			    "health 'cert' and 'key' go together: give both or neither");

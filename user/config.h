@@ -64,6 +64,7 @@ struct drv_hc_conf {
 	__u32 fall; /* consecutive failures to go DOWN */
 	__u32 jitter_pct; /* each interval is shortened by up to this % */
 	__u32 rehash_after_ms; /* a failed node keeps its recorded flows this long; 0: none */
+	__u32 leave_after_ms; /* a node a reload removed keeps its recorded flows at most this long */
 };
 
 struct drv_node_conf {

@@ -65,10 +65,8 @@ static const char *const mode_names[] = {
 _Static_assert(ARRAY_SIZE(mode_names) == __DRV_MODE_MAX, "mode_names out of step");
 
 static const char *const be_state_names[] = {
-	[DRV_BE_UP] = "up",
-	[DRV_BE_DRAIN] = "drain",
-	[DRV_BE_DOWN] = "down",
-	[DRV_BE_FAILING] = "failing",
+	[DRV_BE_UP] = "up",	      [DRV_BE_DRAIN] = "drain",	    [DRV_BE_DOWN] = "down",
+	[DRV_BE_FAILING] = "failing", [DRV_BE_LEAVING] = "leaving",
 };
 _Static_assert(ARRAY_SIZE(be_state_names) == __DRV_BE_STATE_MAX, "be_state_names out of step");
 

@@ -15,8 +15,20 @@ static void svc_key_make(const struct drv_service_conf *s, __u16 port, struct dr
 	key->family = s->family;
 }
 
+/* Is @l the address of a node of @s? */
+static bool leaver_is_node(const struct drv_service_conf *s, const struct drv_leaver *l)
+{
+	size_t j;
+
+	for (j = 0; j < s->nnodes; j++)
+		if (s->nodes[j].family == l->family &&
+		    !memcmp(&s->nodes[j].addr, &l->addr, sizeof(l->addr)))
+			return true;
+	return false;
+}
+
 int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *hold,
-		   struct drv_want *out)
+		   const struct drv_leavers *leave, struct drv_want *out)
 {
 	size_t i, j, total = 0, k = 0;
 	unsigned int p;
@@ -52,7 +64,7 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *h
 			w->conf.snat_port_lo = s->snat_port_lo;
 			w->conf.snat_port_hi = s->snat_port_hi;
 			w->nbes = s->nnodes;
-			w->bes = calloc(s->nnodes, sizeof(*w->bes));
+			w->bes = calloc(s->nnodes + (leave ? leave[i].n : 0) + 1, sizeof(*w->bes));
 			if (!w->bes) {
 				drv_want_free(out);
 				return -ENOMEM;
@@ -84,6 +96,19 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *h
 					b->state = out_state;
 					b->weight = n->weight;
 				}
+			}
+			for (j = 0; leave && j < leave[i].n; j++) {
+				const struct drv_leaver *l = &leave[i].v[j];
+				struct drv_be_conf *b = &w->bes[w->nbes];
+
+				if (leaver_is_node(s, l))
+					continue;
+				b->addr = l->addr;
+				b->family = l->family;
+				b->port = htons(s->ports[p]);
+				b->state = DRV_BE_LEAVING;
+				b->weight = 0;
+				w->nbes++;
 			}
 		}
 	}

@@ -20,7 +20,7 @@ struct drv_want_svc {
 	__u16 port; /* host order */
 	bool all_down; /* no node healthy: failing open */
 	bool unknown; /* adopted from the maps, contents not known */
-	struct drv_be_conf *bes; /* one per config node, in config order */
+	struct drv_be_conf *bes; /* one per config node, in config order, then one per leaver */
 	size_t nbes;
 };
 
@@ -30,21 +30,42 @@ struct drv_want {
 };
 
 /*
+ * A node a reload removed from a service that stays (or one a restarted agent
+ * found in the maps and not in its config): it leaves, DRV_BE_LEAVING with
+ * weight 0 (out of the table, its recorded flows kept), until the agent frees
+ * it (its flows ended, its checks failed, or health leave-after passed).
+ */
+struct drv_leaver {
+	union drv_addr addr; /* network order */
+	__u8 family; /* enum drv_family */
+};
+
+/* The leavers of one config service. */
+struct drv_leavers {
+	const struct drv_leaver *v;
+	size_t n;
+};
+
+/*
  * drv_want_build - desired state of every VIP:port
  * @cfg: the configuration
  * @up: @up[i][j] is the health of node j of service i (true = passing)
  * @hold: NULL, or @hold[i][j]: node j of service i, not passing, still keeps
  *        its recorded flows (its health rehash-after has not passed)
+ * @leave: NULL, or @leave[i]: the leavers of service i, added after its nodes
+ *         on each of its ports; one whose address a node of the service has
+ *         is that node (it came back) and is not added again
  * @out: filled; free with drv_want_free
  *
  * Drained nodes are DRAIN with weight 0; failing nodes DOWN, or FAILING while
  * they hold their flows; passing nodes UP with their weight. If a service has
  * non-drained nodes but none passes, all of its non-drained nodes are kept UP
- * and all_down is set (fail open).
+ * and all_down is set (fail open). Leavers are LEAVING with weight 0 and play
+ * no part in the fail-open.
  * Return: 0 or -ENOMEM.
  */
 int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *hold,
-		   struct drv_want *out);
+		   const struct drv_leavers *leave, struct drv_want *out);
 void drv_want_free(struct drv_want *w);
 /* Deep copy (for "applied" bookkeeping). */
 int drv_want_copy(const struct drv_want *src, struct drv_want *dst);

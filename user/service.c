@@ -156,7 +156,8 @@ int drv_be_confs_check(const struct drv_svc_key *key, const struct drv_be_conf *
 			return -EINVAL;
 		}
 		if (c->state >= __DRV_BE_STATE_MAX) {
-			snprintf(err, len, "backend %s: state %u is not up, drain, down or failing",
+			snprintf(err, len,
+				 "backend %s: state %u is not up, drain, down, failing or leaving",
 				 a, c->state);
 			return -EINVAL;
 		}

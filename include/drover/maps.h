@@ -75,6 +75,10 @@ enum drv_be_state {
 				 * recorded flows until the agent sets it DOWN
 				 * (health rehash-after); the data path treats it
 				 * as DRAIN */
+	DRV_BE_LEAVING = 4,	/* removed from the agent's config: out of the
+				 * table, keeps its recorded flows until they
+				 * end (or health leave-after passes); the data
+				 * path treats it as DRAIN */
 	__DRV_BE_STATE_MAX,
 };
 

@@ -726,6 +726,12 @@ static void failing_backend_keeps_flows_but_takes_no_new_ones(void **state)
 	expect_out_of_table_keeps_flows(*state, DRV_BE_FAILING);
 }
 
+/* LEAVING (a node the agent's reload removed, keeping its flows until they end) is DRAIN too. */
+static void leaving_backend_keeps_flows_but_takes_no_new_ones(void **state)
+{
+	expect_out_of_table_keeps_flows(*state, DRV_BE_LEAVING);
+}
+
 /* A SYN resent to a failing node: nothing to keep (no SYN-ACK reached the client), a node that is up. */
 static void syn_retry_of_half_open_flow_on_failing_backend_rehashes(void **state)
 {
@@ -4287,6 +4293,7 @@ int main(int argc, char **argv)
 		T(fragmented_reply_is_passed_untouched),
 		T(draining_backend_keeps_flows_but_takes_no_new_ones),
 		T(failing_backend_keeps_flows_but_takes_no_new_ones),
+		T(leaving_backend_keeps_flows_but_takes_no_new_ones),
 		T(syn_retry_of_half_open_flow_on_failing_backend_rehashes),
 		T(syn_retry_of_half_open_flow_on_draining_backend_stays),
 		T(empty_table_drops_new_flow_as_no_backend),

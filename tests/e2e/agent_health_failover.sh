@@ -44,8 +44,9 @@ timeouts: {tcp-idle: ${2:-1h}}
 defaults:
   snat: $LAB_SNAT4
   # rehash-after 0: a failed node is down at once (its hold, state failing, is
-  # agent_failing_node_keeps_its_connections.sh's subject)
-  health: {interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0, rehash-after: 0}
+  # agent_failing_node_keeps_its_connections.sh's subject); leave-after 0: a
+  # node removed is freed at once (leaving is agent_reload_removed_node_*.sh's)
+  health: {interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: $RISE, fall: $FALL, jitter: 0, rehash-after: 0, leave-after: 0}
 services:
   - name: web
     vip: $LAB_VIP4

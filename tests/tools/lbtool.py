@@ -12,6 +12,7 @@
       every --period and checking the echo within --timeout. Commands on stdin:
         event NAME   label what happens next (breaks are attributed to it)
         open N       open N more connections
+        close NODE   close every alive connection on NODE (counted as closed, not broken)
         sync ID      print "SYNC ID alive=.. broken=.." once every alive
                      connection has completed a round trip started after it
         quit         print "REPORT {json}" and exit
@@ -337,6 +338,7 @@ class Conn:
         self.opened_event = event
         self.rounds = 0
         self.expect = b""
+        self.closed = False       # closed on purpose (command close): not broken
 
 
 def hold(args):
@@ -401,6 +403,19 @@ def hold(args):
         say("OPENED %d event=%s total=%d nodes=%s" % (good, event, len(conns),
                                                      json.dumps(per_node, sort_keys=True)))
 
+    def close_node(node):
+        # The client ends its connections on NODE itself, as a user would: a
+        # close, not a breakage.
+        n = 0
+        for c in conns:
+            if c.alive and c.node == node:
+                c.alive = False
+                c.closed = True
+                sel.unregister(c.sock)
+                c.sock.close()
+                n += 1
+        say("CLOSED %d node=%s event=%s" % (n, node, event))
+
     def report():
         alive = [c for c in conns if c.alive]
         per_node = {}
@@ -412,6 +427,7 @@ def hold(args):
             by_event.setdefault(k, {})
             by_event[k][b["node"]] = by_event[k].get(b["node"], 0) + 1
         return {"opened": len(conns), "alive": len(alive), "broken": len(broken),
+                "closed": sum(c.closed for c in conns),
                 "alive_per_node": per_node, "broken_by_event": by_event,
                 "open_failed": open_failed, "broken_list": broken,
                 "min_rounds": min([c.rounds for c in alive], default=0)}
@@ -472,6 +488,8 @@ def hold(args):
                         say("EVENT %s" % event)
                     elif w[0] == "open":
                         open_some(int(w[1]))
+                    elif w[0] == "close":
+                        close_node(w[1])
                     elif w[0] == "sync":
                         syncs.append((w[1], time.monotonic()))
                     elif w[0] == "quit":

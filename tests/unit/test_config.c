@@ -149,6 +149,7 @@ static void defaults_apply_when_nothing_is_said(void **state)
 	assert_int_equal(s->hc.rise, 2);
 	assert_int_equal(s->hc.fall, 3);
 	assert_int_equal(s->hc.rehash_after_ms, 10000);
+	assert_int_equal(s->hc.leave_after_ms, 3600 * 1000);
 	assert_int_equal(s->snat_port_lo, 0);
 	drv_config_free(cfg);
 }
@@ -175,6 +176,7 @@ static void health_mapping_sets_every_field(void **state)
 						   "      fall: 5\n"
 						   "      jitter: 0\n"
 						   "      rehash-after: 0\n"
+						   "      leave-after: 90s\n"
 						   "    nodes: [10.0.0.11]\n");
 	const struct drv_hc_conf *hc = &cfg->services[0].hc;
 
@@ -198,6 +200,7 @@ static void health_mapping_sets_every_field(void **state)
 	assert_int_equal(hc->fall, 5);
 	assert_int_equal(hc->jitter_pct, 0);
 	assert_int_equal(hc->rehash_after_ms, 0);
+	assert_int_equal(hc->leave_after_ms, 90000);
 	drv_config_free(cfg);
 }
 
@@ -682,6 +685,10 @@ static void health_value_out_of_range_is_refused_at_the_value(void **state)
 		  "health timeout (1000ms) must be 10ms or more and not longer than the interval (500ms)");
 	parse_bad(HC_BLOCK "      rehash-after: 3600001ms\n    nodes: [10.0.0.11]\n", 9, 21,
 		  "health rehash-after is 3600001ms, must be 0 to 1h");
+	parse_bad(HC_BLOCK "      leave-after: 25h\n    nodes: [10.0.0.11]\n", 9, 20,
+		  "health leave-after is 90000000ms, must be 0 to 24h");
+	parse_bad(HC_BLOCK "      leave-after: never\n    nodes: [10.0.0.11]\n", 9, 20,
+		  "'leave-after' is not a duration");
 	parse_bad(SVC_HEAD "    ports: [443]\n    health:\n      kind: https\n"
 			   "      key: /k.pem\n    nodes: [10.0.0.11]\n",
 		  9, 12, "'cert' and 'key' go together");

@@ -69,7 +69,7 @@ static void each_port_becomes_one_service_with_every_node(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &w), 0);
 	assert_int_equal(w.n, 3);
 	assert_int_equal(ntohs(w.svcs[0].conf.key.port), 80);
 	assert_int_equal(ntohs(w.svcs[1].conf.key.port), 443);
@@ -96,7 +96,7 @@ static void drained_node_is_drain_with_weight_zero_even_if_healthy(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &w), 0);
 	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DRAIN);
 	assert_int_equal(w.svcs[0].bes[2].weight, 0);
 	drv_want_free(&w);
@@ -110,7 +110,7 @@ static void failing_node_is_down_and_others_stay_up(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "011", "10"), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "011", "10"), NULL, NULL, &w), 0);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
 	assert_int_equal(w.svcs[2].bes[0].state, DRV_BE_UP);
@@ -129,7 +129,7 @@ static void no_healthy_node_fails_open_keeping_non_drained_nodes(void **state)
 
 	(void)state;
 	/* node 3 is drained and "passing": it does not count, and stays drained */
-	assert_int_equal(drv_want_build(cfg, health(&h, "001", "11"), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "001", "11"), NULL, NULL, &w), 0);
 	assert_true(w.svcs[0].all_down);
 	assert_true(w.svcs[1].all_down);
 	assert_false(w.svcs[2].all_down);
@@ -152,12 +152,12 @@ static void all_nodes_drained_is_not_fail_open(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "1", NULL), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "1", NULL), NULL, NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DRAIN);
 	drv_want_free(&w);
 	/* failing its checks, it is down: its flows re-hash instead of waiting on a dead node */
-	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "0", NULL), NULL, NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[0].weight, 0);
@@ -178,7 +178,7 @@ static void failing_node_holding_its_flows_is_failing_not_down(void **state)
 
 	(void)state;
 	health(&held, "101", "01");
-	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_FAILING);
 	assert_int_equal(w.svcs[0].bes[0].weight, 2);
@@ -190,13 +190,13 @@ static void failing_node_holding_its_flows_is_failing_not_down(void **state)
 	drv_want_free(&w);
 	/* the hold over for node 1 of rancher: DOWN, its flows re-hash */
 	health(&held, "001", "01");
-	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "010", "10"), held.ptrs, NULL, &w), 0);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_FAILING);
 	drv_want_free(&w);
 	/* none passing: fail-open, held or not */
 	health(&held, "111", "11");
-	assert_int_equal(drv_want_build(cfg, health(&h, "000", "00"), held.ptrs, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "000", "00"), held.ptrs, NULL, &w), 0);
 	assert_true(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_UP);
 	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
@@ -213,11 +213,127 @@ static void drained_node_failing_its_checks_is_down(void **state)
 	struct drv_want w;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "110", "11"), NULL, &w), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "110", "11"), NULL, NULL, &w), 0);
 	assert_false(w.svcs[0].all_down);
 	assert_int_equal(w.svcs[0].bes[2].state, DRV_BE_DOWN);
 	assert_int_equal(w.svcs[0].bes[2].weight, 0);
 	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+/* Leavers of rancher (service 0): removed nodes still holding connections. */
+static const struct drv_leaver *leaver_addrs(struct drv_leaver *l, const char *a0, const char *a1)
+{
+	memset(l, 0, 2 * sizeof(*l));
+	l[0].family = l[1].family = DRV_FAMILY_V4;
+	l[0].addr.v4 = inet_addr(a0);
+	if (a1)
+		l[1].addr.v4 = inet_addr(a1);
+	return l;
+}
+
+/*
+ * A node a reload removed leaves: on every port of its service, after the
+ * config's nodes, LEAVING with weight 0 (out of the table, its flows kept);
+ * the other services get none.
+ */
+static void removed_node_leaving_is_leaving_with_weight_zero_on_every_port(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct drv_leavers leave[2] = {};
+	struct drv_leaver l[2];
+	struct health h;
+	struct drv_want w;
+	size_t p;
+
+	(void)state;
+	leave[0] = (struct drv_leavers){ leaver_addrs(l, "10.0.0.14", "10.0.0.15"), 2 };
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, leave, &w), 0);
+	for (p = 0; p < 2; p++) {
+		assert_int_equal(w.svcs[p].nbes, 5);
+		assert_int_equal(w.svcs[p].bes[0].state, DRV_BE_UP);
+		assert_int_equal(w.svcs[p].bes[3].addr.v4, inet_addr("10.0.0.14"));
+		assert_int_equal(w.svcs[p].bes[3].family, DRV_FAMILY_V4);
+		assert_int_equal(w.svcs[p].bes[3].state, DRV_BE_LEAVING);
+		assert_int_equal(w.svcs[p].bes[3].weight, 0);
+		assert_int_equal(w.svcs[p].bes[4].addr.v4, inet_addr("10.0.0.15"));
+		assert_int_equal(w.svcs[p].bes[4].state, DRV_BE_LEAVING);
+	}
+	assert_int_equal(ntohs(w.svcs[0].bes[3].port), 80);
+	assert_int_equal(ntohs(w.svcs[1].bes[3].port), 443);
+	assert_int_equal(w.svcs[2].nbes, 2);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+/* A leaver put back in the config is that node (UP by its health), not a second backend. */
+static void leaver_back_in_the_config_is_its_node_once(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct drv_leavers leave[2] = {};
+	struct drv_leaver l[2];
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	leave[0] = (struct drv_leavers){ leaver_addrs(l, "10.0.0.12", "10.0.0.14"), 2 };
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, leave, &w), 0);
+	assert_int_equal(w.svcs[0].nbes, 4);
+	assert_int_equal(w.svcs[0].bes[1].addr.v4, inet_addr("10.0.0.12"));
+	assert_int_equal(w.svcs[0].bes[1].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[3].addr.v4, inet_addr("10.0.0.14"));
+	assert_int_equal(w.svcs[0].bes[3].state, DRV_BE_LEAVING);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+/* Leavers take no part in the fail-open: none passing, the nodes stay UP, the leaver leaves. */
+static void leavers_stay_leaving_in_a_fail_open(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct drv_leavers leave[2] = {};
+	struct drv_leaver l[2];
+	struct health h;
+	struct drv_want w;
+
+	(void)state;
+	leave[0] = (struct drv_leavers){ leaver_addrs(l, "10.0.0.14", NULL), 1 };
+	assert_int_equal(drv_want_build(cfg, health(&h, "000", "11"), NULL, leave, &w), 0);
+	assert_true(w.svcs[0].all_down);
+	assert_int_equal(w.svcs[0].nbes, 4);
+	assert_int_equal(w.svcs[0].bes[0].state, DRV_BE_UP);
+	assert_int_equal(w.svcs[0].bes[3].state, DRV_BE_LEAVING);
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
+/* A leaver freed changes its services: they sync (its id is freed there); the others don't. */
+static void freed_leaver_syncs_only_its_services(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct drv_leavers leave[2] = {};
+	struct drv_leaver l[2];
+	struct health h;
+	struct drv_want a, b;
+	struct drv_plan p;
+
+	(void)state;
+	leave[0] = (struct drv_leavers){ leaver_addrs(l, "10.0.0.14", NULL), 1 };
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, leave, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, leave, &b), 0);
+	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
+	assert_int_equal(p.n, 0); /* still leaving: nothing to do */
+	drv_plan_free(&p);
+	drv_want_free(&b);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &b), 0);
+	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.steps[0].op, DRV_PLAN_SYNC);
+	assert_int_equal(ntohs(p.steps[0].key.port), 80);
+	assert_int_equal(ntohs(p.steps[1].key.port), 443);
+	drv_plan_free(&p);
+	drv_want_free(&a);
+	drv_want_free(&b);
 	drv_config_free(cfg);
 }
 
@@ -229,8 +345,8 @@ static void unchanged_state_plans_nothing(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &a), 0);
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	assert_int_equal(p.n, 0);
 	drv_plan_free(&p);
@@ -247,8 +363,8 @@ static void one_node_down_syncs_only_its_services(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &a), 0);
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "01"), NULL, &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "01"), NULL, NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	assert_int_equal(p.n, 1);
 	assert_int_equal(p.steps[0].op, DRV_PLAN_SYNC);
@@ -280,8 +396,8 @@ static void removed_service_is_deleted_before_syncs(void **state)
 	size_t i, ndel = 0, nsync = 0;
 
 	(void)state;
-	assert_int_equal(drv_want_build(c1, health(&h, "111", "11"), NULL, &a), 0);
-	assert_int_equal(drv_want_build(c2, health(&h, "111", NULL), NULL, &b), 0);
+	assert_int_equal(drv_want_build(c1, health(&h, "111", "11"), NULL, NULL, &a), 0);
+	assert_int_equal(drv_want_build(c2, health(&h, "111", NULL), NULL, NULL, &b), 0);
 	assert_int_equal(drv_plan_make(&a, &b, &p), 0);
 	/* port 80 and 6443 gone; 443 changed (node 3 no longer drained) */
 	assert_int_equal(p.n, 3);
@@ -312,7 +428,7 @@ static void adopted_unknown_services_are_synced_or_deleted(void **state)
 	struct drv_plan p;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, &b), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, NULL, &b), 0);
 	memset(ps, 0, sizeof(ps));
 	ps[0].conf.key = b.svcs[0].conf.key; /* in the config */
 	ps[0].unknown = true;
@@ -339,7 +455,7 @@ static void copied_state_equals_its_source(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(drv_want_build(cfg, health(&h, "101", "01"), NULL, &a), 0);
+	assert_int_equal(drv_want_build(cfg, health(&h, "101", "01"), NULL, NULL, &a), 0);
 	assert_int_equal(drv_want_copy(&a, &c), 0);
 	assert_int_equal(c.n, a.n);
 	for (i = 0; i < a.n; i++) {
@@ -451,6 +567,10 @@ int main(void)
 		cmocka_unit_test(all_nodes_drained_is_not_fail_open),
 		cmocka_unit_test(drained_node_failing_its_checks_is_down),
 		cmocka_unit_test(failing_node_holding_its_flows_is_failing_not_down),
+		cmocka_unit_test(removed_node_leaving_is_leaving_with_weight_zero_on_every_port),
+		cmocka_unit_test(leaver_back_in_the_config_is_its_node_once),
+		cmocka_unit_test(leavers_stay_leaving_in_a_fail_open),
+		cmocka_unit_test(freed_leaver_syncs_only_its_services),
 		cmocka_unit_test(unchanged_state_plans_nothing),
 		cmocka_unit_test(one_node_down_syncs_only_its_services),
 		cmocka_unit_test(removed_service_is_deleted_before_syncs),

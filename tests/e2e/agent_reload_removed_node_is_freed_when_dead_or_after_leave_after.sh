@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# A node a reload removed leaves (out of the table, its open connections stay)
+# only while it lives and for health leave-after at most (nat, IPv4,
+# agent-driven, long-lived echo connections through the VIP):
+#   1. a reload removes n2, then n2's check fails `fall` times: it is dead,
+#      freed at once (not after leave-after, 1h): its connections re-hash (they
+#      break: another node has no such connection), and only they break;
+#   2. a reload sets leave-after 5s and removes n3: it leaves, and is freed 5 s
+#      later with its connections still open: they re-hash, and only they break.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$E2E_TOP/tests/tools/labtest.sh"
+
+NCONN=45
+HTTP_PORT=18082
+CFG=$E2E_TMP/drover.yaml
+require_cmds jq curl
+
+lab_start
+mount_bpffs
+http_nodes_start $HTTP_PORT
+
+# write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h).
+write_cfg() {
+	local n
+	{
+		cat <<EOF
+interfaces: [eth0, eth1]
+xdp-mode: native
+metrics: {listen: 127.0.0.1:9469}
+timeouts: {tcp-fin: 2}
+services:
+  - name: echo
+    vip: $LAB_VIP4
+    ports: [7]
+    snat: $LAB_SNAT4
+    health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
+             rise: 2, fall: 2, jitter: 0${2:+, leave-after: $2}}
+    nodes:
+EOF
+		for n in $1; do echo "      - {address: $(node4 "$n"), name: n$n}"; done
+	} >"$CFG.new"
+	mv "$CFG.new" "$CFG"
+}
+reload() { kill -HUP "$AGENT_PID" || fail "the agent is not running for SIGHUP"; }
+state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
+states() { echo "$(state 1) $(state 2) $(state 3)"; }
+states_are() { [ "$(states)" = "$1" ]; }
+be_id() {
+	drv -j backend show "$LAB_VIP4" port 7 2>/dev/null |
+		jq -r --arg a "$(node4 "$1")" '[.. | objects | select(.address? == $a) | .id] | first // "absent"'
+}
+rehashed() { stat_packets rehash; }
+broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
+no_break() { # WHAT
+	[ "$(broken)" = 0 ] || fail "connections broke $1: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
+	[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed $1: rehash $r0 -> $(rehashed)"
+}
+
+write_cfg "1 2 3"
+agent_start "$CFG"
+wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
+hold_start c "$LAB_VIP4" 7 $NCONN
+opened=$(hold_wait_opened c 1)
+log "c: $opened"
+for n in 1 2 3; do
+	jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
+		fail "no connection reached n$n ($NCONN connections over 3 nodes): $opened"
+done
+on() { jq --arg n "n$1" '.[$n]' <<<"${opened#*nodes=}"; }
+log "start: $(hold_sync c)"
+r0=$(rehashed)
+
+log "--- 1. a reload removes n2 ($(on 2) connections), then its check fails: freed at once"
+hold_cmd c event remove-n2
+write_cfg "1 3"
+reload
+wait_for 20 states_are "up leaving up" || fail "n2 not leaving 20 s after the reload removed it: $(states); log: $(tail -5 "$AGENT_LOG")"
+log "n2 leaving: $(hold_sync c)"
+no_break "when a reload removed n2"
+hold_cmd c event n2-fails
+echo 500 >"$E2E_TMP/http2.mode"
+wait_for 20 states_are "up absent up" || fail "n2 not freed 20 s after its check failed: $(states); log: $(grep 'n2' "$AGENT_LOG" | tail -3)"
+grep -q "service echo: node n2 (.*), leaving, freed: it failed 2 http checks (.*): its .*open connections move to other nodes (they re-hash)" "$AGENT_LOG" ||
+	fail "no log line says n2 was freed for its checks; log: $(grep 'n2' "$AGENT_LOG" | tail -3)"
+# Each of n2's connections sends within 0.2 s: its next segment re-hashes, and
+# the node it reaches resets it.
+wait_for 30 sh -c "[ \$(grep -c '^BROKEN' '$E2E_TMP/c.out') -ge $(on 2) ]" ||
+	fail "$(on 2) connections were on n2, only $(broken) broke 30 s after it was freed"
+log "n2 dead while leaving: freed, its $(on 2) connections re-hashed"
+
+log "--- 2. leave-after 5s: a reload removes n3 ($(on 3) connections); freed 5 s later"
+hold_cmd c event remove-n3
+write_cfg "1" 5s
+reload
+t_out=$(date +%s%3N)
+wait_for 20 states_are "up absent leaving" || fail "n3 not leaving 20 s after the reload removed it: $(states); log: $(tail -5 "$AGENT_LOG")"
+wait_for 30 states_are "up absent absent" || fail "n3 not freed 30 s after the reload removed it (leave-after 5s): $(states)"
+t_free=$(date +%s%3N)
+log "n3 freed $((t_free - t_out)) ms after the reload (leave-after 5s; polled)"
+[ $((t_free - t_out)) -ge 3500 ] || fail "n3 freed $((t_free - t_out)) ms after the reload, before leave-after (5s)"
+# Its count may take in flows of n2 re-hashed to it, closed but not expired yet (tcp-fin 2 s).
+grep -q "service echo: node n3 (.*), leaving, freed: health leave-after 5s has passed: its [0-9]* open connections move to other nodes (they re-hash)" "$AGENT_LOG" ||
+	fail "no log line says n3 was freed at leave-after; log: $(grep 'n3' "$AGENT_LOG" | tail -3)"
+want=$(($(on 2) + $(on 3)))
+wait_for 30 sh -c "[ \$(grep -c '^BROKEN' '$E2E_TMP/c.out') -ge $want ]" ||
+	fail "$(on 3) connections were on n3, only $(($(broken) - $(on 2))) broke 30 s after it was freed"
+[ "$(rehashed)" -gt "$r0" ] || fail "the freed nodes' flows did not re-hash (rehash counter $(rehashed))"
+r=$(hold_report c)
+log "report: $(jq -c '{opened, alive, broken, broken_by_event, alive_per_node}' <<<"$r")"
+jq -e --argjson k2 "$(on 2)" --argjson k3 "$(on 3)" '.broken == $k2 + $k3 and
+	.broken_by_event == {"n2-fails": {"n2": $k2}, "remove-n3": {"n3": $k3}}' <<<"$r" >/dev/null ||
+	fail "want exactly n2's $(on 2) connections broken at n2-fails and n3's $(on 3) at remove-n3: $(jq -c .broken_by_event <<<"$r")"
+log "PASS"
