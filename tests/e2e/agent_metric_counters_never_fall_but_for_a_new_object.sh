@@ -28,7 +28,10 @@ interfaces: [eth0, eth1]
 metrics: {listen: 127.0.0.1:9469}
 defaults:
   snat: $LAB_SNAT4
-  health: {preset: tcp, interval: 500ms, timeout: 400ms, rise: 1, fall: 1, jitter: 0, rehash-after: 0}
+  # leave-after 0: a node a reload removes frees its backend id at once (no
+  # leaving), so the next step can give that id to another node.
+  health: {preset: tcp, interval: 500ms, timeout: 400ms, rise: 1, fall: 1, jitter: 0, rehash-after: 0,
+           leave-after: 0}
 services:
   - {name: web, vip: $LAB_VIP4, ports: [80], nodes: [$1]}
 $2
