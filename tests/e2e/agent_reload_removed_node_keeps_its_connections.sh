@@ -13,68 +13,12 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
+. "$E2E_TOP/tests/tools/leave_lab.sh"
 
-NCONN=45
 HTTP_PORT=18080
-CFG=$E2E_TMP/drover.yaml
-require_cmds jq curl
+leave_lab_start
 
-lab_start
-mount_bpffs
-http_nodes_start $HTTP_PORT
-
-# write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h).
-write_cfg() {
-	local n
-	{
-		cat <<EOF
-interfaces: [eth0, eth1]
-xdp-mode: native
-metrics: {listen: 127.0.0.1:9469}
-timeouts: {tcp-fin: 2}
-services:
-  - name: echo
-    vip: $LAB_VIP4
-    ports: [7]
-    snat: $LAB_SNAT4
-    health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
-             rise: 2, fall: 2, jitter: 0${2:+, leave-after: $2}}
-    nodes:
-EOF
-		for n in $1; do echo "      - {address: $(node4 "$n"), name: n$n}"; done
-	} >"$CFG.new"
-	mv "$CFG.new" "$CFG"
-}
-reload() { kill -HUP "$AGENT_PID" || fail "the agent is not running for SIGHUP"; }
-state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
-states() { echo "$(state 1) $(state 2) $(state 3)"; }
-states_are() { [ "$(states)" = "$1" ]; }
-be_id() {
-	drv -j backend show "$LAB_VIP4" port 7 2>/dev/null |
-		jq -r --arg a "$(node4 "$1")" '[.. | objects | select(.address? == $a) | .id] | first // "absent"'
-}
-rehashed() { stat_packets rehash; }
-broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
-no_break() { # WHAT
-	[ "$(broken)" = 0 ] || fail "connections broke $1: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
-	[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed $1: rehash $r0 -> $(rehashed)"
-}
-
-write_cfg "1 2 3"
-agent_start "$CFG"
-wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
-hold_start c "$LAB_VIP4" 7 $NCONN
-opened=$(hold_wait_opened c 1)
-log "c: $opened"
-for n in 1 2 3; do
-	jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
-		fail "no connection reached n$n ($NCONN connections over 3 nodes): $opened"
-done
-on_n3=$(jq '.n3' <<<"${opened#*nodes=}")
-log "start: $(hold_sync c)"
-r0=$(rehashed)
-
-log "--- 1. a reload removes n3 ($on_n3 connections on it): it leaves"
+log "--- 1. a reload removes n3 ($(on 3) connections on it): it leaves"
 hold_cmd c event remove-n3
 write_cfg "1 2"
 reload
@@ -88,12 +32,12 @@ log "c: $o"
 jq -e '(.n3 // 0) == 0' <<<"${o#*nodes=}" >/dev/null || fail "a new connection went to leaving n3: $o"
 log "n3 leaving: $(hold_sync c)"
 no_break "when a reload removed n3"
-wait_for 30 grep -q "service echo: node n3 (.*), leaving: $on_n3 open connections to wait for" "$AGENT_LOG" ||
-	fail "the agent did not count n3's $on_n3 connections in 30 s; log: $(grep 'n3' "$AGENT_LOG" | tail -3)"
+wait_for 30 grep -q "service echo: node n3 (.*), leaving: $(on 3) open connections to wait for" "$AGENT_LOG" ||
+	fail "the agent did not count n3's $(on 3) connections in 30 s; log: $(grep 'n3' "$AGENT_LOG" | tail -3)"
 metric_is drover_backend_state 'node="n3",address="'"$(node4 3)"'",port="7",state="leaving"' 1 ||
 	fail "/metrics: n3 not leaving: $(ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep 'drover_backend_state{.*n3')"
 states_are "up up leaving" || fail "n3 no longer leaving while its connections are open: $(states)"
-log "n3 left the table with its $on_n3 connections: none broke, none re-hashed, new ones avoid it"
+log "n3 left the table with its $(on 3) connections: none broke, none re-hashed, new ones avoid it"
 
 log "--- 2. n3 back in the config while leaving: kept"
 id3=$(be_id 3)
@@ -115,8 +59,8 @@ reload
 wait_for 20 states_are "up up leaving" || fail "n3 not leaving 20 s after the second removal: $(states)"
 log "n3 leaving: $(hold_sync c)"
 hold_cmd c close n3
-wait_for 20 grep -q "^CLOSED $on_n3 node=n3" "$E2E_TMP/c.out" ||
-	fail "the client did not close n3's $on_n3 connections: $(grep '^CLOSED' "$E2E_TMP/c.out")"
+wait_for 20 grep -q "^CLOSED $(on 3) node=n3" "$E2E_TMP/c.out" ||
+	fail "the client did not close n3's $(on 3) connections: $(grep '^CLOSED' "$E2E_TMP/c.out")"
 t0=$(date +%s)
 # tcp-fin 2 s, then the agent's next count (every 5 s at most)
 wait_for 60 states_are "up up absent" || fail "n3 not freed 60 s after its connections closed: $(states); log: $(grep 'n3' "$AGENT_LOG" | tail -3)"
@@ -126,6 +70,6 @@ grep -q "service echo: node n3 (.*), leaving, freed: its open connections have a
 log "after: $(hold_sync c)"
 r=$(hold_report c)
 log "report: $(jq -c '{opened, alive, broken, closed, alive_per_node}' <<<"$r")"
-jq -e --argjson k "$on_n3" '.broken == 0 and .closed == $k and (.alive_per_node.n3 // 0) == 0' <<<"$r" >/dev/null ||
-	fail "want no connection broken and n3's $on_n3 closed: $(jq -c '{broken, closed, broken_list}' <<<"$r" | head -c 600)"
+jq -e --argjson k "$(on 3)" '.broken == 0 and .closed == $k and (.alive_per_node.n3 // 0) == 0' <<<"$r" >/dev/null ||
+	fail "want no connection broken and n3's $(on 3) closed: $(jq -c '{broken, closed, broken_list}' <<<"$r" | head -c 600)"
 log "PASS"

@@ -13,66 +13,10 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$E2E_TOP/tests/tools/labtest.sh"
+. "$E2E_TOP/tests/tools/leave_lab.sh"
 
-NCONN=45
 HTTP_PORT=18083
-CFG=$E2E_TMP/drover.yaml
-require_cmds jq curl
-
-lab_start
-mount_bpffs
-http_nodes_start $HTTP_PORT
-
-# write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h).
-write_cfg() {
-	local n
-	{
-		cat <<EOF
-interfaces: [eth0, eth1]
-xdp-mode: native
-metrics: {listen: 127.0.0.1:9469}
-timeouts: {tcp-fin: 2}
-services:
-  - name: echo
-    vip: $LAB_VIP4
-    ports: [7]
-    snat: $LAB_SNAT4
-    health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
-             rise: 2, fall: 2, jitter: 0${2:+, leave-after: $2}}
-    nodes:
-EOF
-		for n in $1; do echo "      - {address: $(node4 "$n"), name: n$n}"; done
-	} >"$CFG.new"
-	mv "$CFG.new" "$CFG"
-}
-reload() { kill -HUP "$AGENT_PID" || fail "the agent is not running for SIGHUP"; }
-state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
-states() { echo "$(state 1) $(state 2) $(state 3)"; }
-states_are() { [ "$(states)" = "$1" ]; }
-be_id() {
-	drv -j backend show "$LAB_VIP4" port 7 2>/dev/null |
-		jq -r --arg a "$(node4 "$1")" '[.. | objects | select(.address? == $a) | .id] | first // "absent"'
-}
-rehashed() { stat_packets rehash; }
-broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
-no_break() { # WHAT
-	[ "$(broken)" = 0 ] || fail "connections broke $1: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
-	[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed $1: rehash $r0 -> $(rehashed)"
-}
-
-write_cfg "1 2 3"
-agent_start "$CFG"
-wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
-hold_start c "$LAB_VIP4" 7 $NCONN
-opened=$(hold_wait_opened c 1)
-log "c: $opened"
-for n in 1 2 3; do
-	jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
-		fail "no connection reached n$n ($NCONN connections over 3 nodes): $opened"
-done
-on() { jq --arg n "n$1" '.[$n]' <<<"${opened#*nodes=}"; }
-log "start: $(hold_sync c)"
-r0=$(rehashed)
+leave_lab_start
 
 log "--- 1. SIGKILL, n3 removed from the config, agent started again ($(on 3) connections on n3)"
 hold_cmd c event restart-without-n3

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The lab of the tests of leaving nodes (agent_reload_removed_node_*.sh,
+# agent_restart_keeps_a_leaving_node_leaving.sh), sourced after lib.sh and
+# labtest.sh: the echo service (VIP port 7) over n1..n3, checked by http on
+# HTTP_PORT (set by the test: each test its own), and NCONN long-lived
+# connections through it (the hold client "c").
+
+NCONN=45
+CFG=$E2E_TMP/drover.yaml
+
+# write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h).
+write_cfg() {
+	local n
+	{
+		cat <<EOF
+interfaces: [eth0, eth1]
+xdp-mode: native
+metrics: {listen: 127.0.0.1:9469}
+timeouts: {tcp-fin: 2}
+services:
+  - name: echo
+    vip: $LAB_VIP4
+    ports: [7]
+    snat: $LAB_SNAT4
+    health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
+             rise: 2, fall: 2, jitter: 0${2:+, leave-after: $2}}
+    nodes:
+EOF
+		for n in $1; do echo "      - {address: $(node4 "$n"), name: n$n}"; done
+	} >"$CFG.new"
+	mv "$CFG.new" "$CFG"
+}
+reload() { kill -HUP "$AGENT_PID" || fail "the agent is not running for SIGHUP"; }
+state() { be_state "$LAB_VIP4" 7 "$(node4 "$1")"; }
+states() { echo "$(state 1) $(state 2) $(state 3)"; }
+states_are() { [ "$(states)" = "$1" ]; }
+be_id() {
+	drv -j backend show "$LAB_VIP4" port 7 2>/dev/null |
+		jq -r --arg a "$(node4 "$1")" '[.. | objects | select(.address? == $a) | .id] | first // "absent"'
+}
+rehashed() { stat_packets rehash; }
+broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
+no_break() { # WHAT
+	[ "$(broken)" = 0 ] || fail "connections broke $1: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
+	[ "$(rehashed)" = "$r0" ] || fail "flows re-hashed $1: rehash $r0 -> $(rehashed)"
+}
+on() { jq --arg n "n$1" '.[$n]' <<<"${opened#*nodes=}"; } # N: connections on nN at the start
+
+# leave_lab_start: the lab, the agent on n1..n3 (all up) and the NCONN
+# connections, reaching every node; sets opened (the OPENED line) and r0 (the
+# rehash counter then).
+leave_lab_start() {
+	require_cmds jq curl
+	lab_start
+	mount_bpffs
+	http_nodes_start "$HTTP_PORT"
+	write_cfg "1 2 3"
+	agent_start "$CFG"
+	wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
+	hold_start c "$LAB_VIP4" 7 $NCONN
+	opened=$(hold_wait_opened c 1)
+	log "c: $opened"
+	for n in 1 2 3; do
+		jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
+			fail "no connection reached n$n ($NCONN connections over 3 nodes): $opened"
+	done
+	log "start: $(hold_sync c)"
+	r0=$(rehashed)
+}
