@@ -19,13 +19,7 @@ require_root
 require_cmds curl
 mount_bpffs
 
-LNS=$(ns_add lb)
-ip -n "$LNS" link add l0 type veth peer name l0p
-ip -n "$LNS" addr add 10.77.0.1/24 dev l0
-ip -n "$LNS" link set l0 up
-ip -n "$LNS" link set l0p up
-ip netns exec "$LNS" sysctl -qw net.ipv4.conf.l0.forwarding=1
-ip -n "$LNS" addr add 10.77.9.1/32 dev lo
+lb_ns_one_veth
 ROOT=$BPFFS/drover
 CFG=$E2E_TMP/drover.yaml
 DEF=$E2E_TMP/default.yaml

@@ -124,6 +124,19 @@ ns_add() {
 	echo "$ns"
 }
 
+# lb_ns_one_veth: a namespace "$T-lb" (its name in LNS) holding a veth pair
+# l0/l0p, both up, l0 10.77.0.1/24 forwarding IPv4, and 10.77.9.1 on lo (a
+# SNAT address): an agent with one interface to attach and no traffic.
+lb_ns_one_veth() {
+	LNS=$(ns_add lb)
+	ip -n "$LNS" link add l0 type veth peer name l0p
+	ip -n "$LNS" addr add 10.77.0.1/24 dev l0
+	ip -n "$LNS" link set l0 up
+	ip -n "$LNS" link set l0p up
+	ip netns exec "$LNS" sysctl -qw net.ipv4.conf.l0.forwarding=1
+	ip -n "$LNS" addr add 10.77.9.1/32 dev lo
+}
+
 # bg NS CMD...: run CMD in netns NS in the background, remember its PID in $BG_PID.
 bg() {
 	local ns=$1
