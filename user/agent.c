@@ -1209,16 +1209,9 @@ static void forwarding_check_iface(const struct drv_config *cfg, const char *ifn
 
 	for (i = 0; i < cfg->nservices; i++)
 		used[cfg->services[i].family == DRV_FAMILY_V6] = true;
-	for (f = 0; f < 2; f++) {
-		int st = used[f] ? drv_fwd_state(fam[f], ifname) : DRV_FWD_ON;
-
-		if (st == DRV_FWD_OFF_DEV)
-			pr_warn("Warning: %s forwarding is off on %s, so the %s services can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 on the host (sysctl -w, and in /etc/sysctl.d to keep it)\n",
-				fam[f], ifname, f ? "IPv6" : "IPv4", fam[f], f ? "all" : ifname);
-		else if (st == DRV_FWD_OFF_ALL)
-			pr_warn("Warning: net.ipv6.conf.all.forwarding=0: the kernel forwards no IPv6 packet, so those arriving on %s that drover leaves to it (fib_pass: the first ones to a node whose MAC address is not known yet) are dropped and connections through the IPv6 services can hang; set net.ipv6.conf.all.forwarding=1 on the host (sysctl -w, and in /etc/sysctl.d to keep it)\n",
-				ifname);
-	}
+	for (f = 0; f < 2; f++)
+		if (used[f])
+			drv_fwd_warn(fam[f], ifname, f ? "the IPv6 services" : "the IPv4 services");
 }
 
 /*

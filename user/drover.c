@@ -391,27 +391,17 @@ static void service_forwarding_warn(const struct drv_svc_key *key)
 {
 	struct drv_prog_iface ifs[DRV_MAX_IFACES];
 	const char *fam = key->family == DRV_FAMILY_V6 ? "ipv6" : "ipv4";
-	char buf[128];
+	char buf[128], svc[160];
 	int i, n;
 
+	snprintf(svc, sizeof(svc), "service %s", drv_svc_key_str(key, buf, sizeof(buf)));
 	n = drv_prog_list(req.bpffs, ifs, DRV_MAX_IFACES);
 	for (i = 0; i < n; i++) {
 		const char *dev = ifs[i].renamed[0] ? ifs[i].renamed : ifs[i].ifname;
 
 		if (!ifs[i].ifindex)
 			continue;
-		/* IPv6: the kernel forwards (fib_pass) only with all.forwarding, which sets every device's. */
-		switch (drv_fwd_state(fam, dev)) {
-		case DRV_FWD_OFF_DEV:
-			pr_warn("Warning: %s forwarding is off on %s, so service %s can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 (sysctl -w, and in /etc/sysctl.d to keep it)\n",
-				fam, dev, drv_svc_key_str(key, buf, sizeof(buf)), fam,
-				key->family == DRV_FAMILY_V6 ? "all" : dev);
-			break;
-		case DRV_FWD_OFF_ALL:
-			pr_warn("Warning: net.ipv6.conf.all.forwarding=0: the kernel forwards no IPv6 packet, so those arriving on %s that drover leaves to it (fib_pass: the first ones to a node whose MAC address is not known yet) are dropped and connections through service %s hang; set net.ipv6.conf.all.forwarding=1 (sysctl -w, and in /etc/sysctl.d to keep it)\n",
-				dev, drv_svc_key_str(key, buf, sizeof(buf)));
-			break;
-		}
+		drv_fwd_warn(fam, dev, svc);
 	}
 }
 

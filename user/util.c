@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include "log.h"
 #include "util.h"
 
 bool drv_addr_is_zero(const union drv_addr *a)
@@ -172,6 +173,21 @@ int drv_fwd_state(const char *fam, const char *ifname)
 	if (!strcmp(fam, "ipv6") && drv_net_conf("ipv6", "all", "forwarding") == 0)
 		return DRV_FWD_OFF_ALL;
 	return DRV_FWD_ON;
+}
+
+bool drv_fwd_warn(const char *fam, const char *dev, const char *whose)
+{
+	switch (drv_fwd_state(fam, dev)) {
+	case DRV_FWD_OFF_DEV:
+		pr_warn("Warning: %s forwarding is off on %s, so %s can't forward packets that arrive on it (drop_fib); set net.%s.conf.%s.forwarding=1 on the host (sysctl -w, and in /etc/sysctl.d to keep it)\n",
+			fam, dev, whose, fam, strcmp(fam, "ipv6") ? dev : "all");
+		return true;
+	case DRV_FWD_OFF_ALL:
+		pr_warn("Warning: net.ipv6.conf.all.forwarding=0: the kernel forwards no IPv6 packet, so those arriving on %s that drover leaves to it (fib_pass: the first ones to a node whose MAC address is not known yet) are dropped and connections through %s can hang; set net.ipv6.conf.all.forwarding=1 on the host (sysctl -w, and in /etc/sysctl.d to keep it)\n",
+			dev, whose);
+		return true;
+	}
+	return false;
 }
 
 const char *drv_root_err_hint(int err)

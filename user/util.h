@@ -57,6 +57,12 @@ int drv_net_conf_set(const char *fam, const char *ifname, const char *name, int 
 enum { DRV_FWD_ON, DRV_FWD_OFF_DEV, DRV_FWD_OFF_ALL };
 int drv_fwd_state(const char *fam, const char *ifname);
 /*
+ * Warn when drv_fwd_state() says @fam packets arriving on @dev are not
+ * forwarded, naming what can't be reached through it (@whose: "service ...",
+ * "the IPv4 services") and the sysctl to set. Return: whether it warned.
+ */
+bool drv_fwd_warn(const char *fam, const char *dev, const char *whose);
+/*
  * @s, no address, may be one written as other tools take it: "ADDR:PORT"
  * (IPv4), "[ADDR]", "[ADDR]:PORT" or "ADDR/LEN". Then the address goes to @host
  * (@len bytes) and the return points at what follows it in @s: ":PORT", "/LEN"
