@@ -82,15 +82,13 @@ struct drv_be_info {
  * Messages name the interface and say what to do. 0 or -errno.
  */
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force);
-/*
- * drv_prog_attach_try - drv_prog_attach() without force that never waits for
- * the pin root's lock (the agent's loop): -EWOULDBLOCK, unsaid, while a
- * drover command holds it.
- */
-int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode);
 /* drv_prog_attach_flags() flags */
 #define DRV_ATTACH_F_FORCE 0x1u /* as drv_prog_attach()'s @force */
-#define DRV_ATTACH_F_TRYLOCK 0x2u /* as drv_prog_attach_try() */
+/*
+ * Never wait for the pin root's lock (the agent's loop): -EWOULDBLOCK,
+ * unsaid, while a drover command holds it.
+ */
+#define DRV_ATTACH_F_TRYLOCK 0x2u
 /*
  * Say nothing about forwarding being off on the interface: the caller (the
  * agent, which knows the families its services use) says it, once.

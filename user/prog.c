@@ -922,9 +922,8 @@ static void relink(const char *root, const char *path, int prog_fd, int ifindex,
 		ifname, drv_xdp_mode_str(mode), ifname, drv_xdp_mode_str(mode));
 }
 
-/* drv_prog_attach_flags() */
-static int prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode,
-		       unsigned int flags)
+int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mode mode,
+			  unsigned int flags)
 {
 	bool force = flags & DRV_ATTACH_F_FORCE, trylock = flags & DRV_ATTACH_F_TRYLOCK;
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -1150,18 +1149,7 @@ out_unlock:
 
 int drv_prog_attach(const char *root, const char *ifname, enum drv_xdp_mode mode, bool force)
 {
-	return prog_attach(root, ifname, mode, force ? DRV_ATTACH_F_FORCE : 0);
-}
-
-int drv_prog_attach_try(const char *root, const char *ifname, enum drv_xdp_mode mode)
-{
-	return prog_attach(root, ifname, mode, DRV_ATTACH_F_TRYLOCK);
-}
-
-int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mode mode,
-			  unsigned int flags)
-{
-	return prog_attach(root, ifname, mode, flags);
+	return drv_prog_attach_flags(root, ifname, mode, force ? DRV_ATTACH_F_FORCE : 0);
 }
 
 /* drv_prog_detach_opts(); with @trylock, -EWOULDBLOCK (unsaid) while the pin root is locked. */
