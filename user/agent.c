@@ -472,16 +472,13 @@ struct adopt_src {
 
 static void adopt_read(struct agent *ag, const struct drv_service_conf *s, struct adopt_src *src)
 {
-	struct drv_svc_key key = { 0 };
+	struct drv_svc_key key;
 	struct drv_svc svc;
 
 	src->read = true;
 	if (!ag->ro_open)
 		return;
-	key.vip = s->vip;
-	key.port = htons(s->ports[0]);
-	key.proto = 6;
-	key.family = s->family;
+	drv_svc_key_make(s, s->ports[0], &key);
 	src->port = key.port;
 	if (drv_service_get(&ag->ro, &key, &svc))
 		return; /* a new service: nothing to adopt */
@@ -668,11 +665,10 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 	if (!infos)
 		return -ENOMEM;
 	for (p = 0; p < s->nports; p++) {
-		struct drv_svc_key key = {
-			.vip = s->vip, .port = htons(s->ports[p]), .proto = 6, .family = s->family
-		};
+		struct drv_svc_key key;
 		struct drv_svc svc;
 
+		drv_svc_key_make(s, s->ports[p], &key);
 		if (drv_service_get(&ag->ro, &key, &svc))
 			continue;
 		nb = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
@@ -1871,11 +1867,9 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 
 		for (p = 0; p < s->nports && nms < DRV_MAX_SVCS; p++) {
 			struct m_svc *m = &ms[nms++];
-			struct drv_svc_key key = { .vip = s->vip,
-						   .port = htons(s->ports[p]),
-						   .proto = 6,
-						   .family = s->family };
+			struct drv_svc_key key;
 
+			drv_svc_key_make(s, s->ports[p], &key);
 			m->s = s;
 			m->port = s->ports[p];
 			if (drv_service_get(ctl, &key, &m->svc))
@@ -2343,10 +2337,9 @@ static void leavers_flows(struct agent *ag, const struct agent_svc *as, const __
 	int k, nb;
 
 	for (p = 0; p < s->nports; p++) {
-		struct drv_svc_key key = {
-			.vip = s->vip, .port = htons(s->ports[p]), .proto = 6, .family = s->family
-		};
+		struct drv_svc_key key;
 
+		drv_svc_key_make(s, s->ports[p], &key);
 		nb = drv_backend_list(&ag->ro, &key, infos, AGENT_MAX_BES);
 		for (k = 0; k < nb; k++)
 			for (j = 0; j < as->nleavers; j++)

@@ -6,7 +6,7 @@
 
 #include "reconcile.h"
 
-static void svc_key_make(const struct drv_service_conf *s, __u16 port, struct drv_svc_key *key)
+void drv_svc_key_make(const struct drv_service_conf *s, __u16 port, struct drv_svc_key *key)
 {
 	memset(key, 0, sizeof(*key));
 	key->vip = s->vip;
@@ -57,7 +57,7 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *h
 			w->cfg_idx = i;
 			w->port = s->ports[p];
 			w->all_down = any_active && !any_up;
-			svc_key_make(s, s->ports[p], &w->conf.key);
+			drv_svc_key_make(s, s->ports[p], &w->conf.key);
 			w->conf.mode = s->mode;
 			w->conf.table_size = s->table_size;
 			w->conf.snat = s->snat;

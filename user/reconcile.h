@@ -29,6 +29,9 @@ struct drv_want {
 	size_t n;
 };
 
+/* The drover service of @s's port @port (host order): its key in drv_svcs. */
+void drv_svc_key_make(const struct drv_service_conf *s, __u16 port, struct drv_svc_key *key);
+
 /*
  * A node a reload removed from a service that stays (or one a restarted agent
  * found in the maps and not in its config): it leaves, DRV_BE_LEAVING with
