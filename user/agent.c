@@ -591,7 +591,7 @@ static void leavers_wire(struct agent *ag, struct agent_svc *as)
 	}
 }
 
-/* A leaver's health state and check counters carried over from @on. */
+/* A node's health state and check counters carried over from @on (a reload, a leaver). */
 static void node_state_copy(struct agent_node *n, const struct agent_node *on)
 {
 	n->st = on->st;
@@ -746,6 +746,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 		for (j = 0; j < s->nnodes; j++) {
 			struct agent_node *n = &svcs[i].nodes[j];
 			const struct drv_node_conf *nc = &s->nodes[j];
+			struct agent_leaver *ol;
 			bool found = false, up;
 
 			n->svc = &svcs[i];
@@ -761,11 +762,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			for (m = 0; os && m < os->conf->nnodes; m++) {
 				if (memcmp(&os->conf->nodes[m].addr, &nc->addr, sizeof(nc->addr)))
 					continue;
-				n->st = os->nodes[m].st;
-				n->chk.last_ok = os->nodes[m].chk.last_ok;
-				n->chk.last_latency_s = os->nodes[m].chk.last_latency_s;
-				n->chk.n_ok = os->nodes[m].chk.n_ok;
-				n->chk.n_fail = os->nodes[m].chk.n_fail;
+				node_state_copy(n, &os->nodes[m]);
 				n->held_up = os->nodes[m].held_up;
 				n->verdict = os->nodes[m].verdict;
 				n->rehash_at = os->nodes[m].rehash_at;
@@ -777,8 +774,8 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				kept++;
 				break;
 			}
-			if (!found && leaver_find(os, nc)) {
-				struct agent_leaver *ol = leaver_find(os, nc);
+			ol = found ? NULL : leaver_find(os, nc);
+			if (ol) {
 				char a[DRV_ADDR_STRLEN];
 
 				node_state_copy(n, &ol->node);
