@@ -204,6 +204,21 @@ hold_wait_opened() {
 	grep '^OPENED' "$E2E_TMP/$1.out" | sed -n "$2p"
 }
 
+# hold_on_every_node NAME ADDR PORT N: hold_start N connections and wait until
+# they are open, each of n1..n3 holding some; sets opened (the OPENED line),
+# then every connection completes a round trip (logged).
+hold_on_every_node() {
+	local name=$1 n
+	hold_start "$@"
+	opened=$(hold_wait_opened "$name" 1)
+	log "$name: $opened"
+	for n in 1 2 3; do
+		jq -e --arg n "n$n" '.[$n] > 0' <<<"${opened#*nodes=}" >/dev/null ||
+			fail "no connection reached n$n ($4 connections over 3 nodes): $opened"
+	done
+	log "start: $(hold_sync "$name")"
+}
+
 # hold_report NAME: quit the client, print its REPORT json.
 hold_report() {
 	local pid
