@@ -316,8 +316,8 @@ static void hold_move(struct agent_node *n, __u32 old_ms, double now)
 
 /*
  * End the holds that ran out: a node that still fails its checks when its
- * rehash-after has passed turns DOWN in the maps, and its recorded flows
- * re-hash. A fail-open keeps it UP meanwhile (its hold starts again when the
+ * rehash-after has passed turns DOWN in the maps, and the data path resets
+ * its recorded flows (a bare SYN on one re-hashes). A fail-open keeps it UP meanwhile (its hold starts again when the
  * fail-open ends: reconcile); a settling service applies it when it settles.
  * Caller holds ag->lock.
  */
@@ -337,7 +337,7 @@ static void holds_check(struct agent *ag, struct agent_svc *as, double now)
 		if (as->all_down || as->settle_until)
 			continue;
 		node_addr(n, a, sizeof(a));
-		pr_info("service %s: node %s (%s) still fails its checks after rehash-after %.1f s: its open connections move to other nodes (they re-hash)\n",
+		pr_info("service %s: node %s (%s) still fails its checks after rehash-after %.1f s: it is down: drover resets its open connections at their next packet\n",
 			s->name, s->nodes[j].name, a, s->hc.rehash_after_ms / 1000.0);
 	}
 }
@@ -1841,7 +1841,7 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			drv_mbuf_printf(b, "drover_drops_total{reason=\"%s\"} %llu\n",
 					drv_stat_names[k] + 5, (unsigned long long)cnt[k].packets);
 	m_help(b, "drover_events_total", "counter",
-	       "data path events (new flows, re-hashes, NAT replies, FIB pass, ICMP errors, SNAT port reclaims)");
+	       "data path events (new flows, re-hashes, RSTs for down nodes, NAT replies, FIB pass, ICMP errors, SNAT port reclaims)");
 	for (k = DRV_STAT_DROP_ETH_TRUNC; k < __DRV_STAT_MAX; k++)
 		if (strncmp(drv_stat_names[k], "drop_", 5))
 			drv_mbuf_printf(b, "drover_events_total{event=\"%s\"} %llu\n",
@@ -1949,7 +1949,7 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			}
 	}
 	m_help(b, "drover_backend_state", "gauge",
-	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, flows re-hash; failing: out, flows kept until rehash-after; leaving: removed from the config, out, flows kept until they end or leave-after)");
+	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, its flows reset; failing: out, flows kept until rehash-after; leaving: removed from the config, out, flows kept until they end or leave-after)");
 	for (i = 0; i < nms; i++)
 		for (idx = 0; ms[i].bes && idx < (int)ms[i].nn; idx++) {
 			__u8 z;

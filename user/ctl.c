@@ -53,9 +53,10 @@ const char *const drv_stat_names[__DRV_STAT_MAX] = {
 	[DRV_STAT_ICMP_TOO_BIG] = "icmp_too_big",
 	[DRV_STAT_DROP_TOO_BIG] = "drop_too_big",
 	[DRV_STAT_DROP_MARTIAN] = "drop_martian",
+	[DRV_STAT_RST_NODE_DOWN] = "rst_node_down",
 };
 /* A new enum drv_stat value without a name fails here. */
-_Static_assert(DRV_STAT_DROP_MARTIAN + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
+_Static_assert(DRV_STAT_RST_NODE_DOWN + 1 == __DRV_STAT_MAX, "drv_stat_names out of step");
 
 static const char *const mode_names[] = {
 	[DRV_MODE_NAT] = "nat",

@@ -878,7 +878,7 @@ static int do_lookup(struct drv_ctl *ctl)
 	struct drv_flow flow;
 	struct drv_svc s;
 	char buf[128], a[DRV_ADDR_STRLEN], c[DRV_ADDR_STRLEN];
-	bool recorded, usable = false, expired = false;
+	bool recorded, usable = false, down = false, expired = false;
 	__u32 id, h;
 	int err;
 
@@ -906,9 +906,11 @@ static int do_lookup(struct drv_ctl *ctl)
 		expired = drv_flow_expired(&cfg, &flow, drv_flow_now_ns());
 	}
 	if (recorded && !expired && flow.backend_id && flow.backend_id < DRV_MAX_BACKENDS &&
-	    !bpf_map_lookup_elem(ctl->bes_fd, &flow.backend_id, &rbe))
-		usable = rbe.family && rbe.gen == flow.backend_gen && rbe.svc_id == flow.svc_id &&
-			 rbe.state != DRV_BE_DOWN;
+	    !bpf_map_lookup_elem(ctl->bes_fd, &flow.backend_id, &rbe) && rbe.family &&
+	    rbe.gen == flow.backend_gen && rbe.svc_id == flow.svc_id) {
+		usable = rbe.state != DRV_BE_DOWN;
+		down = !usable;
+	}
 	drv_addr_format(&req.client, req.client_family, c, sizeof(c));
 	if (req.json) {
 		drv_jw_obj_open(&jw);
@@ -936,6 +938,7 @@ static int do_lookup(struct drv_ctl *ctl)
 			drv_jw_ku64(&jw, "backend_gen", flow.backend_gen);
 			drv_jw_kbool(&jw, "expired", expired);
 			drv_jw_kbool(&jw, "usable", usable);
+			drv_jw_kbool(&jw, "down", down);
 			if (usable)
 				jw_backend("backend", flow.backend_id, &rbe);
 			drv_jw_obj_close(&jw);
@@ -964,8 +967,12 @@ static int do_lookup(struct drv_ctl *ctl)
 		printf("recorded: yes, stays on backend %u %s port %u (%s)\n", flow.backend_id,
 		       drv_addr_format(&rbe.addr, rbe.family, a, sizeof(a)), ntohs(rbe.port),
 		       drv_be_state_name(rbe.state));
+	else if (down)
+		printf("recorded: yes, backend %u %s port %u is down: its next packet is answered with a RST (a bare SYN starts a new flow on the new-flow backend)\n",
+		       flow.backend_id, drv_addr_format(&rbe.addr, rbe.family, a, sizeof(a)),
+		       ntohs(rbe.port));
 	else
-		printf("recorded: yes, backend %u gen %u is gone or down: the flow re-hashes to the new-flow backend\n",
+		printf("recorded: yes, backend %u gen %u is gone: the flow re-hashes to the new-flow backend\n",
 		       flow.backend_id, flow.backend_gen);
 	return 0;
 }

@@ -5,7 +5,8 @@
  *
  * Forward (client → VIP:port): a recorded flow keeps its backend while that
  * backend exists with the same generation, belongs to the service and is not
- * DOWN (a draining backend keeps its flows). Otherwise the 5-tuple hash picks
+ * DOWN (a draining backend keeps its flows); a DOWN one's segments are
+ * answered with a RST, except a bare SYN (a new connection). Otherwise the 5-tuple hash picks
  * an entry of the service's active Maglev table, a SNAT port is reserved in
  * drv_nat, and the flow is recorded. Reply (node → SNAT addr:port): drv_nat
  * gives the client and VIP to translate back to.
@@ -34,6 +35,7 @@
 #include "lib/fwd.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/reset.h"
 #include "lib/stats.h"
 #include "lib/toobig.h"
 
@@ -489,6 +491,48 @@ static __always_inline struct drv_nh_cache *lb_backend_nh(struct xdp_md *ctx, st
 	return c;
 }
 
+/*
+ * Does recorded flow @f still name backend @be of @svc: the same node (not a
+ * freed id, nor one reused for another node or service)? A record without a
+ * SNAT port in a nat service was made in another mode: it does not.
+ */
+static __always_inline bool flow_names_backend(const struct drv_flow *f,
+					       const struct drv_backend *be,
+					       const struct drv_svc *svc)
+{
+	return be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
+	       (svc->mode != DRV_MODE_NAT || f->snat_port);
+}
+
+/**
+ * lb_node_down - the client's segment @p, not a bare SYN, on flow @f of node @be, which is down
+ * Down, the node failed its checks past rehash-after (or an operator set it
+ * down): no node holds the connection. Sent on, the segment would reach
+ * another node, which resets it, or, holding the 4-tuple in TIME_WAIT, only
+ * ACKs it and leaves the client hanging: drover resets it itself
+ * (reset.h). The client's own RST goes to the flow's node as before: nothing
+ * to answer, and a node judged down while alive drops its socket. The record
+ * and its reply entry close, freeing the SNAT port after the FIN timeout.
+ * Return: XDP_TX (the RST), XDP_DROP, or DRV_CONTINUE: send @p on to @be.
+ */
+static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
+					const struct drv_svc *svc, const struct drv_backend *be,
+					__u32 be_id, struct drv_flow *f, __u64 now)
+{
+	if (f->state != DRV_FLOW_CLOSING) {
+		if (svc->mode == DRV_MODE_NAT)
+			snat_refresh(p, svc, be, f, DRV_FLOW_CLOSING, now);
+		f->state = DRV_FLOW_CLOSING;
+		f->last_seen_ns = now;
+	}
+	if (p->tcp->rst)
+		return DRV_CONTINUE;
+	stats_count(DRV_STAT_RST_NODE_DOWN, p->len);
+	/* For the service, a packet its node never got (as an ICMP error sent back). */
+	lb_count_sent(XDP_DROP, svc->id, be_id, p->len, false, false);
+	return tcp_reset_reply(ctx, p);
+}
+
 /**
  * lb_forward - client → VIP packet of service @svc: find or make its flow, rewrite, send
  * Return: an XDP verdict.
@@ -541,10 +585,16 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
 		be = backend_get(be_id);
-		/* A record without a SNAT port in a nat service was made in another mode. */
-		if (be && be->family && be->gen == f->backend_gen && be->svc_id == svc->id &&
-		    be->state != DRV_BE_DOWN && !syn_retry_on_failing(be, f, p->tcp) &&
-		    (svc->mode != DRV_MODE_NAT || f->snat_port)) {
+		if (flow_names_backend(f, be, svc) && be->state == DRV_BE_DOWN &&
+		    !tcp_bare_syn(p->tcp) && tcp_reset_possible(p)) {
+			act = lb_node_down(ctx, p, svc, be, be_id, f, now);
+			if (act != DRV_CONTINUE)
+				return act;
+			snat_port = f->snat_port;
+			goto rewrite;
+		}
+		if (flow_names_backend(f, be, svc) && be->state != DRV_BE_DOWN &&
+		    !syn_retry_on_failing(be, f, p->tcp)) {
 			state = tcp_flow_state(p->tcp, f->state, false);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&

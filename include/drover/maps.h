@@ -262,6 +262,7 @@ enum drv_stat {
 	DRV_STAT_ICMP_TOO_BIG,		/* longer than the egress MTU: ICMP too-big sent back to its sender */
 	DRV_STAT_DROP_TOO_BIG,		/* longer than the egress MTU, no too-big possible (IP options, ...) */
 	DRV_STAT_DROP_MARTIAN,		/* to a service, or an ICMP error about a flow, from a source no host has */
+	DRV_STAT_RST_NODE_DOWN,		/* segment of a flow whose node is down: answered with a RST */
 	__DRV_STAT_MAX,
 };
 

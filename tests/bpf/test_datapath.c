@@ -636,12 +636,14 @@ static void expect_rehash_to_backend2(struct env *e, __u32 svc, __u8 be_state, _
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
 }
 
-static void flow_of_down_backend_rehashes_to_table(void **state)
+/* A bare SYN on a down node's flow is a new connection: it goes where the table says. */
+static void syn_on_flow_of_down_backend_rehashes_to_table(void **state)
 {
 	struct env *e = *state;
 
-	expect_rehash_to_backend2(e, 0, DRV_BE_DOWN, TCP_ACK);
+	expect_rehash_to_backend2(e, 0, DRV_BE_DOWN, TCP_SYN);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 0);
 }
 
 static void flow_of_reused_backend_id_rehashes(void **state)
@@ -1665,6 +1667,173 @@ static void dsr_syn_retry_on_failing_backend_rehashes(void **state)
 	assert_int_equal(flow_of(e, &ack).state, DRV_FLOW_OPEN);
 	assert_int_equal(flow_of(e, &ack).backend_id, 2);
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+}
+
+/*
+ * Client segment @in's answer from drover: the RST from the VIP back to the
+ * client's MAC, TCP @flags, @seq and @ack, window 0, no options or payload,
+ * TTL 64, IPv4 ID 0, valid checksums.
+ */
+static void expect_rst(struct env *e, const struct pkt_spec *in, __u8 flags, __u32 seq, __u32 ack)
+{
+	struct pkt_spec r = *in;
+	size_t l3 = ETH_HLEN + (in->vlan ? 4 : 0), len;
+	__u8 buf[PKT_MAX];
+	struct tcphdr *th;
+
+	memcpy(r.smac, in->dmac, ETH_ALEN);
+	memcpy(r.dmac, in->smac, ETH_ALEN);
+	r.saddr = in->daddr;
+	r.daddr = in->saddr;
+	r.sport = in->dport;
+	r.dport = in->sport;
+	r.flags = flags;
+	r.payload = 0;
+	r.ttl = 64;
+	len = pkt_build(&r, buf);
+	if (in->family == DRV_FAMILY_V4) {
+		struct iphdr *iph = (void *)(buf + l3);
+
+		iph->id = 0;
+		pkt_ip4_csum_set(iph);
+		th = (void *)(iph + 1);
+	} else {
+		th = (void *)(buf + l3 + sizeof(struct ipv6hdr));
+	}
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(ack);
+	th->window = 0;
+	th->check = 0;
+	th->check = htons(
+		pkt_tcp_csum(in->family, buf + l3 + (in->family == DRV_FAMILY_V4 ? 12 : 8),
+			     buf + l3 + (in->family == DRV_FAMILY_V4 ? 16 : 24), th, sizeof(*th)));
+	if (e->out_len != len || memcmp(e->out, buf, len)) {
+		pkt_hexdump("got", e->out, e->out_len);
+		pkt_hexdump("want", buf, len);
+		fail_msg("the RST differs from the one expected");
+	}
+}
+
+/*
+ * A node down (checks failed past rehash-after): no node holds its
+ * connections. A segment of one (ACK, data: the ACK number is where the
+ * client's peer was) gets a RST with that number from the VIP, not a trip to
+ * another node (a node holding the 4-tuple in TIME_WAIT would only ACK it);
+ * the record closes; a retransmission gets another; the client's next SYN
+ * on the port goes where the table says.
+ */
+static void segment_of_flow_on_down_backend_is_answered_with_rst(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn4;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	seg.flags = TCP_ACK | 0x08; /* PSH */
+	seg.seq = 5000;
+	seg.payload = 100;
+	assert_int_equal(run(e, &seg, ifa), XDP_TX);
+	expect_rst(e, &seg, TCP_RST, 2000, 0);
+	assert_int_equal(flow_of(e, &seg).state, DRV_FLOW_CLOSING);
+	assert_int_equal(run(e, &seg, ifa), XDP_TX);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_XDP_TX), 2);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 2);
+	assert_int_equal(lb_stat(e->best, 1).drops, 2);
+	assert_int_equal(lb_stat(e->best, 1).packets, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+}
+
+/* Without ACK (a FIN alone): RST+ACK with sequence 0, acknowledging the payload and the FIN. */
+static void segment_without_ack_on_down_backend_gets_rst_ack(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn4;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	seg.flags = TCP_FIN;
+	seg.seq = 7000;
+	seg.payload = 10;
+	assert_int_equal(run(e, &seg, ifa), XDP_TX);
+	expect_rst(e, &seg, TCP_RST | TCP_ACK, 0, 7011);
+}
+
+/* IPv6, with a VLAN tag: the RST goes back tagged, from the IPv6 VIP. */
+static void v6_segment_on_down_backend_gets_rst_on_its_vlan(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn6;
+
+	std_v6(e);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_DOWN, 1);
+	seg.flags = TCP_ACK;
+	seg.payload = 33;
+	seg.vlan = 7;
+	assert_int_equal(run(e, &seg, ifa), XDP_TX);
+	expect_rst(e, &seg, TCP_RST, 2000, 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 1);
+}
+
+/* dsr: the node answered from the VIP, so does the RST. */
+static void dsr_segment_on_down_backend_gets_rst(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn4;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_DOWN, 1);
+	seg.flags = TCP_ACK;
+	assert_int_equal(run(e, &seg, ifa), XDP_TX);
+	expect_rst(e, &seg, TCP_RST, 2000, 0);
+}
+
+/*
+ * The client's own RST on a down node's flow is not answered: it goes to the
+ * flow's node as before (a node judged down while alive drops its socket).
+ */
+static void client_rst_on_down_backend_goes_to_its_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec rst = syn4, want = syn4_at_node(20000);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	rst.flags = TCP_RST | TCP_ACK;
+	want.flags = rst.flags;
+	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+	assert_int_equal(flow_of(e, &rst).state, DRV_FLOW_CLOSING);
+}
+
+/* A segment with IPv4 options gets no RST (none is built for it): it re-hashes as before. */
+static void segment_with_ip_options_on_down_backend_rehashes(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn4;
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	seg.flags = TCP_ACK;
+	seg.ip_opts = 4;
+	assert_int_equal(run(e, &seg, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 0);
 }
 
 /*
@@ -3072,7 +3241,8 @@ struct fz {
 	size_t len;
 	int ifindex;
 	/* results */
-	unsigned long runs, checked_broken, checked_out, checked_pass, checked_stats, violations;
+	unsigned long runs, checked_broken, checked_out, checked_pass, checked_stats, checked_rst,
+		violations;
 	unsigned long verdicts[5];
 };
 
@@ -3826,9 +3996,9 @@ static void fz_check_out(struct fz *z, int act, const __u64 *d, const __u8 *out,
 	if (!pass) {
 		int egress = fz_dev_of(out);
 
-		if (d[DRV_STAT_ICMP_TOO_BIG]) {
+		if (d[DRV_STAT_ICMP_TOO_BIG] || d[DRV_STAT_RST_NODE_DOWN]) {
 			FZ_CHECK(fz_mac_is(out, in + 6) && fz_mac_is(out + 6, in),
-				 "too-big: MACs not swapped");
+				 "too-big/RST: MACs not swapped");
 		} else {
 			FZ_CHECK(egress, "sent to an unknown MAC");
 			FZ_CHECK(fz_mac_is(out + 6, egress == ifa ? (__u8[])MAC_A : (__u8[])MAC_C),
@@ -3858,6 +4028,26 @@ static void fz_check_out(struct fz *z, int act, const __u64 *d, const __u8 *out,
 		FZ_CHECK(mtu >= (vi.fam == 4 ? 68u : 1280u) && mtu < vi.ip_len,
 			 "too-big: announced MTU");
 		FZ_CHECK(!vi.exts, "too-big answers a packet with options/extension headers");
+		return;
+	}
+	if (d[DRV_STAT_RST_NODE_DOWN]) {
+		const __u8 *ti = in + vi.l4, *to = out + vo.l4;
+
+		z->checked_rst++;
+		FZ_CHECK(act == XDP_TX, "RST not sent back");
+		FZ_CHECK(vo.fam == vi.fam && vo.proto == IPPROTO_TCP && vo.l4_csum_ok,
+			 "RST: not TCP, or a bad checksum");
+		FZ_CHECK(out_len == vo.l4 + 20 && vo.ip_len + vo.l3 == out_len, "RST: bad length");
+		FZ_CHECK(!memcmp(vo.daddr, vi.saddr, al) && !memcmp(vo.saddr, vi.daddr, al) &&
+				 !memcmp(to, ti + 2, 2) && !memcmp(to + 2, ti, 2),
+			 "RST: not from the destination back to the source");
+		FZ_CHECK(
+			!vi.exts && !(ti[13] & TCP_RST) &&
+				(ti[13] & (TCP_SYN | TCP_ACK | TCP_FIN)) != TCP_SYN,
+			"RST answers a RST, a bare SYN or a packet with options/extension headers");
+		FZ_CHECK(ti[13] & TCP_ACK ? to[13] == TCP_RST && !memcmp(to + 4, ti + 8, 4) :
+					    to[13] == (TCP_RST | TCP_ACK) && !*(__u32 *)(to + 4),
+			 "RST: flags or sequence number");
 		return;
 	}
 	if (vo.proto == IPPROTO_IPIP || vo.proto == IPPROTO_IPV6) {
@@ -4165,14 +4355,16 @@ static void fz_one(struct fz *z)
 		if (act == XDP_DROP)
 			FZ_CHECK(sa.sent == sb.sent && ba.sent == bb.sent,
 				 "a dropped packet counted as sent by its service/backend");
-		if (d[DRV_STAT_ICMP_TOO_BIG])
+		if (d[DRV_STAT_ICMP_TOO_BIG] || d[DRV_STAT_RST_NODE_DOWN])
 			FZ_CHECK(sa.sent == sb.sent && sa.drops - sb.drops == 1,
-				 "a too-big answer not counted as a drop of its service");
+				 "a too-big or RST answer not counted as a drop of its service");
+		FZ_CHECK(!d[DRV_STAT_RST_NODE_DOWN] || act == XDP_TX, "rst_node_down without a TX");
 		if (act == XDP_PASS && !d[DRV_STAT_FIB_PASS])
 			FZ_CHECK(sa.sent == sb.sent && ba.sent == bb.sent && sa.drops == sb.drops,
 				 "a frame passed untouched moved service counters");
 		if ((act == XDP_TX || act == XDP_REDIRECT) && !d[DRV_STAT_ICMP_TOO_BIG] &&
-		    !d[DRV_STAT_ICMP_TO_NODE] && !d[DRV_STAT_ICMP_TO_CLIENT])
+		    !d[DRV_STAT_RST_NODE_DOWN] && !d[DRV_STAT_ICMP_TO_NODE] &&
+		    !d[DRV_STAT_ICMP_TO_CLIENT])
 			FZ_CHECK(sa.sent - sb.sent == 1 && ba.sent - bb.sent == 1,
 				 "a TCP frame sent on not counted as sent by its service/backend");
 		if (act == XDP_PASS && !d[DRV_STAT_FIB_PASS]) {
@@ -4253,11 +4445,11 @@ static void random_frames_keep_the_datapath_invariants(void **state)
 		fz_run(e, seeds[i], n, &z);
 		fprintf(stderr,
 			"fuzz seed %llu: %lu frames, verdicts drop %lu pass %lu tx %lu redirect %lu; "
-			"%lu broken dropped, %lu passes checked unchanged, %lu frames sent checked, "
-			"%lu violations\n",
+			"%lu broken dropped, %lu passes checked unchanged, %lu frames sent checked "
+			"(%lu RSTs), %lu violations\n",
 			(unsigned long long)seeds[i], z.runs, z.verdicts[XDP_DROP],
 			z.verdicts[XDP_PASS], z.verdicts[XDP_TX], z.verdicts[XDP_REDIRECT],
-			z.checked_broken, z.checked_pass, z.checked_out, z.violations);
+			z.checked_broken, z.checked_pass, z.checked_out, z.checked_rst, z.violations);
 		total += z.violations;
 		if (getenv("DROVER_FUZZ_STATS")) {
 			int k;
@@ -4286,7 +4478,13 @@ int main(int argc, char **argv)
 		T(nat_reply_v6_is_translated_back_to_client),
 		T(reply_without_nat_entry_is_passed_untouched),
 		T(established_flow_follows_its_record_after_table_change),
-		T(flow_of_down_backend_rehashes_to_table),
+		T(syn_on_flow_of_down_backend_rehashes_to_table),
+		T(segment_of_flow_on_down_backend_is_answered_with_rst),
+		T(segment_without_ack_on_down_backend_gets_rst_ack),
+		T(v6_segment_on_down_backend_gets_rst_on_its_vlan),
+		T(dsr_segment_on_down_backend_gets_rst),
+		T(client_rst_on_down_backend_goes_to_its_node),
+		T(segment_with_ip_options_on_down_backend_rehashes),
 		T(flow_of_reused_backend_id_rehashes),
 		T(table_entry_of_another_services_backend_is_no_backend),
 		T(flow_of_a_backend_moved_to_another_service_rehashes),
@@ -4371,7 +4569,9 @@ int main(int argc, char **argv)
 		N(syn_to_vip_v6_after_extension_headers_is_nated),
 		N(v6_first_fragment_before_an_atomic_one_is_dropped),
 		N(nat_reply_v4_is_translated_back_to_client),
-		N(flow_of_down_backend_rehashes_to_table),
+		N(syn_on_flow_of_down_backend_rehashes_to_table),
+		N(segment_of_flow_on_down_backend_is_answered_with_rst),
+		N(v6_segment_on_down_backend_gets_rst_on_its_vlan),
 		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
 		N(half_open_flow_that_lost_its_port_starts_again),
 		N(vip_packet_cut_at_every_length_is_never_forwarded),

@@ -10,9 +10,10 @@
 #   2. every node's check fails, a moment apart: the service fails open
 #      before any hold runs out; no connection broke, none re-hashed;
 #   3. one node's check keeps failing; an agent restarted meanwhile adopts it
-#      as failing and holds on; after rehash-after it is down and its
-#      connections re-hash (they break: another node has no such connection),
-#      and only its connections break.
+#      as failing and holds on; after rehash-after it is down: no node holds
+#      its connections any more, so drover answers their next segment with a
+#      RST itself (none reaches another node: theirs send no RST), and only
+#      its connections break.
 # FAMILY=6 runs the same over IPv6 (VIP, nodes, snat and checks):
 # agent_failing_v6_node_keeps_its_connections.sh.
 set -eu
@@ -56,6 +57,15 @@ states() { echo "$(state 1) $(state 2) $(state 3)"; }
 states_are() { [ "$(states)" = "$1" ]; }
 check() { echo "$2" >"$E2E_TMP/http$1.mode"; } # N 200|500: node N's health answer
 rehashed() { stat_packets rehash; }
+# The RSTs nodes 1 and 3 sent, in all.
+node_rsts() {
+	local n sum=0 v
+	for n in 1 3; do
+		v=$(ip netns exec "$(nsn $n)" nstat -saz TcpOutRsts | awk '$1 == "TcpOutRsts" {print $2}')
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
 broken() { grep -c '^BROKEN' "$E2E_TMP/c.out" || true; }
 
 agent_start "$CFG"
@@ -105,9 +115,10 @@ log "after the fail-open: $(hold_sync c)"
 [ "$(rehashed)" = "$r0" ] || fail "flows re-hashed when every check failed: rehash $r0 -> $(rehashed)"
 log "every check failed: fail-open, no connection broke, none re-hashed"
 
-log "--- 3. n2's check keeps failing: after rehash-after its connections re-hash"
+log "--- 3. n2's check keeps failing: after rehash-after drover resets its connections"
 on_n2=$(grep '^OPENED' "$E2E_TMP/c.out" | sed 's/.*nodes=//' | jq -s '[.[].n2 // 0] | add')
 hold_cmd c event n2-fails
+rst0=$(stat_packets rst_node_down) nrst0=$(node_rsts)
 check 2 500
 wait_for 20 states_are "up failing up" || fail "n2 not failing 20 s after its check failed: $(states)"
 # A new agent adopts the failing node: still out, still holding, for a new rehash-after.
@@ -129,17 +140,22 @@ t_down=$(date +%s%3N)
 log "n2 failing for $((t_down - t_out)) ms after the restart, then down (rehash-after ${HOLD_S}s; polled)"
 [ $((t_down - t_out)) -ge $((HOLD_S * 1000 - 1500)) ] ||
 	fail "n2 went down $((t_down - t_out)) ms after the restart, before rehash-after (${HOLD_S}s)"
-grep -q "service echo: node n2 (.*) still fails its checks after rehash-after $HOLD_S.0 s: its open connections move to other nodes" "$AGENT_LOG" ||
-	fail "no log line says n2's connections re-hash; log: $(tail -5 "$AGENT_LOG")"
-# Each of n2's connections sends within 0.2 s: its next segment re-hashes, and
-# the node it reaches resets it.
+grep -q "service echo: node n2 (.*) still fails its checks after rehash-after $HOLD_S.0 s: it is down: drover resets its open connections at their next packet" "$AGENT_LOG" ||
+	fail "no log line says n2's connections are reset; log: $(tail -5 "$AGENT_LOG")"
+# Each of n2's connections sends within 0.2 s: drover resets it at its next segment.
 wait_for 30 sh -c "[ \$(grep -c '^BROKEN' '$E2E_TMP/c.out') -ge $on_n2 ]" ||
 	fail "$on_n2 connections were on n2, only $(broken) broke 30 s after it went down"
-[ "$(rehashed)" -gt "$r0" ] || fail "n2's flows did not re-hash (rehash counter $(rehashed))"
+t_broken=$(date +%s%3N)
+rst=$(($(stat_packets rst_node_down) - rst0))
+[ "$rst" -ge "$on_n2" ] || fail "rst_node_down moved by $rst, fewer than n2's $on_n2 connections"
+[ "$(rehashed)" = "$r0" ] || fail "n2's flows re-hashed (rehash $r0 -> $(rehashed)), not reset by drover"
+[ "$(node_rsts)" = "$nrst0" ] || fail "n1 and n3 sent $(($(node_rsts) - nrst0)) RSTs: n2's segments reached them"
+log "n2's $on_n2 connections reset by drover ($rst RSTs) within $((t_broken - t_down)) ms of n2 going down (polled); n1 and n3 saw none of them"
 r=$(hold_report c)
 log "report: $(jq -c '{opened, alive, broken, broken_by_event, alive_per_node}' <<<"$r")"
 jq -e --argjson k "$on_n2" '.broken == $k and ([.broken_list[].node] | unique) == ["n2"] and
-	([.broken_list[].event] | unique) == ["n2-fails"]' <<<"$r" >/dev/null ||
-	fail "want exactly n2's $on_n2 connections broken, at n2-fails: $(jq -c .broken_list <<<"$r" | head -c 600)"
-log "n2 down after rehash-after: its $on_n2 connections re-hashed and broke, no other did"
+	([.broken_list[].event] | unique) == ["n2-fails"] and
+	all(.broken_list[]; .error | test("(ECONNRESET|EPIPE)$"))' <<<"$r" >/dev/null ||
+	fail "want exactly n2's $on_n2 connections broken by a reset, at n2-fails: $(jq -c .broken_list <<<"$r" | head -c 600)"
+log "n2 down after rehash-after: its $on_n2 connections were reset, no other broke"
 log "PASS"

@@ -178,11 +178,13 @@ done
 dr -j lookup "$VIP" port 80 from "$CL" port 41100 | jq -e '.recorded.usable == true' >/dev/null ||
 	fail "drain dropped the recorded flow of the open connection"
 
-log "down on the open flow's backend: its recorded flow is no longer usable (re-hashes)"
+log "down on the open flow's backend: its recorded flow is no longer usable (its next packet gets a RST)"
 open_addr=$(jq -r .recorded.backend.address <<<"$lk")
 dr backend set "$VIP" port 80 "$open_addr" down || fail "backend set down failed"
-dr -j lookup "$VIP" port 80 from "$CL" port 41100 | jq -e '.recorded.usable == false' >/dev/null ||
-	fail "flow on a down backend still usable: $(dr lookup "$VIP" port 80 from "$CL" port 41100)"
+dr -j lookup "$VIP" port 80 from "$CL" port 41100 | jq -e '.recorded.usable == false and .recorded.down == true' >/dev/null ||
+	fail "flow on a down backend still usable, or not said down: $(dr lookup "$VIP" port 80 from "$CL" port 41100)"
+dr lookup "$VIP" port 80 from "$CL" port 41100 | grep -q "^recorded: yes, backend [0-9]* $open_addr port 80 is down: its next packet is answered with a RST" ||
+	fail "lookup does not say the down backend's flow gets a RST: $(dr lookup "$VIP" port 80 from "$CL" port 41100)"
 dr backend set "$VIP" port 80 "$open_addr" up || fail "backend set up failed"
 
 log "delete node 2 and undrain node 1: flows go to node 1"
