@@ -1714,6 +1714,18 @@ static void expect_rst(struct env *e, const struct pkt_spec *in, __u8 flags, __u
 	}
 }
 
+/* syn4's flow on backend 1 (nat), which is then down; @moved: the table now sends new flows to 2. */
+static void syn4_flow_on_down_backend1(struct env *e, bool moved)
+{
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	if (moved) {
+		table_fill(e, 0, 1, 2);
+		svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	}
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+}
+
 /*
  * A node down (checks failed past rehash-after): no node holds its
  * connections. A segment of one (ACK, data: the ACK number is where the
@@ -1727,11 +1739,7 @@ static void segment_of_flow_on_down_backend_is_answered_with_rst(void **state)
 	struct env *e = *state;
 	struct pkt_spec seg = syn4;
 
-	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	table_fill(e, 0, 1, 2);
-	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	syn4_flow_on_down_backend1(e, true);
 	seg.flags = TCP_ACK | 0x08; /* PSH */
 	seg.seq = 5000;
 	seg.payload = 100;
@@ -1756,9 +1764,7 @@ static void segment_without_ack_on_down_backend_gets_rst_ack(void **state)
 	struct env *e = *state;
 	struct pkt_spec seg = syn4;
 
-	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	syn4_flow_on_down_backend1(e, false);
 	seg.flags = TCP_FIN;
 	seg.seq = 7000;
 	seg.payload = 10;
@@ -1806,9 +1812,7 @@ static void client_rst_on_down_backend_goes_to_its_node(void **state)
 	struct env *e = *state;
 	struct pkt_spec rst = syn4, want = syn4_at_node(20000);
 
-	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	syn4_flow_on_down_backend1(e, false);
 	rst.flags = TCP_RST | TCP_ACK;
 	want.flags = rst.flags;
 	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
@@ -1824,11 +1828,7 @@ static void segment_with_ip_options_on_down_backend_rehashes(void **state)
 	struct env *e = *state;
 	struct pkt_spec seg = syn4;
 
-	std_v4(e, 20000, 20000);
-	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
-	table_fill(e, 0, 1, 2);
-	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
-	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DOWN, 1);
+	syn4_flow_on_down_backend1(e, true);
 	seg.flags = TCP_ACK;
 	seg.ip_opts = 4;
 	assert_int_equal(run(e, &seg, ifa), XDP_REDIRECT);
