@@ -444,7 +444,7 @@ bool drv_flow_expired(const struct drv_cfg *cfg, const struct drv_flow *f, __u64
 {
 	__u64 t;
 
-	if (f->state != DRV_FLOW_OPEN) /* closing, or half-open: the short timeout */
+	if (drv_flow_state_short(f->state))
 		t = cfg->tcp_fin_timeout_s ? cfg->tcp_fin_timeout_s : DRV_TCP_FIN_DEFAULT;
 	else
 		t = cfg->tcp_idle_timeout_s ? cfg->tcp_idle_timeout_s : DRV_TCP_IDLE_DEFAULT;

@@ -58,7 +58,7 @@ static __always_inline __u64 flow_timeout_ns(const struct drv_cfg *cfg, __u8 sta
 {
 	__u32 s;
 
-	if (state != DRV_FLOW_OPEN)
+	if (drv_flow_state_short(state))
 		s = cfg->tcp_fin_timeout_s ?: DRV_TCP_FIN_DEFAULT;
 	else
 		s = cfg->tcp_idle_timeout_s ?: DRV_TCP_IDLE_DEFAULT;
@@ -78,17 +78,50 @@ static __always_inline bool flow_expired(const struct drv_cfg *cfg, __u64 last_s
 }
 
 /*
- * Client → VIP direction: FIN or RST closes; a bare SYN starts half-open;
- * the client's first packet with ACK (the handshake's third) opens. A flow
- * picked up mid-stream (re-hash, lost record) is open at once, except in nat
- * (see new_flow_state). A RST during the handshake closes too: a client
- * resets the node's answer for a stale connection on its port, then
- * retransmits its SYN on that port a second later.
+ * A FIN from one side, @fin its half-closed state: nat sees both sides, so a
+ * FIN half-closes an open connection, which may then stay idle as long as an
+ * open one (a client that shut its side waiting for a slow answer), and the
+ * other side's FIN closes it. A FIN on a half-open flow closes it at once (a
+ * spoofed one holds a port no longer than a SYN).
  */
-static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state, bool is_new)
+static __always_inline __u8 tcp_fin_state(__u8 state, __u8 fin)
 {
-	if (th->fin || th->rst)
+	return state == DRV_FLOW_OPEN || state == fin ? fin : DRV_FLOW_CLOSING;
+}
+
+/*
+ * Two views of one nat flow's state, its record's and its reply entry's,
+ * @cur the older: a FIN from each side closes, a close sticks, and a
+ * half-close stays against a view that has not seen it.
+ */
+static __always_inline __u8 flow_state_merge(__u8 cur, __u8 next)
+{
+	bool cur_fin = cur == DRV_FLOW_FIN_CLIENT || cur == DRV_FLOW_FIN_NODE;
+
+	if (cur == DRV_FLOW_CLOSING || next == DRV_FLOW_CLOSING)
 		return DRV_FLOW_CLOSING;
+	if (cur_fin && (next == DRV_FLOW_FIN_CLIENT || next == DRV_FLOW_FIN_NODE))
+		return next == cur ? cur : DRV_FLOW_CLOSING;
+	return cur_fin ? cur : next;
+}
+
+/*
+ * Client → VIP direction: RST closes; FIN closes in dsr and tunnel, which
+ * see only this side, and half-closes in nat (tcp_fin_state); a bare SYN
+ * starts half-open; the client's first packet with ACK (the handshake's
+ * third) opens. A flow picked up mid-stream (re-hash, lost record) is open
+ * at once, except in nat (see new_flow_state). A RST during the handshake
+ * closes too: a client resets the node's answer for a stale connection on
+ * its port, then retransmits its SYN on that port a second later.
+ */
+static __always_inline __u8 tcp_flow_state(const struct tcphdr *th, __u8 state, bool is_new,
+					   bool nat)
+{
+	if (th->rst)
+		return DRV_FLOW_CLOSING;
+	if (th->fin)
+		return nat && !is_new ? tcp_fin_state(state, DRV_FLOW_FIN_CLIENT) :
+					DRV_FLOW_CLOSING;
 	if (th->syn && !th->ack)
 		return is_new ? DRV_FLOW_SYN : state;
 	return state == DRV_FLOW_SYN || is_new ? DRV_FLOW_OPEN : state;
@@ -111,19 +144,20 @@ static __always_inline bool tcp_bare_syn(const struct tcphdr *th)
  */
 static __always_inline __u8 new_flow_state(const struct tcphdr *th, __u8 mode)
 {
-	return mode == DRV_MODE_NAT ? DRV_FLOW_SYN : tcp_flow_state(th, DRV_FLOW_OPEN, true);
+	return mode == DRV_MODE_NAT ? DRV_FLOW_SYN : tcp_flow_state(th, DRV_FLOW_OPEN, true, false);
 }
 
 /*
  * Node → client direction: only FIN or RST changes the state (a SYN-ACK does
- * not open), and a RST to a half-open flow (a spoofed client's packet, a
- * closed port) leaves it half-open, its port reclaimable.
+ * not open): a FIN half-closes (tcp_fin_state), a RST closes, but a RST to a
+ * half-open flow (a spoofed client's packet, a closed port) leaves it
+ * half-open, its port reclaimable.
  */
 static __always_inline __u8 tcp_reply_state(const struct tcphdr *th, __u8 state)
 {
-	if (th->rst && state == DRV_FLOW_SYN)
-		return DRV_FLOW_SYN;
-	return th->fin || th->rst ? DRV_FLOW_CLOSING : state;
+	if (th->rst)
+		return state == DRV_FLOW_SYN ? DRV_FLOW_SYN : DRV_FLOW_CLOSING;
+	return th->fin ? tcp_fin_state(state, DRV_FLOW_FIN_NODE) : state;
 }
 
 /*
@@ -362,14 +396,17 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 }
 
 /**
- * snat_refresh - keep the reply entry of live flow @f in place, in @state
+ * snat_refresh - keep the reply entry of live flow @f in place, in *@state
+ * *@state, the flow's new state as its client's packet shows it, is merged
+ * with the state the entry's replies showed (flow_state_merge): the flow's
+ * state on return.
  * LRU pressure may have evicted it, and another flow may then have taken the
  * port as free.
  * Return: false if another flow holds the port.
  */
 static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *svc,
 					 const struct drv_backend *be, const struct drv_flow *f,
-					 __u8 state, __u64 now)
+					 __u8 *state, __u64 now)
 {
 	struct drv_flow_key nk = {};
 	struct drv_nat *cur;
@@ -380,7 +417,7 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	if (!cur) {
 		struct drv_nat nv = {};
 
-		nat_value(&nv, p, svc->id, f->backend_id, state, now);
+		nat_value(&nv, p, svc->id, f->backend_id, *state, now);
 		if (!bpf_map_update_elem(&DRV_MAP_NAT, &nk, &nv, BPF_NOEXIST))
 			return true;
 		/* a new flow inserted it meanwhile: whose is it? */
@@ -405,9 +442,8 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	 */
 	if (seen != now)
 		cur->nh.ifindex = 0;
-	/* The forward direction opens the entry; a close from either side sticks. */
-	if (cur->state != DRV_FLOW_CLOSING)
-		cur->state = state;
+	/* The forward direction opens the entry; a FIN from each side closes it, a close sticks. */
+	cur->state = *state = flow_state_merge(cur->state, *state);
 	return true;
 }
 
@@ -520,8 +556,10 @@ static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
 					__u32 be_id, struct drv_flow *f, __u64 now)
 {
 	if (f->state != DRV_FLOW_CLOSING) {
+		__u8 closing = DRV_FLOW_CLOSING;
+
 		if (svc->mode == DRV_MODE_NAT)
-			snat_refresh(p, svc, be, f, DRV_FLOW_CLOSING, now);
+			snat_refresh(p, svc, be, f, &closing, now);
 		f->state = DRV_FLOW_CLOSING;
 		f->last_seen_ns = now;
 	}
@@ -575,12 +613,12 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	/*
-	 * A bare SYN on a closed flow is a new connection on the same 5-tuple
-	 * (tcp_tw_reuse, a NAT in front of the clients): it starts a new flow, as
-	 * if there were no record. Kept, the record's CLOSING state would expire
-	 * it, and its NAT entry, after the short FIN timeout.
+	 * A bare SYN on a closed or half-closed flow is a new connection on the
+	 * same 5-tuple (tcp_tw_reuse, a NAT in front of the clients): it starts a
+	 * new flow, as if there were no record. Kept, the record's CLOSING state
+	 * would expire it, and its NAT entry, after the short FIN timeout.
 	 */
-	if (f && f->state == DRV_FLOW_CLOSING && tcp_bare_syn(p->tcp))
+	if (f && f->state != DRV_FLOW_OPEN && f->state != DRV_FLOW_SYN && tcp_bare_syn(p->tcp))
 		f = NULL;
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
@@ -595,10 +633,10 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		}
 		if (flow_names_backend(f, be, svc) && be->state != DRV_BE_DOWN &&
 		    !syn_retry_on_failing(be, f, p->tcp)) {
-			state = tcp_flow_state(p->tcp, f->state, false);
+			state = tcp_flow_state(p->tcp, f->state, false, svc->mode == DRV_MODE_NAT);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&
-				    !snat_refresh(p, svc, be, f, state, now)) {
+				    !snat_refresh(p, svc, be, f, &state, now)) {
 					stats_count(DRV_STAT_SNAT_PORT_LOST, p->len);
 					goto pick;
 				}
@@ -672,11 +710,14 @@ rewrite:
 }
 
 /*
- * Reply entry @n's flow was closed by its node (FIN or RST): close its record
- * too, so that the client's next bare SYN on the same 5-tuple starts a new
- * flow and reply entry, not one that expires after the FIN timeout.
+ * Reply entry @n's node half-closed or closed its flow (FIN or RST): its
+ * record follows, @state merged into its own (flow_state_merge), so that the
+ * client's FIN then closes it, and after a close the client's next bare SYN
+ * on the same 5-tuple starts a new flow and reply entry, not one that
+ * expires after the FIN timeout.
  */
-static __always_inline void lb_reply_closes(const struct drv_nat *n, const struct pkt *p, __u64 now)
+static __always_inline void lb_reply_closes(const struct drv_nat *n, const struct pkt *p,
+					    __u8 state, __u64 now)
 {
 	__u32 zero = 0;
 	struct drv_scratch *sc = bpf_map_lookup_elem(&DRV_MAP_SCRATCH, &zero);
@@ -685,9 +726,12 @@ static __always_inline void lb_reply_closes(const struct drv_nat *n, const struc
 	if (!sc)
 		return;
 	f = nat_flow_record(sc, n, p->family, p->key.dport);
-	if (f && f->state != DRV_FLOW_CLOSING) {
-		f->state = DRV_FLOW_CLOSING;
-		f->last_seen_ns = now;
+	if (f) {
+		state = flow_state_merge(f->state, state);
+		if (state != f->state) {
+			f->state = state;
+			f->last_seen_ns = now;
+		}
 	}
 }
 
@@ -745,8 +789,8 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		__u8 state = tcp_reply_state(p->tcp, n->state);
 
-		if (state == DRV_FLOW_CLOSING && n->state != DRV_FLOW_CLOSING)
-			lb_reply_closes(n, p, now);
+		if (state != n->state && state != DRV_FLOW_SYN)
+			lb_reply_closes(n, p, state, now);
 		n->last_seen_ns = now;
 		n->state = state;
 		n->nh.ifindex = 0; /* look the next hop up again */

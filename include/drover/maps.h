@@ -139,11 +139,22 @@ struct drv_flow_key {
 
 enum drv_flow_state {
 	DRV_FLOW_OPEN = 0,
-	DRV_FLOW_CLOSING = 1,	/* FIN or RST seen: expires after tcp_fin_timeout_s */
+	/* RST seen, FINs from both sides (nat), or the client's FIN (dsr, tunnel: they see no
+	 * other): expires after tcp_fin_timeout_s */
+	DRV_FLOW_CLOSING = 1,
 	/* half-open: the client's handshake ACK (picked up mid-stream: its next ACK) not seen yet;
 	 * expires like CLOSING, and its SNAT port may be taken for a new flow */
 	DRV_FLOW_SYN = 2,
+	/* nat, half-closed: only the client's / only the node's FIN seen; lives as OPEN does */
+	DRV_FLOW_FIN_CLIENT = 3,
+	DRV_FLOW_FIN_NODE = 4,
 };
+
+/* Does a flow in @state expire after tcp_fin_timeout_s (else tcp_idle_timeout_s)? */
+static inline int drv_flow_state_short(__u8 state)
+{
+	return state == DRV_FLOW_CLOSING || state == DRV_FLOW_SYN;
+}
 
 /* drv_flows value: where a client flow goes. */
 struct drv_flow {

@@ -1204,6 +1204,78 @@ static void client_close_after_idle_gets_the_nodes_fin(void **state)
 }
 
 /*
+ * nat, half-closed by the client (its FIN; the node answers later, as to a
+ * request sent before shutdown(SHUT_WR)): record and reply entry live as
+ * an open flow does, past the FIN timeout; the node's FIN then closes both.
+ */
+static void nat_flow_half_closed_by_the_client_lives_past_the_fin_timeout(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec fin = syn4, reply = reply4_from_node(20000, TCP_ACK);
+
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	handshake4(e);
+	fin.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &fin, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_FIN_CLIENT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_FIN_CLIENT);
+	age(e, 20000, &syn4, 5000); /* idle five FIN timeouts */
+	reply.payload = 100;
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 2); /* the SYN-ACK, the answer */
+	fin.flags = TCP_ACK;
+	assert_int_equal(run(e, &fin, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	reply.flags = TCP_FIN | TCP_ACK;
+	reply.payload = 0;
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+}
+
+/* The node's FIN first (it closes first: HTTP/1.0): the client may still send; its FIN closes. */
+static void nat_flow_half_closed_by_the_node_closes_at_the_clients_fin(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4, fin = reply4_from_node(20000, TCP_FIN | TCP_ACK);
+
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .tcp_fin_timeout_s = 1 });
+	handshake4(e);
+	assert_int_equal(run(e, &fin, ifc), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_FIN_NODE);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_FIN_NODE);
+	age(e, 20000, &syn4, 5000);
+	pkt.flags = TCP_ACK;
+	pkt.payload = 10;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_FIN_NODE);
+	pkt.flags = TCP_FIN | TCP_ACK;
+	pkt.payload = 0;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING);
+}
+
+/* A bare SYN on a half-closed flow is a new connection on its 5-tuple, as on a closed one. */
+static void bare_syn_on_a_half_closed_flow_starts_a_new_flow(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec fin = reply4_from_node(20000, TCP_FIN | TCP_ACK);
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	assert_int_equal(run(e, &fin, ifc), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_FIN_NODE);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_SYN);
+}
+
+/*
  * A slow handshake: the client's SYN retransmissions keep the reply entry
  * alive too, so the SYN-ACK to a late one is translated.
  */
@@ -1644,6 +1716,21 @@ static void dsr_flow_picked_up_mid_stream_is_open_at_once(void **state)
 	age(e, 0, &pkt, 2000); /* quiet for twice the FIN timeout */
 	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+}
+
+/* dsr sees the client's side only: its FIN closes the flow, as before. */
+static void dsr_flow_closes_at_the_clients_fin(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4;
+
+	std_v4_mode(e, DRV_MODE_DSR, "0.0.0.0");
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	pkt.flags = TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	pkt.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
 }
 
 /* dsr too: a half-open flow's resent SYN leaves a failing node; the client's ACK opens it there. */
@@ -4510,6 +4597,10 @@ int main(int argc, char **argv)
 		T(v6_atomic_fragment_to_vip_is_forwarded),
 		T(v6_first_fragment_before_an_atomic_one_is_dropped),
 		T(client_close_after_idle_gets_the_nodes_fin),
+		T(nat_flow_half_closed_by_the_client_lives_past_the_fin_timeout),
+		T(nat_flow_half_closed_by_the_node_closes_at_the_clients_fin),
+		T(bare_syn_on_a_half_closed_flow_starts_a_new_flow),
+		T(dsr_flow_closes_at_the_clients_fin),
 		T(synack_to_a_late_syn_retransmission_is_translated),
 		T(first_packet_without_syn_holds_its_port_half_open),
 		T(new_connection_after_the_nodes_rst_outlives_the_fin_timeout),
