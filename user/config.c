@@ -1188,6 +1188,23 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 	return 0;
 }
 
+/* Line @line (from 0) of @text, its end in @eol; NULL past the last line. */
+static const char *text_line(const char *text, size_t len, size_t line, const char **eol)
+{
+	const char *s = text, *end = text + len;
+
+	for (; line && s; line--) {
+		s = memchr(s, '\n', end - s);
+		s = s ? s + 1 : NULL;
+	}
+	if (!s)
+		return NULL;
+	*eol = memchr(s, '\n', end - s);
+	if (!*eol)
+		*eol = end;
+	return s;
+}
+
 /*
  * Does line @line (from 0) of @text hold "[...:...]:", an IPv6 address with a
  * port written unquoted (metrics' "listen: [::1]:9469")? YAML takes its '['
@@ -1195,22 +1212,32 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
  */
 static bool line_has_bare_ip6_port(const char *text, size_t len, size_t line)
 {
-	const char *s = text, *end = text + len, *eol, *b, *c;
+	const char *s, *eol, *b, *c;
 
-	for (; line && s; line--) {
-		s = memchr(s, '\n', end - s);
-		s = s ? s + 1 : NULL;
-	}
+	s = text_line(text, len, line, &eol);
 	if (!s)
 		return false;
-	eol = memchr(s, '\n', end - s);
-	if (!eol)
-		eol = end;
 	for (b = memchr(s, '[', eol - s); b; b = memchr(b + 1, '[', eol - b - 1)) {
 		c = memchr(b, ']', eol - b);
 		if (c && c + 1 < eol && c[1] == ':' && memchr(b, ':', c - b))
 			return true;
 	}
+	return false;
+}
+
+/*
+ * Is line @line (from 0) of @text indented with a tab? YAML indents with
+ * spaces only, and libyaml's error there ("found character that cannot start
+ * any token", "a tab character that violates indentation") does not say so.
+ */
+static bool line_indented_with_tab(const char *text, size_t len, size_t line)
+{
+	const char *s, *eol;
+
+	s = text_line(text, len, line, &eol);
+	for (; s && s < eol && (*s == ' ' || *s == '\t'); s++)
+		if (*s == '\t')
+			return true;
 	return false;
 }
 
@@ -1240,6 +1267,8 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 
 		if (line_has_bare_ip6_port(text, len, parser.problem_mark.line))
 			hint = "; an IPv6 address with a port, [ADDR]:PORT, is what YAML reads as a list: quote it (\"[::1]:9469\")";
+		else if (line_indented_with_tab(text, len, parser.problem_mark.line))
+			hint = "; the line is indented with a tab: YAML indents with spaces only, replace the tab with spaces";
 		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name,
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "unknown", parser.context ? " " : "",

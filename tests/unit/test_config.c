@@ -869,6 +869,26 @@ static void unquoted_ipv6_listen_with_port_says_to_quote_it(void **state)
 	drv_config_free(cfg);
 }
 
+/*
+ * YAML indents with spaces only; a tab there (an editor's habit, or a blank
+ * line holding one) stops libyaml with a message that names no tab. The error
+ * says so, at the tab's line, and to indent with spaces.
+ */
+static void tab_indentation_says_to_indent_with_spaces(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n\t- name: x\n", 3, 1, "indented with a tab");
+	assert_non_null(strstr(err, "YAML indents with spaces only"));
+	parse_bad(SVC_HEAD "\tports: [80]\n", 6, 1, "indented with a tab");
+	parse_bad(SVC_HEAD "    \tports: [80]\n", 6, 5, "indented with a tab");
+	parse_bad(HEAD "defaults:\n  snat: 10.0.0.9\n\t\nservices: []\n", 4, 1,
+		  "indented with a tab");
+	parse_bad(HEAD "interfaces2:\n\t- eth0\n", 3, 1, "indented with a tab");
+	/* no tab hint for other syntax errors */
+	parse_bad(HEAD "services: [\n  - name: x\n", 3, 3, "YAML syntax error");
+	assert_null(strstr(err, "tab"));
+}
+
 static void missing_file_says_so(void **state)
 {
 	struct drv_config *cfg;
@@ -996,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(stuck_after_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
 		cmocka_unit_test(unquoted_ipv6_listen_with_port_says_to_quote_it),
+		cmocka_unit_test(tab_indentation_says_to_indent_with_spaces),
 		cmocka_unit_test(missing_file_says_so),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
