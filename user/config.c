@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -1323,7 +1324,17 @@ int drv_config_load(const char *path, struct drv_config **out, char *err, size_t
 	f = fopen(path, "re");
 	if (!f) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		if (ret == -ENOENT)
+			snprintf(err, errlen,
+				 "%s: cannot open: %s; check the path given to drover run config",
+				 path, strerror(-ret));
+		else if (ret == -EACCES)
+			snprintf(
+				err, errlen,
+				"%s: cannot open: %s; make it readable to the user drover runs as (uid %u), or run drover as root",
+				path, strerror(-ret), (unsigned int)geteuid());
+		else
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-ret));
 		return ret;
 	}
 	for (;;) {
