@@ -621,6 +621,105 @@ static int svc_mode_fits_backends(const struct drv_svc_conf *conf, __u32 svc_id,
 	return 0;
 }
 
+/* The key of the service with id @id among @ents, for a message; NULL if none. */
+static const struct drv_svc_key *svc_key_by_id(const struct svc_ent *ents, int n, __u32 id)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ents[i].svc.id == id)
+			return &ents[i].key;
+	return NULL;
+}
+
+/* Does nat service @s (SNAT address and range) translate replies on @vip port @port? */
+static bool snat_takes(const struct drv_svc *s, __u8 family, __u8 s_family,
+		       const union drv_addr *vip, __be16 port)
+{
+	return s->mode == DRV_MODE_NAT && s_family == family &&
+	       !memcmp(&s->snat, vip, sizeof(*vip)) && ntohs(port) >= s->snat_port_lo &&
+	       ntohs(port) <= s->snat_port_hi;
+}
+
+/*
+ * What the agent's config refuses (config.c snat_clash), against the pinned
+ * services, for service @conf about to be added or changed (@bes: every
+ * backend slot): its snat address may be no backend of any service (the node
+ * would answer itself), nor, in nat, the VIP of a service whose port lies in
+ * its SNAT range (the nodes' replies to that port would reach that service as
+ * new flows); nor may @conf's own VIP and port lie in another nat service's.
+ */
+static int svc_snat_clash(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
+			  const struct drv_backend *bes)
+{
+	const struct drv_svc_key *k = &conf->key, *o;
+	char sb[128], ob[128], a[DRV_ADDR_STRLEN];
+	struct svc_ent ents[DRV_MAX_SVCS];
+	struct drv_svc me = {};
+	int n, i;
+	__u32 id;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	if (n < 0)
+		return n;
+	svc_from_conf(&me, conf);
+	drv_svc_key_str(k, sb, sizeof(sb));
+	if (me.mode != DRV_MODE_DSR) {
+		drv_addr_format(&me.snat, k->family, a, sizeof(a));
+		for (id = 1; id < DRV_MAX_BACKENDS; id++) {
+			if (bes[id].family != k->family ||
+			    memcmp(&bes[id].addr, &me.snat, sizeof(me.snat)))
+				continue;
+			o = svc_key_by_id(ents, n, bes[id].svc_id);
+			pr_warn("Error: snat %s of service %s is backend %u of service %s, a node: give the balancer's own address\n",
+				a, sb, id, o ? drv_svc_key_str(o, ob, sizeof(ob)) : "(none)");
+			return -EINVAL;
+		}
+		for (i = -1; i < n; i++) {
+			o = i < 0 ? k : &ents[i].key;
+			if (snat_takes(&me, o->family, k->family, &o->vip, o->port)) {
+				pr_warn("Error: SNAT ports %u-%u of service %s take port %u of VIP %s (service %s): the nodes' replies to it would reach that service; choose snat-ports without it\n",
+					me.snat_port_lo, me.snat_port_hi, sb, ntohs(o->port), a,
+					drv_svc_key_str(o, ob, sizeof(ob)));
+				return -EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!memcmp(&ents[i].key, k, sizeof(*k)) ||
+		    !snat_takes(&ents[i].svc, k->family, ents[i].key.family, &k->vip, k->port))
+			continue;
+		pr_warn("Error: port %u of VIP %s is in the SNAT ports %u-%u of service %s, whose snat address it is: the nodes' replies would reach service %s; choose another port, or change that service's snat-ports\n",
+			ntohs(k->port), drv_addr_format(&k->vip, k->family, a, sizeof(a)),
+			ents[i].svc.snat_port_lo, ents[i].svc.snat_port_hi,
+			drv_svc_key_str(&ents[i].key, ob, sizeof(ob)), sb);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A backend @c about to be added: no service may have its address as snat (the balancer's own). */
+static int be_snat_clash(struct drv_ctl *ctl, const struct drv_be_conf *c)
+{
+	char ob[128], a[DRV_ADDR_STRLEN];
+	struct svc_ent ents[DRV_MAX_SVCS];
+	int n, i;
+
+	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (ents[i].svc.mode == DRV_MODE_DSR || ents[i].key.family != c->family ||
+		    memcmp(&ents[i].svc.snat, &c->addr, sizeof(c->addr)))
+			continue;
+		pr_warn("Error: backend address %s is the snat address of service %s, the balancer's own: give a node's address\n",
+			drv_addr_format(&c->addr, c->family, a, sizeof(a)),
+			drv_svc_key_str(&ents[i].key, ob, sizeof(ob)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool must_be_new)
 {
 	struct drv_backend *bes;
@@ -633,12 +732,15 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 		pr_warn("Error: %s\n", msg);
 		return err;
 	}
-	if (conf->mode == DRV_MODE_NAT)
-		drv_snat_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->key.family,
-			      &conf->snat, conf->snat_port_lo, conf->snat_port_hi);
 	bes = drv_bes_load(ctl);
 	if (!bes)
 		return -errno;
+	err = svc_snat_clash(ctl, conf, bes);
+	if (err)
+		goto out_free;
+	if (conf->mode == DRV_MODE_NAT)
+		drv_snat_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->key.family,
+			      &conf->snat, conf->snat_port_lo, conf->snat_port_hi);
 	if (!drv_service_get(ctl, &conf->key, &s)) {
 		if (must_be_new) {
 			pr_warn("Error: service %s already exists; change it with `drover service set` or delete it first\n",
@@ -769,7 +871,8 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 		goto out_free;
 	}
 	if (op == BE_ADD) {
-		err = be_port_fits_mode(key, s.mode, &c->addr, c->family, c->port);
+		err = be_port_fits_mode(key, s.mode, &c->addr, c->family, c->port) ?:
+			      be_snat_clash(ctl, c);
 		if (err)
 			goto out_free;
 		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);

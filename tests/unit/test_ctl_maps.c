@@ -881,6 +881,71 @@ static void snat_ports_are_in_the_reply_range_before_the_service_uses_them(void 
 }
 
 /* dsr and tunnel leave the destination port alone: a backend on another port is refused. */
+/*
+ * What the agent's config refuses (config.c snat_clash), the CLI refuses
+ * against the pinned services, writing nothing: a snat address that is a
+ * backend of any service (the node would answer itself), a backend at a
+ * service's snat address (the balancer's own), and a nat snat address that
+ * is a VIP with a service port inside its SNAT range (the nodes' replies to
+ * that port would reach that service as new flows), whichever comes second.
+ */
+static void snat_that_is_a_node_or_a_vip_port_in_its_range_is_refused(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_svc_conf b = svc_conf("10.0.0.2", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_conf n1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_be_conf self = be_conf("10.0.1.254", 1, DRV_BE_UP);
+	struct drv_svc_conf t, u;
+	struct drv_svc s0, s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_service_add(&ctl, &b), 0);
+	assert_int_equal(drv_backend_add(&ctl, &b.key, &n1), 0);
+
+	/* a backend at a service's snat address, in that service or another */
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &self), -EINVAL);
+	assert_int_equal(drv_backend_add(&ctl, &b.key, &self), -EINVAL);
+	assert_int_equal(svc_get(&a).nbackends, 0);
+	assert_int_equal(svc_get(&b).nbackends, 1);
+
+	/* a snat that is a backend (of another service): add, tunnel, set */
+	t = svc_conf("10.0.0.3", 80, DRV_MODE_NAT, "10.0.1.1");
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &t.key, &s), -ENOENT);
+	t.mode = DRV_MODE_TUNNEL;
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &t.key, &s), -ENOENT);
+	s0 = svc_get(&a);
+	t = a;
+	t.snat = n1.addr;
+	assert_int_equal(drv_service_update(&ctl, &t), -EINVAL);
+	s = svc_get(&a);
+	assert_memory_equal(&s, &s0, sizeof(s));
+
+	/* nat snat at a VIP whose service port is in its range: another's, its own */
+	t = svc_conf("10.0.0.3", 80, DRV_MODE_NAT, "10.0.0.2");
+	t.snat_port_lo = 10;
+	t.snat_port_hi = 100;
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
+	t = svc_conf("10.0.0.3", 80, DRV_MODE_NAT, "10.0.0.3");
+	t.snat_port_lo = 10;
+	t.snat_port_hi = 100;
+	assert_int_equal(drv_service_add(&ctl, &t), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &t.key, &s), -ENOENT);
+	/* outside the range it is no clash (the default 10000-32767) ... */
+	t = svc_conf("10.0.0.3", 80, DRV_MODE_NAT, "10.0.0.2");
+	assert_int_equal(drv_service_add(&ctl, &t), 0);
+	/* ... until a service of that VIP takes a port inside it */
+	u = svc_conf("10.0.0.2", 20000, DRV_MODE_DSR, NULL);
+	assert_int_equal(drv_service_add(&ctl, &u), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &u.key, &s), -ENOENT);
+	u = svc_conf("10.0.0.2", 443, DRV_MODE_DSR, NULL);
+	assert_int_equal(drv_service_add(&ctl, &u), 0);
+	/* an unrelated change is not refused for them */
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &n1), 0);
+}
+
 static void dsr_backend_must_use_the_service_port(void **state)
 {
 	struct drv_svc_conf d = svc_conf("10.0.0.7", 443, DRV_MODE_DSR, NULL);
@@ -1075,6 +1140,7 @@ int main(void)
 		T(nat_services_widen_the_reply_port_range),
 		T(snat_ports_are_in_the_reply_range_before_the_service_uses_them),
 		T(dsr_backend_must_use_the_service_port),
+		T(snat_that_is_a_node_or_a_vip_port_in_its_range_is_refused),
 		T(counters_sum_over_cpus),
 		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
 						maps_create, pins_destroy),
