@@ -744,6 +744,24 @@ static int unknown_option(const char *a, char *err, size_t len)
 }
 
 /* Split the global options from the words; everything after `run` is left alone. */
+/* Is @a one of drover's own options (-j, -p, -v, -V, clustered; --json, --bpffs, ...)? */
+static bool is_global_option(const char *a)
+{
+	static const char *const longs[] = { "--json",	  "--pretty", "--verbose",
+					     "--version", "--bpffs",  NULL };
+	int i;
+
+	if (a[0] != '-' || !a[1])
+		return false;
+	if (a[1] == '-') {
+		for (i = 0; longs[i]; i++)
+			if (!strcmp(a, longs[i]))
+				return true;
+		return !strncmp(a, "--bpffs=", 8);
+	}
+	return strspn(a + 1, "jpvV") == strlen(a + 1);
+}
+
 static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
 			size_t len)
 {
@@ -878,6 +896,21 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 	if (r->obj == DRV_CLI_RUN) {
 		static char *run_help[] = { "help", NULL };
 
+		/* drover's own options after run: the agent would say only "what is '-v'?" */
+		for (i = p.i; i < n && !r->help; i++) {
+			const char *a = r->words[i];
+
+			if (!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c"))
+				i++; /* its FILE, whatever it looks like */
+			else if (!strcmp(a, "-h"))
+				r->help = true; /* as everywhere else: the grammar, status 0 */
+			else if (is_global_option(a))
+				return fail(
+					&p,
+					"'%s' is an option of drover, not of run: give it before 'run' (drover %s%s%s run config FILE ...)",
+					a, a, !strcmp(a, "--bpffs") && i + 1 < n ? " " : "",
+					!strcmp(a, "--bpffs") && i + 1 < n ? r->words[i + 1] : "");
+		}
 		if (r->help) { /* the agent prints its own help, as for `drover run help` */
 			r->run_argc = 1;
 			r->run_argv = run_help;

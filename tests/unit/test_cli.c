@@ -251,12 +251,12 @@ static void objects_and_commands_match_by_prefix(void **state)
 static void run_passes_every_following_word_to_the_agent(void **state)
 {
 	(void)state;
-	assert_ok("--bpffs /tmp/z run config /etc/drover.yaml --detach-on-exit -v");
+	assert_ok("--bpffs /tmp/z run config /etc/drover.yaml --detach-on-exit --frob");
 	assert_int_equal(req.obj, DRV_CLI_RUN);
 	assert_int_equal(req.run_argc, 4);
 	assert_string_equal(req.run_argv[0], "config");
 	assert_string_equal(req.run_argv[2], "--detach-on-exit");
-	assert_string_equal(req.run_argv[3], "-v");
+	assert_string_equal(req.run_argv[3], "--frob"); /* the agent names what it doesn't know */
 	assert_int_equal(req.verbose, 0);
 	assert_string_equal(req.bpffs, "/tmp/z");
 }
@@ -269,12 +269,47 @@ static void run_by_prefix_passes_every_following_word_to_the_agent(void **state)
 	assert_int_equal(req.obj, DRV_CLI_RUN);
 	assert_int_equal(req.run_argc, 3);
 	assert_string_equal(req.run_argv[2], "--check");
-	assert_ok("-v r -c /etc/drover.yaml --detach-on-exit -v");
+	assert_ok("-v r -c /etc/drover.yaml --detach-on-exit --check");
 	assert_int_equal(req.obj, DRV_CLI_RUN);
 	assert_int_equal(req.run_argc, 4);
 	assert_string_equal(req.run_argv[0], "-c");
-	assert_string_equal(req.run_argv[3], "-v");
+	assert_string_equal(req.run_argv[3], "--check");
 	assert_int_equal(req.verbose, 1);
+}
+
+/*
+ * drover's own options given after `run` reached the agent, which said only
+ * "what is '-v'?" (and refused -h, which every other object takes): -h there
+ * is the agent's help, as `drover run help`; -j, -p, -v, -V, --bpffs are
+ * refused saying to give them before `run`. A FILE named like one is a FILE.
+ */
+static void drover_options_after_run_say_to_give_them_before_run(void **state)
+{
+	(void)state;
+	assert_ok("run -h");
+	assert_int_equal(req.obj, DRV_CLI_RUN);
+	assert_int_equal(req.run_argc, 1);
+	assert_string_equal(req.run_argv[0], "help");
+	assert_ok("run config /etc/drover.yaml -h");
+	assert_int_equal(req.run_argc, 1);
+	assert_string_equal(req.run_argv[0], "help");
+	assert_usage_error(
+		"run config /etc/drover.yaml --check -v",
+		"'-v' is an option of drover, not of run: give it before 'run' (drover -v run config FILE");
+	assert_usage_error("run config /etc/drover.yaml --bpffs /tmp/z",
+			   "give it before 'run' (drover --bpffs /tmp/z run config FILE");
+	assert_usage_error("run --bpffs=/tmp/z -c /etc/drover.yaml",
+			   "'--bpffs=/tmp/z' is an option of drover");
+	assert_usage_error("ru -j config /etc/drover.yaml", "'-j' is an option of drover");
+	assert_usage_error("run config /etc/drover.yaml --verbose", "'--verbose'");
+	assert_usage_error("run config /etc/drover.yaml -vv", "'-vv'");
+	/* the word after config, --config and -c is the FILE, whatever it looks like */
+	assert_ok("run config -v --check");
+	assert_int_equal(req.run_argc, 3);
+	assert_string_equal(req.run_argv[1], "-v");
+	assert_ok("run -c -h");
+	assert_int_equal(req.run_argc, 2);
+	assert_string_equal(req.run_argv[1], "-h");
 }
 
 static void attach_parses_ifname_mode_and_force(void **state)
@@ -431,7 +466,8 @@ static void address_with_port_or_brackets_is_refused_saying_how_to_write_it(void
 	assert_usage_error("service add [fd00::1] port 443 mode dsr", "without brackets: fd00::1");
 	assert_usage_error("backend add 10.0.0.1 port 80 10.0.1.2:8080", "10.0.1.2 port 8080");
 	assert_usage_error("lookup 10.0.0.1 port 80 from 10.0.1.2:5000", "10.0.1.2 port 5000");
-	assert_usage_error("service add 10.0.0.1/32 port 80 mode dsr", "no prefix length, write '10.0.0.1'");
+	assert_usage_error("service add 10.0.0.1/32 port 80 mode dsr",
+			   "no prefix length, write '10.0.0.1'");
 	assert_usage_error("node-setup dsr 10.0.0.1:80", "it takes no port, write '10.0.0.1'");
 	/* not an address with a port: no made-up advice */
 	assert_usage_error("service add 10.0.0.1:http mode dsr", "'10.0.0.1:http' is not an IPv4");
@@ -881,6 +917,8 @@ int main(void)
 		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
 		cmocka_unit_test_teardown(run_by_prefix_passes_every_following_word_to_the_agent,
+					  teardown),
+		cmocka_unit_test_teardown(drover_options_after_run_say_to_give_them_before_run,
 					  teardown),
 		cmocka_unit_test_teardown(attach_parses_ifname_mode_and_force, teardown),
 		cmocka_unit_test_teardown(attach_rejects_bad_words, teardown),
