@@ -49,7 +49,10 @@ struct kw {
 	int val;
 };
 
-/* Exact match, else a unique prefix (bpftool's is_prefix, without silent ambiguity). */
+/*
+ * Exact match, else a unique prefix (bpftool's is_prefix, without silent
+ * ambiguity); a prefix of a word and of its alias (de: del, delete) is unique.
+ */
 static int kw_select(const char *w, const struct kw *tbl, int *val)
 {
 	size_t n = strlen(w);
@@ -63,7 +66,7 @@ static int kw_select(const char *w, const struct kw *tbl, int *val)
 			return 0;
 		}
 		if (!strncmp(tbl[i].name, w, n)) {
-			if (found >= 0)
+			if (found >= 0 && tbl[found].val != tbl[i].val)
 				return -EAGAIN; /* ambiguous */
 			found = i;
 		}

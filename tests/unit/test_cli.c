@@ -248,6 +248,29 @@ static void objects_and_commands_match_by_prefix(void **state)
 	assert_int_equal(req.obj, DRV_CLI_STATUS);
 }
 
+/*
+ * A prefix of a word and of its alias (de: del and delete) names one command:
+ * `drover service de SVC` was refused as "what is 'service de'?". A prefix of
+ * two different words stays ambiguous.
+ */
+static void prefix_of_a_word_and_its_alias_is_that_word(void **state)
+{
+	(void)state;
+	assert_ok("service de 10.0.0.1 port 80");
+	assert_int_equal(req.obj, DRV_CLI_SERVICE);
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	assert_ok("service d 10.0.0.1 port 80");
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	assert_ok("backend de 10.0.0.1 port 80 10.0.1.1");
+	assert_int_equal(req.obj, DRV_CLI_BACKEND);
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	assert_ok("service dele 10.0.0.1 port 80");
+	assert_int_equal(req.cmd, DRV_CLI_DEL);
+	/* set and show are two commands: s names neither */
+	assert_usage_error("service s 10.0.0.1 port 80", "'service s'");
+	assert_usage_error("backend s 10.0.0.1 port 80", "'backend s'");
+}
+
 static void run_passes_every_following_word_to_the_agent(void **state)
 {
 	(void)state;
@@ -915,6 +938,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
 		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
+		cmocka_unit_test_teardown(prefix_of_a_word_and_its_alias_is_that_word, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
 		cmocka_unit_test_teardown(run_by_prefix_passes_every_following_word_to_the_agent,
 					  teardown),
