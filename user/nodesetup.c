@@ -86,6 +86,7 @@ static int vip_addr(const union drv_addr *vip, __u8 family, bool del)
 	struct nl_req req = {};
 	int alen = family == DRV_FAMILY_V4 ? 4 : 16, err;
 	char buf[DRV_ADDR_STRLEN];
+	bool absent;
 
 	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.a));
 	req.h.nlmsg_type = del ? RTM_DELADDR : RTM_NEWADDR;
@@ -98,12 +99,16 @@ static int vip_addr(const union drv_addr *vip, __u8 family, bool del)
 	nla_put(&req.h, IFA_LOCAL, vip, alen);
 	nla_put(&req.h, IFA_ADDRESS, vip, alen);
 	err = nl_talk(&req.h);
-	if (err == (del ? -EADDRNOTAVAIL : -EEXIST))
+	/* idempotent: already there (add) or already gone (undo) is no failure */
+	absent = del && err == -EADDRNOTAVAIL;
+	if (absent || (!del && err == -EEXIST))
 		err = 0;
 	drv_addr_format(vip, family, buf, sizeof(buf));
 	if (err)
 		pr_warn("Error: node-setup couldn't %s VIP %s %s lo: %s (it needs CAP_NET_ADMIN in the node's network namespace)\n",
 			del ? "remove" : "add", buf, del ? "from" : "to", strerror(-err));
+	else if (absent)
+		pr_info("node-setup: VIP %s was not on lo: nothing to remove\n", buf);
 	else
 		pr_info("node-setup: VIP %s %s lo\n", buf, del ? "removed from" : "on");
 	return err;

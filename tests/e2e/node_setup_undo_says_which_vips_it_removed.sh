@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# `drover node-setup dsr VIP... undo` says what it did to each VIP: "removed
+# from lo" only for a VIP that was there, "was not on lo" for one that was not
+# (a second undo, a typo), both exit 0 (undo is idempotent). Before, it said
+# "VIP ... removed from lo" for a VIP that was never on lo.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+VIP4=10.97.1.100 VIP6=fd97:1::100 OTHER=10.97.1.101
+
+require_root
+NODE=$(ns_add node)
+ns() { ip netns exec "$NODE" "$DROVER" "$@"; }
+on_lo() { ip -n "$NODE" addr show dev lo | grep -qF " $1/"; }
+
+out=$(ns node-setup dsr "$VIP4" "$VIP6" 2>&1) || fail "node-setup dsr $VIP4 $VIP6 failed: $out"
+{ on_lo "$VIP4" && on_lo "$VIP6"; } || fail "node-setup did not put $VIP4 and $VIP6 on lo"
+
+log "undo of VIPs on lo says each was removed"
+out=$(ns node-setup dsr "$VIP4" "$VIP6" undo 2>&1) || fail "undo failed: $out"
+for v in "$VIP4" "$VIP6"; do
+	grep -qF "VIP $v removed from lo" <<<"$out" || fail "undo does not say $v was removed: $out"
+	! on_lo "$v" || fail "undo left $v on lo"
+done
+
+log "undo of VIPs not on lo says so, exit 0, and claims no removal"
+out=$(ns node-setup dsr "$VIP4" "$OTHER" "$VIP6" undo 2>&1) || fail "a second undo failed: $out"
+for v in "$VIP4" "$OTHER" "$VIP6"; do
+	grep -qF "VIP $v was not on lo" <<<"$out" || fail "undo does not say $v was not on lo: $out"
+	! grep -qF "VIP $v removed" <<<"$out" || fail "undo says it removed $v, which was not on lo: $out"
+done
+log "PASS"
