@@ -77,6 +77,28 @@ static int kw_select(const char *w, const struct kw *tbl, int *val)
 	return 0;
 }
 
+/* The names of @tbl that @w is a prefix of, as "a, b or c" in @buf. */
+static const char *kw_prefixed(const char *w, const struct kw *tbl, char *buf, size_t len)
+{
+	size_t n = strlen(w), at = 0;
+	int i, k = 0, total = 0;
+
+	for (i = 0; tbl[i].name; i++)
+		total += !strncmp(tbl[i].name, w, n);
+	buf[0] = 0;
+	for (i = 0; tbl[i].name && at < len; i++) {
+		if (strncmp(tbl[i].name, w, n))
+			continue;
+		k++;
+		at += snprintf(buf + at, len - at, "%s%s",
+			       k == 1	  ? "" :
+			       k == total ? " or " :
+					    ", ",
+			       tbl[i].name);
+	}
+	return buf;
+}
+
 static const char *const help_top =
 	"Usage: drover [OPTIONS] OBJECT { COMMAND | help }\n"
 	"       drover attach IFNAME [mode { native | skb }] [force]\n"
@@ -885,11 +907,12 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 			return 0;
 	}
 	rc = kw_select(w, objs, &v);
-	if (rc == -EAGAIN)
-		return fail(
-			&p,
-			"'%s' is ambiguous (objects: attach, detach, status, service, backend, stats, lookup, run, node-setup)",
-			w);
+	if (rc == -EAGAIN) {
+		char names[128];
+
+		return fail(&p, "'%s' is ambiguous: %s? type more of it", w,
+			    kw_prefixed(w, objs, names, sizeof(names)));
+	}
 	if (rc)
 		return fail(
 			&p,

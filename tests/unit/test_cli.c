@@ -235,6 +235,21 @@ static void unknown_object_is_a_usage_error_naming_it(void **state)
 	assert_usage_error("s", "ambiguous");
 }
 
+/*
+ * An ambiguous object names the objects it could be, not all nine: "'st' is
+ * ambiguous (objects: attach, detach, status, ...)" left the operator to
+ * work out which ones start with it.
+ */
+static void ambiguous_object_names_only_the_objects_it_could_be(void **state)
+{
+	(void)state;
+	assert_usage_error("st", "'st' is ambiguous: status or stats? type more of it");
+	assert_null(strstr(err, "attach"));
+	assert_usage_error("s", "'s' is ambiguous: status, service or stats?");
+	assert_usage_error("stat", "'stat' is ambiguous: status or stats?");
+	assert_usage_error("help st", "'st' is ambiguous: status or stats?");
+}
+
 static void objects_and_commands_match_by_prefix(void **state)
 {
 	(void)state;
@@ -938,6 +953,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(unknown_object_is_a_usage_error_naming_it, teardown),
 		cmocka_unit_test_teardown(objects_and_commands_match_by_prefix, teardown),
+		cmocka_unit_test_teardown(ambiguous_object_names_only_the_objects_it_could_be, teardown),
 		cmocka_unit_test_teardown(prefix_of_a_word_and_its_alias_is_that_word, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
 		cmocka_unit_test_teardown(run_by_prefix_passes_every_following_word_to_the_agent,
