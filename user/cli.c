@@ -110,6 +110,7 @@ static const char *const help_top =
 	"       drover lookup SVC from ADDR port PORT\n"
 	"       drover run config FILE ...\n"
 	"       drover node-setup { dsr | tunnel } VIP... [undo]\n"
+	"       drover version\n"
 	"       SVC := ADDR port PORT [proto tcp]\n"
 	"       OPTIONS := { -j|--json [-p|--pretty] | -v|--verbose (-vv: libbpf too) |\n"
 	"                    --bpffs PATH | -V|--version | -h|--help }\n"

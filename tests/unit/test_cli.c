@@ -196,6 +196,25 @@ static void global_options_are_parsed_anywhere_before_run(void **state)
 }
 
 /*
+ * `drover version` is a command like `status`: the top-level grammar names it (an operator reads
+ * the help, and the man page check takes its words from there), it is parsed as -V is, and it
+ * takes no argument.
+ */
+static void version_is_a_command_the_help_names(void **state)
+{
+	(void)state;
+	if (!strstr(drv_cli_help(DRV_CLI_NONE), "\n       drover version\n"))
+		fail_msg("the top-level help does not name 'drover version':\n%s",
+			 drv_cli_help(DRV_CLI_NONE));
+	assert_ok("version");
+	assert_int_equal(req.obj, DRV_CLI_VERSION);
+	assert_ok("-j version");
+	assert_int_equal(req.obj, DRV_CLI_VERSION);
+	assert_true(req.json);
+	assert_usage_error("version now", "'now'");
+}
+
+/*
  * An unknown option after the object (`drover stats SVC --bogus`): the error
  * points at that object's help (main prints "Run 'drover stats help'") and
  * lists the options there are.
@@ -948,6 +967,7 @@ int main(void)
 		cmocka_unit_test_teardown(help_before_an_object_gives_that_objects_help, teardown),
 		cmocka_unit_test(help_fits_80_columns_and_states_the_ranges),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
+		cmocka_unit_test_teardown(version_is_a_command_the_help_names, teardown),
 		cmocka_unit_test_teardown(unknown_option_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(unknown_option_after_the_object_points_at_its_help,
 					  teardown),
