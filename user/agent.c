@@ -1244,7 +1244,9 @@ enum iface_left {
 
 /*
  * Attach every interface of @cfg that is not attached yet; on failure undo what
- * this call did. An interface that does not exist (yet: a bond or VLAN the OS
+ * this call did. @attached (NULL: not wanted; indexed like @cfg->ifaces) says
+ * which ones this call attached, the others being attached before, left to
+ * ifaces_follow, or not tried after a failure. An interface that does not exist (yet: a bond or VLAN the OS
  * creates after the agent starts) is no failure: it is marked in @missing, and
  * ifaces_follow attaches it once it appears. So is one met while a drover
  * command holds the pin root's lock (an attach: seconds): the agent never
@@ -1252,11 +1254,15 @@ enum iface_left {
  * leaves those of the running config that are away (iface_away) to
  * ifaces_follow as well.
  */
-static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, enum iface_left *missing)
+static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, enum iface_left *missing,
+			 bool *attached)
 {
 	bool done[DRV_MAX_IFACES] = { false };
 	unsigned int i;
 	int err = 0;
+
+	if (attached)
+		memset(attached, 0, cfg->nifaces * sizeof(*attached));
 
 	for (i = 0; i < cfg->nifaces; i++) {
 		missing[i] = IFACE_HANDLED;
@@ -1286,11 +1292,44 @@ static int ifaces_attach(struct agent *ag, const struct drv_config *cfg, enum if
 		}
 		done[i] = true; /* drv_prog_attach logged it */
 	}
-	if (err)
+	if (err) {
 		for (i = 0; i < cfg->nifaces; i++)
 			if (done[i])
 				drv_prog_detach(ag->root, cfg->ifaces[i]);
+	} else if (attached) {
+		memcpy(attached, done, cfg->nifaces * sizeof(*attached));
+	}
 	return err;
+}
+
+/*
+ * A start-up failed after attaching: take drover off the interfaces it
+ * attached (@attached, from ifaces_attach), which would run an XDP program
+ * that no agent updates, so the host is as it was before the agent started.
+ * Those attached before it started (by drover attach, or an earlier agent this
+ * one adopted) keep drover and forward with the tables they have: they
+ * forwarded so before, and a next agent adopts them. @keep_maps: maps were
+ * pinned before the start-up (an earlier detach keep-maps kept them): they
+ * stay even when the last interface goes; else the maps this start-up pinned
+ * go with it. What its first write of the maps got through stays (it is what
+ * the config asks for).
+ */
+static void startup_undo(struct agent *ag, const bool *attached, bool keep_maps)
+{
+	unsigned int i;
+
+	for (i = 0; i < ag->cfg->nifaces; i++) {
+		const char *name = ag->cfg->ifaces[i];
+
+		if (attached[i]) {
+			if (drv_prog_detach_opts(ag->root, name, keep_maps)) /* said why */
+				pr_warn("agent: start-up failed: drover stays on %s, which it attached, with no agent updating it: take it off (drover detach %s) or start the agent again once the cause is fixed\n",
+					name, name);
+		} else if (iface_attached(ag, name)) {
+			pr_info("agent: start-up failed: %s was attached before this agent started: it keeps drover, forwarding with the tables it has\n",
+				name);
+		}
+	}
 }
 
 /*
@@ -1668,7 +1707,7 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 		reload_failed(ag, why, err);
 		return;
 	}
-	ret = ifaces_attach(ag, ncfg, missing);
+	ret = ifaces_attach(ag, ncfg, missing, NULL);
 	if (ret) {
 		reload_failed(ag, why, "cannot attach the new interfaces (said above)");
 		drv_config_free(ncfg);
@@ -2554,7 +2593,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	bool check_only = false;
 	sigset_t mask, omask;
 	enum iface_left missing[DRV_MAX_IFACES];
-	bool all_missing = true;
+	bool all_missing = true, attached[DRV_MAX_IFACES] = { false }, maps_before = false;
+	bool started = false;
 	__u64 sig;
 	int i, sfd = -1, ret = 1, err;
 
@@ -2674,7 +2714,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 	forwarding_check(ag->cfg);
 	prog_upgrade(ag);
-	if (ifaces_attach(ag, ag->cfg, missing))
+	maps_before = !drv_pins_sig(root, &sig);
+	if (ifaces_attach(ag, ag->cfg, missing, attached))
 		goto out_health;
 	ifaces_wait(ag, ag->cfg, missing, ag->ifw);
 	for (i = 0; i < (int)ag->cfg->nifaces; i++)
@@ -2748,6 +2789,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		pr_info("agent ready: %zu services, %u interfaces\n", ag->cfg->nservices,
 			ag->cfg->nifaces);
 
+	started = true;
 	err = run_loop(ag, sfd, &ops);
 	ret = err ? 1 : 0;
 
@@ -2783,6 +2825,8 @@ out_health:
 	drv_health_fini(&ag->hc);
 	if (ag->ro_open)
 		drv_ctl_close(&ag->ro);
+	if (!started)
+		startup_undo(ag, attached, maps_before);
 out_close_sfd:
 	close(sfd);
 out_sigmask:
