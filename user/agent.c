@@ -35,6 +35,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "reconcile.h"
+#include "sdnotify.h"
 #include "util.h"
 
 #define AGENT_POLL_MS 1000 /* config file change poll */
@@ -208,6 +209,22 @@ struct agent {
 	 */
 	char detach_pending[DRV_MAX_IFACES][IF_NAMESIZE];
 	unsigned int ndetach_pending;
+
+	/*
+	 * systemd (Type=notify; sdnotify.h): READY=1 sent (main thread only);
+	 * the STATUS= line last sent (under pub_lock: the watchdog thread clears
+	 * it when it says the loop is stuck, so the loop sends its own again).
+	 * The watchdog thread pings while the main loop is alive (loop_alive).
+	 */
+	struct drv_sd sd;
+	bool sd_ready;
+	bool sd_send_failed; /* a failed send was said (atomic: two threads send) */
+	char sd_status[512];
+	pthread_t wd_thread;
+	bool wd_running;
+	bool wd_stop; /* under wd_lock */
+	pthread_mutex_t wd_lock;
+	pthread_cond_t wd_cond;
 };
 
 static double wall_now(void)
@@ -1681,7 +1698,7 @@ static void reload_failed(struct agent *ag, const char *why, const char *err)
 }
 
 /* Reload the config: all or nothing. Caller holds ag->lock. */
-static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
+static void reload_apply(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
 {
 	struct drv_config *ncfg, *ocfg;
 	struct iface_watch nifw[DRV_MAX_IFACES];
@@ -1787,6 +1804,27 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 	pr_info("reload (%s) ok: %zu services, %u interfaces\n", why, ncfg->nservices,
 		ncfg->nifaces);
 	forwarding_check(ncfg);
+}
+
+static void sd_send(struct agent *ag, const char *msg);
+
+/*
+ * reload_apply, which systemd sees as RELOADING=1 ... READY=1 once the agent
+ * told it it was ready (a reload that fails is over too: the running
+ * configuration stays; STATUS= says it failed). Caller holds ag->lock.
+ */
+static void reload(struct agent *ag, const char *why, const struct drv_metrics_ops *ops)
+{
+	char msg[64];
+
+	if (ag->sd_ready) {
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+			 (unsigned long long)(mono_now() * 1e6));
+		sd_send(ag, msg);
+	}
+	reload_apply(ag, why, ops);
+	if (ag->sd_ready)
+		sd_send(ag, "READY=1");
 }
 
 /* ---- /metrics ---- */
@@ -2076,9 +2114,13 @@ static void agent_doing(struct agent *ag, const char *fmt, ...)
  * here. HTTP thread only (stuck_for); reads the published state, never
  * ag->lock.
  */
-static bool is_alive(void *arg, char *why, size_t len)
+/*
+ * The judgement of is_alive (and of the systemd watchdog): has the main loop
+ * finished a round within metrics.stuck-after? If not, why says so. Reads the
+ * published state only: any thread.
+ */
+static bool loop_alive(struct agent *ag, char *why, size_t len, __u32 *limit, double *agep)
 {
-	struct agent *ag = arg;
 	char doing[sizeof(ag->pub.doing)];
 	double round_at, age;
 	__u32 limit_ms;
@@ -2089,17 +2131,30 @@ static bool is_alive(void *arg, char *why, size_t len)
 	memcpy(doing, ag->pub.doing, sizeof(doing));
 	pthread_mutex_unlock(&ag->pub_lock);
 	age = mono_now() - round_at;
-	if (!round_at || !limit_ms || age * 1000 < limit_ms) {
+	*limit = limit_ms;
+	*agep = age;
+	if (!round_at || !limit_ms || age * 1000 < limit_ms)
+		return true;
+	snprintf(
+		why, len,
+		"main loop stuck for %.0f s%s%s%s: the agent is not applying health checks; restart it",
+		age, doing[0] ? " (since " : "", doing, doing[0] ? ")" : "");
+	return false;
+}
+
+static bool is_alive(void *arg, char *why, size_t len)
+{
+	struct agent *ag = arg;
+	__u32 limit_ms;
+	double age;
+
+	if (loop_alive(ag, why, len, &limit_ms, &age)) {
 		if (ag->stuck_for)
 			pr_info("agent: the main loop finishes its rounds again (it was stuck for %.0f s or more): /healthz answers 200 again\n",
 				ag->stuck_for);
 		ag->stuck_for = 0;
 		return true;
 	}
-	snprintf(
-		why, len,
-		"main loop stuck for %.0f s%s%s%s: the agent is not applying health checks; restart it",
-		age, doing[0] ? " (since " : "", doing, doing[0] ? ")" : "");
 	if (!ag->stuck_for)
 		pr_warn("agent: /healthz answers 503 (metrics.stuck-after is %.0f s): %s\n",
 			limit_ms / 1000.0, why);
@@ -2290,6 +2345,155 @@ static int render(struct drv_mbuf *b, void *arg)
 static bool is_ready(void *arg, char *why, size_t len)
 {
 	return agent_ready(arg, why, len);
+}
+
+/* ---- systemd: Type=notify and the watchdog (sdnotify.h) ---- */
+
+/* Send @msg to systemd, if it asked; a failure is said once. Any thread. */
+static void sd_send(struct agent *ag, const char *msg)
+{
+	int err = drv_sd_send(&ag->sd, msg);
+
+	if (err && !__atomic_exchange_n(&ag->sd_send_failed, true, __ATOMIC_RELAXED))
+		pr_warn("agent: cannot notify systemd on $NOTIFY_SOCKET: %s; systemd may not see the agent ready or alive (said once)\n",
+			strerror(-err));
+}
+
+/*
+ * Tell systemd how the agent is: STATUS= (services, nodes up, readiness,
+ * a failed reload) when it changes, and READY=1 once the agent serves
+ * traffic as configured: attached to every interface that exists and the
+ * maps written (ag->ready). With no interface there yet and no maps pinned,
+ * start-up is done too: it waits for an interface that may take long to
+ * appear, and systemd would fail a start that waits past TimeoutStartSec=.
+ * Main thread, under ag->lock, after agent_publish.
+ */
+static void sd_update(struct agent *ag)
+{
+	char text[512], line[sizeof(ag->sd_status)], msg[sizeof(line) + 16];
+	char why[128];
+	bool waits = !ag->ro_open, ready, changed;
+	size_t i, j, up = 0, n = 0;
+	int len;
+
+	if (ag->sd.fd < 0)
+		return;
+	for (i = 0; i < ag->cfg->nifaces; i++)
+		waits &= ag->ifw[i].waiting && !ag->ifw[i].locked;
+	for (i = 0; i < ag->nsvcs; i++)
+		for (j = 0; j < ag->svcs[i].conf->nnodes; j++, n++)
+			up += ag->svcs[i].nodes[j].st.up;
+	ready = agent_ready(ag, why, sizeof(why));
+	len = snprintf(text, sizeof(text),
+		       "%s%s%s: %zu services, %zu of %zu nodes up, %u interfaces",
+		       ready ? "ready" : "not ready (", ready ? "" : why, ready ? "" : ")",
+		       ag->cfg->nservices, up, n, ag->cfg->nifaces);
+	if (!ag->last_reload_ok && len > 0 && (size_t)len < sizeof(text))
+		snprintf(text + len, sizeof(text) - (size_t)len,
+			 "; reload failed, running configuration kept: %.160s", ag->reload_err);
+	drv_sd_status(line, sizeof(line), text);
+	pthread_mutex_lock(&ag->pub_lock);
+	changed = strcmp(line, ag->sd_status);
+	if (changed)
+		memcpy(ag->sd_status, line, sizeof(line));
+	pthread_mutex_unlock(&ag->pub_lock);
+	if (!ag->sd_ready && (ag->ready || waits)) {
+		snprintf(msg, sizeof(msg), "READY=1\n%s", line);
+		sd_send(ag, msg);
+		ag->sd_ready = true;
+	} else if (changed) {
+		sd_send(ag, line);
+	}
+}
+
+/*
+ * The watchdog thread: WATCHDOG=1 every half of $WATCHDOG_USEC, only while
+ * the main loop is alive as /healthz judges it (loop_alive): a loop stuck
+ * past metrics.stuck-after gets no pings, so systemd restarts the agent once
+ * WatchdogSec= passes (forwarding goes on meanwhile; the next agent adopts
+ * the maps). A process that hangs as a whole stops them too.
+ */
+static void *watchdog_main(void *arg)
+{
+	struct agent *ag = arg;
+	__u64 every_us = ag->sd.watchdog_usec / 2;
+	char why[256], line[sizeof(ag->sd_status)];
+	bool stuck = false;
+	struct timespec next;
+	__u32 limit_ms;
+	double age;
+
+	if (every_us < 1000)
+		every_us = 1000;
+	pthread_mutex_lock(&ag->wd_lock);
+	while (!ag->wd_stop) {
+		pthread_mutex_unlock(&ag->wd_lock);
+		if (loop_alive(ag, why, sizeof(why), &limit_ms, &age)) {
+			if (stuck)
+				pr_info("agent: the main loop finishes its rounds again: the systemd watchdog is pinged again\n");
+			stuck = false;
+			sd_send(ag, "WATCHDOG=1");
+		} else if (!stuck) {
+			stuck = true;
+			pr_warn("agent: systemd watchdog pings stop (metrics.stuck-after is %.0f s): %s; systemd restarts the agent once the unit's WatchdogSec= passes\n",
+				limit_ms / 1000.0, why);
+			sd_send(ag, drv_sd_status(line, sizeof(line), why));
+			pthread_mutex_lock(&ag->pub_lock);
+			ag->sd_status[0] = 0; /* the loop says how it is once it runs again */
+			pthread_mutex_unlock(&ag->pub_lock);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		next.tv_sec += (time_t)(every_us / 1000000);
+		next.tv_nsec += (long)(every_us % 1000000) * 1000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&ag->wd_lock);
+		while (!ag->wd_stop &&
+		       pthread_cond_timedwait(&ag->wd_cond, &ag->wd_lock, &next) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&ag->wd_lock);
+	return NULL;
+}
+
+/* Start the watchdog thread if systemd asked for pings. Return: 0 or -errno (said). */
+static int watchdog_start(struct agent *ag)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	if (ag->sd.fd < 0 || !ag->sd.watchdog_usec)
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ag->wd_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&ag->wd_lock, NULL);
+	err = pthread_create(&ag->wd_thread, NULL, watchdog_main, ag);
+	if (err) {
+		pr_warn("agent: cannot start the systemd watchdog thread: %s\n", strerror(err));
+		pthread_cond_destroy(&ag->wd_cond);
+		pthread_mutex_destroy(&ag->wd_lock);
+		return -err;
+	}
+	ag->wd_running = true;
+	return 0;
+}
+
+static void watchdog_stop(struct agent *ag)
+{
+	if (!ag->wd_running)
+		return;
+	pthread_mutex_lock(&ag->wd_lock);
+	ag->wd_stop = true;
+	pthread_cond_signal(&ag->wd_cond);
+	pthread_mutex_unlock(&ag->wd_lock);
+	pthread_join(ag->wd_thread, NULL);
+	pthread_cond_destroy(&ag->wd_cond);
+	pthread_mutex_destroy(&ag->wd_lock);
+	ag->wd_running = false;
 }
 
 /* Usage on @f: stdout when asked for (help), stderr after an error. */
@@ -2563,6 +2767,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		metrics_dirty = ag->metrics_dirty;
 		ag->metrics_dirty = false;
 		agent_publish(ag);
+		sd_update(ag);
 		pthread_mutex_unlock(&ag->lock);
 		if (upgrade) {
 			agent_doing(ag, "swapping this build's XDP program in");
@@ -2645,6 +2850,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	pthread_mutex_init(&ag->lock, NULL);
 	pthread_mutex_init(&ag->pub_lock, NULL);
 	ag->hc.epfd = -1;
+	ag->sd.fd = -1; /* drv_sd_open has not run: nothing for drv_sd_close to close */
 	snprintf(ag->not_ready, sizeof(ag->not_ready), "starting");
 
 	stat_cfg(ag);
@@ -2669,6 +2875,14 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		ret = 0;
 		goto out_free_cfg;
 	}
+	if (drv_sd_open(&ag->sd, err_text, sizeof(err_text)))
+		pr_warn("agent: %s: systemd is not told that the agent is ready or alive (a Type=notify unit fails to start); fix the unit's environment\n",
+			err_text);
+	else if (ag->sd.fd >= 0)
+		pr_info("agent: telling systemd how it is on $NOTIFY_SOCKET%s\n",
+			ag->sd.watchdog_usec ?
+				", with a watchdog ping every half of $WATCHDOG_USEC while the main loop is alive" :
+				"");
 	ag->reloads_ok = 1;
 	ag->last_reload_ok = true;
 	ag->last_reload_ok_ts = wall_now();
@@ -2706,6 +2920,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	pthread_mutex_lock(&ag->lock);
 	agent_publish(ag); /* /healthz counts a stuck start-up from here */
 	pthread_mutex_unlock(&ag->lock);
+	watchdog_start(ag); /* so does the watchdog: a start-up stuck for good is restarted */
 	agent_doing(ag, "starting: attaching and writing the first tables");
 	if (metrics_apply(ag, &ops)) {
 		pr_warn("agent: exiting: /metrics, /healthz and /readyz can't be served on http://%s (said above); no interface was touched: fix the cause, or metrics: listen: in %s (off: no endpoints)\n",
@@ -2783,6 +2998,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	}
 	ag->ready = !ag->first_write;
 	agent_publish(ag);
+	sd_update(ag);
 	pthread_mutex_unlock(&ag->lock);
 
 	if (!ag->first_write)
@@ -2792,6 +3008,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	started = true;
 	err = run_loop(ag, sfd, &ops);
 	ret = err ? 1 : 0;
+	sd_send(ag, "STOPPING=1");
 
 	drv_metrics_stop(ag->metrics);
 	ag->metrics = NULL;
@@ -2825,15 +3042,19 @@ out_health:
 	drv_health_fini(&ag->hc);
 	if (ag->ro_open)
 		drv_ctl_close(&ag->ro);
-	if (!started)
+	if (!started) {
+		sd_send(ag, "STOPPING=1");
 		startup_undo(ag, attached, maps_before);
+	}
 out_close_sfd:
+	watchdog_stop(ag);
 	close(sfd);
 out_sigmask:
 	sigprocmask(SIG_SETMASK, &omask, NULL);
 	svcs_free(ag->svcs, ag->nsvcs);
 	drv_want_free(&ag->applied);
 out_free_cfg:
+	drv_sd_close(&ag->sd);
 	drv_config_free(ag->cfg);
 	pthread_mutex_destroy(&ag->pub_lock);
 	pthread_mutex_destroy(&ag->lock);
