@@ -769,7 +769,6 @@ static int unknown_option(const char *a, char *err, size_t len)
 	return -EINVAL;
 }
 
-/* Split the global options from the words; everything after `run` is left alone. */
 /* Is @a one of drover's own options (-j, -p, -v, -V, clustered; --json, --bpffs, ...)? */
 static bool is_global_option(const char *a)
 {
@@ -788,6 +787,7 @@ static bool is_global_option(const char *a)
 	return strspn(a + 1, "jpvV") == strlen(a + 1);
 }
 
+/* Split the global options from the words; everything after `run` is left alone. */
 static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nwords, char *err,
 			size_t len)
 {
