@@ -2504,7 +2504,9 @@ static void usage(FILE *f)
 		"       drover run --config FILE ...\n"
 		"  config FILE       the YAML configuration (docs/agent.md)\n"
 		"  --detach-on-exit  on SIGTERM/SIGINT detach XDP; the default leaves forwarding in place\n"
-		"  --check           only validate FILE: exit 0 if good, 2 with FILE:LINE:COL: reason\n");
+		"  --check           only validate FILE: exit 0 if good, 2 with FILE:LINE:COL: reason\n"
+		"Exit status: 0 stopped by SIGTERM/SIGINT (--check: FILE is good), 1 failure (the\n"
+		"message says what failed and what to do), 2 usage error or a bad FILE.\n");
 }
 
 static int ms_until(const struct timespec *t)

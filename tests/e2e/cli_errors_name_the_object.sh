@@ -233,19 +233,22 @@ log "drover with no object is a usage error: the grammar on stderr, status 2"
 expect 2 "Usage: drover" -- dr
 [ -z "$(dr 2>/dev/null)" ] || fail "'drover' alone wrote to stdout"
 
-log "help at every level exits 0, on stdout"
+log "help at every level exits 0, on stdout, and says what each exit status means"
 for lvl in "" "service" "backend" "attach" "stats" "lookup" "run"; do
 	# shellcheck disable=SC2086
 	out=$(dr $lvl help) || fail "drover $lvl help failed"
 	grep -q "Usage: drover" <<<"$out" || fail "drover $lvl help printed no grammar"
+	grep -q "Exit status: 0 " <<<"$out" || fail "drover $lvl help has no 'Exit status:' line: $out"
 done
 log "drover help OBJECT prints that object's grammar (the agent's own for run)"
 for lvl in service backend attach status stats lookup node-setup; do
 	out=$(dr help $lvl) || fail "drover help $lvl failed"
 	grep -qE "^Usage: drover (\[-j \[-p\]\] )?$lvl" <<<"$out" || fail "drover help $lvl printed: $out"
+	grep -q "Exit status: 0 " <<<"$out" || fail "drover help $lvl has no 'Exit status:' line: $out"
 done
 out=$(dr help run) || fail "drover help run failed"
 grep -q -- "--check" <<<"$out" || fail "drover help run does not print the agent's help: $out"
+grep -q "^Exit status: 0 " <<<"$out" || fail "drover help run has no 'Exit status:' line: $out"
 
 dr detach e0 || fail "detach e0 failed"
 [ ! -e "$ROOT" ] || fail "pin root left behind"
