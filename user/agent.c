@@ -2865,6 +2865,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		goto out_free_cfg; /* NULL unless only the TLS check failed */
 	}
 	if (check_only) {
+		char msg[3 * PATH_MAX + 256];
+
 		/* what start-up would warn about on this host: said, not refused */
 		snat_check(ag->cfg);
 		for (i = 0; i < (int)ag->cfg->nifaces; i++)
@@ -2872,6 +2874,10 @@ int drv_agent_main(const char *root, int argc, char **argv)
 				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would wait for it (it attaches drover once the interface appears; /readyz answers 503 until then)\n",
 					path, ag->cfg->ifaces[i]);
 		forwarding_check(ag->cfg);
+		/* start-up would exit 1 on it: not the file's fault, so a warning too */
+		if (drv_bpffs_probe(root, msg, sizeof(msg)))
+			pr_warn("Warning: %s: the agent would exit 1 at start-up on this host (before touching any interface): %s\n",
+				path, msg);
 		printf("%s: ok (%zu services, %u interfaces)\n", path, ag->cfg->nservices,
 		       ag->cfg->nifaces);
 		ret = 0;

@@ -209,7 +209,13 @@ int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max);
  */
 int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps);
 
-/* Is @root (or, if @root does not exist, its parent) on a bpffs? 0, -ENOENT, -ENOTDIR (msg). */
+/*
+ * drv_bpffs_probe - is @root (or, if @root does not exist, its parent) on a
+ * bpffs? Return: 0, or -errno (-ENOENT, -ENOTDIR, ...) with @msg saying what
+ * is wrong and what to do (no "Error:", no newline). drv_bpffs_check says it
+ * as an error.
+ */
+int drv_bpffs_probe(const char *root, char *msg, size_t len);
 int drv_bpffs_check(const char *root);
 
 /* Count the entries of a map, at most @max lookups (bounded walk). */

@@ -66,31 +66,47 @@ int drv_caps_check(const char *what)
 	return -EPERM;
 }
 
-int drv_bpffs_check(const char *root)
+int drv_bpffs_probe(const char *root, char *msg, size_t len)
 {
 	char tmp[PATH_MAX];
 	struct statfs st;
 	const char *where = root;
+	int err;
 
 	if (statfs(root, &st)) {
 		if (errno != ENOENT) {
-			pr_warn("Error: can't stat pin root %s: %s\n", root, strerror(errno));
-			return -errno;
+			err = -errno;
+			snprintf(msg, len, "can't stat pin root %s: %s", root, strerror(-err));
+			return err;
 		}
 		snprintf(tmp, sizeof(tmp), "%s", root);
 		where = dirname(tmp);
 		if (statfs(where, &st)) {
-			pr_warn("Error: pin root %s: %s does not exist; mount a bpffs there (mkdir -p %s && mount -t bpf bpf %s) or pass another --bpffs\n",
+			snprintf(
+				msg, len,
+				"pin root %s: %s does not exist; mount a bpffs there (mkdir -p %s && mount -t bpf bpf %s) or pass another --bpffs",
 				root, where, where, where);
 			return -ENOENT;
 		}
 	}
 	if (st.f_type != BPF_FS_MAGIC) {
-		pr_warn("Error: %s is not on a BPF filesystem (bpffs), so %s can't hold pins; mount one (mount -t bpf bpf %s) or pass another --bpffs\n",
+		snprintf(
+			msg, len,
+			"%s is not on a BPF filesystem (bpffs), so %s can't hold pins; mount one (mount -t bpf bpf %s) or pass another --bpffs",
 			where, root, where);
 		return -ENOTDIR;
 	}
 	return 0;
+}
+
+int drv_bpffs_check(const char *root)
+{
+	char msg[3 * PATH_MAX + 256];
+	int err = drv_bpffs_probe(root, msg, sizeof(msg));
+
+	if (err)
+		pr_warn("Error: %s\n", msg);
+	return err;
 }
 
 /* The pin root opened for flock(): fd, or -errno (said). */

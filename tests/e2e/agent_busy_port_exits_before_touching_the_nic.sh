@@ -3,7 +3,8 @@
 # What can fail cheaply fails before the agent touches a NIC: a metrics port
 # that another process holds, or a pin root that is not on a bpffs, makes
 # `drover run` exit 1 with a message naming what failed and what to do, and
-# leaves both interfaces without an XDP program and nothing pinned. Before the
+# leaves both interfaces without an XDP program and nothing pinned; `run
+# --check` warns about the pin root (exit 0: the file is good). Before the
 # fix the agent attached both interfaces, pinned the maps and wrote the
 # service, then found the port busy and exited 1, leaving all of that behind.
 # Once the port is free, the same config starts and is ready.
@@ -66,9 +67,23 @@ grep -q "cannot listen on 192.0.2.77:$METRICS_PORT: Cannot assign requested addr
 	fail "the message does not say 192.0.2.77 is not an address of this host: $(cat "$LOG")"
 sed -i "s/listen: 192.0.2.77:$METRICS_PORT/listen: 127.0.0.1:$METRICS_PORT/" "$CFG"
 
-log "a pin root that is not on a bpffs: exit 1, lc and l1 untouched"
+log "a pin root that is not on a bpffs: run --check warns that start-up would fail (exit 0: the file is good)"
 mkdir -p "$E2E_TMP/plain"
 rc=0
+out=$(ip netns exec "$LNS" "$DROVER" --bpffs "$E2E_TMP/plain/drover" run config "$CFG" --check 2>&1) || rc=$?
+[ "$rc" = 0 ] || fail "--check exited $rc on a good file with the pin root off bpffs, want 0 and a warning: $out"
+grep -q ": ok (" <<<"$out" || fail "--check did not say the file is ok: $out"
+grep -q "^Warning: $CFG: the agent would exit 1 at start-up on this host .*$E2E_TMP/plain is not on a BPF filesystem (bpffs), so $E2E_TMP/plain/drover can't hold pins; mount one (mount -t bpf bpf $E2E_TMP/plain)" <<<"$out" ||
+	fail "--check does not warn that the pin root $E2E_TMP/plain/drover is off bpffs and what to do: $out"
+out=$(ip netns exec "$LNS" "$DROVER" --bpffs "$E2E_TMP/none/drover" run config "$CFG" --check 2>&1) ||
+	fail "--check failed on a good file with the pin root's parent missing: $out"
+grep -q "^Warning: $CFG: the agent would exit 1 .*pin root $E2E_TMP/none/drover: $E2E_TMP/none does not exist; mount a bpffs there" <<<"$out" ||
+	fail "--check does not warn that the pin root's parent $E2E_TMP/none does not exist: $out"
+out=$(ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" --check 2>&1) ||
+	fail "--check failed on a good file with the pin root on bpffs: $out"
+! grep -q "Warning:.*bpffs\|Warning:.*BPF filesystem" <<<"$out" || fail "--check warns about a pin root that is on a bpffs: $out"
+
+log "a pin root that is not on a bpffs: exit 1, lc and l1 untouched"
 timeout 60 ip netns exec "$LNS" "$DROVER" --bpffs "$E2E_TMP/plain/drover" run config "$CFG" >"$LOG" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "the agent exited $rc with a pin root off bpffs, want 1: $(cat "$LOG")"
 untouched "pin root off bpffs"
