@@ -2803,7 +2803,7 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	bool all_missing = true, attached[DRV_MAX_IFACES] = { false }, maps_before = false;
 	bool started = false;
 	__u64 sig;
-	int i, sfd = -1, ret = 1, err;
+	int i, sfd = -1, ret = 1, err, agent_lock_fd = -1;
 
 	for (i = 0; i < argc; i++) {
 		if ((!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
@@ -2919,6 +2919,12 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	 * answers while the first attach runs the verifier.
 	 */
 	if (drv_bpffs_check(root)) {
+		pr_warn("agent: exiting (said above); no interface was touched\n");
+		goto out_close_sfd;
+	}
+	/* one agent per pin root, for its lifetime; drover commands keep working */
+	agent_lock_fd = drv_agent_lock(root);
+	if (agent_lock_fd < 0) {
 		pr_warn("agent: exiting (said above); no interface was touched\n");
 		goto out_close_sfd;
 	}
@@ -3056,6 +3062,7 @@ out_health:
 	}
 out_close_sfd:
 	watchdog_stop(ag);
+	drv_agent_unlock(root, agent_lock_fd);
 	close(sfd);
 out_sigmask:
 	sigprocmask(SIG_SETMASK, &omask, NULL);

@@ -218,6 +218,22 @@ int drv_prog_detach_opts(const char *root, const char *ifname, bool keep_maps);
 int drv_bpffs_probe(const char *root, char *msg, size_t len);
 int drv_bpffs_check(const char *root);
 
+/* <root>/DRV_PIN_AGENT_LOCK: the agent holds flock() on it for its lifetime. */
+#define DRV_PIN_AGENT_LOCK "agent_lock" /* bpffs refuses names with a dot */
+
+/*
+ * drv_agent_lock - make sure only one agent runs on @root: creates @root (on
+ * a bpffs: drv_bpffs_check first) and the lock directory in it, and holds an
+ * exclusive flock() on that directory (not on @root, which drover commands
+ * and the agent lock around their changes). Released by the kernel when the
+ * process dies, so an agent killed leaves nothing in the way.
+ * Return: the fd holding it (for drv_agent_unlock), or -errno, said (another
+ * agent holds it: -EWOULDBLOCK, naming its pid where /proc/locks shows it).
+ */
+int drv_agent_lock(const char *root);
+/* Let go of drv_agent_lock's @fd; removes the lock directory, and @root if empty. */
+void drv_agent_unlock(const char *root, int fd);
+
 /* Count the entries of a map, at most @max lookups (bounded walk). */
 int drv_map_count(int fd, __u32 max, __u32 *count);
 /* max_entries of the map behind @fd, 0 on error. */

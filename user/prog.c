@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <linux/if_link.h>
@@ -156,6 +157,110 @@ int drv_root_trylock(const char *root)
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+static int pin_dir_make(const char *path, const char *what);
+
+/*
+ * The pid /proc/locks gives for the flock() on the inode of @fd, 0 if none
+ * is listed (or its holder is in a pid namespace this one does not see).
+ */
+static int flock_holder(int fd)
+{
+	char line[256];
+	struct stat st;
+	int pid = 0, p;
+	unsigned int maj, min;
+	unsigned long long ino;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; blocked waiters have "->" */
+	while (!pid && fgets(line, sizeof(line), f))
+		if (strstr(line, " FLOCK ") && !strstr(line, "->") &&
+		    sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &p, &maj, &min, &ino) == 4 &&
+		    maj == major(st.st_dev) && min == minor(st.st_dev) && ino == st.st_ino)
+			pid = p;
+	fclose(f);
+	return pid;
+}
+
+int drv_agent_lock(const char *root)
+{
+	char dir[PATH_MAX + 32];
+	struct stat a, b;
+	int fd = -1, i, pid, err;
+
+	err = pin_dir_make(root, "pin root ");
+	if (err)
+		return err;
+	err = -EAGAIN;
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_AGENT_LOCK);
+	/* The lock directory an agent that exits removes may be the one just opened: again. */
+	for (i = 0; i < 100 && err == -EAGAIN; i++) {
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			err = -errno;
+			pr_warn("Error: can't create the agent's lock %s: %s\n", dir,
+				strerror(-err));
+			return err;
+		}
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			err = -errno;
+			pr_warn("Error: can't open the agent's lock %s: %s\n", dir, strerror(-err));
+			return err;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			err = -errno;
+			if (err != -EWOULDBLOCK) {
+				pr_warn("Error: can't lock %s: %s\n", dir, strerror(-err));
+				break;
+			}
+			pid = flock_holder(fd);
+			if (pid > 0)
+				pr_warn("Error: another drover agent (pid %d) runs on pin root %s (it holds %s): two would fight over every table; stop that one first (systemctl stop drover, or kill %d), or give this one its own pin root (--bpffs)\n",
+					pid, root, dir, pid);
+			else
+				pr_warn("Error: another drover agent runs on pin root %s (it holds %s; its pid is not visible here: another container?): two would fight over every table; stop that one first, or give this one its own pin root (--bpffs)\n",
+					root, dir);
+			break;
+		}
+		if (!fstat(fd, &a) && !stat(dir, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			return fd;
+		close(fd); /* removed meanwhile by the agent that held it */
+		fd = -1;
+	}
+	if (err == -EAGAIN)
+		pr_warn("Error: can't lock %s: it keeps being removed and made again; retry\n",
+			dir);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+void drv_agent_unlock(const char *root, int fd)
+{
+	char dir[PATH_MAX + 32];
+	int lock_fd;
+
+	if (fd < 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_AGENT_LOCK);
+	rmdir(dir); /* while held: an agent that opened it meanwhile sees it gone */
+	close(fd);
+	/* nothing of drover left under root (nothing pinned, or all detached): no root either */
+	lock_fd = drv_root_trylock(root);
+	if (lock_fd >= 0) {
+		rmdir(root); /* fails harmlessly when root is a mount point or not empty */
+		close(lock_fd);
+	}
 }
 
 static struct drover_bpf *skel_open(const char *root)
