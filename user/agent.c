@@ -88,9 +88,13 @@ struct agent_node {
  * A node a reload removed from a service that stays, or a backend a restarted
  * agent found in the maps and in no node of its config: LEAVING in the maps
  * (out of the table, its open connections stay) and still checked, until its
- * recorded flows have all ended, its checks fail `fall` times in a row, or
- * health leave-after passes. Then it is freed as a node removed at once is
- * (its id goes; any flows left re-hash).
+ * recorded flows have all ended or health leave-after passes. Then it is
+ * freed as a node removed at once is (its id goes; any flows left re-hash).
+ * Failing its checks `fall` times in a row it is dead: DOWN in the maps, so
+ * the data path resets each of its flows at their next packet (freed then, a
+ * flow would re-hash to a node that resets it, or that holds its 4-tuple in
+ * TIME_WAIT and leaves the client hanging); passing `rise` again it leaves
+ * as before.
  */
 struct agent_leaver {
 	struct drv_node_conf conf; /* a copy: the config that named it is gone */
@@ -98,7 +102,7 @@ struct agent_leaver {
 	double from; /* mono_now() when it began leaving (or was adopted) */
 	double until; /* from + leave-after */
 	long flows; /* its live recorded flows at the last count; -1: not counted yet */
-	bool dead; /* failed its checks: freed by the next leavers_check */
+	bool dead; /* fails its checks: DOWN in the maps until freed, or it passes again */
 	bool gone; /* freed: no check, not in the maps */
 };
 
@@ -382,33 +386,42 @@ static const char *flows_str(long flows, char *buf, size_t len)
 }
 
 /*
- * A leaver's check result: `fall` failures in a row and it is dead, freed at
- * once (leavers_check): its connections would wait on a node that is gone.
+ * A leaver's check result: `fall` failures in a row and it is dead: DOWN in
+ * the maps, so that drover resets its connections (a connection would wait on
+ * a node that is gone); freed by leavers_check once they have ended. `rise`
+ * passes in a row and it leaves again (LEAVING: what is left of them stays).
  */
 static void leaver_on_check(struct agent_node *n, bool ok, const char *why)
 {
 	const struct drv_service_conf *s = n->svc->conf;
 	struct agent_leaver *l = n->leaver;
-	char a[DRV_ADDR_STRLEN], f[64];
+	char a[DRV_ADDR_STRLEN], d[32], f[64];
+	enum drv_hc_event ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
 
-	if (drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall) != DRV_HC_WENT_DOWN) {
-		if (!ok)
-			pr_debug("service %s: leaving node %s check failed (%u/%u): %s\n", s->name,
-				 l->conf.name, n->st.fail_run, s->hc.fall, why);
-		return;
-	}
 	node_addr(n, a, sizeof(a));
-	pr_info("service %s: node %s (%s), leaving, freed: it failed %u %s checks (%s): %s move to other nodes (they re-hash)\n",
-		s->name, l->conf.name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why,
-		flows_str(l->flows, f, sizeof(f)));
-	l->dead = true;
-	n->ag->dirty = true;
+	if (ev == DRV_HC_WENT_DOWN && !l->dead) {
+		pr_info("service %s: node %s (%s), leaving, is down: it failed %u %s checks (%s): drover resets %s at their next packet; it is freed once they have ended (at most leave-after %s)\n",
+			s->name, l->conf.name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why,
+			flows_str(l->flows, f, sizeof(f)),
+			dur_str(s->hc.leave_after_ms, d, sizeof(d)));
+		l->dead = true;
+		n->ag->dirty = true;
+	} else if (ev == DRV_HC_WENT_UP && l->dead) {
+		pr_info("service %s: node %s (%s), leaving, passes its checks again after %u %s checks: it leaves as before (its open connections not reset yet stay)\n",
+			s->name, l->conf.name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind));
+		l->dead = false;
+		n->ag->dirty = true;
+	} else if (!ok) {
+		pr_debug("service %s: leaving node %s check failed (%u/%u): %s\n", s->name,
+			 l->conf.name, n->st.fail_run, s->hc.fall, why);
+	}
 }
 
 /*
- * Free the leavers whose time is up: dead (its checks failed: said then), its
- * recorded flows all ended (at the last count), or health leave-after passed.
- * The next reconcile frees its backend ids. Caller holds ag->lock.
+ * Free the leavers whose time is up: its recorded flows all ended (at the
+ * last count; a dead one's end at drover's RST, then tcp-fin), or health
+ * leave-after passed. The next reconcile frees its backend ids. Caller holds
+ * ag->lock.
  */
 static void leavers_check(struct agent *ag, struct agent_svc *as, double now)
 {
@@ -422,11 +435,10 @@ static void leavers_check(struct agent *ag, struct agent_svc *as, double now)
 		if (l->gone)
 			continue;
 		node_addr(&l->node, a, sizeof(a));
-		if (l->dead) {
-			/* said by leaver_on_check */
-		} else if (!l->flows) {
-			pr_info("service %s: node %s (%s), leaving, freed: its open connections have all ended (after %.1f s)\n",
-				s->name, l->conf.name, a, now - l->from);
+		if (!l->flows) {
+			pr_info("service %s: node %s (%s), leaving, freed: its open connections have all ended (after %.1f s%s)\n",
+				s->name, l->conf.name, a, now - l->from,
+				l->dead ? "; it is down" : "");
 		} else if (now >= l->until) {
 			pr_info("service %s: node %s (%s), leaving, freed: health leave-after %s has passed: %s move to other nodes (they re-hash)\n",
 				s->name, l->conf.name, a,
@@ -623,8 +635,8 @@ static void node_state_copy(struct agent_node *n, const struct agent_node *on)
  * the running one, or NULL): the nodes of @os the new config no longer has and
  * the leavers of @os it does not have again go on leaving. Without @os (start-
  * up, or a service new to this agent), the backends of the service in the
- * pinned maps that are not DOWN and that no node has are adopted as leavers
- * with a fresh leave-after: a restart never frees a node still holding
+ * pinned maps that no node has are adopted as leavers with a fresh
+ * leave-after (a DOWN one dead): a restart never frees a node still holding
  * connections. With leave-after 0, nodes removed are freed at once.
  */
 static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_svc *os, double now)
@@ -645,19 +657,23 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		if (node_find(s, nc) >= 0)
 			continue;
 		drv_addr_format(&nc->addr, nc->family, a, sizeof(a));
-		if (!s->hc.leave_after_ms || !on->st.up) {
-			pr_info("service %s: node %s (%s) is no longer in the config: freed at once (%s): its open connections move to other nodes (they re-hash)\n",
-				s->name, nc->name, a,
-				on->st.up ? "health leave-after is 0" : "it fails its checks");
+		if (!s->hc.leave_after_ms) {
+			pr_info("service %s: node %s (%s) is no longer in the config: freed at once (health leave-after is 0): its open connections move to other nodes (they re-hash)\n",
+				s->name, nc->name, a);
 			continue;
 		}
 		l = leaver_add(as, nc, now);
 		if (!l)
 			return -ENOMEM;
 		node_state_copy(&l->node, on);
+		l->dead = !on->st.up;
 		ag->leave_count_at = 0; /* count its flows soon */
-		pr_info("service %s: node %s (%s) is no longer in the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s) or its checks fail\n",
-			s->name, nc->name, a, d);
+		if (l->dead)
+			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks: it leaves down: drover resets its open connections at their next packet; it is freed once they have ended (at most leave-after %s)\n",
+				s->name, nc->name, a, d);
+		else
+			pr_info("service %s: node %s (%s) is no longer in the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s); if its checks fail, drover resets them\n",
+				s->name, nc->name, a, d);
 	}
 	for (m = 0; os && m < os->nleavers; m++) {
 		const struct agent_leaver *ol = &os->leavers[m];
@@ -675,6 +691,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 			return -ENOMEM;
 		node_state_copy(&l->node, &ol->node);
 		l->flows = ol->flows;
+		l->dead = ol->dead;
 	}
 	if (os || !ag->ro_open || !s->hc.leave_after_ms)
 		return 0;
@@ -695,7 +712,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 			size_t j;
 			bool known = false;
 
-			if (be->state == DRV_BE_DOWN || be->port != key.port)
+			if (be->port != key.port)
 				continue;
 			for (j = 0; j < s->nnodes && !known; j++)
 				known = drv_node_is_backend(&s->nodes[j], key.port, be);
@@ -710,10 +727,16 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 				free(infos);
 				return -ENOMEM;
 			}
-			drv_hc_state_init(&l->node.st, true);
+			/* DOWN: a leaver that died under the agent before (its flows are reset) */
+			l->dead = be->state == DRV_BE_DOWN;
+			drv_hc_state_init(&l->node.st, !l->dead);
 			ag->leave_count_at = 0;
-			pr_info("service %s: backend %s (%s in the pinned maps) is no node of the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s) or its checks fail\n",
-				s->name, nc.name, drv_be_state_name(be->state), d);
+			if (l->dead)
+				pr_info("service %s: backend %s (down in the pinned maps) is no node of the config: it leaves down: drover resets its open connections at their next packet; it is freed once they have ended (at most leave-after %s)\n",
+					s->name, nc.name, d);
+			else
+				pr_info("service %s: backend %s (%s in the pinned maps) is no node of the config: it leaves: out of the table, its open connections stay until they end (at most leave-after %s); if its checks fail, drover resets them\n",
+					s->name, nc.name, drv_be_state_name(be->state), d);
 		}
 	}
 	free(infos);
@@ -1102,6 +1125,7 @@ static int reconcile(struct agent *ag)
 				continue;
 			lv->addr = as->leavers[j].conf.addr;
 			lv->family = as->leavers[j].conf.family;
+			lv->down = as->leavers[j].dead;
 			lv++;
 			leave[i].n++;
 		}

@@ -106,7 +106,7 @@ int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *h
 				b->addr = l->addr;
 				b->family = l->family;
 				b->port = htons(s->ports[p]);
-				b->state = DRV_BE_LEAVING;
+				b->state = l->down ? DRV_BE_DOWN : DRV_BE_LEAVING;
 				b->weight = 0;
 				w->nbes++;
 			}

@@ -36,11 +36,14 @@ void drv_svc_key_make(const struct drv_service_conf *s, __u16 port, struct drv_s
  * A node a reload removed from a service that stays (or one a restarted agent
  * found in the maps and not in its config): it leaves, DRV_BE_LEAVING with
  * weight 0 (out of the table, its recorded flows kept), until the agent frees
- * it (its flows ended, its checks failed, or health leave-after passed).
+ * it (its flows ended, or health leave-after passed). One whose checks fail
+ * is DRV_BE_DOWN meanwhile: the data path resets its flows at their next
+ * packet instead of sending them to a dead node, or to another one.
  */
 struct drv_leaver {
 	union drv_addr addr; /* network order */
 	__u8 family; /* enum drv_family */
+	bool down; /* it fails its checks: DOWN, not LEAVING */
 };
 
 /* The leavers of one config service. */
@@ -64,7 +67,7 @@ struct drv_leavers {
  * they hold their flows; passing nodes UP with their weight. If a service has
  * non-drained nodes but none passes, all of its non-drained nodes are kept UP
  * and all_down is set (fail open). Leavers are LEAVING with weight 0 and play
- * no part in the fail-open.
+ * no part in the fail-open; one that is down is DOWN with weight 0.
  * Return: 0 or -ENOMEM.
  */
 int drv_want_build(const struct drv_config *cfg, bool *const *up, bool *const *hold,

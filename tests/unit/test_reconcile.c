@@ -307,6 +307,35 @@ static void leavers_stay_leaving_in_a_fail_open(void **state)
 	drv_config_free(cfg);
 }
 
+/*
+ * A leaver whose checks fail is DOWN (weight 0) until it is freed: the data
+ * path resets its flows; freed at once, they would re-hash to another node.
+ */
+static void dead_leaver_is_down_not_freed(void **state)
+{
+	struct drv_config *cfg = load(base_yaml);
+	struct drv_leavers leave[2] = {};
+	struct drv_leaver l[2];
+	struct health h;
+	struct drv_want w;
+	size_t p;
+
+	(void)state;
+	leave[0] = (struct drv_leavers){ leaver_addrs(l, "10.0.0.14", "10.0.0.15"), 2 };
+	l[0].down = true;
+	assert_int_equal(drv_want_build(cfg, health(&h, "111", "11"), NULL, leave, &w), 0);
+	for (p = 0; p < 2; p++) {
+		assert_int_equal(w.svcs[p].nbes, 5);
+		assert_int_equal(w.svcs[p].bes[3].addr.v4, inet_addr("10.0.0.14"));
+		assert_int_equal(w.svcs[p].bes[3].state, DRV_BE_DOWN);
+		assert_int_equal(w.svcs[p].bes[3].weight, 0);
+		assert_int_equal(w.svcs[p].bes[4].addr.v4, inet_addr("10.0.0.15"));
+		assert_int_equal(w.svcs[p].bes[4].state, DRV_BE_LEAVING);
+	}
+	drv_want_free(&w);
+	drv_config_free(cfg);
+}
+
 /* A leaver freed changes its services: they sync (its id is freed there); the others don't. */
 static void freed_leaver_syncs_only_its_services(void **state)
 {
@@ -570,6 +599,7 @@ int main(void)
 		cmocka_unit_test(removed_node_leaving_is_leaving_with_weight_zero_on_every_port),
 		cmocka_unit_test(leaver_back_in_the_config_is_its_node_once),
 		cmocka_unit_test(leavers_stay_leaving_in_a_fail_open),
+		cmocka_unit_test(dead_leaver_is_down_not_freed),
 		cmocka_unit_test(freed_leaver_syncs_only_its_services),
 		cmocka_unit_test(unchanged_state_plans_nothing),
 		cmocka_unit_test(one_node_down_syncs_only_its_services),
