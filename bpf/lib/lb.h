@@ -138,7 +138,7 @@ static __always_inline bool tcp_bare_syn(const struct tcphdr *th)
  * the short timeout, its SNAT port reclaimable), whatever its first packet,
  * until the client's next packet with ACK: a spoofed one-off ACK, FIN or RST
  * then holds a port no harder than a spoofed SYN. (A flow whose reply entry
- * is still alive keeps that entry's state: snat_reserve.) dsr and tunnel
+ * is still alive goes on from that entry's state: snat_reserve.) dsr and tunnel
  * hold no ports: a flow picked up mid-stream there (ECMP failover, a lost
  * record) is open at once, so a client quieter than the FIN timeout keeps it.
  */
@@ -335,6 +335,7 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 	if (!sc)
 		return 0;
 	sc->oldest_seen = ~0ULL;
+	sc->adopted = 0;
 	if (!lo || hi < lo) {
 		lo = DRV_SNAT_PORT_LO_DEFAULT;
 		hi = DRV_SNAT_PORT_HI_DEFAULT;
@@ -359,19 +360,20 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 
 			/*
 			 * Our own live entry, the flow record evicted: the
-			 * connection goes on in the entry's state (an open one
-			 * stays unreclaimable), unless this is a new connection
-			 * on the 5-tuple (a bare SYN). Touched in this tick, no
-			 * other CPU may claim it now; else we claim it, as a
-			 * dead entry is.
+			 * connection goes on from the entry's state (an open
+			 * one stays unreclaimable) as it would with its record
+			 * in place, this packet's FIN, RST or handshake ACK
+			 * taken on top, unless this is a new connection on the
+			 * 5-tuple (a bare SYN). Touched in this tick, no other
+			 * CPU may claim it now; else we claim it, as a dead
+			 * entry is.
 			 */
-			if (own && !expired && !tcp_bare_syn(p->tcp))
+			if (own && !expired && !tcp_bare_syn(p->tcp)) {
 				nv.state = *state = cur->state;
-			if ((own && seen >= now) ||
-			    ((own || expired) && nat_claim(cur, seen, now))) {
-				nat_fill(cur, &nv);
-				return nk.dport;
+				sc->adopted = 1;
 			}
+			if ((own && seen >= now) || ((own || expired) && nat_claim(cur, seen, now)))
+				goto claimed;
 			if (cur->state == DRV_FLOW_SYN && seen < sc->oldest_seen &&
 			    seen + DRV_SNAT_RECLAIM_MIN_NS <= now) {
 				sc->oldest_seen = seen;
@@ -392,6 +394,18 @@ static __always_inline __be16 snat_reserve(struct pkt *p, const struct drv_svc *
 		bpf_map_delete_elem(&DRV_MAP_FLOWS, &sc->victim);
 	nat_fill(cur, &nv);
 	stats_count(DRV_STAT_SNAT_RECLAIM_SYN, p->len);
+	return nk.dport;
+
+claimed:
+	/*
+	 * Our own entry adopted: this packet's FIN, RST or handshake ACK on top
+	 * of its state. Made here, once, not in the loop, where it multiplied
+	 * the states the verifier explores (648,587 -> 830,943 instructions;
+	 * clang 14, kernel 6.18).
+	 */
+	if (sc->adopted)
+		nv.state = *state = tcp_flow_state(p->tcp, nv.state, false, true);
+	nat_fill(cur, &nv);
 	return nk.dport;
 }
 

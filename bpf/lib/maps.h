@@ -112,11 +112,15 @@ struct {
 	.values = { [DRV_PROG_ICMP] = (void *)&drover_icmp },
 };
 
-/* Not pinned: snat_reserve's oldest half-open port while it probes, and its flow's key. */
+/*
+ * Not pinned: snat_reserve's oldest half-open port while it probes, and its
+ * flow's key; whether it adopted its own entry's state.
+ */
 struct drv_scratch {
 	__u64 oldest_seen;
 	struct drv_flow_key victim;
 	__be16 oldest_port;
+	__u8 adopted;
 };
 
 struct {

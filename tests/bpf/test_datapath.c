@@ -1493,6 +1493,70 @@ static void evicted_record_of_an_open_flow_stays_open(void **state)
 }
 
 /*
+ * The client's FIN on a nat flow the node half-closed, its record evicted
+ * (LRU): the record made again from the reply entry takes the entry's state
+ * and the FIN's on top of it, so both sides' FINs close it (the FIN
+ * timeout), as they do with the record in place.
+ */
+static void evicted_record_of_a_half_closed_flow_closes_at_the_clients_fin(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4, fin = reply4_from_node(20000, TCP_FIN | TCP_ACK);
+	struct drv_flow_key fk = key_of(&syn4);
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	assert_int_equal(run(e, &fin, ifc), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_FIN_NODE);
+	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0); /* evicted */
+	pkt.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING);
+}
+
+/* The same for the client's FIN on an open flow (it half-closes) and its RST (it closes). */
+static void evicted_record_takes_the_clients_fin_or_rst(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec pkt = syn4;
+	struct drv_flow_key fk = key_of(&syn4);
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0); /* evicted */
+	pkt.flags = TCP_FIN | TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_FIN_CLIENT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_FIN_CLIENT);
+	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0);
+	pkt.flags = TCP_RST | TCP_ACK;
+	assert_int_equal(run(e, &pkt, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 3);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_CLOSING);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING);
+}
+
+/* Evicted during the handshake: the client's handshake ACK opens the record made again. */
+static void evicted_record_of_a_half_open_flow_opens_at_the_handshake_ack(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec ack = syn4, synack = reply4_from_node(20000, TCP_SYN | TCP_ACK);
+	struct drv_flow_key fk = key_of(&syn4);
+
+	std_v4(e, 20000, 20000);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &synack, ifc), XDP_REDIRECT);
+	assert_int_equal(bpf_map__delete_elem(e->flows, &fk, sizeof(fk), 0), 0); /* evicted */
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_OPEN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_OPEN);
+}
+
+/*
  * Another CPU may stamp an entry with a clock that read the next tick after
  * this packet's own read (a reply and its client's packet, each on its CPU):
  * the entry is then last seen "after" now, and is live, not idle for ~2^64 ns.
@@ -1908,6 +1972,7 @@ static void client_rst_on_down_backend_goes_to_its_node(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
 	assert_int_equal(flow_of(e, &rst).state, DRV_FLOW_CLOSING);
 }
+
 
 /* A segment with IPv4 options gets no RST (none is built for it): it re-hashes as before. */
 static void segment_with_ip_options_on_down_backend_rehashes(void **state)
@@ -4606,6 +4671,9 @@ int main(int argc, char **argv)
 		T(new_connection_after_the_nodes_rst_outlives_the_fin_timeout),
 		T(two_cpus_never_take_one_snat_port),
 		T(evicted_record_of_an_open_flow_stays_open),
+		T(evicted_record_of_a_half_closed_flow_closes_at_the_clients_fin),
+		T(evicted_record_takes_the_clients_fin_or_rst),
+		T(evicted_record_of_a_half_open_flow_opens_at_the_handshake_ack),
 		T(entry_stamped_after_the_packets_clock_read_is_live),
 		T(replies_of_a_reused_backend_ids_old_node_do_not_count_to_the_new_one),
 		T(dsr_flow_picked_up_mid_stream_is_open_at_once),
