@@ -585,6 +585,29 @@ static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
 	return tcp_reset_reply(ctx, p);
 }
 
+/*
+ * A bare SYN on half-closed nat flow @f is a new connection on its 5-tuple:
+ * the old one is over on the client's side. Its reply entry closes (the FIN
+ * timeout), as the record does: where the new flow gets another node or
+ * port, the entry would otherwise hold its SNAT port for the idle timeout.
+ * Where it gets the same one, snat_reserve takes the entry over as its own.
+ * Live and half-closed, the entry is no other flow's to claim meanwhile.
+ */
+static __always_inline void nat_half_closed_end(const struct pkt *p, const struct drv_svc *svc,
+						const struct drv_flow *f)
+{
+	const struct drv_backend *be = backend_get(f->backend_id);
+	struct drv_flow_key nk = {};
+	struct drv_nat *cur;
+
+	if (!flow_names_backend(f, be, svc))
+		return;
+	nat_key(&nk, p, svc, be, f->snat_port);
+	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+	if (cur && nat_is_flow(cur, p))
+		cur->state = DRV_FLOW_CLOSING;
+}
+
 /**
  * lb_forward - client → VIP packet of service @svc: find or make its flow, rewrite, send
  * Return: an XDP verdict.
@@ -632,8 +655,11 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	 * new flow, as if there were no record. Kept, the record's CLOSING state
 	 * would expire it, and its NAT entry, after the short FIN timeout.
 	 */
-	if (f && f->state != DRV_FLOW_OPEN && f->state != DRV_FLOW_SYN && tcp_bare_syn(p->tcp))
+	if (f && f->state != DRV_FLOW_OPEN && f->state != DRV_FLOW_SYN && tcp_bare_syn(p->tcp)) {
+		if (svc->mode == DRV_MODE_NAT && f->state != DRV_FLOW_CLOSING)
+			nat_half_closed_end(p, svc, f);
 		f = NULL;
+	}
 	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
 		be_id = f->backend_id;
 		be = backend_get(be_id);

@@ -1276,6 +1276,31 @@ static void bare_syn_on_a_half_closed_flow_starts_a_new_flow(void **state)
 }
 
 /*
+ * A bare SYN on a flow the node half-closed is a new connection on the
+ * 5-tuple: the old one is over on the client's side. Where the new flow goes
+ * to another node (the table changed), the old flow's reply entry closes
+ * (the FIN timeout), as the record would: it must not hold its SNAT port on
+ * the old node for the idle timeout.
+ */
+static void bare_syn_on_a_half_closed_flow_closes_its_old_reply_entry(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec fin = reply4_from_node(20000, TCP_FIN | TCP_ACK);
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	assert_int_equal(run(e, &fin, ifc), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_FIN_NODE);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
+	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
+	assert_int_equal(flow_of(e, &syn4).state, DRV_FLOW_SYN);
+	assert_int_equal(nat_of(e, 20000).state, DRV_FLOW_CLOSING); /* node 1's entry */
+}
+
+/*
  * A slow handshake: the client's SYN retransmissions keep the reply entry
  * alive too, so the SYN-ACK to a late one is translated.
  */
@@ -4665,6 +4690,7 @@ int main(int argc, char **argv)
 		T(nat_flow_half_closed_by_the_client_lives_past_the_fin_timeout),
 		T(nat_flow_half_closed_by_the_node_closes_at_the_clients_fin),
 		T(bare_syn_on_a_half_closed_flow_starts_a_new_flow),
+		T(bare_syn_on_a_half_closed_flow_closes_its_old_reply_entry),
 		T(dsr_flow_closes_at_the_clients_fin),
 		T(synack_to_a_late_syn_retransmission_is_translated),
 		T(first_packet_without_syn_holds_its_port_half_open),
