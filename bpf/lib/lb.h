@@ -161,6 +161,61 @@ static __always_inline __u8 tcp_reply_state(const struct tcphdr *th, __u8 state)
 }
 
 /*
+ * A flow's state is changed by its client's packets on one CPU and its
+ * node's on another, in its record and in its reply entry: each change is a
+ * compare-and-swap of the 64-bit word that holds the state byte, made from
+ * the state it replaces, so that neither CPU writes over what the other saw
+ * (two FINs at once left each view half-closed, alive for tcp-idle). Plain
+ * stores of CLOSING need none: every change keeps it.
+ */
+union flow_state_word {
+	__u64 w;
+	__u8 b[8];
+};
+
+#define FLOW_STATE_TRIES 2 /* two writers per flow: a second try follows the other one's write */
+
+/* The state's 64-bit word lies within the value (map values are 8-byte aligned). */
+_Static_assert((__builtin_offsetof(struct drv_flow, state) & ~7U) + 8 <= sizeof(struct drv_flow),
+	       "drv_flow state word");
+_Static_assert((__builtin_offsetof(struct drv_nat, state) & ~7U) + 8 <= sizeof(struct drv_nat),
+	       "drv_nat state word");
+
+/**
+ * __flow_state_update - change the state byte at offset @off of @obj (a map value)
+ * @th: a node's reply, whose transition (tcp_reply_state) is made, or NULL
+ *      to merge @next (flow_state_merge)
+ * @old: out, the state replaced
+ * Return: the state written (after FLOW_STATE_TRIES lost races, the last one computed).
+ */
+static __always_inline __u8 __flow_state_update(void *obj, const __u32 off, const struct tcphdr *th,
+						__u8 next, __u8 *old)
+{
+	__u64 *wp = obj + (off & ~7U);
+	union flow_state_word o, n;
+	__u32 i;
+
+	n.w = 0;
+	for (i = 0; i < FLOW_STATE_TRIES; i++) {
+		o.w = *(volatile __u64 *)wp;
+		n.w = o.w;
+		*old = o.b[off & 7];
+		n.b[off & 7] = th ? tcp_reply_state(th, *old) : flow_state_merge(*old, next);
+		if (n.w == o.w || __sync_val_compare_and_swap(wp, o.w, n.w) == o.w)
+			break;
+	}
+	return n.b[off & 7];
+}
+
+/* Merge @next into record @f's state (flow_state_merge); return the state written. */
+static __always_inline __u8 flow_state_merge_into(struct drv_flow *f, __u8 next)
+{
+	__u8 old;
+
+	return __flow_state_update(f, __builtin_offsetof(struct drv_flow, state), NULL, next, &old);
+}
+
+/*
  * The client resends its SYN on a half-open flow whose node fails its checks:
  * no connection exists to keep (the client has not seen the node's SYN-ACK,
  * or it would have sent ACK), so the retry picks a node that is up. Kept, it
@@ -457,7 +512,12 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	if (seen != now)
 		cur->nh.ifindex = 0;
 	/* The forward direction opens the entry; a FIN from each side closes it, a close sticks. */
-	cur->state = *state = flow_state_merge(cur->state, *state);
+	{
+		__u8 was;
+
+		*state = __flow_state_update(cur, __builtin_offsetof(struct drv_nat, state), NULL,
+					     *state, &was);
+	}
 	return true;
 }
 
@@ -680,7 +740,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 					stats_count(DRV_STAT_SNAT_PORT_LOST, p->len);
 					goto pick;
 				}
-				f->state = state;
+				flow_state_merge_into(f, state);
 				f->last_seen_ns = now;
 			}
 			snat_port = f->snat_port;
@@ -766,12 +826,9 @@ static __always_inline void lb_reply_closes(const struct drv_nat *n, const struc
 	if (!sc)
 		return;
 	f = nat_flow_record(sc, n, p->family, p->key.dport);
-	if (f) {
-		state = flow_state_merge(f->state, state);
-		if (state != f->state) {
-			f->state = state;
-			f->last_seen_ns = now;
-		}
+	if (f && flow_state_merge(f->state, state) != f->state) {
+		flow_state_merge_into(f, state);
+		f->last_seen_ns = now;
 	}
 }
 
@@ -827,12 +884,12 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		return lb_count_sent(act, n->svc_id, n->be_gone ? DRV_BE_NONE : n->backend_id,
 				     p->len, true, false);
 	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
-		__u8 state = tcp_reply_state(p->tcp, n->state);
+		__u8 was, state = __flow_state_update(n, __builtin_offsetof(struct drv_nat, state),
+						      p->tcp, 0, &was);
 
-		if (state != n->state && state != DRV_FLOW_SYN)
+		if (state != was && state != DRV_FLOW_SYN)
 			lb_reply_closes(n, p, state, now);
 		n->last_seen_ns = now;
-		n->state = state;
 		n->nh.ifindex = 0; /* look the next hop up again */
 		/* Checked here, at most once a second: replies then pay no backend lookup. */
 		n->be_gone = !reply_from_backend(n, p);
