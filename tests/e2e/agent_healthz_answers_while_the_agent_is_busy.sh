@@ -32,10 +32,7 @@ services:
     nodes: [10.77.0.2]
 EOF
 cp "$GOOD" "$CFG"
-FIFO=$E2E_TMP/fifo
-# Whatever happens, a reload blocked on the FIFO is let go before cleanup kills the agent.
-unblock() { [ -p "$FIFO" ] && timeout 5 sh -c "cat '$GOOD' >'$FIFO'" 2>/dev/null; rm -f "$FIFO"; }
-on_exit unblock
+fifo_hold_init "$GOOD"
 
 ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
 AGENT=$!

@@ -42,16 +42,7 @@ EOF
 config "{listen: 127.0.0.1:9485}" >"$DEF"
 config "{listen: 127.0.0.1:9485, stuck-after: 2s}" >"$LOW"
 cp "$DEF" "$CFG"
-FIFO=$E2E_TMP/fifo
-# Whatever happens, a reload blocked on the FIFO is let go before cleanup kills the agent.
-# The config is a file again first, so that no later reload opens the FIFO.
-unblock() {
-	[ -p "$FIFO" ] || return 0
-	cp "$DEF" "$CFG.new" && mv -f "$CFG.new" "$CFG"
-	timeout 5 sh -c "cat '$DEF' >'$FIFO'" 2>/dev/null
-	rm -f "$FIFO"
-}
-on_exit unblock
+fifo_hold_init "$DEF"
 
 ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" >"$LOG" 2>&1 &
 AGENT=$!

@@ -45,15 +45,7 @@ services:
 YAML
 cp "$GOOD" "$CFG"
 drv() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
-FIFO=$E2E_TMP/fifo
-# Whatever happens, a reload blocked on the FIFO is let go before cleanup kills the agent.
-unblock() {
-	[ -p "$FIFO" ] || return 0
-	cp "$GOOD" "$CFG.new" && mv -f "$CFG.new" "$CFG"
-	timeout 5 sh -c "cat '$GOOD' >'$FIFO'" 2>/dev/null
-	rm -f "$FIFO"
-}
-on_exit unblock
+fifo_hold_init "$GOOD"
 
 # msgs_after N PATTERN: the messages after line N of $MSGS that match PATTERN (grep -E).
 msgs_after() { tail -n +$(($1 + 1)) "$MSGS" | grep -E "$2" || true; }

@@ -146,6 +146,23 @@ bg() {
 	E2E_PIDS+=("$BG_PID")
 }
 
+# A reload whose config file ($CFG) is a FIFO holds the agent's main loop: it
+# blocks in open(2) until the test writes a config into it.
+# fifo_hold_init GOOD: FIFO=$E2E_TMP/fifo; whatever happens, a reload blocked
+# on it is let go with GOOD before cleanup kills the agent, the config a file
+# again first, so that no later reload opens the FIFO.
+fifo_hold_init() {
+	FIFO=$E2E_TMP/fifo
+	FIFO_GOOD=$1
+	on_exit fifo_unblock
+}
+fifo_unblock() {
+	[ -p "$FIFO" ] || return 0
+	cp "$FIFO_GOOD" "$CFG.new" && mv -f "$CFG.new" "$CFG"
+	timeout 5 sh -c "cat '$FIFO_GOOD' >'$FIFO'" 2>/dev/null
+	rm -f "$FIFO"
+}
+
 # node_echo80 NS: a TCP server on port 80 of NS that answers "node-1" and closes; returns once it listens.
 node_echo80() {
 	bg "$1" socat -lf /dev/null TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo node-1'

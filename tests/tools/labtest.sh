@@ -125,6 +125,16 @@ wait_be_state() {
 	wait_for "$limit" be_state_is "$@"
 }
 
+# node_rsts N...: the RSTs nodes N... sent, in all (their TcpOutRsts).
+node_rsts() {
+	local n sum=0 v
+	for n in "$@"; do
+		v=$(ip netns exec "$(nsn "$n")" nstat -saz TcpOutRsts | awk '$1 == "TcpOutRsts" {print $2}')
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+
 # stat_packets NAME: packets of global counter NAME from `drover stats -j`.
 stat_packets() {
 	drv -j stats 2>/dev/null | jq -r --arg n "$1" '
