@@ -724,7 +724,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 		be_id = f->backend_id;
 		be = backend_get(be_id);
 		if (flow_names_backend(f, be, svc) && be->state == DRV_BE_DOWN &&
-		    !tcp_bare_syn(p->tcp) && tcp_reset_possible(p)) {
+		    !tcp_bare_syn(p->tcp) && ip_hdr_plain(p)) {
 			act = lb_node_down(ctx, p, svc, be, be_id, f, now);
 			if (act != DRV_CONTINUE)
 				return act;

@@ -267,6 +267,18 @@ static __always_inline bool src_is_host(const struct pkt *p)
 	return false;
 }
 
+/*
+ * Is the IP header plain: no IPv4 options, no IPv6 extension headers? Only
+ * such a packet is answered from XDP (a too-big error, a RST), which writes a
+ * header of fixed size.
+ */
+static __always_inline bool ip_hdr_plain(const struct pkt *p)
+{
+	if (p->ip4)
+		return p->ip4->ihl == 5;
+	return p->ip6 && p->l4 == (void *)(p->ip6 + 1);
+}
+
 /**
  * parse_ip - Ethernet, then IPv4 or IPv6
  * Return: DRV_CONTINUE for TCP, ICMP and ICMPv6 (p->icmp says which);

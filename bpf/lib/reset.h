@@ -35,14 +35,6 @@
 #define TCPF_RST_WORD 0x0004 /* flags half of the data-offset word */
 #define TCPF_ACK_WORD 0x0010
 
-/* Can the segment be answered: plain IP header, no options or extension headers? */
-static __always_inline bool tcp_reset_possible(const struct pkt *p)
-{
-	if (p->ip4)
-		return p->ip4->ihl == 5;
-	return p->ip6 && p->l4 == (void *)(p->ip6 + 1);
-}
-
 /* Swap the @n bytes at @a and @b (addresses; @n a multiple of 4). */
 static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
 {
@@ -61,7 +53,7 @@ static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
  * tcp_reset_reply - turn the client's segment @p (unchanged so far) into the RST that answers it
  * With ACK, the RST's sequence number is the segment's acknowledgment and it
  * acknowledges nothing; without, it has sequence 0 and acknowledges the
- * segment (its payload, SYN and FIN). Call only if tcp_reset_possible(@p)
+ * segment (its payload, SYN and FIN). Call only if ip_hdr_plain(@p)
  * and never for a RST.
  * Return: XDP_TX, or XDP_DROP (counted internal) if the frame cannot be cut.
  */

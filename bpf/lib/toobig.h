@@ -119,7 +119,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 		struct iphdr *iph, *q;
 		__u32 qlen = sizeof(*iph) + TOO_BIG_QUOTE_L4, hlen = sizeof(*iph) + sizeof(*ic);
 
-		if (p->ip4->ihl != 5 || mtu < IPV4_MIN_MTU)
+		if (!ip_hdr_plain(p) || mtu < IPV4_MIN_MTU)
 			return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 		iph = too_big_room(ctx, p, hlen, qlen);
 		if (!iph)
@@ -148,7 +148,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 		__u32 qlen = sizeof(*ip6) + TOO_BIG_QUOTE_L4, hlen = sizeof(*ip6) + sizeof(*ic);
 		__u32 s;
 
-		if (p->l4 != (void *)(p->ip6 + 1) || mtu < IPV6_MIN_MTU)
+		if (!ip_hdr_plain(p) || mtu < IPV6_MIN_MTU)
 			return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
 		ip6 = too_big_room(ctx, p, hlen, qlen);
 		if (!ip6)
