@@ -10,7 +10,9 @@
  *
  * The frame is cut to its IP header and the first 20 TCP bytes and rewritten
  * in place; a segment with IPv4 options or IPv6 extension headers gets no
- * RST (the caller sends it on as before).
+ * RST (the caller sends it on as before). As the kernel's own RST, it keeps
+ * the segment's DSCP and carries no ECN codepoint (a RST is not ECN-capable),
+ * and no flow label.
  */
 #ifndef __DROVER_BPF_RESET_H
 #define __DROVER_BPF_RESET_H
@@ -34,6 +36,8 @@
 #define RST_TTL 64
 #define TCPF_RST_WORD 0x0004 /* flags half of the data-offset word */
 #define TCPF_ACK_WORD 0x0010
+#define INET_ECN_MASK 0x03 /* the two ECN bits of the TOS / traffic class */
+#define IP6_DSCP_MASK 0x0fc00000 /* DSCP in IPv6's first word: version 4, class 8, label 20 bits */
 
 /* Swap the @n bytes at @a and @b (addresses; @n a multiple of 4). */
 static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
@@ -91,7 +95,7 @@ static __always_inline int tcp_reset_reply(struct xdp_md *ctx, struct pkt *p)
 		if ((void *)(t + 1) > data_end)
 			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 		swap_words(&iph->saddr, &iph->daddr, 4);
-		iph->tos = 0;
+		iph->tos &= ~INET_ECN_MASK;
 		iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*t));
 		iph->id = 0;
 		iph->frag_off = bpf_htons(IP_DF);
@@ -106,7 +110,8 @@ static __always_inline int tcp_reset_reply(struct xdp_md *ctx, struct pkt *p)
 		if ((void *)(t + 1) > data_end)
 			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 		swap_words((__u32 *)&ip6->saddr, (__u32 *)&ip6->daddr, 16);
-		*(__be32 *)ip6 = bpf_htonl(0x60000000);
+		*(__be32 *)ip6 = bpf_htonl(0x60000000) |
+				 (*(__be32 *)ip6 & bpf_htonl(IP6_DSCP_MASK));
 		ip6->payload_len = bpf_htons(sizeof(*t));
 		ip6->hop_limit = RST_TTL;
 		s = csum_words(&ip6->saddr, 16, bpf_htons(sizeof(*t)) + bpf_htons(IPPROTO_TCP));

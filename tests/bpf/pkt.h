@@ -36,6 +36,7 @@ struct pkt_spec {
 	__u8 ip6_ext;		/* IPv6 destination-options headers (8 bytes each) */
 	__u8 frag;		/* 1: first fragment (MF set) */
 	__u8 no_df;		/* IPv4: DF clear (pkt_build sets it on every unfragmented packet) */
+	__u8 tos;		/* IPv4 TOS / IPv6 traffic class: DSCP << 2 | ECN */
 };
 
 #define TCP_FIN 0x01
@@ -110,6 +111,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf)
 
 		iph->version = 4;
 		iph->ihl = 5 + s->ip_opts / 4;
+		iph->tos = s->tos;
 		iph->tot_len = htons(iph->ihl * 4 + tcp_len);
 		iph->id = htons(0x1234);
 		iph->frag_off = htons(s->frag ? 0x2000 : s->no_df ? 0 : 0x4000); /* MF, or DF */
@@ -124,6 +126,8 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf)
 		__u8 next = IPPROTO_TCP;
 
 		ip6->version = 6;
+		ip6->priority = s->tos >> 4;
+		ip6->flow_lbl[0] = (__u8)(s->tos << 4);
 		ip6->payload_len = htons(s->ip6_ext * 8 + (s->frag ? 8 : 0) + tcp_len);
 		ip6->hop_limit = s->ttl ?: 64;
 		inet_pton(AF_INET6, s->saddr, &ip6->saddr);

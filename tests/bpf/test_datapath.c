@@ -1914,7 +1914,8 @@ static void dsr_syn_retry_on_failing_backend_rehashes(void **state)
 /*
  * Client segment @in's answer from drover: the RST from the VIP back to the
  * client's MAC, TCP @flags, @seq and @ack, window 0, no options or payload,
- * TTL 64, IPv4 ID 0, valid checksums.
+ * TTL 64, IPv4 ID 0, the segment's DSCP with no ECN codepoint, valid
+ * checksums.
  */
 static void expect_rst(struct env *e, const struct pkt_spec *in, __u8 flags, __u32 seq, __u32 ack)
 {
@@ -1932,6 +1933,7 @@ static void expect_rst(struct env *e, const struct pkt_spec *in, __u8 flags, __u
 	r.flags = flags;
 	r.payload = 0;
 	r.ttl = 64;
+	r.tos = in->tos & ~0x03;
 	len = pkt_build(&r, buf);
 	if (in->family == DRV_FAMILY_V4) {
 		struct iphdr *iph = (void *)(buf + l3);
@@ -1985,6 +1987,7 @@ static void segment_of_flow_on_down_backend_is_answered_with_rst(void **state)
 	seg.flags = TCP_ACK | 0x08; /* PSH */
 	seg.seq = 5000;
 	seg.payload = 100;
+	seg.tos = 46 << 2 | 1; /* DSCP EF, ECT(1): the RST keeps EF, not ECT */
 	assert_int_equal(run(e, &seg, ifa), XDP_TX);
 	expect_rst(e, &seg, TCP_RST, 2000, 0);
 	assert_int_equal(flow_of(e, &seg).state, DRV_FLOW_CLOSING);
@@ -2014,7 +2017,7 @@ static void segment_without_ack_on_down_backend_gets_rst_ack(void **state)
 	expect_rst(e, &seg, TCP_RST | TCP_ACK, 0, 7011);
 }
 
-/* IPv6, with a VLAN tag: the RST goes back tagged, from the IPv6 VIP. */
+/* IPv6, with a VLAN tag: the RST goes back tagged, from the IPv6 VIP, with the segment's DSCP. */
 static void v6_segment_on_down_backend_gets_rst_on_its_vlan(void **state)
 {
 	struct env *e = *state;
@@ -2026,6 +2029,7 @@ static void v6_segment_on_down_backend_gets_rst_on_its_vlan(void **state)
 	seg.flags = TCP_ACK;
 	seg.payload = 33;
 	seg.vlan = 7;
+	seg.tos = 10 << 2 | 3; /* DSCP AF11, CE */
 	assert_int_equal(run(e, &seg, ifa), XDP_TX);
 	expect_rst(e, &seg, TCP_RST, 2000, 0);
 	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 1);
