@@ -1017,6 +1017,29 @@ static int snat_clash(struct pctx *p, yaml_node_t *sn, const struct drv_service_
 	return 0;
 }
 
+/*
+ * No node of service @s (written at @sn) may be the VIP of service @o: its
+ * flows would come back to the balancer as new flows of @o.
+ */
+static int node_is_vip(struct pctx *p, yaml_node_t *sn, const struct drv_service_conf *s,
+		       const struct drv_service_conf *o)
+{
+	yaml_node_t *nodes = find(p, sn, "nodes");
+	char buf[DRV_ADDR_STRLEN];
+	size_t k;
+
+	if (s->family != o->family)
+		return 0;
+	for (k = 0; k < s->nnodes; k++)
+		if (!memcmp(&s->nodes[k].addr, &o->vip, sizeof(o->vip)))
+			return perr(
+				p, nodes ? node_at(p, nodes->data.sequence.items.start[k]) : sn,
+				"node %s of service '%s' is the VIP of service '%s' (line %d): give the node's own address",
+				drv_addr_format(&o->vip, o->family, buf, sizeof(buf)), s->name,
+				o->name, o->line);
+	return 0;
+}
+
 static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 {
 	struct svc_defaults defs = { .mode = DRV_MODE_NAT };
@@ -1145,12 +1168,14 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		if ((err = parse_service(p, sn, &defs, s)))
 			return err;
 		for (j = 0; j <= i; j++) {
-			err = snat_clash(p, sn, s, &cfg->services[j]);
-			if (!err && j < i)
-				err = snat_clash(p,
-						 node_at(p, services->data.sequence.items.start[j]),
-						 &cfg->services[j], s);
-			if (err)
+			yaml_node_t *on = node_at(p, services->data.sequence.items.start[j]);
+			struct drv_service_conf *o = &cfg->services[j];
+
+			if ((err = snat_clash(p, sn, s, o)))
+				return err;
+			if (j < i &&
+			    ((err = snat_clash(p, on, o, s)) || (err = node_is_vip(p, sn, s, o)) ||
+			     (err = node_is_vip(p, on, o, s))))
 				return err;
 		}
 		for (j = 0; j < i; j++) {

@@ -641,15 +641,28 @@ static bool snat_takes(const struct drv_svc *s, __u8 family, __u8 s_family,
 	       ntohs(port) <= s->snat_port_hi;
 }
 
+/* The first backend id in @bes at @addr of @family; 0: none. */
+static __u32 be_at(const struct drv_backend *bes, __u8 family, const union drv_addr *addr)
+{
+	__u32 id;
+
+	for (id = 1; id < DRV_MAX_BACKENDS; id++)
+		if (bes[id].family == family && !memcmp(&bes[id].addr, addr, sizeof(*addr)))
+			return id;
+	return 0;
+}
+
 /*
- * What the agent's config refuses (config.c snat_clash), against the pinned
- * services, for service @conf about to be added or changed (@bes: every
- * backend slot): its snat address may be no backend of any service (the node
- * would answer itself), nor, in nat, the VIP of a service whose port lies in
- * its SNAT range (the nodes' replies to that port would reach that service as
- * new flows); nor may @conf's own VIP and port lie in another nat service's.
+ * What the agent's config refuses (config.c snat_clash, node_is_vip), against
+ * the pinned services, for service @conf about to be added or changed (@bes:
+ * every backend slot): its VIP may be no backend of any service (that node's
+ * flows would come back as new flows); its snat address may be no backend of
+ * any service (the node would answer itself), nor, in nat, the VIP of a
+ * service whose port lies in its SNAT range (the nodes' replies to that port
+ * would reach that service as new flows); nor may @conf's own VIP and port lie
+ * in another nat service's.
  */
-static int svc_snat_clash(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
+static int svc_addr_clash(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 			  const struct drv_backend *bes)
 {
 	const struct drv_svc_key *k = &conf->key, *o;
@@ -664,12 +677,16 @@ static int svc_snat_clash(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		return n;
 	svc_from_conf(&me, conf);
 	drv_svc_key_str(k, sb, sizeof(sb));
+	if ((id = be_at(bes, k->family, &k->vip))) {
+		o = svc_key_by_id(ents, n, bes[id].svc_id);
+		pr_warn("Error: VIP %s of service %s is backend %u of service %s, a node: give a VIP that is no node's address\n",
+			drv_addr_format(&k->vip, k->family, a, sizeof(a)), sb, id,
+			o ? drv_svc_key_str(o, ob, sizeof(ob)) : "(none)");
+		return -EINVAL;
+	}
 	if (me.mode != DRV_MODE_DSR) {
 		drv_addr_format(&me.snat, k->family, a, sizeof(a));
-		for (id = 1; id < DRV_MAX_BACKENDS; id++) {
-			if (bes[id].family != k->family ||
-			    memcmp(&bes[id].addr, &me.snat, sizeof(me.snat)))
-				continue;
+		if ((id = be_at(bes, k->family, &me.snat))) {
 			o = svc_key_by_id(ents, n, bes[id].svc_id);
 			pr_warn("Error: snat %s of service %s is backend %u of service %s, a node: give the balancer's own address\n",
 				a, sb, id, o ? drv_svc_key_str(o, ob, sizeof(ob)) : "(none)");
@@ -698,8 +715,12 @@ static int svc_snat_clash(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 	return 0;
 }
 
-/* A backend @c about to be added: no service may have its address as snat (the balancer's own). */
-static int be_snat_clash(struct drv_ctl *ctl, const struct drv_be_conf *c)
+/*
+ * A backend @c about to be added: no service may have its address as VIP
+ * (that node's flows would come back as new flows) or as snat (the
+ * balancer's own).
+ */
+static int be_addr_clash(struct drv_ctl *ctl, const struct drv_be_conf *c)
 {
 	char ob[128], a[DRV_ADDR_STRLEN];
 	struct svc_ent ents[DRV_MAX_SVCS];
@@ -709,7 +730,15 @@ static int be_snat_clash(struct drv_ctl *ctl, const struct drv_be_conf *c)
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {
-		if (ents[i].svc.mode == DRV_MODE_DSR || ents[i].key.family != c->family ||
+		if (ents[i].key.family != c->family)
+			continue;
+		if (!memcmp(&ents[i].key.vip, &c->addr, sizeof(c->addr))) {
+			pr_warn("Error: backend address %s is the VIP of service %s: give the node's own address\n",
+				drv_addr_format(&c->addr, c->family, a, sizeof(a)),
+				drv_svc_key_str(&ents[i].key, ob, sizeof(ob)));
+			return -EINVAL;
+		}
+		if (ents[i].svc.mode == DRV_MODE_DSR ||
 		    memcmp(&ents[i].svc.snat, &c->addr, sizeof(c->addr)))
 			continue;
 		pr_warn("Error: backend address %s is the snat address of service %s, the balancer's own: give a node's address\n",
@@ -735,7 +764,7 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 	bes = drv_bes_load(ctl);
 	if (!bes)
 		return -errno;
-	err = svc_snat_clash(ctl, conf, bes);
+	err = svc_addr_clash(ctl, conf, bes);
 	if (err)
 		goto out_free;
 	if (conf->mode == DRV_MODE_NAT)
@@ -872,7 +901,7 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 	}
 	if (op == BE_ADD) {
 		err = be_port_fits_mode(key, s.mode, &c->addr, c->family, c->port) ?:
-			      be_snat_clash(ctl, c);
+			      be_addr_clash(ctl, c);
 		if (err)
 			goto out_free;
 		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);

@@ -384,7 +384,6 @@ static void bad_address_is_refused(void **state)
 		  "'vip' is a link-local address 'fe80::1'");
 }
 
-/* A SNAT address that is a node, or a VIP whose port lies in the SNAT range, takes replies. */
 /*
  * Addresses written the way other balancers take them (nginx/HAProxy
  * "ADDR:PORT", keepalived/MetalLB "ADDR/32") are refused saying what to write.
@@ -408,6 +407,7 @@ static void address_with_port_or_prefix_says_to_give_it_alone(void **state)
 		  "node 2001:db8::11:443 is IPv6 but VIP of service 'web' is IPv4");
 }
 
+/* A SNAT address that is a node, or a VIP whose port lies in the SNAT range, takes replies. */
 static void snat_that_takes_replies_is_refused(void **state)
 {
 	(void)state;
@@ -436,6 +436,39 @@ static void snat_that_takes_replies_is_refused(void **state)
 		  5, 11, "take port 10080 of VIP 10.0.0.2 (service 'other', line 8)");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, 10.0.0.2]\n", 5, 11,
 		  "snat 10.0.0.2 of service 'web' is a node of service 'web'");
+}
+
+/*
+ * A node that is another service's VIP (the Rancher VIP listed among the
+ * 6443 nodes): its flows would go back to the balancer, written before or
+ * after that service, in either family's services.
+ */
+static void node_that_is_another_services_vip_is_refused(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n"
+			   "  - name: api\n"
+			   "    vip: 10.0.0.101\n"
+			   "    snat: 10.0.0.2\n"
+			   "    ports: [6443]\n"
+			   "    nodes: [10.0.0.11, 10.0.0.100]\n",
+		  12, 24,
+		  "node 10.0.0.100 of service 'api' is the VIP of service 'web' (line 3): give the node's own address");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, {address: 10.0.0.101}]\n"
+			   "  - name: api\n"
+			   "    vip: 10.0.0.101\n"
+			   "    snat: 10.0.0.2\n"
+			   "    ports: [6443]\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 24,
+		  "node 10.0.0.101 of service 'web' is the VIP of service 'api' (line 8): give the node's own address");
+	/* another family's VIP and a node of another service are fine */
+	drv_config_free(parse_ok(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n"
+				 "  - name: api\n"
+				 "    vip: 10.0.0.101\n"
+				 "    snat: 10.0.0.2\n"
+				 "    ports: [6443]\n"
+				 "    nodes: [10.0.0.11]\n"));
 }
 
 static void snat_ports_are_plain_numbers(void **state)
@@ -997,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(bad_interface_name_is_refused),
 		cmocka_unit_test(duplicate_vip_port_is_refused),
 		cmocka_unit_test(snat_that_takes_replies_is_refused),
+		cmocka_unit_test(node_that_is_another_services_vip_is_refused),
 		cmocka_unit_test(timeouts_are_whole_seconds_and_fin_within_idle),
 		cmocka_unit_test(table_smaller_than_the_nodes_is_refused),
 		cmocka_unit_test(snat_ports_are_plain_numbers),

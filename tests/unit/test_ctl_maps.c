@@ -946,6 +946,40 @@ static void snat_that_is_a_node_or_a_vip_port_in_its_range_is_refused(void **sta
 	assert_int_equal(drv_backend_add(&ctl, &a.key, &n1), 0);
 }
 
+/*
+ * What the agent's config refuses (config.c node_is_vip), the CLI refuses
+ * too, writing nothing: a backend at another service's VIP, and a service
+ * whose VIP is a backend of another, whichever comes second.
+ */
+static void node_that_is_another_services_vip_is_refused(void **state)
+{
+	struct drv_svc_conf web = svc_conf("10.0.0.100", 443, DRV_MODE_NAT, "10.0.1.254");
+	struct drv_svc_conf api = svc_conf("10.0.0.101", 6443, DRV_MODE_DSR, NULL);
+	struct drv_be_conf vip = be_conf("10.0.0.100", 1, DRV_BE_UP);
+	struct drv_be_conf n1 = be_conf("10.0.1.1", 1, DRV_BE_UP);
+	struct drv_svc s;
+
+	(void)state;
+	assert_int_equal(drv_service_add(&ctl, &web), 0);
+	assert_int_equal(drv_service_add(&ctl, &api), 0);
+	vip.port = api.key.port;
+	assert_int_equal(drv_backend_add(&ctl, &api.key, &vip), -EINVAL);
+	assert_int_equal(svc_get(&api).nbackends, 0);
+	/* a VIP port of its own service (80 beside 443) is refused the same */
+	vip.port = htons(8443);
+	assert_int_equal(drv_backend_add(&ctl, &web.key, &vip), -EINVAL);
+	/* the other way round: a service at a backend's address */
+	assert_int_equal(drv_backend_add(&ctl, &web.key, &n1), 0);
+	api = svc_conf("10.0.1.1", 6443, DRV_MODE_DSR, NULL);
+	assert_int_equal(drv_service_add(&ctl, &api), -EINVAL);
+	assert_int_equal(drv_service_get(&ctl, &api.key, &s), -ENOENT);
+	/* a node of one service may be a node of another */
+	api = svc_conf("10.0.0.102", 6443, DRV_MODE_DSR, NULL);
+	assert_int_equal(drv_service_add(&ctl, &api), 0);
+	n1.port = api.key.port;
+	assert_int_equal(drv_backend_add(&ctl, &api.key, &n1), 0);
+}
+
 static void dsr_backend_must_use_the_service_port(void **state)
 {
 	struct drv_svc_conf d = svc_conf("10.0.0.7", 443, DRV_MODE_DSR, NULL);
@@ -1141,6 +1175,7 @@ int main(void)
 		T(snat_ports_are_in_the_reply_range_before_the_service_uses_them),
 		T(dsr_backend_must_use_the_service_port),
 		T(snat_that_is_a_node_or_a_vip_port_in_its_range_is_refused),
+		T(node_that_is_another_services_vip_is_refused),
 		T(counters_sum_over_cpus),
 		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
 						maps_create, pins_destroy),
