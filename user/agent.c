@@ -479,9 +479,9 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 		hold_start(n, mono_now());
 		n->ag->dirty = true;
 	} else if (ev == DRV_HC_WENT_UP) {
-		pr_info("service %s: node %s (%s) is UP after %u passed %s checks (%.3f s)%s%s\n",
+		pr_info("service %s: node %s (%s) is UP after %u passed %s checks, the last in %.1f ms%s%s\n",
 			s->name, nc->name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
-			c->last_latency_s, held, kept);
+			c->last_latency_s * 1e3, held, kept);
 		n->rehash_at = 0;
 		n->ag->dirty = true;
 	} else if (!ok) {

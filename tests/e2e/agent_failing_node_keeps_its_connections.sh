@@ -82,7 +82,7 @@ wait_for 20 states_are "up up up" || fail "n1 not up again 20 s after its check 
 log "after the blip: $(hold_sync c)"
 [ "$(broken)" = 0 ] || fail "connections broke over n1's check blip: $(grep '^BROKEN' "$E2E_TMP/c.out" | head -3)"
 [ "$(rehashed)" = "$r0" ] || fail "flows re-hashed over n1's check blip: rehash $r0 -> $(rehashed)"
-grep -q "service echo: node n1 (.*) is UP after $RISE passed http checks .*its open connections never left it" "$AGENT_LOG" ||
+grep -q "service echo: node n1 (.*) is UP after $RISE passed http checks, the last in .* ms; its open connections never left it" "$AGENT_LOG" ||
 	fail "the UP line does not say n1 kept its connections; log: $(grep 'node n1' "$AGENT_LOG" | tail -3)"
 log "n1 failed and recovered: no connection broke, none re-hashed"
 
