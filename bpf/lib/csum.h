@@ -58,6 +58,14 @@ static __always_inline __u16 csum_fold(__u32 s)
 	return ~s;
 }
 
+/* Fold a 64-bit sum of 16-bit words and complement it (sums of long runs, bpf_csum_diff's). */
+static __always_inline __u16 csum_fold64(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return csum_fold((__u32)s);
+}
+
 /* Apply an accumulated change to the checksum field @check. */
 static __always_inline __u16 csum_apply(__u16 check, __u32 acc)
 {

@@ -629,6 +629,13 @@ static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
 					const struct drv_svc *svc, const struct drv_backend *be,
 					__u32 be_id, struct drv_flow *f, __u64 now)
 {
+	int bad = p->tcp->rst ? 0 : tcp_seg_damage(ctx, p);
+
+	/* A corrupt segment the node would have dropped: no RST, the flow as it was. */
+	if (bad) {
+		lb_count_sent(XDP_DROP, svc->id, be_id, p->len, false, false);
+		return stats_drop(ctx, bad);
+	}
 	if (f->state != DRV_FLOW_CLOSING) {
 		__u8 closing = DRV_FLOW_CLOSING;
 

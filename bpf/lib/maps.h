@@ -130,6 +130,25 @@ struct {
 	__uint(max_entries, 1);
 } DRV_MAP_SCRATCH SEC(".maps");
 
+/*
+ * Not pinned: a copy of the TCP segment drover is about to answer with a RST,
+ * to checksum it (reset.h); 4 zero bytes past the longest.
+ */
+#define DRV_SEG_MAX 16384
+
+struct drv_segbuf {
+	__u8 b[DRV_SEG_MAX + 4]; /* first: its address is the value's, one register for both */
+	__u8 pad[4];
+	__u64 acc; /* the running sum: kept here, not in a register spilled to the stack */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct drv_segbuf);
+	__uint(max_entries, 1);
+} DRV_MAP_SEGBUF SEC(".maps");
+
 /* Not pinned: a cache the program fills; a new load starts it empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

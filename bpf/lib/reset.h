@@ -53,6 +53,74 @@ static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
 	}
 }
 
+static const __u32 segbuf_key; /* in .rodata: no stack for the key (below) */
+
+/*
+ * tcp_seg_csum_ok - does the TCP checksum of the segment at @off (@len bytes) verify?
+ * @sum: the pseudo-header's sum (16-bit words as they lie in memory)
+ * A global function: the verifier checks it once, not on every path that
+ * reaches a RST (inlined, drover_xdp went past the verifier's 1M-instruction
+ * limit). The segment is copied out (bpf_xdp_load_bytes) and summed in
+ * 512-byte pieces: summed in the packet, every remainder length was a path
+ * of its own to verify, and clang moved bounds checks off the pointers used.
+ * Return: 1 if it verifies, 0 otherwise (also past DRV_SEG_MAX bytes).
+ */
+__noinline int tcp_seg_csum_ok(struct xdp_md *ctx, __u32 off, __u32 len, __u32 sum)
+{
+	__u64 l = len, k, piece, rest;
+	struct drv_segbuf *sb;
+
+	/*
+	 * @len as a 64-bit value out of clang's sight: zero-extending the
+	 * 32-bit one, clang 14 checked one copy and used another, whose bounds
+	 * the verifier had not seen.
+	 */
+	asm volatile("" : "+r"(l));
+	if (!l || l > DRV_SEG_MAX)
+		return 0;
+	sb = bpf_map_lookup_elem(&DRV_MAP_SEGBUF, &segbuf_key);
+	if (!sb)
+		return 0;
+	/* The odd last bytes are summed padded with zeros after them, as TCP's checksum does. */
+	if (l & 3)
+		*(__u32 *)&sb->b[l & ~3ull] = 0;
+	if (bpf_xdp_load_bytes(ctx, off, sb->b, l))
+		return 0;
+	sb->acc = sum;
+	for (k = 0; k < l; k += 512) {
+		/* k opaque: clang kept l - k as one more register, spilled to the stack */
+		asm volatile("" : "+r"(k));
+		rest = l - k;
+		piece = rest > 512 ? 512 : (rest + 3) & ~3ull;
+		sb->acc = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&sb->b[k], piece,
+					       (__u16)~csum_fold64(sb->acc));
+	}
+	return csum_fold64(sb->acc) == 0;
+}
+
+/*
+ * tcp_seg_damage - would the node's kernel take the client's segment @p at all?
+ * It drops one whose IPv4 header or TCP checksum fails, silently: drover
+ * answers no RST for it either (a corrupt segment's acknowledgment number is
+ * no sequence number to reset with). Call only if ip_hdr_plain(@p).
+ * Return: 0 if intact, else the drop reason (DRV_STAT_DROP_IP_BAD / _TCP_BAD).
+ */
+static __always_inline int tcp_seg_damage(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	__u32 l3 = p->ip4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr), len, s;
+
+	len = pkt_l3_len(p) - l3;
+	if (p->ip4) {
+		if (csum_fold(csum_words(p->ip4, sizeof(struct iphdr) / 2, 0)))
+			return DRV_STAT_DROP_IP_BAD;
+		s = csum_words(&p->ip4->saddr, 4, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
+	} else {
+		s = csum_words(&p->ip6->saddr, 16, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
+	}
+	return tcp_seg_csum_ok(ctx, (void *)p->tcp - data, len, s) ? 0 : DRV_STAT_DROP_TCP_BAD;
+}
+
 /**
  * tcp_reset_reply - turn the client's segment @p (unchanged so far) into the RST that answers it
  * With ACK, the RST's sequence number is the segment's acknowledgment and it

@@ -26,6 +26,7 @@
 #define DRV_MAP_TX_PORTS drv_txports_v1	/* DEVMAP_HASH ifindex → ifindex */
 #define DRV_MAP_NEXTHOPS drv_nh_v1	/* PERCPU_ARRAY backend id → drv_nh_cache */
 #define DRV_MAP_SCRATCH	drv_scratch_v1	/* PERCPU_ARRAY[1] → the program's working state */
+#define DRV_MAP_SEGBUF	drv_segbuf_v1	/* PERCPU_ARRAY[1] → a TCP segment's copy, to checksum */
 #define DRV_MAP_PROGS	drv_progs_v1	/* PROG_ARRAY DRV_PROG_* → program drover_xdp tail-calls */
 
 #define __DRV_STR(x) #x
@@ -249,11 +250,11 @@ enum drv_stat {
 	DRV_STAT_XDP_REDIRECT = 4,
 	DRV_STAT_DROP_ETH_TRUNC,	/* frame shorter than its Ethernet/VLAN header */
 	DRV_STAT_DROP_IP_TRUNC,		/* IPv4/IPv6 header cut short */
-	DRV_STAT_DROP_IP_BAD,		/* bad version, IHL, total/payload length */
+	DRV_STAT_DROP_IP_BAD,		/* bad version, IHL, length; checksum if answered */
 	DRV_STAT_DROP_IP_FRAG,		/* IPv4/IPv6 fragment to a VIP */
 	DRV_STAT_DROP_IP6_EXT,		/* IPv6 extension header cut short (a chain too long passes) */
 	DRV_STAT_DROP_TCP_TRUNC,	/* TCP header cut short */
-	DRV_STAT_DROP_TCP_BAD,		/* bad TCP data offset */
+	DRV_STAT_DROP_TCP_BAD,		/* bad data offset; checksum if a RST answers it */
 	DRV_STAT_DROP_NO_BACKEND,	/* service has no usable backend */
 	DRV_STAT_DROP_SNAT_EXHAUSTED,	/* no free SNAT port after snat_probes tries */
 	DRV_STAT_DROP_FIB,		/* next hop lookup: blackhole, unreachable, prohibited */

@@ -2003,6 +2003,46 @@ static void segment_of_flow_on_down_backend_is_answered_with_rst(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 2);
 }
 
+/*
+ * A segment whose IPv4 header or TCP checksum fails is one the node's kernel
+ * would have dropped unanswered: no RST for it (its acknowledgment number may
+ * be as corrupt), the flow left as it was; intact ones of any length (odd,
+ * past 512 bytes) are answered. Found by test_props (seed 1): a RST for a
+ * segment with a flipped payload bit.
+ */
+static void segment_with_a_bad_checksum_on_down_backend_gets_no_rst(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec seg = syn4;
+	static const __u16 lens[] = { 0, 101, 1400 };
+	__u8 in[PKT_MAX];
+	size_t len, i;
+	__u8 st;
+
+	syn4_flow_on_down_backend1(e, true);
+	st = flow_of(e, &seg).state;
+	seg.flags = TCP_ACK | 0x08;
+	seg.seq = 5000;
+	seg.payload = 1400;
+	len = pkt_build(&seg, in);
+	in[len - 7] ^= 0x20; /* a payload bit: the TCP checksum fails */
+	assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_BAD), 1);
+	len = pkt_build(&seg, in);
+	in[ETH_HLEN + 8] = 63; /* the TTL, its header checksum not updated */
+	assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_IP_BAD), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 0);
+	assert_int_equal(flow_of(e, &seg).state, st);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 2);
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		seg.payload = lens[i];
+		assert_int_equal(run(e, &seg, ifa), XDP_TX);
+		expect_rst(e, &seg, TCP_RST, 2000, 0);
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 3);
+}
+
 /* Without ACK (a FIN alone): RST+ACK with sequence 0, acknowledging the payload and the FIN. */
 static void segment_without_ack_on_down_backend_gets_rst_ack(void **state)
 {
@@ -4728,6 +4768,7 @@ int main(int argc, char **argv)
 		T(syn_on_flow_of_down_backend_rehashes_to_table),
 		T(segment_of_flow_on_down_backend_is_answered_with_rst),
 		T(segment_without_ack_on_down_backend_gets_rst_ack),
+		T(segment_with_a_bad_checksum_on_down_backend_gets_no_rst),
 		T(v6_segment_on_down_backend_gets_rst_on_its_vlan),
 		T(dsr_segment_on_down_backend_gets_rst),
 		T(client_rst_on_down_backend_goes_to_its_node),
@@ -4827,6 +4868,7 @@ int main(int argc, char **argv)
 		N(nat_reply_v4_is_translated_back_to_client),
 		N(syn_on_flow_of_down_backend_rehashes_to_table),
 		N(segment_of_flow_on_down_backend_is_answered_with_rst),
+		N(segment_with_a_bad_checksum_on_down_backend_gets_no_rst),
 		N(v6_segment_on_down_backend_gets_rst_on_its_vlan),
 		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
 		N(half_open_flow_that_lost_its_port_starts_again),
