@@ -121,6 +121,13 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 
 		if (!ip_hdr_plain(p) || mtu < IPV4_MIN_MTU)
 			return stats_drop(ctx, DRV_STAT_DROP_TOO_BIG);
+		/*
+		 * A router drops a header whose checksum fails, unanswered: its
+		 * length, DF or source may be the corruption (drover forwards
+		 * such packets unchecked; the next hop drops them).
+		 */
+		if (csum_fold(csum_words(p->ip4, sizeof(*iph) / 2, 0)))
+			return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
 		iph = too_big_room(ctx, p, hlen, qlen);
 		if (!iph)
 			return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);

@@ -2917,6 +2917,33 @@ static void too_big_v4_for_the_nodes_side_is_answered_to_the_client(void **state
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 2);
 }
 
+/*
+ * An IPv4 packet whose header checksum fails is one a router drops, never
+ * answers: its length, DF bit or source may be the corruption, and an error
+ * would lower a path MTU for nothing. Dropped (drop_ip_bad), no too-big.
+ * Found by test_props (seed 1): mutated IPv4 headers, too long for the
+ * node side, answered with "fragmentation needed" from the VIP.
+ */
+static void too_big_v4_with_a_bad_header_checksum_gets_no_error(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec big = sized(syn4, NARROW_MTU + 1);
+	__u8 in[PKT_MAX];
+	size_t len;
+
+	narrow_v4(e, DRV_MODE_NAT);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	len = pkt_build(&big, in);
+	in[ETH_HLEN + 8] = 63; /* the TTL, its header checksum not updated */
+	assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_DROP);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_IP_BAD), 1);
+	assert_int_equal(lb_stat(e->svcst, 0).drops, 1);
+	/* intact, it is answered */
+	assert_int_equal(run(e, &big, ifa), XDP_TX);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TOO_BIG), 1);
+}
+
 /* tunnel adds 20 / 40 bytes: the client is told the MTU less those. */
 static void too_big_once_wrapped_is_answered_with_the_mtu_less_the_tunnel(void **state)
 {
@@ -4841,6 +4868,7 @@ int main(int argc, char **argv)
 		T(icmp_other_than_a_too_big_about_a_flow_passes_untouched),
 		T(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		T(too_big_once_wrapped_is_answered_with_the_mtu_less_the_tunnel),
+		T(too_big_v4_with_a_bad_header_checksum_gets_no_error),
 		T(too_big_v4_without_df_goes_to_the_stack_rewritten),
 		T(too_big_v6_for_the_nodes_side_is_answered_to_the_client),
 		T(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
