@@ -1,0 +1,1204 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Properties of drover_xdp over many mutated frames, in the real kernel
+ * through BPF_PROG_TEST_RUN, the program loaded once.
+ *
+ * Valid seed frames (IPv4/IPv6, VLAN or not, SYN/ACK/FIN/RST/data to a
+ * VIP:port of every mode and to other addresses and ports, IPv4 options,
+ * IPv6 extension headers, fragments, a node's replies to a flow's SNAT
+ * address:port, ICMP too-big and unreachable errors quoting a flow either
+ * way) are mutated from a fixed-seed PRNG (bits flipped, cuts at any
+ * length, trailers, lengths, IHL, data offset, flags, fragment bits,
+ * checksums) and each run is checked against invariants computed here from
+ * scratch, independently of bpf/: the verdict is one of
+ * DROP/PASS/TX/REDIRECT and counted once; a DROP moves exactly one drop
+ * reason, any other verdict none; a PASS that is not the documented
+ * rewrite handed to the stack (fib_pass) leaves the frame as it was; a
+ * frame sent is sound (IPv4 header, TCP and ICMP checksums recomputed over
+ * the pseudo-header, IP lengths against the frame, TTL / hop limit and
+ * addresses as each mode promises); and no checksum is laundered: a
+ * rewritten TCP or ICMP checksum verifies exactly when the received one
+ * did, and drover answers (RST) no segment whose checksum fails.
+ *
+ * DROVER_PROPS_SEED / DROVER_PROPS_N (environment) run another seed or
+ * more frames (a run is deterministic: N = iteration + 1 replays up to a
+ * failure); a failure prints seed, iteration and both frames in hex
+ * (DROVER_PROPS_DUMP=1: every one, not the first five). Each finding is a
+ * named regression case in test_datapath.c:
+ * segment_with_a_bad_checksum_on_down_backend_gets_no_rst,
+ * too_big_v4_with_a_bad_header_checksum_gets_no_error.
+ *
+ * Topology as in test_datapath.c, in a private network namespace:
+ *   drva 02:..:0a 10.1.0.1/24 fd01::1/64   clients 10.1.0.2-3 / fd01::2-3
+ *   drvc 02:..:0c 10.2.0.1/24 fd02::1/64   nodes 10.2.0.11-13 / fd02::11-13,
+ *                                          a one-arm client 10.2.0.50
+ * (.3 and ::13 sit behind an MTU of 1400: the too-big path).
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "drover/maps.h"
+
+#include "bpf/pkt.h"
+#include "drover.skel.h"
+#include "ctl.h"
+#include "util.h"
+
+#define TABLE 7
+
+/* clang-format off */
+#define MAC(a, b) { 0x02, 0, 0, 0, (a), (b) }
+#define MAC_A		MAC(0, 0x0a)
+#define MAC_C		MAC(0, 0x0c)
+#define MAC_CLIENT	MAC(0x01, 0x02)
+#define MAC_N1		MAC(0x02, 0x11)
+#define MAC_ONEARM	MAC(0x02, 0x50)
+/* clang-format on */
+
+static int ifa, ifc;
+static struct drover_bpf *skel;
+static int prog_fd, ncpus;
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* ---- topology ---------------------------------------------------------- */
+
+struct pv_svc {
+	const char *vip, *snat;
+	__u16 port, lo, hi;
+	__u8 mode, fam;
+	__u32 bes[3]; /* backend ids */
+	const char *be_addr[3];
+	__u16 be_port;
+};
+
+/* clang-format off */
+static const struct pv_svc svcs[] = {
+	{ "10.0.0.100", "10.2.0.1", 80, 20000, 20063, DRV_MODE_NAT, 4, { 1, 2, 13 },
+	  { "10.2.0.11", "10.2.0.12", "10.2.0.13" }, 8080 },
+	{ "10.0.0.101", "10.2.0.1", 80, 0, 0, DRV_MODE_DSR, 4, { 3, 4, 14 },
+	  { "10.2.0.11", "10.2.0.12", "10.2.0.13" }, 80 },
+	{ "10.0.0.102", "10.2.0.1", 443, 0, 0, DRV_MODE_TUNNEL, 4, { 5, 6, 15 },
+	  { "10.2.0.11", "10.2.0.12", "10.2.0.13" }, 443 },
+	{ "fd00::100", "fd02::1", 443, 30000, 30063, DRV_MODE_NAT, 6, { 7, 8, 16 },
+	  { "fd02::11", "fd02::12", "fd02::13" }, 8443 },
+	{ "fd00::101", "fd02::1", 80, 0, 0, DRV_MODE_DSR, 6, { 9, 10, 17 },
+	  { "fd02::11", "fd02::12", "fd02::13" }, 80 },
+	{ "fd00::102", "fd02::1", 80, 0, 0, DRV_MODE_TUNNEL, 6, { 11, 12, 18 },
+	  { "fd02::11", "fd02::12", "fd02::13" }, 80 },
+};
+/* clang-format on */
+
+#define NSVC ARRAY_SIZE(svcs)
+
+static const char *const clients4[] = { "10.1.0.2", "10.1.0.3", "10.2.0.50" };
+static const char *const clients6[] = { "fd01::2", "fd01::3" };
+/* sources no host has: drop_martian */
+static const char *const martians4[] = { "0.0.0.0", "127.0.0.1", "224.0.0.5", "255.255.255.255" };
+static const char *const martians6[] = { "::", "::1", "ff02::1", "::ffff:10.1.0.2" };
+
+static void be_set(__u32 svc, int b, __u8 state)
+{
+	const struct pv_svc *v = &svcs[svc];
+	struct drv_backend be = { .port = htons(v->be_port),
+				  .svc_id = svc,
+				  .state = state,
+				  .weight = 1,
+				  .gen = 1,
+				  .family = v->fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6 };
+	__u8 fam;
+
+	assert_int_equal(drv_addr_parse(v->be_addr[b], &be.addr, &fam), 0);
+	assert_int_equal(
+		bpf_map__update_elem(skel->maps.drv_bes_v1, &v->bes[b], 4, &be, sizeof(be), 0), 0);
+}
+
+static void topology(void)
+{
+	__u32 s, i, idx, zero = 0, k;
+	struct drv_cfg c = { .reply_port_lo = 20000, .reply_port_hi = 30063 };
+
+	for (s = 0; s < NSVC; s++) {
+		const struct pv_svc *v = &svcs[s];
+		struct drv_svc_key key = { .port = htons(v->port), .proto = IPPROTO_TCP };
+		struct drv_svc val = { .id = s,
+				       .table_size = TABLE,
+				       .mode = v->mode,
+				       .snat_port_lo = v->lo,
+				       .snat_port_hi = v->hi,
+				       .nbackends = 3 };
+		__u8 fam;
+
+		assert_int_equal(drv_addr_parse(v->vip, &key.vip, &key.family), 0);
+		assert_int_equal(drv_addr_parse(v->snat, &val.snat, &fam), 0);
+		assert_int_equal(bpf_map__update_elem(skel->maps.drv_svcs_v1, &key, sizeof(key),
+						      &val, sizeof(val), 0),
+				 0);
+		for (i = 0; i < 3; i++)
+			be_set(s, i, DRV_BE_UP);
+		for (i = 0; i < TABLE; i++) {
+			idx = DRV_MAGLEV_INDEX(s, 0, i);
+			assert_int_equal(bpf_map__update_elem(skel->maps.drv_maglev_v1, &idx, 4,
+							      &v->bes[i % 3], 4, 0),
+					 0);
+		}
+	}
+	assert_int_equal(bpf_map__update_elem(skel->maps.drv_cfg_v1, &zero, 4, &c, sizeof(c), 0),
+			 0);
+	k = ifa;
+	assert_int_equal(bpf_map__update_elem(skel->maps.drv_txports_v1, &k, 4, &k, 4, 0), 0);
+	k = ifc;
+	assert_int_equal(bpf_map__update_elem(skel->maps.drv_txports_v1, &k, 4, &k, 4, 0), 0);
+}
+
+static int group_setup(void **state)
+{
+	static const char *const cmds[] = {
+		"ip link add drva type veth peer name drvb",
+		"ip link add drvc type veth peer name drvd",
+		"ip link set drva address 02:00:00:00:00:0a",
+		"ip link set drvc address 02:00:00:00:00:0c",
+		"for d in lo drva drvb drvc drvd; do ip link set $d up; done",
+		"ip addr add 10.1.0.1/24 dev drva",
+		"ip addr add 10.2.0.1/24 dev drvc",
+		"ip -6 addr add fd01::1/64 dev drva nodad",
+		"ip -6 addr add fd02::1/64 dev drvc nodad",
+		"ip neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip neigh add 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
+		"ip neigh add 10.2.0.12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
+		"ip neigh add 10.2.0.50 lladdr 02:00:00:00:02:50 dev drvc nud permanent",
+		"ip route add 10.2.0.13/32 dev drvc mtu lock 1400",
+		"ip neigh add 10.2.0.13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
+		"ip -6 route add fd02::13/128 dev drvc mtu lock 1400",
+		"ip -6 neigh add fd02::13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
+		"ip route add 10.1.0.3/32 dev drva mtu lock 1400",
+		"ip neigh add 10.1.0.3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip -6 route add fd01::3/128 dev drva mtu lock 1400",
+		"ip -6 neigh add fd01::3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip -6 neigh add fd01::2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
+		"ip -6 neigh add fd02::11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
+		"ip -6 neigh add fd02::12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
+		"echo 1 > /proc/sys/net/ipv4/ip_forward",
+		"echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
+	};
+	struct bpf_map *m;
+	cpu_set_t cpus;
+	size_t i;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_props: needs root (netns, BPF): skipped\n");
+		exit(4);
+	}
+	/* One CPU: the per-CPU next-hop cache behaves the same from run to run. */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		fprintf(stderr, "test_props: sched_setaffinity: %s\n", strerror(errno));
+	/* A private netns: everything created here vanishes with the process. */
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "test_props: unshare(CLONE_NEWNET): %s: skipped\n",
+			strerror(errno));
+		exit(4);
+	}
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (sh("%s", cmds[i])) {
+			fprintf(stderr, "test_props: setup failed: %s\n", cmds[i]);
+			return -1;
+		}
+	}
+	ifa = if_nametoindex("drva");
+	ifc = if_nametoindex("drvc");
+	if (!ifa || !ifc)
+		return -1;
+	ncpus = libbpf_num_possible_cpus();
+	skel = drover_bpf__open();
+	if (!skel)
+		return -1;
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_pin_path(m, NULL);
+	bpf_map__set_max_entries(skel->maps.drv_flows_v1, 4096);
+	bpf_map__set_max_entries(skel->maps.drv_nat_v1, 4096);
+	if (drover_bpf__load(skel)) {
+		fprintf(stderr, "test_props: couldn't load drover_xdp\n");
+		return -1;
+	}
+	prog_fd = bpf_program__fd(skel->progs.drover_xdp);
+	{
+		struct bpf_prog_info info = {};
+		__u32 ilen = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(prog_fd, &info, &ilen))
+			fprintf(stderr,
+				"test_props: drover_xdp is %u instructions after the verifier\n",
+				info.xlated_prog_len / 8);
+	}
+	topology();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	drover_bpf__destroy(skel);
+	return 0;
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+/* Packets of every drv_stats slot, summed over CPUs, in one syscall. */
+static void stats_read(__u64 *s)
+{
+	static struct drv_counter vals[DRV_STATS_SLOTS * 512];
+	__u32 keys[DRV_STATS_SLOTS], out_batch, count = DRV_STATS_SLOTS, k;
+	int fd = bpf_map__fd(skel->maps.drv_stats_v1), i, err;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+	assert_true(ncpus <= 512);
+	err = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, &o);
+	assert_true(!err || errno == ENOENT);
+	assert_int_equal(count, DRV_STATS_SLOTS);
+	for (k = 0; k < DRV_STATS_SLOTS; k++) {
+		s[keys[k]] = 0;
+		for (i = 0; i < ncpus; i++)
+			s[keys[k]] += vals[k * ncpus + i].packets;
+	}
+}
+
+/* The drop reasons of include/drover/maps.h: every DROP_* slot (each drop counts one). */
+static const enum drv_stat drop_reasons[] = {
+	DRV_STAT_DROP_ETH_TRUNC, DRV_STAT_DROP_IP_TRUNC,   DRV_STAT_DROP_IP_BAD,
+	DRV_STAT_DROP_IP_FRAG,	 DRV_STAT_DROP_IP6_EXT,	   DRV_STAT_DROP_TCP_TRUNC,
+	DRV_STAT_DROP_TCP_BAD,	 DRV_STAT_DROP_NO_BACKEND, DRV_STAT_DROP_SNAT_EXHAUSTED,
+	DRV_STAT_DROP_FIB,	 DRV_STAT_DROP_TTL,	   DRV_STAT_DROP_INTERNAL,
+	DRV_STAT_DROP_TOO_BIG,	 DRV_STAT_DROP_MARTIAN,
+};
+
+/* ---- an independent view of a frame ------------------------------------ */
+
+struct view {
+	bool ip; /* an IP packet whose headers lie within its length and the frame */
+	size_t l3, l4, end; /* offsets; end: l3 + the IP length */
+	__u8 fam, proto, ttl;
+	__u16 tci;
+	bool tagged, ext; /* IPv4 options / IPv6 extension headers */
+	bool frag; /* a fragment (not IPv6's atomic one) */
+	const __u8 *sa, *da;
+	bool ip_csum_ok;
+	bool l4_full; /* the L4 header is within the IP length */
+	bool l4_csum_ok;
+};
+
+static void parse(const __u8 *b, size_t len, struct view *v)
+{
+	__u16 et;
+	size_t l3 = ETH_HLEN, i, alen;
+	__u32 sum;
+	__u8 nh;
+
+	memset(v, 0, sizeof(*v));
+	if (len < ETH_HLEN)
+		return;
+	et = ntohs(*(__be16 *)(b + 12));
+	if (et == ETH_P_8021Q || et == ETH_P_8021AD) {
+		if (len < ETH_HLEN + 4)
+			return;
+		v->tagged = true;
+		v->tci = ntohs(*(__be16 *)(b + 14));
+		et = ntohs(*(__be16 *)(b + 16));
+		l3 += 4;
+	}
+	v->l3 = l3;
+	if (et == ETH_P_IP) {
+		size_t hl, tl;
+
+		if (len < l3 + 20 || b[l3] >> 4 != 4 || (b[l3] & 15) < 5)
+			return;
+		hl = (b[l3] & 15) * 4;
+		tl = ntohs(*(__be16 *)(b + l3 + 2));
+		if (tl < hl || len < l3 + tl)
+			return;
+		v->fam = 4;
+		v->end = l3 + tl;
+		v->l4 = l3 + hl;
+		v->proto = b[l3 + 9];
+		v->ttl = b[l3 + 8];
+		v->sa = b + l3 + 12;
+		v->da = b + l3 + 16;
+		v->ext = hl > 20;
+		v->frag = ntohs(*(__be16 *)(b + l3 + 6)) & 0x3fff;
+		v->ip_csum_ok = pkt_fold(pkt_sum(b + l3, hl, 0)) == 0;
+	} else if (et == ETH_P_IPV6) {
+		if (len < l3 + 40 || b[l3] >> 4 != 6 ||
+		    len < l3 + 40 + ntohs(*(__be16 *)(b + l3 + 4)))
+			return;
+		v->fam = 6;
+		v->end = l3 + 40 + ntohs(*(__be16 *)(b + l3 + 4));
+		v->ttl = b[l3 + 7];
+		v->sa = b + l3 + 8;
+		v->da = b + l3 + 24;
+		v->ip_csum_ok = true;
+		nh = b[l3 + 6];
+		v->l4 = l3 + 40;
+		for (i = 0; i < 8 && (nh == 0 || nh == 43 || nh == 60 || nh == 44); i++) {
+			__u8 next;
+
+			if (v->l4 + 8 > v->end)
+				return;
+			v->ext = true;
+			next = b[v->l4];
+			if (nh == 44) {
+				v->frag |= (ntohs(*(__be16 *)(b + v->l4 + 2)) & 0xfff9) != 0;
+				v->l4 += 8;
+			} else {
+				v->l4 += (size_t)(b[v->l4 + 1] + 1) * 8;
+			}
+			nh = next;
+		}
+		if (nh == 0 || nh == 43 || nh == 60 || nh == 44)
+			return; /* a chain longer than this view follows: not checked */
+		v->proto = nh;
+	} else {
+		return;
+	}
+	if (v->l4 > v->end)
+		return;
+	v->ip = true;
+	alen = v->fam == 4 ? 4 : 16;
+	if (v->proto == IPPROTO_TCP)
+		v->l4_full = v->end - v->l4 >= 20;
+	else if (v->proto == IPPROTO_ICMP || v->proto == IPPROTO_ICMPV6)
+		v->l4_full = v->end - v->l4 >= 8;
+	if (!v->l4_full)
+		return;
+	sum = 0;
+	if (v->proto != IPPROTO_ICMP)
+		sum = pkt_sum(v->sa, alen, 0) + pkt_sum(v->da, alen, 0) + v->proto +
+		      (__u32)(v->end - v->l4);
+	v->l4_csum_ok = pkt_fold(pkt_sum(b + v->l4, v->end - v->l4, sum)) == 0;
+}
+
+static bool addr_is(const __u8 *a, __u8 fam, const char *s)
+{
+	__u8 x[16];
+
+	if (inet_pton(fam == 4 ? AF_INET : AF_INET6, s, x) != 1)
+		return false;
+	return !memcmp(a, x, fam == 4 ? 4 : 16);
+}
+
+static const struct pv_svc *svc_of(const __u8 *addr, __u8 fam, __u16 port)
+{
+	size_t s;
+
+	for (s = 0; s < NSVC; s++)
+		if (svcs[s].fam == fam && svcs[s].port == port && addr_is(addr, fam, svcs[s].vip))
+			return &svcs[s];
+	return NULL;
+}
+
+static bool is_backend(const struct pv_svc *v, const __u8 *a)
+{
+	int b;
+
+	for (b = 0; b < 3; b++)
+		if (addr_is(a, v->fam, v->be_addr[b]))
+			return true;
+	return false;
+}
+
+static bool same(const __u8 *a, const __u8 *b, __u8 fam)
+{
+	return !memcmp(a, b, fam == 4 ? 4 : 16);
+}
+
+/* ---- the PRNG and the flows seen ---------------------------------------- */
+
+static __u64 rng;
+
+static __u64 rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545F4914F6CDD1DULL;
+}
+
+static __u32 rn(__u32 n)
+{
+	return n ? (__u32)(rnd() % n) : 0;
+}
+
+static bool rp(__u32 pct)
+{
+	return rn(100) < pct;
+}
+
+/* A nat flow as seen leaving toward its node: what its replies and errors carry. */
+struct flow {
+	__u8 fam;
+	char client[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN], node[INET6_ADDRSTRLEN],
+		snat[INET6_ADDRSTRLEN]; /* for pkt_spec */
+	__u8 c[16], v[16], n[16], s[16]; /* the same, to compare */
+	__u16 cport, vport, nport, sport;
+};
+
+#define NFLOWS 2048
+static struct flow flows[NFLOWS];
+static unsigned nflows, flow_next;
+
+static void flow_record(const __u8 *in, const struct view *vi, const __u8 *out,
+			const struct view *vo)
+{
+	struct flow *f = &flows[flow_next];
+	int af = vi->fam == 4 ? AF_INET : AF_INET6;
+
+	f->fam = vi->fam;
+	inet_ntop(af, vi->sa, f->client, sizeof(f->client));
+	inet_ntop(af, vi->da, f->vip, sizeof(f->vip));
+	inet_ntop(af, vo->da, f->node, sizeof(f->node));
+	inet_ntop(af, vo->sa, f->snat, sizeof(f->snat));
+	memcpy(f->c, vi->sa, vi->fam == 4 ? 4 : 16);
+	memcpy(f->v, vi->da, vi->fam == 4 ? 4 : 16);
+	memcpy(f->n, vo->da, vi->fam == 4 ? 4 : 16);
+	memcpy(f->s, vo->sa, vi->fam == 4 ? 4 : 16);
+	f->cport = ntohs(*(__be16 *)(in + vi->l4));
+	f->vport = ntohs(*(__be16 *)(in + vi->l4 + 2));
+	f->sport = ntohs(*(__be16 *)(out + vo->l4));
+	f->nport = ntohs(*(__be16 *)(out + vo->l4 + 2));
+	flow_next = (flow_next + 1) % NFLOWS;
+	if (nflows < NFLOWS)
+		nflows++;
+}
+
+/* The newest flow whose node @node:@nport sends to SNAT port @sport, or NULL. */
+static const struct flow *flow_of_node(__u8 fam, const __u8 *node, __u16 nport, __u16 sport)
+{
+	unsigned i, k;
+
+	for (i = 1; i <= nflows; i++) {
+		k = (flow_next + NFLOWS - i) % NFLOWS;
+		if (flows[k].fam == fam && flows[k].nport == nport && flows[k].sport == sport &&
+		    same(node, flows[k].n, fam))
+			return &flows[k];
+	}
+	return NULL;
+}
+
+/* The newest flow of client @c:@cport to @vip:@vport, or NULL. */
+static const struct flow *flow_of_client(__u8 fam, const __u8 *c, __u16 cport, const __u8 *vip,
+					 __u16 vport)
+{
+	unsigned i, k;
+
+	for (i = 1; i <= nflows; i++) {
+		k = (flow_next + NFLOWS - i) % NFLOWS;
+		if (flows[k].fam == fam && flows[k].cport == cport && flows[k].vport == vport &&
+		    same(c, flows[k].c, fam) && same(vip, flows[k].v, fam))
+			return &flows[k];
+	}
+	return NULL;
+}
+
+/* ---- seed frames -------------------------------------------------------- */
+
+struct frame {
+	__u8 b[PKT_MAX];
+	size_t len;
+	int ifindex;
+};
+
+static const __u8 tcp_flags[] = { TCP_SYN,	     TCP_SYN,		TCP_ACK,	   TCP_ACK,
+				  TCP_ACK | 0x08,    TCP_ACK | 0x08,	TCP_FIN | TCP_ACK, TCP_RST,
+				  TCP_RST | TCP_ACK, TCP_SYN | TCP_ACK, TCP_FIN,	   0 };
+
+static void spec_common(struct pkt_spec *s, __u8 fam)
+{
+	static const __u8 ttls[] = { 1, 2, 255 };
+
+	s->family = fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6;
+	s->flags = tcp_flags[rn(ARRAY_SIZE(tcp_flags))];
+	s->seq = (__u32)rnd() | 1;
+	s->payload = rp(70) ? rn(100) : rp(80) ? 1300 + rn(170) : 0;
+	s->ttl = rp(92) ? 0 : ttls[rn(3)];
+	if (rp(10))
+		s->vlan = 1 + rn(4094);
+	if (fam == 4 && rp(8))
+		s->ip_opts = 4 * (1 + rn(10));
+	if (fam == 6 && rp(15))
+		s->ip6_ext = 1 + rn(3);
+	s->frag = rp(3);
+	s->no_df = fam == 4 && rp(5);
+}
+
+/* A client's segment to a service's VIP:port (or, sometimes, to no service). */
+static void seed_client(struct frame *f)
+{
+	const struct pv_svc *v = &svcs[rn(NSVC)];
+	struct pkt_spec s = { 0 };
+	const char *c;
+
+	spec_common(&s, v->fam);
+	c = v->fam == 4 ? clients4[rn(3)] : clients6[rn(2)];
+	if (rp(2))
+		c = v->fam == 4 ? martians4[rn(4)] : martians6[rn(4)];
+	f->ifindex = !strcmp(c, "10.2.0.50") ? ifc : ifa;
+	memcpy(s.smac, f->ifindex == ifc ? (__u8[])MAC_ONEARM : (__u8[])MAC_CLIENT, ETH_ALEN);
+	memcpy(s.dmac, f->ifindex == ifc ? (__u8[])MAC_C : (__u8[])MAC_A, ETH_ALEN);
+	s.saddr = c;
+	s.daddr = v->vip;
+	s.sport = 40000 + rn(16);
+	s.dport = v->port;
+	if (rp(12)) { /* to no service: another port, or another address */
+		if (rp(50))
+			s.dport = rp(50) ? (__u16)(v->port + 1) : (__u16)rn(65536);
+		else
+			s.daddr = v->fam == 4 ? "10.0.0.99" : "fd00::99";
+	}
+	f->len = pkt_build(&s, f->b);
+}
+
+/* A node's segment to a seen flow's SNAT address:port (or to a port no flow has). */
+static void seed_reply(struct frame *f)
+{
+	struct pkt_spec s = { 0 };
+
+	if (nflows && rp(90)) {
+		const struct flow *fl = &flows[rn(nflows)];
+
+		spec_common(&s, fl->fam);
+		s.saddr = fl->node;
+		s.daddr = fl->snat;
+		s.sport = fl->nport;
+		s.dport = fl->sport;
+	} else {
+		const struct pv_svc *v = &svcs[rp(50) ? 0 : 3];
+
+		spec_common(&s, v->fam);
+		s.saddr = v->be_addr[rn(3)];
+		s.daddr = v->snat;
+		s.sport = v->be_port;
+		s.dport = v->lo + rn(64);
+	}
+	s.ip_opts = 0;
+	s.ip6_ext = 0;
+	f->ifindex = ifc;
+	memcpy(s.smac, (__u8[])MAC_N1, ETH_ALEN);
+	memcpy(s.dmac, (__u8[])MAC_C, ETH_ALEN);
+	f->len = pkt_build(&s, f->b);
+}
+
+/*
+ * An ICMP error quoting a flow's packet: to the VIP about a reply (VIP:port
+ * → client:port), or, in nat, to the SNAT address about a forwarded packet
+ * (SNAT:port → node:port). Mostly too-big, sometimes unreachable.
+ */
+static void seed_icmp(struct frame *f)
+{
+	struct icmp_spec s = { 0 };
+	struct pkt_spec *q = &s.quoted;
+	bool to_vip = rp(60);
+	__u8 fam;
+	if (nflows && rp(75)) {
+		const struct flow *fl = &flows[rn(nflows)];
+
+		fam = fl->fam;
+		spec_common(q, fam);
+		if (to_vip) {
+			q->saddr = fl->vip;
+			q->daddr = fl->client;
+			q->sport = fl->vport;
+			q->dport = fl->cport;
+		} else {
+			q->saddr = fl->snat;
+			q->daddr = fl->node;
+			q->sport = fl->sport;
+			q->dport = fl->nport;
+		}
+	} else { /* about a reply of any service's flow, seen or not */
+		const struct pv_svc *v = &svcs[rn(NSVC)];
+
+		fam = v->fam;
+		spec_common(q, fam);
+		to_vip = true;
+		q->saddr = v->vip;
+		q->daddr = fam == 4 ? clients4[rn(2)] : clients6[rn(2)];
+		q->sport = v->port;
+		q->dport = 40000 + rn(16);
+	}
+	q->vlan = 0;
+	q->payload = rn(1400);
+	s.family = fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6;
+	s.saddr = to_vip ? (fam == 4 ? "10.1.0.9" : "fd01::9") :
+			   (fam == 4 ? "10.2.0.9" : "fd02::9");
+	s.daddr = q->saddr;
+	s.ttl = rp(92) ? 0 : 1 + rn(2);
+	if (rp(80)) {
+		s.mtu = rp(80) ? 1280 + rn(200) : rn(1500);
+	} else { /* unreachable: port / host */
+		s.type = fam == 4 ? 3 : 1;
+		s.code = fam == 4 ? (rp(50) ? 3 : 1) : (rp(50) ? 4 : 3);
+	}
+	s.quote_l4 = rp(40) ? 8 : rp(50) ? 20 : rn(1500);
+	f->ifindex = to_vip ? ifa : ifc;
+	memcpy(s.smac, to_vip ? (__u8[])MAC_CLIENT : (__u8[])MAC_N1, ETH_ALEN);
+	memcpy(s.dmac, to_vip ? (__u8[])MAC_A : (__u8[])MAC_C, ETH_ALEN);
+	f->len = pkt_build_icmp(&s, f->b);
+}
+
+/* ---- mutations ---------------------------------------------------------- */
+
+/* Set the L4 (TCP, ICMP) checksum of @f from scratch, if its header is whole. */
+static void fix_l4(struct frame *f)
+{
+	struct view v;
+	size_t off;
+	__u32 sum = 0;
+
+	parse(f->b, f->len, &v);
+	if (!v.ip || !v.l4_full || v.frag)
+		return;
+	off = v.l4 + (v.proto == IPPROTO_TCP ? 16 : 2);
+	*(__u16 *)(f->b + off) = 0;
+	if (v.proto != IPPROTO_ICMP)
+		sum = pkt_sum(v.sa, v.fam == 4 ? 4 : 16, 0) +
+		      pkt_sum(v.da, v.fam == 4 ? 4 : 16, 0) + v.proto + (__u32)(v.end - v.l4);
+	*(__be16 *)(f->b + off) = htons(pkt_fold(pkt_sum(f->b + v.l4, v.end - v.l4, sum)));
+}
+
+static size_t l3_of(const struct frame *f)
+{
+	__u16 et = ntohs(*(__be16 *)(f->b + 12));
+
+	return et == ETH_P_8021Q || et == ETH_P_8021AD ? ETH_HLEN + 4 : ETH_HLEN;
+}
+
+static void fix_ip4(struct frame *f, size_t l3)
+{
+	size_t hl;
+
+	if (f->len < l3 + 20 || f->b[l3] >> 4 != 4)
+		return;
+	hl = (f->b[l3] & 15) * 4;
+	if (hl >= 20 && l3 + hl <= f->len)
+		pkt_ip4_csum_set((struct iphdr *)(f->b + l3));
+}
+
+static void mutate_once(struct frame *f)
+{
+	size_t l3 = l3_of(f), v4 = f->len > l3 && f->b[l3] >> 4 == 4, x;
+	struct view v;
+
+	parse(f->b, f->len, &v);
+	switch (rn(13)) {
+	case 0: /* a bit anywhere */
+		x = rn(f->len);
+		f->b[x] ^= 1 << rn(8);
+		break;
+	case 1: /* a bit of the L4 header or payload: the L4 checksum fails */
+		if (v.ip && v.end > v.l4) {
+			x = v.l4 + rn(v.end - v.l4);
+			f->b[x] ^= 1 << rn(8);
+		}
+		break;
+	case 2: /* cut */
+		f->len = ETH_HLEN + rn(f->len - ETH_HLEN + 1);
+		break;
+	case 3: /* trailer */
+		x = 1 + rn(32);
+		if (f->len + x <= PKT_MAX) {
+			memset(f->b + f->len, (__u8)rnd(), x);
+			f->len += x;
+		}
+		break;
+	case 4: /* IP length */
+		if (f->len >= l3 + 40 && !v4) {
+			x = ntohs(*(__be16 *)(f->b + l3 + 4)) + rn(129) - 64;
+			*(__be16 *)(f->b + l3 + 4) = htons(x);
+		} else if (f->len >= l3 + 20 && v4) {
+			x = ntohs(*(__be16 *)(f->b + l3 + 2)) + rn(129) - 64;
+			*(__be16 *)(f->b + l3 + 2) = htons(x);
+			if (rp(70))
+				fix_ip4(f, l3);
+		}
+		break;
+	case 5: /* IHL, version */
+		if (f->len > l3) {
+			f->b[l3] = rp(70) ? (f->b[l3] & 0xf0) | rn(16) :
+					    (rn(16) << 4) | (f->b[l3] & 15);
+			if (rp(70))
+				fix_ip4(f, l3);
+		}
+		break;
+	case 6: /* TCP data offset */
+		if (v.ip && v.proto == IPPROTO_TCP && v.l4 + 13 < f->len) {
+			f->b[v.l4 + 12] = (rn(16) << 4) | (f->b[v.l4 + 12] & 15);
+			if (rp(50))
+				fix_l4(f);
+		}
+		break;
+	case 7: /* TCP flags */
+		if (v.ip && v.proto == IPPROTO_TCP && v.l4 + 13 < f->len) {
+			f->b[v.l4 + 13] = (__u8)rnd();
+			if (rp(60))
+				fix_l4(f);
+		}
+		break;
+	case 8: /* fragment bits */
+		if (v4 && f->len >= l3 + 20) {
+			static const __u16 fo[] = { 0, 0x2000, 0x2001, 0x0001, 0x8000, 0x4000 };
+
+			*(__be16 *)(f->b + l3 + 6) = htons(fo[rn(ARRAY_SIZE(fo))]);
+			fix_ip4(f, l3);
+		}
+		break;
+	case 9: /* IPv4 header checksum */
+		if (v4 && f->len >= l3 + 12)
+			f->b[l3 + 10] ^= 1 << rn(8);
+		break;
+	case 10: /* TTL / hop limit */
+		if (v4 && f->len >= l3 + 20) {
+			f->b[l3 + 8] = rn(3);
+			fix_ip4(f, l3);
+		} else if (f->len >= l3 + 8) {
+			f->b[l3 + 7] = rn(3);
+		}
+		break;
+	case 11: /* L4 checksum: the other zero (0x0000 / 0xffff), or a bit */
+		if (v.ip && v.l4_full) {
+			__u8 *c = f->b + v.l4 + (v.proto == IPPROTO_TCP ? 16 : 2);
+
+			if ((c[0] == 0 && c[1] == 0) || (c[0] == 0xff && c[1] == 0xff))
+				c[0] = c[1] = ~c[0];
+			else
+				c[rn(2)] ^= 1 << rn(8);
+		}
+		break;
+	case 12: /* a byte of an ICMP error's quote, the ICMP checksum set again */
+		if (v.ip && v.l4_full && (v.proto == IPPROTO_ICMP || v.proto == IPPROTO_ICMPV6) &&
+		    v.end > v.l4 + 8) {
+			x = v.l4 + 8 + rn(v.end - v.l4 - 8 < 64 ? v.end - v.l4 - 8 : 64);
+			f->b[x] = (__u8)rnd();
+			fix_l4(f);
+		}
+		break;
+	}
+}
+
+static void mutate(struct frame *f)
+{
+	int n;
+
+	if (rp(40))
+		return;
+	for (n = 1 + (rp(30) ? rn(3) : 0); n > 0; n--)
+		mutate_once(f);
+}
+
+/* ---- the invariants ----------------------------------------------------- */
+
+struct run {
+	__u64 seed;
+	unsigned long iter, violations, unverified;
+	const struct frame *in;
+	const __u8 *out;
+	size_t out_len;
+	int act;
+	__u64 d[DRV_STATS_SLOTS];
+};
+
+static void violation(struct run *r, const char *what)
+{
+	r->violations++;
+	fprintf(stderr,
+		"property violated: %s (seed %llu, iteration %lu, ifindex %s, verdict %d)\n", what,
+		(unsigned long long)r->seed, r->iter, r->in->ifindex == ifa ? "drva" : "drvc",
+		r->act);
+	if (r->violations > 5 && !getenv("DROVER_PROPS_DUMP"))
+		return;
+	pkt_hexdump("in", r->in->b, r->in->len);
+	if (r->out)
+		pkt_hexdump("out", r->out, r->out_len);
+}
+
+#define CHECK(cond, what)                   \
+	do {                                \
+		if (!(cond)) {              \
+			violation(r, what); \
+			return;             \
+		}                           \
+	} while (0)
+
+static __u16 port_at(const __u8 *b, size_t off)
+{
+	return ntohs(*(__be16 *)(b + off));
+}
+
+/* drover's own answers: a RST for a down node's flow, a too-big error. */
+static void check_answer(struct run *r, const struct view *vi, const struct view *vo)
+{
+	const __u8 *in = r->in->b, *out = r->out;
+	bool rst = r->d[DRV_STAT_RST_NODE_DOWN];
+
+	CHECK(r->act == XDP_TX, "an answer not sent back out of its ingress device");
+	CHECK(vo->end == r->out_len, "answer: IP length is not the frame's");
+	CHECK(vo->ip_csum_ok, "answer: bad IPv4 header checksum");
+	CHECK(vo->l4_full && vo->l4_csum_ok, "answer: bad TCP / ICMP checksum");
+	CHECK(vo->ttl == 64, "answer: TTL / hop limit is not 64");
+	CHECK(same(vo->sa, vi->da, vi->fam) && same(vo->da, vi->sa, vi->fam),
+	      "answer: not from the packet's destination to its source");
+	CHECK(vi->ip_csum_ok, "drover answered a packet whose IPv4 header checksum fails");
+	if (rst) {
+		CHECK(vo->proto == IPPROTO_TCP && r->out_len == vo->l4 + 20, "RST: shape");
+		CHECK(port_at(out, vo->l4) == port_at(in, vi->l4 + 2) &&
+			      port_at(out, vo->l4 + 2) == port_at(in, vi->l4),
+		      "RST: ports not swapped");
+		CHECK(vi->l4_csum_ok,
+		      "RST answers a segment whose TCP checksum fails (the node would drop it)");
+		return;
+	}
+	CHECK(vo->proto == (vi->fam == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6), "too-big: not ICMP");
+	CHECK(vi->fam == 4 ? out[vo->l4] == 3 && out[vo->l4 + 1] == 4 :
+			     out[vo->l4] == 2 && out[vo->l4 + 1] == 0,
+	      "too-big: type / code");
+	CHECK(!vi->ext, "too-big answers a packet with IPv4 options / IPv6 extension headers");
+	CHECK(!memcmp(out + vo->l4 + 8, in + vi->l3, vi->l4 - vi->l3 + 8),
+	      "too-big: the quote is not the packet's IP header and first 8 TCP bytes");
+}
+
+/* A rewritten or wrapped frame (TX, REDIRECT, or the stack's fib_pass). */
+static void check_sent(struct run *r)
+{
+	const __u8 *in = r->in->b, *out = r->out;
+	size_t inlen = r->in->len, trailer;
+	bool pass = r->act == XDP_PASS;
+	struct view vi, vo;
+	const struct pv_svc *v = NULL;
+
+	parse(in, inlen, &vi);
+	parse(out, r->out_len, &vo);
+	CHECK(vi.ip, "a frame that is no sound IP packet was sent on");
+	CHECK(vo.ip, "the frame sent is no sound IP packet");
+	CHECK(vo.tagged == vi.tagged && vo.tci == vi.tci, "the VLAN tag changed");
+	CHECK(vo.ttl > 0, "sent with TTL / hop limit 0");
+	if (r->d[DRV_STAT_RST_NODE_DOWN] || r->d[DRV_STAT_ICMP_TOO_BIG]) {
+		check_answer(r, &vi, &vo);
+		return;
+	}
+	trailer = inlen - vi.end;
+	if (vo.proto == IPPROTO_IPIP || vo.proto == IPPROTO_IPV6) { /* tunnel */
+		size_t grow = vo.fam == 4 ? 20 : 40;
+
+		CHECK(vo.fam == vi.fam && !vo.ext && vo.l4 - vo.l3 == grow, "tunnel: outer header");
+		CHECK(vo.end == vi.end + grow && r->out_len == inlen + grow,
+		      "tunnel: outer IP length is not the inner packet's");
+		CHECK(vo.ip_csum_ok, "tunnel: bad outer IPv4 header checksum");
+		CHECK(vo.ttl == 64, "tunnel: outer TTL / hop limit is not 64");
+		CHECK(!memcmp(out + vo.l4, in + vi.l3, inlen - vi.l3),
+		      "tunnel: inner packet changed");
+		CHECK(addr_is(vo.sa, vo.fam, vo.fam == 4 ? "10.2.0.1" : "fd02::1"),
+		      "tunnel: outer source is not the service's snat");
+		if (vi.proto == IPPROTO_TCP) {
+			v = svc_of(vi.da, vi.fam, port_at(in, vi.l4 + 2));
+			CHECK(v && v->mode == DRV_MODE_TUNNEL && is_backend(v, vo.da),
+			      "tunnel: not to a node of the packet's tunnel service");
+		}
+		return;
+	}
+	CHECK(vo.fam == vi.fam && vo.proto == vi.proto && vo.l4 - vo.l3 == vi.l4 - vi.l3,
+	      "a rewrite changed the IP header's shape or protocol");
+	CHECK(vo.end == vi.end && r->out_len == inlen &&
+		      !memcmp(out + vo.end, in + vi.end, trailer),
+	      "a rewrite changed the IP length or the trailer");
+	CHECK(vo.ip_csum_ok == vi.ip_csum_ok,
+	      vi.ip_csum_ok ? "bad IPv4 header checksum out" :
+			      "IPv4 header checksum laundered (bad in, good out)");
+	CHECK(vo.l4_full, "L4 header cut");
+	CHECK(vo.l4_csum_ok == vi.l4_csum_ok, vi.l4_csum_ok ?
+						      "bad L4 checksum out (good in)" :
+						      "L4 checksum laundered (bad in, good out)");
+	if (!memcmp(out + vo.l3, in + vi.l3, inlen - vi.l3)) {
+		/* dsr: only the MACs change (TCP to a dsr VIP, or ICMP about its flow) */
+		if (vi.proto == IPPROTO_TCP) {
+			v = svc_of(vi.da, vi.fam, port_at(in, vi.l4 + 2));
+			CHECK(v && v->mode == DRV_MODE_DSR, "IP packet sent unchanged, not dsr");
+		}
+		CHECK(!pass, "dsr: handed to the stack");
+		return;
+	}
+	if (vi.proto == IPPROTO_TCP) {
+		__u16 sp = port_at(out, vo.l4), dp = port_at(out, vo.l4 + 2);
+		const struct flow *fl;
+
+		CHECK(!vi.frag, "a fragment was rewritten");
+		CHECK(!memcmp(out + vo.l4 + 4, in + vi.l4 + 4, 12) &&
+			      !memcmp(out + vo.l4 + 18, in + vi.l4 + 18, vi.end - vi.l4 - 18),
+		      "nat: TCP changed past its ports and checksum");
+		CHECK(vo.ttl == vi.ttl - (pass ? 0 : 1), "nat: TTL / hop limit not one less");
+		v = svc_of(vi.da, vi.fam, port_at(in, vi.l4 + 2));
+		if (v) {
+			CHECK(v->mode == DRV_MODE_NAT, "a dsr / tunnel packet was rewritten");
+			CHECK(addr_is(vo.sa, vo.fam, v->snat) && sp >= v->lo && sp <= v->hi,
+			      "nat: source is not the SNAT address and a port of its range");
+			CHECK(is_backend(v, vo.da) && dp == v->be_port,
+			      "nat: destination is not a node of the service");
+			flow_record(in, &vi, out, &vo);
+			return;
+		}
+		fl = flow_of_node(vi.fam, vi.sa, port_at(in, vi.l4), port_at(in, vi.l4 + 2));
+		if (!fl) {
+			r->unverified++;
+			return;
+		}
+		CHECK(same(vo.sa, fl->v, vo.fam) && sp == fl->vport && same(vo.da, fl->c, vo.fam) &&
+			      dp == fl->cport,
+		      "reply: not from the flow's VIP:port to its client:port");
+		return;
+	}
+	/* ICMP error taken on, readdressed (nat): quote and outer addresses agree */
+	{
+		size_t q = vo.l4 + 8, qhl = vo.fam == 4 ? (out[q] & 15) * 4u : 40, qsa;
+		const struct flow *fl;
+
+		CHECK(vo.proto == (vo.fam == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6),
+		      "neither TCP nor ICMP rewritten");
+		CHECK(!vi.frag, "an ICMP fragment was rewritten");
+		CHECK(vo.ttl == vi.ttl - (pass ? 0 : 1), "ICMP: TTL / hop limit not one less");
+		qsa = vo.fam == 4 ? 12 : 8;
+		CHECK(r->out_len >= q + qhl + 4, "ICMP: quote cut before its ports");
+		CHECK(same(out + q + qsa, vo.da, vo.fam) &&
+			      same(out + q + qsa + (vo.fam == 4 ? 4 : 16), vo.sa, vo.fam),
+		      "ICMP: the quote is not from the error's destination to its source");
+		if (r->d[DRV_STAT_ICMP_TO_NODE]) {
+			fl = flow_of_node(vo.fam, vo.da, port_at(out, q + qhl),
+					  port_at(out, q + qhl + 2));
+			if (!fl) {
+				r->unverified++;
+				return;
+			}
+			CHECK(same(vo.sa, fl->s, vo.fam),
+			      "ICMP to node: not from the SNAT address");
+		} else {
+			CHECK(r->d[DRV_STAT_ICMP_TO_CLIENT], "ICMP rewritten, counted neither way");
+			/* the quote: client:port → VIP:port, as the client sent it */
+			fl = flow_of_client(vo.fam, vo.da, port_at(out, q + qhl), vo.sa,
+					    port_at(out, q + qhl + 2));
+			if (!fl) {
+				r->unverified++;
+				return;
+			}
+		}
+	}
+}
+
+static void check_run(struct run *r)
+{
+	__u64 drops = 0;
+	size_t i;
+
+	CHECK(r->act >= XDP_DROP && r->act <= XDP_REDIRECT,
+	      "verdict is not DROP / PASS / TX / REDIRECT");
+	CHECK(r->d[r->act] == 1 && r->d[XDP_ABORTED] + r->d[XDP_DROP] + r->d[XDP_PASS] +
+						   r->d[XDP_TX] + r->d[XDP_REDIRECT] ==
+					   1,
+	      "the verdict was not counted exactly once");
+	for (i = 0; i < ARRAY_SIZE(drop_reasons); i++)
+		drops += r->d[drop_reasons[i]];
+	CHECK(drops == (r->act == XDP_DROP),
+	      r->act == XDP_DROP ? "a DROP did not count exactly one drop reason" :
+				   "a frame not dropped counted a drop reason");
+	CHECK(!r->d[DRV_STAT_DROP_INTERNAL], "drop_internal counted");
+	CHECK(!r->d[DRV_STAT_FIB_PASS] || r->act == XDP_PASS, "fib_pass without XDP_PASS");
+	if (r->act == XDP_PASS && !r->d[DRV_STAT_FIB_PASS]) {
+		CHECK(r->out_len == r->in->len && !memcmp(r->out, r->in->b, r->in->len),
+		      "a frame passed to the stack (not fib_pass) was changed");
+		return;
+	}
+	if (r->act != XDP_DROP)
+		check_sent(r);
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+struct cover {
+	unsigned long runs, sent, passed_same, cut_sweeps;
+	__u64 stats[DRV_STATS_SLOTS];
+};
+
+static int run_prog(const struct frame *f, __u8 *out, __u32 *out_len)
+{
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = f->ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = f->len, .data_out = out,
+		    .data_size_out = PKT_MAX, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &o), 0);
+	*out_len = o.data_size_out;
+	return o.retval;
+}
+
+static unsigned long one(struct run *r, const struct frame *f, struct cover *c)
+{
+	static __u64 before[DRV_STATS_SLOTS], after[DRV_STATS_SLOTS];
+	static __u8 out[PKT_MAX];
+	__u32 out_len = 0, k;
+	unsigned long v = r->violations;
+
+	stats_read(before);
+	r->act = run_prog(f, out, &out_len);
+	stats_read(after);
+	r->in = f;
+	r->out = out;
+	r->out_len = out_len;
+	for (k = 0; k < DRV_STATS_SLOTS; k++) {
+		r->d[k] = after[k] - before[k];
+		c->stats[k] += r->d[k];
+	}
+	c->runs++;
+	check_run(r);
+	return r->violations - v;
+}
+
+/* Every backend 2 (10.2.0.12 / fd02::12) goes down for a while, then up: the RST path. */
+static void toggle_down(unsigned long i)
+{
+	__u32 s;
+
+	if (i % 1024)
+		return;
+	for (s = 0; s < NSVC; s++)
+		be_set(s, 1, (i / 1024) % 2 ? DRV_BE_DOWN : DRV_BE_UP);
+}
+
+static void props_run(__u64 seed, unsigned long n, struct run *r, struct cover *c)
+{
+	static struct frame f, base;
+	unsigned long i, cut;
+	__u32 k;
+
+	memset(r, 0, sizeof(*r));
+	r->seed = seed;
+	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	for (i = 0; i < n; i++) {
+		r->iter = i;
+		toggle_down(i);
+		k = rn(100);
+		if (k < 50)
+			seed_client(&f);
+		else if (k < 70)
+			seed_reply(&f);
+		else
+			seed_icmp(&f);
+		if (rp(1) && rp(10)) {
+			/* a seed cut at every length, each a run of its own */
+			base = f;
+			c->cut_sweeps++;
+			for (cut = ETH_HLEN; cut < base.len && cut < 160 && i < n; cut++, i++) {
+				f = base;
+				f.len = cut;
+				r->iter = i;
+				one(r, &f, c);
+			}
+			continue;
+		}
+		mutate(&f);
+		one(r, &f, c);
+	}
+}
+
+/*
+ * What the default run (seed 1, 300,000 frames) must reach at least, about a
+ * quarter of what it reached when written: the generator cannot quietly stop
+ * covering a path (the NAT replies, ICMP both ways, RSTs, too-big answers,
+ * every drop reason it can reach).
+ */
+static const struct {
+	enum drv_stat stat;
+	__u64 min;
+} must_reach[] = {
+	{ DRV_STAT_XDP_DROP, 20000 },	   { DRV_STAT_XDP_PASS, 15000 },
+	{ DRV_STAT_XDP_TX, 8000 },	   { DRV_STAT_XDP_REDIRECT, 30000 },
+	{ DRV_STAT_NEW_FLOW, 2500 },	   { DRV_STAT_NAT_REPLY, 9000 },
+	{ DRV_STAT_NAT_REPLY_MISS, 1000 }, { DRV_STAT_ICMP_TO_NODE, 6000 },
+	{ DRV_STAT_ICMP_TO_CLIENT, 3000 }, { DRV_STAT_ICMP_MISS, 300 },
+	{ DRV_STAT_ICMP_LOW_MTU, 1000 },   { DRV_STAT_ICMP_TOO_BIG, 1500 },
+	{ DRV_STAT_RST_NODE_DOWN, 1000 },  { DRV_STAT_FIB_PASS, 200 },
+	{ DRV_STAT_REHASH, 300 },	   { DRV_STAT_DROP_ETH_TRUNC, 30 },
+	{ DRV_STAT_DROP_IP_TRUNC, 3000 },  { DRV_STAT_DROP_IP_BAD, 10000 },
+	{ DRV_STAT_DROP_IP_FRAG, 800 },	   { DRV_STAT_DROP_IP6_EXT, 8 },
+	{ DRV_STAT_DROP_TCP_TRUNC, 600 },  { DRV_STAT_DROP_TCP_BAD, 1000 },
+	{ DRV_STAT_DROP_NO_BACKEND, 600 }, { DRV_STAT_DROP_TTL, 2000 },
+	{ DRV_STAT_DROP_TOO_BIG, 150 },	   { DRV_STAT_DROP_MARTIAN, 400 },
+};
+
+static void mutated_frames_keep_the_datapath_properties(void **state)
+{
+	const char *s = getenv("DROVER_PROPS_SEED"), *ns = getenv("DROVER_PROPS_N");
+	unsigned long n = ns ? strtoul(ns, NULL, 0) : 300000;
+	__u64 seed = s ? strtoull(s, NULL, 0) : 1;
+	static struct cover c;
+	static struct run r;
+	unsigned long missing = 0;
+	size_t i;
+	int k;
+
+	(void)state;
+	props_run(seed, n, &r, &c);
+	fprintf(stderr,
+		"props seed %llu: %lu frames (%lu cut sweeps), verdicts drop %llu pass %llu tx %llu "
+		"redirect %llu; %lu sent frames not checked against a flow (unseen); %lu "
+		"violations\n",
+		(unsigned long long)seed, c.runs, c.cut_sweeps,
+		(unsigned long long)c.stats[XDP_DROP], (unsigned long long)c.stats[XDP_PASS],
+		(unsigned long long)c.stats[XDP_TX], (unsigned long long)c.stats[XDP_REDIRECT],
+		r.unverified, r.violations);
+	fprintf(stderr, "props reached:");
+	for (k = 0; k < __DRV_STAT_MAX; k++)
+		if (c.stats[k])
+			fprintf(stderr, " %s=%llu", drv_stat_names[k],
+				(unsigned long long)c.stats[k]);
+	fprintf(stderr, "\n");
+	if (!ns && !s)
+		for (i = 0; i < ARRAY_SIZE(must_reach); i++)
+			if (c.stats[must_reach[i].stat] < must_reach[i].min) {
+				fprintf(stderr, "props: %s reached %llu times, fewer than %llu\n",
+					drv_stat_names[must_reach[i].stat],
+					(unsigned long long)c.stats[must_reach[i].stat],
+					(unsigned long long)must_reach[i].min);
+				missing++;
+			}
+	assert_int_equal(r.violations, 0);
+	assert_int_equal(missing, 0);
+}
+
+/* argv[1], if given: run only the tests whose name matches it (cmocka's * and ? wildcards). */
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mutated_frames_keep_the_datapath_properties),
+	};
+
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
