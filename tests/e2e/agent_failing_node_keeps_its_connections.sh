@@ -109,7 +109,7 @@ log "every check failed: fail-open, no connection broke, none re-hashed"
 log "--- 3. n2's check keeps failing: after rehash-after drover resets its connections"
 on_n2=$(grep '^OPENED' "$E2E_TMP/c.out" | sed 's/.*nodes=//' | jq -s '[.[].n2 // 0] | add')
 hold_cmd c event n2-fails
-rst0=$(stat_packets rst_node_down) nrst0=$(node_rsts 1 3)
+rst0=$(stat_packets rst_node_down) nrst0=$(node_rsts 7 1 3)
 check 2 500
 wait_for 20 states_are "up failing up" || fail "n2 not failing 20 s after its check failed: $(states)"
 # A new agent adopts the failing node: still out, still holding, for a new rehash-after.
@@ -140,7 +140,7 @@ t_broken=$(date +%s%3N)
 rst=$(($(stat_packets rst_node_down) - rst0))
 [ "$rst" -ge "$on_n2" ] || fail "rst_node_down moved by $rst, fewer than n2's $on_n2 connections"
 [ "$(rehashed)" = "$r0" ] || fail "n2's flows re-hashed (rehash $r0 -> $(rehashed)), not reset by drover"
-[ "$(node_rsts 1 3)" = "$nrst0" ] || fail "n1 and n3 sent $(($(node_rsts 1 3) - nrst0)) RSTs: n2's segments reached them"
+[ "$(node_rsts 7 1 3)" = "$nrst0" ] || fail "n1 and n3 sent $(($(node_rsts 7 1 3) - nrst0)) RSTs: n2's segments reached them"
 log "n2's $on_n2 connections reset by drover ($rst RSTs) within $((t_broken - t_down)) ms of n2 going down (polled); n1 and n3 saw none of them"
 r=$(hold_report c)
 log "report: $(jq -c '{opened, alive, broken, broken_by_event, alive_per_node}' <<<"$r")"

@@ -125,11 +125,26 @@ wait_be_state() {
 	wait_for "$limit" be_state_is "$@"
 }
 
-# node_rsts N...: the RSTs nodes N... sent, in all (their TcpOutRsts).
+# node_rsts PORT N...: the RSTs nodes N... sent from TCP port PORT, in all: an nft
+# counter in each node's output hook, set up at the first call (it goes with the
+# namespace). Only that port's: a health check's connection may end in a RST too.
 node_rsts() {
-	local n sum=0 v
+	local port=$1 n ns sum=0 v
+	shift
 	for n in "$@"; do
-		v=$(ip netns exec "$(nsn "$n")" nstat -saz TcpOutRsts | awk '$1 == "TcpOutRsts" {print $2}')
+		ns=$(nsn "$n")
+		ip netns exec "$ns" nft list counter inet drover_test rst$port >/dev/null 2>&1 ||
+			ip netns exec "$ns" nft -f - <<-EOF || fail "node $n: no nft counter of RSTs from port $port"
+			table inet drover_test {
+				counter rst$port { }
+				chain out {
+					type filter hook output priority 0; policy accept;
+					tcp sport $port tcp flags & rst == rst counter name rst$port
+				}
+			}
+			EOF
+		v=$(ip netns exec "$ns" nft -j list counter inet drover_test rst$port |
+			jq '.nftables[] | select(.counter) | .counter.packets')
 		sum=$((sum + v))
 	done
 	echo "$sum"
