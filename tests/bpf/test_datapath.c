@@ -30,6 +30,7 @@
 #include "drover/maps.h"
 
 #include "bpf/pkt.h"
+#include "bpf/topo.h"
 #include "drover.skel.h"
 #include "drover_noinline.skel.h"
 #include "util.h"
@@ -73,85 +74,11 @@ struct env {
 		(e)->prog_fd = bpf_program__fd((s)->progs.drover_xdp); \
 	} while (0)
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static int group_setup(void **state)
 {
-	static const char *const cmds[] = {
-		"ip link add drva type veth peer name drvb",
-		"ip link add drvc type veth peer name drvd",
-		"ip link set drva address 02:00:00:00:00:0a",
-		"ip link set drvc address 02:00:00:00:00:0c",
-		"for d in lo drva drvb drvc drvd; do ip link set $d up; done",
-		"ip addr add 10.1.0.1/24 dev drva",
-		"ip addr add 10.2.0.1/24 dev drvc",
-		"ip -6 addr add fd01::1/64 dev drva nodad",
-		"ip -6 addr add fd02::1/64 dev drvc nodad",
-		"ip neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip neigh add 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
-		"ip neigh add 10.2.0.12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
-		"ip neigh add 10.2.0.50 lladdr 02:00:00:00:02:50 dev drvc nud permanent",
-		/*
-		 * Narrow paths for the too-big tests: node 3 and clients 10.1.0.3, fd01::3
-		 * at MTU 1400. Locked: bpf_fib_lookup gives an IPv4 route's MTU only then.
-		 */
-		"ip route add 10.2.0.13/32 dev drvc mtu lock 1400",
-		"ip neigh add 10.2.0.13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
-		"ip -6 route add fd02::13/128 dev drvc mtu lock 1400",
-		"ip -6 neigh add fd02::13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
-		"ip route add 10.1.0.3/32 dev drva mtu lock 1400",
-		"ip neigh add 10.1.0.3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip -6 route add fd01::3/128 dev drva mtu lock 1400",
-		"ip -6 neigh add fd01::3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		/* node 5: narrow, and no neighbour entry */
-		"ip route add 10.2.0.15/32 dev drvc mtu lock 1400",
-		"ip -6 neigh add fd01::2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip -6 neigh add fd02::11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
-		"ip -6 neigh add fd02::12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
-		"ip route add blackhole 10.9.0.0/16",
-		"echo 1 > /proc/sys/net/ipv4/ip_forward",
-		"echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
-	};
-	size_t i;
-
 	(void)state;
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_datapath: needs root (netns, BPF)\n");
-		exit(4);
-	}
-	/*
-	 * One CPU: per-CPU counters and the per-CPU next-hop cache then behave
-	 * the same from one run to the next.
-	 */
-	cpu_set_t cpus;
-
-	CPU_ZERO(&cpus);
-	CPU_SET(0, &cpus);
-	if (sched_setaffinity(0, sizeof(cpus), &cpus))
-		fprintf(stderr, "test_datapath: sched_setaffinity: %s\n", strerror(errno));
-	/* A private netns: everything created here vanishes with the process. */
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "test_datapath: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		exit(4);
-	}
-	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
-		if (sh("%s", cmds[i])) {
-			fprintf(stderr, "test_datapath: setup failed: %s\n", cmds[i]);
-			return -1;
-		}
-	}
-	ifa = if_nametoindex("drva");
-	ifc = if_nametoindex("drvc");
-	return ifa && ifc ? 0 : -1;
+	return topo_setup("test_datapath", &ifa, &ifc);
 }
 
 /* Open a build's object unpinned, with small flow tables (each test loads its own). */

@@ -50,6 +50,7 @@
 #include "drover/maps.h"
 
 #include "bpf/pkt.h"
+#include "bpf/topo.h"
 #include "drover.skel.h"
 #include "ctl.h"
 #include "util.h"
@@ -69,16 +70,6 @@ static int ifa, ifc;
 static struct drover_bpf *skel;
 static int prog_fd, ncpus;
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* ---- topology ---------------------------------------------------------- */
 
@@ -172,63 +163,10 @@ static void topology(void)
 
 static int group_setup(void **state)
 {
-	static const char *const cmds[] = {
-		"ip link add drva type veth peer name drvb",
-		"ip link add drvc type veth peer name drvd",
-		"ip link set drva address 02:00:00:00:00:0a",
-		"ip link set drvc address 02:00:00:00:00:0c",
-		"for d in lo drva drvb drvc drvd; do ip link set $d up; done",
-		"ip addr add 10.1.0.1/24 dev drva",
-		"ip addr add 10.2.0.1/24 dev drvc",
-		"ip -6 addr add fd01::1/64 dev drva nodad",
-		"ip -6 addr add fd02::1/64 dev drvc nodad",
-		"ip neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip neigh add 10.2.0.11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
-		"ip neigh add 10.2.0.12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
-		"ip neigh add 10.2.0.50 lladdr 02:00:00:00:02:50 dev drvc nud permanent",
-		"ip route add 10.2.0.13/32 dev drvc mtu lock 1400",
-		"ip neigh add 10.2.0.13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
-		"ip -6 route add fd02::13/128 dev drvc mtu lock 1400",
-		"ip -6 neigh add fd02::13 lladdr 02:00:00:00:02:13 dev drvc nud permanent",
-		"ip route add 10.1.0.3/32 dev drva mtu lock 1400",
-		"ip neigh add 10.1.0.3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip -6 route add fd01::3/128 dev drva mtu lock 1400",
-		"ip -6 neigh add fd01::3 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip -6 neigh add fd01::2 lladdr 02:00:00:00:01:02 dev drva nud permanent",
-		"ip -6 neigh add fd02::11 lladdr 02:00:00:00:02:11 dev drvc nud permanent",
-		"ip -6 neigh add fd02::12 lladdr 02:00:00:00:02:12 dev drvc nud permanent",
-		"echo 1 > /proc/sys/net/ipv4/ip_forward",
-		"echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
-	};
 	struct bpf_map *m;
-	cpu_set_t cpus;
-	size_t i;
 
 	(void)state;
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_props: needs root (netns, BPF): skipped\n");
-		exit(4);
-	}
-	/* One CPU: the per-CPU next-hop cache behaves the same from run to run. */
-	CPU_ZERO(&cpus);
-	CPU_SET(0, &cpus);
-	if (sched_setaffinity(0, sizeof(cpus), &cpus))
-		fprintf(stderr, "test_props: sched_setaffinity: %s\n", strerror(errno));
-	/* A private netns: everything created here vanishes with the process. */
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "test_props: unshare(CLONE_NEWNET): %s: skipped\n",
-			strerror(errno));
-		exit(4);
-	}
-	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
-		if (sh("%s", cmds[i])) {
-			fprintf(stderr, "test_props: setup failed: %s\n", cmds[i]);
-			return -1;
-		}
-	}
-	ifa = if_nametoindex("drva");
-	ifc = if_nametoindex("drvc");
-	if (!ifa || !ifc)
+	if (topo_setup("test_props", &ifa, &ifc))
 		return -1;
 	ncpus = libbpf_num_possible_cpus();
 	skel = drover_bpf__open();
