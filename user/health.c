@@ -6,6 +6,7 @@
  * of the previous one, and fails at its timeout (≤ interval), so a node that
  * dies is seen failing `fall` times within fall × interval + timeout.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +120,7 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 		      char *why, size_t whylen)
 {
 	const char *eol = memchr(buf, '\n', len), *hdr_end;
-	unsigned int code = 0, i;
+	unsigned int code, i;
 	char line[64];
 	size_t ll;
 
@@ -134,12 +135,19 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	ll = (size_t)(eol - buf) < sizeof(line) - 1 ? (size_t)(eol - buf) : sizeof(line) - 1;
 	memcpy(line, buf, ll);
 	line[ll] = 0;
-	/* "HTTP/1.x NNN": shorter lines are refused before any byte past the end is read. */
-	if (ll < 12 || strncmp(line, "HTTP/1.", 7) || line[8] != ' ' ||
-	    sscanf(line + 9, "%3u", &code) != 1) {
+	/*
+	 * "HTTP/1.x NNN", then a blank or the line's end (RFC 9112 status-line): not
+	 * "200:OK" or "2000". Shorter lines are refused before any byte past the end is read.
+	 */
+	if (ll < 12 || strncmp(line, "HTTP/1.", 7) || !isdigit((unsigned char)line[7]) ||
+	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
+	    (ll > 12 && line[12] != ' ' && line[12] != '\r')) {
 		snprintf(why, whylen, "not an HTTP response: '%.40s'", line);
 		return 0;
 	}
+	code = (unsigned int)(line[9] - '0') * 100 + (unsigned int)(line[10] - '0') * 10 +
+	       (unsigned int)(line[11] - '0');
 	for (i = 0; i < hc->nexpect; i++)
 		if (hc->expect[i] == code)
 			break;

@@ -169,6 +169,37 @@ static void http_partial_status_line_waits_for_more(void **state)
 	assert_int_equal(EVAL("HTTP/1.1200\r\n\r\n", true, &hc), 0);
 }
 
+/*
+ * The status line is "HTTP/1.x NNN", then a blank or the line's end (RFC 9112): a
+ * node answering "200:OK", "2000" or " 200" is not saying 200 (found by
+ * tests/fuzz/fuzz_http.c).
+ */
+static void http_status_code_is_exactly_three_digits_then_a_blank(void **state)
+{
+	static const char *const bad[] = {
+		"HTTP/1.1 200:OK\r\n\r\n",  "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n\r\n",
+		"HTTP/1.1 +200 OK\r\n\r\n", "HTTP/1.x 200 OK\r\n\r\n",	"HTTP/1.1 20 OK\r\n\r\n",
+		"HTTP/1.1 200OK\r\n\r\n",
+	};
+	struct drv_hc_conf hc = http_conf("", 200, 20);
+	char why[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = 0;
+		if (EVAL(bad[i], true, &hc) != 0 || !strstr(why, "not an HTTP response"))
+			fail_msg("'%.*s' passed or failed for another reason: '%s'",
+				 (int)strcspn(bad[i], "\r"), bad[i], why);
+	}
+	/* a NUL byte is not the line's end */
+	assert_int_equal(
+		drv_http_evaluate("HTTP/1.1 200\0 OK\r\n\r\n", 20, true, &hc, why, sizeof(why)), 0);
+	assert_int_equal(EVAL("HTTP/1.1 200\r\n\r\n", true, &hc), 1);
+	assert_int_equal(EVAL("HTTP/1.1 200", true, &hc), 0); /* no line end: no status line */
+	assert_int_equal(EVAL("HTTP/1.0 200 OK\n\n", true, &hc), 1);
+}
+
 static void http_pass_waits_for_the_whole_response(void **state)
 {
 	struct drv_hc_conf hc = http_conf("", 200, 0);
@@ -1070,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(tls_name_is_sni_or_the_host_without_its_port),
 		cmocka_unit_test(http_status_in_expect_passes_others_fail),
 		cmocka_unit_test(http_partial_status_line_waits_for_more),
+		cmocka_unit_test(http_status_code_is_exactly_three_digits_then_a_blank),
 		cmocka_unit_test(http_pass_waits_for_the_whole_response),
 		cmocka_unit_test(http_body_substring_is_required_when_set),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
