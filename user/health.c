@@ -92,25 +92,53 @@ static const char *find_mem(const char *hay, size_t hlen, const char *needle)
 }
 
 /*
+ * Is the header line at @p (up to @end, its LF or the blank line) "@name: VALUE"?
+ * Then the VALUE, its blanks trimmed, goes in @v, @vlen. Only bytes before @end are read.
+ */
+static bool header_is(const char *p, const char *end, const char *name, const char **v,
+		      size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *e;
+
+	if ((size_t)(end - p) <= n || strncasecmp(p, name, n) || p[n] != ':')
+		return false;
+	for (p += n + 1; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	for (e = end; e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); e--)
+		;
+	*v = p;
+	*vlen = (size_t)(e - p);
+	return true;
+}
+
+/*
  * Has the whole response arrived (headers, and Content-Length bytes or the last
- * chunk)? Passing only then lets the server finish writing before we close.
+ * chunk)? Passing only then lets the server finish writing before we close. A
+ * Content-Length that is not a decimal on its own line gives no length: the
+ * response is judged when the server closes (we asked it to).
  */
 static bool response_whole(const char *buf, size_t len, const char *hdr_end)
 {
-	const char *p;
-	size_t hlen, clen;
+	const char *p, *eol, *v;
+	size_t hlen, clen, vlen, i;
 
 	if (!hdr_end)
 		return false;
 	hlen = (size_t)(hdr_end + 4 - buf);
-	for (p = buf; p && p < hdr_end; p = memchr(p, '\n', (size_t)(hdr_end - p))) {
-		if (*p == '\n')
-			p++;
-		if (!strncasecmp(p, "content-length:", 15)) {
-			clen = strtoul(p + 15, NULL, 10);
+	for (p = buf; p < hdr_end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(hdr_end - p)) ?: hdr_end;
+		if (header_is(p, eol, "content-length", &v, &vlen)) {
+			if (!vlen || vlen > 15)
+				return false;
+			for (clen = 0, i = 0; i < vlen; i++) {
+				if (v[i] < '0' || v[i] > '9')
+					return false;
+				clen = clen * 10 + (size_t)(v[i] - '0');
+			}
 			return len - hlen >= clen;
 		}
-		if (!strncasecmp(p, "transfer-encoding:", 18))
+		if (header_is(p, eol, "transfer-encoding", &v, &vlen))
 			return len >= 5 && !memcmp(buf + len - 5, "0\r\n\r\n", 5);
 	}
 	return true; /* neither: no body (or until EOF; the server closes, we asked it to) */

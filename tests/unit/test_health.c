@@ -222,6 +222,49 @@ static void http_pass_waits_for_the_whole_response(void **state)
 	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\n", true, &hc), 1);
 }
 
+/*
+ * A response is @len bytes that need not end in a NUL: what lies past them (the rest
+ * of the receive buffer) never changes the judgement, and a Content-Length is read
+ * within its own line. One the checker cannot read ("Content-Length:" and no digits
+ * on its line) gives no length: the response is judged when it ends. (Found by
+ * tests/fuzz/fuzz_http.c: strtoul read across the blank line into the body and past
+ * the response.)
+ */
+static void http_content_length_is_read_within_its_line_and_the_response(void **state)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n";
+	struct drv_hc_conf hc = http_conf("", 200, 0);
+	size_t len = sizeof(head) - 1;
+	char why[160], *a = malloc(len + 1), *b = malloc(len + 1);
+	int ra, rb;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	memcpy(a, head, len);
+	memcpy(b, head, len);
+	a[len] = '0'; /* past the response: not part of it */
+	b[len] = '7';
+	ra = drv_http_evaluate(a, len, false, &hc, why, sizeof(why));
+	rb = drv_http_evaluate(b, len, false, &hc, why, sizeof(why));
+	if (ra != rb || ra != -EAGAIN)
+		fail_msg(
+			"with '0' past the response: %d, with '7': %d; want -EAGAIN (no length on the line: wait for the end)",
+			ra, rb);
+	assert_int_equal(drv_http_evaluate(a, len, true, &hc, why, sizeof(why)), 1);
+	free(a);
+	free(b);
+	/* the digits of the body are not the header's value */
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n12", false, &hc), -EAGAIN);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok", false, &hc),
+			 -EAGAIN);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nContent-Length:\t2 \r\n\r\nok", false, &hc), 1);
+	assert_int_equal(
+		EVAL("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nok", false,
+		     &hc),
+		-EAGAIN);
+}
+
 static void http_body_substring_is_required_when_set(void **state)
 {
 	struct drv_hc_conf hc = http_conf("pong", 200, 0);
@@ -1103,6 +1146,7 @@ int main(void)
 		cmocka_unit_test(http_partial_status_line_waits_for_more),
 		cmocka_unit_test(http_status_code_is_exactly_three_digits_then_a_blank),
 		cmocka_unit_test(http_pass_waits_for_the_whole_response),
+		cmocka_unit_test(http_content_length_is_read_within_its_line_and_the_response),
 		cmocka_unit_test(http_body_substring_is_required_when_set),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
