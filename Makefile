@@ -6,7 +6,10 @@
 # normal .output and the static image binary are untouched). The BPF objects and skeletons are
 # not userspace: both builds share .output's (BPF_OUT). mk/san.mk runs tests on this build.
 SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer
-OUTPUT		:= $(if $(filter 1,$(SAN)),.output-san,.output)
+# FUZZ=1: the same sanitizers plus libFuzzer's coverage, into .output-fuzz, for the harnesses
+# of tests/fuzz (mk/fuzz.mk). -fsanitize=fuzzer (libFuzzer's main) is for them alone.
+FUZZ_FLAGS	:= $(SAN_FLAGS) -fsanitize=fuzzer-no-link
+OUTPUT		:= $(if $(filter 1,$(FUZZ)),.output-fuzz,$(if $(filter 1,$(SAN)),.output-san,.output))
 BPF_OUT		:= .output
 CLANG		?= clang
 BPFTOOL		?= bpftool
@@ -37,7 +40,11 @@ LDLIBS		+= $(shell pkg-config --libs libbpf) -lelf -lz -lyaml -lssl -lcrypto \
 		   -lmicrohttpd -lm -lpthread
 # The sanitizer build uses clang: with gcc 12, UBSan (libubsan.so beside libasan.so) ignores
 # log_path and always writes to stderr, which tests/e2e/lib.sh cannot read for every call.
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CC		:= $(CLANG)
+CFLAGS		+= $(FUZZ_FLAGS)
+LDFLAGS		+= $(FUZZ_FLAGS)
+else ifeq ($(SAN),1)
 CC		:= $(CLANG)
 CFLAGS		+= $(SAN_FLAGS)
 LDFLAGS		+= $(SAN_FLAGS)
@@ -81,6 +88,8 @@ help:
 	@echo 'make test-e2e   only the namespace-lab tests (root)'
 	@echo 'make test-unit-san, test-bpf-san, test-e2e-san  a tier with ASan+UBSan (.output-san,'
 	@echo '                built by make SAN=1; e2e runs its drover; make test runs test-unit-san)'
+	@echo 'make test-fuzz  the libFuzzer harnesses of the parsers (tests/fuzz; .output-fuzz, built by'
+	@echo '                make FUZZ=1), a fixed seed and run count over their corpus; make test runs it'
 	@echo 'make demo       run the Rancher-style demo on a namespace lab (root)'
 	@echo 'make lab-up     start the namespace lab and leave it running; make lab-down removes it'
 	@echo 'make bench      benchmarks against nftables NAT and HAProxy (root)'
@@ -92,7 +101,7 @@ help:
 	@echo '                PREFIX (/usr/local), the example config as /etc/drover/drover.yaml only if'
 	@echo '                none is there (DESTDIR= stages; mk/install.mk); make uninstall keeps the config'
 	@echo 'make check      clang-format (the house style) over bpf/ and user/'
-	@echo 'make clean      remove .output and .output-san'
+	@echo 'make clean      remove .output, .output-san and .output-fuzz'
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -137,11 +146,13 @@ $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIBDROVER) $(USER_HDRS) $(TEST_HDRS) $(SK
 		$(if $(filter 1,$(SAN)),-fno-sanitize=alignment) -lcmocka $(LDLIBS) -o $@
 
 # make test: every tier, in order (the unit tests twice: as built, and with ASan+UBSan:
-# mk/san.mk); the runner prints "N passed, N failed" per tier and in all.
+# mk/san.mk; then the parsers' fuzz harnesses: mk/fuzz.mk); the runner prints "N passed,
+# N failed" per tier and in all.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools $(UNIT_BINS) $(BPFT_BINS) \
 		$(BPF_OUT)/drover_noinline.bpf.o $(BPF_OUT)/drover-static
 	$(Q)$(MAKE) --no-print-directory SAN=1 $(SAN_UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BINS)
 	$(Q)scripts/run-tests.sh all
 
 test-unit: $(UNIT_BINS)
@@ -158,8 +169,8 @@ check:
 	$(Q)clang-format --dry-run -Werror $(wildcard bpf/*.c bpf/lib/*.h user/*.c user/*.h)
 
 clean:
-	$(call msg,CLEAN,.output .output-san)
-	$(Q)rm -rf .output .output-san
+	$(call msg,CLEAN,.output .output-san .output-fuzz)
+	$(Q)rm -rf .output .output-san .output-fuzz
 
 # Further targets (demo, bench, image) live in their own fragments.
 -include mk/*.mk

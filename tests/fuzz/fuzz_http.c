@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The health checker's judgement of what a node answers to an http/https
+ * check (drv_http_evaluate): untrusted bytes from the network. The first byte
+ * picks the check (expected codes, a body to find, whether the response is
+ * complete); the rest is the response (the function takes a length: a byte
+ * past it, which ASan cannot flag in a libc function it does not intercept,
+ * such as strtoul, is changed between two calls that must agree). A pass must be an
+ * "HTTP/1.x NNN" status line with an expected NNN (RFC 9112: three digits,
+ * then a space or the line's end).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+#include "health.h"
+#include "fuzz.h"
+
+static bool status_line_ok(const char *b, size_t len, const struct drv_hc_conf *hc)
+{
+	unsigned int code, i;
+
+	if (len < 12 || memcmp(b, "HTTP/1.", 7) || !isdigit((unsigned char)b[7]) || b[8] != ' ' ||
+	    !isdigit((unsigned char)b[9]) || !isdigit((unsigned char)b[10]) ||
+	    !isdigit((unsigned char)b[11]))
+		return false;
+	if (len > 12 && b[12] != ' ' && b[12] != '\r' && b[12] != '\n')
+		return false;
+	code = (unsigned int)(b[9] - '0') * 100 + (unsigned int)(b[10] - '0') * 10 +
+	       (unsigned int)(b[11] - '0');
+	for (i = 0; i < hc->nexpect; i++)
+		if (hc->expect[i] == code)
+			return true;
+	return false;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct drv_hc_conf hc;
+	char why[160], *buf;
+	bool complete;
+	size_t len;
+	int r;
+
+	if (!size)
+		return 0;
+	drv_hc_defaults(&hc);
+	drv_hc_preset(data[0] & 1 ? "rke2-supervisor" : "rancher", &hc); /* body "pong" or none */
+	complete = data[0] & 2;
+	if (data[0] & 4) {
+		hc.expect[1] = 204;
+		hc.expect[2] = 301;
+		hc.nexpect = 3;
+	}
+	len = size - 1;
+	/* one byte more: what lies past the response must not change the judgement */
+	buf = malloc(len + 1);
+	if (!buf)
+		abort();
+	memcpy(buf, data + 1, len);
+	buf[len] = '7';
+	r = drv_http_evaluate(buf, len, complete, &hc, why, sizeof(why));
+	buf[len] = '0';
+	why[0] = 0;
+	FUZZ_CHECK(drv_http_evaluate(buf, len, complete, &hc, why, sizeof(why)) == r,
+		   "the byte past the response changed the judgement (%d)", r);
+	FUZZ_CHECK(r == 1 || r == 0 || r == -EAGAIN, "return %d", r);
+	FUZZ_CHECK(!complete || r != -EAGAIN, "waits for more after the end");
+	if (!r)
+		FUZZ_CHECK(why[0] && memchr(why, 0, sizeof(why)), "a failure without a reason");
+	if (r == 1) {
+		const char *eol = memchr(buf, '\n', len);
+
+		FUZZ_CHECK(eol && status_line_ok(buf, (size_t)(eol - buf), &hc),
+			   "passed on status line '%.*s'", (int)(eol ? eol - buf : 0), buf);
+		FUZZ_CHECK(!hc.body[0] || memmem(buf, len, hc.body, strlen(hc.body)),
+			   "passed without the body");
+	}
+	free(buf);
+	return 0;
+}
