@@ -716,7 +716,7 @@ static int parse_node_setup(struct pctx *p, struct drv_cli_req *r)
 	static const struct kw modes[] = { { "dsr", DRV_MODE_DSR },
 					   { "tunnel", DRV_MODE_TUNNEL },
 					   {} };
-	struct drv_node_conf *c = &r->node;
+	struct drv_node_setup_conf *c = &r->node;
 	const char *w = next(p);
 	int v, err;
 

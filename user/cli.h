@@ -74,7 +74,7 @@ struct drv_cli_req {
 	__u32 watch_s; /* stats --watch SECS (0: print once) */
 	__u32 count; /* stats: stop after N intervals (0: until SIGINT) */
 
-	struct drv_node_conf node; /* node-setup */
+	struct drv_node_setup_conf node; /* node-setup */
 
 	int run_argc; /* run: the words after `run` */
 	char **run_argv;

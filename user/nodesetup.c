@@ -245,7 +245,7 @@ static int arp_keep_off_vips(void)
 	return err;
 }
 
-int drv_node_setup(const struct drv_node_conf *c)
+int drv_node_setup(const struct drv_node_setup_conf *c)
 {
 	bool v4 = false, v6 = false;
 	int err = 0, e;

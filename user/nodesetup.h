@@ -19,7 +19,7 @@
 #define DRV_NODE_TUN4 "drover-ipip"
 #define DRV_NODE_TUN6 "drover-ip6"
 
-struct drv_node_conf {
+struct drv_node_setup_conf {
 	union drv_addr vips[DRV_NODE_MAX_VIPS];
 	__u8 family[DRV_NODE_MAX_VIPS];
 	size_t n;
@@ -28,7 +28,7 @@ struct drv_node_conf {
 };
 
 /* Apply (or undo) @c on this host. Idempotent. 0 or -errno, with a message naming the object. */
-int drv_node_setup(const struct drv_node_conf *c);
+int drv_node_setup(const struct drv_node_setup_conf *c);
 
 /*
  * Set IPv4 device settings of @ifindex over rtnetlink (CAP_NET_ADMIN; works

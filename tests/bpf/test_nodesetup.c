@@ -66,9 +66,9 @@ static int group_setup(void **state)
 	return sh("ip link set lo up && ip link add v0 type veth peer name v1");
 }
 
-static struct drv_node_conf conf(__u8 mode)
+static struct drv_node_setup_conf conf(__u8 mode)
 {
-	struct drv_node_conf c = { .mode = mode, .n = 2 };
+	struct drv_node_setup_conf c = { .mode = mode, .n = 2 };
 
 	assert_int_equal(drv_addr_parse("10.0.0.100", &c.vips[0], &c.family[0]), 0);
 	assert_int_equal(drv_addr_parse("fd00::100", &c.vips[1], &c.family[1]), 0);
@@ -77,7 +77,7 @@ static struct drv_node_conf conf(__u8 mode)
 
 static void tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_TUNNEL);
+	struct drv_node_setup_conf c = conf(DRV_MODE_TUNNEL);
 
 	(void)state;
 	if (sh("ip link add drvprobe type ipip 2>/dev/null && ip link del drvprobe")) {
@@ -105,7 +105,7 @@ static void tunnel_setup_puts_vips_on_lo_and_creates_external_tunnels(void **sta
 
 static void dsr_setup_adds_vips_but_no_tunnel(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_DSR);
+	struct drv_node_setup_conf c = conf(DRV_MODE_DSR);
 
 	(void)state;
 	assert_int_equal(drv_node_setup(&c), 0);
@@ -124,7 +124,7 @@ static void dsr_setup_adds_vips_but_no_tunnel(void **state)
 }
 
 /* Run drv_node_setup(@c) with its stderr in @out; its return. */
-static int setup_said(const struct drv_node_conf *c, char *out, size_t len)
+static int setup_said(const struct drv_node_setup_conf *c, char *out, size_t len)
 {
 	FILE *f = tmpfile();
 	int saved = dup(STDERR_FILENO), rc;
@@ -152,7 +152,7 @@ static int setup_said(const struct drv_node_conf *c, char *out, size_t len)
  */
 static void tunnel_setup_warns_when_all_rp_filter_is_strict(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_TUNNEL);
+	struct drv_node_setup_conf c = conf(DRV_MODE_TUNNEL);
 	char out[4096];
 
 	(void)state;
@@ -168,7 +168,7 @@ static void tunnel_setup_warns_when_all_rp_filter_is_strict(void **state)
 /* Without IPIP: one error, naming the device and what to do, and no knock-on error after it. */
 static void tunnel_setup_without_ipip_says_so_once(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_TUNNEL);
+	struct drv_node_setup_conf c = conf(DRV_MODE_TUNNEL);
 	char out[4096];
 
 	(void)state;
@@ -194,7 +194,7 @@ static void tunnel_setup_without_ipip_says_so_once(void **state)
  */
 static void dsr_setup_ignores_interfaces_that_vanish(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_DSR);
+	struct drv_node_setup_conf c = conf(DRV_MODE_DSR);
 	char out[4096], first[4096] = "";
 	int runs = 0, fails = 0, st;
 	pid_t churn;
@@ -233,7 +233,7 @@ static void dsr_setup_ignores_interfaces_that_vanish(void **state)
  */
 static void dsr_setup_adds_no_vip_when_arp_settings_fail(void **state)
 {
-	struct drv_node_conf c = conf(DRV_MODE_DSR);
+	struct drv_node_setup_conf c = conf(DRV_MODE_DSR);
 	char out[4096];
 	int rc;
 
