@@ -21,7 +21,8 @@ lab-down:
 test-tools:
 	$(call msg,CHECK,tests/tools)
 	$(Q)python3 -c "import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]" \
-		tests/tools/lbtool.py tests/tools/agent_node.py tests/tools/mancheck.py
+		tests/tools/lbtool.py tests/tools/agent_node.py tests/tools/mancheck.py \
+		tests/tools/http_churn.py
 	$(Q)bash -n scripts/lab.sh scripts/demo.sh tests/tools/labtest.sh
 
 # The e2e tiers use the tools: check them first (prerequisites only; the Makefile is untouched).
