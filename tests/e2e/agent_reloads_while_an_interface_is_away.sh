@@ -22,17 +22,11 @@ LNS=$T-lb N1=$T-n1
 ROOT=$BPFFS/drover
 dr() { ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" "$@"; }
 
-ip -n "$LNS" link add la type veth peer name n0 netns "$N1"
+veth_up "$LNS" la "$N1" n0
 ip -n "$LNS" addr add 10.76.0.1/24 dev la
-ip -n "$LNS" link set la up
 ip -n "$N1" addr add "$NODE/24" dev n0
-ip -n "$N1" link set n0 up
 # lb_link: (re-)create lb, the interface that goes away
-lb_link() {
-	ip -n "$LNS" link add lb type veth peer name nb netns "$N1"
-	ip -n "$LNS" link set lb up
-	ip -n "$N1" link set nb up
-}
+lb_link() { veth_up "$LNS" lb "$N1" nb; }
 lb_link
 node_echo80 "$N1"
 

@@ -43,18 +43,12 @@ CHURN_PY=$E2E_TOP/tests/tools/http_churn.py
 for r in lb n1; do ns_add "$r" >/dev/null; done
 LNS=$T-lb N1=$T-n1
 A=10.78.0.2 B=10.78.0.3 R=10.78.0.4 H=10.78.0.6 SNAT=10.78.9.1
-ip -n "$LNS" link add la type veth peer name n0 netns "$N1"
+veth_up "$LNS" la "$N1" n0
 ip -n "$LNS" addr add 10.78.0.1/24 dev la
 ip -n "$LNS" addr add "$SNAT/32" dev lo
 ip netns exec "$LNS" sysctl -qw net.ipv4.conf.all.forwarding=1
-ip -n "$LNS" link set la up
 for a in $A $B $R; do ip -n "$N1" addr add "$a/24" dev n0; done
-ip -n "$N1" link set n0 up
-lb_link() {
-	ip -n "$LNS" link add lb type veth peer name nb netns "$N1"
-	ip -n "$LNS" link set lb up
-	ip -n "$N1" link set nb up
-}
+lb_link() { veth_up "$LNS" lb "$N1" nb; }
 lb_link
 
 CRT=$E2E_TMP/tls.crt KEY=$E2E_TMP/tls.key

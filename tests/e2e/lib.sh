@@ -124,6 +124,13 @@ ns_add() {
 	echo "$ns"
 }
 
+# veth_up NS1 IF1 NS2 IF2: a veth pair, IF1 in netns NS1 and IF2 in NS2, both up.
+veth_up() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
 # lb_ns_one_veth: a namespace "$T-lb" (its name in LNS) holding a veth pair
 # l0/l0p, both up, l0 10.77.0.1/24 forwarding IPv4, and 10.77.9.1 on lo (a
 # SNAT address): an agent with one interface to attach and no traffic.
