@@ -118,6 +118,13 @@ static __always_inline int tcp_seg_damage(struct xdp_md *ctx, struct pkt *p)
 	} else {
 		s = csum_words(&p->ip6->saddr, 16, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
 	}
+	/*
+	 * A GRO aggregate (skb mode): the kernel merged only segments whose
+	 * checksums verified, and left the field holding the pseudo-header's
+	 * sum alone (tcp4/6_gro_complete): checked in full, it always fails.
+	 */
+	if (pkt_is_aggregate(ctx, p))
+		return 0;
 	return tcp_seg_csum_ok(ctx, (void *)p->tcp - data, len, s) ? 0 : DRV_STAT_DROP_TCP_BAD;
 }
 

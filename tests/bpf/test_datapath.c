@@ -2972,6 +2972,45 @@ static void aggregate_with_no_next_hop_cached_yet_is_sent_on(void **state)
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_INTERNAL), 0);
 }
 
+/*
+ * A GRO aggregate (skb mode: generic XDP runs after GRO) of a down node's
+ * flow, longer than the ingress MTU. GRO merged only segments whose
+ * checksums verified, and left the merged one's TCP checksum field holding
+ * the pseudo-header's sum alone (tcp4/6_gro_complete, the skb is
+ * CHECKSUM_PARTIAL): a full check of it fails. It is answered with its RST,
+ * as each of its segments would be, not dropped as corrupt (drop_tcp_bad)
+ * to wait for the client's retransmission.
+ */
+static void aggregate_on_down_backend_is_answered_with_rst(void **state)
+{
+	struct env *e = *state;
+	__u8 in[PKT_MAX];
+	size_t len, l4;
+	int v6;
+
+	syn4_flow_on_down_backend1(e, true);
+	std_v6(e);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_DOWN, 1);
+	for (v6 = 0; v6 < 2; v6++) {
+		struct pkt_spec seg = sized(v6 ? syn6 : syn4, 1600); /* drva's MTU: 1500 */
+		size_t alen = v6 ? 16 : 4;
+		__u8 *src;
+		__u32 sum;
+
+		len = pkt_build(&seg, in);
+		l4 = ETH_HLEN + (v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
+		src = in + ETH_HLEN + (v6 ? 8 : 12);
+		sum = pkt_sum(src, 2 * alen, 0) + IPPROTO_TCP + (__u32)(len - l4);
+		/* th->check = ~tcp_v4_check(len, saddr, daddr, 0): the folded pseudo-header sum */
+		*(__be16 *)(in + l4 + 16) = htons((__u16)~pkt_fold(sum));
+		assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_TX);
+		expect_rst(e, &seg, TCP_RST, 2000, 0);
+	}
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_BAD), 0);
+}
+
 /* The error for a VLAN-tagged packet: the untagged one with the tag kept after the MACs. */
 static void too_big_with_vlan_tag_keeps_the_tag(void **state)
 {
@@ -4723,6 +4762,7 @@ int main(int argc, char **argv)
 		T(segment_of_flow_on_down_backend_is_answered_with_rst),
 		T(segment_without_ack_on_down_backend_gets_rst_ack),
 		T(segment_with_a_bad_checksum_on_down_backend_gets_no_rst),
+		T(aggregate_on_down_backend_is_answered_with_rst),
 		T(v6_segment_on_down_backend_gets_rst_on_its_vlan),
 		T(dsr_segment_on_down_backend_gets_rst),
 		T(client_rst_on_down_backend_goes_to_its_node),
@@ -4824,6 +4864,7 @@ int main(int argc, char **argv)
 		N(syn_on_flow_of_down_backend_rehashes_to_table),
 		N(segment_of_flow_on_down_backend_is_answered_with_rst),
 		N(segment_with_a_bad_checksum_on_down_backend_gets_no_rst),
+		N(aggregate_on_down_backend_is_answered_with_rst),
 		N(v6_segment_on_down_backend_gets_rst_on_its_vlan),
 		N(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
 		N(half_open_flow_that_lost_its_port_starts_again),
