@@ -7,7 +7,7 @@
 #      DOWN in the maps (not freed: its flows would re-hash to n1 or n3, which
 #      reset them, or hold their 4-tuple in TIME_WAIT and leave the client
 #      hanging): drover resets its connections itself (rst_node_down), none
-#      reaches another node (their TcpOutRsts) and none re-hashes; only they
+#      reaches another node (their RSTs from the echo port) and none re-hashes; only they
 #      break; once they have ended n2 is freed;
 #   2. a reload sets leave-after 5s and removes n3: it leaves, and is freed 5 s
 #      later with its connections still open: they re-hash, and only they break.
