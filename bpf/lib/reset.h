@@ -119,11 +119,15 @@ static __always_inline int tcp_seg_damage(struct xdp_md *ctx, struct pkt *p)
 		s = csum_words(&p->ip6->saddr, 16, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
 	}
 	/*
-	 * A GRO aggregate (skb mode): the kernel merged only segments whose
-	 * checksums verified, and left the field holding the pseudo-header's
-	 * sum alone (tcp4/6_gro_complete): checked in full, it always fails.
+	 * The field holding the pseudo-header's sum alone: the checksum was left
+	 * to offload, not computed. A GRO aggregate in skb mode, of any length
+	 * (the kernel merged only segments whose checksums verified; see
+	 * tcp4/6_gro_complete), or a local sender's frame over a veth. Checked in
+	 * full it always fails; a corrupt segment has that value once in 65,536.
+	 * An aggregate longer than the MTU is not summed either (its length may
+	 * pass DRV_SEG_MAX).
 	 */
-	if (pkt_is_aggregate(ctx, p))
+	if (p->tcp->check == (__u16)~csum_fold(s) || pkt_is_aggregate(ctx, p))
 		return 0;
 	return tcp_seg_csum_ok(ctx, (void *)p->tcp - data, len, s) ? 0 : DRV_STAT_DROP_TCP_BAD;
 }

@@ -2974,26 +2974,29 @@ static void aggregate_with_no_next_hop_cached_yet_is_sent_on(void **state)
 
 /*
  * A GRO aggregate (skb mode: generic XDP runs after GRO) of a down node's
- * flow, longer than the ingress MTU. GRO merged only segments whose
- * checksums verified, and left the merged one's TCP checksum field holding
- * the pseudo-header's sum alone (tcp4/6_gro_complete, the skb is
- * CHECKSUM_PARTIAL): a full check of it fails. It is answered with its RST,
- * as each of its segments would be, not dropped as corrupt (drop_tcp_bad)
- * to wait for the client's retransmission.
+ * flow. GRO merged only segments whose checksums verified, and left the
+ * merged one's TCP checksum field holding the pseudo-header's sum alone
+ * (tcp4/6_gro_complete, the skb is CHECKSUM_PARTIAL): a full check of it
+ * fails. It is answered with its RST, as each of its segments would be, not
+ * dropped as corrupt (drop_tcp_bad) to wait for the client's
+ * retransmission: longer than the ingress MTU, and shorter (an aggregate of
+ * small segments, or a local sender's frame whose checksum was left to
+ * offload, over a veth).
  */
 static void aggregate_on_down_backend_is_answered_with_rst(void **state)
 {
 	struct env *e = *state;
 	__u8 in[PKT_MAX];
 	size_t len, l4;
-	int v6;
+	int v6, k;
 
 	syn4_flow_on_down_backend1(e, true);
 	std_v6(e);
 	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
 	be_put(e, 7, "fd02::11", 443, 3, DRV_BE_DOWN, 1);
-	for (v6 = 0; v6 < 2; v6++) {
-		struct pkt_spec seg = sized(v6 ? syn6 : syn4, 1600); /* drva's MTU: 1500 */
+	for (k = 0; k < 4; k++) {
+		struct pkt_spec seg = sized((v6 = k & 1) ? syn6 : syn4,
+					    k < 2 ? 1600 : 300); /* drva's MTU: 1500 */
 		size_t alen = v6 ? 16 : 4;
 		__u8 *src;
 		__u32 sum;
@@ -3007,7 +3010,7 @@ static void aggregate_on_down_backend_is_answered_with_rst(void **state)
 		assert_int_equal(run_prog(e->prog_fd, in, len, e->out, &e->out_len, ifa), XDP_TX);
 		expect_rst(e, &seg, TCP_RST, 2000, 0);
 	}
-	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_RST_NODE_DOWN), 4);
 	assert_int_equal(stat_sum(e, DRV_STAT_DROP_TCP_BAD), 0);
 }
 
