@@ -247,6 +247,23 @@ static enum MHD_Result reply_head_metrics(struct MHD_Connection *conn)
 	return ret;
 }
 
+/*
+ * The request says it has a body: a Content-Length other than 0, chunks, or an
+ * Expect (100-continue: the client waits before sending one). MHD 0.9.75 sends
+ * "100 Continue" to any request with Expect not answered on the first call,
+ * then waits for a body that may never come (none after Content-Length: 0).
+ */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *len =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT))
+		return true;
+	return len && len[strspn(len, "0")];
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **state)
@@ -259,11 +276,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 	(void)version;
 	(void)upload;
-	(void)upload_len;
-	(void)state;
 	k = conn_of(conn);
 	if (k)
 		k->busy = true;
+	/*
+	 * MHD calls first with the headers alone, then again once the request
+	 * is whole. An answer queued on the first call is "early": MHD 0.9.75
+	 * then reads no more of the connection and closes it after the answer
+	 * (Connection: close), so it is queued on the second call and the
+	 * connection stays open for the next request. A request with a body
+	 * (these endpoints take none) is answered at once: its body is not
+	 * read, which a client streaming one without end would make last for
+	 * ever, and the connection closes.
+	 */
+	if (!*state) {
+		*state = conn;
+		if (!has_body(conn))
+			return MHD_YES;
+	} else if (*upload_len) {
+		*upload_len = 0; /* a body has_body() did not see: dropped */
+		return MHD_YES;
+	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);

@@ -398,6 +398,106 @@ static void stalled_metrics_readers_are_bounded(void **state)
 	assert_non_null(strstr(a, "HTTP/1.1 200"));
 }
 
+/*
+ * Read one answer from @fd into @buf: its headers, then as many bytes of body
+ * as its Content-Length says (none for a HEAD). Return the bytes past the
+ * answer that came with it (the start of another answer: a framing error).
+ */
+static size_t read_one_answer(int fd, bool head, char *buf, size_t len)
+{
+	size_t n = 0, want = 0;
+	char *body = NULL, *cl;
+	ssize_t r;
+
+	while (n < len - 1) {
+		buf[n] = 0;
+		body = strstr(buf, "\r\n\r\n");
+		if (body) {
+			cl = strstr(buf, "\r\nContent-Length: ");
+			want = head || !cl ? 0 : strtoul(cl + 18, NULL, 10);
+			if (n - (size_t)(body + 4 - buf) >= want)
+				break;
+		}
+		r = read(fd, buf + n, len - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = 0;
+	assert_non_null(body);
+	return n - (size_t)(body + 4 - buf) - want;
+}
+
+/*
+ * Prometheus keeps its scrape connection open, and so does curl given several
+ * URLs: each GET or HEAD of /healthz, /readyz and /metrics
+ * over HTTP/1.1 is answered on the one connection, none with Connection: close,
+ * and nothing follows an answer. (HEAD /metrics excepted: see reply_head_metrics.)
+ */
+static void answers_keep_their_connection_for_the_next_request(void **state)
+{
+	static const struct {
+		const char *method, *path, *want;
+	} reqs[] = {
+		{ "GET", "/healthz", "\r\n\r\nok\n" },
+		{ "GET", "/readyz", "\r\n\r\nready\n" },
+		{ "GET", "/metrics", "\r\n\r\n# TYPE drover_test gauge\ndrover_test 1\n" },
+		{ "HEAD", "/healthz", "\r\nContent-Length: 3\r\n" },
+		{ "HEAD", "/readyz", "\r\nContent-Length: 6\r\n" },
+		{ "GET", "/metric", "\r\n\r\nnot found" },
+		{ "DELETE", "/metrics", "\r\nAllow: GET, HEAD\r\n" },
+		{ "GET", "/metrics", "\r\n\r\n# TYPE drover_test gauge\ndrover_test 1\n" },
+	};
+	char req[128], buf[4096];
+	int fd = hold(*state);
+	size_t i;
+
+	is_ready = true;
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n\r\n", reqs[i].method,
+			 reqs[i].path);
+		/* the write fails, or the read sees the end, once the server has closed */
+		assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+		assert_int_equal(read_one_answer(fd, !strcmp(reqs[i].method, "HEAD"), buf,
+						 sizeof(buf)),
+				 0);
+		if (!strstr(buf, reqs[i].want) || strstr(buf, "Connection: close"))
+			fail_msg("%s %s, request %zu on one connection, answered:\n%s",
+				 reqs[i].method, reqs[i].path, i + 1, buf);
+	}
+	close(fd);
+}
+
+/*
+ * These endpoints take no body: a request with one (or one announced by Expect)
+ * is answered at once without reading it (a client could stream one for ever),
+ * and the connection closes.
+ */
+static void a_request_with_a_body_is_answered_and_its_connection_closed(void **state)
+{
+	static const char *const reqs[] = {
+		"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+		/* waits for 100 Continue, then for the answer; MHD would wait for a body */
+		"GET /readyz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+	};
+	static const char *const want[] = { "HTTP/1.1 405", "HTTP/1.1 200", "HTTP/1.1 200" };
+	char buf[4096];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		fd = hold(*state);
+		assert_int_equal(write(fd, reqs[i], strlen(reqs[i])), (ssize_t)strlen(reqs[i]));
+		read_one_answer(fd, false, buf, sizeof(buf));
+		if (!strstr(buf, want[i]))
+			fail_msg("request %zu with a body, answered:\n%s", i + 1, buf);
+		assert_non_null(strstr(buf, "\r\nConnection: close\r\n"));
+		assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+		close(fd);
+	}
+}
+
 static void unknown_paths_name_the_endpoints(void **state)
 {
 	char *a = ask(*state, REQ("GET", "/metric"));
@@ -416,6 +516,8 @@ int main(void)
 		cmocka_unit_test(healthz_says_why_the_agent_is_not_alive),
 		cmocka_unit_test(other_methods_are_refused_with_allow),
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
+		cmocka_unit_test(answers_keep_their_connection_for_the_next_request),
+		cmocka_unit_test(a_request_with_a_body_is_answered_and_its_connection_closed),
 		cmocka_unit_test(idle_connections_do_not_shut_out_the_probes),
 		cmocka_unit_test(an_answer_in_flight_is_not_cut_for_room),
 		cmocka_unit_test(stalled_metrics_readers_are_bounded),
