@@ -32,6 +32,14 @@
 #define METRICS_IN_FLIGHT 8u
 /* A connection that makes no progress this long is closed (a reader that stalls for good). */
 #define IDLE_TIMEOUT_S 5u
+/*
+ * Between requests, a connection kept alive waits this long for the next one:
+ * Prometheus scrapes every 15 s to 1 min on one connection per target (its
+ * client keeps idle ones 5 min), and one closed sooner is one more connect per
+ * scrape. Idle connections are bounded all the same: the one idle longest is
+ * shut down to make room (conns_make_room).
+ */
+#define KEEPALIVE_TIMEOUT_S 120u
 
 /* One open connection; touched only from MHD's thread. */
 struct conn {
@@ -49,6 +57,7 @@ struct drv_metrics {
 	struct conn *conns;
 	unsigned int nconns; /* not shut down */
 	unsigned long long seq;
+	unsigned int idle_s; /* MHD_CONNECTION_OPTION_TIMEOUT while a request is in flight */
 };
 
 static void conns_make_room(struct drv_metrics *m, const struct conn *keep)
@@ -121,7 +130,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 	struct conn *k = conn_of(c);
 
 	(void)state;
-	(void)toe;
+	/*
+	 * Answered: wait for the next request longer than for a reader. (If MHD
+	 * closes the connection next, Connection: close, this changes nothing.)
+	 */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, KEEPALIVE_TIMEOUT_S);
 	if (!k)
 		return;
 	k->busy = false;
@@ -291,6 +305,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	 */
 	if (!*state) {
 		*state = conn;
+		/* a request in flight: a reader that stalls is closed soon (on_completed) */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, m->idle_s);
 		if (!has_body(conn))
 			return MHD_YES;
 	} else if (*upload_len) {
@@ -414,6 +430,7 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 	if (!m)
 		return NULL;
 	m->ops = *ops;
+	m->idle_s = idle;
 	if (ss.ss_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
 		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);

@@ -42,7 +42,11 @@ struct drv_metrics_ops {
 	 */
 	bool (*alive)(void *arg, char *why, size_t len);
 	void *arg;
-	/* A connection that makes no progress this long is closed; 0: 5 s (the agent's). */
+	/*
+	 * A connection that makes no progress this long in a request (or opened
+	 * and never used) is closed; 0: 5 s (the agent's). Kept alive between
+	 * requests, one waits 120 s.
+	 */
 	unsigned int idle_timeout_s;
 };
 

@@ -4,7 +4,8 @@
 # (one scrape connection per target) and curl given several URLs expect: GET and HEAD of /healthz, /readyz and /metrics over HTTP/1.1 are
 # answered on one connection, none says Connection: close; HTTP/1.0 keeps it
 # only when asked (Connection: keep-alive); HEAD /metrics, which has no
-# Content-Length, closes it.
+# Content-Length, closes it. A kept connection waits for its next request
+# longer than the 5 s after which a silent one is closed.
 #
 #   balancer ns: the agent on l0 (veth, peer l0p in the same namespace)
 set -eu
@@ -88,6 +89,35 @@ got=$(curl_conns --http1.0 -H 'Connection: keep-alive' "$URL/healthz" "$URL/read
 expect "HTTP/1.0 asking for keep-alive: one connection" "$got" "1 200
 0 200"
 log "HTTP/1.0: a connection each, one when asked for keep-alive"
+
+# A kept connection outlasts the agent's 5 s timeout for a silent one: the
+# Prometheus case (a scrape every 15 s to 1 min). A second connection, opened
+# after the answer and never used, is closed by the agent; the kept one, idle
+# longer by then, still answers. Every wait is bounded by a 20 s socket timeout.
+ip netns exec "$LNS" python3 - >"$E2E_TMP/kept" 2>&1 <<'EOF' ||
+import socket, sys
+req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+def answer(s):
+    got = b""
+    while not got.endswith(b"\r\n\r\nok\n"):
+        b = s.recv(4096)
+        if not b:
+            sys.exit("closed before the answer; read: %r" % got)
+        got += b
+kept = socket.create_connection(("127.0.0.1", 9486), timeout=20)
+kept.sendall(req)
+answer(kept)
+silent = socket.create_connection(("127.0.0.1", 9486), timeout=20)
+if silent.recv(1) != b"":
+    sys.exit("the silent connection got data")
+try:
+    kept.sendall(req)
+    answer(kept)
+except OSError as e:
+    sys.exit("the kept connection was closed with the silent one: %s" % e)
+EOF
+	fail "a kept connection idle past the 5 s timeout: $(cat "$E2E_TMP/kept")"
+log "a kept connection outlasts the 5 s timeout of a silent one"
 
 kill -0 "$AGENT" 2>/dev/null || fail "the agent exited: $(tail -20 "$LOG")"
 log "PASS"

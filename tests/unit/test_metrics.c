@@ -469,6 +469,50 @@ static void answers_keep_their_connection_for_the_next_request(void **state)
 }
 
 /*
+ * Prometheus scrapes every 15 s to 1 min on one connection: a connection kept
+ * alive after its answer outlasts the timeout that closes a connection silent
+ * in a request (a stalled reader, one opened and never used), here 1 s. A
+ * connection opened after the answer and never used is closed by that
+ * timeout; the kept one, idle longer by then, still takes a request.
+ */
+static void a_kept_connection_outlasts_the_timeout_of_a_silent_one(void **state)
+{
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct drv_metrics_ops short_ops = ops;
+	struct server s = { 0 };
+	char listen[32], buf[1024];
+	int kept, silent;
+	ssize_t r;
+
+	(void)state;
+	short_ops.idle_timeout_s = 1;
+	for (int i = 0; i < 10 && !s.m; i++) {
+		s.port = free_port();
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
+		s.m = drv_metrics_start(listen, &short_ops);
+	}
+	assert_non_null(s.m);
+	kept = hold(&s);
+	assert_int_equal(send(kept, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	assert_int_equal(read_one_answer(kept, false, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+	silent = hold(&s);
+	/* the server closes it after 1 s (hold() gives up reading after 10 s) */
+	assert_int_equal(read(silent, buf, sizeof(buf)), 0);
+	if (send(kept, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+		fail_msg("the kept connection was closed with the silent one: %s", strerror(errno));
+	r = recv(kept, buf, sizeof(buf), MSG_PEEK);
+	if (r <= 0)
+		fail_msg("the kept connection was closed with the silent one (read: %zd, %s)", r,
+			 r ? strerror(errno) : "end of stream");
+	assert_int_equal(read_one_answer(kept, false, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+	close(silent);
+	close(kept);
+	drv_metrics_stop(s.m);
+}
+
+/*
  * These endpoints take no body: a request with one (or one announced by Expect)
  * is answered at once without reading it (a client could stream one for ever),
  * and the connection closes.
@@ -518,6 +562,7 @@ int main(void)
 		cmocka_unit_test(unknown_paths_name_the_endpoints),
 		cmocka_unit_test(answers_keep_their_connection_for_the_next_request),
 		cmocka_unit_test(a_request_with_a_body_is_answered_and_its_connection_closed),
+		cmocka_unit_test(a_kept_connection_outlasts_the_timeout_of_a_silent_one),
 		cmocka_unit_test(idle_connections_do_not_shut_out_the_probes),
 		cmocka_unit_test(an_answer_in_flight_is_not_cut_for_room),
 		cmocka_unit_test(stalled_metrics_readers_are_bounded),
