@@ -5,7 +5,9 @@
 # within one interval) and through an interval where the id was free. The
 # counters are written into drv_best_v1 with bpftool (what the data path
 # counts); the watcher is stopped (SIGSTOP) while the backends change, so
-# every change falls between two of its snapshots.
+# every change falls between two of its snapshots: the stop counts only if it
+# finds the watcher asleep before its next snapshot (a shell descheduled for a
+# whole interval stops it too late: then the next line is tried).
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -50,18 +52,51 @@ be_count() {
 }
 
 OUT=$E2E_TMP/watch.json
-"$DROVER" --bpffs "$ROOT" -j stats $SVC --watch 1 count 4 >"$OUT" 2>"$E2E_TMP/watch.err" &
+# count 40: a bound (the test stops it with SIGTERM), room for stops that came late
+"$DROVER" --bpffs "$ROOT" -j stats $SVC --watch 1 count 40 >"$OUT" 2>"$E2E_TMP/watch.err" &
 WATCH=$!
 E2E_PIDS+=("$WATCH")
 on_exit 'kill -CONT "$WATCH" 2>/dev/null' # a stopped watcher would not see cleanup's SIGTERM
 
 docs() { wc -l <"$OUT"; }
 have_docs() { [ "$(docs)" -ge "$1" ]; }
-# after N: the watcher printed its Nth rate line; then it is stopped until resume
-after() {
-	wait_for 30 have_docs "$1" ||
-		fail "stats --watch printed $(docs) rate lines in 30 s, want $1: $(cat "$E2E_TMP/watch.err")"
-	kill -STOP "$WATCH"
+# The watcher's loop: sleep, snapshot, print a rate line. Stopped in the sleep
+# (clock_nanosleep, or restart_syscall once a stop interrupted it), it has taken
+# no snapshot since its last line.
+case $(uname -m) in
+x86_64) SLEEP_NRS=" 35 230 219 " ;;
+aarch64) SLEEP_NRS=" 101 115 128 " ;;
+*) skip "no syscall numbers of nanosleep for $(uname -m)" ;;
+esac
+asleep() {
+	local nr
+	read -r nr _ <"/proc/$WATCH/syscall" || return 1
+	[[ $SLEEP_NRS == *" $nr "* ]]
+}
+stopped() { [ "$(cut -d' ' -f3 "/proc/$WATCH/stat")" = T ]; }
+# stop: the watcher printed a new rate line, $LINE, and is stopped before the
+# snapshot of the next one, so what the test changes until resume falls into
+# line $LINE + 1. A stop that finds it out of its sleep (taking a snapshot or
+# printing) is let go, and the line after tried (10 times at most).
+LINE=0
+stop() {
+	local want=$((LINE + 1)) i
+	for ((i = 0; i < 10; i++)); do
+		wait_for 30 have_docs "$want" ||
+			fail "stats --watch printed $(docs) rate lines in 30 s, want $want: $(cat "$E2E_TMP/watch.err")"
+		kill -STOP "$WATCH"
+		wait_for 10 stopped || fail "the watcher did not stop in 10 s after SIGSTOP"
+		# asleep: after its last line, whichever that is (the stop may have come
+		# an interval late or more)
+		if asleep; then
+			LINE=$(docs)
+			return 0
+		fi
+		log "stopped out of its sleep (in syscall $(cut -d' ' -f1 "/proc/$WATCH/syscall")) after line $(docs): trying the next line"
+		kill -CONT "$WATCH"
+		want=$(($(docs) + 1))
+	done
+	fail "the watcher was never stopped in its sleep in 10 lines"
 }
 resume() { kill -CONT "$WATCH"; }
 
@@ -83,30 +118,32 @@ rate_is() {
 dr backend add $SVC 10.1.0.1 || fail "backend add 10.1.0.1 failed"
 ID=$(be_id 10.1.0.1)
 be_count "$ID" 30 900000
-after 1
+stop
 
 log "id $ID freed and given to another node between two snapshots"
 dr backend del $SVC 10.1.0.1 || fail "backend del 10.1.0.1 failed"
 dr backend add $SVC 10.1.0.2 || fail "backend add 10.1.0.2 failed"
 [ "$(be_id 10.1.0.2)" = "$ID" ] || fail "10.1.0.2 got id $(be_id 10.1.0.2), not the freed $ID"
 be_count "$ID" 1000 5000
+changed=$((LINE + 1))
 resume
-after 2
+stop
 # more packets and fewer bytes than the node before it: neither mixed in
-rate_is 2 10.1.0.2 packets 1000
-rate_is 2 10.1.0.2 bytes 5000
+rate_is $changed 10.1.0.2 packets 1000
+rate_is $changed 10.1.0.2 bytes 5000
 
-log "id $ID free for one interval, then given to a third node"
+log "id $ID free for one interval at least, then given to a third node"
 dr backend del $SVC 10.1.0.2 || fail "backend del 10.1.0.2 failed"
 resume
-after 3
+stop
 dr backend add $SVC 10.1.0.3 || fail "backend add 10.1.0.3 failed"
 [ "$(be_id 10.1.0.3)" = "$ID" ] || fail "10.1.0.3 got id $(be_id 10.1.0.3), not the freed $ID"
 be_count "$ID" 2000 700000
+changed=$((LINE + 1))
 resume
-# its last line: it exits (count 4) instead of being stopped
-wait_for 30 have_docs 4 || fail "stats --watch printed $(docs) rate lines in 30 s, want 4"
-wait "$WATCH" || fail "stats --watch exited $?: $(cat "$E2E_TMP/watch.err")"
-rate_is 4 10.1.0.3 packets 2000
-rate_is 4 10.1.0.3 bytes 700000
+wait_for 30 have_docs $changed || fail "stats --watch printed $(docs) rate lines in 30 s, want $changed"
+kill -TERM "$WATCH"
+wait "$WATCH" || fail "stats --watch exited $? at SIGTERM: $(cat "$E2E_TMP/watch.err")"
+rate_is $changed 10.1.0.3 packets 2000
+rate_is $changed 10.1.0.3 bytes 700000
 log "ok"
