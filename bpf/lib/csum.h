@@ -50,6 +50,16 @@ static __always_inline __u32 csum_words(const void *w, int n, __u32 s)
 	return s;
 }
 
+/*
+ * The pseudo-header's sum: both addresses, @nwords 16-bit words from @saddr
+ * (daddr follows it: 4 for IPv4, 16 for IPv6), the upper-layer length @len
+ * and protocol @proto.
+ */
+static __always_inline __u32 csum_pseudo(const void *saddr, int nwords, __u16 len, __u8 proto)
+{
+	return csum_words(saddr, nwords, bpf_htons(len) + bpf_htons(proto));
+}
+
 /* Fold a 32-bit sum of 16-bit words and complement it: the checksum field's value. */
 static __always_inline __u16 csum_fold(__u32 s)
 {

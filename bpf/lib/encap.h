@@ -43,6 +43,12 @@ static __always_inline __u16 ipv4_csum(const struct iphdr *iph)
 	return csum_fold(csum_words(iph, sizeof(*iph) / 2, 0));
 }
 
+/* Does the 20-byte IPv4 header's checksum fail? Summed with its field, a sound one folds to 0. */
+static __always_inline bool ipv4_csum_bad(const struct iphdr *iph)
+{
+	return ipv4_csum(iph) != 0;
+}
+
 /*
  * Grow the head by @grow bytes and move the L2 header (14 bytes, or 18 with a
  * VLAN tag) to the new front. Return: the new start of the L3 header or NULL.

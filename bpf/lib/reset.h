@@ -112,11 +112,11 @@ static __always_inline int tcp_seg_damage(struct xdp_md *ctx, struct pkt *p)
 
 	len = pkt_l3_len(p) - l3;
 	if (p->ip4) {
-		if (csum_fold(csum_words(p->ip4, sizeof(struct iphdr) / 2, 0)))
+		if (ipv4_csum_bad(p->ip4))
 			return DRV_STAT_DROP_IP_BAD;
-		s = csum_words(&p->ip4->saddr, 4, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
+		s = csum_pseudo(&p->ip4->saddr, 4, len, IPPROTO_TCP);
 	} else {
-		s = csum_words(&p->ip6->saddr, 16, bpf_htons(len) + bpf_htons(IPPROTO_TCP));
+		s = csum_pseudo(&p->ip6->saddr, 16, len, IPPROTO_TCP);
 	}
 	/*
 	 * The field holding the pseudo-header's sum alone: the checksum was left
@@ -181,7 +181,7 @@ static __always_inline int tcp_reset_reply(struct xdp_md *ctx, struct pkt *p)
 		iph->ttl = RST_TTL;
 		iph->check = 0;
 		iph->check = ipv4_csum(iph);
-		s = csum_words(&iph->saddr, 4, bpf_htons(sizeof(*t)) + bpf_htons(IPPROTO_TCP));
+		s = csum_pseudo(&iph->saddr, 4, sizeof(*t), IPPROTO_TCP);
 	} else {
 		struct ipv6hdr *ip6 = ip;
 
@@ -193,7 +193,7 @@ static __always_inline int tcp_reset_reply(struct xdp_md *ctx, struct pkt *p)
 				 (*(__be32 *)ip6 & bpf_htonl(IP6_DSCP_MASK));
 		ip6->payload_len = bpf_htons(sizeof(*t));
 		ip6->hop_limit = RST_TTL;
-		s = csum_words(&ip6->saddr, 16, bpf_htons(sizeof(*t)) + bpf_htons(IPPROTO_TCP));
+		s = csum_pseudo(&ip6->saddr, 16, sizeof(*t), IPPROTO_TCP);
 	}
 	port = t->source;
 	t->source = t->dest;

@@ -126,7 +126,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 		 * length, DF or source may be the corruption (drover forwards
 		 * such packets unchecked; the next hop drops them).
 		 */
-		if (csum_fold(csum_words(p->ip4, sizeof(*iph) / 2, 0)))
+		if (ipv4_csum_bad(p->ip4))
 			return stats_drop(ctx, DRV_STAT_DROP_IP_BAD);
 		iph = too_big_room(ctx, p, hlen, qlen);
 		if (!iph)
@@ -172,9 +172,7 @@ static __always_inline int too_big_reply(struct xdp_md *ctx, struct pkt *p, __u3
 		ic->code = 0;
 		ic->check = 0;
 		ic->mtu = bpf_htonl(mtu);
-		/* The pseudo-header: both addresses, the ICMPv6 length, its next-header value. */
-		s = csum_words(&ip6->saddr, 16,
-			       bpf_htons(sizeof(*ic) + qlen) + bpf_htons(IPPROTO_ICMPV6));
+		s = csum_pseudo(&ip6->saddr, 16, sizeof(*ic) + qlen, IPPROTO_ICMPV6);
 		ic->check = csum_fold(csum_words(ic, (sizeof(*ic) + qlen) / 2, s));
 	} else {
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
