@@ -113,44 +113,173 @@ static bool header_is(const char *p, const char *end, const char *name, const ch
 }
 
 /*
- * Has the whole response arrived (headers, and Content-Length bytes or the last
- * chunk)? Passing only then lets the server finish writing before we close. A
- * Content-Length that is not a decimal on its own line gives no length: the
- * response is judged when the server closes (we asked it to).
+ * The body text to find, looked for in the body's bytes as they are walked,
+ * piece by piece (the chunks of a chunked body): a text split across two
+ * pieces is found by keeping the last nlen - 1 bytes seen.
  */
-static bool response_whole(const char *buf, size_t len, const char *hdr_end)
+struct body_find {
+	const char *needle;
+	size_t nlen;
+	bool found;
+	size_t tlen;
+	char tail[2 * DRV_CONF_STR_MAX];
+};
+
+static void body_feed(struct body_find *f, const char *p, size_t n)
+{
+	size_t keep = f->nlen - 1, k;
+
+	if (!f->nlen || f->found || !n)
+		return;
+	/* the text across the last piece's end and this one's start */
+	k = n < keep ? n : keep;
+	memcpy(f->tail + f->tlen, p, k);
+	if (memmem(f->tail, f->tlen + k, f->needle, f->nlen) || memmem(p, n, f->needle, f->nlen)) {
+		f->found = true;
+		return;
+	}
+	if (n >= keep) {
+		memcpy(f->tail, p + n - keep, keep);
+		f->tlen = keep;
+	} else if (f->tlen + n > keep) {
+		memmove(f->tail, f->tail + f->tlen + n - keep, keep);
+		f->tlen = keep;
+	} else {
+		f->tlen += n;
+	}
+}
+
+/* The line at @p: its end without a CR (NULL while its LF has not come), @next past the LF. */
+static const char *line_end(const char *p, const char *end, const char **next)
+{
+	const char *lf = memchr(p, '\n', (size_t)(end - p));
+
+	if (!lf)
+		return NULL;
+	*next = lf + 1;
+	return lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+}
+
+/*
+ * chunked_walk - walk a chunked body (RFC 9112 7.1) from @p to @end, feeding
+ * the chunks' data (only it: not sizes, extensions or trailers) to @f
+ * @whole: set once the last chunk and the trailers' end have come
+ *
+ * The end is where the framing says, never bytes that look like it: a chunk's
+ * data is skipped by its size, whatever it holds. A size line that has not
+ * all come is waited for; one that is no hex number, or does not fit in
+ * 64 bits, or a chunk not followed by its line end (the size lies) is a broken
+ * answer.
+ * Return: 0 (whole, found or waiting for more), or -EBADMSG with @why set.
+ */
+static int chunked_walk(const char *p, const char *end, struct body_find *f, bool *whole, char *why,
+			size_t whylen)
+{
+	const char *eol, *next, *q;
+	size_t size, avail;
+
+	*whole = false;
+	for (;;) {
+		if (f->found)
+			return 0;
+		eol = line_end(p, end, &next);
+		if (!eol)
+			return 0;
+		for (size = 0, q = p; q < eol && isxdigit((unsigned char)*q); q++) {
+			if (size > SIZE_MAX >> 4) {
+				snprintf(why, whylen,
+					 "broken chunked body: chunk size '%.*s' too large",
+					 (int)((size_t)(eol - p) < 24 ? eol - p : 24), p);
+				return -EBADMSG;
+			}
+			size = size << 4 | (size_t)(isdigit((unsigned char)*q) ?
+							    *q - '0' :
+							    tolower((unsigned char)*q) - 'a' + 10);
+		}
+		if (q == p) {
+			snprintf(why, whylen, "broken chunked body: no chunk size in '%.*s'",
+				 (int)((size_t)(eol - p) < 24 ? eol - p : 24), p);
+			return -EBADMSG;
+		}
+		while (q < eol && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q < eol && *q != ';') {
+			snprintf(why, whylen, "broken chunked body: '%.*s' after a chunk size",
+				 (int)((size_t)(eol - q) < 24 ? eol - q : 24), q);
+			return -EBADMSG;
+		}
+		p = next;
+		if (!size) {
+			/* the trailers, up to an empty line */
+			while ((eol = line_end(p, end, &next))) {
+				if (eol == p) {
+					*whole = true;
+					return 0;
+				}
+				p = next;
+			}
+			return 0;
+		}
+		avail = (size_t)(end - p);
+		body_feed(f, p, size < avail ? size : avail);
+		if (avail < size || f->found)
+			return 0;
+		/* CRLF, strictly: a bare LF would let "5\r\npong\r\n" pass for a 4-byte chunk */
+		p += size;
+		if (p < end && (*p != '\r' || (p + 1 < end && p[1] != '\n'))) {
+			snprintf(
+				why, whylen,
+				"broken chunked body: a chunk of %zu bytes is not followed by a line end (its size is wrong)",
+				size);
+			return -EBADMSG;
+		}
+		if (p + 1 >= end)
+			return 0;
+		p += 2;
+	}
+}
+
+/*
+ * How the body after the headers at @hdr_end is framed: a Content-Length that is
+ * a decimal on its own line gives its length; one that is not gives none (the
+ * response is judged when the server closes: we asked it to). No header at all:
+ * no body to wait for (or one until EOF: the server closes, we asked it to).
+ */
+enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_TO_EOF };
+
+static int body_framing(const char *buf, const char *hdr_end, size_t *clen)
 {
 	const char *p, *eol, *v;
-	size_t hlen, clen, vlen, i;
+	size_t vlen, i;
 
-	if (!hdr_end)
-		return false;
-	hlen = (size_t)(hdr_end + 4 - buf);
 	for (p = buf; p < hdr_end; p = eol + 1) {
 		eol = memchr(p, '\n', (size_t)(hdr_end - p)) ?: hdr_end;
 		if (header_is(p, eol, "content-length", &v, &vlen)) {
 			if (!vlen || vlen > 15)
-				return false;
-			for (clen = 0, i = 0; i < vlen; i++) {
+				return BODY_TO_EOF;
+			for (*clen = 0, i = 0; i < vlen; i++) {
 				if (v[i] < '0' || v[i] > '9')
-					return false;
-				clen = clen * 10 + (size_t)(v[i] - '0');
+					return BODY_TO_EOF;
+				*clen = *clen * 10 + (size_t)(v[i] - '0');
 			}
-			return len - hlen >= clen;
+			return BODY_LENGTH;
 		}
 		if (header_is(p, eol, "transfer-encoding", &v, &vlen))
-			return len >= 5 && !memcmp(buf + len - 5, "0\r\n\r\n", 5);
+			return BODY_CHUNKED;
 	}
-	return true; /* neither: no body (or until EOF; the server closes, we asked it to) */
+	return BODY_NONE;
 }
 
 int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct drv_hc_conf *hc,
 		      char *why, size_t whylen)
 {
-	const char *eol = memchr(buf, '\n', len), *hdr_end;
+	const char *eol = memchr(buf, '\n', len), *hdr_end, *body, *end = buf + len;
+	struct body_find f = { .needle = hc->body, .nlen = strlen(hc->body) };
 	unsigned int code, i;
+	bool whole = false;
+	int framing;
 	char line[64];
-	size_t ll;
+	size_t ll, clen = 0, avail;
 
 	if (!eol) {
 		if (!complete)
@@ -185,10 +314,28 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 		return 0;
 	}
 	hdr_end = find_mem(buf, len, "\r\n\r\n");
-	if (hc->body[0] && hdr_end &&
-	    find_mem(hdr_end + 4, len - (size_t)(hdr_end + 4 - buf), hc->body))
-		return 1;
-	if (!hc->body[0] && (complete || response_whole(buf, len, hdr_end)))
+	if (hdr_end) {
+		body = hdr_end + 4;
+		avail = (size_t)(end - body);
+		framing = body_framing(buf, hdr_end, &clen);
+		switch (framing) {
+		case BODY_NONE:
+		case BODY_TO_EOF:
+			/* what comes before the server closes is looked at all the same */
+			whole = framing == BODY_NONE;
+			body_feed(&f, body, avail);
+			break;
+		case BODY_LENGTH:
+			body_feed(&f, body, clen < avail ? clen : avail);
+			whole = avail >= clen;
+			break;
+		default:
+			if (chunked_walk(body, end, &f, &whole, why, whylen))
+				return 0;
+			break;
+		}
+	}
+	if (f.nlen ? f.found : complete || whole)
 		return 1;
 	if (!complete)
 		return -EAGAIN;

@@ -278,6 +278,91 @@ static void http_body_substring_is_required_when_set(void **state)
 	assert_non_null(strstr(why, "body does not contain 'pong'"));
 }
 
+/*
+ * Judge @resp as a node's answer arrives: cut at every byte (the first read),
+ * then whole (the second), the server keeping its connection open (no EOF to
+ * wait for). Every cut is judged @want or not yet (-EAGAIN), the whole answer
+ * is judged @want, and with @at_end no cut before the end is judged at all
+ * (the checker passes only once the answer is whole). Each cut is a buffer of
+ * its own, so ASan sees a read past it.
+ */
+static void judge_as_it_arrives(const char *resp, const struct drv_hc_conf *hc, int want,
+				bool at_end, const char *why_has)
+{
+	size_t len = strlen(resp), k;
+	char why[160];
+	int r;
+
+	for (k = 0; k <= len; k++) {
+		char *cut = malloc(k + 1);
+
+		assert_non_null(cut);
+		memcpy(cut, resp, k);
+		why[0] = 0;
+		r = drv_http_evaluate(cut, k, false, hc, why, sizeof(why));
+		free(cut);
+		if (k < len && r != -EAGAIN && (at_end || r != want))
+			fail_msg("judged %d after %zu of %zu bytes ('%s'); want %s %d of:\n%s", r,
+				 k, len, why,
+				 at_end ? "nothing before the end, then" : "-EAGAIN or", want,
+				 resp);
+		if (k == len && r != want)
+			fail_msg("the whole answer judged %d ('%s'), want %d:\n%s", r, why, want,
+				 resp);
+	}
+	if (why_has && !strstr(why, why_has))
+		fail_msg("failed for '%s', want a reason with '%s':\n%s", why, why_has, resp);
+}
+
+#define CHUNKED_HEAD "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/*
+ * A chunked answer ends with its last chunk (size 0, maybe extensions) and
+ * its trailers, wherever the reads cut it; bytes in a chunk's data are data
+ * even when they read "0\r\n\r\n"; the body to find is the chunks' data (not
+ * their sizes, extensions or the trailers), also split across chunks. A size
+ * that lies (no line end after its data) or does not fit in 64 bits is a
+ * broken answer, not a short one.
+ */
+static void http_chunked_answer_is_judged_by_its_chunks_wherever_it_is_cut(void **state)
+{
+	struct drv_hc_conf any = http_conf("", 200, 0), pong = http_conf("pong", 200, 0);
+	struct drv_hc_conf ok = http_conf("ok", 200, 0);
+	char why[160];
+
+	(void)state;
+	judge_as_it_arrives(CHUNKED_HEAD "4\r\npong\r\n0\r\n\r\n", &any, 1, true, NULL);
+	judge_as_it_arrives(CHUNKED_HEAD "4\r\npong\r\n0\r\n\r\n", &pong, 1, false, NULL);
+	/* extensions on a chunk and on the last one; trailers */
+	judge_as_it_arrives(CHUNKED_HEAD "4;name=\"v\"\r\npong\r\n0;last\r\n\r\n", &any, 1, true,
+			    NULL);
+	judge_as_it_arrives(CHUNKED_HEAD "4\r\npong\r\n0\r\nX-Checksum: 1\r\nX-B: 2\r\n\r\n", &any,
+			    1, true, NULL);
+	judge_as_it_arrives(CHUNKED_HEAD "0000004\r\npong\r\n0\r\n\r\n", &pong, 1, false, NULL);
+	/* "0\r\n\r\n" inside a chunk's data is not the end */
+	judge_as_it_arrives(CHUNKED_HEAD "9\r\nab0\r\n\r\ncd\r\n0\r\n\r\n", &any, 1, true, NULL);
+	/* the body text split across two chunks is found */
+	judge_as_it_arrives(CHUNKED_HEAD "2\r\npo\r\n2\r\nng\r\n0\r\n\r\n", &pong, 1, false, NULL);
+	judge_as_it_arrives(CHUNKED_HEAD "1\r\np\r\n1\r\no\r\n1\r\nn\r\n1\r\ng\r\n0\r\n\r\n", &pong,
+			    1, false, NULL);
+	/* ... but not in an extension or a trailer */
+	judge_as_it_arrives(CHUNKED_HEAD "2;ok\r\nno\r\n0\r\nX-State: ok\r\n\r\n", &ok, -EAGAIN,
+			    false, NULL);
+	assert_int_equal(EVAL(CHUNKED_HEAD "2;ok\r\nno\r\n0\r\nX-State: ok\r\n\r\n", true, &ok), 0);
+	assert_non_null(strstr(why, "does not contain 'ok'"));
+	/* a size that lies: the data is not followed by a line end */
+	judge_as_it_arrives(CHUNKED_HEAD "5\r\npong\r\n0\r\n\r\n", &any, 0, false, "chunk");
+	judge_as_it_arrives(CHUNKED_HEAD "3\r\npong\r\n0\r\n\r\n", &pong, 0, false, "chunk");
+	/* sizes that do not fit: not read as 0 (2^64) or as anything */
+	judge_as_it_arrives(CHUNKED_HEAD "10000000000000000\r\npong\r\n0\r\n\r\n", &any, 0, false,
+			    "chunk");
+	judge_as_it_arrives(CHUNKED_HEAD "FFFFFFFFFFFFFFFFFFFFFFFF\r\npong\r\n0\r\n\r\n", &any, 0,
+			    false, "chunk");
+	judge_as_it_arrives(CHUNKED_HEAD "10000000000000000\r\n", &any, 0, false, "chunk");
+	/* no size at all */
+	judge_as_it_arrives(CHUNKED_HEAD "pong\r\n0\r\n\r\n", &any, 0, false, "chunk");
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -1148,6 +1233,7 @@ int main(void)
 		cmocka_unit_test(http_pass_waits_for_the_whole_response),
 		cmocka_unit_test(http_content_length_is_read_within_its_line_and_the_response),
 		cmocka_unit_test(http_body_substring_is_required_when_set),
+		cmocka_unit_test(http_chunked_answer_is_judged_by_its_chunks_wherever_it_is_cut),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
