@@ -227,40 +227,6 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, c
 	return ret;
 }
 
-static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	(void)cls;
-	(void)pos;
-	(void)buf;
-	(void)max;
-	return MHD_CONTENT_READER_END_OF_STREAM;
-}
-
-/*
- * HEAD /metrics: the GET's status and Content-Type, without rendering the
- * body, which holds the agent's lock for up to 100 ms. Its length is known
- * only once rendered, so the answer has no Content-Length (RFC 9110 8.6: a
- * HEAD answer may leave it out, and must not carry one that differs from the
- * GET's). MHD 0.9.75 frames a body of unknown size as chunked, which the GET
- * is not (RFC 9112 6.1 forbids that too), and even sends the empty last chunk
- * after a HEAD answer; in HTTP/1.0 mode it frames it by closing the
- * connection instead, and sends no byte after the headers.
- */
-static enum MHD_Result reply_head_metrics(struct MHD_Connection *conn)
-{
-	struct MHD_Response *r =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, no_body, NULL, NULL);
-	enum MHD_Result ret;
-
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	MHD_set_response_options(r, MHD_RF_HTTP_VERSION_1_0_ONLY, MHD_RO_END);
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 /*
  * The request says it has a body: a Content-Length other than 0, chunks, or an
  * Expect (100-continue: the client waits before sending one). MHD 0.9.75 sends
@@ -322,10 +288,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		struct conn *o;
 		enum MHD_Result ret;
 
+		/*
+		 * HEAD is answered as GET is, rendered, so its status and headers
+		 * are the GET's (RFC 9110 9.3.2), 503 and Content-Length included;
+		 * MHD sends no body after it and keeps the connection. Go's
+		 * net/http (Prometheus' own exporters) renders for a HEAD too.
+		 */
 		for (o = m->conns; o; o = o->next)
 			inflight += o->metrics;
-		if (!strcmp(method, "HEAD"))
-			return reply_head_metrics(conn);
 		if (inflight >= METRICS_IN_FLIGHT) {
 			n = snprintf(msg, sizeof(msg),
 				     "busy: %u /metrics answers are still being sent; try again\n",

@@ -3,8 +3,8 @@
 # The agent's endpoint keeps a connection open after each answer, as Prometheus
 # (one scrape connection per target) and curl given several URLs expect: GET and HEAD of /healthz, /readyz and /metrics over HTTP/1.1 are
 # answered on one connection, none says Connection: close; HTTP/1.0 keeps it
-# only when asked (Connection: keep-alive); HEAD /metrics, which has no
-# Content-Length, closes it. A kept connection waits for its next request
+# only when asked (Connection: keep-alive); HEAD /metrics, answered as its
+# GET is (Content-Length too), keeps it as well. A kept connection waits for its next request
 # longer than the 5 s after which a silent one is closed.
 #
 #   balancer ns: the agent on l0 (veth, peer l0p in the same namespace)
@@ -77,10 +77,14 @@ expect "HEAD /healthz and /readyz on one connection" "$got" "1 200
 0 200"
 log "HEAD /healthz, /readyz, /healthz: one connection"
 
-got=$(curl_conns -I "$URL/metrics" -I "$URL/metrics")
-expect "HEAD /metrics closes its connection (it has no Content-Length)" "$got" "1 200
-1 200"
-log "HEAD /metrics: a connection each"
+got=$(curl_conns -I "$URL/metrics" -I "$URL/metrics" -I "$URL/healthz")
+expect "HEAD /metrics keeps its connection, as GET does" "$got" "1 200
+0 200
+0 200"
+if ! grep -qi '^< Content-Length: [1-9]' "$E2E_TMP/v"; then
+	fail "HEAD /metrics has no Content-Length, which its GET has: $(grep -E '^[<>*]' "$E2E_TMP/v" | head -60)"
+fi
+log "HEAD /metrics, /metrics, /healthz: one connection, with the GET's Content-Length"
 
 got=$(curl_conns --http1.0 "$URL/healthz" "$URL/readyz")
 expect "HTTP/1.0 without keep-alive: a connection each" "$got" "1 200
