@@ -270,41 +270,70 @@ static int body_framing(const char *buf, const char *hdr_end, size_t *clen)
 	return BODY_NONE;
 }
 
-int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct drv_hc_conf *hc,
-		      char *why, size_t whylen)
+/*
+ * The status code of the status line at @p (up to its LF at @eol), or -1 with
+ * @why set: "HTTP/1.x NNN", then a blank or the line's end (RFC 9112
+ * status-line), not "200:OK" or "2000". Shorter lines are refused before any
+ * byte past the end is read.
+ */
+static int status_code(const char *p, const char *eol, char *why, size_t whylen)
 {
-	const char *eol = memchr(buf, '\n', len), *hdr_end, *body, *end = buf + len;
-	struct body_find f = { .needle = hc->body, .nlen = strlen(hc->body) };
-	unsigned int code, i;
-	bool whole = false;
-	int framing;
 	char line[64];
-	size_t ll, clen = 0, avail;
+	size_t ll = (size_t)(eol - p) < sizeof(line) - 1 ? (size_t)(eol - p) : sizeof(line) - 1;
 
-	if (!eol) {
-		if (!complete)
-			return -EAGAIN;
-		snprintf(why, whylen,
-			 len ? "no HTTP status line in the response" :
-			       "connection closed without a response");
-		return 0;
-	}
-	ll = (size_t)(eol - buf) < sizeof(line) - 1 ? (size_t)(eol - buf) : sizeof(line) - 1;
-	memcpy(line, buf, ll);
+	memcpy(line, p, ll);
 	line[ll] = 0;
-	/*
-	 * "HTTP/1.x NNN", then a blank or the line's end (RFC 9112 status-line): not
-	 * "200:OK" or "2000". Shorter lines are refused before any byte past the end is read.
-	 */
 	if (ll < 12 || strncmp(line, "HTTP/1.", 7) || !isdigit((unsigned char)line[7]) ||
 	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
 	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
 	    (ll > 12 && line[12] != ' ' && line[12] != '\r')) {
 		snprintf(why, whylen, "not an HTTP response: '%.40s'", line);
-		return 0;
+		return -1;
 	}
-	code = (unsigned int)(line[9] - '0') * 100 + (unsigned int)(line[10] - '0') * 10 +
-	       (unsigned int)(line[11] - '0');
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
+int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct drv_hc_conf *hc,
+		      char *why, size_t whylen)
+{
+	const char *eol, *hdr_end, *body, *end = buf + len, *head = buf;
+	struct body_find f = { .needle = hc->body, .nlen = strlen(hc->body) };
+	unsigned int code, i;
+	bool whole = false;
+	int framing, c;
+	size_t clen = 0, avail;
+
+	/*
+	 * A 1xx answer other than 101 is interim (RFC 9110 15.2: 100 Continue, 103
+	 * Early Hints): its head is skipped, and the answer after it judged.
+	 * Each round takes 16 bytes at least.
+	 */
+	for (;;) {
+		eol = memchr(head, '\n', (size_t)(end - head));
+		if (!eol) {
+			if (!complete)
+				return -EAGAIN;
+			snprintf(why, whylen, "%s",
+				 head > buf ? "connection closed after an interim answer (1xx)" :
+				 len	    ? "no HTTP status line in the response" :
+					      "connection closed without a response");
+			return 0;
+		}
+		c = status_code(head, eol, why, whylen);
+		if (c < 0)
+			return 0;
+		code = (unsigned int)c;
+		if (code < 100 || code > 199 || code == 101)
+			break;
+		hdr_end = find_mem(head, (size_t)(end - head), "\r\n\r\n");
+		if (!hdr_end) {
+			if (!complete)
+				return -EAGAIN;
+			snprintf(why, whylen, "connection closed after an interim answer (1xx)");
+			return 0;
+		}
+		head = hdr_end + 4;
+	}
 	for (i = 0; i < hc->nexpect; i++)
 		if (hc->expect[i] == code)
 			break;
@@ -313,11 +342,11 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 			 hc->nexpect > 1 ? " or another listed code" : "");
 		return 0;
 	}
-	hdr_end = find_mem(buf, len, "\r\n\r\n");
+	hdr_end = find_mem(head, (size_t)(end - head), "\r\n\r\n");
 	if (hdr_end) {
 		body = hdr_end + 4;
 		avail = (size_t)(end - body);
-		framing = body_framing(buf, hdr_end, &clen);
+		framing = body_framing(head, hdr_end, &clen);
 		switch (framing) {
 		case BODY_NONE:
 		case BODY_TO_EOF:

@@ -6,8 +6,8 @@
  * complete); the rest is the response (the function takes a length: a byte
  * past it, which ASan cannot flag in a libc function it does not intercept,
  * such as strtoul, is changed between two calls that must agree). A pass must be an
- * "HTTP/1.x NNN" status line with an expected NNN (RFC 9112: three digits,
- * then a space or the line's end).
+ * "HTTP/1.x NNN" status line (the first after any interim 1xx answers) with an
+ * expected NNN (RFC 9112: three digits, then a space or the line's end).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -118,12 +118,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r)
 		FUZZ_CHECK(why[0] && memchr(why, 0, sizeof(why)), "a failure without a reason");
 	if (r == 1) {
-		const char *eol = memchr(buf, '\n', len);
+		const char *head = buf, *eol, *e;
 
-		FUZZ_CHECK(eol && status_line_ok(buf, (size_t)(eol - buf), &hc),
-			   "passed on status line '%.*s'", (int)(eol ? eol - buf : 0), buf);
+		/* past interim answers: "HTTP/1.x 1NN" but 101, up to their empty line */
+		while ((eol = memchr(head, '\n', len - (size_t)(head - buf))) && eol - head >= 12 &&
+		       !memcmp(head, "HTTP/1.", 7) && head[9] == '1' &&
+		       memcmp(head + 9, "101", 3) &&
+		       (e = memmem(head, len - (size_t)(head - buf), "\r\n\r\n", 4)))
+			head = e + 4;
+		FUZZ_CHECK(eol && status_line_ok(head, (size_t)(eol - head), &hc),
+			   "passed on status line '%.*s'", (int)(eol ? eol - head : 0), head);
 		FUZZ_CHECK(!hc.body[0] || memmem(buf, len, hc.body, strlen(hc.body)) ||
-				   chunks_hold(buf, len, hc.body),
+				   chunks_hold(head, len - (size_t)(head - buf), hc.body),
 			   "passed without the body");
 	}
 	free(buf);

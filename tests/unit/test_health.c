@@ -363,6 +363,36 @@ static void http_chunked_answer_is_judged_by_its_chunks_wherever_it_is_cut(void 
 	judge_as_it_arrives(CHUNKED_HEAD "pong\r\n0\r\n\r\n", &any, 0, false, "chunk");
 }
 
+/*
+ * 1xx answers are interim (RFC 9110 15.2): 100 Continue or 103 Early Hints
+ * come before the real answer, whose status is the one judged; 101 Switching
+ * Protocols is final (and not what a check asks for). A node that closes after
+ * an interim answer has not answered.
+ */
+static void http_interim_answers_are_skipped_for_the_final_one(void **state)
+{
+	struct drv_hc_conf any = http_conf("", 200, 0), pong = http_conf("pong", 200, 0);
+	char why[160];
+
+	(void)state;
+	judge_as_it_arrives(
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", &any,
+		1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+			    "HTTP/1.1 100 Continue\r\n\r\n"
+			    "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong",
+			    &pong, 1, false, NULL);
+	judge_as_it_arrives("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+			    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+			    &any, 0, false, "HTTP status 503");
+	judge_as_it_arrives("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", &any, 0,
+			    false, "HTTP status 101");
+	assert_int_equal(EVAL("HTTP/1.1 100 Continue\r\n\r\n", true, &any), 0);
+	assert_non_null(strstr(why, "after an interim answer"));
+	assert_int_equal(EVAL("HTTP/1.1 100 Continue\r\n\r\nSSH-2.0-x\r\n", true, &any), 0);
+	assert_non_null(strstr(why, "not an HTTP response"));
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -1234,6 +1264,7 @@ int main(void)
 		cmocka_unit_test(http_content_length_is_read_within_its_line_and_the_response),
 		cmocka_unit_test(http_body_substring_is_required_when_set),
 		cmocka_unit_test(http_chunked_answer_is_judged_by_its_chunks_wherever_it_is_cut),
+		cmocka_unit_test(http_interim_answers_are_skipped_for_the_final_one),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
