@@ -92,27 +92,6 @@ static const char *find_mem(const char *hay, size_t hlen, const char *needle)
 }
 
 /*
- * Is the header line at @p (up to @end, its LF or the blank line) "@name: VALUE"?
- * Then the VALUE, its blanks trimmed, goes in @v, @vlen. Only bytes before @end are read.
- */
-static bool header_is(const char *p, const char *end, const char *name, const char **v,
-		      size_t *vlen)
-{
-	size_t n = strlen(name);
-	const char *e;
-
-	if ((size_t)(end - p) <= n || strncasecmp(p, name, n) || p[n] != ':')
-		return false;
-	for (p += n + 1; p < end && (*p == ' ' || *p == '\t'); p++)
-		;
-	for (e = end; e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); e--)
-		;
-	*v = p;
-	*vlen = (size_t)(e - p);
-	return true;
-}
-
-/*
  * The body text to find, looked for in the body's bytes as they are walked,
  * piece by piece (the chunks of a chunked body): a text split across two
  * pieces is found by keeping the last nlen - 1 bytes seen.
@@ -239,34 +218,72 @@ static int chunked_walk(const char *p, const char *end, struct body_find *f, boo
 	}
 }
 
-/*
- * How the body after the headers at @hdr_end is framed: a Content-Length that is
- * a decimal on its own line gives its length; one that is not gives none (the
- * response is judged when the server closes: we asked it to). No header at all:
- * no body to wait for (or one until EOF: the server closes, we asked it to).
- */
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_TO_EOF };
 
-static int body_framing(const char *buf, const char *hdr_end, size_t *clen)
+static bool is_ows(char c)
 {
-	const char *p, *eol, *v;
-	size_t vlen, i;
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
-	for (p = buf; p < hdr_end; p = eol + 1) {
-		eol = memchr(p, '\n', (size_t)(hdr_end - p)) ?: hdr_end;
-		if (header_is(p, eol, "content-length", &v, &vlen)) {
-			if (!vlen || vlen > 15)
-				return BODY_TO_EOF;
-			for (*clen = 0, i = 0; i < vlen; i++) {
-				if (v[i] < '0' || v[i] > '9')
-					return BODY_TO_EOF;
-				*clen = *clen * 10 + (size_t)(v[i] - '0');
-			}
-			return BODY_LENGTH;
+/*
+ * body_framing - how the body after the head at @p is framed (RFC 9112 6.3)
+ * @code: the status (204 and 304 have no body)
+ * @hend: just past the head's last header line (its CRLF included)
+ * @clen: the Content-Length, for BODY_LENGTH
+ *
+ * Transfer-Encoding overrides Content-Length wherever each comes; it is
+ * chunked only when chunked is its last coding, else the body runs to the
+ * close. A Content-Length that is no decimal (on its own line, or folded onto
+ * the next, obs-fold: read as one), or two that disagree, give no length: the
+ * response is judged when the server closes (we asked it to). No header at
+ * all: no body to wait for (or one until EOF: the server closes).
+ */
+static int body_framing(unsigned int code, const char *p, const char *hend, size_t *clen)
+{
+	const char *eol, *name, *v, *vend, *t;
+	bool te = false, chunked = false, cl = false, cl_bad = false;
+	size_t nlen, n, i;
+
+	if (code == 204 || code == 304)
+		return BODY_NONE;
+	p = memchr(p, '\n', (size_t)(hend - p)) + 1; /* past the status line */
+	while (p < hend) {
+		/* a field line and the lines folded onto it (they start with a blank) */
+		name = p;
+		eol = memchr(p, '\n', (size_t)(hend - p));
+		while (eol + 1 < hend && (eol[1] == ' ' || eol[1] == '\t'))
+			eol = memchr(eol + 1, '\n', (size_t)(hend - eol - 1));
+		p = eol + 1;
+		v = memchr(name, ':', (size_t)(eol - name));
+		if (!v)
+			continue;
+		nlen = (size_t)(v - name);
+		for (v++, vend = eol; v < vend && is_ows(*v); v++)
+			;
+		while (vend > v && is_ows(vend[-1]))
+			vend--;
+		if (nlen == 17 && !strncasecmp(name, "transfer-encoding", 17)) {
+			/* the last coding: after the value's last comma */
+			for (t = vend; t > v && t[-1] != ','; t--)
+				;
+			while (t < vend && is_ows(*t))
+				t++;
+			te = true;
+			chunked = vend - t == 7 && !strncasecmp(t, "chunked", 7);
+		} else if (nlen == 14 && !strncasecmp(name, "content-length", 14)) {
+			for (n = 0, i = 0; v + i < vend && isdigit((unsigned char)v[i]) && i < 15;
+			     i++)
+				n = n * 10 + (size_t)(v[i] - '0');
+			if (!i || v + i != vend || (cl && n != *clen))
+				cl_bad = true;
+			cl = true;
+			*clen = n;
 		}
-		if (header_is(p, eol, "transfer-encoding", &v, &vlen))
-			return BODY_CHUNKED;
 	}
+	if (te)
+		return chunked ? BODY_CHUNKED : BODY_TO_EOF;
+	if (cl)
+		return cl_bad ? BODY_TO_EOF : BODY_LENGTH;
 	return BODY_NONE;
 }
 
@@ -346,7 +363,7 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	if (hdr_end) {
 		body = hdr_end + 4;
 		avail = (size_t)(end - body);
-		framing = body_framing(head, hdr_end, &clen);
+		framing = body_framing(code, head, hdr_end + 2, &clen);
 		switch (framing) {
 		case BODY_NONE:
 		case BODY_TO_EOF:

@@ -393,6 +393,57 @@ static void http_interim_answers_are_skipped_for_the_final_one(void **state)
 	assert_non_null(strstr(why, "not an HTTP response"));
 }
 
+/*
+ * The body is framed as RFC 9112 6.3 says: Transfer-Encoding overrides
+ * Content-Length, whichever comes first; it is chunked only when chunked is
+ * its last coding (else the body runs to the close); a value folded onto the
+ * next line (obs-fold, 5.2) is read as one; 204 and 304 have no body whatever
+ * their headers say.
+ */
+static void http_body_is_framed_as_rfc_9112_says(void **state)
+{
+	struct drv_hc_conf any = http_conf("", 200, 204), pong = http_conf("pong", 200, 0);
+	struct drv_hc_conf nm = http_conf("", 304, 0);
+	char why[160];
+
+	(void)state;
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n"
+			    "\r\n4\r\npong\r\n0\r\n\r\n",
+			    &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+			    "\r\n4\r\npong\r\n0\r\n\r\n",
+			    &pong, 1, false, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+			    "4\r\npong\r\n0\r\n\r\n",
+			    &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding:  "
+			    "Chunked \r\n\r\n4\r\npong\r\n0\r\n\r\n",
+			    &any, 1, true, NULL);
+	/* not chunked last: the body runs to the close, whatever it holds */
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz\r\n0\r\n\r\n",
+			    &any, -EAGAIN, false, NULL);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz\r\n0\r\n\r\n",
+			      true, &any),
+			 1);
+	/* folded values */
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+			    "4\r\npong\r\n0\r\n\r\n",
+			    &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nContent-Length:\r\n\t4\r\n\r\npong", &any, 1, true,
+			    NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nX-Note: a\r\n Content-Length: 0\r\n"
+			    "Content-Length: 4\r\n\r\npong",
+			    &any, 1, true, NULL);
+	/* no body on a 204 or 304 */
+	judge_as_it_arrives("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", &any,
+			    1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", &nm, 1,
+			    true, NULL);
+	/* two lengths that disagree give none: the body runs to the close */
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\npong",
+			    &any, -EAGAIN, false, NULL);
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -1265,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(http_body_substring_is_required_when_set),
 		cmocka_unit_test(http_chunked_answer_is_judged_by_its_chunks_wherever_it_is_cut),
 		cmocka_unit_test(http_interim_answers_are_skipped_for_the_final_one),
+		cmocka_unit_test(http_body_is_framed_as_rfc_9112_says),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
