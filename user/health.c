@@ -236,7 +236,8 @@ static bool is_ows(char c)
  * close. A Content-Length that is no decimal (on its own line, or folded onto
  * the next, obs-fold: read as one), or two that disagree, give no length: the
  * response is judged when the server closes (we asked it to). No header at
- * all: no body to wait for (or one until EOF: the server closes).
+ * all: no body to wait for (or one until EOF: the server closes). 204 and 304:
+ * a body of length 0.
  */
 static int body_framing(unsigned int code, const char *p, const char *hend, size_t *clen)
 {
@@ -244,8 +245,9 @@ static int body_framing(unsigned int code, const char *p, const char *hend, size
 	bool te = false, chunked = false, cl = false, cl_bad = false;
 	size_t nlen, n, i;
 
+	*clen = 0;
 	if (code == 204 || code == 304)
-		return BODY_NONE;
+		return BODY_LENGTH;
 	p = memchr(p, '\n', (size_t)(hend - p)) + 1; /* past the status line */
 	while (p < hend) {
 		/* a field line and the lines folded onto it (they start with a blank) */
@@ -317,7 +319,7 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	struct body_find f = { .needle = hc->body, .nlen = strlen(hc->body) };
 	unsigned int code, i;
 	bool whole = false;
-	int framing, c;
+	int framing = BODY_NONE, c;
 	size_t clen = 0, avail;
 
 	/*
@@ -383,7 +385,13 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	}
 	if (f.nlen ? f.found : complete || whole)
 		return 1;
-	if (!complete)
+	/*
+	 * Without the text, wait for the close, unless the framing says the body
+	 * has all come: a server that keeps its connection open (Go's net/http
+	 * and nginx may, whatever we asked) is failed for the body, not after the
+	 * timeout for want of a close.
+	 */
+	if (!complete && (!whole || framing == BODY_NONE))
 		return -EAGAIN;
 	snprintf(why, whylen, "HTTP status %u but the body does not contain '%.40s'", code,
 		 hc->body);
