@@ -393,8 +393,15 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	 */
 	if (!complete && (!whole || framing == BODY_NONE))
 		return -EAGAIN;
-	snprintf(why, whylen, "HTTP status %u but the body does not contain '%.40s'", code,
-		 hc->body);
+	if (!hdr_end)
+		snprintf(
+			why, whylen,
+			"HTTP status %u but the answer's headers did not end in the %zu bytes that came",
+			code, len);
+	else
+		snprintf(why, whylen,
+			 "HTTP status %u but the body does not contain '%.40s' (%zu bytes came)",
+			 code, hc->body, len);
 	return 0;
 }
 

@@ -468,6 +468,36 @@ static void http_whole_body_without_the_text_fails_without_waiting_for_the_close
 			    false, NULL);
 }
 
+/*
+ * A check that reads what it needs and no more (8 KiB): an answer whose head
+ * does not end within what came, or whose body has not shown the text by
+ * then, fails saying so and how much came, not that a body it never saw
+ * lacks the text (a head of many cookies or security headers does this).
+ */
+static void http_answer_cut_off_in_its_head_says_so(void **state)
+{
+	static const char cookie[] = "Set-Cookie: c=0123456789012345678901\r\n";
+	struct drv_hc_conf pong = http_conf("pong", 200, 0), any = http_conf("", 200, 0);
+	size_t n = 8192, i;
+	char why[160], *a = malloc(n + 1);
+
+	(void)state;
+	assert_non_null(a);
+	i = (size_t)snprintf(a, n + 1, "HTTP/1.1 200 OK\r\n");
+	for (; i + sizeof(cookie) - 1 < n; i += sizeof(cookie) - 1)
+		memcpy(a + i, cookie, sizeof(cookie) - 1);
+	memset(a + i, 'x', n - i);
+	assert_int_equal(drv_http_evaluate(a, n, true, &pong, why, sizeof(why)), 0);
+	if (!strstr(why, "headers did not end") || !strstr(why, "8192 bytes"))
+		fail_msg("why: '%s'", why);
+	/* the status is all a check without a body needs */
+	assert_int_equal(drv_http_evaluate(a, n, true, &any, why, sizeof(why)), 1);
+	assert_int_equal(EVAL("HTTP/1.1 200 OK\r\n\r\nnope", true, &pong), 0);
+	if (!strstr(why, "does not contain 'pong'") || !strstr(why, "23 bytes"))
+		fail_msg("why: '%s'", why);
+	free(a);
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -1343,6 +1373,7 @@ int main(void)
 		cmocka_unit_test(http_body_is_framed_as_rfc_9112_says),
 		cmocka_unit_test(
 			http_whole_body_without_the_text_fails_without_waiting_for_the_close),
+		cmocka_unit_test(http_answer_cut_off_in_its_head_says_so),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
