@@ -504,6 +504,7 @@ enum srv_mode {
 	SRV_200, /* answer 200 with body "ok" */
 	SRV_500, /* answer 500 */
 	SRV_HANG, /* accept, read, never answer */
+	SRV_KEEP, /* answer 200 with body "nope" and a Content-Length, keep the connection open */
 };
 
 struct srv {
@@ -545,6 +546,18 @@ static void *srv_main(void *arg)
 			continue;
 		}
 		p.fd = c;
+		if (s->mode == SRV_KEEP) {
+			static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope";
+
+			if (poll(&p, 1, 1000) > 0 && recv(c, buf, sizeof(buf), 0) > 0 &&
+			    send(c, r, sizeof(r) - 1, MSG_NOSIGNAL) < 0)
+				(void)0;
+			if (s->nheld < 512)
+				s->held[s->nheld++] = c;
+			else
+				close(c);
+			continue;
+		}
 		if (poll(&p, 1, 1000) > 0 && recv(c, buf, sizeof(buf), 0) > 0) {
 			const char *r = s->mode == SRV_200 ?
 						"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" :
@@ -821,6 +834,35 @@ static void http_check_judges_real_server_status(void **state)
 	assert_false(r2.ok);
 	assert_non_null(strstr(r2.why, "HTTP status 500"));
 	assert_true(c1.last_latency_s >= 0 && c1.last_latency_s < 1);
+}
+
+/*
+ * A node that answers and keeps its connection open (it need not heed our
+ * Connection: close): its whole answer, without the body text, fails the
+ * check for the body, not at the timeout for want of a close.
+ */
+static void node_keeping_its_connection_fails_for_the_body_not_the_timeout(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct srv keep;
+
+	(void)state;
+	srv_start(&keep, SRV_KEEP);
+	hc_fast(&hc, "rancher", 1000);
+	snprintf(hc.body, sizeof(hc.body), "pong");
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, keep.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 10);
+	drv_health_fini(&h);
+	srv_stop(&keep);
+	assert_int_equal(r.n, 1);
+	assert_false(r.ok);
+	if (!strstr(r.why, "body does not contain 'pong'"))
+		fail_msg("failed for '%s', want the body", r.why);
 }
 
 static void hung_node_times_out_without_delaying_a_healthy_one(void **state)
@@ -1377,6 +1419,7 @@ int main(void)
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
+		cmocka_unit_test(node_keeping_its_connection_fails_for_the_body_not_the_timeout),
 		cmocka_unit_test(checks_repeat_every_interval),
 		cmocka_unit_test(jitter_spans_its_whole_share_of_long_intervals),
 		cmocka_unit_test(ipv6_node_is_checked_over_ipv6),
