@@ -18,7 +18,18 @@
  * the pseudo-header, IP lengths against the frame, TTL / hop limit and
  * addresses as each mode promises); and no checksum is laundered: a
  * rewritten TCP or ICMP checksum verifies exactly when the received one
- * did, and drover answers (RST) no segment whose checksum fails.
+ * did, and drover answers (RST) no segment whose checksum fails; the
+ * frames of Ethernet, IP and TCP headers docs/datapath.md step 2 calls
+ * broken are dropped; verdict bytes, service and backend counters agree
+ * with the verdict.
+ *
+ * Backend churn runs meanwhile (churn()): backends change state, are
+ * replaced, removed and added back, tables are rebuilt and flipped, the
+ * reply port range comes and goes. The test keeps its own copy of the
+ * backends and tables and of the flows it saw made (the shared
+ * include/drover/hash.h gives a flow's entry): a new flow must take the
+ * active table's entry, a recorded flow its own backend while that one may
+ * keep it (check_flow()).
  *
  * DROVER_PROPS_SEED / DROVER_PROPS_N (environment) run another seed or
  * more frames (a run is deterministic: N = iteration + 1 replays up to a
@@ -47,11 +58,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "drover/hash.h"
 #include "drover/maps.h"
 
 #include "bpf/pkt.h"
 #include "bpf/topo.h"
 #include "drover.skel.h"
+#include "drover_noinline.skel.h"
 #include "ctl.h"
 #include "util.h"
 
@@ -68,9 +81,14 @@
 /* clang-format on */
 
 static int ifa, ifc;
+/*
+ * The program under test (the inlined build, or -DDROVER_NOINLINE's with
+ * BPF-to-BPF calls), its maps by file descriptor: both builds have the same.
+ */
 static struct drover_bpf *skel;
+static struct drover_noinline_bpf *nskel;
 static int prog_fd, ncpus;
-
+static int fd_svcs, fd_bes, fd_maglev, fd_cfg, fd_tx, fd_stats, fd_svcst, fd_best;
 
 /* ---- topology ---------------------------------------------------------- */
 
@@ -108,119 +126,279 @@ static const char *const clients6[] = { "fd01::2", "fd01::3" };
 static const char *const martians4[] = { "0.0.0.0", "127.0.0.1", "224.0.0.5", "255.255.255.255" };
 static const char *const martians6[] = { "::", "::1", "ff02::1", "::ffff:10.1.0.2" };
 
-static void be_set(__u32 svc, int b, __u8 state)
+/*
+ * ---- backend churn: what the test set in drv_bes and the Maglev tables ----
+ *
+ * Backends are marked up, draining, down, failing or leaving, replaced (a
+ * new generation at the same id), removed and added back, and each
+ * service's table is rebuilt into its inactive slot and flipped, while the
+ * frames run. The test keeps its own copy of all of it: which backend a new
+ * flow must get, and which a recorded flow may keep, follow from it.
+ */
+struct mbe {
+	bool present;
+	__u8 state;
+	__u32 gen;
+};
+
+static struct mbe mbes[NSVC][3];
+static __u32 mtbl[NSVC][2][TABLE]; /* backend ids of both slots */
+static __u8 mactive[NSVC];
+static bool cfg_reply_range;
+
+#define MAX_BE_ID 18 /* the highest id of svcs[].bes */
+
+static void be_write(__u32 s, int b)
 {
-	const struct pv_svc *v = &svcs[svc];
-	struct drv_backend be = { .port = htons(v->be_port),
-				  .svc_id = svc,
-				  .state = state,
-				  .weight = 1,
-				  .gen = 1,
-				  .family = v->fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6 };
+	const struct pv_svc *v = &svcs[s];
+	struct drv_backend be = {};
 	__u8 fam;
 
-	assert_int_equal(drv_addr_parse(v->be_addr[b], &be.addr, &fam), 0);
-	assert_int_equal(
-		bpf_map__update_elem(skel->maps.drv_bes_v1, &v->bes[b], 4, &be, sizeof(be), 0), 0);
+	if (mbes[s][b].present) {
+		be = (struct drv_backend){ .port = htons(v->be_port),
+					   .svc_id = s,
+					   .state = mbes[s][b].state,
+					   .weight = 1,
+					   .gen = mbes[s][b].gen,
+					   .family = v->fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6 };
+		assert_int_equal(drv_addr_parse(v->be_addr[b], &be.addr, &fam), 0);
+	}
+	assert_int_equal(bpf_map_update_elem(fd_bes, &v->bes[b], &be, 0), 0);
+}
+
+static void be_set(__u32 s, int b, __u8 state)
+{
+	mbes[s][b].state = state;
+	be_write(s, b);
+}
+
+static void svc_write(__u32 s, __u32 nbackends)
+{
+	const struct pv_svc *v = &svcs[s];
+	struct drv_svc_key key = { .port = htons(v->port), .proto = IPPROTO_TCP };
+	struct drv_svc val = { .id = s,
+			       .table_size = TABLE,
+			       .mode = v->mode,
+			       .active = mactive[s],
+			       .snat_port_lo = v->lo,
+			       .snat_port_hi = v->hi,
+			       .nbackends = nbackends };
+	__u8 fam;
+
+	assert_int_equal(drv_addr_parse(v->vip, &key.vip, &key.family), 0);
+	assert_int_equal(drv_addr_parse(v->snat, &val.snat, &fam), 0);
+	assert_int_equal(bpf_map_update_elem(fd_svcs, &key, &val, 0), 0);
+}
+
+/*
+ * Rebuild service @s's table from its backends that are up now, rotated by
+ * @rot, into the inactive slot, then flip (as the agent does): a backend
+ * that changes state later stays in the table, stale, until the next one.
+ */
+static void table_build(__u32 s, __u32 rot)
+{
+	__u32 up[3], nup = 0, i, idx, slot = !mactive[s];
+	int b;
+
+	for (b = 0; b < 3; b++)
+		if (mbes[s][b].present && mbes[s][b].state == DRV_BE_UP)
+			up[nup++] = svcs[s].bes[b];
+	for (i = 0; i < TABLE; i++) {
+		mtbl[s][slot][i] = nup ? up[(i + rot) % nup] : DRV_BE_NONE;
+		idx = DRV_MAGLEV_INDEX(s, slot, i);
+		assert_int_equal(bpf_map_update_elem(fd_maglev, &idx, &mtbl[s][slot][i], 0), 0);
+	}
+	mactive[s] = slot;
+	svc_write(s, nup);
+}
+
+/* odd: replies to every port are looked up (no reply range), as in a config without one */
+static void cfg_write(bool range)
+{
+	struct drv_cfg c = { .reply_port_lo = 20000, .reply_port_hi = 30063 };
+	__u32 zero = 0;
+
+	if (!range)
+		c = (struct drv_cfg){ 0 };
+	cfg_reply_range = range;
+	assert_int_equal(bpf_map_update_elem(fd_cfg, &zero, &c, 0), 0);
 }
 
 static void topology(void)
 {
-	__u32 s, i, idx, zero = 0, k;
-	struct drv_cfg c = { .reply_port_lo = 20000, .reply_port_hi = 30063 };
+	__u32 s, k;
+	int b;
 
+	memset(mtbl, 0, sizeof(mtbl));
 	for (s = 0; s < NSVC; s++) {
-		const struct pv_svc *v = &svcs[s];
-		struct drv_svc_key key = { .port = htons(v->port), .proto = IPPROTO_TCP };
-		struct drv_svc val = { .id = s,
-				       .table_size = TABLE,
-				       .mode = v->mode,
-				       .snat_port_lo = v->lo,
-				       .snat_port_hi = v->hi,
-				       .nbackends = 3 };
-		__u8 fam;
-
-		assert_int_equal(drv_addr_parse(v->vip, &key.vip, &key.family), 0);
-		assert_int_equal(drv_addr_parse(v->snat, &val.snat, &fam), 0);
-		assert_int_equal(bpf_map__update_elem(skel->maps.drv_svcs_v1, &key, sizeof(key),
-						      &val, sizeof(val), 0),
-				 0);
-		for (i = 0; i < 3; i++)
-			be_set(s, i, DRV_BE_UP);
-		for (i = 0; i < TABLE; i++) {
-			idx = DRV_MAGLEV_INDEX(s, 0, i);
-			assert_int_equal(bpf_map__update_elem(skel->maps.drv_maglev_v1, &idx, 4,
-							      &v->bes[i % 3], 4, 0),
-					 0);
+		mactive[s] = 1;
+		for (b = 0; b < 3; b++) {
+			mbes[s][b] = (struct mbe){ .present = true, .state = DRV_BE_UP, .gen = 1 };
+			be_write(s, b);
 		}
+		table_build(s, 0);
 	}
-	assert_int_equal(bpf_map__update_elem(skel->maps.drv_cfg_v1, &zero, 4, &c, sizeof(c), 0),
-			 0);
+	cfg_write(true);
 	k = ifa;
-	assert_int_equal(bpf_map__update_elem(skel->maps.drv_txports_v1, &k, 4, &k, 4, 0), 0);
+	assert_int_equal(bpf_map_update_elem(fd_tx, &k, &k, 0), 0);
 	k = ifc;
-	assert_int_equal(bpf_map__update_elem(skel->maps.drv_txports_v1, &k, 4, &k, 4, 0), 0);
+	assert_int_equal(bpf_map_update_elem(fd_tx, &k, &k, 0), 0);
 }
 
-static int group_setup(void **state)
+/* The maps of @obj unpinned, the flow tables small (LRU eviction is part of the run). */
+static void prepare(struct bpf_object *obj)
 {
 	struct bpf_map *m;
 
+	bpf_object__for_each_map(m, obj)
+		bpf_map__set_pin_path(m, NULL);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "drv_flows_v1"), 4096);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "drv_nat_v1"), 4096);
+}
+
+static int map_fd(struct bpf_object *obj, const char *name)
+{
+	return bpf_map__fd(bpf_object__find_map_by_name(obj, name));
+}
+
+/* Take the loaded @obj's program and maps, report its size, fill its maps. */
+static void loaded(struct bpf_object *obj, const char *build)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+
+	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "drover_xdp"));
+	fd_svcs = map_fd(obj, "drv_svcs_v1");
+	fd_bes = map_fd(obj, "drv_bes_v1");
+	fd_maglev = map_fd(obj, "drv_maglev_v1");
+	fd_cfg = map_fd(obj, "drv_cfg_v1");
+	fd_tx = map_fd(obj, "drv_txports_v1");
+	fd_stats = map_fd(obj, "drv_stats_v1");
+	fd_svcst = map_fd(obj, "drv_svcst_v1");
+	fd_best = map_fd(obj, "drv_best_v1");
+	if (!bpf_obj_get_info_by_fd(prog_fd, &info, &ilen))
+		fprintf(stderr,
+			"test_props: drover_xdp (%s) is %u instructions after the verifier\n",
+			build, info.xlated_prog_len / 8);
+	topology();
+}
+
+static int setup_inline(void **state)
+{
 	(void)state;
-	if (topo_setup("test_props", &ifa, &ifc))
-		return -1;
-	ncpus = libbpf_num_possible_cpus();
 	skel = drover_bpf__open();
 	if (!skel)
 		return -1;
-	bpf_object__for_each_map(m, skel->obj)
-		bpf_map__set_pin_path(m, NULL);
-	bpf_map__set_max_entries(skel->maps.drv_flows_v1, 4096);
-	bpf_map__set_max_entries(skel->maps.drv_nat_v1, 4096);
+	prepare(skel->obj);
 	if (drover_bpf__load(skel)) {
 		fprintf(stderr, "test_props: couldn't load drover_xdp\n");
 		return -1;
 	}
-	prog_fd = bpf_program__fd(skel->progs.drover_xdp);
-	{
-		struct bpf_prog_info info = {};
-		__u32 ilen = sizeof(info);
-
-		if (!bpf_obj_get_info_by_fd(prog_fd, &info, &ilen))
-			fprintf(stderr,
-				"test_props: drover_xdp is %u instructions after the verifier\n",
-				info.xlated_prog_len / 8);
-	}
-	topology();
+	loaded(skel->obj, "inlined");
 	return 0;
 }
 
-static int group_teardown(void **state)
+static int setup_noinline(void **state)
+{
+	(void)state;
+	nskel = drover_noinline_bpf__open();
+	if (!nskel)
+		return -1;
+	prepare(nskel->obj);
+	if (drover_noinline_bpf__load(nskel)) {
+		fprintf(stderr, "test_props: couldn't load drover_xdp (DROVER_NOINLINE)\n");
+		return -1;
+	}
+	loaded(nskel->obj, "noinline");
+	return 0;
+}
+
+static int teardown(void **state)
 {
 	(void)state;
 	drover_bpf__destroy(skel);
+	drover_noinline_bpf__destroy(nskel);
+	skel = NULL;
+	nskel = NULL;
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (topo_setup("test_props", &ifa, &ifc))
+		return -1;
+	ncpus = libbpf_num_possible_cpus();
 	return 0;
 }
 
 /* ---- counters ---------------------------------------------------------- */
 
-/* Packets of every drv_stats slot, summed over CPUs, in one syscall. */
-static void stats_read(__u64 *s)
-{
-	static struct drv_counter vals[DRV_STATS_SLOTS * 512];
-	__u32 keys[DRV_STATS_SLOTS], out_batch, count = DRV_STATS_SLOTS, k;
-	int fd = bpf_map__fd(skel->maps.drv_stats_v1), i, err;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
+/* A service's or backend's counters (drv_lb_counters), summed over CPUs. */
+struct lbc {
+	__u64 sent, drops, new_flows;
+};
 
-	assert_true(ncpus <= 512);
+/* Every counter a run may move. */
+struct snap {
+	__u64 s[DRV_STATS_SLOTS]; /* packets of every drv_stats slot */
+	__u64 verdict_bytes; /* bytes of the XDP_* verdict slots */
+	struct lbc svc[NSVC], be[MAX_BE_ID + 1];
+};
+
+/* Entries 0..@n-1 of per-CPU array @fd, @size bytes each, into @vals: one syscall. */
+static void percpu_read(int fd, __u32 n, void *vals, size_t size)
+{
+	static __u32 keys[DRV_STATS_SLOTS];
+	__u32 out_batch, count = n;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	int err;
+
+	assert_true(n <= DRV_STATS_SLOTS && ncpus <= 512 && size <= sizeof(struct drv_lb_counters));
 	err = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, &o);
 	assert_true(!err || errno == ENOENT);
-	assert_int_equal(count, DRV_STATS_SLOTS);
-	for (k = 0; k < DRV_STATS_SLOTS; k++) {
-		s[keys[k]] = 0;
-		for (i = 0; i < ncpus; i++)
-			s[keys[k]] += vals[k * ncpus + i].packets;
+	assert_int_equal(count, n);
+	assert_int_equal(keys[n - 1], n - 1);
+}
+
+static void lb_read(int fd, __u32 n, struct lbc *out)
+{
+	static struct drv_lb_counters vals[DRV_STATS_SLOTS * 512];
+	__u32 k;
+	int i;
+
+	percpu_read(fd, n, vals, sizeof(vals[0]));
+	for (k = 0; k < n; k++) {
+		out[k] = (struct lbc){ 0 };
+		for (i = 0; i < ncpus; i++) {
+			const struct drv_lb_counters *c = &vals[k * ncpus + i];
+
+			out[k].sent += c->packets + c->reply_packets;
+			out[k].drops += c->drops;
+			out[k].new_flows += c->new_flows;
+		}
 	}
+}
+
+/* drv_stats, drv_svcst and drv_best, in three syscalls. */
+static void snap_read(struct snap *sn)
+{
+	static struct drv_counter vals[DRV_STATS_SLOTS * 512];
+	__u32 k;
+	int i;
+
+	percpu_read(fd_stats, DRV_STATS_SLOTS, vals, sizeof(vals[0]));
+	sn->verdict_bytes = 0;
+	for (k = 0; k < DRV_STATS_SLOTS; k++) {
+		sn->s[k] = 0;
+		for (i = 0; i < ncpus; i++) {
+			sn->s[k] += vals[k * ncpus + i].packets;
+			if (k <= XDP_REDIRECT)
+				sn->verdict_bytes += vals[k * ncpus + i].bytes;
+		}
+	}
+	lb_read(fd_svcst, NSVC, sn->svc);
+	lb_read(fd_best, MAX_BE_ID + 1, sn->be);
 }
 
 /* The drop reasons of include/drover/maps.h: every DROP_* slot (each drop counts one). */
@@ -762,7 +940,9 @@ struct run {
 	const __u8 *out;
 	size_t out_len;
 	int act;
-	__u64 d[DRV_STATS_SLOTS];
+	__u64 d[DRV_STATS_SLOTS], dbytes;
+	struct lbc dsvc[NSVC], dbe[MAX_BE_ID + 1]; /* what moved, per service and backend */
+	struct lbc svc_sum, be_sum;
 };
 
 static void violation(struct run *r, const char *what)
@@ -797,8 +977,11 @@ static void check_answer(struct run *r, const struct view *vi, const struct view
 {
 	const __u8 *in = r->in->b, *out = r->out;
 	bool rst = r->d[DRV_STAT_RST_NODE_DOWN];
+	__u32 mtu;
 
 	CHECK(r->act == XDP_TX, "an answer not sent back out of its ingress device");
+	CHECK(!memcmp(out, in + 6, ETH_ALEN) && !memcmp(out + 6, in, ETH_ALEN),
+	      "answer: MACs not swapped");
 	CHECK(vo->end == r->out_len, "answer: IP length is not the frame's");
 	CHECK(vo->ip_csum_ok, "answer: bad IPv4 header checksum");
 	CHECK(vo->l4_full && vo->l4_csum_ok, "answer: bad TCP / ICMP checksum");
@@ -807,7 +990,15 @@ static void check_answer(struct run *r, const struct view *vi, const struct view
 	      "answer: not from the packet's destination to its source");
 	CHECK(vi->ip_csum_ok, "drover answered a packet whose IPv4 header checksum fails");
 	if (rst) {
+		const __u8 *ti = in + vi->l4, *to = out + vo->l4;
+
 		CHECK(vo->proto == IPPROTO_TCP && r->out_len == vo->l4 + 20, "RST: shape");
+		CHECK(!vi->ext && !(ti[13] & TCP_RST) &&
+			      (ti[13] & (TCP_SYN | TCP_ACK | TCP_FIN)) != TCP_SYN,
+		      "RST answers a RST, a bare SYN or a packet with options / extension headers");
+		CHECK(ti[13] & TCP_ACK ? to[13] == TCP_RST && !memcmp(to + 4, ti + 8, 4) :
+					 to[13] == (TCP_RST | TCP_ACK) && !*(__u32 *)(to + 4),
+		      "RST: flags or sequence number");
 		CHECK(port_at(out, vo->l4) == port_at(in, vi->l4 + 2) &&
 			      port_at(out, vo->l4 + 2) == port_at(in, vi->l4),
 		      "RST: ports not swapped");
@@ -824,8 +1015,66 @@ static void check_answer(struct run *r, const struct view *vi, const struct view
 			     out[vo->l4] == 2 && out[vo->l4 + 1] == 0,
 	      "too-big: type / code");
 	CHECK(!vi->ext, "too-big answers a packet with IPv4 options / IPv6 extension headers");
+	CHECK(r->out_len == vo->l4 + 8 + (vi->fam == 4 ? 28 : 48), "too-big: length");
+	mtu = ntohl(*(__be32 *)(out + vo->l4 + 4));
+	CHECK(mtu >= (vi->fam == 4 ? 68u : 1280u) && mtu < vi->end - vi->l3,
+	      "too-big: announced MTU not below the packet's length, or below the minimum");
 	CHECK(!memcmp(out + vo->l4 + 8, in + vi->l3, vi->l4 - vi->l3 + 8),
 	      "too-big: the quote is not the packet's IP header and first 8 TCP bytes");
+}
+
+/* Which device a next hop's MAC lies behind (the FIB's answer for it), 0 if none. */
+static int dev_of(const __u8 *dmac)
+{
+	static const __u8 ca[][ETH_ALEN] = { MAC_CLIENT },
+			  cc[][ETH_ALEN] = { MAC_N1, MAC(0x02, 0x12), MAC(0x02, 0x13), MAC_ONEARM };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ca); i++)
+		if (!memcmp(dmac, ca[i], ETH_ALEN))
+			return ifa;
+	for (i = 0; i < ARRAY_SIZE(cc); i++)
+		if (!memcmp(dmac, cc[i], ETH_ALEN))
+			return ifc;
+	return 0;
+}
+
+/*
+ * ICMP error @out readdressed from @in (quote at @q, its IP header @qhl
+ * bytes): a whole quoted TCP segment whose checksum verified still does, and
+ * so does a quoted IPv4 header's.
+ */
+static void check_quote(struct run *r, const struct view *vi, const struct view *vo, size_t q,
+			size_t qhl)
+{
+	const __u8 *in = r->in->b, *out = r->out, *oq = out + q, *iq = in + vi->l4 + 8;
+	size_t tl, end = vo->end;
+
+	if (vo->fam == 4 && end >= q + 20 && ntohs(*(__be16 *)(oq + 2)) + q <= end &&
+	    ntohs(*(__be16 *)(oq + 2)) >= qhl + 20) {
+		__u32 si, so;
+
+		tl = ntohs(*(__be16 *)(oq + 2)) - qhl;
+		si = pkt_sum(iq + 12, 8, 0) + IPPROTO_TCP + (__u32)tl;
+		so = pkt_sum(oq + 12, 8, 0) + IPPROTO_TCP + (__u32)tl;
+		if (pkt_fold(pkt_sum(iq + qhl, tl, si)) == 0)
+			CHECK(pkt_fold(pkt_sum(oq + qhl, tl, so)) == 0,
+			      "ICMP: the whole quoted TCP segment's checksum no longer verifies");
+	}
+	if (vo->fam == 6 && end >= q + 40 && ntohs(*(__be16 *)(oq + 4)) + q + 40 <= end &&
+	    oq[6] == IPPROTO_TCP && ntohs(*(__be16 *)(oq + 4)) >= 20) {
+		__u32 si, so;
+
+		tl = ntohs(*(__be16 *)(oq + 4));
+		si = pkt_sum(iq + 8, 32, 0) + IPPROTO_TCP + (__u32)tl;
+		so = pkt_sum(oq + 8, 32, 0) + IPPROTO_TCP + (__u32)tl;
+		if (pkt_fold(pkt_sum(iq + 40, tl, si)) == 0)
+			CHECK(pkt_fold(pkt_sum(oq + 40, tl, so)) == 0,
+			      "ICMP: the whole quoted TCP segment's checksum no longer verifies");
+	}
+	if (vo->fam == 4 && end >= q + qhl && qhl >= 20 && pkt_fold(pkt_sum(iq, qhl, 0)) == 0)
+		CHECK(pkt_fold(pkt_sum(oq, qhl, 0)) == 0,
+		      "ICMP: the quoted IPv4 header's checksum no longer verifies");
 }
 
 /* A rewritten or wrapped frame (TX, REDIRECT, or the stack's fib_pass). */
@@ -848,6 +1097,15 @@ static void check_sent(struct run *r)
 		return;
 	}
 	trailer = inlen - vi.end;
+	if (!pass) {
+		int egress = dev_of(out);
+
+		CHECK(egress, "sent to a MAC that is no neighbour's");
+		CHECK(!memcmp(out + 6, egress == ifa ? (__u8[])MAC_A : (__u8[])MAC_C, ETH_ALEN),
+		      "source MAC is not the egress device's");
+		CHECK((r->act == XDP_TX) == (egress == r->in->ifindex),
+		      "TX / REDIRECT does not match the egress device");
+	}
 	if (vo.proto == IPPROTO_IPIP || vo.proto == IPPROTO_IPV6) { /* tunnel */
 		size_t grow = vo.fam == 4 ? 20 : 40;
 
@@ -856,6 +1114,8 @@ static void check_sent(struct run *r)
 		      "tunnel: outer IP length is not the inner packet's");
 		CHECK(vo.ip_csum_ok, "tunnel: bad outer IPv4 header checksum");
 		CHECK(vo.ttl == 64, "tunnel: outer TTL / hop limit is not 64");
+		CHECK(vi.ttl > 0, "tunnel: inner TTL / hop limit 0 sent on");
+		CHECK(vo.fam == 6 || !(port_at(out, vo.l3 + 6) & 0x4000), "tunnel: outer DF set");
 		CHECK(!memcmp(out + vo.l4, in + vi.l3, inlen - vi.l3),
 		      "tunnel: inner packet changed");
 		CHECK(addr_is(vo.sa, vo.fam, vo.fam == 4 ? "10.2.0.1" : "fd02::1"),
@@ -931,6 +1191,9 @@ static void check_sent(struct run *r)
 		CHECK(same(out + q + qsa, vo.da, vo.fam) &&
 			      same(out + q + qsa + (vo.fam == 4 ? 4 : 16), vo.sa, vo.fam),
 		      "ICMP: the quote is not from the error's destination to its source");
+		check_quote(r, &vi, &vo, q, qhl);
+		if (r->violations)
+			return;
 		if (r->d[DRV_STAT_ICMP_TO_NODE]) {
 			fl = flow_of_node(vo.fam, vo.da, port_at(out, q + qhl),
 					  port_at(out, q + qhl + 2));
@@ -953,8 +1216,250 @@ static void check_sent(struct run *r)
 	}
 }
 
+/*
+ * Must the program drop frame @b (docs/datapath.md step 2)? A broken IPv4 or
+ * IPv6 header whatever the protocol, and a broken TCP header in a packet that
+ * is TCP at once (IPv4 not a later fragment, IPv6 without extension headers).
+ * Return: why, or NULL.
+ */
+static const char *must_drop(const __u8 *b, size_t len)
+{
+	size_t l3 = ETH_HLEN, hl, tl, doff;
+	__u16 et;
+
+	if (len < ETH_HLEN)
+		return "a runt was not dropped";
+	et = ntohs(*(__be16 *)(b + 12));
+	if (et == ETH_P_8021Q || et == ETH_P_8021AD) {
+		if (len < ETH_HLEN + 4)
+			return "a cut VLAN tag was not dropped";
+		et = ntohs(*(__be16 *)(b + 16));
+		l3 += 4;
+	}
+	if (et == ETH_P_IP) {
+		if (len < l3 + 20)
+			return "a cut IPv4 header was not dropped";
+		if (b[l3] >> 4 != 4 || (b[l3] & 0xf) < 5)
+			return "a bad IPv4 version / IHL was not dropped";
+		hl = (b[l3] & 0xf) * 4;
+		tl = ntohs(*(__be16 *)(b + l3 + 2));
+		if (len < l3 + hl || tl < hl || len < l3 + tl)
+			return "a bad IPv4 length was not dropped";
+		if (b[l3 + 9] != IPPROTO_TCP || (ntohs(*(__be16 *)(b + l3 + 6)) & 0x1fff))
+			return NULL;
+	} else if (et == ETH_P_IPV6) {
+		if (len < l3 + 40)
+			return "a cut IPv6 header was not dropped";
+		if (b[l3] >> 4 != 6)
+			return "a bad IPv6 version was not dropped";
+		tl = 40 + ntohs(*(__be16 *)(b + l3 + 4));
+		if (len < l3 + tl)
+			return "a bad IPv6 length was not dropped";
+		if (b[l3 + 6] != IPPROTO_TCP)
+			return NULL;
+		hl = 40;
+	} else {
+		return NULL;
+	}
+	/* An IP frame to a group MAC was not sent to this router: passed before TCP is read. */
+	if (b[0] & 1)
+		return NULL;
+	if (tl < hl + 20)
+		return "a cut TCP header was not dropped";
+	doff = (b[l3 + hl + 12] >> 4) * 4;
+	if (doff < 20)
+		return "a bad TCP data offset was not dropped";
+	if (hl + doff > tl)
+		return "a TCP header past the IP length was not dropped";
+	return NULL;
+}
+
+/* ---- the flows the test saw made: which backend each must keep --------- */
+
+struct mflow {
+	struct drv_flow_key k;
+	__u32 be, gen;
+	bool used;
+};
+
+#define MFLOWS 16384 /* by hash; a collision forgets the older flow (then unverified) */
+static struct mflow mflows[MFLOWS];
+
+/* The program's key of TCP segment @b (view @v): the client's 5-tuple. */
+static void flow_key(const __u8 *b, const struct view *v, struct drv_flow_key *k)
+{
+	size_t al = v->fam == 4 ? 4 : 16;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->saddr, v->sa, al);
+	memcpy(&k->daddr, v->da, al);
+	k->sport = *(__be16 *)(b + v->l4);
+	k->dport = *(__be16 *)(b + v->l4 + 2);
+	k->proto = IPPROTO_TCP;
+	k->family = v->fam == 4 ? DRV_FAMILY_V4 : DRV_FAMILY_V6;
+}
+
+static struct mflow *mflow_of(const struct drv_flow_key *k)
+{
+	struct mflow *m = &mflows[drv_flow_hash(k) % MFLOWS];
+
+	return m->used && !memcmp(&m->k, k, sizeof(*k)) ? m : NULL;
+}
+
+/* The model's backend @id: NULL if no service has it. */
+static const struct mbe *mbe_of(__u32 id, __u32 *svc, int *idx)
+{
+	__u32 s;
+	int b;
+
+	for (s = 0; s < NSVC; s++)
+		for (b = 0; b < 3; b++)
+			if (svcs[s].bes[b] == id) {
+				*svc = s;
+				*idx = b;
+				return &mbes[s][b];
+			}
+	return NULL;
+}
+
+/* The one backend id whose counters the run moved: 0 if none, -1 if more than one. */
+static long be_moved(const struct run *r)
+{
+	long id = 0;
+	__u32 k;
+
+	for (k = 1; k <= MAX_BE_ID; k++)
+		if (r->dbe[k].sent || r->dbe[k].drops || r->dbe[k].new_flows)
+			id = id ? -1 : (long)k;
+	return id;
+}
+
+/* The node a frame sent toward service @v went to: its backend index, or -1. */
+static int node_of(const struct pv_svc *v, const __u8 *out, const struct view *vo)
+{
+	int b;
+
+	for (b = 0; b < 3; b++) {
+		if (v->mode == DRV_MODE_DSR) {
+			__u8 mac[ETH_ALEN] = MAC(0x02, 0x11);
+
+			mac[5] += b;
+			if (!memcmp(out, mac, ETH_ALEN))
+				return b;
+		} else if (vo->ip && addr_is(vo->da, v->fam, v->be_addr[b])) {
+			return b;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A client's segment to service @v (view @vi) under churn: a new flow takes
+ * the active table's entry for its hash, and only a usable one; a recorded
+ * flow stays on its backend while that backend is there with its
+ * generation and not down (a client's RST still goes to a down one), and
+ * moves off only then; a RST answers only a flow whose backend is down;
+ * what is counted to a backend is what was sent to it.
+ */
+static void check_flow(struct run *r, const struct view *vi, const struct pv_svc *v)
+{
+	const __u8 *in = r->in->b;
+	__u32 s = v - svcs, h, pick, bs;
+	const struct mbe *pm, *bm;
+	struct drv_flow_key k;
+	struct mflow *rec, was;
+	long moved = be_moved(r);
+	__u8 fl = in[vi->l4 + 13];
+	bool bare_syn = (fl & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN;
+	bool answer = r->d[DRV_STAT_RST_NODE_DOWN] || r->d[DRV_STAT_ICMP_TOO_BIG];
+	bool sent = r->act == XDP_TX || r->act == XDP_REDIRECT || r->d[DRV_STAT_FIB_PASS];
+	int b;
+
+	CHECK(moved >= 0, "one packet counted to two backends");
+	flow_key(in, vi, &k);
+	h = drv_flow_hash(&k);
+	pick = mtbl[s][mactive[s]][h % TABLE];
+	pm = mbe_of(pick, &bs, &b);
+	rec = mflow_of(&k);
+	if (rec) {
+		was = *rec; /* the flow as recorded before this packet */
+		rec = &was;
+	}
+	if (r->d[DRV_STAT_DROP_NO_BACKEND])
+		CHECK(!pm || !pm->present || pm->state != DRV_BE_UP,
+		      "no_backend, but the active table's entry is a backend that is up");
+	if (r->d[DRV_STAT_DROP_SNAT_EXHAUSTED])
+		CHECK(pm && pm->present && pm->state == DRV_BE_UP && moved == pick,
+		      "snat_exhausted counted to another backend than the active table's entry");
+	if (r->d[DRV_STAT_NEW_FLOW]) {
+		CHECK(pm && pm->present && pm->state == DRV_BE_UP,
+		      "a new flow where the active table's entry is no backend that is up");
+		CHECK(moved == pick && r->dbe[pick].new_flows == 1,
+		      "a new flow not on the active table's entry for its hash (a stale slot?)");
+		mflows[h % MFLOWS] =
+			(struct mflow){ .k = k, .be = pick, .gen = pm->gen, .used = true };
+	} else if (rec && moved && !r->d[DRV_STAT_DROP_SNAT_EXHAUSTED]) {
+		CHECK(moved == rec->be, "a recorded flow counted to another backend than its own");
+	}
+	if (rec && r->d[DRV_STAT_REHASH]) {
+		bm = mbe_of(rec->be, &bs, &b);
+		CHECK(!bm->present || bm->gen != rec->gen || bm->state == DRV_BE_DOWN ||
+			      (bm->state == DRV_BE_FAILING && bare_syn),
+		      "a flow moved off a backend it may keep (there, same generation, not down)");
+	}
+	if (rec && !r->d[DRV_STAT_NEW_FLOW]) {
+		bm = mbe_of(rec->be, &bs, &b);
+		if (r->d[DRV_STAT_RST_NODE_DOWN])
+			CHECK(bm->present && bm->gen == rec->gen && bm->state == DRV_BE_DOWN,
+			      "a RST for a flow whose backend is not down");
+		else if (sent)
+			CHECK(bm->present && bm->gen == rec->gen &&
+				      (bm->state != DRV_BE_DOWN || (fl & TCP_RST)),
+			      "a flow kept on a backend that is gone, replaced or down");
+	}
+	if (sent && !answer && r->out) {
+		struct view vo;
+
+		parse(r->out, r->out_len, &vo);
+		b = node_of(v, r->out, &vo);
+		CHECK(b >= 0 && moved == v->bes[b],
+		      "sent to one node of the service, counted to another backend");
+	}
+	if (!r->d[DRV_STAT_NEW_FLOW] && !rec && sent && !answer)
+		r->unverified++;
+}
+
+/* What the service and backend counters may do for any frame. */
+static void check_lb(struct run *r)
+{
+	bool answer = r->d[DRV_STAT_RST_NODE_DOWN] || r->d[DRV_STAT_ICMP_TOO_BIG];
+	const struct lbc *sv = &r->svc_sum, *be = &r->be_sum;
+
+	CHECK(sv->sent <= 1 && sv->drops <= 1 && be->sent <= 1 && be->drops <= 1,
+	      "service / backend counters moved by more than one");
+	CHECK(!(sv->sent && sv->drops) && !(be->sent && be->drops),
+	      "a packet counted both sent and dropped by its service / backend");
+	CHECK(sv->new_flows == r->d[DRV_STAT_NEW_FLOW] && be->new_flows == r->d[DRV_STAT_NEW_FLOW],
+	      "new_flow and the service's / backend's new flows disagree");
+	if (r->act == XDP_DROP)
+		CHECK(!sv->sent && !be->sent, "a dropped packet counted as sent by its service");
+	if (answer)
+		CHECK(!sv->sent && sv->drops == 1,
+		      "a too-big or RST answer not counted as a drop of its service");
+	if (r->act == XDP_PASS && !r->d[DRV_STAT_FIB_PASS])
+		CHECK(!sv->sent && !be->sent && !sv->drops,
+		      "a frame passed untouched moved service counters");
+	if ((r->act == XDP_TX || r->act == XDP_REDIRECT) && !answer &&
+	    !r->d[DRV_STAT_ICMP_TO_NODE] && !r->d[DRV_STAT_ICMP_TO_CLIENT])
+		CHECK(sv->sent == 1 && be->sent == 1,
+		      "a TCP frame sent on not counted as sent by its service and backend");
+}
+
 static void check_run(struct run *r)
 {
+	const struct pv_svc *v = NULL;
+	const char *why;
+	struct view vi;
 	__u64 drops = 0;
 	size_t i;
 
@@ -964,6 +1469,8 @@ static void check_run(struct run *r)
 						   r->d[XDP_TX] + r->d[XDP_REDIRECT] ==
 					   1,
 	      "the verdict was not counted exactly once");
+	CHECK(r->dbytes == r->in->len,
+	      "the verdict's bytes are not the frame's length as received");
 	for (i = 0; i < ARRAY_SIZE(drop_reasons); i++)
 		drops += r->d[drop_reasons[i]];
 	CHECK(drops == (r->act == XDP_DROP),
@@ -971,6 +1478,22 @@ static void check_run(struct run *r)
 				   "a frame not dropped counted a drop reason");
 	CHECK(!r->d[DRV_STAT_DROP_INTERNAL], "drop_internal counted");
 	CHECK(!r->d[DRV_STAT_FIB_PASS] || r->act == XDP_PASS, "fib_pass without XDP_PASS");
+	CHECK(r->d[DRV_STAT_NEW_FLOW] <= 1, "more than one new flow");
+	why = must_drop(r->in->b, r->in->len);
+	CHECK(!why || r->act == XDP_DROP, why);
+	check_lb(r);
+	parse(r->in->b, r->in->len, &vi);
+	if (vi.ip && vi.proto == IPPROTO_TCP && vi.l4_full)
+		v = svc_of(vi.da, vi.fam, port_at(r->in->b, vi.l4 + 2));
+	CHECK(v || !r->d[DRV_STAT_NEW_FLOW],
+	      "a new flow for a frame that is no TCP segment to a service");
+	if (v) {
+		unsigned long was = r->violations;
+
+		check_flow(r, &vi, v);
+		if (r->violations != was)
+			return;
+	}
 	if (r->act == XDP_PASS && !r->d[DRV_STAT_FIB_PASS]) {
 		CHECK(r->out_len == r->in->len && !memcmp(r->out, r->in->b, r->in->len),
 		      "a frame passed to the stack (not fib_pass) was changed");
@@ -983,7 +1506,7 @@ static void check_run(struct run *r)
 /* ---- the run ------------------------------------------------------------ */
 
 struct cover {
-	unsigned long runs, sent, passed_same, cut_sweeps;
+	unsigned long runs, sent, passed_same, cut_sweeps, churns;
 	__u64 stats[DRV_STATS_SLOTS];
 };
 
@@ -999,23 +1522,40 @@ static int run_prog(const struct frame *f, __u8 *out, __u32 *out_len)
 	return o.retval;
 }
 
-static unsigned long one(struct run *r, const struct frame *f, struct cover *c)
+static void lbc_delta(struct lbc *d, const struct lbc *a, const struct lbc *b, struct lbc *sum)
 {
-	static __u64 before[DRV_STATS_SLOTS], after[DRV_STATS_SLOTS];
+	d->sent = a->sent - b->sent;
+	d->drops = a->drops - b->drops;
+	d->new_flows = a->new_flows - b->new_flows;
+	sum->sent += d->sent;
+	sum->drops += d->drops;
+	sum->new_flows += d->new_flows;
+}
+
+/* Run @f, the counters before it in @sn: after it on return (runs only change them). */
+static unsigned long one(struct run *r, const struct frame *f, struct cover *c, struct snap *sn)
+{
+	static struct snap after;
 	static __u8 out[PKT_MAX];
 	__u32 out_len = 0, k;
 	unsigned long v = r->violations;
 
-	stats_read(before);
 	r->act = run_prog(f, out, &out_len);
-	stats_read(after);
+	snap_read(&after);
 	r->in = f;
 	r->out = out;
 	r->out_len = out_len;
 	for (k = 0; k < DRV_STATS_SLOTS; k++) {
-		r->d[k] = after[k] - before[k];
+		r->d[k] = after.s[k] - sn->s[k];
 		c->stats[k] += r->d[k];
 	}
+	r->dbytes = after.verdict_bytes - sn->verdict_bytes;
+	r->svc_sum = r->be_sum = (struct lbc){ 0 };
+	for (k = 0; k < NSVC; k++)
+		lbc_delta(&r->dsvc[k], &after.svc[k], &sn->svc[k], &r->svc_sum);
+	for (k = 0; k <= MAX_BE_ID; k++)
+		lbc_delta(&r->dbe[k], &after.be[k], &sn->be[k], &r->be_sum);
+	*sn = after;
 	c->runs++;
 	check_run(r);
 	return r->violations - v;
@@ -1032,18 +1572,67 @@ static void toggle_down(unsigned long i)
 		be_set(s, 1, (i / 1024) % 2 ? DRV_BE_DOWN : DRV_BE_UP);
 }
 
+/*
+ * Now and then (about one frame in 250) a backend changes state, is
+ * replaced (its generation bumped: another node at its id), removed or
+ * added back, a table is rebuilt and flipped, or the reply port range comes
+ * or goes. A state change is followed by a rebuild only sometimes: stale
+ * table entries are part of the run.
+ */
+static void churn(struct cover *c)
+{
+	__u32 s = rn(NSVC);
+	int b = rn(3);
+	struct mbe *m = &mbes[s][b];
+
+	if (!(rp(1) && rp(40)))
+		return;
+	c->churns++;
+	switch (rn(7)) {
+	case 0:
+		m->state = rn(__DRV_BE_STATE_MAX);
+		break;
+	case 1:
+		m->state = DRV_BE_UP;
+		break;
+	case 2: /* replaced, or removed and added back */
+	case 3:
+		m->present = true;
+		m->gen++;
+		m->state = DRV_BE_UP;
+		break;
+	case 4:
+		m->present = false;
+		break;
+	case 5:
+		table_build(s, rn(3));
+		return;
+	case 6:
+		cfg_write(!cfg_reply_range);
+		return;
+	}
+	be_write(s, b);
+	if (rp(50))
+		table_build(s, rn(3));
+}
+
 static void props_run(__u64 seed, unsigned long n, struct run *r, struct cover *c)
 {
 	static struct frame f, base;
+	static struct snap sn;
 	unsigned long i, cut;
 	__u32 k;
 
 	memset(r, 0, sizeof(*r));
+	memset(mflows, 0, sizeof(mflows));
+	nflows = flow_next = 0;
 	r->seed = seed;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	snap_read(&sn);
 	for (i = 0; i < n; i++) {
 		r->iter = i;
 		toggle_down(i);
+		churn(c);
 		k = rn(100);
 		if (k < 50)
 			seed_client(&f);
@@ -1059,12 +1648,12 @@ static void props_run(__u64 seed, unsigned long n, struct run *r, struct cover *
 				f = base;
 				f.len = cut;
 				r->iter = i;
-				one(r, &f, c);
+				one(r, &f, c, &sn);
 			}
 			continue;
 		}
 		mutate(&f);
-		one(r, &f, c);
+		one(r, &f, c, &sn);
 	}
 }
 
@@ -1093,24 +1682,31 @@ static const struct {
 	{ DRV_STAT_DROP_TOO_BIG, 150 },	   { DRV_STAT_DROP_MARTIAN, 400 },
 };
 
-static void mutated_frames_keep_the_datapath_properties(void **state)
+/*
+ * Run @n frames from @seed (the environment's DROVER_PROPS_SEED /
+ * DROVER_PROPS_N instead, if set); @floors: hold the default run to
+ * must_reach.
+ */
+static void props(__u64 seed, unsigned long n, bool floors)
 {
 	const char *s = getenv("DROVER_PROPS_SEED"), *ns = getenv("DROVER_PROPS_N");
-	unsigned long n = ns ? strtoul(ns, NULL, 0) : 300000;
-	__u64 seed = s ? strtoull(s, NULL, 0) : 1;
 	static struct cover c;
 	static struct run r;
 	unsigned long missing = 0;
 	size_t i;
 	int k;
 
-	(void)state;
+	if (ns)
+		n = strtoul(ns, NULL, 0);
+	if (s)
+		seed = strtoull(s, NULL, 0);
+	memset(&c, 0, sizeof(c));
 	props_run(seed, n, &r, &c);
 	fprintf(stderr,
-		"props seed %llu: %lu frames (%lu cut sweeps), verdicts drop %llu pass %llu tx %llu "
-		"redirect %llu; %lu sent frames not checked against a flow (unseen); %lu "
-		"violations\n",
-		(unsigned long long)seed, c.runs, c.cut_sweeps,
+		"props seed %llu: %lu frames (%lu cut sweeps, %lu backend / table / config "
+		"changes), verdicts drop %llu pass %llu tx %llu redirect %llu; %lu sent frames not "
+		"checked against a flow (unseen); %lu violations\n",
+		(unsigned long long)seed, c.runs, c.cut_sweeps, c.churns,
 		(unsigned long long)c.stats[XDP_DROP], (unsigned long long)c.stats[XDP_PASS],
 		(unsigned long long)c.stats[XDP_TX], (unsigned long long)c.stats[XDP_REDIRECT],
 		r.unverified, r.violations);
@@ -1120,7 +1716,7 @@ static void mutated_frames_keep_the_datapath_properties(void **state)
 			fprintf(stderr, " %s=%llu", drv_stat_names[k],
 				(unsigned long long)c.stats[k]);
 	fprintf(stderr, "\n");
-	if (!ns && !s)
+	if (floors && !ns && !s)
 		for (i = 0; i < ARRAY_SIZE(must_reach); i++)
 			if (c.stats[must_reach[i].stat] < must_reach[i].min) {
 				fprintf(stderr, "props: %s reached %llu times, fewer than %llu\n",
@@ -1133,15 +1729,31 @@ static void mutated_frames_keep_the_datapath_properties(void **state)
 	assert_int_equal(missing, 0);
 }
 
+static void mutated_frames_keep_the_datapath_properties(void **state)
+{
+	(void)state;
+	props(1, 300000, true);
+}
+
+/* The -DDROVER_NOINLINE build (BPF-to-BPF calls) over fewer frames of another seed. */
+static void mutated_frames_keep_the_noinline_datapath_properties(void **state)
+{
+	(void)state;
+	props(2, 40000, false);
+}
+
 /* argv[1], if given: run only the tests whose name matches it (cmocka's * and ? wildcards). */
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mutated_frames_keep_the_datapath_properties),
+		cmocka_unit_test_setup_teardown(mutated_frames_keep_the_datapath_properties,
+						setup_inline, teardown),
+		cmocka_unit_test_setup_teardown(mutated_frames_keep_the_noinline_datapath_properties,
+						setup_noinline, teardown),
 	};
 
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
