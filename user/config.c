@@ -875,8 +875,10 @@ static int parse_service(struct pctx *p, yaml_node_t *n, const struct svc_defaul
 	if (!svc->nnodes)
 		return perr(p, nodes, "service '%s' has no nodes: list at least one", svc->name);
 	if (svc->nnodes > DRV_CONF_MAX_NODES)
-		return perr(p, nodes, "service '%s' has %zu nodes, at most %d are supported",
-			    svc->name, svc->nnodes, DRV_CONF_MAX_NODES);
+		return perr(
+			p, nodes,
+			"service '%s' has %zu nodes, at most %d are supported: list at most %d, or split them over two services with VIPs of their own",
+			svc->name, svc->nnodes, DRV_CONF_MAX_NODES, DRV_CONF_MAX_NODES);
 	svc->nodes = calloc(svc->nnodes, sizeof(*svc->nodes));
 	if (!svc->nodes)
 		return -ENOMEM;
@@ -1203,13 +1205,17 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		}
 		nexp += s->nports;
 		if (nexp > DRV_MAX_SVCS)
-			return perr(p, sn, "too many VIP:port pairs (at most %d)", DRV_MAX_SVCS);
+			return perr(
+				p, sn,
+				"too many VIP:port pairs: %zu up to service '%s' (each port of each service is one), at most %d: list fewer services or ports, or give some services a balancer of their own (another host)",
+				nexp, s->name, DRV_MAX_SVCS);
 		/* Each node of each port is one backend id; id 0 means none. */
 		nbes += s->nports * s->nnodes;
 		if (nbes > DRV_MAX_BACKENDS - 1)
-			return perr(p, sn,
-				    "too many backends: nodes × ports over all services exceed %d",
-				    DRV_MAX_BACKENDS - 1);
+			return perr(
+				p, sn,
+				"too many backends: nodes × ports over all services exceed %d (%zu up to service '%s'): list fewer nodes or ports, or give some services a balancer of their own (another host)",
+				DRV_MAX_BACKENDS - 1, nbes, s->name);
 	}
 	return 0;
 }

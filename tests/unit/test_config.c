@@ -794,6 +794,51 @@ static void more_backends_than_ids_are_refused(void **state)
 	free(t);
 }
 
+/*
+ * Each limit's refusal says how far over it the file went and what to do, not only
+ * that it is exceeded: an operator at the limits must learn where it was crossed and
+ * how to get under it.
+ */
+static void limits_say_how_far_and_what_to_do(void **state)
+{
+	size_t cap = 64 * 1024, off = 0;
+	char *t = malloc(cap);
+	int i;
+
+	(void)state;
+	assert_non_null(t);
+	/* 8 ports × 512 nodes = 4096 backends > 4095 ids */
+	off += snprintf(t + off, cap - off,
+			HEAD "services:\n  - name: big\n    vip: 10.0.0.100\n    snat: 10.0.0.2\n"
+			     "    ports: [1, 2, 3, 4, 5, 6, 7, 8]\n    nodes:\n");
+	for (i = 0; i < 512; i++)
+		off += snprintf(t + off, cap - off, "      - 10.1.%d.%d\n", i / 256, i % 256);
+	parse_bad(t, 3, 5,
+		  "exceed 4095 (4096 up to service 'big'): list fewer nodes or ports, or give some services a balancer of their own (another host)");
+
+	/* 9 services of 8 ports: the 65th VIP:port pair is in service s8 (line 3 + 5 × 8) */
+	off = 0;
+	off += snprintf(t + off, cap - off, HEAD "services:\n");
+	for (i = 0; i < 9; i++)
+		off += snprintf(t + off, cap - off,
+				"  - name: s%d\n    vip: 10.0.0.%d\n    snat: 10.0.0.2\n"
+				"    ports: [1, 2, 3, 4, 5, 6, 7, 8]\n    nodes: [10.1.0.1]\n",
+				i, 100 + i);
+	parse_bad(t, 43, 5,
+		  "too many VIP:port pairs: 72 up to service 's8' (each port of each service is one), at most 64: list fewer services or ports, or give some services a balancer of their own (another host)");
+
+	/* 513 nodes in one service */
+	off = 0;
+	off += snprintf(t + off, cap - off,
+			HEAD "services:\n  - name: wide\n    vip: 10.0.0.100\n    snat: 10.0.0.2\n"
+			     "    ports: [80]\n    nodes:\n");
+	for (i = 0; i < 513; i++)
+		off += snprintf(t + off, cap - off, "      - 10.1.%d.%d\n", i / 256, i % 256);
+	parse_bad(t, 8, 7,
+		  "service 'wide' has 513 nodes, at most 512 are supported: list at most 512, or split them over two services with VIPs of their own");
+	free(t);
+}
+
 /* A value too large to hold is out of range, not malformed: say the range, not "not a number". */
 static void numbers_too_large_to_hold_are_out_of_range(void **state)
 {
@@ -1049,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(blank_in_http_path_or_host_is_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
 		cmocka_unit_test(more_backends_than_ids_are_refused),
+		cmocka_unit_test(limits_say_how_far_and_what_to_do),
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
 		cmocka_unit_test(stuck_after_defaults_to_60s_and_takes_0_for_never),
 		cmocka_unit_test(stuck_after_out_of_range_is_refused_at_the_value),
