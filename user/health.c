@@ -470,6 +470,8 @@ void drv_health_fini(struct drv_health *h)
 		drv_health_remove(h, h->checks[h->n - 1]);
 	free(h->checks);
 	h->checks = NULL;
+	free(h->due);
+	h->due = NULL;
 	h->cap = 0;
 	if (h->epfd >= 0)
 		close(h->epfd);
@@ -565,6 +567,53 @@ static int ssl_ctx_make(struct drv_health *h, struct drv_check *c)
 	return 0;
 }
 
+/* When @c is next due: its start when idle, its timeout while in flight. */
+static __u64 due_at(const struct drv_check *c)
+{
+	return c->phase == PH_IDLE ? c->next_ns : c->deadline_ns;
+}
+
+static void due_swap(struct drv_health *h, size_t a, size_t b)
+{
+	struct drv_due t = h->due[a];
+
+	h->due[a] = h->due[b];
+	h->due[b] = t;
+	h->due[a].c->hpos = a;
+	h->due[b].c->hpos = b;
+}
+
+static void due_down(struct drv_health *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && h->due[l].at < h->due[m].at)
+			m = l;
+		if (r < h->n && h->due[r].at < h->due[m].at)
+			m = r;
+		if (m == i)
+			return;
+		due_swap(h, i, m);
+		i = m;
+	}
+}
+
+/* @c's due time may have changed: put it in its place (O(log n)). */
+static void due_fix(struct drv_health *h, struct drv_check *c)
+{
+	size_t i = c->hpos;
+
+	if (i >= h->n || h->due[i].c != c)
+		return;
+	h->due[i].at = due_at(c);
+	while (i && h->due[i].at < h->due[(i - 1) / 2].at) {
+		due_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	due_down(h, i);
+}
+
 int drv_health_add(struct drv_health *h, struct drv_check *c)
 {
 	__u64 first;
@@ -588,19 +637,29 @@ int drv_health_add(struct drv_health *h, struct drv_check *c)
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 16;
 		struct drv_check **nc = realloc(h->checks, cap * sizeof(*nc));
+		struct drv_due *nd;
 
 		if (!nc) {
 			err = -ENOMEM;
 			goto out_free_ctx;
 		}
 		h->checks = nc;
+		nd = realloc(h->due, cap * sizeof(*nd));
+		if (!nd) {
+			err = -ENOMEM;
+			goto out_free_ctx;
+		}
+		h->due = nd;
 		h->cap = cap;
 	}
 	/* Spread first checks so a restart does not hit every node in the same millisecond. */
 	first = (c->conf->interval_ms < 1000 ? c->conf->interval_ms : 1000);
 	c->next_ns = now_ns() + (__u64)(rand_r(&h->seed) % (first + 1)) * 1000000ull;
 	c->idx = h->n;
-	h->checks[h->n++] = c;
+	c->hpos = h->n;
+	h->checks[h->n] = c;
+	h->due[h->n++].c = c;
+	due_fix(h, c);
 	if (c->next_ns < h->due_ns)
 		h->due_ns = c->next_ns;
 	return 0;
@@ -626,8 +685,15 @@ void drv_health_remove(struct drv_health *h, struct drv_check *c)
 	}
 	free(c->buf);
 	c->buf = NULL;
-	h->checks[i] = h->checks[--h->n];
+	h->checks[i] = h->checks[h->n - 1];
 	h->checks[i]->idx = i;
+	/* the last leaf takes @c's place in the heap, then finds its own */
+	i = c->hpos;
+	h->due[i] = h->due[h->n - 1];
+	h->due[i].c->hpos = i;
+	h->n--;
+	if (i < h->n)
+		due_fix(h, h->due[i].c);
 }
 
 int drv_health_fd(const struct drv_health *h)
@@ -638,17 +704,7 @@ int drv_health_fd(const struct drv_health *h)
 /* When the next timer is due: a check to start or one to time out; UINT64_MAX if none. */
 static __u64 next_due(const struct drv_health *h)
 {
-	__u64 soonest = UINT64_MAX;
-	size_t i;
-
-	for (i = 0; i < h->n; i++) {
-		const struct drv_check *c = h->checks[i];
-		__u64 t = c->phase == PH_IDLE ? c->next_ns : c->deadline_ns;
-
-		if (t < soonest)
-			soonest = t;
-	}
-	return soonest;
+	return h->n ? h->due[0].at : UINT64_MAX;
 }
 
 int drv_health_next_ms(const struct drv_health *h)
@@ -1107,9 +1163,14 @@ static void stall_forgive(struct drv_health *h, __u64 now)
 	pr_debug(
 		"health: checks ran %.3f s late (the agent was busy); checks in flight get %.3f s more\n",
 		(double)(now - h->due_ns) / 1e9, (double)gap / 1e9);
-	for (i = 0; i < h->n; i++)
-		if (h->checks[i]->phase != PH_IDLE)
-			h->checks[i]->deadline_ns += gap;
+	for (i = 0; i < h->n; i++) {
+		if (h->due[i].c->phase != PH_IDLE)
+			h->due[i].c->deadline_ns += gap;
+		h->due[i].at = due_at(h->due[i].c);
+	}
+	/* in-flight checks moved against idle ones: build the heap anew (rare: a stall) */
+	for (i = h->n / 2; i-- > 0;)
+		due_down(h, i);
 }
 
 void drv_health_process(struct drv_health *h)
@@ -1124,21 +1185,35 @@ void drv_health_process(struct drv_health *h)
 	/* Bounded: at most 16 batches of ready sockets per call. */
 	for (rounds = 0; rounds < 16; rounds++) {
 		n = epoll_wait(h->epfd, evs, ARRAY_SIZE(evs), 0);
-		for (k = 0; k < n; k++)
-			on_event(h, evs[k].data.ptr, evs[k].events);
+		for (k = 0; k < n; k++) {
+			struct drv_check *c = evs[k].data.ptr;
+
+			on_event(h, c, evs[k].events);
+			due_fix(h, c);
+		}
 		if (n < (int)ARRAY_SIZE(evs))
 			break;
 	}
 	now = now_ns();
 	shortage_end(h, now);
-	for (i = 0; i < h->n; i++) {
-		struct drv_check *c = h->checks[i];
+	/*
+	 * The due checks, soonest first. Each is due at most twice in a call (its
+	 * timeout, then its start, which sets both times after now): 2n bounds it.
+	 */
+	for (i = 0; h->n && i < 2 * h->n && h->due[0].at <= now; i++) {
+		struct drv_check *c = h->due[0].c;
 
-		if (c->phase != PH_IDLE && now >= c->deadline_ns)
+		h->looked++;
+		if (due_at(c) > now) { /* cannot happen: every change of a time fixes its entry */
+			due_fix(h, c);
+			continue;
+		}
+		if (c->phase != PH_IDLE)
 			failf(h, c, "timeout after %ums (during %s)", c->conf->timeout_ms,
 			      phase_names[c->phase]);
-		if (c->phase == PH_IDLE && now >= c->next_ns)
+		else
 			start(h, c, now);
+		due_fix(h, c);
 	}
 	h->last_ns = now_ns();
 	h->due_ns = next_due(h);

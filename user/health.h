@@ -60,12 +60,26 @@ struct drv_check {
 	char *buf; /* request, then response */
 	size_t len, off;
 	size_t idx; /* position in drv_health.checks */
+	size_t hpos; /* position in drv_health.due */
+};
+
+/* An entry of drv_health.due: when @c is next due, copied so the heap reads no check. */
+struct drv_due {
+	__u64 at;
+	struct drv_check *c;
 };
 
 struct drv_health {
 	int epfd;
 	struct drv_check **checks;
+	/*
+	 * The same checks as a min-heap by when each is next due (its start when
+	 * idle, its timeout in flight): a round looks at the due ones only, not
+	 * at every check for every socket event.
+	 */
+	struct drv_due *due;
 	size_t n, cap;
+	__u64 looked; /* checks drv_health_process() looked at for a timer, ever */
 	unsigned int seed;
 	/* Checks put off for want of a socket (EMFILE ...): since when, last time, how many. */
 	__u64 short_since_ns, short_last_ns;

@@ -809,6 +809,58 @@ static void tcp_check_passes_on_listener_fails_on_refused(void **state)
 	assert_non_null(strstr(r2.why, "connect: Connection refused"));
 }
 
+/*
+ * The agent's loop runs a round for every socket event: with thousands of nodes,
+ * a round that looked at every check for its timer made the checks' CPU grow
+ * with the square of the nodes. A round looks only at checks that are due.
+ */
+static void a_round_looks_only_at_the_checks_that_are_due(void **state)
+{
+	enum { N = 2048, ROUNDS = 1000 };
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check *c = calloc(N, sizeof(*c));
+	struct result *r = calloc(N, sizeof(*r)), **rs = calloc(N, sizeof(*rs));
+	__u64 looked;
+	__u16 port = closed_port();
+	int i, left = 0;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(r);
+	assert_non_null(rs);
+	hc_fast(&hc, "tcp", 1000);
+	hc.interval_ms = 3600000; /* each check's first run within 1 s, the next after 54 min */
+	assert_int_equal(drv_health_init(&h), 0);
+	for (i = 0; i < N; i++) {
+		check_init(&c[i], &hc, port, &r[i]);
+		rs[i] = &r[i];
+		assert_int_equal(drv_health_add(&h, &c[i]), 0);
+	}
+	run_until(&h, rs, N, 30);
+	for (i = 0; i < N; i++)
+		assert_int_equal(r[i].n, 1);
+	/* every third check goes: the others keep their place in the timer order */
+	for (i = 0; i < N; i += 3)
+		drv_health_remove(&h, &c[i]);
+	assert_true(drv_health_next_ms(&h) > 50 * 60 * 1000);
+	looked = h.looked;
+	for (i = 0; i < ROUNDS; i++)
+		drv_health_process(&h);
+	if (h.looked != looked)
+		fail_msg("%d rounds with none of %zu checks due looked at %llu checks, want 0",
+			 ROUNDS, h.n, (unsigned long long)(h.looked - looked));
+	for (i = 0; i < N; i++)
+		left += r[i].n != 1;
+	assert_int_equal(left, 0);
+	/* and the first round looked at each check once or twice (start, then none was in flight) */
+	assert_true(looked >= N && looked <= 2 * N);
+	drv_health_fini(&h);
+	free(rs);
+	free(r);
+	free(c);
+}
+
 static void http_check_judges_real_server_status(void **state)
 {
 	struct drv_hc_conf hc;
@@ -1417,6 +1469,7 @@ int main(void)
 			http_whole_body_without_the_text_fails_without_waiting_for_the_close),
 		cmocka_unit_test(http_answer_cut_off_in_its_head_says_so),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
+		cmocka_unit_test(a_round_looks_only_at_the_checks_that_are_due),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
 		cmocka_unit_test(node_keeping_its_connection_fails_for_the_body_not_the_timeout),
