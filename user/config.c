@@ -517,6 +517,13 @@ static int parse_health(struct pctx *p, yaml_node_t *n, struct drv_hc_conf *hc)
 
 			if ((err = get_u32(p, items[i], "expect", 100, 599, &code)))
 				return err;
+			/* the check skips interim answers: such a code could never match */
+			if (code < 200 && code != 101)
+				return perr(
+					p, items[i],
+					"'expect' is %u, an interim answer that the check skips "
+					"to judge the final status: expect that one (e.g. 200)",
+					code);
 			hc->expect[i] = (__u16)code;
 		}
 		hc->nexpect = cnt;

@@ -667,6 +667,11 @@ static void bad_health_values_are_refused(void **state)
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, expect: 99}\n"
 			   "    nodes: [10.0.0.11]\n",
 		  7, 34, "'expect' is 99, must be 100..599");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, expect: [200, 103]}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 40,
+		  "'expect' is 103, an interim answer that the check skips to judge the final "
+		  "status: expect that one (e.g. 200)");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {fall: 0}\n    nodes: [10.0.0.11]\n", 7,
 		  20, "'fall' is 0, must be 1..100");
 	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: https, cert: /c.pem}\n"
