@@ -90,9 +90,11 @@ struct agent_node {
  * (out of the table, its open connections stay) and still checked, until its
  * recorded flows have all ended or health leave-after passes. Then it is
  * freed as a node removed at once is (its id goes; any flows left re-hash).
- * Failing its checks `fall` times in a row it is dead: DOWN in the maps, so
- * the data path resets each of its flows at their next packet (freed then, a
- * flow would re-hash to a node that resets it, or that holds its 4-tuple in
+ * Failing its checks `fall` times in a row it keeps its flows for
+ * rehash-after, as a node of the config does (a check failure is not always
+ * a dead node); still failing then, it is dead: DOWN in the maps, so the data
+ * path resets each of its flows at their next packet (freed then, a flow
+ * would re-hash to a node that resets it, or that holds its 4-tuple in
  * TIME_WAIT and leaves the client hanging); passing `rise` again it leaves
  * as before.
  */
@@ -335,34 +337,6 @@ static void hold_move(struct agent_node *n, __u32 old_ms, double now)
 			old_ms / 1000.0, now - n->hold_from);
 }
 
-/*
- * End the holds that ran out: a node that still fails its checks when its
- * rehash-after has passed turns DOWN in the maps, and the data path resets
- * its recorded flows (a bare SYN on one re-hashes). A fail-open keeps it UP meanwhile (its hold starts again when the
- * fail-open ends: reconcile); a settling service applies it when it settles.
- * Caller holds ag->lock.
- */
-static void holds_check(struct agent *ag, struct agent_svc *as, double now)
-{
-	const struct drv_service_conf *s = as->conf;
-	char a[DRV_ADDR_STRLEN];
-	size_t j;
-
-	for (j = 0; j < s->nnodes; j++) {
-		struct agent_node *n = &as->nodes[j];
-
-		if (!n->rehash_at || now < n->rehash_at)
-			continue;
-		n->rehash_at = 0;
-		ag->dirty = true;
-		if (as->all_down || as->settle_until)
-			continue;
-		node_addr(n, a, sizeof(a));
-		pr_info("service %s: node %s (%s) still fails its checks after rehash-after %.1f s: it is down: drover resets its open connections at their next packet\n",
-			s->name, s->nodes[j].name, a, s->hc.rehash_after_ms / 1000.0);
-	}
-}
-
 static const char *dur_str(__u32 ms, char *buf, size_t len)
 {
 	if (ms % 3600000 == 0)
@@ -385,31 +359,91 @@ static const char *flows_str(long flows, char *buf, size_t len)
 	return buf;
 }
 
+/* Leaver @l is dead (@why): DOWN in the maps, drover resets its flows. */
+static void leaver_dies(struct agent_leaver *l, const char *why)
+{
+	const struct drv_service_conf *s = l->node.svc->conf;
+	char a[DRV_ADDR_STRLEN], d[32], f[64];
+
+	node_addr(&l->node, a, sizeof(a));
+	pr_info("service %s: node %s (%s), leaving, is down: %s: drover resets %s at their next packet; it is freed once they have ended (at most leave-after %s)\n",
+		s->name, l->conf.name, a, why, flows_str(l->flows, f, sizeof(f)),
+		dur_str(s->hc.leave_after_ms, d, sizeof(d)));
+	l->dead = true;
+	l->node.ag->dirty = true;
+}
+
 /*
- * A leaver's check result: `fall` failures in a row and it is dead: DOWN in
- * the maps, so that drover resets its connections (a connection would wait on
- * a node that is gone); freed by leavers_check once they have ended. `rise`
- * passes in a row and it leaves again (LEAVING: what is left of them stays).
+ * End the holds that ran out: a node (or a leaver) that still fails its
+ * checks when its rehash-after has passed turns DOWN in the maps, and the data
+ * path resets its recorded flows (a bare SYN on one re-hashes). A fail-open keeps it UP meanwhile (its hold starts again when the
+ * fail-open ends: reconcile); a settling service applies it when it settles.
+ * Caller holds ag->lock.
+ */
+static void holds_check(struct agent *ag, struct agent_svc *as, double now)
+{
+	const struct drv_service_conf *s = as->conf;
+	char a[DRV_ADDR_STRLEN], why[96];
+	size_t j;
+
+	for (j = 0; j < s->nnodes; j++) {
+		struct agent_node *n = &as->nodes[j];
+
+		if (!n->rehash_at || now < n->rehash_at)
+			continue;
+		n->rehash_at = 0;
+		ag->dirty = true;
+		if (as->all_down || as->settle_until)
+			continue;
+		node_addr(n, a, sizeof(a));
+		pr_info("service %s: node %s (%s) still fails its checks after rehash-after %.1f s: it is down: drover resets its open connections at their next packet\n",
+			s->name, s->nodes[j].name, a, s->hc.rehash_after_ms / 1000.0);
+	}
+	for (j = 0; j < as->nleavers; j++) {
+		struct agent_leaver *l = &as->leavers[j];
+
+		if (l->gone || !l->node.rehash_at || now < l->node.rehash_at)
+			continue;
+		l->node.rehash_at = 0;
+		snprintf(why, sizeof(why), "it still fails its checks after rehash-after %.1f s",
+			 s->hc.rehash_after_ms / 1000.0);
+		leaver_dies(l, why);
+	}
+}
+
+/*
+ * A leaver's check result: `fall` failures in a row and it keeps its
+ * connections for rehash-after (a node too busy to answer, or a network
+ * blip, still serves them); still failing then (holds_check), it is dead:
+ * DOWN in the maps, so that drover resets its connections (a connection would
+ * wait on a node that is gone); freed by leavers_check once they have ended.
+ * rehash-after 0: dead at once. `rise` passes in a row and it leaves again
+ * (LEAVING: what is left of them stays).
  */
 static void leaver_on_check(struct agent_node *n, bool ok, const char *why)
 {
 	const struct drv_service_conf *s = n->svc->conf;
 	struct agent_leaver *l = n->leaver;
-	char a[DRV_ADDR_STRLEN], d[32], f[64];
+	char a[DRV_ADDR_STRLEN], r[256];
 	enum drv_hc_event ev = drv_hc_state_update(&n->st, ok, s->hc.rise, s->hc.fall);
 
 	node_addr(n, a, sizeof(a));
-	if (ev == DRV_HC_WENT_DOWN && !l->dead) {
-		pr_info("service %s: node %s (%s), leaving, is down: it failed %u %s checks (%s): drover resets %s at their next packet; it is freed once they have ended (at most leave-after %s)\n",
+	if (ev == DRV_HC_WENT_DOWN && !l->dead && !s->hc.rehash_after_ms) {
+		snprintf(r, sizeof(r), "it failed %u %s checks (%s)", s->hc.fall,
+			 drv_hc_kind_name(s->hc.kind), why);
+		leaver_dies(l, r);
+	} else if (ev == DRV_HC_WENT_DOWN && !l->dead) {
+		pr_info("service %s: node %s (%s), leaving, fails its checks: it failed %u %s checks (%s): its open connections stay for rehash-after %.1f s; if it still fails then, drover resets them\n",
 			s->name, l->conf.name, a, s->hc.fall, drv_hc_kind_name(s->hc.kind), why,
-			flows_str(l->flows, f, sizeof(f)),
-			dur_str(s->hc.leave_after_ms, d, sizeof(d)));
-		l->dead = true;
-		n->ag->dirty = true;
-	} else if (ev == DRV_HC_WENT_UP && l->dead) {
-		pr_info("service %s: node %s (%s), leaving, passes its checks again after %u %s checks: it leaves as before (its open connections not reset yet stay)\n",
-			s->name, l->conf.name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind));
+			s->hc.rehash_after_ms / 1000.0);
+		hold_start(n, mono_now());
+	} else if (ev == DRV_HC_WENT_UP && (l->dead || n->rehash_at)) {
+		pr_info("service %s: node %s (%s), leaving, passes its checks again after %u %s checks: it leaves as before (%s)\n",
+			s->name, l->conf.name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
+			l->dead ? "its open connections not reset yet stay" :
+				  "within rehash-after: its open connections never left it");
 		l->dead = false;
+		n->rehash_at = 0;
 		n->ag->dirty = true;
 	} else if (!ok) {
 		pr_debug("service %s: leaving node %s check failed (%u/%u): %s\n", s->name,
@@ -631,6 +665,20 @@ static void node_state_copy(struct agent_node *n, const struct agent_node *on)
 }
 
 /*
+ * Leaver @l takes over @on's hold (a failing node, or a leaver failing its
+ * checks): it ends rehash-after (@s's, which a reload may have changed) from
+ * when it began.
+ */
+static void leaver_hold_carry(struct agent_leaver *l, const struct agent_node *on,
+			      const struct drv_service_conf *s)
+{
+	if (!on->rehash_at)
+		return;
+	l->node.hold_from = on->hold_from;
+	l->node.rehash_at = on->hold_from + s->hc.rehash_after_ms / 1000.0;
+}
+
+/*
  * The leavers of @as (a service of the new config; @os: the same service in
  * the running one, or NULL): the nodes of @os the new config no longer has and
  * the leavers of @os it does not have again go on leaving. Without @os (start-
@@ -666,9 +714,15 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		if (!l)
 			return -ENOMEM;
 		node_state_copy(&l->node, on);
-		l->dead = !on->st.up;
+		/* A failing node goes on holding its connections: what is left of its rehash-after. */
+		leaver_hold_carry(l, on, s);
+		l->dead = !on->st.up && !l->node.rehash_at;
 		ag->leave_count_at = 0; /* count its flows soon */
-		if (l->dead)
+		if (l->node.rehash_at)
+			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks: it leaves: out of the table, its open connections stay for what is left of rehash-after (%.1f s); if it still fails then, drover resets them\n",
+				s->name, nc->name, a,
+				l->node.rehash_at > now ? l->node.rehash_at - now : 0.0);
+		else if (l->dead)
 			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks: it leaves down: drover resets its open connections at their next packet; it is freed once they have ended (at most leave-after %s)\n",
 				s->name, nc->name, a, d);
 		else
@@ -690,6 +744,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		if (!l)
 			return -ENOMEM;
 		node_state_copy(&l->node, &ol->node);
+		leaver_hold_carry(l, &ol->node, s);
 		l->flows = ol->flows;
 		l->dead = ol->dead;
 	}
@@ -821,6 +876,12 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				node_state_copy(n, &ol->node);
 				n->held_up = n->st.up;
 				n->verdict = true;
+				/* failing its checks: it holds its connections on, as FAILING */
+				n->rehash_at = ol->node.rehash_at;
+				n->hold_from = ol->node.hold_from;
+				if (n->rehash_at &&
+				    s->hc.rehash_after_ms != os->conf->hc.rehash_after_ms)
+					hold_move(n, os->conf->hc.rehash_after_ms, now);
 				found = true;
 				kept++;
 				pr_info("service %s: node %s (%s), leaving, is back in the config: it stays (same backend; its open connections never moved)\n",

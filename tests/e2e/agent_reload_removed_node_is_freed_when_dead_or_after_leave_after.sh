@@ -3,8 +3,9 @@
 # A node a reload removed leaves (out of the table, its open connections stay)
 # only while it lives and for health leave-after at most (nat, IPv4,
 # agent-driven, long-lived echo connections through the VIP):
-#   1. a reload removes n2, then n2's check fails `fall` times: it is dead,
-#      DOWN in the maps (not freed: its flows would re-hash to n1 or n3, which
+#   1. a reload removes n2, then n2's check fails `fall` times: it holds its
+#      connections for rehash-after (2 s here), as a node of the config does;
+#      still failing then, it is dead, DOWN in the maps (not freed: its flows would re-hash to n1 or n3, which
 #      reset them, or hold their 4-tuple in TIME_WAIT and leave the client
 #      hanging): drover resets its connections itself (rst_node_down), none
 #      reaches another node (their RSTs from the echo port) and none re-hashes; only they
@@ -18,6 +19,7 @@ set -eu
 . "$E2E_TOP/tests/tools/leave_lab.sh"
 
 HTTP_PORT=18082
+REHASH_AFTER=2s
 leave_lab_start
 
 log "--- 1. a reload removes n2 ($(on 2) connections), then its check fails: down, its connections reset by drover, then freed"
@@ -32,7 +34,9 @@ rst0=$(stat_packets rst_node_down) nrst0=$(node_rsts 7 1 3)
 echo 500 >"$E2E_TMP/http2.mode"
 wait_for 20 states_are "up down up" || fail "n2 not down 20 s after its check failed: $(states); log: $(grep 'n2' "$AGENT_LOG" | tail -3)"
 t_down=$(date +%s%3N)
-grep -q "service echo: node n2 (.*), leaving, is down: it failed 2 http checks (.*): drover resets its .*open connections at their next packet; it is freed once they have ended (at most leave-after 1h)" "$AGENT_LOG" ||
+grep -q "service echo: node n2 (.*), leaving, fails its checks: it failed 2 http checks (.*): its open connections stay for rehash-after 2.0 s; if it still fails then, drover resets them" "$AGENT_LOG" ||
+	fail "no log line says n2 fails its checks and holds its connections; log: $(grep 'n2' "$AGENT_LOG" | tail -3)"
+grep -q "service echo: node n2 (.*), leaving, is down: it still fails its checks after rehash-after 2.0 s: drover resets its .*open connections at their next packet; it is freed once they have ended (at most leave-after 1h)" "$AGENT_LOG" ||
 	fail "no log line says n2 is down for its checks; log: $(grep 'n2' "$AGENT_LOG" | tail -3)"
 # Each of n2's connections sends within 0.2 s: drover resets it at its next segment.
 wait_for 30 sh -c "[ \$(grep -c '^BROKEN' '$E2E_TMP/c.out') -ge $(on 2) ]" ||

@@ -6,6 +6,11 @@
 # VIP):
 #   1. a reload removes n3: it is leaving; no connection broke, none re-hashed;
 #      new connections avoid it; the agent counts its connections;
+#   1b. n3's checks fail `fall` times and pass again within rehash-after (a
+#      blip: the node was busy, or its network hiccuped): it stays leaving,
+#      none of its connections broke or re-hashed, as an in-config node's
+#      stay over a blip (before the fix it was down at once, and drover
+#      reset every connection on it);
 #   2. n3 put back in the config while leaving: kept, the same backend id, up
 #      again; no connection broke, none re-hashed;
 #   3. removed again, the client closes n3's connections: n3 is freed (gone
@@ -38,6 +43,25 @@ metric_is drover_backend_state 'node="n3",address="'"$(node4 3)"'",port="7",stat
 	fail "/metrics: n3 not leaving: $(ip netns exec "$LAB_NS_LB" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics | grep 'drover_backend_state{.*n3')"
 states_are "up up leaving" || fail "n3 no longer leaving while its connections are open: $(states)"
 log "n3 left the table with its $(on 3) connections: none broke, none re-hashed, new ones avoid it"
+
+log "--- 1b. n3's checks fail 2 times, then pass within rehash-after (10 s): it stays leaving"
+hold_cmd c event blip-n3
+from=$(($(wc -l <"$AGENT_LOG") + 1))
+new_log() { tail -n +"$from" "$AGENT_LOG"; }
+echo 500 >"$E2E_TMP/http3.mode"
+# fall (2) failures: the agent's log says what it makes of them (before the fix: "is down").
+wait_for 20 sh -c "tail -n +$from '$AGENT_LOG' | grep -q 'service echo: node n3 (.*), leaving, \(fails its checks\|is down\)'" ||
+	fail "the agent did not see n3's checks fail in 20 s: $(new_log | tail -3)"
+log "agent: $(new_log | grep 'node n3 (.*), leaving' | tail -1 | cut -d' ' -f3-)"
+states_are "up up leaving" || fail "n3 is $(state 3) after 2 failed checks, want leaving (its connections held for rehash-after)"
+echo 200 >"$E2E_TMP/http3.mode"
+wait_for 20 sh -c "tail -n +$from '$AGENT_LOG' | grep -q 'service echo: node n3 (.*), leaving, passes its checks again'" ||
+	fail "the agent did not see n3 pass again in 20 s: $(new_log | tail -3)"
+log "agent: $(new_log | grep 'node n3 (.*), leaving, passes' | tail -1 | cut -d' ' -f3-)"
+states_are "up up leaving" || fail "n3 is $(state 3) after it passed again, want leaving"
+log "after the blip: $(hold_sync c)"
+no_break "over n3's check blip while it left"
+log "n3's checks failed and passed again while it left: it stayed leaving, none of its $(on 3) connections broke"
 
 log "--- 2. n3 back in the config while leaving: kept"
 id3=$(be_id 3)
