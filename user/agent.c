@@ -291,6 +291,10 @@ static void settle_check(struct agent *ag, struct agent_svc *as, double now)
 		return;
 	as->settle_until = 0;
 	ag->dirty = true;
+	/* Up now: a hold kept over the settle (on_check) is over, its connections never left it. */
+	for (j = 0; j < s->nnodes; j++)
+		if (as->nodes[j].st.up)
+			as->nodes[j].rehash_at = 0;
 	if (!pending)
 		pr_info("service %s: start-up settle over: every node has a verdict (%zu up, %zu down)\n",
 			s->name, up, s->nnodes - up);
@@ -389,7 +393,8 @@ static void holds_check(struct agent *ag, struct agent_svc *as, double now)
 	for (j = 0; j < s->nnodes; j++) {
 		struct agent_node *n = &as->nodes[j];
 
-		if (!n->rehash_at || now < n->rehash_at)
+		/* passing its checks, held over a settle (on_check): never down */
+		if (!n->rehash_at || now < n->rehash_at || n->st.up)
 			continue;
 		n->rehash_at = 0;
 		ag->dirty = true;
@@ -516,7 +521,13 @@ static void on_check(struct drv_check *c, bool ok, const char *why, void *arg)
 		pr_info("service %s: node %s (%s) is UP after %u passed %s checks, the last in %.1f ms%s%s\n",
 			s->name, nc->name, a, s->hc.rise, drv_hc_kind_name(s->hc.kind),
 			c->last_latency_s * 1e3, held, kept);
-		n->rehash_at = 0;
+		/*
+		 * While the service settles its table keeps the node out (held_up):
+		 * the hold keeps it FAILING, not DOWN, so its connections stay until
+		 * the settle ends (settle_check) and it is UP.
+		 */
+		if (!n->svc->settle_until)
+			n->rehash_at = 0;
 		n->ag->dirty = true;
 	} else if (!ok) {
 		pr_debug("service %s: node %s (%s) check failed (%u/%u): %s\n", s->name, nc->name,

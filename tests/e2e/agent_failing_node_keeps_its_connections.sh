@@ -13,7 +13,12 @@
 #      as failing and holds on; after rehash-after it is down: no node holds
 #      its connections any more, so drover answers their next segment with a
 #      RST itself (none reaches another node: theirs send no RST), and only
-#      its connections break.
+#      its connections break;
+#   4. n3's check fails; an agent restarted meanwhile adopts it as failing,
+#      and n3 passes its checks while the new agent still settles (n1's check
+#      hangs, so n1 has no verdict yet): n3 holds its connections until the
+#      settle ends, then is up; none of them breaks (before the fix it was
+#      down in between, and drover reset those that sent then).
 # FAMILY=6 runs the same over IPv6 (VIP, nodes, snat and checks):
 # agent_failing_v6_node_keeps_its_connections.sh.
 set -eu
@@ -142,6 +147,30 @@ rst=$(($(stat_packets rst_node_down) - rst0))
 [ "$(rehashed)" = "$r0" ] || fail "n2's flows re-hashed (rehash $r0 -> $(rehashed)), not reset by drover"
 [ "$(node_rsts 7 1 3)" = "$nrst0" ] || fail "n1 and n3 sent $(($(node_rsts 7 1 3) - nrst0)) RSTs: n2's segments reached them"
 log "n2's $on_n2 connections reset by drover ($rst RSTs) within $((t_broken - t_down)) ms of n2 going down (polled); n1 and n3 saw none of them"
+
+log "--- 4. failing n3 adopted by a restarted agent passes its checks while the agent settles"
+hold_cmd c event settle
+check 3 500
+wait_for 20 states_are "up down failing" || fail "n3 not failing 20 s after its check failed: $(states)"
+agent_stop KILL
+check 3 200
+check 1 hang
+from=$(($(wc -l <"$AGENT_LOG") + 1))
+new_log() { tail -n +"$from" "$AGENT_LOG"; }
+settled() { new_log | grep -q "service echo: start-up settle over"; }
+agent_start "$CFG"
+# n3 passes $RISE checks (about ${INTERVAL_MS} ms) before n1's $FALL hang past their timeout
+# (about $((INTERVAL_MS + TIMEOUT_MS)) ms): the new agent still settles when n3 rises.
+wait_for 30 settled || fail "the new agent did not end its start-up settle in 30 s: $(new_log | tail -5)"
+new_log | grep -q "service echo: node n3 (.*) is UP after $RISE passed http checks, .*(start-up settle" ||
+	fail "n3 did not rise while the new agent settled (this step needs it): $(new_log | grep -E 'n3|settle' | head -5)"
+log "new agent: $(new_log | grep -E 'node n3|settle over' | cut -d' ' -f3- | tr '\n' ';')"
+check 1 200
+wait_for 20 states_are "up down up" || fail "after the restart: $(states), want up down up (n2 still failing its checks)"
+log "after the restart: $(hold_sync c)"
+[ "$(broken)" = "$on_n2" ] ||
+	fail "$(($(broken) - on_n2)) connections broke while n3 rose in the new agent's settle: $(grep '^BROKEN' "$E2E_TMP/c.out" | grep -v 'node=n2' | head -3)"
+log "n3 rose while the new agent settled: none of its connections broke"
 r=$(hold_report c)
 log "report: $(jq -c '{opened, alive, broken, broken_by_event, alive_per_node}' <<<"$r")"
 jq -e --argjson k "$on_n2" '.broken == $k and ([.broken_list[].node] | unique) == ["n2"] and
