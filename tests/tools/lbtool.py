@@ -16,7 +16,9 @@
         sync ID      print "SYNC ID alive=.. broken=.." once every alive
                      connection has completed a round trip started after it
         quit         print "REPORT {json}" and exit
-      Prints "OPENED", "BROKEN" lines as things happen.
+      Prints "OPENED", "BROKEN" lines as things happen; each break carries
+      the wall-clock time it was seen (t) and its connection was opened
+      (opened_t), for a test to match with what it did.
   lbtool.py churn --addr VIP [--port 80] --stop-file FILE [--answer RE] [--rate R] [--hold S]
       A stream of short connections (connect, stay idle --hold seconds, one
       HTTP/1.0 request, read the answer to EOF, close; the body must match
@@ -339,6 +341,7 @@ class Conn:
         self.rounds = 0
         self.expect = b""
         self.closed = False       # closed on purpose (command close): not broken
+        self.opened_t = time.time()  # wall clock: a test matches breaks with its own events
 
 
 def hold(args):
@@ -366,9 +369,10 @@ def hold(args):
         except (KeyError, ValueError):
             pass
         c.sock.close()
+        t = time.time()
         broken.append({"conn": c.idx, "node": c.node, "event": event, "error": why,
-                       "rounds": c.rounds})
-        say("BROKEN conn=%d node=%s event=%s error=%s" % (c.idx, c.node, event, why))
+                       "rounds": c.rounds, "t": round(t, 3), "opened_t": round(c.opened_t, 3)})
+        say("BROKEN conn=%d node=%s event=%s error=%s t=%.3f" % (c.idx, c.node, event, why, t))
 
     def open_some(n):
         # Connect in blocking mode with a timeout: simple, and opening is not
@@ -389,7 +393,7 @@ def hold(args):
             except OSError as e:
                 s.close()
                 open_failed[event] = open_failed.get(event, 0) + 1
-                say("OPENFAIL event=%s error=%s" % (event, e))
+                say("OPENFAIL event=%s t=%.3f error=%s" % (event, time.time(), e))
                 continue
             s.setblocking(False)
             c = Conn(len(conns), s, event)
