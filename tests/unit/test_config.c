@@ -781,24 +781,6 @@ static void bad_top_level_values_are_refused(void **state)
 		  "service 'web' has no 'vip'");
 }
 
-static void more_backends_than_ids_are_refused(void **state)
-{
-	/* 8 ports × 512 nodes = 4096 backends > 4095 ids */
-	size_t cap = 64 * 1024, off = 0;
-	char *t = malloc(cap);
-	int i;
-
-	(void)state;
-	assert_non_null(t);
-	off += snprintf(t + off, cap - off,
-			HEAD "services:\n  - name: big\n    vip: 10.0.0.100\n    snat: 10.0.0.2\n"
-			     "    ports: [1, 2, 3, 4, 5, 6, 7, 8]\n    nodes:\n");
-	for (i = 0; i < 512; i++)
-		off += snprintf(t + off, cap - off, "      - 10.1.%d.%d\n", i / 256, i % 256);
-	parse_bad(t, 3, 5, "too many backends: nodes × ports over all services exceed 4095");
-	free(t);
-}
-
 /*
  * Each limit's refusal says how far over it the file went and what to do, not only
  * that it is exceeded: an operator at the limits must learn where it was crossed and
@@ -1098,7 +1080,6 @@ int main(void)
 		cmocka_unit_test(health_value_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(blank_in_http_path_or_host_is_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
-		cmocka_unit_test(more_backends_than_ids_are_refused),
 		cmocka_unit_test(limits_say_how_far_and_what_to_do),
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
 		cmocka_unit_test(stuck_after_defaults_to_60s_and_takes_0_for_never),
