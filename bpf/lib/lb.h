@@ -9,7 +9,9 @@
  * answered with a RST, except a bare SYN (a new connection). Otherwise the 5-tuple hash picks
  * an entry of the service's active Maglev table, a SNAT port is reserved in
  * drv_nat, and the flow is recorded. Reply (node → SNAT addr:port): drv_nat
- * gives the client and VIP to translate back to.
+ * gives the client and VIP to translate back to; a flow that moves to another
+ * node drops its entry on the old one, whose late replies are then no longer
+ * the client's (nat_flow_left).
  *
  * SYN floods: a flood from spoofed sources holds a SNAT port per SYN for the
  * FIN timeout, and a service has only (ports × nodes) of them. When a new
@@ -675,6 +677,31 @@ static __always_inline void nat_half_closed_end(const struct pkt *p, const struc
 		cur->state = DRV_FLOW_CLOSING;
 }
 
+/*
+ * nat_flow_left - nat flow @p leaves node @be, which @f names, for another:
+ * its reply entry there goes. The old node may still answer what it got
+ * before the move (a SYN-ACK late for the client's first SYN, a RST, an error
+ * about it): translated, the client would take that node's ISN and ACK it to
+ * the new node, which holds another one and resets the connection. Without
+ * its entry, the old node's packets go to the kernel, which resets its socket.
+ * Only at a move, so neither open flows nor replies pay for it. Gone before
+ * the new node is picked, also when none is (the client's SYN is dropped):
+ * kept until after the pick, the old entry's key doubled the states the
+ * verifier explores through snat_reserve, past 1M instructions (clang 14,
+ * kernel 6.18).
+ */
+static __always_inline void nat_flow_left(const struct pkt *p, const struct drv_svc *svc,
+					  const struct drv_backend *be, const struct drv_flow *f)
+{
+	struct drv_flow_key nk = {};
+	struct drv_nat *cur;
+
+	nat_key(&nk, p, svc, be, f->snat_port);
+	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
+	if (cur && nat_is_flow(cur, p))
+		bpf_map_delete_elem(&DRV_MAP_NAT, &nk);
+}
+
 /**
  * lb_forward - client → VIP packet of service @svc: find or make its flow, rewrite, send
  * Return: an XDP verdict.
@@ -753,6 +780,8 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 			snat_port = f->snat_port;
 			goto rewrite;
 		}
+		if (svc->mode == DRV_MODE_NAT && flow_names_backend(f, be, svc))
+			nat_flow_left(p, svc, be, f);
 		stats_count(DRV_STAT_REHASH, p->len);
 	}
 

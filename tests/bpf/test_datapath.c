@@ -2611,6 +2611,82 @@ static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **s
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
 }
 
+/* A packet from node 2 (10.2.0.12:8080) to SNAT 10.2.0.1:@port with TCP @flags, on drvc. */
+static struct pkt_spec reply4_from_node2(__u16 port, __u8 flags)
+{
+	struct pkt_spec s = reply4_from_node(port, flags);
+
+	memcpy(s.smac, (__u8[])MAC_N2, ETH_ALEN);
+	s.saddr = "10.2.0.12";
+	return s;
+}
+
+/*
+ * syn4's half-open flow on node 1, which is then @be_state: the client's
+ * resent SYN moves the flow to node 2 (same SNAT port, node 2's reply entry).
+ * What node 1 still sends for the first SYN (its SYN-ACK, late; a RST; an
+ * error about what drover sent it) is for a connection the client no longer
+ * has: translated, the client would ACK node 1's SYN-ACK to node 2, which
+ * holds another ISN and resets it. It must stay off the client's path (left
+ * to the kernel untouched, which resets node 1's half-open socket), while
+ * node 2's SYN-ACK is translated.
+ */
+static void expect_old_node_is_off_the_moved_flows_path(struct env *e, __u8 be_state)
+{
+	const __u8 late[] = { TCP_SYN | TCP_ACK, TCP_RST | TCP_ACK, TCP_FIN | TCP_ACK };
+	struct pkt_spec synack2 = reply4_from_node2(20000, TCP_SYN | TCP_ACK), want;
+	struct icmp_spec err = too_big_to_snat(syn4_at_node(20000), "10.2.0.50", 28);
+	struct drv_flow_key nk = nat_key4(20000);
+	struct drv_nat n;
+	__u8 buf[PKT_MAX];
+	size_t i, len;
+
+	std_v4(e, 20000, 20000);
+	cfg_put(e, (struct drv_cfg){ .reply_port_lo = 20000, .reply_port_hi = 20000 });
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	be_put(e, 1, "10.2.0.11", 8080, 0, be_state, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
+	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
+	assert_int_equal(ntohs(flow_of(e, &syn4).snat_port), 20000);
+	for (i = 0; i < sizeof(late); i++) {
+		struct pkt_spec r = reply4_from_node(20000, late[i]);
+
+		len = pkt_build(&r, buf);
+		assert_int_equal(run(e, &r, ifc), XDP_PASS);
+		assert_int_equal(e->out_len, len);
+		assert_memory_equal(e->out, buf, len);
+	}
+	/* Node 1's entry went with the move: it holds the port there no longer. */
+	assert_int_equal(bpf_map__lookup_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), -ENOENT);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY_MISS), sizeof(late));
+	assert_int_equal(run_icmp(e, &err, ifc), XDP_PASS);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 1);
+	want = forwarded(synack2, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2", 80,
+			 40000);
+	assert_int_equal(run(e, &synack2, ifc), XDP_REDIRECT);
+	expect_frame(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY), 1);
+	assert_int_equal(lb_stat(e->best, 2).reply_packets, 1);
+	assert_int_equal(lb_stat(e->best, 1).reply_packets, 0);
+}
+
+/* A SYN retry leaves a failing node (syn_retry_on_failing): that node's late answers stop at drover. */
+static void late_synack_of_the_failing_node_a_syn_retry_left_is_not_sent_to_the_client(void **state)
+{
+	expect_old_node_is_off_the_moved_flows_path(*state, DRV_BE_FAILING);
+}
+
+/* The same for a bare SYN re-hashed off a node that is down. */
+static void late_synack_of_the_down_node_a_syn_retry_left_is_not_sent_to_the_client(void **state)
+{
+	expect_old_node_is_off_the_moved_flows_path(*state, DRV_BE_DOWN);
+}
+
 /*
  * An error about a nat flow from a source no host has (unspecified, loopback,
  * multicast, broadcast, IPv4-mapped) is dropped as a martian, as the kernel
@@ -3499,6 +3575,8 @@ int main(int argc, char **argv)
 		T(dsr_flow_gets_a_snat_port_when_its_service_turns_nat),
 		T(icmp_error_about_a_dsr_record_is_a_miss_once_the_service_is_nat),
 		T(icmp_error_skips_a_snat_port_another_flow_took),
+		T(late_synack_of_the_failing_node_a_syn_retry_left_is_not_sent_to_the_client),
+		T(late_synack_of_the_down_node_a_syn_retry_left_is_not_sent_to_the_client),
 		T(tunnel_v4_wraps_packet_in_ipip_to_node),
 		T(tunnel_v6_wraps_packet_in_ip6ip6_with_flow_label),
 		T(tunnel_v6_outer_header_keeps_the_traffic_class),
@@ -3552,6 +3630,7 @@ int main(int argc, char **argv)
 		N(icmp_error_from_a_martian_source_is_dropped),
 		N(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
 		N(icmp_error_skips_a_snat_port_another_flow_took),
+		N(late_synack_of_the_failing_node_a_syn_retry_left_is_not_sent_to_the_client),
 		N(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
 		N(too_big_v4_reply_for_the_clients_side_is_answered_to_the_node),
 		N(aggregate_with_no_next_hop_cached_yet_is_sent_on),
