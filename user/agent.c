@@ -2326,7 +2326,7 @@ static int render(struct drv_mbuf *b, void *arg)
 {
 	struct agent *ag = arg;
 	size_t i, j;
-	double now = mono_now(), age;
+	double now = mono_now(), age, locked;
 	unsigned int gen = 0;
 	__u32 nflows = 0;
 	char why[128];
@@ -2352,6 +2352,7 @@ static int render(struct drv_mbuf *b, void *arg)
 			close(ffd);
 		return -EBUSY;
 	}
+	locked = mono_now();
 	if (ffd >= 0) {
 		close(ffd);
 		if (gen == ag->ro_gen) {
@@ -2435,6 +2436,9 @@ static int render(struct drv_mbuf *b, void *arg)
 	if (ag->ro_open)
 		render_datapath(ag, b);
 	pthread_mutex_unlock(&ag->lock);
+	pr_debug(
+		"metrics: /metrics rendered (%zu bytes) in %.1f ms, %.1f ms of them holding the agent's lock\n",
+		b->len, (mono_now() - now) * 1e3, (mono_now() - locked) * 1e3);
 	return 0;
 }
 
@@ -2760,6 +2764,23 @@ static void leavers_count(struct agent *ag)
 	free(counts);
 }
 
+/*
+ * Take ag->lock in the main loop. Only a /metrics render holds it elsewhere:
+ * a wait is how late that made the loop (health checks, holds, reloads), said
+ * at -v.
+ */
+static void loop_lock(struct agent *ag)
+{
+	double t0 = mono_now(), w;
+
+	pthread_mutex_lock(&ag->lock);
+	w = mono_now() - t0;
+	if (w >= 0.001)
+		pr_debug(
+			"agent: the main loop waited %.1f ms for its lock (a /metrics render held it)\n",
+			w * 1e3);
+}
+
 static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -2783,7 +2804,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 		size_t i;
 
 		agent_doing(ag, "waiting for its own lock");
-		pthread_mutex_lock(&ag->lock);
+		loop_lock(ag);
 		timeout = drv_health_next_ms(&ag->hc);
 		pthread_mutex_unlock(&ag->lock);
 		t = (int)((next_poll - mono_now()) * 1000) + 1;
@@ -2810,7 +2831,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					agent_doing(ag, "reloading the config on SIGHUP");
-					pthread_mutex_lock(&ag->lock);
+					loop_lock(ag);
 					reload(ag, "SIGHUP", ops);
 					pthread_mutex_unlock(&ag->lock);
 				} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
@@ -2821,7 +2842,7 @@ static int run_loop(struct agent *ag, int sfd, const struct drv_metrics_ops *ops
 			}
 		}
 		agent_doing(ag, "running the health checks");
-		pthread_mutex_lock(&ag->lock);
+		loop_lock(ag);
 		drv_health_process(&ag->hc);
 		now = mono_now();
 		for (i = 0; i < ag->nsvcs; i++) {

@@ -15,7 +15,10 @@
 # reload changing one weight, adding a node, removing one at 1,024 (wall time
 # until the maps show it, and the agent's CPU); how long /metrics, `drover
 # stats`, `drover backend show`, `drover lookup` and `drover service show`
-# take. No timing is asserted. About 45 s on the busy 2-core machine.
+# take; at 4,088 backends, a reload alone and during two clients' back-to-back
+# scrapes, how long each render took and held the agent's lock, and how long
+# the main loop waited for it (the agent's -v lines). No timing is asserted.
+# About 60 s on the busy 2-core machine.
 #
 #   client ns: c0 10.82.0.2/24 ---- c1 10.82.0.1/24  balancer ns (the agent on c1, la)
 #   node ns:   n0 10.80.0.2/24 ---- la 10.80.0.1/24  snat 10.80.9.1 on lo
@@ -134,7 +137,9 @@ start_agent() {
 	local t0 ready all settled
 	: >"$LOG"
 	t0=$(now_us)
-	ip netns exec "$LNS" "$DROVER" --bpffs "$BPFFS" run config "$CFG" >>"$LOG" 2>&1 &
+	# -v: the agent says how long each /metrics render held its lock, and how
+	# long its main loop waited for it (render_cost)
+	ip netns exec "$LNS" "$DROVER" -v --bpffs "$BPFFS" run config "$CFG" >>"$LOG" 2>&1 &
 	AGENT=$!
 	E2E_PIDS+=("$AGENT")
 	wait_for 60 sh -c "ip netns exec $LNS curl -fsS --max-time 5 http://127.0.0.1:9469/readyz | grep -qx ready" ||
@@ -197,6 +202,37 @@ timed() {
 	log "$l: $(ms_since "$t0") ms, $(wc -l <"$E2E_TMP/out") lines"
 }
 
+# render_cost LABEL FROM: from line FROM of the log on, the /metrics renders (wall time,
+# and the part holding the agent's lock) and how late they made the main loop.
+render_cost() {
+	tail -n "+$2" "$LOG" | awk -v l="$1" '
+		/metrics: \/metrics rendered/ {
+			match($0, /in [0-9.]+ ms, [0-9.]+ ms of them/); split(substr($0, RSTART, RLENGTH), a, " ");
+			n++; ts += a[2]; ls += a[4]; if (a[2] + 0 > tm) tm = a[2] + 0; if (a[4] + 0 > lm) lm = a[4] + 0 }
+		/the main loop waited/ { match($0, /waited [0-9.]+ ms/); split(substr($0, RSTART, RLENGTH), a, " ");
+			w++; ws += a[2]; if (a[2] + 0 > wm) wm = a[2] + 0 }
+		END { printf "%s: %d renders, %.1f ms each on average (max %.1f), holding the lock %.1f ms on average (max %.1f); the main loop waited for it %d times, %.1f ms in all, %.1f ms at most\n",
+			l, n, n ? ts / n : 0, tm, n ? ls / n : 0, lm, w, ws, wm }'
+}
+# storm_start N: two clients (two Prometheus replicas, back to back) scrape /metrics N
+# times each; storm_wait waits for them and prints their answers' status codes.
+STORM=()
+storm_start() {
+	local k
+	for k in 1 2; do
+		(for ((j = 0; j < $1; j++)); do
+			ip netns exec "$LNS" curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:9469/metrics || true
+		done >"$E2E_TMP/storm.$k") &
+		STORM+=($!)
+		E2E_PIDS+=($!)
+	done
+}
+storm_wait() {
+	wait "${STORM[@]}"
+	STORM=()
+	log "scrape storm: $(cat "$E2E_TMP"/storm.* | sort | uniq -c | awk '{ printf "%s%s x %s", s, $1, $2; s = ", " }')"
+}
+
 log "set up in $(( ($(now_us) - T_START) / 1000 )) ms"
 # ---- start-up at 16, 256, and the limits (64 services of 64 nodes, less 8: 4,088 backends)
 write_cfg "$CFG" 1 1 16
@@ -211,6 +247,26 @@ sed -i '/name: n40\(8[89]\|9[0-5]\),/d' "$CFG" # 63 x 64 + 56 = 4,088 backends
 start_agent "limits: 64 services, 4,088 nodes" 4088 4088
 steady "steady state at 4,088 nodes, checks every 1 s"
 timed "/metrics with 4,088 backends" metrics /metrics
+# The cost of scrapes to the rest of the agent: a reload (one weight) alone, then
+# during two clients' back-to-back scrapes; the renders and the main loop's waits.
+weight_is() { # ADDR W
+	[ "$(drv -j backend show $VIP port 80 | jq -r --arg a "$1" '[.. | objects | select(.address? == $a) | .weight] | first')" = "$2" ]
+}
+limits_cfg() { write_cfg "$1" 64 1 64 "${2:-}"; sed -i '/name: n40\(8[89]\|9[0-5]\),/d' "$1"; }
+from=$(($(wc -l <"$LOG") + 1))
+limits_cfg "$CFG.new" weight:7:5
+reload_timed "4,088 backends, no scrape: weight of one node 1 → 5" weight_is "$(naddr 7)" 5
+[ $RELOAD_OK = 1 ] || fail "the weight change was refused: $(tail -3 "$LOG")"
+render_cost "4,088 backends, no scrape" "$from" | while read -r l; do log "$l"; done
+from=$(($(wc -l <"$LOG") + 1))
+storm_start 12
+# a reload once the storm runs (its first render logged)
+wait_for 30 sh -c "tail -n +$from '$LOG' | grep -q 'metrics: /metrics rendered'" || fail "no /metrics render within 30 s of the storm's start"
+limits_cfg "$CFG.new"
+reload_timed "4,088 backends, two clients scraping: weight of one node 5 → 1" weight_is "$(naddr 7)" 1
+[ $RELOAD_OK = 1 ] || fail "the weight change was refused: $(tail -3 "$LOG")"
+storm_wait
+render_cost "4,088 backends, two clients scraping" "$from" | while read -r l; do log "$l"; done
 stop_agent
 
 # ---- 1024 nodes: four services of 256
@@ -256,9 +312,6 @@ timed "drover lookup" drv lookup $VIP port 80 from 10.82.0.2 port 40000
 timed "drover service show" drv service show
 
 log "--- reloads at $N nodes"
-weight_is() { # ADDR W
-	[ "$(drv -j backend show $VIP port 80 | jq -r --arg a "$1" '[.. | objects | select(.address? == $a) | .weight] | first')" = "$2" ]
-}
 be_is() { [ "$(n_be)" = "$1" ]; }
 write_cfg "$CFG.new" 4 1 $PER weight:7:5
 reload_timed "weight of one node 1 → 5" weight_is "$(naddr 7)" 5
