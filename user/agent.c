@@ -1990,15 +1990,16 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 {
 	struct drv_ctl *ctl = &ag->ro;
 	struct drv_counter cnt[__DRV_STAT_MAX];
-	struct drv_be_info *list;
+	struct drv_lb_counters *svc_cnt;
+	struct drv_be_info *list, *all;
 	struct m_svc *ms;
 	size_t nms = 0, i, f;
-	__u32 nmax;
+	__u32 nmax, id, nbes = 0;
 	int k, idx, *at;
 
-	memset(cnt, 0, sizeof(cnt));
-	for (k = 0; k < __DRV_STAT_MAX; k++)
-		drv_stats_read(ctl, k, &cnt[k]);
+	/* Counters and backends are read in a few batch lookups, not a syscall per backend. */
+	if (drv_stats_read_all(ctl, cnt))
+		memset(cnt, 0, sizeof(cnt));
 	m_help(b, "drover_packets_total", "counter", "packets seen by the XDP program, by verdict");
 	for (k = DRV_STAT_XDP_ABORTED; k <= DRV_STAT_XDP_REDIRECT; k++)
 		drv_mbuf_printf(b, "drover_packets_total{action=\"%s\"} %llu\n",
@@ -2023,12 +2024,22 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	ms = calloc(DRV_MAX_SVCS, sizeof(*ms));
 	/* Every backend of the service: the CLI may have added some no node has. */
 	list = calloc(AGENT_MAX_BES, sizeof(*list));
-	if (!ms || !list) {
+	all = calloc(DRV_MAX_BACKENDS, sizeof(*all));
+	svc_cnt = calloc(DRV_MAX_SVCS, sizeof(*svc_cnt));
+	if (!ms || !list || !all || !svc_cnt) {
+		free(svc_cnt);
+		free(all);
 		free(list);
 		free(ms);
 		b->err = -ENOMEM;
 		return;
 	}
+	if (drv_svc_stats_read_all(ctl, svc_cnt))
+		memset(svc_cnt, 0, DRV_MAX_SVCS * sizeof(*svc_cnt));
+	if (drv_backends_read_all(ctl, all))
+		memset(all, 0, DRV_MAX_BACKENDS * sizeof(*all)); /* no backend shown */
+	for (id = 1; id < DRV_MAX_BACKENDS; id++)
+		nbes += all[id].be.family != 0;
 	for (i = 0; i < ag->cfg->nservices; i++) {
 		const struct drv_service_conf *s = &ag->cfg->services[i];
 		const struct agent_svc *as = &ag->svcs[i];
@@ -2045,7 +2056,8 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			if (drv_service_get(ctl, &key, &m->svc))
 				continue;
 			m->have = true;
-			drv_svc_stats_read(ctl, m->svc.id, &m->cnt);
+			if (m->svc.id < DRV_MAX_SVCS)
+				m->cnt = svc_cnt[m->svc.id];
 			m->bes = calloc(s->nnodes + as->nleavers, sizeof(*m->bes));
 			m->nc = calloc(s->nnodes + as->nleavers, sizeof(*m->nc));
 			at = calloc(s->nnodes, sizeof(*at));
@@ -2058,7 +2070,10 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 				b->err = -ENOMEM;
 				continue;
 			}
-			k = drv_backend_list(ctl, &key, list, AGENT_MAX_BES);
+			/* the service's backends by id, as drv_backend_list() lists them */
+			for (k = 0, id = 1; id < DRV_MAX_BACKENDS && k < AGENT_MAX_BES; id++)
+				if (all[id].be.family && all[id].be.svc_id == m->svc.id)
+					list[k++] = all[id];
 			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, at);
 			for (idx = 0; idx < (int)s->nnodes; idx++) {
 				m->nc[idx] = &s->nodes[idx];
@@ -2081,6 +2096,8 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			}
 		}
 	}
+	free(svc_cnt);
+	free(all);
 	free(list);
 	for (f = 0; f < ARRAY_SIZE(lb_fields); f++) {
 		char name[64];
@@ -2145,10 +2162,9 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 	/* Map fill; flows were counted by render() before it took the lock. */
 	m_help(b, "drover_map_entries", "gauge", "entries in use in a pinned map");
 	{
-		__u32 nsvc = 0, nbes = 0;
+		__u32 nsvc = 0;
 
 		drv_map_count(ctl->svcs_fd, DRV_MAX_SVCS, &nsvc);
-		drv_backend_ids_used(ctl, &nbes);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"services\"} %u\n", nsvc);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"flows\"} %u\n", ag->flows_cached);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"backends\"} %u\n", nbes);

@@ -317,6 +317,77 @@ int drv_be_stats_read(struct drv_ctl *ctl, __u32 be_id, struct drv_lb_counters *
 	return percpu_sum(ctl, ctl->be_stats_fd, be_id, (__u64 *)out, sizeof(*out) / sizeof(__u64));
 }
 
+/*
+ * percpu_sum_all - percpu_sum() of entries 0..@n-1 of per-CPU array @fd into
+ * @out (@n values of @nfields __u64s), BPF_MAP_LOOKUP_BATCH a chunk at a time:
+ * a few syscalls for the 4,096 backends' counters instead of one each. A batch
+ * that fails (a kernel without it) reads the rest entry by entry.
+ */
+static int percpu_sum_all(struct drv_ctl *ctl, int fd, __u32 n, __u64 *out, size_t nfields)
+{
+	const __u32 chunk = 1024;
+	size_t stride = nfields * sizeof(__u64), per = stride * (size_t)ctl->ncpus;
+	__u32 done = 0, cnt, i, out_batch = 0, *keys;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u64 *vals;
+	size_t f;
+	int c, err = 0;
+
+	memset(out, 0, stride * n);
+	keys = calloc(chunk, sizeof(*keys));
+	vals = malloc(per * chunk);
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	while (done < n) {
+		cnt = n - done < chunk ? n - done : chunk;
+		err = bpf_map_lookup_batch(fd, done ? &out_batch : NULL, &out_batch, keys, vals,
+					   &cnt, &o);
+		if (err && errno != ENOENT)
+			break;
+		for (i = 0; i < cnt; i++) {
+			const __u64 *v = vals + (size_t)i * nfields * (size_t)ctl->ncpus;
+			__u64 *to;
+
+			if (keys[i] >= n)
+				continue;
+			to = out + (size_t)keys[i] * nfields;
+			for (c = 0; c < ctl->ncpus; c++)
+				for (f = 0; f < nfields; f++)
+					to[f] += v[(size_t)c * nfields + f];
+		}
+		done += cnt;
+		if (err || !cnt) /* ENOENT: the end of the array came with this batch */
+			break;
+	}
+	err = 0;
+	for (; done < n && !err; done++) /* no batch (or it stopped short): one by one */
+		err = percpu_sum(ctl, fd, done, out + (size_t)done * nfields, nfields);
+out_free:
+	free(vals);
+	free(keys);
+	return err;
+}
+
+int drv_stats_read_all(struct drv_ctl *ctl, struct drv_counter *out)
+{
+	return percpu_sum_all(ctl, ctl->stats_fd, __DRV_STAT_MAX, (__u64 *)out,
+			      sizeof(*out) / sizeof(__u64));
+}
+
+int drv_svc_stats_read_all(struct drv_ctl *ctl, struct drv_lb_counters *out)
+{
+	return percpu_sum_all(ctl, ctl->svc_stats_fd, DRV_MAX_SVCS, (__u64 *)out,
+			      sizeof(*out) / sizeof(__u64));
+}
+
+int drv_be_stats_read_all(struct drv_ctl *ctl, struct drv_lb_counters *out)
+{
+	return percpu_sum_all(ctl, ctl->be_stats_fd, DRV_MAX_BACKENDS, (__u64 *)out,
+			      sizeof(*out) / sizeof(__u64));
+}
+
 int drv_cfg_read(struct drv_ctl *ctl, struct drv_cfg *out)
 {
 	__u32 key = 0;

@@ -160,6 +160,13 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 		     size_t max);
 
 /*
+ * Every backend slot with its counters, by id (@out: DRV_MAX_BACKENDS of them;
+ * family 0: free), in two batch lookups: what drv_backend_list() reads with
+ * one syscall per backend, for all the services at once. 0 or -errno.
+ */
+int drv_backends_read_all(struct drv_ctl *ctl, struct drv_be_info *out);
+
+/*
  * Make the service's backends exactly @bes (the agent's reconcile): adds,
  * removes and changes only what differs, and rebuilds + flips the Maglev table
  * only if the set of backends in it (UP, weight) changed. Backend ids of
@@ -173,6 +180,13 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 int drv_stats_read(struct drv_ctl *ctl, enum drv_stat idx, struct drv_counter *out);
 int drv_svc_stats_read(struct drv_ctl *ctl, __u32 svc_id, struct drv_lb_counters *out);
 int drv_be_stats_read(struct drv_ctl *ctl, __u32 be_id, struct drv_lb_counters *out);
+/*
+ * The same for every entry at once (a batch lookup, few syscalls): @out holds
+ * __DRV_STAT_MAX, DRV_MAX_SVCS and DRV_MAX_BACKENDS entries, indexed by id.
+ */
+int drv_stats_read_all(struct drv_ctl *ctl, struct drv_counter *out);
+int drv_svc_stats_read_all(struct drv_ctl *ctl, struct drv_lb_counters *out);
+int drv_be_stats_read_all(struct drv_ctl *ctl, struct drv_lb_counters *out);
 /* Names of enum drv_stat, for output ("xdp_pass", "drop_ip_frag", ...). */
 extern const char *const drv_stat_names[__DRV_STAT_MAX];
 

@@ -997,6 +997,33 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 	return (int)n;
 }
 
+int drv_backends_read_all(struct drv_ctl *ctl, struct drv_be_info *out)
+{
+	struct drv_lb_counters *cnt;
+	struct drv_backend *bes;
+	__u32 id;
+	int err;
+
+	bes = drv_bes_load(ctl);
+	if (!bes)
+		return -errno;
+	cnt = calloc(DRV_MAX_BACKENDS, sizeof(*cnt));
+	if (!cnt) {
+		free(bes);
+		return -ENOMEM;
+	}
+	err = drv_be_stats_read_all(ctl, cnt);
+	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
+		out[id].id = id;
+		out[id].be = bes[id];
+		/* as drv_backend_list: counters that can't be read are 0 */
+		out[id].cnt = err ? (struct drv_lb_counters){ 0 } : cnt[id];
+	}
+	free(cnt);
+	free(bes);
+	return 0;
+}
+
 int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 		     const struct drv_be_conf *bes_conf, size_t n)
 {

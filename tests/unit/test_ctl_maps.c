@@ -1026,6 +1026,113 @@ static void counters_sum_over_cpus(void **state)
 }
 
 /*
+ * The batch reads /metrics uses give, for every id, what the reads of one
+ * entry give: ids on either side of a batch chunk (1,024 entries), the last
+ * id, and per-CPU values that differ by CPU, entry and field.
+ */
+static void counters_read_all_are_each_entrys_sum_over_cpus(void **state)
+{
+	static const __u32 ids[] = { 0, 1, 7, 1023, 1024, 1025, 2048, DRV_MAX_BACKENDS - 1 };
+	struct drv_lb_counters *v = calloc((size_t)ctl.ncpus, sizeof(*v)), one;
+	struct drv_lb_counters *all = calloc(DRV_MAX_BACKENDS, sizeof(*all));
+	struct drv_lb_counters *svc_all = calloc(DRV_MAX_SVCS, sizeof(*svc_all));
+	struct drv_counter *g = calloc((size_t)ctl.ncpus, sizeof(*g)), gall[__DRV_STAT_MAX], gone;
+	size_t i;
+	__u32 id;
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(all);
+	assert_non_null(svc_all);
+	assert_non_null(g);
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
+		for (int c = 0; c < ctl.ncpus; c++)
+			v[c] = (struct drv_lb_counters){ .packets = ids[i] * 1000 + c + 1,
+							 .bytes = ids[i] * 7 + c,
+							 .new_flows = c + 3,
+							 .reply_packets = ids[i],
+							 .reply_bytes = 1ULL << 40 | c,
+							 .drops = ids[i] + 5 };
+		assert_int_equal(bpf_map_update_elem(ctl.be_stats_fd, &ids[i], v, BPF_ANY), 0);
+		if (ids[i] < DRV_MAX_SVCS)
+			assert_int_equal(
+				bpf_map_update_elem(ctl.svc_stats_fd, &ids[i], v, BPF_ANY), 0);
+		if (ids[i] < __DRV_STAT_MAX) {
+			for (int c = 0; c < ctl.ncpus; c++)
+				g[c] = (struct drv_counter){ .packets = ids[i] + c + 1,
+							     .bytes = ids[i] * 100 + c };
+			assert_int_equal(bpf_map_update_elem(ctl.stats_fd, &ids[i], g, BPF_ANY),
+					 0);
+		}
+	}
+	assert_int_equal(drv_be_stats_read_all(&ctl, all), 0);
+	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
+		assert_int_equal(drv_be_stats_read(&ctl, id, &one), 0);
+		assert_memory_equal(&all[id], &one, sizeof(one));
+	}
+	assert_int_equal(all[1024].packets,
+			 1024000ULL * ctl.ncpus + (__u64)ctl.ncpus * (ctl.ncpus + 1) / 2);
+	assert_int_equal(drv_svc_stats_read_all(&ctl, svc_all), 0);
+	for (id = 0; id < DRV_MAX_SVCS; id++) {
+		assert_int_equal(drv_svc_stats_read(&ctl, id, &one), 0);
+		assert_memory_equal(&svc_all[id], &one, sizeof(one));
+	}
+	assert_int_equal(drv_stats_read_all(&ctl, gall), 0);
+	for (id = 0; id < __DRV_STAT_MAX; id++) {
+		assert_int_equal(drv_stats_read(&ctl, id, &gone), 0);
+		assert_memory_equal(&gall[id], &gone, sizeof(gone));
+	}
+	free(g);
+	free(svc_all);
+	free(all);
+	free(v);
+}
+
+/* drv_backends_read_all holds, at each id, what drv_backend_list says of it. */
+static void backends_read_all_is_what_backend_list_says(void **state)
+{
+	struct drv_svc_conf a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	struct drv_svc_conf b2 = svc_conf("10.0.0.2", 80, DRV_MODE_DSR, NULL);
+	struct drv_be_info *all = calloc(DRV_MAX_BACKENDS, sizeof(*all));
+	struct drv_be_info list[8];
+	struct drv_lb_counters *v = calloc((size_t)ctl.ncpus, sizeof(*v));
+	struct drv_be_conf be;
+	int n, i;
+	__u32 id, nall = 0;
+
+	(void)state;
+	assert_non_null(all);
+	assert_non_null(v);
+	assert_int_equal(drv_service_add(&ctl, &a), 0);
+	assert_int_equal(drv_service_add(&ctl, &b2), 0);
+	be = be_conf("10.1.0.1", 1, DRV_BE_UP);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &be), 0);
+	be = be_conf("10.1.0.2", 3, DRV_BE_DOWN);
+	assert_int_equal(drv_backend_add(&ctl, &b2.key, &be), 0);
+	be = be_conf("10.1.0.3", 2, DRV_BE_UP);
+	assert_int_equal(drv_backend_add(&ctl, &a.key, &be), 0);
+	for (id = 1; id <= 3; id++) {
+		for (int c = 0; c < ctl.ncpus; c++)
+			v[c] = (struct drv_lb_counters){ .packets = id * 10 + c, .drops = id };
+		assert_int_equal(bpf_map_update_elem(ctl.be_stats_fd, &id, v, BPF_ANY), 0);
+	}
+	assert_int_equal(drv_backends_read_all(&ctl, all), 0);
+	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
+		assert_int_equal(all[id].id, id);
+		nall += all[id].be.family != 0;
+	}
+	assert_int_equal(nall, 3);
+	for (int s = 0; s < 2; s++) {
+		n = drv_backend_list(&ctl, s ? &b2.key : &a.key, list, ARRAY_SIZE(list));
+		assert_int_equal(n, s ? 1 : 2);
+		for (i = 0; i < n; i++)
+			assert_memory_equal(&all[list[i].id], &list[i], sizeof(list[i]));
+	}
+	free(v);
+	free(all);
+}
+
+/*
  * The agent follows its pinned maps by signature (drv_ctl_sig of its open maps
  * against drv_pins_sig of the pins): same maps → same signature; a pin holding
  * another map → another; a pin gone → -ENOENT. Pins this test's maps in a
@@ -1177,6 +1284,8 @@ int main(void)
 		T(snat_that_is_a_node_or_a_vip_port_in_its_range_is_refused),
 		T(node_that_is_another_services_vip_is_refused),
 		T(counters_sum_over_cpus),
+		T(counters_read_all_are_each_entrys_sum_over_cpus),
+		T(backends_read_all_is_what_backend_list_says),
 		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
 						maps_create, pins_destroy),
 		cmocka_unit_test(ctl_opens_every_map_the_program_pins),
