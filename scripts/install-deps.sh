@@ -36,6 +36,7 @@ nftables
 haproxy
 conntrack
 mandoc
+gdb
 "
 
 die() { echo "install-deps: $*" >&2; exit 1; }

@@ -7,7 +7,9 @@
  * reload that attaches runs the verifier; a large sync), and the HTTP server
  * has one thread for every endpoint, so /healthz (liveness) would queue behind
  * a request that waits for it: /readyz reads what the main thread publishes
- * (struct agent_pub) instead, and /metrics waits for the lock a bounded time.
+ * (struct agent_pub) instead, and /metrics waits for the lock a bounded time,
+ * holds it only to copy what it renders (struct m_snap), and reads the maps
+ * and writes its text without it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1925,12 +1927,125 @@ static void reload(struct agent *ag, const char *why, const struct drv_metrics_o
 
 /* ---- /metrics ---- */
 
+/*
+ * What /metrics renders of the agent's state, copied under ag->lock (names,
+ * addresses, health: small, and quick to copy); the maps are read and the
+ * text rendered after the lock is let go, through fds of its own (a reload
+ * may close ag->ro's meanwhile), so the main loop never waits for a render.
+ */
+struct m_health {
+	bool up;
+	double latency_s;
+	__u64 n_ok, n_fail;
+};
+
+struct m_ssvc {
+	char name[DRV_CONF_NAME_MAX];
+	union drv_addr vip;
+	__u8 family;
+	__u16 ports[DRV_CONF_MAX_PORTS];
+	unsigned int nports;
+	bool all_down, settling;
+	/* copies: the config's nodes (nnodes), then the leavers not gone (nleavers) */
+	struct drv_node_conf *nodes;
+	size_t nnodes, nleavers;
+	struct m_health *h; /* of the config's nodes */
+};
+
+struct m_snap {
+	__u64 reloads_ok, reloads_failed, sync_errors;
+	bool last_reload_ok;
+	double last_reload_ok_ts;
+	__u32 flows_cached;
+	bool flows_due; /* count the flows (at most every 15 s) */
+	unsigned int ro_gen;
+	bool ro_open;
+	struct drv_ctl ro; /* its own fds on ag->ro's maps */
+	struct m_ssvc *svcs;
+	size_t nsvcs;
+};
+
+static void snap_free(struct m_snap *sn)
+{
+	size_t i;
+
+	for (i = 0; sn->svcs && i < sn->nsvcs; i++) {
+		free(sn->svcs[i].nodes);
+		free(sn->svcs[i].h);
+	}
+	free(sn->svcs);
+	if (sn->ro_open)
+		drv_ctl_close(&sn->ro);
+	memset(sn, 0, sizeof(*sn));
+}
+
+/* Copy what /metrics renders into @sn. Under ag->lock. 0 or -errno (@sn freed). */
+static int snap_take(struct agent *ag, struct m_snap *sn, double now)
+{
+	size_t i, j, k;
+	int err;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->reloads_ok = ag->reloads_ok;
+	sn->reloads_failed = ag->reloads_failed;
+	sn->sync_errors = ag->sync_errors;
+	sn->last_reload_ok = ag->last_reload_ok;
+	sn->last_reload_ok_ts = ag->last_reload_ok_ts;
+	sn->flows_cached = ag->flows_cached;
+	sn->flows_due = !ag->flows_cached_at || now - ag->flows_cached_at > 15;
+	sn->ro_gen = ag->ro_gen;
+	if (ag->ro_open) {
+		err = drv_ctl_dup(&ag->ro, &sn->ro);
+		if (err)
+			return err;
+		sn->ro_open = true;
+	}
+	sn->svcs = calloc(ag->nsvcs ?: 1, sizeof(*sn->svcs));
+	if (!sn->svcs)
+		goto out_nomem;
+	sn->nsvcs = ag->nsvcs;
+	for (i = 0; i < ag->nsvcs; i++) {
+		const struct agent_svc *as = &ag->svcs[i];
+		const struct drv_service_conf *c = as->conf;
+		struct m_ssvc *ss = &sn->svcs[i];
+
+		snprintf(ss->name, sizeof(ss->name), "%s", c->name);
+		ss->vip = c->vip;
+		ss->family = c->family;
+		memcpy(ss->ports, c->ports, sizeof(ss->ports));
+		ss->nports = c->nports;
+		ss->all_down = as->all_down;
+		ss->settling = as->settle_until != 0;
+		ss->nodes = calloc(c->nnodes + as->nleavers ?: 1, sizeof(*ss->nodes));
+		ss->h = calloc(c->nnodes ?: 1, sizeof(*ss->h));
+		if (!ss->nodes || !ss->h)
+			goto out_nomem;
+		memcpy(ss->nodes, c->nodes, c->nnodes * sizeof(*ss->nodes));
+		ss->nnodes = c->nnodes;
+		for (j = 0; j < c->nnodes; j++) {
+			const struct drv_check *chk = &as->nodes[j].chk;
+
+			ss->h[j] = (struct m_health){ .up = as->nodes[j].st.up,
+						      .latency_s = chk->last_latency_s,
+						      .n_ok = chk->n_ok,
+						      .n_fail = chk->n_fail };
+		}
+		for (k = 0; k < as->nleavers; k++)
+			if (!as->leavers[k].gone)
+				ss->nodes[ss->nnodes + ss->nleavers++] = as->leavers[k].conf;
+	}
+	return 0;
+out_nomem:
+	snap_free(sn);
+	return -ENOMEM;
+}
+
 static void m_help(struct drv_mbuf *b, const char *name, const char *type, const char *help)
 {
 	drv_mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void m_svc_labels(struct drv_mbuf *b, const struct drv_service_conf *s, __u16 port)
+static void m_svc_labels(struct drv_mbuf *b, const struct m_ssvc *s, __u16 port)
 {
 	char a[DRV_ADDR_STRLEN];
 
@@ -1940,8 +2055,7 @@ static void m_svc_labels(struct drv_mbuf *b, const struct drv_service_conf *s, _
 			drv_addr_format(&s->vip, s->family, a, sizeof(a)), port);
 }
 
-static void m_node_labels(struct drv_mbuf *b, const struct drv_service_conf *s,
-			  const struct drv_node_conf *n)
+static void m_node_labels(struct drv_mbuf *b, const struct m_ssvc *s, const struct drv_node_conf *n)
 {
 	char a[DRV_ADDR_STRLEN];
 
@@ -1974,28 +2088,26 @@ static __u64 lb_get(const struct drv_lb_counters *c, size_t off)
 }
 
 struct m_svc {
-	const struct drv_service_conf *s;
+	const struct m_ssvc *s;
 	__u16 port;
 	bool have;
 	struct drv_svc svc;
 	struct drv_lb_counters cnt;
 	/* node j's backend, matched by address and port; family 0: it has none */
 	struct drv_be_info *bes;
-	/* the nodes: the config's, then the leavers (nn in all) */
-	const struct drv_node_conf **nc;
-	size_t nn;
 };
 
-static void render_datapath(struct agent *ag, struct drv_mbuf *b)
+/* The data path's counters and states, read from the maps through @sn->ro. */
+static void render_datapath(const struct m_snap *sn, struct drv_mbuf *b)
 {
-	struct drv_ctl *ctl = &ag->ro;
+	struct drv_ctl *ctl = (struct drv_ctl *)&sn->ro;
 	struct drv_counter cnt[__DRV_STAT_MAX];
 	struct drv_lb_counters *svc_cnt;
 	struct drv_be_info *list, *all;
 	struct m_svc *ms;
-	size_t nms = 0, i, f;
+	size_t nms = 0, i, j, f;
 	__u32 nmax, id, nbes = 0;
-	int k, idx, *at;
+	int k, idx;
 
 	/* Counters and backends are read in a few batch lookups, not a syscall per backend. */
 	if (drv_stats_read_all(ctl, cnt))
@@ -2040,17 +2152,17 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		memset(all, 0, DRV_MAX_BACKENDS * sizeof(*all)); /* no backend shown */
 	for (id = 1; id < DRV_MAX_BACKENDS; id++)
 		nbes += all[id].be.family != 0;
-	for (i = 0; i < ag->cfg->nservices; i++) {
-		const struct drv_service_conf *s = &ag->cfg->services[i];
-		const struct agent_svc *as = &ag->svcs[i];
+	for (i = 0; i < sn->nsvcs; i++) {
+		const struct m_ssvc *s = &sn->svcs[i];
 		unsigned int p;
-		size_t nl;
 
 		for (p = 0; p < s->nports && nms < DRV_MAX_SVCS; p++) {
 			struct m_svc *m = &ms[nms++];
-			struct drv_svc_key key;
+			struct drv_svc_key key = { .vip = s->vip,
+						   .port = htons(s->ports[p]),
+						   .proto = 6, /* IPPROTO_TCP */
+						   .family = s->family };
 
-			drv_svc_key_make(s, s->ports[p], &key);
 			m->s = s;
 			m->port = s->ports[p];
 			if (drv_service_get(ctl, &key, &m->svc))
@@ -2058,15 +2170,8 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			m->have = true;
 			if (m->svc.id < DRV_MAX_SVCS)
 				m->cnt = svc_cnt[m->svc.id];
-			m->bes = calloc(s->nnodes + as->nleavers, sizeof(*m->bes));
-			m->nc = calloc(s->nnodes + as->nleavers, sizeof(*m->nc));
-			at = calloc(s->nnodes, sizeof(*at));
-			if (!m->bes || !m->nc || !at) {
-				free(at);
-				free(m->nc);
-				free(m->bes);
-				m->nc = NULL;
-				m->bes = NULL;
+			m->bes = calloc(s->nnodes + s->nleavers ?: 1, sizeof(*m->bes));
+			if (!m->bes) {
 				b->err = -ENOMEM;
 				continue;
 			}
@@ -2074,26 +2179,16 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 			for (k = 0, id = 1; id < DRV_MAX_BACKENDS && k < AGENT_MAX_BES; id++)
 				if (all[id].be.family && all[id].be.svc_id == m->svc.id)
 					list[k++] = all[id];
-			drv_nodes_find_backends(s, m->port, list, k < 0 ? 0 : k, at);
-			for (idx = 0; idx < (int)s->nnodes; idx++) {
-				m->nc[idx] = &s->nodes[idx];
-				if (at[idx] >= 0)
-					m->bes[idx] = list[at[idx]];
-			}
-			free(at);
-			m->nn = s->nnodes;
-			/* leavers: their backends are no node's of the config */
-			for (nl = 0; nl < as->nleavers; nl++) {
-				const struct agent_leaver *l = &as->leavers[nl];
-
-				if (l->gone)
-					continue;
-				m->nc[m->nn] = &l->conf;
-				for (idx = 0; idx < k; idx++)
-					if (drv_node_is_backend(&l->conf, key.port, &list[idx].be))
-						m->bes[m->nn] = list[idx];
-				m->nn++;
-			}
+			/* a node of the config: the first that matches; a leaver: the last */
+			for (j = 0; j < s->nnodes + s->nleavers; j++)
+				for (idx = 0; idx < k; idx++) {
+					if (!drv_node_is_backend(&s->nodes[j], key.port,
+								 &list[idx].be))
+						continue;
+					m->bes[j] = list[idx];
+					if (j < s->nnodes)
+						break;
+				}
 		}
 	}
 	free(svc_cnt);
@@ -2128,45 +2223,43 @@ static void render_datapath(struct agent *ag, struct drv_mbuf *b)
 		snprintf(name, sizeof(name), "drover_backend_%s_total", lb_fields[f].name);
 		m_help(b, name, "counter", lb_fields[f].help);
 		for (i = 0; i < nms; i++)
-			for (idx = 0; ms[i].bes && idx < (int)ms[i].nn; idx++) {
-				if (!ms[i].bes[idx].be.family)
+			for (j = 0; ms[i].bes && j < ms[i].s->nnodes + ms[i].s->nleavers; j++) {
+				if (!ms[i].bes[j].be.family)
 					continue;
 				drv_mbuf_printf(b, "%s{", name);
-				m_node_labels(b, ms[i].s, ms[i].nc[idx]);
+				m_node_labels(b, ms[i].s, &ms[i].s->nodes[j]);
 				drv_mbuf_printf(b, ",port=\"%u\"} %llu\n", ms[i].port,
-						(unsigned long long)lb_get(&ms[i].bes[idx].cnt,
+						(unsigned long long)lb_get(&ms[i].bes[j].cnt,
 									   lb_fields[f].off));
 			}
 	}
 	m_help(b, "drover_backend_state", "gauge",
 	       "1 for the backend's state in the maps (up: in the table; drain: out, flows kept; down: out, its flows reset; failing: out, flows kept until rehash-after; leaving: removed from the config, out, flows kept until they end or leave-after)");
 	for (i = 0; i < nms; i++)
-		for (idx = 0; ms[i].bes && idx < (int)ms[i].nn; idx++) {
+		for (j = 0; ms[i].bes && j < ms[i].s->nnodes + ms[i].s->nleavers; j++) {
 			__u8 z;
 
-			if (!ms[i].bes[idx].be.family)
+			if (!ms[i].bes[j].be.family)
 				continue;
 			for (z = 0; z < __DRV_BE_STATE_MAX; z++) {
 				drv_mbuf_printf(b, "drover_backend_state{");
-				m_node_labels(b, ms[i].s, ms[i].nc[idx]);
+				m_node_labels(b, ms[i].s, &ms[i].s->nodes[j]);
 				drv_mbuf_printf(b, ",port=\"%u\",state=\"%s\"} %d\n", ms[i].port,
-						drv_be_state_name(z), ms[i].bes[idx].be.state == z);
+						drv_be_state_name(z), ms[i].bes[j].be.state == z);
 			}
 		}
-	for (i = 0; i < nms; i++) {
-		free(ms[i].nc);
+	for (i = 0; i < nms; i++)
 		free(ms[i].bes);
-	}
 	free(ms);
 
-	/* Map fill; flows were counted by render() before it took the lock. */
+	/* Map fill; flows are counted by render() at most every 15 s. */
 	m_help(b, "drover_map_entries", "gauge", "entries in use in a pinned map");
 	{
 		__u32 nsvc = 0;
 
 		drv_map_count(ctl->svcs_fd, DRV_MAX_SVCS, &nsvc);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"services\"} %u\n", nsvc);
-		drv_mbuf_printf(b, "drover_map_entries{map=\"flows\"} %u\n", ag->flows_cached);
+		drv_mbuf_printf(b, "drover_map_entries{map=\"flows\"} %u\n", sn->flows_cached);
 		drv_mbuf_printf(b, "drover_map_entries{map=\"backends\"} %u\n", nbes);
 	}
 	m_help(b, "drover_map_max_entries", "gauge", "capacity of a pinned map");
@@ -2342,39 +2435,36 @@ static int render(struct drv_mbuf *b, void *arg)
 {
 	struct agent *ag = arg;
 	size_t i, j;
-	double now = mono_now(), age, locked;
-	unsigned int gen = 0;
+	double now = mono_now(), age, locked, held;
 	__u32 nflows = 0;
+	bool counted = false;
+	struct m_snap sn;
 	char why[128];
-	int ffd = -1;
+	int err;
 
 	/*
-	 * Counting flows walks the whole LRU map (up to a second when full): done
-	 * without the lock, so health checks never wait on it, and at most every
-	 * 15 s. It counts through its own fd: ag->ro may be replaced meanwhile.
+	 * Under the lock only the copy (struct m_snap): the main loop (health
+	 * checks, holds, reloads) never waits for the maps to be read or the
+	 * text rendered, which take long with thousands of backends.
 	 */
 	if (render_lock(ag))
 		return -EBUSY;
-	if (ag->ro_open && (!ag->flows_cached_at || now - ag->flows_cached_at > 15))
-		ffd = fcntl(ag->ro.flows_fd, F_DUPFD_CLOEXEC, 0);
-	gen = ag->ro_gen;
-	pthread_mutex_unlock(&ag->lock);
-	if (ffd >= 0 && drv_map_count(ffd, drv_map_max_entries(ffd), &nflows)) {
-		close(ffd);
-		ffd = -1;
-	}
-	if (render_lock(ag)) {
-		if (ffd >= 0)
-			close(ffd);
-		return -EBUSY;
-	}
 	locked = mono_now();
-	if (ffd >= 0) {
-		close(ffd);
-		if (gen == ag->ro_gen) {
-			ag->flows_cached = nflows;
-			ag->flows_cached_at = now;
-		}
+	err = snap_take(ag, &sn, now);
+	pthread_mutex_unlock(&ag->lock);
+	held = mono_now() - locked;
+	if (err) {
+		b->err = err;
+		return 0;
+	}
+	/*
+	 * Counting flows walks the whole LRU map (up to a second when full): at
+	 * most every 15 s, through the snapshot's own fd.
+	 */
+	if (sn.ro_open && sn.flows_due &&
+	    !drv_map_count(sn.ro.flows_fd, drv_map_max_entries(sn.ro.flows_fd), &nflows)) {
+		sn.flows_cached = nflows;
+		counted = true;
 	}
 	m_help(b, "drover_build_info", "gauge", "drover version");
 	drv_mbuf_printf(b, "drover_build_info{version=\"%s\"} 1\n", DROVER_VERSION);
@@ -2392,69 +2482,82 @@ static int render(struct drv_mbuf *b, void *arg)
 	drv_mbuf_printf(b, "drover_agent_main_loop_round_age_seconds %.3f\n", age);
 	m_help(b, "drover_config_reloads_total", "counter", "configuration reloads, by result");
 	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"success\"} %llu\n",
-			(unsigned long long)ag->reloads_ok);
+			(unsigned long long)sn.reloads_ok);
 	drv_mbuf_printf(b, "drover_config_reloads_total{result=\"failure\"} %llu\n",
-			(unsigned long long)ag->reloads_failed);
+			(unsigned long long)sn.reloads_failed);
 	m_help(b, "drover_config_last_reload_successful", "gauge",
 	       "1 if the last load of the configuration file succeeded");
-	drv_mbuf_printf(b, "drover_config_last_reload_successful %d\n", ag->last_reload_ok);
+	drv_mbuf_printf(b, "drover_config_last_reload_successful %d\n", sn.last_reload_ok);
 	m_help(b, "drover_config_last_reload_success_timestamp_seconds", "gauge",
 	       "time of the last successful load of the configuration");
 	drv_mbuf_printf(b, "drover_config_last_reload_success_timestamp_seconds %.3f\n",
-			ag->last_reload_ok_ts);
+			sn.last_reload_ok_ts);
 	m_help(b, "drover_reconcile_errors_total", "counter", "map updates that failed (retried)");
 	drv_mbuf_printf(b, "drover_reconcile_errors_total %llu\n",
-			(unsigned long long)ag->sync_errors);
+			(unsigned long long)sn.sync_errors);
 
 	m_help(b, "drover_service_all_down", "gauge",
 	       "1 when no node of the service passes its health check (failing open)");
-	for (i = 0; i < ag->nsvcs; i++) {
+	for (i = 0; i < sn.nsvcs; i++) {
 		drv_mbuf_printf(b, "drover_service_all_down{service=\"");
-		drv_mbuf_label(b, ag->svcs[i].conf->name);
-		drv_mbuf_printf(b, "\"} %d\n", ag->svcs[i].all_down);
+		drv_mbuf_label(b, sn.svcs[i].name);
+		drv_mbuf_printf(b, "\"} %d\n", sn.svcs[i].all_down);
 	}
 	m_help(b, "drover_service_settling", "gauge",
 	       "1 while the service's table keeps its start-up states until every node has a verdict");
-	for (i = 0; i < ag->nsvcs; i++) {
+	for (i = 0; i < sn.nsvcs; i++) {
 		drv_mbuf_printf(b, "drover_service_settling{service=\"");
-		drv_mbuf_label(b, ag->svcs[i].conf->name);
-		drv_mbuf_printf(b, "\"} %d\n", ag->svcs[i].settle_until != 0);
+		drv_mbuf_label(b, sn.svcs[i].name);
+		drv_mbuf_printf(b, "\"} %d\n", sn.svcs[i].settling);
 	}
 	m_help(b, "drover_node_healthy", "gauge",
 	       "1 if the node passes its health check (after rise/fall)");
-	for (i = 0; i < ag->nsvcs; i++)
-		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+	for (i = 0; i < sn.nsvcs; i++)
+		for (j = 0; j < sn.svcs[i].nnodes; j++) {
 			drv_mbuf_printf(b, "drover_node_healthy{");
-			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
-			drv_mbuf_printf(b, "} %d\n", ag->svcs[i].nodes[j].st.up);
+			m_node_labels(b, &sn.svcs[i], &sn.svcs[i].nodes[j]);
+			drv_mbuf_printf(b, "} %d\n", sn.svcs[i].h[j].up);
 		}
 	m_help(b, "drover_node_check_duration_seconds", "gauge",
 	       "duration of the node's last health check");
-	for (i = 0; i < ag->nsvcs; i++)
-		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
+	for (i = 0; i < sn.nsvcs; i++)
+		for (j = 0; j < sn.svcs[i].nnodes; j++) {
 			drv_mbuf_printf(b, "drover_node_check_duration_seconds{");
-			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
-			drv_mbuf_printf(b, "} %.6f\n", ag->svcs[i].nodes[j].chk.last_latency_s);
+			m_node_labels(b, &sn.svcs[i], &sn.svcs[i].nodes[j]);
+			drv_mbuf_printf(b, "} %.6f\n", sn.svcs[i].h[j].latency_s);
 		}
 	m_help(b, "drover_node_checks_total", "counter", "health checks run, by result");
-	for (i = 0; i < ag->nsvcs; i++)
-		for (j = 0; j < ag->svcs[i].conf->nnodes; j++) {
-			const struct drv_check *c = &ag->svcs[i].nodes[j].chk;
+	for (i = 0; i < sn.nsvcs; i++)
+		for (j = 0; j < sn.svcs[i].nnodes; j++) {
+			const struct m_health *h = &sn.svcs[i].h[j];
 
 			drv_mbuf_printf(b, "drover_node_checks_total{");
-			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
-			drv_mbuf_printf(b, ",result=\"pass\"} %llu\n", (unsigned long long)c->n_ok);
+			m_node_labels(b, &sn.svcs[i], &sn.svcs[i].nodes[j]);
+			drv_mbuf_printf(b, ",result=\"pass\"} %llu\n", (unsigned long long)h->n_ok);
 			drv_mbuf_printf(b, "drover_node_checks_total{");
-			m_node_labels(b, ag->svcs[i].conf, &ag->svcs[i].conf->nodes[j]);
+			m_node_labels(b, &sn.svcs[i], &sn.svcs[i].nodes[j]);
 			drv_mbuf_printf(b, ",result=\"fail\"} %llu\n",
-					(unsigned long long)c->n_fail);
+					(unsigned long long)h->n_fail);
 		}
-	if (ag->ro_open)
-		render_datapath(ag, b);
-	pthread_mutex_unlock(&ag->lock);
+	if (sn.ro_open)
+		render_datapath(&sn, b);
+	/*
+	 * The count is kept unless the maps it counted were replaced meanwhile,
+	 * or the main loop holds the lock now (the next scrape counts again).
+	 */
+	if (counted && !pthread_mutex_trylock(&ag->lock)) {
+		locked = mono_now();
+		if (ag->ro_gen == sn.ro_gen) {
+			ag->flows_cached = nflows;
+			ag->flows_cached_at = now;
+		}
+		pthread_mutex_unlock(&ag->lock);
+		held += mono_now() - locked;
+	}
+	snap_free(&sn);
 	pr_debug(
 		"metrics: /metrics rendered (%zu bytes) in %.1f ms, %.1f ms of them holding the agent's lock\n",
-		b->len, (mono_now() - now) * 1e3, (mono_now() - locked) * 1e3);
+		b->len, (mono_now() - now) * 1e3, held * 1e3);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* Opening drover's pinned maps, counters, knobs and flow lookups. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,29 @@ void drv_ctl_close(struct drv_ctl *ctl)
 	if (ctl->lock_fd >= 0)
 		close(ctl->lock_fd);
 	ctl->lock_fd = -1;
+}
+
+int drv_ctl_dup(struct drv_ctl *from, struct drv_ctl *to)
+{
+	size_t i;
+	int err = 0;
+
+	memset(to, 0, sizeof(*to));
+	snprintf(to->root, sizeof(to->root), "%s", from->root);
+	to->lock_fd = -1;
+	to->ncpus = from->ncpus;
+	for (i = 0; i < ARRAY_SIZE(ctl_maps); i++)
+		*ctl_fd(to, i) = -1;
+	for (i = 0; !err && i < ARRAY_SIZE(ctl_maps); i++) {
+		if (*ctl_fd(from, i) < 0)
+			continue;
+		*ctl_fd(to, i) = fcntl(*ctl_fd(from, i), F_DUPFD_CLOEXEC, 0);
+		if (*ctl_fd(to, i) < 0)
+			err = -errno;
+	}
+	if (err)
+		drv_ctl_close(to);
+	return err;
 }
 
 static __u32 obj_id(int fd)

@@ -122,6 +122,12 @@ __u32 drv_prog_build(const char *root, char *pin, size_t len);
 /* Open the pinned maps under @root; -ENOENT (with a message) if none. */
 int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags);
 void drv_ctl_close(struct drv_ctl *ctl);
+/*
+ * drv_ctl_dup - a handle on @from's maps that stays valid when @from is
+ * closed (its own fds; no lock, no mmap of drv_maglev): for reading the maps
+ * in another thread. Close it with drv_ctl_close. 0 or -errno (nothing open).
+ */
+int drv_ctl_dup(struct drv_ctl *from, struct drv_ctl *to);
 /* The pinned maps a drv_ctl opens, by pin name, for @i from 0; NULL past the last. */
 const char *drv_ctl_map_name(size_t i);
 /*
@@ -162,7 +168,8 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 /*
  * Every backend slot with its counters, by id (@out: DRV_MAX_BACKENDS of them;
  * family 0: free), in two batch lookups: what drv_backend_list() reads with
- * one syscall per backend, for all the services at once. 0 or -errno.
+ * one syscall per backend, for all the services at once. A backend whose id
+ * was freed or reused while it was read is left out (family 0). 0 or -errno.
  */
 int drv_backends_read_all(struct drv_ctl *ctl, struct drv_be_info *out);
 

@@ -3,11 +3,11 @@
  * The agent's HTTP endpoint (libmicrohttpd, its own thread): /metrics in
  * Prometheus text format, /healthz (alive: the agent's main loop turns, else
  * 503) and /readyz (attached with a config loaded, else 503). What /metrics
- * says is rendered by the agent through a callback, under the agent's own
- * lock. One thread serves every endpoint, so a callback that waits holds up
- * /healthz, the liveness probe, too: the callbacks must not wait long (render
- * gives up with -EBUSY, answered 503; ready and alive read a state published
- * for them).
+ * says is rendered by the agent through a callback, from a copy of its
+ * state taken under the agent's own lock. One thread serves every endpoint,
+ * so a callback that waits holds up /healthz, the liveness probe, too: the
+ * callbacks must not wait long (render gives up with -EBUSY, answered 503;
+ * ready and alive read a state published for them).
  */
 #ifndef __DROVER_METRICS_H
 #define __DROVER_METRICS_H

@@ -1000,7 +1000,7 @@ int drv_backend_list(struct drv_ctl *ctl, const struct drv_svc_key *svc, struct 
 int drv_backends_read_all(struct drv_ctl *ctl, struct drv_be_info *out)
 {
 	struct drv_lb_counters *cnt;
-	struct drv_backend *bes;
+	struct drv_backend *bes, *again;
 	__u32 id;
 	int err;
 
@@ -1013,12 +1013,21 @@ int drv_backends_read_all(struct drv_ctl *ctl, struct drv_be_info *out)
 		return -ENOMEM;
 	}
 	err = drv_be_stats_read_all(ctl, cnt);
+	/*
+	 * Read without the pin lock (the agent's /metrics, while its reconcile
+	 * runs): an id freed or reused between the two reads (its gen bumped)
+	 * may have the counters of another backend. It is left out (family 0).
+	 */
+	again = drv_bes_load(ctl);
 	for (id = 0; id < DRV_MAX_BACKENDS; id++) {
 		out[id].id = id;
 		out[id].be = bes[id];
+		if (again && (again[id].gen != bes[id].gen || again[id].family != bes[id].family))
+			out[id].be.family = 0;
 		/* as drv_backend_list: counters that can't be read are 0 */
 		out[id].cnt = err ? (struct drv_lb_counters){ 0 } : cnt[id];
 	}
+	free(again);
 	free(cnt);
 	free(bes);
 	return 0;
