@@ -1950,6 +1950,9 @@ struct m_ssvc {
 	struct drv_node_conf *nodes;
 	size_t nnodes, nleavers;
 	struct m_health *h; /* of the config's nodes */
+	/* node j's labels are lbl.p[lofs[j]..lofs[j + 1]) (snap_labels); lofs NULL: none */
+	struct drv_mbuf lbl;
+	size_t *lofs;
 };
 
 struct m_snap {
@@ -1972,6 +1975,8 @@ static void snap_free(struct m_snap *sn)
 	for (i = 0; sn->svcs && i < sn->nsvcs; i++) {
 		free(sn->svcs[i].nodes);
 		free(sn->svcs[i].h);
+		free(sn->svcs[i].lofs);
+		drv_mbuf_free(&sn->svcs[i].lbl);
 	}
 	free(sn->svcs);
 	if (sn->ro_open)
@@ -2055,7 +2060,8 @@ static void m_svc_labels(struct drv_mbuf *b, const struct m_ssvc *s, __u16 port)
 			drv_addr_format(&s->vip, s->family, a, sizeof(a)), port);
 }
 
-static void m_node_labels(struct drv_mbuf *b, const struct m_ssvc *s, const struct drv_node_conf *n)
+static void m_node_labels_fmt(struct drv_mbuf *b, const struct m_ssvc *s,
+			      const struct drv_node_conf *n)
 {
 	char a[DRV_ADDR_STRLEN];
 
@@ -2064,6 +2070,46 @@ static void m_node_labels(struct drv_mbuf *b, const struct m_ssvc *s, const stru
 	drv_mbuf_printf(b, "\",node=\"");
 	drv_mbuf_label(b, n->name);
 	drv_mbuf_printf(b, "\",address=\"%s\"", drv_addr_format(&n->addr, n->family, a, sizeof(a)));
+}
+
+/*
+ * Each node's labels, formatted once per render (they go on up to 15 lines
+ * each: escaping and formatting them again took most of a render's time).
+ * Outside ag->lock. Without memory for them, each line formats its own.
+ */
+static void snap_labels(struct m_snap *sn)
+{
+	size_t i, j;
+
+	for (i = 0; i < sn->nsvcs; i++) {
+		struct m_ssvc *ss = &sn->svcs[i];
+		size_t n = ss->nnodes + ss->nleavers;
+
+		ss->lofs = calloc(n + 1, sizeof(*ss->lofs));
+		if (!ss->lofs)
+			continue;
+		for (j = 0; j < n; j++) {
+			ss->lofs[j] = ss->lbl.len;
+			m_node_labels_fmt(&ss->lbl, ss, &ss->nodes[j]);
+		}
+		ss->lofs[n] = ss->lbl.len;
+		if (ss->lbl.err || !ss->lbl.p) {
+			drv_mbuf_free(&ss->lbl);
+			free(ss->lofs);
+			ss->lofs = NULL;
+		}
+	}
+}
+
+static void m_node_labels(struct drv_mbuf *b, const struct m_ssvc *s, const struct drv_node_conf *n)
+{
+	size_t j = (size_t)(n - s->nodes);
+
+	if (!s->lofs) {
+		m_node_labels_fmt(b, s, n);
+		return;
+	}
+	drv_mbuf_put(b, s->lbl.p + s->lofs[j], s->lofs[j + 1] - s->lofs[j]);
 }
 
 static const struct {
@@ -2457,6 +2503,7 @@ static int render(struct drv_mbuf *b, void *arg)
 		b->err = err;
 		return 0;
 	}
+	snap_labels(&sn);
 	/*
 	 * Counting flows walks the whole LRU map (up to a second when full): at
 	 * most every 15 s, through the snapshot's own fd.

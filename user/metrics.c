@@ -164,42 +164,59 @@ static void mbuf_grow(struct drv_mbuf *b, size_t need)
 
 void drv_mbuf_printf(struct drv_mbuf *b, const char *fmt, ...)
 {
+	size_t room = b->cap - b->len;
 	va_list ap;
 	int n;
 
+	if (b->err)
+		return;
+	/* Formatted once where it fits (nearly always): twice only to grow. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		b->err = -EINVAL;
 		return;
 	}
-	mbuf_grow(b, (size_t)n);
+	if ((size_t)n >= room) {
+		mbuf_grow(b, (size_t)n);
+		if (b->err)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+void drv_mbuf_put(struct drv_mbuf *b, const char *s, size_t len)
+{
+	mbuf_grow(b, len);
 	if (b->err)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+	memcpy(b->p + b->len, s, len);
+	b->len += len;
+	b->p[b->len] = 0;
 }
 
 void drv_mbuf_label(struct drv_mbuf *b, const char *s)
 {
-	for (; *s; s++) {
-		mbuf_grow(b, 2);
-		if (b->err)
-			return;
-		if (*s == '\\' || *s == '"') {
-			b->p[b->len++] = '\\';
-			b->p[b->len++] = *s;
-		} else if (*s == '\n') {
-			b->p[b->len++] = '\\';
-			b->p[b->len++] = 'n';
-		} else {
-			b->p[b->len++] = *s;
-		}
-		b->p[b->len] = 0;
+	size_t n = strlen(s), i, run;
+
+	mbuf_grow(b, 2 * n); /* every character escaped, at most */
+	if (b->err)
+		return;
+	for (i = 0; i < n; i += run) {
+		run = strcspn(s + i, "\\\"\n");
+		memcpy(b->p + b->len, s + i, run);
+		b->len += run;
+		if (i + run == n)
+			break;
+		b->p[b->len++] = '\\';
+		b->p[b->len++] = s[i + run] == '\n' ? 'n' : s[i + run];
+		run++;
 	}
+	b->p[b->len] = 0;
 }
 
 void drv_mbuf_free(struct drv_mbuf *b)

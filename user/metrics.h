@@ -24,6 +24,8 @@ struct drv_mbuf {
 
 void drv_mbuf_printf(struct drv_mbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append the @len bytes at @s as they are. */
+void drv_mbuf_put(struct drv_mbuf *b, const char *s, size_t len);
 /* Append @s escaped as a Prometheus label value (\\, \" and \n). */
 void drv_mbuf_label(struct drv_mbuf *b, const char *s);
 void drv_mbuf_free(struct drv_mbuf *b);

@@ -208,11 +208,11 @@ render_cost() {
 	tail -n "+$2" "$LOG" | awk -v l="$1" '
 		/metrics: \/metrics rendered/ {
 			match($0, /in [0-9.]+ ms, [0-9.]+ ms of them/); split(substr($0, RSTART, RLENGTH), a, " ");
-			n++; ts += a[2]; ls += a[4]; if (a[2] + 0 > tm) tm = a[2] + 0; if (a[4] + 0 > lm) lm = a[4] + 0 }
+			n++; ts += a[2]; ls += a[4]; if (n == 1 || a[2] + 0 < tmin) tmin = a[2] + 0; if (a[2] + 0 > tm) tm = a[2] + 0; if (a[4] + 0 > lm) lm = a[4] + 0 }
 		/the main loop waited/ { match($0, /waited [0-9.]+ ms/); split(substr($0, RSTART, RLENGTH), a, " ");
 			w++; ws += a[2]; if (a[2] + 0 > wm) wm = a[2] + 0 }
-		END { printf "%s: %d renders, %.1f ms each on average (max %.1f), holding the lock %.1f ms on average (max %.1f); the main loop waited for it %d times, %.1f ms in all, %.1f ms at most\n",
-			l, n, n ? ts / n : 0, tm, n ? ls / n : 0, lm, w, ws, wm }'
+		END { printf "%s: %d renders, %.1f ms each on average (min %.1f, max %.1f), holding the lock %.1f ms on average (max %.1f); the main loop waited for it %d times, %.1f ms in all, %.1f ms at most\n",
+			l, n, n ? ts / n : 0, tmin, tm, n ? ls / n : 0, lm, w, ws, wm }'
 }
 # storm_start N: two clients (two Prometheus replicas, back to back) scrape /metrics N
 # times each; storm_wait waits for them and prints their answers' status codes.

@@ -589,10 +589,44 @@ static void unknown_paths_name_the_endpoints(void **state)
 	assert_non_null(strstr(a, "try /metrics, /healthz, /readyz"));
 }
 
+/*
+ * The text buffer holds exactly what snprintf and the escaping rules give,
+ * across every growth of it (lines of all lengths from 0 to past the first
+ * 4,096 bytes), appended raw, as labels, and formatted; NUL-terminated.
+ */
+static void mbuf_holds_what_was_appended_across_growth(void **state)
+{
+	static const char lbl[] = "a\\b\"c\nd\"\"\\";
+	static const char esc[] = "a\\\\b\\\"c\\nd\\\"\\\"\\\\";
+	size_t cap = 1 << 21, len = 0, n;
+	char *want = malloc(cap), line[5000];
+	struct drv_mbuf b = { 0 };
+
+	(void)state;
+	assert_non_null(want);
+	for (n = 0; n < 4200; n += n < 64 ? 1 : 97) {
+		memset(line, 'x', n);
+		line[n] = 0;
+		drv_mbuf_printf(&b, "%zu:%s|%d\n", n, line, -(int)n);
+		len += (size_t)snprintf(want + len, cap - len, "%zu:%s|%d\n", n, line, -(int)n);
+		drv_mbuf_label(&b, n % 3 ? lbl : "");
+		len += (size_t)snprintf(want + len, cap - len, "%s", n % 3 ? esc : "");
+		drv_mbuf_put(&b, line, n / 2);
+		len += (size_t)snprintf(want + len, cap - len, "%.*s", (int)(n / 2), line);
+		assert_int_equal(b.err, 0);
+		assert_int_equal(b.len, len);
+		assert_int_equal(b.p[b.len], 0);
+	}
+	assert_memory_equal(b.p, want, len);
+	drv_mbuf_free(&b);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(metrics_are_served_as_prometheus_text),
+		cmocka_unit_test(mbuf_holds_what_was_appended_across_growth),
 		cmocka_unit_test(metrics_busy_is_503),
 		cmocka_unit_test(readyz_says_why_it_is_not_ready),
 		cmocka_unit_test(healthz_says_why_the_agent_is_not_alive),
