@@ -409,7 +409,8 @@ static void holds_check(struct agent *ag, struct agent_svc *as, double now)
 	for (j = 0; j < as->nleavers; j++) {
 		struct agent_leaver *l = &as->leavers[j];
 
-		if (l->gone || !l->node.rehash_at || now < l->node.rehash_at)
+		/* passing its checks: never down (leaver_on_check ends the hold then) */
+		if (l->gone || !l->node.rehash_at || now < l->node.rehash_at || l->node.st.up)
 			continue;
 		l->node.rehash_at = 0;
 		snprintf(why, sizeof(why), "it still fails its checks after rehash-after %.1f s",
@@ -680,12 +681,14 @@ static void node_state_copy(struct agent_node *n, const struct agent_node *on)
 /*
  * Leaver @l takes over @on's hold (a failing node, or a leaver failing its
  * checks): it ends rehash-after (@s's, which a reload may have changed) from
- * when it began.
+ * when it began. A node that passes its checks has none to carry, even one
+ * still held over its service's settle (on_check): a leaver has no settle to
+ * end it, and the hold would take it down, passing, when it ran out.
  */
 static void leaver_hold_carry(struct agent_leaver *l, const struct agent_node *on,
 			      const struct drv_service_conf *s)
 {
-	if (!on->rehash_at)
+	if (!on->rehash_at || on->st.up)
 		return;
 	l->node.hold_from = on->hold_from;
 	l->node.rehash_at = on->hold_from + s->hc.rehash_after_ms / 1000.0;

@@ -9,7 +9,7 @@ NCONN=45
 CFG=$E2E_TMP/drover.yaml
 
 # write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h;
-# rehash-after: $REHASH_AFTER where the test sets it, else its default, 10s).
+# rehash-after: $REHASH_AFTER where the test sets it, else its default, 10s; fall: $FALL, else 2).
 write_cfg() {
 	local n
 	{
@@ -24,7 +24,7 @@ services:
     ports: [7]
     snat: $LAB_SNAT4
     health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
-             rise: 2, fall: 2, jitter: 0${2:+, leave-after: $2}${REHASH_AFTER:+, rehash-after: $REHASH_AFTER}}
+             rise: 2, fall: ${FALL:-2}, jitter: 0${2:+, leave-after: $2}${REHASH_AFTER:+, rehash-after: $REHASH_AFTER}}
     nodes:
 EOF
 		for n in $1; do echo "      - {address: $(node4 "$n"), name: n$n}"; done
