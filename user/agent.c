@@ -7,7 +7,8 @@
  * reload that attaches runs the verifier; a large sync), and the HTTP server
  * has one thread for every endpoint, so /healthz (liveness) would queue behind
  * a request that waits for it: /readyz reads what the main thread publishes
- * (struct agent_pub) instead, and /metrics waits for the lock a bounded time,
+ * (struct agent_pub) instead. /metrics is rendered on a thread of its own
+ * (metrics.c), one render at a time: it waits for the lock a bounded time,
  * holds it only to copy what it renders (struct m_snap), and reads the maps
  * and writes its text without it.
  */
@@ -48,7 +49,7 @@
 /*
  * How long /metrics waits for ag->lock before it answers 503: the first
  * request of a hold, then each one after it until the lock is had again.
- * /healthz, on the same HTTP thread, waits no longer than that behind it.
+ * (On the render thread: /healthz never waits for it.)
  */
 #define AGENT_RENDER_WAIT_MS 1000
 #define AGENT_RENDER_WAIT_AGAIN_MS 100
@@ -194,7 +195,7 @@ struct agent {
 	bool metrics_dirty; /* listen address may have changed: apply outside the lock */
 	pthread_mutex_t pub_lock; /* guards pub only, held only to copy it */
 	struct agent_pub pub;
-	bool render_gave_up; /* HTTP thread only: the last wait for ag->lock timed out */
+	bool render_gave_up; /* render thread only: the last wait for ag->lock timed out */
 	double stuck_for; /* HTTP thread only: the main loop's age /healthz last failed on; 0: alive */
 
 	struct stat cfg_st;
@@ -1893,7 +1894,7 @@ static void reload_apply(struct agent *ag, const char *why, const struct drv_met
 	if (checks_start(ag))
 		pr_warn("reload: some health checks could not start; those nodes keep their last state\n");
 	pins_adopt(ag, "reload");
-	/* The HTTP thread takes ag->lock: restart it only after the caller unlocks. */
+	/* The render thread takes ag->lock: restart it only after the caller unlocks. */
 	ag->metrics_dirty = true;
 	ag->dirty = true;
 	ag->reloads_ok++;
@@ -2464,7 +2465,7 @@ static bool agent_ready(struct agent *ag, char *why, size_t len)
 /*
  * Take ag->lock for /metrics, waiting AGENT_RENDER_WAIT_MS at most (then
  * AGENT_RENDER_WAIT_AGAIN_MS until it is had again, so a burst of scrapes
- * during one long hold does not add up). HTTP thread only.
+ * during one long hold does not add up). Render thread only (one render at a time).
  * Return: 0 with the lock held, or -EBUSY.
  */
 static int render_lock(struct agent *ag)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -41,6 +43,19 @@
  */
 #define KEEPALIVE_TIMEOUT_S 120u
 
+/*
+ * A /metrics render, done on the render thread while its connection is
+ * suspended, so that MHD's thread, which answers every request in turn, never
+ * waits for one: /healthz is the liveness probe (3 s). The request's state
+ * (MHD's *state) points here from the request whole to its answer.
+ */
+struct render_job {
+	struct render_job *next;
+	struct MHD_Connection *conn;
+	struct drv_mbuf b;
+	int ret; /* of ops.render; -ECANCELED: the server stops */
+};
+
 /* One open connection; touched only from MHD's thread. */
 struct conn {
 	struct conn *next, **pprev;
@@ -58,7 +73,58 @@ struct drv_metrics {
 	unsigned int nconns; /* not shut down */
 	unsigned long long seq;
 	unsigned int idle_s; /* MHD_CONNECTION_OPTION_TIMEOUT while a request is in flight */
+	/*
+	 * Renders to do, in order, by one thread: one at a time, so the render
+	 * callback never runs twice at once. Under jobs_lock.
+	 */
+	pthread_t render_thread;
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_cond;
+	struct render_job *jobs, **jobs_tail;
+	unsigned int suspended; /* connections suspended for a render, not answered or closed yet */
+	bool stopping;
 };
+
+static void job_free(struct render_job *j)
+{
+	drv_mbuf_free(&j->b);
+	free(j);
+}
+
+/* A request's render job ends (answered or its connection closed): MHD's thread. */
+static void job_end(struct drv_metrics *m, struct render_job *j)
+{
+	job_free(j);
+	pthread_mutex_lock(&m->jobs_lock);
+	m->suspended--;
+	pthread_cond_broadcast(&m->jobs_cond);
+	pthread_mutex_unlock(&m->jobs_lock);
+}
+
+static void *render_main(void *arg)
+{
+	struct drv_metrics *m = arg;
+	struct render_job *j;
+
+	pthread_mutex_lock(&m->jobs_lock);
+	for (;;) {
+		while (!m->jobs && !m->stopping)
+			pthread_cond_wait(&m->jobs_cond, &m->jobs_lock);
+		if (m->stopping)
+			break; /* drv_metrics_stop answers those left */
+		j = m->jobs;
+		m->jobs = j->next;
+		if (!m->jobs)
+			m->jobs_tail = &m->jobs;
+		pthread_mutex_unlock(&m->jobs_lock);
+		j->ret = m->ops.render(&j->b, m->ops.arg);
+		/* MHD calls handle() again, which answers: j is MHD's from here */
+		MHD_resume_connection(j->conn);
+		pthread_mutex_lock(&m->jobs_lock);
+	}
+	pthread_mutex_unlock(&m->jobs_lock);
+	return NULL;
+}
 
 static void conns_make_room(struct drv_metrics *m, const struct conn *keep)
 {
@@ -129,7 +195,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 	struct drv_metrics *m = cls;
 	struct conn *k = conn_of(c);
 
-	(void)state;
+	/* a render done but not answered (the connection closed, or the server stops) */
+	if (*state && *state != c)
+		job_end(m, *state);
+	*state = NULL;
 	/*
 	 * Answered: wait for the next request longer than for a reader. (If MHD
 	 * closes the connection next, Connection: close, this changes nothing.)
@@ -261,6 +330,37 @@ static bool has_body(struct MHD_Connection *conn)
 	return len && len[strspn(len, "0")];
 }
 
+static const char stopping[] = "the agent is stopping or moving this endpoint; try again\n";
+
+/* Answer a /metrics request from its render (@j, freed). */
+static enum MHD_Result metrics_answer(struct drv_metrics *m, struct MHD_Connection *conn,
+				      struct render_job *j)
+{
+	static const char text[] = "text/plain; charset=utf-8";
+	enum MHD_Result ret;
+
+	if (j->ret == -EBUSY) {
+		static const char busy[] =
+			"busy: the agent is applying a change (a reload, a map update); try again\n";
+
+		ret = reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (char *)busy,
+			    sizeof(busy) - 1, MHD_RESPMEM_PERSISTENT);
+	} else if (j->ret == -ECANCELED) {
+		ret = reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (char *)stopping,
+			    sizeof(stopping) - 1, MHD_RESPMEM_PERSISTENT);
+	} else if (j->b.err || !j->b.p) {
+		ret = reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "out of memory\n", 14,
+			    MHD_RESPMEM_PERSISTENT);
+	} else {
+		/* MHD frees b.p with free() once sent. */
+		ret = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", j->b.p,
+			    j->b.len, MHD_RESPMEM_MUST_FREE);
+		j->b.p = NULL;
+	}
+	job_end(m, j);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **state)
@@ -276,6 +376,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	k = conn_of(conn);
 	if (k)
 		k->busy = true;
+	/* resumed: its render is done */
+	if (*state && *state != conn) {
+		struct render_job *j = *state;
+
+		*state = conn;
+		return metrics_answer(m, conn, j);
+	}
 	/*
 	 * MHD calls first with the headers alone, then again once the request
 	 * is whole. An answer queued on the first call is "early": MHD 0.9.75
@@ -300,10 +407,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);
 	if (!strcmp(url, "/metrics")) {
-		struct drv_mbuf b = { 0 };
 		unsigned int inflight = 0;
+		struct render_job *j;
 		struct conn *o;
-		enum MHD_Result ret;
 
 		/*
 		 * HEAD is answered as GET is, rendered, so its status and headers
@@ -320,25 +426,34 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, msg, (size_t)n,
 				     MHD_RESPMEM_MUST_COPY);
 		}
-		if (m->ops.render(&b, m->ops.arg) == -EBUSY) {
-			static const char busy[] =
-				"busy: the agent is applying a change (a reload, a map update); try again\n";
-
-			drv_mbuf_free(&b);
-			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (char *)busy,
-				     sizeof(busy) - 1, MHD_RESPMEM_PERSISTENT);
-		}
-		if (b.err || !b.p) {
-			drv_mbuf_free(&b);
+		j = calloc(1, sizeof(*j));
+		if (!j)
 			return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "out of memory\n",
 				     14, MHD_RESPMEM_PERSISTENT);
+		/*
+		 * Rendered on the render thread: the connection waits suspended
+		 * (no timeout runs meanwhile), and handle() answers once resumed.
+		 * Suspended before it is queued, so never resumed before; none
+		 * is queued once drv_metrics_stop has begun.
+		 */
+		pthread_mutex_lock(&m->jobs_lock);
+		if (m->stopping) {
+			pthread_mutex_unlock(&m->jobs_lock);
+			free(j);
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (char *)stopping,
+				     sizeof(stopping) - 1, MHD_RESPMEM_PERSISTENT);
 		}
-		/* MHD frees b.p with free() once sent. */
-		ret = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p,
-			    b.len, MHD_RESPMEM_MUST_FREE);
-		if (ret == MHD_YES && k)
-			k->metrics = true;
-		return ret;
+		j->conn = conn;
+		*state = j;
+		if (k)
+			k->metrics = true; /* in flight from now: queued, rendered, then sent */
+		MHD_suspend_connection(conn);
+		m->suspended++;
+		*m->jobs_tail = j;
+		m->jobs_tail = &j->next;
+		pthread_cond_signal(&m->jobs_cond);
+		pthread_mutex_unlock(&m->jobs_lock);
+		return MHD_YES;
 	}
 	if (!strcmp(url, "/healthz")) {
 		why[0] = 0;
@@ -400,13 +515,24 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
 	return -EINVAL;
 }
 
+static void render_thread_stop(struct drv_metrics *m)
+{
+	pthread_mutex_lock(&m->jobs_lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->jobs_cond);
+	pthread_mutex_unlock(&m->jobs_lock);
+	pthread_join(m->render_thread, NULL);
+}
+
 struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metrics_ops *ops)
 {
 	struct sockaddr_storage ss;
 	struct drv_metrics *m;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	unsigned int idle = ops->idle_timeout_s ? ops->idle_timeout_s : IDLE_TIMEOUT_S;
 	unsigned short port;
+	int err;
 
 	if (parse_listen(listen, &ss)) {
 		pr_warn("metrics: cannot parse listen address '%s': use ADDR:PORT\n", listen);
@@ -418,6 +544,15 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 		return NULL;
 	m->ops = *ops;
 	m->idle_s = idle;
+	m->jobs_tail = &m->jobs;
+	pthread_mutex_init(&m->jobs_lock, NULL);
+	pthread_cond_init(&m->jobs_cond, NULL);
+	err = pthread_create(&m->render_thread, NULL, render_main, m);
+	if (err) {
+		pr_warn("metrics: cannot start the thread that renders /metrics: %s; free some memory or raise the process's thread limit\n",
+			strerror(err));
+		goto out_free;
+	}
 	if (ss.ss_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
 		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -442,17 +577,55 @@ struct drv_metrics *drv_metrics_start(const char *listen, const struct drv_metri
 		else
 			hint = "set another address with metrics: listen: in the config";
 		pr_warn("metrics: cannot listen on %s: %s; %s\n", listen, strerror(e), hint);
-		free(m);
-		errno = e;
-		return NULL;
+		err = e;
+		goto out_stop_thread;
 	}
 	return m;
+out_stop_thread:
+	render_thread_stop(m);
+out_free:
+	pthread_cond_destroy(&m->jobs_cond);
+	pthread_mutex_destroy(&m->jobs_lock);
+	free(m);
+	errno = err;
+	return NULL;
 }
 
 void drv_metrics_stop(struct drv_metrics *m)
 {
+	struct render_job *j;
+	struct timespec until;
+
 	if (!m)
 		return;
+	/*
+	 * The render under way ends first (render gives up waiting for the
+	 * agent's lock within a second); those not begun are answered 503.
+	 * MHD 0.9.75 stops only with no connection left suspended.
+	 */
+	render_thread_stop(m);
+	pthread_mutex_lock(&m->jobs_lock);
+	while ((j = m->jobs)) {
+		m->jobs = j->next;
+		j->ret = -ECANCELED;
+		MHD_resume_connection(j->conn);
+	}
+	/*
+	 * ... and only once MHD's thread has taken them back (answered or
+	 * closed): one resumed just before MHD_stop_daemon still counts as
+	 * suspended there. Bounded, in case MHD never does.
+	 */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	while (m->suspended &&
+	       pthread_cond_timedwait(&m->jobs_cond, &m->jobs_lock, &until) != ETIMEDOUT)
+		;
+	if (m->suspended)
+		pr_warn("metrics: %u /metrics requests still wait for their answer after 10 s; stopping the endpoint all the same\n",
+			m->suspended);
+	pthread_mutex_unlock(&m->jobs_lock);
 	MHD_stop_daemon(m->d);
+	pthread_cond_destroy(&m->jobs_cond);
+	pthread_mutex_destroy(&m->jobs_lock);
 	free(m);
 }

@@ -5,9 +5,10 @@
  * 503) and /readyz (attached with a config loaded, else 503). What /metrics
  * says is rendered by the agent through a callback, from a copy of its
  * state taken under the agent's own lock. One thread serves every endpoint,
- * so a callback that waits holds up /healthz, the liveness probe, too: the
- * callbacks must not wait long (render gives up with -EBUSY, answered 503;
- * ready and alive read a state published for them).
+ * so ready and alive must not wait (they read a state published for them),
+ * or /healthz, the liveness probe, waits too; render runs on a thread of its
+ * own, one render at a time, while its request waits (render gives up with
+ * -EBUSY, answered 503, so that scrapes do not pile up).
  */
 #ifndef __DROVER_METRICS_H
 #define __DROVER_METRICS_H
@@ -32,7 +33,7 @@ void drv_mbuf_free(struct drv_mbuf *b);
 
 struct drv_metrics_ops {
 	/*
-	 * Render /metrics into @b. Called from the HTTP thread.
+	 * Render /metrics into @b. Called from the render thread, never twice at once.
 	 * Return: 0, or -EBUSY when the state can't be read now (answered 503).
 	 */
 	int (*render)(struct drv_mbuf *b, void *arg);

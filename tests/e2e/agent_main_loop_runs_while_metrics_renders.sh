@@ -5,7 +5,7 @@
 # backends that takes a good part of a second per scrape, and a render that
 # held the agent's lock all along held up failover and reloads as long. The
 # render is stopped for as long as the test likes where it reads the maps
-# (gdb, non-stop: a breakpoint on render_datapath stops the HTTP thread
+# (gdb, non-stop: a breakpoint on render_datapath stops the render thread
 # alone), and meanwhile:
 #   1. a reload (SIGHUP) that adds a node is applied, and logged;
 #   2. that node, whose server answers, is judged UP by its health checks;
@@ -76,12 +76,19 @@ gdb_go() {
 }
 on_exit gdb_go
 # gdb's commands are taken in non-stop mode only before it attaches, so attach here
-printf 'set pagination off\nset confirm off\nset non-stop on\nattach %s\nbreak render_datapath\ncontinue -a &\necho ARMED\\n\n' "$AGENT" >&7
+printf 'set pagination off\nset confirm off\nset non-stop on\nattach %s\nbreak render_datapath\necho ATTACHED\\n\n' "$AGENT" >&7
+wait_for 60 grep -q ATTACHED "$GDB_OUT" || fail "gdb did not attach within 60 s: $(tail -5 "$GDB_OUT")"
+# Each thread but the first says it stopped, on its own time: a thread that says so
+# after "continue -a" stays stopped (the render thread, the HTTP thread). Continue once all have.
+NTHREADS=$(find /proc/"$AGENT"/task -mindepth 1 -maxdepth 1 | wc -l)
+all_stopped() { [ "$(grep -c '^Thread [0-9]* .* stopped\.' "$GDB_OUT")" -ge $((NTHREADS - 1)) ]; }
+wait_for 30 all_stopped || fail "gdb did not stop the agent's $NTHREADS threads within 30 s: $(tail -5 "$GDB_OUT")"
+printf 'continue -a &\necho ARMED\\n\n' >&7
 wait_for 60 grep -q ARMED "$GDB_OUT" || fail "gdb did not attach within 60 s: $(tail -5 "$GDB_OUT")"
 grep -q "Breakpoint 1 at" "$GDB_OUT" || fail "gdb set no breakpoint on render_datapath: $(tail -5 "$GDB_OUT")"
 agent_up
 
-log "a scrape stopped in render_datapath (its HTTP thread alone)"
+log "a scrape stopped in render_datapath (its render thread alone)"
 ip netns exec "$LNS" curl -sS --max-time 120 -o "$E2E_TMP/held.out" -w '%{http_code}\n' "$URL/metrics" >"$E2E_TMP/held.code" 2>&1 &
 CURL=$!
 E2E_PIDS+=("$CURL")

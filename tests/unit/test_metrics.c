@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <cmocka.h>
@@ -28,11 +30,26 @@ static bool is_stuck; /* alive fails, as the agent's does once its main loop is 
 static unsigned int renders; /* calls of render: each holds the agent's lock */
 static bool is_busy; /* render gives up, as the agent's does when its lock is held long */
 static size_t big; /* render pads /metrics to this many bytes of comments */
+/*
+ * While set, render says it began on held[1] and waits (20 s at most) for a
+ * byte on release[0]: a render that takes long, as the agent's can.
+ */
+static bool is_held;
+static int held[2] = { -1, -1 }, release[2] = { -1, -1 };
 
 static int render(struct drv_mbuf *b, void *arg)
 {
+	struct pollfd p = { .events = POLLIN };
+	char c = 0;
+
 	(void)arg;
 	renders++;
+	if (is_held) {
+		p.fd = release[0];
+		if (write(held[1], &c, 1) != 1 || poll(&p, 1, 20000) != 1 ||
+		    read(release[0], &c, 1) != 1)
+			return -EBUSY;
+	}
 	if (is_busy)
 		return -EBUSY;
 	drv_mbuf_printf(b, "# TYPE drover_test gauge\ndrover_test 1\n");
@@ -622,6 +639,164 @@ static void mbuf_holds_what_was_appended_across_growth(void **state)
 	free(want);
 }
 
+/*
+ * /healthz (the liveness probe, 3 s) and /readyz never wait behind a /metrics
+ * render, which reads every map and, now and then, walks the whole flow
+ * table: both answer at once, on connections of their own, while a render
+ * is held; the held scrape then answers 200 whole.
+ */
+static void probes_answer_while_metrics_renders(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct pollfd p = { .events = POLLIN };
+	char buf[4096], c = 0, *a;
+	int fd;
+
+	assert_int_equal(pipe(held), 0);
+	assert_int_equal(pipe(release), 0);
+	is_ready = true;
+	is_held = true;
+	fd = hold(*state);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	p.fd = held[0];
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the render began */
+	assert_int_equal(read(held[0], &c, 1), 1);
+	is_held = false;
+	a = ask(*state, REQ("GET", "/healthz"));
+	if (!strstr(a, "HTTP/1.1 200") || !strstr(a, "\r\n\r\nok\n")) {
+		assert_int_equal(write(release[1], &c, 1), 1);
+		fail_msg("/healthz, asked while a /metrics render was held, did not answer 200 within 10 s; it answered:\n%s",
+			 a);
+	}
+	a = ask(*state, REQ("GET", "/readyz"));
+	if (!strstr(a, "HTTP/1.1 200") || !strstr(a, "\r\n\r\nready\n")) {
+		assert_int_equal(write(release[1], &c, 1), 1);
+		fail_msg("/readyz, asked while a /metrics render was held, did not answer 200 within 10 s; it answered:\n%s",
+			 a);
+	}
+	assert_int_equal(write(release[1], &c, 1), 1);
+	assert_int_equal(read_one_answer(fd, false, buf, sizeof(buf)), 0);
+	if (!strstr(buf, "HTTP/1.1 200") || !strstr(buf, "\r\n\r\n# TYPE drover_test gauge\n"))
+		fail_msg("the held /metrics answered, once let go:\n%s", buf);
+	close(fd);
+	close(held[0]);
+	close(held[1]);
+	close(release[0]);
+	close(release[1]);
+}
+
+/*
+ * A render that outlasts the timeout of a silent connection (here 1 s) is
+ * answered all the same: its connection waits for it, not for its reader.
+ */
+static void a_render_longer_than_the_idle_timeout_is_answered(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct pollfd p = { .events = POLLIN };
+	struct drv_metrics_ops short_ops = ops;
+	struct server s = { 0 };
+	char listen[32], buf[4096], c = 0;
+	int fd;
+
+	(void)state;
+	short_ops.idle_timeout_s = 1;
+	for (int i = 0; i < 10 && !s.m; i++) {
+		s.port = free_port();
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
+		s.m = drv_metrics_start(listen, &short_ops);
+	}
+	assert_non_null(s.m);
+	assert_int_equal(pipe(held), 0);
+	assert_int_equal(pipe(release), 0);
+	is_held = true;
+	fd = hold(&s);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	p.fd = held[0];
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the render began */
+	assert_int_equal(read(held[0], &c, 1), 1);
+	is_held = false;
+	/* held past the timeout: 2.5 s, not a wait for anything */
+	poll(NULL, 0, 2500);
+	assert_int_equal(write(release[1], &c, 1), 1);
+	assert_int_equal(read_one_answer(fd, false, buf, sizeof(buf)), 0);
+	if (!strstr(buf, "HTTP/1.1 200") || !strstr(buf, "\r\n\r\n# TYPE drover_test gauge\n"))
+		fail_msg("a /metrics render held 2.5 s (idle timeout 1 s) answered:\n%s", buf);
+	close(fd);
+	close(held[0]);
+	close(held[1]);
+	close(release[0]);
+	close(release[1]);
+	drv_metrics_stop(s.m);
+}
+
+static void *stopper(void *arg)
+{
+	drv_metrics_stop(arg);
+	return NULL;
+}
+
+/*
+ * The server stops (the agent exits, or moves the endpoint) while a render
+ * is under way and another is queued behind it: the one under way ends, the
+ * queued one is let go unrendered (MHD 0.9.75 aborts the process if it
+ * stops with a connection still suspended), a scrape that comes meanwhile
+ * is answered 503 at once, and the stop returns.
+ */
+static void stopping_with_renders_queued_lets_them_go(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct pollfd p = { .events = POLLIN };
+	struct server s = { 0 };
+	char listen[32], buf[4096], c = 0;
+	int fd1, fd2, more[50], n = 0;
+	bool refused = false;
+	pthread_t t;
+
+	(void)state;
+	for (int i = 0; i < 10 && !s.m; i++) {
+		s.port = free_port();
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
+		s.m = drv_metrics_start(listen, &ops);
+	}
+	assert_non_null(s.m);
+	assert_int_equal(pipe(held), 0);
+	assert_int_equal(pipe(release), 0);
+	is_held = true;
+	fd1 = hold(&s);
+	assert_int_equal(send(fd1, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	p.fd = held[0];
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the first render began */
+	assert_int_equal(read(held[0], &c, 1), 1);
+	is_held = false;
+	fd2 = hold(&s); /* queued behind the first */
+	assert_int_equal(send(fd2, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	/* answered after it, nearly always: MHD took the request of fd2 by then */
+	for (int i = 0; i < 2; i++)
+		assert_non_null(strstr(ask(&s, REQ("GET", "/healthz")), "HTTP/1.1 200"));
+	assert_int_equal(pthread_create(&t, NULL, stopper, s.m), 0);
+	/* the stop has begun once a scrape is refused (those before it queue: bounded) */
+	while (!refused && n < (int)ARRAY_SIZE(more)) {
+		more[n] = hold(&s);
+		assert_int_equal(send(more[n], req, strlen(req), MSG_NOSIGNAL),
+				 (ssize_t)strlen(req));
+		p.fd = more[n++];
+		if (poll(&p, 1, 200) == 1 && read_one_answer(p.fd, false, buf, sizeof(buf)) == 0)
+			refused = strstr(buf, "HTTP/1.1 503") && strstr(buf, "stopping");
+	}
+	assert_int_equal(write(release[1], &c, 1), 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (!refused)
+		fail_msg("no /metrics was refused 503 while the server stopped (%d asked)", n);
+	close(fd1);
+	close(fd2);
+	while (n--)
+		close(more[n]);
+	close(held[0]);
+	close(held[1]);
+	close(release[0]);
+	close(release[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +814,9 @@ int main(void)
 		cmocka_unit_test(idle_connections_do_not_shut_out_the_probes),
 		cmocka_unit_test(an_answer_in_flight_is_not_cut_for_room),
 		cmocka_unit_test(stalled_metrics_readers_are_bounded),
+		cmocka_unit_test(probes_answer_while_metrics_renders),
+		cmocka_unit_test(a_render_longer_than_the_idle_timeout_is_answered),
+		cmocka_unit_test(stopping_with_renders_queued_lets_them_go),
 	};
 
 	return cmocka_run_group_tests(tests, start, stop);
