@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# The agent's main loop (health checks, holds, reloads) goes on while a
-# /metrics render reads the maps and writes its text: with thousands of
-# backends that takes a good part of a second per scrape, and a render that
-# held the agent's lock all along held up failover and reloads as long. The
-# render is stopped for as long as the test likes where it reads the maps
-# (gdb, non-stop: a breakpoint on render_datapath stops the render thread
-# alone), and meanwhile:
-#   1. a reload (SIGHUP) that adds a node is applied, and logged;
-#   2. that node, whose server answers, is judged UP by its health checks;
+# The agent's main loop (health checks, holds, reloads) and its probes go on
+# while a /metrics render reads the maps and writes its text: with thousands
+# of backends that takes a good part of a second per scrape (and every 15 s
+# a walk of the whole flow table), and a render that held the agent's lock
+# all along held up failover and reloads as long, while one that ran on the
+# HTTP thread held up /healthz (the DaemonSet's liveness probe, timeout 3 s:
+# the pod restarted). The render is stopped for as long as the test likes
+# where it reads the maps (gdb, non-stop: a breakpoint on render_datapath
+# stops the render thread alone), and meanwhile:
+#   1. /healthz and /readyz, each asked 3 times on a new connection as
+#      kubelet asks, answer 200 within 10 s;
+#   2. a reload (SIGHUP) that adds a node is applied, and logged;
+#   3. that node, whose server answers, is judged UP by its health checks;
 # then the render goes on and its scrape is whole (200, ends with the map
-# sizes), and the next scrape shows the new node up.
+# sizes), the next scrape shows the new node up, and /healthz still answers.
 #
 #   balancer ns: the agent on l0 (veth, peer l0p in the same namespace);
 #   node ns: 10.77.0.2 and 10.77.0.3, a TCP server on port 80
@@ -95,6 +99,21 @@ E2E_PIDS+=("$CURL")
 wait_for 30 grep -q 'hit Breakpoint 1' "$GDB_OUT" || fail "the render did not reach render_datapath within 30 s: $(tail -5 "$GDB_OUT")"
 kill -0 "$CURL" 2>/dev/null || fail "the scrape ended while its render was stopped: $(cat "$E2E_TMP/held.code")"
 
+log "meanwhile /healthz and /readyz answer, each on a new connection"
+# probe PATH WANT: 200 and WANT within 10 s (kubelet's timeout is 3 s: 10 s is for a busy machine)
+probe() {
+	local out code
+	out=$(ip netns exec "$LNS" curl -sS --max-time 10 -w '\n%{http_code} %{time_total}' "$URL$1" 2>&1) || true
+	code=$(printf '%s\n' "$out" | tail -1)
+	[ "${code%% *}" = 200 ] && printf '%s\n' "$out" | grep -qx "$2" ||
+		fail "$1 did not answer 200 '$2' within 10 s while a /metrics render was stopped: it waits for the render (got: $(printf '%s' "$out" | tr '\n' ' '))"
+	log "$1: 200 in ${code#* } s"
+}
+for _ in 1 2 3; do
+	probe /healthz ok
+	probe /readyz ready
+done
+
 log "meanwhile, a reload adding node 10.77.0.3 is applied, and the node judged up"
 oks=$(grep -c 'reload (.*) ok' "$LOG" || true)
 config 10.77.0.2 10.77.0.3 >"$CFG.new"
@@ -115,5 +134,6 @@ wait_for 30 sh -c "! kill -0 $CURL 2>/dev/null" || fail "the stopped scrape did 
 tail -1 "$E2E_TMP/held.out" | grep -q '^drover_map_max_entries{map="backends"} [0-9]' ||
 	fail "the stopped scrape is cut short: $(tail -2 "$E2E_TMP/held.out")"
 wait_for 30 node_up_in_metrics 10.77.0.3 || fail "node 10.77.0.3 not up in /metrics after the render"
+probe /healthz ok
 agent_up
 log "PASS"
