@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -117,6 +118,13 @@ static void *render_main(void *arg)
 		if (!m->jobs)
 			m->jobs_tail = &m->jobs;
 		pthread_mutex_unlock(&m->jobs_lock);
+		/*
+		 * This thread's malloc arena holds what the last render freed (its
+		 * text, freed by MHD once sent; tables past glibc's mmap threshold,
+		 * which rises as they are freed): give it back, or the agent's RSS
+		 * drifts up by a render's size or two with each new high.
+		 */
+		malloc_trim(0);
 		j->ret = m->ops.render(&j->b, m->ops.arg);
 		/* MHD calls handle() again, which answers: j is MHD's from here */
 		MHD_resume_connection(j->conn);
