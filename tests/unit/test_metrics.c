@@ -106,16 +106,23 @@ static unsigned short free_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* Start @s with @o on a free loopback port (another process may take one: 10 tries). */
+static void server_on(struct server *s, const struct drv_metrics_ops *o)
+{
+	char listen[32];
+
+	for (int i = 0; i < 10 && !s->m; i++) {
+		s->port = free_port();
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->port);
+		s->m = drv_metrics_start(listen, o);
+	}
+}
+
 static int start(void **state)
 {
 	static struct server s;
-	char listen[32];
 
-	for (int i = 0; i < 10 && !s.m; i++) {
-		s.port = free_port();
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
-		s.m = drv_metrics_start(listen, &ops);
-	}
+	server_on(&s, &ops);
 	*state = &s;
 	return s.m ? 0 : -1;
 }
@@ -536,17 +543,13 @@ static void a_kept_connection_outlasts_the_timeout_of_a_silent_one(void **state)
 	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct drv_metrics_ops short_ops = ops;
 	struct server s = { 0 };
-	char listen[32], buf[1024];
+	char buf[1024];
 	int kept, silent;
 	ssize_t r;
 
 	(void)state;
 	short_ops.idle_timeout_s = 1;
-	for (int i = 0; i < 10 && !s.m; i++) {
-		s.port = free_port();
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
-		s.m = drv_metrics_start(listen, &short_ops);
-	}
+	server_on(&s, &short_ops);
 	assert_non_null(s.m);
 	kept = hold(&s);
 	assert_int_equal(send(kept, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
@@ -640,6 +643,39 @@ static void mbuf_holds_what_was_appended_across_growth(void **state)
 }
 
 /*
+ * held_render - ask @s for /metrics on a connection of its own, with render
+ * held (is_held), and wait until the render has begun. Return: the
+ * connection; a byte on release[1] lets the render go on.
+ */
+static int held_render(struct server *s)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct pollfd p = { .events = POLLIN };
+	char c;
+	int fd;
+
+	assert_int_equal(pipe(held), 0);
+	assert_int_equal(pipe(release), 0);
+	is_held = true;
+	fd = hold(s);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	p.fd = held[0];
+	assert_int_equal(poll(&p, 1, 10000), 1); /* the render began */
+	assert_int_equal(read(held[0], &c, 1), 1);
+	is_held = false;
+	return fd;
+}
+
+/* Close held_render's pipes. */
+static void held_render_done(void)
+{
+	close(held[0]);
+	close(held[1]);
+	close(release[0]);
+	close(release[1]);
+}
+
+/*
  * /healthz (the liveness probe, 3 s) and /readyz never wait behind a /metrics
  * render, which reads every map and, now and then, walks the whole flow
  * table: both answer at once, on connections of their own, while a render
@@ -647,21 +683,11 @@ static void mbuf_holds_what_was_appended_across_growth(void **state)
  */
 static void probes_answer_while_metrics_renders(void **state)
 {
-	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct pollfd p = { .events = POLLIN };
 	char buf[4096], c = 0, *a;
 	int fd;
 
-	assert_int_equal(pipe(held), 0);
-	assert_int_equal(pipe(release), 0);
 	is_ready = true;
-	is_held = true;
-	fd = hold(*state);
-	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-	p.fd = held[0];
-	assert_int_equal(poll(&p, 1, 10000), 1); /* the render began */
-	assert_int_equal(read(held[0], &c, 1), 1);
-	is_held = false;
+	fd = held_render(*state);
 	a = ask(*state, REQ("GET", "/healthz"));
 	if (!strstr(a, "HTTP/1.1 200") || !strstr(a, "\r\n\r\nok\n")) {
 		assert_int_equal(write(release[1], &c, 1), 1);
@@ -679,10 +705,7 @@ static void probes_answer_while_metrics_renders(void **state)
 	if (!strstr(buf, "HTTP/1.1 200") || !strstr(buf, "\r\n\r\n# TYPE drover_test gauge\n"))
 		fail_msg("the held /metrics answered, once let go:\n%s", buf);
 	close(fd);
-	close(held[0]);
-	close(held[1]);
-	close(release[0]);
-	close(release[1]);
+	held_render_done();
 }
 
 /*
@@ -691,30 +714,16 @@ static void probes_answer_while_metrics_renders(void **state)
  */
 static void a_render_longer_than_the_idle_timeout_is_answered(void **state)
 {
-	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct pollfd p = { .events = POLLIN };
 	struct drv_metrics_ops short_ops = ops;
 	struct server s = { 0 };
-	char listen[32], buf[4096], c = 0;
+	char buf[4096], c = 0;
 	int fd;
 
 	(void)state;
 	short_ops.idle_timeout_s = 1;
-	for (int i = 0; i < 10 && !s.m; i++) {
-		s.port = free_port();
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
-		s.m = drv_metrics_start(listen, &short_ops);
-	}
+	server_on(&s, &short_ops);
 	assert_non_null(s.m);
-	assert_int_equal(pipe(held), 0);
-	assert_int_equal(pipe(release), 0);
-	is_held = true;
-	fd = hold(&s);
-	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-	p.fd = held[0];
-	assert_int_equal(poll(&p, 1, 10000), 1); /* the render began */
-	assert_int_equal(read(held[0], &c, 1), 1);
-	is_held = false;
+	fd = held_render(&s);
 	/* held past the timeout: 2.5 s, not a wait for anything */
 	poll(NULL, 0, 2500);
 	assert_int_equal(write(release[1], &c, 1), 1);
@@ -747,27 +756,15 @@ static void stopping_with_renders_queued_lets_them_go(void **state)
 	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct pollfd p = { .events = POLLIN };
 	struct server s = { 0 };
-	char listen[32], buf[4096], c = 0;
+	char buf[4096], c = 0;
 	int fd1, fd2, more[50], n = 0;
 	bool refused = false;
 	pthread_t t;
 
 	(void)state;
-	for (int i = 0; i < 10 && !s.m; i++) {
-		s.port = free_port();
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
-		s.m = drv_metrics_start(listen, &ops);
-	}
+	server_on(&s, &ops);
 	assert_non_null(s.m);
-	assert_int_equal(pipe(held), 0);
-	assert_int_equal(pipe(release), 0);
-	is_held = true;
-	fd1 = hold(&s);
-	assert_int_equal(send(fd1, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-	p.fd = held[0];
-	assert_int_equal(poll(&p, 1, 10000), 1); /* the first render began */
-	assert_int_equal(read(held[0], &c, 1), 1);
-	is_held = false;
+	fd1 = held_render(&s);
 	fd2 = hold(&s); /* queued behind the first */
 	assert_int_equal(send(fd2, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
 	/* answered after it, nearly always: MHD took the request of fd2 by then */
@@ -791,10 +788,7 @@ static void stopping_with_renders_queued_lets_them_go(void **state)
 	close(fd2);
 	while (n--)
 		close(more[n]);
-	close(held[0]);
-	close(held[1]);
-	close(release[0]);
-	close(release[1]);
+	held_render_done();
 }
 
 int main(void)
