@@ -816,6 +816,32 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 }
 
 /*
+ * Say what becomes of leaver @ol, back in the config as node @n (its state
+ * taken over): one that passes its checks is in the table again, its
+ * connections never moved; one that fails them goes on holding them for what
+ * is left of rehash-after (FAILING); a dead one stays DOWN, its connections
+ * reset. Either of the last two joins once `rise` checks pass.
+ */
+static void leaver_back_say(const struct agent_node *n, const struct agent_leaver *ol, double now)
+{
+	const struct drv_service_conf *s = n->svc->conf;
+	const char *name = s->nodes[n->idx].name;
+	char a[DRV_ADDR_STRLEN], f[64];
+
+	node_addr(n, a, sizeof(a));
+	if (n->st.up)
+		pr_info("service %s: node %s (%s), leaving, is back in the config: it stays (same backend; its open connections never moved)\n",
+			s->name, name, a);
+	else if (n->rehash_at)
+		pr_info("service %s: node %s (%s), leaving, is back in the config and fails its checks: it stays out of the table (same backend), its open connections held for what is left of rehash-after (%.1f s); if it still fails then, drover resets them; it joins once %u checks pass\n",
+			s->name, name, a, n->rehash_at > now ? n->rehash_at - now : 0.0,
+			s->hc.rise);
+	else
+		pr_info("service %s: node %s (%s), leaving, is back in the config and down: it stays down (same backend): drover resets %s at their next packet; it joins once %u checks pass\n",
+			s->name, name, a, flows_str(ol->flows, f, sizeof(f)), s->hc.rise);
+}
+
+/*
  * Build the per-node health state for @cfg. A node known in @old (same service
  * name and address) keeps its state and counters; another one is adopted from
  * the maps. A node new to a service that keeps other nodes (from @old or
@@ -858,7 +884,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 		for (j = 0; j < s->nnodes; j++) {
 			struct agent_node *n = &svcs[i].nodes[j];
 			const struct drv_node_conf *nc = &s->nodes[j];
-			struct agent_leaver *ol;
+			const struct agent_leaver *ol;
 			bool found = false, up;
 
 			n->svc = &svcs[i];
@@ -888,8 +914,6 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 			}
 			ol = found ? NULL : leaver_find(os, nc);
 			if (ol) {
-				char a[DRV_ADDR_STRLEN];
-
 				node_state_copy(n, &ol->node);
 				n->held_up = n->st.up;
 				n->verdict = true;
@@ -901,9 +925,7 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 					hold_move(n, os->conf->hc.rehash_after_ms, now);
 				found = true;
 				kept++;
-				pr_info("service %s: node %s (%s), leaving, is back in the config: it stays (same backend; its open connections never moved)\n",
-					s->name, nc->name,
-					drv_addr_format(&nc->addr, nc->family, a, sizeof(a)));
+				leaver_back_say(n, ol, now);
 			}
 			if (!found) {
 				int st = adopted_state(ag, s, &src, nc);

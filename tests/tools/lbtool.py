@@ -15,6 +15,7 @@
         close NODE   close every alive connection on NODE (counted as closed, not broken)
         sync ID      print "SYNC ID alive=.. broken=.." once every alive
                      connection has completed a round trip started after it
+                     (each sends its next line at once, whatever --period)
         quit         print "REPORT {json}" and exit
       Prints "OPENED", "BROKEN" lines as things happen; each break carries
       the wall-clock time it was seen (t) and its connection was opened
@@ -495,7 +496,12 @@ def hold(args):
                     elif w[0] == "close":
                         close_node(w[1])
                     elif w[0] == "sync":
-                        syncs.append((w[1], time.monotonic()))
+                        t = time.monotonic()
+                        syncs.append((w[1], t))
+                        # Each sends its next line now, not after a long --period.
+                        for c in conns:
+                            if c.alive and c.sent_at is None:
+                                c.next_send = min(c.next_send, t)
                     elif w[0] == "quit":
                         quitting = True
                 continue

@@ -49,7 +49,9 @@ on() { jq --arg n "n$1" '.[$n]' <<<"${opened#*nodes=}"; } # N: connections on nN
 
 # leave_lab_start: the lab, the agent on n1..n3 (all up) and the NCONN
 # connections, reaching every node; sets opened (the OPENED line) and r0 (the
-# rehash counter then).
+# rehash counter then). HOLD_PERIOD (seconds between each connection's lines,
+# where the test sets it; else lbtool's 0.2): a long one keeps them idle, so
+# that a down node's connections are not reset before the test looks.
 leave_lab_start() {
 	require_cmds jq curl
 	lab_start
@@ -58,6 +60,6 @@ leave_lab_start() {
 	write_cfg "1 2 3"
 	agent_start "$CFG"
 	wait_for 30 states_are "up up up" || fail "agent did not bring n1..n3 up in 30 s: $(states); log: $(tail -20 "$AGENT_LOG")"
-	hold_on_every_node c "$LAB_VIP4" 7 $NCONN
+	hold_on_every_node c "$LAB_VIP4" 7 $NCONN ${HOLD_PERIOD:+--period "$HOLD_PERIOD"}
 	r0=$(rehashed)
 }
