@@ -5,6 +5,7 @@
  * sync. Needs CAP_BPF to create maps (no program); exits 4 (skip) without it.
  * One case pins maps under /sys/fs/bpf and is skipped where that is no bpffs.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1135,6 +1136,101 @@ static void backends_read_all_is_what_backend_list_says(void **state)
 }
 
 /*
+ * While set, run once just before the next batch lookup in ctl.be_stats_fd:
+ * what another process (the agent's reconcile, the CLI) does between the
+ * reads of drv_backends_read_all. This bpf_map_lookup_batch() takes the place
+ * of libbpf's for the library linked into this test.
+ */
+static void (*be_stats_batch_hook)(void);
+
+int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
+			 __u32 *count, const struct bpf_map_batch_opts *opts)
+{
+	static int (*real)(int, void *, void *, void *, void *, __u32 *,
+			   const struct bpf_map_batch_opts *);
+	void (*hook)(void) = be_stats_batch_hook;
+
+	if (hook && fd == ctl.be_stats_fd) {
+		be_stats_batch_hook = NULL;
+		hook();
+	}
+	if (!real)
+		real = (int (*)(int, void *, void *, void *, void *, __u32 *,
+				const struct bpf_map_batch_opts *))dlsym(RTLD_NEXT,
+									 "bpf_map_lookup_batch");
+	return real(fd, in_batch, out_batch, keys, values, count, opts);
+}
+
+static struct drv_svc_conf reuse_a, reuse_b;
+static bool reuse_ran;
+
+/* 10.1.0.1 (id 1) leaves service a; 10.1.0.9 joins service b with id 1 and sends 7 packets. */
+static void reuse_id_1(void)
+{
+	struct drv_be_conf be = be_conf("10.1.0.1", 1, DRV_BE_UP);
+	struct drv_be_info info;
+	struct drv_lb_counters *v = calloc((size_t)ctl.ncpus, sizeof(*v));
+	__u32 id = 1;
+
+	assert_non_null(v);
+	assert_int_equal(drv_backend_del(&ctl, &reuse_a.key, &be), 0);
+	be = be_conf("10.1.0.9", 1, DRV_BE_UP);
+	assert_int_equal(drv_backend_add(&ctl, &reuse_b.key, &be), 0);
+	assert_int_equal(drv_backend_list(&ctl, &reuse_b.key, &info, 1), 1);
+	assert_int_equal(info.id, 1);
+	v[0].packets = 7;
+	assert_int_equal(bpf_map_update_elem(ctl.be_stats_fd, &id, v, BPF_ANY), 0);
+	reuse_ran = true;
+	free(v);
+}
+
+/*
+ * /metrics reads every backend, then every counter, without the pin lock: an
+ * id freed and reused between the two reads would show the backend first read
+ * with the counters of the one that took its id. drv_backends_read_all leaves
+ * it out of that read (its gen changed); the others are as they were.
+ */
+static void backends_read_all_leaves_out_an_id_reused_between_its_reads(void **state)
+{
+	struct drv_be_info *all = calloc(DRV_MAX_BACKENDS, sizeof(*all));
+	struct drv_lb_counters *v = calloc((size_t)ctl.ncpus, sizeof(*v));
+	struct drv_be_conf be;
+	__u32 id;
+
+	(void)state;
+	assert_non_null(all);
+	assert_non_null(v);
+	reuse_a = svc_conf("10.0.0.1", 80, DRV_MODE_DSR, NULL);
+	reuse_b = svc_conf("10.0.0.2", 80, DRV_MODE_DSR, NULL);
+	assert_int_equal(drv_service_add(&ctl, &reuse_a), 0);
+	assert_int_equal(drv_service_add(&ctl, &reuse_b), 0);
+	be = be_conf("10.1.0.1", 1, DRV_BE_UP);
+	assert_int_equal(drv_backend_add(&ctl, &reuse_a.key, &be), 0);
+	be = be_conf("10.1.0.3", 1, DRV_BE_UP);
+	assert_int_equal(drv_backend_add(&ctl, &reuse_a.key, &be), 0);
+	for (id = 1; id <= 2; id++) {
+		v[0].packets = id * 100;
+		assert_int_equal(bpf_map_update_elem(ctl.be_stats_fd, &id, v, BPF_ANY), 0);
+	}
+	reuse_ran = false;
+	be_stats_batch_hook = reuse_id_1;
+	assert_int_equal(drv_backends_read_all(&ctl, all), 0);
+	be_stats_batch_hook = NULL;
+	assert_true(reuse_ran); /* the counters were read in batches, after the backends */
+	/* id 1: 10.1.0.1 of a, read first, and 10.1.0.9's counters (7): left out */
+	if (all[1].be.family)
+		fail_msg("id 1 shown as backend %s of service %u with %llu packets: the counters of the backend that took its id between the reads",
+			 all[1].be.addr.v4 == htonl(0x0a010001) ? "10.1.0.1" : "(other)",
+			 all[1].be.svc_id, (unsigned long long)all[1].cnt.packets);
+	/* id 2, untouched: shown, with its own counters */
+	assert_int_equal(all[2].be.family, DRV_FAMILY_V4);
+	assert_int_equal(all[2].be.addr.v4, htonl(0x0a010003));
+	assert_int_equal(all[2].cnt.packets, 200);
+	free(v);
+	free(all);
+}
+
+/*
  * The agent follows its pinned maps by signature (drv_ctl_sig of its open maps
  * against drv_pins_sig of the pins): same maps → same signature; a pin holding
  * another map → another; a pin gone → -ENOENT. Pins this test's maps in a
@@ -1288,6 +1384,7 @@ int main(void)
 		T(counters_sum_over_cpus),
 		T(counters_read_all_are_each_entrys_sum_over_cpus),
 		T(backends_read_all_is_what_backend_list_says),
+		T(backends_read_all_leaves_out_an_id_reused_between_its_reads),
 		cmocka_unit_test_setup_teardown(pins_signature_tells_same_replaced_and_gone,
 						maps_create, pins_destroy),
 		cmocka_unit_test(ctl_opens_every_map_the_program_pins),
