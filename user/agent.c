@@ -321,6 +321,23 @@ static void hold_start(struct agent_node *n, double now)
 }
 
 /*
+ * Say that a reload changed the rehash-after of node @name (@a; @leaving: ""
+ * or ", leaving") of @s from @old_ms: its hold, begun at @from, ends at @end.
+ */
+static void hold_move_say(const struct drv_service_conf *s, const char *name, const char *a,
+			  const char *leaving, __u32 old_ms, double from, double end, double now)
+{
+	if (end > now)
+		pr_info("service %s: node %s (%s)%s: rehash-after is now %.1f s (was %.1f s): its open connections stay %.1f s more (it failed %.1f s ago)\n",
+			s->name, name, a, leaving, s->hc.rehash_after_ms / 1000.0, old_ms / 1000.0,
+			end - now, now - from);
+	else
+		pr_info("service %s: node %s (%s)%s: rehash-after is now %.1f s (was %.1f s): it failed %.1f s ago, so its hold is over\n",
+			s->name, name, a, leaving, s->hc.rehash_after_ms / 1000.0, old_ms / 1000.0,
+			now - from);
+}
+
+/*
  * A reload changed @n's rehash-after from @old_ms: its running hold ends
  * rehash-after from when it began, as if that had been the value all along.
  * One already over (also rehash-after 0) ends in the next holds_check, which
@@ -330,18 +347,10 @@ static void hold_move(struct agent_node *n, __u32 old_ms, double now)
 {
 	const struct drv_service_conf *s = n->svc->conf;
 	char a[DRV_ADDR_STRLEN];
-	double end = n->hold_from + s->hc.rehash_after_ms / 1000.0;
 
-	n->rehash_at = end;
-	node_addr(n, a, sizeof(a));
-	if (end > now)
-		pr_info("service %s: node %s (%s): rehash-after is now %.1f s (was %.1f s): its open connections stay %.1f s more (it failed %.1f s ago)\n",
-			s->name, s->nodes[n->idx].name, a, s->hc.rehash_after_ms / 1000.0,
-			old_ms / 1000.0, end - now, now - n->hold_from);
-	else
-		pr_info("service %s: node %s (%s): rehash-after is now %.1f s (was %.1f s): it failed %.1f s ago, so its hold is over\n",
-			s->name, s->nodes[n->idx].name, a, s->hc.rehash_after_ms / 1000.0,
-			old_ms / 1000.0, now - n->hold_from);
+	n->rehash_at = n->hold_from + s->hc.rehash_after_ms / 1000.0;
+	hold_move_say(s, s->nodes[n->idx].name, node_addr(n, a, sizeof(a)), "", old_ms,
+		      n->hold_from, n->rehash_at, now);
 }
 
 static const char *dur_str(__u32 ms, char *buf, size_t len)
@@ -681,18 +690,25 @@ static void node_state_copy(struct agent_node *n, const struct agent_node *on)
 
 /*
  * Leaver @l takes over @on's hold (a failing node, or a leaver failing its
- * checks): it ends rehash-after (@s's, which a reload may have changed) from
- * when it began. A node that passes its checks has none to carry, even one
- * still held over its service's settle (on_check): a leaver has no settle to
- * end it, and the hold would take it down, passing, when it ran out.
+ * checks): it ends rehash-after (@s's) from when it began. A reload that
+ * changed rehash-after (from @old_ms) moves it, as hold_move does, and says
+ * so. A node that passes its checks has none to carry, even one still held
+ * over its service's settle (on_check): a leaver has no settle to end it, and
+ * the hold would take it down, passing, when it ran out.
  */
 static void leaver_hold_carry(struct agent_leaver *l, const struct agent_node *on,
-			      const struct drv_service_conf *s)
+			      const struct drv_service_conf *s, __u32 old_ms, double now)
 {
+	char a[DRV_ADDR_STRLEN];
+
 	if (!on->rehash_at || on->st.up)
 		return;
 	l->node.hold_from = on->hold_from;
 	l->node.rehash_at = on->hold_from + s->hc.rehash_after_ms / 1000.0;
+	if (old_ms != s->hc.rehash_after_ms)
+		hold_move_say(s, l->conf.name,
+			      drv_addr_format(&l->conf.addr, l->conf.family, a, sizeof(a)),
+			      ", leaving", old_ms, l->node.hold_from, l->node.rehash_at, now);
 }
 
 /*
@@ -732,7 +748,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 			return -ENOMEM;
 		node_state_copy(&l->node, on);
 		/* A failing node goes on holding its connections: what is left of its rehash-after. */
-		leaver_hold_carry(l, on, s);
+		leaver_hold_carry(l, on, s, os->conf->hc.rehash_after_ms, now);
 		l->dead = !on->st.up && !l->node.rehash_at;
 		ag->leave_count_at = 0; /* count its flows soon */
 		if (l->node.rehash_at)
@@ -761,7 +777,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		if (!l)
 			return -ENOMEM;
 		node_state_copy(&l->node, &ol->node);
-		leaver_hold_carry(l, &ol->node, s);
+		leaver_hold_carry(l, &ol->node, s, os->conf->hc.rehash_after_ms, now);
 		l->flows = ol->flows;
 		l->dead = ol->dead;
 	}
