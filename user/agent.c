@@ -747,11 +747,26 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		if (!l)
 			return -ENOMEM;
 		node_state_copy(&l->node, on);
-		/* A failing node goes on holding its connections: what is left of its rehash-after. */
-		leaver_hold_carry(l, on, s, os->conf->hc.rehash_after_ms, now);
+		/*
+		 * A failing node goes on holding its connections: what is left
+		 * of its rehash-after. One a fail-open kept in the table took
+		 * connections meanwhile: it holds them for a new rehash-after,
+		 * as the nodes that still fail when a fail-open ends do
+		 * (reconcile), not down at once for a hold that ran out while
+		 * it was UP.
+		 */
+		if (os->all_down && !on->st.up) {
+			l->node.hold_from = now;
+			l->node.rehash_at = hold_end(&s->hc, now);
+		} else {
+			leaver_hold_carry(l, on, s, os->conf->hc.rehash_after_ms, now);
+		}
 		l->dead = !on->st.up && !l->node.rehash_at;
 		ag->leave_count_at = 0; /* count its flows soon */
-		if (l->node.rehash_at)
+		if (l->node.rehash_at && os->all_down)
+			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks (the fail-open kept it in the table): it leaves: out of the table, its open connections stay for rehash-after (%.1f s); if it still fails then, drover resets them\n",
+				s->name, nc->name, a, s->hc.rehash_after_ms / 1000.0);
+		else if (l->node.rehash_at)
 			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks: it leaves: out of the table, its open connections stay for what is left of rehash-after (%.1f s); if it still fails then, drover resets them\n",
 				s->name, nc->name, a,
 				l->node.rehash_at > now ? l->node.rehash_at - now : 0.0);
