@@ -1197,6 +1197,17 @@ static void reconcile_step_done(const struct drv_plan_step *st, int err, void *a
 static const struct drv_plan_ops reconcile_ops = { .run = reconcile_step,
 						   .done = reconcile_step_done };
 
+/* Does every node of @s have drain: true (its table empty on purpose, no fail-open)? */
+static bool svc_all_drained(const struct drv_service_conf *s)
+{
+	size_t j;
+
+	for (j = 0; j < s->nnodes; j++)
+		if (!s->nodes[j].drain)
+			return false;
+	return true;
+}
+
 /* Make the maps equal config × health. Caller holds ag->lock. */
 static int reconcile(struct agent *ag)
 {
@@ -1228,7 +1239,7 @@ static int reconcile(struct agent *ag)
 	hold = up + ag->nsvcs;
 	for (i = 0; i < ag->nsvcs; i++) {
 		struct agent_svc *as = &ag->svcs[i];
-		bool ends_failopen = false;
+		bool any_up = false, any_active = false;
 
 		up[i] = calloc(2 * as->conf->nnodes, sizeof(**up));
 		if (!up[i]) {
@@ -1238,14 +1249,18 @@ static int reconcile(struct agent *ag)
 		hold[i] = up[i] + as->conf->nnodes;
 		for (j = 0; j < as->conf->nnodes; j++) {
 			up[i][j] = as->settle_until ? as->nodes[j].held_up : as->nodes[j].st.up;
-			ends_failopen |= as->all_down && up[i][j] && !as->conf->nodes[j].drain;
+			if (as->conf->nodes[j].drain)
+				continue;
+			any_active = true;
+			any_up |= up[i][j];
 		}
 		/*
 		 * The nodes a fail-open kept UP that still fail leave the table
-		 * when it ends: they hold the flows they took meanwhile, as a
-		 * node that has just failed does.
+		 * when it ends (a node passes again, or a reload drained every
+		 * one): they hold the flows they took meanwhile, as a node that
+		 * has just failed does.
 		 */
-		for (j = 0; ends_failopen && j < as->conf->nnodes; j++)
+		for (j = 0; as->all_down && (any_up || !any_active) && j < as->conf->nnodes; j++)
 			if (!up[i][j])
 				hold_start(&as->nodes[j], now);
 		for (j = 0; j < as->conf->nnodes; j++)
@@ -1273,6 +1288,12 @@ static int reconcile(struct agent *ag)
 		as->all_down = next.svcs[i].all_down;
 		if (as->all_down)
 			pr_warn("service %s: no node passes its health check; failing open: every non-drained node stays in the table until one recovers\n",
+				as->conf->name);
+		else if (svc_all_drained(as->conf) && as->conf->hc.rehash_after_ms)
+			pr_info("service %s: every node is drained; fail-open is over (the table is empty on purpose): the nodes that still fail hold their open connections for rehash-after %.1f s\n",
+				as->conf->name, as->conf->hc.rehash_after_ms / 1000.0);
+		else if (svc_all_drained(as->conf))
+			pr_info("service %s: every node is drained; fail-open is over (the table is empty on purpose): drover resets the open connections of the nodes that still fail\n",
 				as->conf->name);
 		else
 			pr_info("service %s: a node passes its health check again; fail-open is over\n",
