@@ -273,6 +273,19 @@ static double settle_bound_s(const struct drv_hc_conf *hc)
 	return ((double)(k + 1) * hc->interval_ms + hc->timeout_ms) / 1000.0;
 }
 
+/* When a node failing its checks from @now on lets go of its flows; 0: at once. */
+static double hold_end(const struct drv_hc_conf *hc, double now)
+{
+	return hc->rehash_after_ms ? now + hc->rehash_after_ms / 1000.0 : 0;
+}
+
+/* Start @n's hold at @now, for its service's rehash-after (none if that is 0). */
+static void hold_start(struct agent_node *n, double now)
+{
+	n->rehash_at = hold_end(&n->svc->conf->hc, now);
+	n->hold_from = now;
+}
+
 /*
  * End @as's settle once every node has a verdict or its bound has passed: the
  * next reconcile takes every node's health at once (failing open if none
@@ -294,10 +307,18 @@ static void settle_check(struct agent *ag, struct agent_svc *as, double now)
 		return;
 	as->settle_until = 0;
 	ag->dirty = true;
-	/* Up now: a hold kept over the settle (on_check) is over, its connections never left it. */
+	/*
+	 * Up now: a hold kept over the settle (on_check) is over, its
+	 * connections never left it. Failing, one the settle kept in the table
+	 * took connections meanwhile: it leaves holding them for a new
+	 * rehash-after, as when a fail-open ends (the hold its failure began
+	 * may have run out in the settle: it would be DOWN at once).
+	 */
 	for (j = 0; j < s->nnodes; j++)
 		if (as->nodes[j].st.up)
 			as->nodes[j].rehash_at = 0;
+		else if (as->nodes[j].held_up)
+			hold_start(&as->nodes[j], now);
 	if (!pending)
 		pr_info("service %s: start-up settle over: every node has a verdict (%zu up, %zu down)\n",
 			s->name, up, s->nnodes - up);
@@ -305,19 +326,6 @@ static void settle_check(struct agent *ag, struct agent_svc *as, double now)
 		pr_warn("service %s: start-up settle over after %.1f s (%zu up, %zu down); %zu nodes had no verdict (first: %s) and count with their current state\n",
 			s->name, now - as->settle_from, up, s->nnodes - up, pending,
 			s->nodes[first].name);
-}
-
-/* When a node failing its checks from @now on lets go of its flows; 0: at once. */
-static double hold_end(const struct drv_hc_conf *hc, double now)
-{
-	return hc->rehash_after_ms ? now + hc->rehash_after_ms / 1000.0 : 0;
-}
-
-/* Start @n's hold at @now, for its service's rehash-after (none if that is 0). */
-static void hold_start(struct agent_node *n, double now)
-{
-	n->rehash_at = hold_end(&n->svc->conf->hc, now);
-	n->hold_from = now;
 }
 
 /*

@@ -9,7 +9,8 @@ NCONN=45
 CFG=$E2E_TMP/drover.yaml
 
 # write_cfg "N..." [LEAVE_AFTER]: the echo service with nodes nN (leave-after: its default, 1h;
-# rehash-after: $REHASH_AFTER where the test sets it, else its default, 10s; fall: $FALL, else 2;
+# rehash-after: $REHASH_AFTER where the test sets it, else its default, 10s; rise: $RISE, else 2;
+# fall: $FALL, else 2;
 # the nodes in $DRAIN, where the test sets it, drained).
 write_cfg() {
 	local n
@@ -25,7 +26,7 @@ services:
     ports: [7]
     snat: $LAB_SNAT4
     health: {kind: http, port: $HTTP_PORT, path: /healthz, interval: 500ms, timeout: 400ms,
-             rise: 2, fall: ${FALL:-2}, jitter: 0${2:+, leave-after: $2}${REHASH_AFTER:+, rehash-after: $REHASH_AFTER}}
+             rise: ${RISE:-2}, fall: ${FALL:-2}, jitter: 0${2:+, leave-after: $2}${REHASH_AFTER:+, rehash-after: $REHASH_AFTER}}
     nodes:
 EOF
 		for n in $1; do
