@@ -734,6 +734,7 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 	char a[DRV_ADDR_STRLEN], d[32], f[64];
 	struct drv_be_info *infos;
 	struct agent_leaver *l;
+	const char *kept_by;
 	size_t m;
 	unsigned int p;
 	int k, nb;
@@ -757,13 +758,18 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		node_state_copy(&l->node, on);
 		/*
 		 * A failing node goes on holding its connections: what is left
-		 * of its rehash-after. One a fail-open kept in the table took
-		 * connections meanwhile: it holds them for a new rehash-after,
-		 * as the nodes that still fail when a fail-open ends do
-		 * (reconcile), not down at once for a hold that ran out while
-		 * it was UP.
+		 * of its rehash-after. One a fail-open or a settle kept in the
+		 * table took connections meanwhile: it holds them for a new
+		 * rehash-after, as the nodes that still fail when a fail-open
+		 * (reconcile) or a settle (settle_check) ends do, not down at
+		 * once for a hold that ran out while it was UP.
 		 */
-		if (os->all_down && !on->st.up) {
+		kept_by = NULL;
+		if (!on->st.up && os->all_down)
+			kept_by = "the fail-open";
+		else if (!on->st.up && os->settle_until && on->held_up)
+			kept_by = "the start-up settle";
+		if (kept_by) {
 			l->node.hold_from = now;
 			l->node.rehash_at = hold_end(&s->hc, now);
 		} else {
@@ -771,9 +777,9 @@ static int leavers_build(struct agent *ag, struct agent_svc *as, struct agent_sv
 		}
 		l->dead = !on->st.up && !l->node.rehash_at;
 		ag->leave_count_at = 0; /* count its flows soon */
-		if (l->node.rehash_at && os->all_down)
-			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks (the fail-open kept it in the table): it leaves: out of the table, its open connections stay for rehash-after (%.1f s); if it still fails then, drover resets them\n",
-				s->name, nc->name, a, s->hc.rehash_after_ms / 1000.0);
+		if (l->node.rehash_at && kept_by)
+			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks (%s kept it in the table): it leaves: out of the table, its open connections stay for rehash-after (%.1f s); if it still fails then, drover resets them\n",
+				s->name, nc->name, a, kept_by, s->hc.rehash_after_ms / 1000.0);
 		else if (l->node.rehash_at)
 			pr_info("service %s: node %s (%s) is no longer in the config and fails its checks: it leaves: out of the table, its open connections stay for what is left of rehash-after (%.1f s); if it still fails then, drover resets them\n",
 				s->name, nc->name, a,
