@@ -950,7 +950,11 @@ static int svcs_build(struct agent *ag, const struct drv_config *cfg, struct age
 				n->verdict = os->nodes[m].verdict;
 				n->rehash_at = os->nodes[m].rehash_at;
 				n->hold_from = os->nodes[m].hold_from;
-				if (n->rehash_at &&
+				/*
+				 * One that passes its checks, held over a settle
+				 * (on_check), is up when it ends: no hold to move.
+				 */
+				if (n->rehash_at && !n->st.up &&
 				    s->hc.rehash_after_ms != os->conf->hc.rehash_after_ms)
 					hold_move(n, os->conf->hc.rehash_after_ms, now);
 				found = true;
