@@ -72,6 +72,48 @@ struct icmp_quote {
 	__u16 *tcp_check; /* NULL when the quote ends before it */
 };
 
+/* An IPv6 header and IP6_MAX_EXT_HDRS extension headers of at most 2048 bytes each. */
+#define ICMP_QUOTE6_OFF_MAX (sizeof(struct ipv6hdr) + IP6_MAX_EXT_HDRS * 2048)
+#define ICMP_QUOTE6_OFF_MASK 0x3fff
+_Static_assert(ICMP_QUOTE6_OFF_MAX <= ICMP_QUOTE6_OFF_MASK, "quote offset mask");
+
+/**
+ * icmp_quote_ext6 - where quoted IPv6 packet @ip6's TCP header starts, past its extension headers
+ * A packet drover forwards or translates keeps its extension headers (hop-by-hop,
+ * destination options, a routing header with no segments left, an atomic
+ * fragment's header), and an error about it quotes them (RFC 4443 2.4(c): as
+ * much of the packet as fits). The chain is walked as parse_ipv6 walks it, as
+ * far: a longer one, a later fragment (no ports), a routing header with
+ * segments left (drover sends none) or a quote cut inside the chain is no
+ * packet of ours to find.
+ * Return: the TCP header's offset from @ip6 (not bounds-checked), or 0.
+ */
+static __always_inline __u32 icmp_quote_ext6(struct ipv6hdr *ip6, void *data_end)
+{
+	__u32 off = sizeof(*ip6);
+	__u8 nexthdr = ip6->nexthdr, *ext;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < IP6_MAX_EXT_HDRS; i++) {
+		if (nexthdr == IPPROTO_TCP)
+			return off;
+		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_DSTOPTS &&
+		    nexthdr != IPPROTO_ROUTING && nexthdr != IPPROTO_FRAGMENT)
+			return 0;
+		ext = (__u8 *)ip6 + off;
+		/* Each is at least 8 bytes; a fragment header's offset (<< 3, with M) is at 2. */
+		if ((void *)(ext + 4) > data_end)
+			return 0;
+		if ((nexthdr == IPPROTO_ROUTING && ext[3]) ||
+		    (nexthdr == IPPROTO_FRAGMENT && (*(__be16 *)(ext + 2) & bpf_htons(0xfff8))))
+			return 0;
+		off += nexthdr == IPPROTO_FRAGMENT ? 8 : (ext[1] + 1) * 8;
+		nexthdr = ext[0];
+	}
+	return nexthdr == IPPROTO_TCP ? off : 0;
+}
+
 /**
  * icmp_quote_parse - find the quoted TCP packet of a too-big error
  * Return: DRV_CONTINUE with @q filled and p->key set to the quote's 5-tuple
@@ -84,6 +126,8 @@ static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, s
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct icmp_err *ic = p->l4;
 	long ip_end; /* offset of the outer IP packet's end: bytes past it are a trailer */
+	struct drv_scratch *sc;
+	__u32 zero = 0, off;
 	void *l4;
 
 	/* An ICMPv6 checksum behind a routing header covers the final destination: not ours to fix. */
@@ -107,10 +151,23 @@ static __always_inline int icmp_quote_parse(struct xdp_md *ctx, struct pkt *p, s
 
 		if (ic->type != ICMPV6_PKT_TOOBIG)
 			return XDP_PASS;
-		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
-		    ip6->nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
 			return XDP_PASS;
-		l4 = ip6 + 1;
+		sc = bpf_map_lookup_elem(&DRV_MAP_SCRATCH, &zero);
+		if (!sc)
+			return XDP_PASS;
+		/*
+		 * Read back from map memory, which the verifier does not follow:
+		 * each way through the chain would otherwise take its own offset
+		 * through the rest of the program (past 1M instructions; clang 14,
+		 * kernel 6.18).
+		 */
+		sc->quote_off = icmp_quote_ext6(ip6, data_end);
+		off = *(volatile __u32 *)&sc->quote_off;
+		if (!off)
+			return XDP_PASS;
+		/* No change (the walk stops at ICMP_QUOTE6_OFF_MAX): the bound the verifier needs. */
+		l4 = (void *)ip6 + (off & ICMP_QUOTE6_OFF_MASK);
 		ip_end = ((void *)(p->ip6 + 1) - data) + bpf_ntohs(p->ip6->payload_len);
 		q->ip6 = ip6;
 		__builtin_memcpy(&p->key.saddr, &ip6->daddr, sizeof(p->key.saddr));

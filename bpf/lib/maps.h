@@ -114,13 +114,16 @@ struct {
 
 /*
  * Not pinned: snat_reserve's oldest half-open port while it probes, and its
- * flow's key; whether it adopted its own entry's state.
+ * flow's key; whether it adopted its own entry's state; where an ICMPv6
+ * error's quote has its TCP header (icmp_quote_parse).
  */
 struct drv_scratch {
 	__u64 oldest_seen;
 	struct drv_flow_key victim;
 	__be16 oldest_port;
 	__u8 adopted;
+	__u8 pad;
+	__u32 quote_off;
 };
 
 struct {

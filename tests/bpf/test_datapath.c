@@ -2611,6 +2611,64 @@ static void icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client(void **s
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 1);
 }
 
+/*
+ * A too-big error quotes the packet's IPv6 extension headers or IPv4 options
+ * with it: the TCP header behind them names the flow, both ways, and the
+ * error is translated as for a plain quote. (Before, a quote with IPv6
+ * extension headers went to the balancer's own stack, counted nowhere, and
+ * the sender never learnt the path MTU.)
+ */
+static void icmp_too_big_quoting_extension_headers_or_options_reaches_the_flow(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec reply6 = reply6_from_node(TCP_ACK), client6 = syn6, sent6;
+	struct pkt_spec reply4 = reply4_from_node(20000, TCP_ACK), client4 = syn4, sent4;
+	struct icmp_spec in, want;
+
+	std_v4(e, 20000, 20000);
+	std_v6(e);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	assert_int_equal(run(e, &syn6, ifa), XDP_REDIRECT);
+
+	/* Node 1's reply with two destination-options headers, to the client: its error to the node. */
+	reply6.ip6_ext = 2;
+	in = too_big_to_vip(data_to_client(reply6, "fd00::100", "fd01::2", 443), "fd01::9", 28);
+	want = icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "fd02::1", "fd02::11",
+			      quoted_as_sent(reply6, 100));
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	/* The client's segment with one, to the node: its error to the client. */
+	client6.ip6_ext = 1;
+	client6.flags = TCP_ACK;
+	sent6 = syn6_at_node(client6);
+	sent6.payload = 100;
+	in = too_big_to_snat(sent6, "fd02::50", 28);
+	want = too_big_at_client(in, client6);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
+	expect_icmp(e, &want);
+
+	/* The same with IPv4 options. */
+	reply4.ip_opts = 8;
+	in = too_big_to_vip(data_to_client(reply4, "10.0.0.100", "10.1.0.2", 80), "10.1.0.9", 28);
+	want = icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11",
+			      quoted_as_sent(reply4, 100));
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	client4.ip_opts = 4;
+	client4.flags = TCP_ACK;
+	sent4 = forwarded(client4, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11", 20000,
+			  8080);
+	sent4.payload = 100;
+	in = too_big_to_snat(sent4, "10.2.0.50", 28);
+	want = too_big_at_client(in, client4);
+	assert_int_equal(run_icmp(e, &in, ifc), XDP_REDIRECT);
+	expect_icmp(e, &want);
+
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_CLIENT), 2);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 0);
+}
+
 /* A packet from node 2 (10.2.0.12:8080) to SNAT 10.2.0.1:@port with TCP @flags, on drvc. */
 static struct pkt_spec reply4_from_node2(__u16 port, __u8 flags)
 {
@@ -3585,6 +3643,7 @@ int main(int argc, char **argv)
 		T(icmp_too_big_v4_about_a_forwarded_packet_goes_to_the_client),
 		T(icmp_error_left_to_the_stack_keeps_its_ttl),
 		T(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		T(icmp_too_big_quoting_extension_headers_or_options_reaches_the_flow),
 		T(icmp_error_from_a_martian_source_is_dropped),
 		T(icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged),
 		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
@@ -3627,6 +3686,7 @@ int main(int argc, char **argv)
 		N(tunnel_v4_wraps_packet_in_ipip_to_node),
 		N(icmp_too_big_v4_about_a_reply_goes_to_the_flows_node),
 		N(icmp_too_big_v6_about_a_forwarded_packet_goes_to_the_client),
+		N(icmp_too_big_quoting_extension_headers_or_options_reaches_the_flow),
 		N(icmp_error_from_a_martian_source_is_dropped),
 		N(icmp_error_dropped_by_the_next_hop_is_not_counted_as_sent),
 		N(icmp_error_skips_a_snat_port_another_flow_took),
