@@ -1421,6 +1421,105 @@ static void two_cpus_never_take_one_snat_port(void **state)
 }
 
 /*
+ * A half-open flow whose node fails its checks moves on its client's resent
+ * SYN (CPU 0) and drops its reply entry on that node (nat_flow_left), while
+ * a new flow of another service with the same node and SNAT address (CPU 1)
+ * takes that entry's port as the oldest half-open one's, in place. The move
+ * may delete the entry only while it is still the moving flow's: never the
+ * new flow's, whose node's replies would then reach the balancer's own
+ * stack, which resets the node's socket. Before the delete claimed the
+ * entry first, some of 20,000 raced trials left the new flow without its
+ * reply entry.
+ */
+static void moving_flow_never_deletes_a_reply_entry_another_flow_took(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4, b = syn4;
+	struct drv_flow_key ka = key_of(&a), kb, nk = nat_key4(20000), nk2;
+	struct pkt_spec r2 = reply4_from_node(20000, TCP_ACK); /* made node 2's below */
+	__u8 in[PKT_MAX], out[PKT_MAX];
+	size_t len = pkt_build(&a, in);
+	int trial, lost = 0, taken = 0, trials = 20000;
+	cpu_set_t c, saved;
+	__u32 out_len;
+	pthread_t t;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "SKIP: needs two CPUs\n");
+		skip();
+	}
+	/* Service 0: node 1 failing, its table on node 2; service 1: node 1 (as id 3), up. */
+	std_v4(e, 20000, 20000);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_FAILING, 1);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	svc_put(e, 1, "10.0.0.101", 80, "10.2.0.1", 20000, 20000, 0);
+	be_put(e, 3, "10.2.0.11", 8080, 1, DRV_BE_UP, 1);
+	table_fill(e, 1, 0, 3);
+	b.saddr = "10.1.0.3";
+	b.sport = 40001;
+	b.daddr = "10.0.0.101";
+	kb = key_of(&b);
+	r2.saddr = "10.2.0.12";
+	nk2 = key_of(&r2);
+	race.e = e;
+	race.s = b;
+	race.ifindex = ifa;
+	atomic_store(&race.go, 0);
+	atomic_store(&race.done, 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+	CPU_ZERO(&c);
+	CPU_SET(0, &c);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(c), &c), 0);
+	assert_int_equal(pthread_create(&t, NULL, race_cpu1, NULL), 0);
+	for (trial = 1; trial <= trials; trial++) {
+		__u64 now = mono_coarse_ns();
+		/* a's half-open flow on node 1, its SYN sent 1 s ago: the retry moves it */
+		struct drv_flow fa = { .last_seen_ns = now - 1000000000ULL,
+				       .backend_id = 1,
+				       .backend_gen = 1,
+				       .svc_id = 0,
+				       .snat_port = htons(20000),
+				       .state = DRV_FLOW_SYN };
+		struct drv_nat n = { .last_seen_ns = fa.last_seen_ns,
+				     .client = addr("10.1.0.2"),
+				     .vip = addr("10.0.0.100"),
+				     .client_port = htons(40000),
+				     .vip_port = htons(80),
+				     .svc_id = 0,
+				     .backend_id = 1,
+				     .state = DRV_FLOW_SYN };
+		struct drv_flow fb;
+		struct drv_nat nb;
+
+		assert_int_equal(bpf_map__update_elem(e->flows, &ka, sizeof(ka), &fa, sizeof(fa), 0),
+				 0);
+		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+		bpf_map__delete_elem(e->flows, &kb, sizeof(kb), 0);
+		bpf_map__delete_elem(e->nat, &nk2, sizeof(nk2), 0);
+		atomic_store(&race.go, trial);
+		run_prog(e->prog_fd, in, len, out, &out_len, ifa);
+		while (atomic_load(&race.done) != trial)
+			;
+		/* b got node 1's port 20000: its reply entry must be there, and b's. */
+		if (bpf_map__lookup_elem(e->flows, &kb, sizeof(kb), &fb, sizeof(fb), 0) ||
+		    fb.backend_id != 3 || ntohs(fb.snat_port) != 20000)
+			continue;
+		taken++;
+		if (bpf_map__lookup_elem(e->nat, &nk, sizeof(nk), &nb, sizeof(nb), 0) ||
+		    nb.client_port != htons(40001))
+			lost++;
+	}
+	atomic_store(&race.go, -1);
+	pthread_join(t, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	fprintf(stderr, "  %d of %d trials left the new flow without its reply entry (%d took the port)\n",
+		lost, trials, taken);
+	assert_int_equal(lost, 0);
+	assert_true(taken > 0); /* the race was run: the new flow took the port at times */
+}
+
+/*
  * Both sides close at once, the client's FIN on one CPU and the node's on
  * the other: whichever order their reads and writes interleave in, the flow
  * record and the reply entry end closed (the FIN timeout), never each left
@@ -2705,6 +2804,8 @@ static void expect_old_node_is_off_the_moved_flows_path(struct env *e, __u8 be_s
 	table_fill(e, 0, 1, 2);
 	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
 	be_put(e, 1, "10.2.0.11", 8080, 0, be_state, 1);
+	/* The client resends its SYN a second later (nat_flow_left keeps an entry just stamped). */
+	age(e, 20000, &syn4, 1000);
 	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
 	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 1);
 	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
@@ -3614,6 +3715,7 @@ int main(int argc, char **argv)
 		T(new_connection_after_the_nodes_rst_outlives_the_fin_timeout),
 		T(two_cpus_never_take_one_snat_port),
 		T(simultaneous_fins_on_two_cpus_close_the_flow),
+		T(moving_flow_never_deletes_a_reply_entry_another_flow_took),
 		T(evicted_record_of_an_open_flow_stays_open),
 		T(evicted_record_of_a_half_closed_flow_closes_at_the_clients_fin),
 		T(evicted_record_takes_the_clients_fin_or_rst),
