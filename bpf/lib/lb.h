@@ -5,7 +5,8 @@
  *
  * Forward (client → VIP:port): a recorded flow keeps its backend while that
  * backend exists with the same generation, belongs to the service and is not
- * DOWN (a draining backend keeps its flows); a DOWN one's segments are
+ * DOWN (a draining backend keeps its flows), also past the flow's timeout
+ * while its record lasts (flow_binds_past_expiry); a DOWN one's segments are
  * answered with a RST, except a bare SYN (a new connection). Otherwise the 5-tuple hash picks
  * an entry of the service's active Maglev table, a SNAT port is reserved in
  * drv_nat, and the flow is recorded. Reply (node → SNAT addr:port): drv_nat
@@ -477,7 +478,7 @@ claimed:
  */
 static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *svc,
 					 const struct drv_backend *be, const struct drv_flow *f,
-					 __u8 *state, __u64 now)
+					 const struct drv_cfg *cfg, __u8 *state, __u64 now)
 {
 	struct drv_flow_key nk = {};
 	struct drv_nat *cur;
@@ -501,10 +502,13 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	/*
 	 * Replies are not all that keeps the entry alive: a client's close after a
 	 * long idle is too. If the time changed under us, a new flow may have just
-	 * claimed the port (nat_claim): ours only if it still names our flow.
+	 * claimed the port (nat_claim): ours only if it still names our flow. An
+	 * expired entry (a flow that binds past its expiry) is any new flow's to
+	 * claim: ours again only by our own swap, not by a name that a claimer
+	 * may not have written over yet.
 	 */
 	if (seen != now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) != seen &&
-	    !nat_is_flow(cur, p))
+	    (flow_expired(cfg, seen, cur->state, now) || !nat_is_flow(cur, p)))
 		return false;
 	/*
 	 * Time moved on: the replies look their next hop up again. lb_reply does
@@ -616,6 +620,31 @@ static __always_inline bool flow_names_backend(const struct drv_flow *f,
 	       (svc->mode != DRV_MODE_NAT || f->snat_port);
 }
 
+/*
+ * Does recorded flow @f of @svc, past its timeout, still keep its node for
+ * segment @th? The timeouts say when a flow's record and SNAT port may be taken for
+ * others (snat_reserve, the LRU), not when the flow leaves its node: while
+ * its record (and in nat its reply entry) is still there, still its own,
+ * every segment of it but a bare SYN (a new connection) goes on to that node,
+ * and the node's replies back (nat_revive). So a RST or FIN that closed the
+ * flow in drover's eyes but not on the node (an off-path one, sent by anyone
+ * who knows the addresses and ports, whatever its sequence number; drover
+ * keeps no sequence numbers to judge it by, and the node does judge it,
+ * RFC 5961) does not take the flow off its node after a quiet spell longer
+ * than the FIN timeout: neither to the balancer's own stack, which reset the
+ * node's side, nor to another node after a table change. A half-open flow is
+ * not kept: its handshake never finished (a SYN flood's); nor one whose
+ * node is gone (it re-hashes as an expired record did, not counted as a
+ * rehash). Costs nothing on the way of a live flow: only a record found
+ * expired asks.
+ */
+static __always_inline bool
+flow_binds_past_expiry(const struct drv_flow *f, const struct drv_svc *svc, const struct tcphdr *th)
+{
+	return f->state != DRV_FLOW_SYN && !tcp_bare_syn(th) &&
+	       flow_names_backend(f, backend_get(f->backend_id), svc);
+}
+
 /**
  * lb_node_down - the client's segment @p, not a bare SYN, on flow @f of node @be, which is down
  * Down, the node failed its checks past rehash-after (or an operator set it
@@ -629,7 +658,8 @@ static __always_inline bool flow_names_backend(const struct drv_flow *f,
  */
 static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
 					const struct drv_svc *svc, const struct drv_backend *be,
-					__u32 be_id, struct drv_flow *f, __u64 now)
+					__u32 be_id, struct drv_flow *f, const struct drv_cfg *cfg,
+					__u64 now)
 {
 	int bad = p->tcp->rst ? 0 : tcp_seg_damage(ctx, p);
 
@@ -642,7 +672,7 @@ static __always_inline int lb_node_down(struct xdp_md *ctx, struct pkt *p,
 		__u8 closing = DRV_FLOW_CLOSING;
 
 		if (svc->mode == DRV_MODE_NAT)
-			snat_refresh(p, svc, be, f, &closing, now);
+			snat_refresh(p, svc, be, f, cfg, &closing, now);
 		f->state = DRV_FLOW_CLOSING;
 		f->last_seen_ns = now;
 	}
@@ -772,12 +802,13 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 			nat_half_closed_end(p, svc, f);
 		f = NULL;
 	}
-	if (f && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
+	if (f && (!flow_expired(cfg, f->last_seen_ns, f->state, now) ||
+		  flow_binds_past_expiry(f, svc, p->tcp))) {
 		be_id = f->backend_id;
 		be = backend_get(be_id);
 		if (flow_names_backend(f, be, svc) && be->state == DRV_BE_DOWN &&
 		    !tcp_bare_syn(p->tcp) && ip_hdr_plain(p)) {
-			act = lb_node_down(ctx, p, svc, be, be_id, f, now);
+			act = lb_node_down(ctx, p, svc, be, be_id, f, cfg, now);
 			if (act != DRV_CONTINUE)
 				return act;
 			snat_port = f->snat_port;
@@ -788,7 +819,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 			state = tcp_flow_state(p->tcp, f->state, false, svc->mode == DRV_MODE_NAT);
 			if (state != f->state || now - f->last_seen_ns > DRV_TOUCH_NS) {
 				if (svc->mode == DRV_MODE_NAT &&
-				    !snat_refresh(p, svc, be, f, &state, now)) {
+				    !snat_refresh(p, svc, be, f, cfg, &state, now)) {
 					stats_count(DRV_STAT_SNAT_PORT_LOST, p->len);
 					goto pick;
 				}
@@ -902,6 +933,39 @@ static __always_inline bool reply_from_backend(const struct drv_nat *n, const st
 }
 
 /**
+ * nat_revive - node reply @p found its entry @n, last seen at @seen, past its timeout
+ * flow_binds_past_expiry's other half: the reply still goes to its client
+ * while the entry is no half-open flow's, its flow's record, if the LRU kept
+ * it, still holds this port on this node (the flow did not move), and no new
+ * flow took the entry meanwhile: our swap of last_seen_ns from @seen makes it
+ * ours again, as a claimer's first (nat_claim) makes it theirs.
+ * Return: true if the entry is live again, stamped @now.
+ */
+static __always_inline bool nat_revive(struct drv_nat *n, const struct pkt *p, __u64 seen,
+				       __u64 now)
+{
+	__u32 zero = 0;
+	struct drv_scratch *sc;
+	struct drv_flow *f;
+
+	if (n->state == DRV_FLOW_SYN || seen >= now)
+		return false;
+	sc = bpf_map_lookup_elem(&DRV_MAP_SCRATCH, &zero);
+	if (!sc)
+		return false;
+	sc->victim = (struct drv_flow_key){ .saddr = n->client,
+					    .daddr = n->vip,
+					    .sport = n->client_port,
+					    .dport = n->vip_port,
+					    .proto = IPPROTO_TCP,
+					    .family = p->family };
+	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &sc->victim);
+	if (f && (f->snat_port != p->key.dport || f->backend_id != n->backend_id))
+		return false;
+	return __sync_val_compare_and_swap(&n->last_seen_ns, seen, now) == seen;
+}
+
+/**
  * lb_reply - a TCP packet not for a service: translate it back if it answers a NAT flow
  * Return: an XDP verdict; XDP_PASS, untouched, for everything that is not a reply.
  */
@@ -912,10 +976,10 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	__be16 vip_port, client_port;
 	struct drv_nh nh;
 	struct drv_nat *n;
-	bool via_gw;
+	bool via_gw, revived = false;
 	__u32 zero = 0, svc_id, be_id, mtu = 0;
 	__u16 dport;
-	__u64 now;
+	__u64 now, seen;
 	int act;
 
 	cfg = bpf_map_lookup_elem(&DRV_MAP_CFG, &zero);
@@ -928,7 +992,15 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 		return XDP_PASS;
 	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &p->key);
 	now = bpf_ktime_get_coarse_ns();
-	if (!n || flow_expired(cfg, n->last_seen_ns, n->state, now)) {
+	if (n) {
+		seen = n->last_seen_ns;
+		if (flow_expired(cfg, seen, n->state, now)) {
+			revived = nat_revive(n, p, seen, now);
+			if (!revived)
+				n = NULL;
+		}
+	}
+	if (!n) {
 		if (cfg->reply_port_hi)
 			stats_count(DRV_STAT_NAT_REPLY_MISS, p->len);
 		return XDP_PASS;
@@ -937,7 +1009,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (act >= 0)
 		return lb_count_sent(act, n->svc_id, n->be_gone ? DRV_BE_NONE : n->backend_id,
 				     p->len, true, false);
-	if (now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
+	if (revived || now - n->last_seen_ns > DRV_TOUCH_NS || p->tcp->fin || p->tcp->rst) {
 		__u8 was, state = __flow_state_update(n, __builtin_offsetof(struct drv_nat, state),
 						      p->tcp, 0, &was);
 

@@ -1108,6 +1108,98 @@ static void handshake4(struct env *e)
 }
 
 /*
+ * A RST or FIN drover cannot judge (it keeps no sequence numbers) closes a
+ * flow in its eyes only: sent off-path by anyone who knows the addresses and
+ * ports, with a wrong sequence number, it leaves the node's connection open
+ * (RFC 5961). The flow then keeps its node past the FIN timeout, both ways,
+ * though its node drains and the table sends new flows elsewhere: the node's
+ * next segment after a quiet spell still reaches the client (before, it went
+ * to the balancer's own stack, which reset the node's side), and the
+ * client's still reaches the node (before, it was re-hashed to node 2).
+ * @spoof: the RST from the client's side to the VIP, or "from node 1" to the
+ * SNAT address (it needs no client address), or (dsr) the client's FIN.
+ */
+static void expect_open_flow_keeps_its_node_after_an_off_path(struct env *e, __u8 mode,
+							      struct pkt_spec spoof, int ifindex)
+{
+	bool nat = mode == DRV_MODE_NAT;
+	struct pkt_spec ack = syn4, at_node = syn4_at_node(20000);
+	struct pkt_spec reply = reply4_from_node(20000, TCP_ACK), to_client, syn = syn4;
+	const char *src = nat ? "10.2.0.1" : "0.0.0.0";
+	__u16 port = nat ? 20000 : 0, be_port = nat ? 8080 : 80;
+	struct drv_flow f;
+
+	svc_put_mode(e, 0, "10.0.0.100", 80, mode, src, port, port, 0);
+	be_put(e, 1, "10.2.0.11", be_port, 0, DRV_BE_UP, 1);
+	be_put(e, 2, "10.2.0.12", be_port, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	if (nat) {
+		handshake4(e);
+	} else {
+		assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+		at_node = syn4; /* dsr: only the MACs change */
+		memcpy(at_node.smac, (__u8[])MAC_C, ETH_ALEN);
+		memcpy(at_node.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	}
+	ack.flags = at_node.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	/* Node 1 drains: the table sends new flows to node 2. */
+	be_put(e, 1, "10.2.0.11", be_port, 0, DRV_BE_DRAIN, 1);
+	table_fill(e, 0, 1, 2);
+	svc_put_mode(e, 0, "10.0.0.100", 80, mode, src, port, port, 1);
+	spoof.seq = 0x7654321; /* nowhere near the connection's (1000) */
+	assert_true(run(e, &spoof, ifindex) >= XDP_PASS);
+	f = flow_of(e, &syn4);
+	assert_int_equal(f.state, DRV_FLOW_CLOSING);
+	/* Quiet for 11 s, past the 10 s FIN timeout. */
+	age(e, port, &syn4, 11000);
+	if (nat) {
+		to_client = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100",
+				      "10.1.0.2", 80, 40000);
+		assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+		expect_frame(e, &to_client);
+		assert_int_equal(stat_sum(e, DRV_STAT_NAT_REPLY_MISS), 0);
+		/* ...and again, after the client's side of the spell too */
+		age(e, 20000, &syn4, 11000);
+	}
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	expect_frame(e, &at_node);
+	f = flow_of(e, &syn4);
+	assert_int_equal(f.backend_id, 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_NEW_FLOW), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_REHASH), 0);
+	/* A bare SYN is a new connection on the 5-tuple: it goes where the table says. */
+	assert_int_equal(run(e, &syn, ifa), XDP_REDIRECT);
+	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
+}
+
+static void open_flow_keeps_its_node_after_an_off_path_rst(void **state)
+{
+	struct pkt_spec rst = syn4;
+
+	rst.flags = TCP_RST;
+	expect_open_flow_keeps_its_node_after_an_off_path(*state, DRV_MODE_NAT, rst, ifa);
+}
+
+static void open_flow_keeps_its_node_after_an_off_path_rst_from_the_nodes_address(void **state)
+{
+	struct pkt_spec rst = reply4_from_node(20000, TCP_RST | TCP_ACK);
+
+	/* It arrives on the clients' side: drover takes it for node 1's. */
+	memcpy(rst.smac, (__u8[])MAC_CLIENT, ETH_ALEN);
+	memcpy(rst.dmac, (__u8[])MAC_A, ETH_ALEN);
+	expect_open_flow_keeps_its_node_after_an_off_path(*state, DRV_MODE_NAT, rst, ifa);
+}
+
+static void dsr_flow_keeps_its_node_after_an_off_path_fin(void **state)
+{
+	struct pkt_spec fin = syn4;
+
+	fin.flags = TCP_FIN | TCP_ACK;
+	expect_open_flow_keeps_its_node_after_an_off_path(*state, DRV_MODE_DSR, fin, ifa);
+}
+
+/*
  * A client closes a connection that was idle longer than the FIN timeout:
  * its FIN keeps the reply entry alive as well as the flow record, so the
  * node's FIN-ACK is translated back (not passed to the balancer's own stack,
@@ -3695,6 +3787,9 @@ int main(int argc, char **argv)
 		T(fin_ages_flow_and_frees_snat_port_after_fin_timeout),
 		T(rst_marks_flow_closing),
 		T(new_syn_on_a_closed_flow_starts_a_flow_that_outlives_the_fin_timeout),
+		T(open_flow_keeps_its_node_after_an_off_path_rst),
+		T(open_flow_keeps_its_node_after_an_off_path_rst_from_the_nodes_address),
+		T(dsr_flow_keeps_its_node_after_an_off_path_fin),
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
@@ -3777,6 +3872,7 @@ int main(int argc, char **argv)
 		N(syn_to_vip_v6_after_extension_headers_is_nated),
 		N(v6_first_fragment_before_an_atomic_one_is_dropped),
 		N(nat_reply_v4_is_translated_back_to_client),
+		N(open_flow_keeps_its_node_after_an_off_path_rst_from_the_nodes_address),
 		N(syn_on_flow_of_down_backend_rehashes_to_table),
 		N(segment_of_flow_on_down_backend_is_answered_with_rst),
 		N(segment_with_a_bad_checksum_on_down_backend_gets_no_rst),
