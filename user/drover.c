@@ -878,7 +878,7 @@ static int do_lookup(struct drv_ctl *ctl)
 	struct drv_flow flow;
 	struct drv_svc s;
 	char buf[128], a[DRV_ADDR_STRLEN], c[DRV_ADDR_STRLEN];
-	bool recorded, usable = false, down = false, expired = false;
+	bool recorded, usable = false, down = false, expired = false, binds;
 	__u32 id, h;
 	int err;
 
@@ -905,9 +905,16 @@ static int do_lookup(struct drv_ctl *ctl)
 		drv_cfg_read(ctl, &cfg);
 		expired = drv_flow_expired(&cfg, &flow, drv_flow_now_ns());
 	}
-	if (recorded && !expired && flow.backend_id && flow.backend_id < DRV_MAX_BACKENDS &&
+	/*
+	 * Past its timeout, a record that is not half-open still keeps its node
+	 * for every segment but a bare SYN (the program's flow_binds_past_expiry);
+	 * its record and SNAT port may be taken for others meanwhile.
+	 */
+	binds = recorded && (!expired || flow.state != DRV_FLOW_SYN);
+	if (binds && flow.backend_id && flow.backend_id < DRV_MAX_BACKENDS &&
 	    !bpf_map_lookup_elem(ctl->bes_fd, &flow.backend_id, &rbe) && rbe.family &&
-	    rbe.gen == flow.backend_gen && rbe.svc_id == flow.svc_id) {
+	    rbe.gen == flow.backend_gen && rbe.svc_id == flow.svc_id &&
+	    (s.mode != DRV_MODE_NAT || flow.snat_port)) {
 		usable = rbe.state != DRV_BE_DOWN;
 		down = !usable;
 	}
@@ -961,12 +968,17 @@ static int do_lookup(struct drv_ctl *ctl)
 		printf("new flow: no backend (dropped, drop_no_backend)\n");
 	if (!recorded)
 		printf("recorded: no (not in %s)\n", DRV_STR(DRV_MAP_FLOWS));
-	else if (expired)
+	else if (expired && !usable && !down)
 		printf("recorded: expired (idle longer than its timeout): treated as a new flow\n");
 	else if (usable)
-		printf("recorded: yes, stays on backend %u %s port %u (%s)\n", flow.backend_id,
+		printf("recorded: %s, stays on backend %u %s port %u (%s)%s\n",
+		       expired ? "expired (idle longer than its timeout)" : "yes", flow.backend_id,
 		       drv_addr_format(&rbe.addr, rbe.family, a, sizeof(a)), ntohs(rbe.port),
-		       drv_be_state_name(rbe.state));
+		       drv_be_state_name(rbe.state),
+		       expired ?
+			       ": a bare SYN starts a new flow, and a new flow may take its record"
+			       " and SNAT port" :
+			       "");
 	else if (down)
 		printf("recorded: yes, backend %u %s port %u is down: its next packet is answered with a RST (a bare SYN starts a new flow on the new-flow backend)\n",
 		       flow.backend_id, drv_addr_format(&rbe.addr, rbe.family, a, sizeof(a)),

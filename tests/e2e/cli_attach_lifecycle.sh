@@ -176,6 +176,33 @@ dr service del 10.0.0.2 port 80 || fail "tunnel service del failed"
 lk=$(dr -j lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000) || fail "lookup failed"
 jq -e '.backend.address == "10.0.1.2" and .recorded == null and .table_index < 4093' \
 	<<<"$lk" >/dev/null || fail "lookup JSON (only 10.0.1.2 is up): $lk"
+log "lookup of a record past its timeout: open, it keeps its node; half-open, a new flow"
+# A record of 192.0.2.1:40000 on backend 1, last seen at boot (the FIN timeout, 10 s,
+# is long over): as the program reads it, an open or closing one still keeps its node
+# for every segment but a bare SYN, a half-open one is a new flow.
+svc_id=$(jq .service.id <<<"$lk") be_gen=$(jq .backend.gen <<<"$lk")
+le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24)); }
+flow_put() { # STATE: 1 closing, 2 half-open
+	bpftool map update pinned "$ROOT/drv_flows_v1" \
+		key hex c0 00 02 01 $(printf '00 %.0s' {1..12}) 0a 00 00 01 $(printf '00 %.0s' {1..12}) \
+		9c 40 00 50 06 04 00 00 \
+		value hex 01 00 00 00 00 00 00 00 $(le32 1) $(le32 "$be_gen") $(le32 "$svc_id") 27 10 "0$1" 00 ||
+		fail "could not write a flow record into drv_flows_v1"
+}
+flow_put 1
+out=$(dr lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000) || fail "lookup failed: $out"
+grep -q "^recorded: expired (idle longer than its timeout), stays on backend 1 10.0.1.2 port 80 (up): a bare SYN starts a new flow" \
+	<<<"$out" || fail "lookup of an expired closing record: $out"
+dr -j lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000 |
+	jq -e '.recorded.expired and .recorded.usable and .recorded.backend.id == 1' >/dev/null ||
+	fail "lookup JSON of an expired closing record: $(dr -j lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000)"
+flow_put 2
+out=$(dr lookup 10.0.0.1 port 80 from 192.0.2.1 port 40000) || fail "lookup failed: $out"
+grep -q "^recorded: expired (idle longer than its timeout): treated as a new flow" <<<"$out" ||
+	fail "lookup of an expired half-open record: $out"
+bpftool map delete pinned "$ROOT/drv_flows_v1" key hex c0 00 02 01 $(printf '00 %.0s' {1..12}) \
+	0a 00 00 01 $(printf '00 %.0s' {1..12}) 9c 40 00 50 06 04 00 00 ||
+	fail "could not delete the flow record"
 dr -j stats | jq -e '(.global | has("xdp_pass") and has("drop_no_backend")) and
 	(.services | length) == 2' >/dev/null || fail "stats JSON: $(dr -j stats)"
 dr -j stats 10.0.0.1 port 80 --watch 1 count 2 | jq -s -e 'length == 2 and
