@@ -82,15 +82,6 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
-static const char *find_mem(const char *hay, size_t hlen, const char *needle)
-{
-	size_t nlen = strlen(needle);
-
-	if (!nlen)
-		return hay;
-	return memmem(hay, hlen, needle, nlen);
-}
-
 /*
  * The body text to find, looked for in the body's bytes as they are walked,
  * piece by piece (the chunks of a chunked body): a text split across two
@@ -137,6 +128,29 @@ static const char *line_end(const char *p, const char *end, const char **next)
 		return NULL;
 	*next = lf + 1;
 	return lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+}
+
+/*
+ * head_end - the end of the head at @p (a status line, then header fields):
+ * its first empty line. A line ends in CRLF or, as RFC 9112 2.2 lets a
+ * recipient take it, a bare LF: small health endpoints (a script behind
+ * socat or nc) answer so, and waiting for a CRLF CRLF that never comes would
+ * fail them at the timeout, for nothing an operator could see.
+ * Return: the empty line (just past the last field line's LF), with @body past
+ * it; NULL while it has not come.
+ */
+static const char *head_end(const char *p, const char *end, const char **body)
+{
+	const char *eol, *next;
+
+	if (!line_end(p, end, &next)) /* the status line */
+		return NULL;
+	for (p = next; (eol = line_end(p, end, &next)); p = next)
+		if (eol == p) {
+			*body = next;
+			return p;
+		}
+	return NULL;
 }
 
 /*
@@ -203,8 +217,18 @@ static int chunked_walk(const char *p, const char *end, struct body_find *f, boo
 		body_feed(f, p, size < avail ? size : avail);
 		if (avail < size || f->found)
 			return 0;
-		/* CRLF, strictly: a bare LF would let "5\r\npong\r\n" pass for a 4-byte chunk */
+		/*
+		 * CRLF, strictly (unlike the head's lines): a bare LF would let
+		 * "5\r\npong\r\n" pass for a 4-byte chunk
+		 */
 		p += size;
+		if (p < end && *p == '\n') {
+			snprintf(
+				why, whylen,
+				"broken chunked body: a chunk of %zu bytes ends in a bare LF, not CRLF (RFC 9112 7.1)",
+				size);
+			return -EBADMSG;
+		}
 		if (p < end && (*p != '\r' || (p + 1 < end && p[1] != '\n'))) {
 			snprintf(
 				why, whylen,
@@ -228,7 +252,7 @@ static bool is_ows(char c)
 /*
  * body_framing - how the body after the head at @p is framed (RFC 9112 6.3)
  * @code: the status (204 and 304 have no body)
- * @hend: just past the head's last header line (its CRLF included)
+ * @hend: just past the head's last header line (its line end included)
  * @clen: the Content-Length, for BODY_LENGTH
  *
  * Transfer-Encoding overrides Content-Length wherever each comes; it is
@@ -344,14 +368,13 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 		code = (unsigned int)c;
 		if (code < 100 || code > 199 || code == 101)
 			break;
-		hdr_end = find_mem(head, (size_t)(end - head), "\r\n\r\n");
-		if (!hdr_end) {
+		if (!head_end(head, end, &body)) {
 			if (!complete)
 				return -EAGAIN;
 			snprintf(why, whylen, "connection closed after an interim answer (1xx)");
 			return 0;
 		}
-		head = hdr_end + 4;
+		head = body;
 	}
 	for (i = 0; i < hc->nexpect; i++)
 		if (hc->expect[i] == code)
@@ -361,11 +384,10 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 			 hc->nexpect > 1 ? " or another listed code" : "");
 		return 0;
 	}
-	hdr_end = find_mem(head, (size_t)(end - head), "\r\n\r\n");
+	hdr_end = head_end(head, end, &body);
 	if (hdr_end) {
-		body = hdr_end + 4;
 		avail = (size_t)(end - body);
-		framing = body_framing(code, head, hdr_end + 2, &clen);
+		framing = body_framing(code, head, hdr_end, &clen);
 		switch (framing) {
 		case BODY_NONE:
 		case BODY_TO_EOF:

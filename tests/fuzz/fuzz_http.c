@@ -8,6 +8,9 @@
  * such as strtoul, is changed between two calls that must agree). A pass must be an
  * "HTTP/1.x NNN" status line (the first after any interim 1xx answers) with an
  * expected NNN (RFC 9112: three digits, then a space or the line's end).
+ * The lines of a head (status line and header fields) end in CRLF or a bare
+ * LF (RFC 9112 2.2): written with bare LFs, a head is judged the same; the
+ * CRLF after a chunk's data stays strict.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -38,20 +41,38 @@ static bool status_line_ok(const char *b, size_t len, const struct drv_hc_conf *
 }
 
 /*
+ * The bytes of the head at @b (status line, header fields, the empty line that
+ * ends them: lines end in LF, a CR before it or not), or 0 if it does not end.
+ */
+static size_t head_len(const char *b, size_t len)
+{
+	const char *p = memchr(b, '\n', len), *end = b + len, *lf;
+
+	for (p = p ? p + 1 : end; p < end; p = lf + 1) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		if (!lf)
+			break;
+		if (lf == p || (lf == p + 1 && *p == '\r'))
+			return (size_t)(lf + 1 - b);
+	}
+	return 0;
+}
+
+/*
  * Does the chunked body after the headers of @b hold @needle? The chunks'
  * data joined, read the plain way (sizes in hex, data, CRLF), as a second
  * opinion on what the checker found across chunks.
  */
 static bool chunks_hold(const char *b, size_t len, const char *needle)
 {
-	const char *p = memmem(b, len, "\r\n\r\n", 4), *end = b + len;
+	const char *p, *end = b + len;
 	char *data = malloc(len + 1);
-	size_t n = 0, size;
+	size_t n = 0, size, hl = head_len(b, len);
 	bool found;
 
 	if (!data)
 		abort();
-	for (p = p ? p + 4 : end; p < end;) {
+	for (p = hl ? b + hl : end; p < end;) {
 		for (size = 0; p < end && isxdigit((unsigned char)*p) && size < (1ul << 32); p++)
 			size = size * 16 +
 			       (size_t)(isdigit((unsigned char)*p) ?
@@ -70,6 +91,35 @@ static bool chunks_hold(const char *b, size_t len, const char *needle)
 	found = memmem(data, n, needle, strlen(needle)) != NULL;
 	free(data);
 	return found;
+}
+
+/*
+ * The answer @b (judged @r) with the CRLFs of its first head (up to its empty
+ * line; all of @b if that has not come) written as bare LFs: judged @r too.
+ * A CRLF after a CR stays (CR CR LF ends a line that is not empty).
+ */
+static void lf_head_judged_the_same(const char *b, size_t len, bool complete,
+				    const struct drv_hc_conf *hc, int r)
+{
+	size_t hl = head_len(b, len), i, n = 0;
+	char why[160], *lf = malloc(len + 1);
+	int rl;
+
+	if (!lf)
+		abort();
+	for (i = 0; i < len; i++) {
+		/* not CR CR LF: no empty line there, and none after either */
+		if (i + 1 < (hl ?: len) && b[i] == '\r' && b[i + 1] == '\n' &&
+		    (!i || b[i - 1] != '\r'))
+			continue;
+		lf[n++] = b[i];
+	}
+	lf[n] = '7';
+	if (n < len) {
+		rl = drv_http_evaluate(lf, n, complete, hc, why, sizeof(why));
+		FUZZ_CHECK(rl == r, "judged %d, but %d with the head's CRLFs as bare LFs", r, rl);
+	}
+	free(lf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -113,19 +163,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   "after %zu of %zu bytes judged %d, and otherwise once all came", cut,
 			   len, rc);
 	}
+	lf_head_judged_the_same(buf, len, complete, &hc, r);
 	why[0] = 0;
 	drv_http_evaluate(buf, len, complete, &hc, why, sizeof(why));
 	if (!r)
 		FUZZ_CHECK(why[0] && memchr(why, 0, sizeof(why)), "a failure without a reason");
 	if (r == 1) {
-		const char *head = buf, *eol, *e;
+		const char *head = buf, *eol;
+		size_t hl;
 
 		/* past interim answers: "HTTP/1.x 1NN" but 101, up to their empty line */
 		while ((eol = memchr(head, '\n', len - (size_t)(head - buf))) && eol - head >= 12 &&
 		       !memcmp(head, "HTTP/1.", 7) && head[9] == '1' &&
 		       memcmp(head + 9, "101", 3) &&
-		       (e = memmem(head, len - (size_t)(head - buf), "\r\n\r\n", 4)))
-			head = e + 4;
+		       (hl = head_len(head, len - (size_t)(head - buf))))
+			head += hl;
 		FUZZ_CHECK(eol && status_line_ok(head, (size_t)(eol - head), &hc),
 			   "passed on status line '%.*s'", (int)(eol ? eol - head : 0), head);
 		FUZZ_CHECK(!hc.body[0] || memmem(buf, len, hc.body, strlen(hc.body)) ||

@@ -498,6 +498,47 @@ static void http_answer_cut_off_in_its_head_says_so(void **state)
 	free(a);
 }
 
+/*
+ * Small health endpoints (a shell one-liner behind socat or nc, some embedded
+ * servers) end the lines of their head in a bare LF. RFC 9112 2.2 lets a
+ * recipient take a bare LF for a line end in the status line and the header
+ * fields, so the check does: such an answer is judged as soon as it has come,
+ * as a CRLF one is, not at the timeout for want of a CRLF CRLF. A chunked
+ * body keeps its CRLF after each chunk's data (its size is checked by it): a
+ * bare LF there fails at once, saying so.
+ */
+static void http_head_with_bare_lf_line_ends_is_judged_at_once(void **state)
+{
+	struct drv_hc_conf any = http_conf("", 200, 0), pong = http_conf("pong", 200, 0);
+	struct drv_hc_conf pong204 = http_conf("pong", 200, 204);
+
+	(void)state;
+	judge_as_it_arrives("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.0 200 OK\nContent-Type: text/plain\nContent-Length: 4\n\npong",
+			    &pong, 1, false, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\nContent-Length: 4\n\nnope", &pong, 0, false,
+			    "does not contain 'pong'");
+	judge_as_it_arrives("HTTP/1.1 503 Service Unavailable\nContent-Length: 0\n\n", &any, 0,
+			    false, "HTTP status 503");
+	judge_as_it_arrives("HTTP/1.1 204 No Content\n\n", &pong204, 0, false,
+			    "does not contain 'pong'");
+	/* CRLF and bare LF mixed, line by line */
+	judge_as_it_arrives("HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nok", &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\nContent-Length: 2\r\n\nok", &any, 1, true, NULL);
+	/* an interim answer ended by bare LFs is skipped like any other */
+	judge_as_it_arrives("HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Length: 4\n\npong",
+			    &pong, 1, false, NULL);
+	/* a body's framing headers are read from a bare-LF head */
+	judge_as_it_arrives("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n4\r\npong\r\n0\r\n\r\n",
+			    &any, 1, true, NULL);
+	judge_as_it_arrives("HTTP/1.1 200 OK\nTransfer-Encoding:\n chunked\n\n2\r\npo\r\n"
+			    "2\r\nng\r\n0\r\n\r\n",
+			    &pong, 1, false, NULL);
+	/* ... but a chunk's data ends in CRLF, strictly */
+	judge_as_it_arrives("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n4\npong\n0\n\n", &any,
+			    0, false, "bare LF");
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -505,6 +546,7 @@ enum srv_mode {
 	SRV_500, /* answer 500 */
 	SRV_HANG, /* accept, read, never answer */
 	SRV_KEEP, /* answer 200 with body "nope" and a Content-Length, keep the connection open */
+	SRV_KEEP_LF, /* SRV_KEEP's answer with body "pong", its head's lines ending in bare LFs */
 };
 
 struct srv {
@@ -546,11 +588,13 @@ static void *srv_main(void *arg)
 			continue;
 		}
 		p.fd = c;
-		if (s->mode == SRV_KEEP) {
-			static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope";
+		if (s->mode == SRV_KEEP || s->mode == SRV_KEEP_LF) {
+			const char *r = s->mode == SRV_KEEP ?
+						"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope" :
+						"HTTP/1.1 200 OK\nContent-Length: 4\n\npong";
 
 			if (poll(&p, 1, 1000) > 0 && recv(c, buf, sizeof(buf), 0) > 0 &&
-			    send(c, r, sizeof(r) - 1, MSG_NOSIGNAL) < 0)
+			    send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
 				(void)0;
 			if (s->nheld < 512)
 				s->held[s->nheld++] = c;
@@ -915,6 +959,34 @@ static void node_keeping_its_connection_fails_for_the_body_not_the_timeout(void 
 	assert_false(r.ok);
 	if (!strstr(r.why, "body does not contain 'pong'"))
 		fail_msg("failed for '%s', want the body", r.why);
+}
+
+/*
+ * A node whose answer's head ends its lines in bare LFs, and that keeps its
+ * connection open: it passes as soon as its answer has come, not failed at
+ * the timeout for want of a CRLF CRLF or a close.
+ */
+static void node_answering_with_bare_lf_lines_passes_without_waiting_for_the_close(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct srv keep;
+
+	(void)state;
+	srv_start(&keep, SRV_KEEP_LF);
+	hc_fast(&hc, "rancher", 5000);
+	snprintf(hc.body, sizeof(hc.body), "pong");
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, keep.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 15);
+	drv_health_fini(&h);
+	srv_stop(&keep);
+	assert_int_equal(r.n, 1);
+	if (!r.ok)
+		fail_msg("failed for '%s', want a pass", r.why);
 }
 
 static void hung_node_times_out_without_delaying_a_healthy_one(void **state)
@@ -1468,11 +1540,14 @@ int main(void)
 		cmocka_unit_test(
 			http_whole_body_without_the_text_fails_without_waiting_for_the_close),
 		cmocka_unit_test(http_answer_cut_off_in_its_head_says_so),
+		cmocka_unit_test(http_head_with_bare_lf_line_ends_is_judged_at_once),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(a_round_looks_only_at_the_checks_that_are_due),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
 		cmocka_unit_test(node_keeping_its_connection_fails_for_the_body_not_the_timeout),
+		cmocka_unit_test(
+			node_answering_with_bare_lf_lines_passes_without_waiting_for_the_close),
 		cmocka_unit_test(checks_repeat_every_interval),
 		cmocka_unit_test(jitter_spans_its_whole_share_of_long_intervals),
 		cmocka_unit_test(ipv6_node_is_checked_over_ipv6),
