@@ -1280,6 +1280,64 @@ static bool line_indented_with_tab(const char *text, size_t len, size_t line)
 	return false;
 }
 
+/*
+ * libyaml's reader stopped at @parser's problem_offset: a byte that is not
+ * UTF-8 (or UTF-16, after its byte-order mark), or a control character YAML
+ * allows nowhere. It gives the offset, not the line: count it here, columns
+ * in characters as libyaml counts them (after a UTF-8 BOM, which it skips).
+ */
+static void reader_error(const yaml_parser_t *parser, const char *name, const char *text,
+			 size_t len, char *err, size_t errlen)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	size_t off = parser->problem_offset < len ? parser->problem_offset : len, i = 0;
+	size_t line = 1, col = 1;
+	bool u16 = len >= 2 && ((t[0] == 0xff && t[1] == 0xfe) || (t[0] == 0xfe && t[1] == 0xff));
+	const char *what = parser->problem ? parser->problem : "unreadable text";
+
+	if (u16) {
+		/* code units of 2 bytes: a line ends at U+000A, a low surrogate is no character */
+		for (i = 2; i + 1 < off; i += 2) {
+			unsigned int u = t[0] == 0xff ? t[i] | t[i + 1] << 8 : t[i] << 8 | t[i + 1];
+
+			if (u == '\n')
+				line++, col = 1;
+			else if (u < 0xdc00 || u > 0xdfff)
+				col++;
+		}
+		snprintf(err, errlen,
+			 "%s:%zu:%zu: the file is not valid UTF-16 text: %s; save it as UTF-8",
+			 name, line, col, what);
+		return;
+	}
+	/* an invalid trailing byte: the character starts at its lead byte */
+	if (!strcmp(what, "invalid trailing UTF-8 octet"))
+		while (off > 0 && (t[--off] & 0xc0) == 0x80)
+			;
+	if (len >= 3 && !memcmp(t, "\xef\xbb\xbf", 3))
+		i = 3;
+	for (; i < off; i++) {
+		if (t[i] == '\n' || (t[i] == '\r' && (i + 1 >= len || t[i + 1] != '\n')))
+			line++, col = 1;
+		else if ((t[i] & 0xc0) != 0x80 && t[i] != '\r')
+			col++;
+	}
+	if (off < len && (t[off] < 0x20 || t[off] == 0x7f))
+		snprintf(
+			err, errlen,
+			"%s:%zu:%zu: a control character (byte 0x%02x) where YAML allows none: remove it (NUL bytes: is it UTF-16 without a byte-order mark? save it as UTF-8)",
+			name, line, col, t[off]);
+	else if (off < len)
+		snprintf(
+			err, errlen,
+			"%s:%zu:%zu: the file is not UTF-8 text: %s (byte 0x%02x); save it as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)",
+			name, line, col, what, t[off]);
+	else
+		snprintf(err, errlen,
+			 "%s:%zu:%zu: the file is not UTF-8 text: %s; save it as UTF-8", name, line,
+			 col, what);
+}
+
 int drv_config_parse(const char *name, const char *text, size_t len, struct drv_config **out,
 		     char *err, size_t errlen)
 {
@@ -1304,6 +1362,11 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	if (!yaml_parser_load(&parser, &doc)) {
 		const char *hint = "";
 
+		if (parser.error == YAML_READER_ERROR) {
+			reader_error(&parser, name, text, len, err, errlen);
+			ret = -EINVAL;
+			goto out_delete_parser;
+		}
 		if (line_has_bare_ip6_port(text, len, parser.problem_mark.line))
 			hint = "; an IPv6 address with a port, [ADDR]:PORT, is what YAML reads as a list: quote it (\"[::1]:9469\")";
 		else if (line_indented_with_tab(text, len, parser.problem_mark.line))
@@ -1324,9 +1387,13 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	yaml_document_delete(&doc);
 	/* A second document (after ---) would be ignored: say so rather than drop it. */
 	if (!ret && !yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error in a second document: %s",
-			 name, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "unknown");
+		if (parser.error == YAML_READER_ERROR)
+			reader_error(&parser, name, text, len, err, errlen);
+		else
+			snprintf(err, errlen,
+				 "%s:%zu:%zu: YAML syntax error in a second document: %s", name,
+				 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				 parser.problem ? parser.problem : "unknown");
 		ret = -EINVAL;
 	} else if (!ret) {
 		yaml_node_t *more = yaml_document_get_root_node(&doc);

@@ -52,6 +52,22 @@ static void parse_bad(const char *text, int line, int col, const char *what)
 	assert_non_null(strstr(err, what));
 }
 
+/* parse_bad() of @len bytes, which may hold NULs */
+static void parse_bad_n(const char *text, size_t len, int line, int col, const char *what)
+{
+	struct drv_config *cfg = NULL;
+	char prefix[64];
+	int ret = drv_config_parse(NAME, text, len, &cfg, err, sizeof(err));
+
+	assert_int_equal(ret, -EINVAL);
+	assert_null(cfg);
+	snprintf(prefix, sizeof(prefix), NAME ":%d:%d: ", line, col);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, what))
+		print_error("got '%s', want prefix '%s' and '%s'\n", err, prefix, what);
+	assert_memory_equal(err, prefix, strlen(prefix));
+	assert_non_null(strstr(err, what));
+}
+
 #define HEAD "interfaces: [eth0]\n"
 #define SVC_HEAD                     \
 	HEAD "services:\n"           \
@@ -954,6 +970,36 @@ static void tab_indentation_says_to_indent_with_spaces(void **state)
 	assert_null(strstr(err, "tab"));
 }
 
+/*
+ * A file that is not UTF-8 (Latin-1 from an old editor, UTF-16 without its
+ * byte-order mark, a binary) stops libyaml's reader, which gives a byte offset
+ * and no line: the error names the line and column of the first bad byte, the
+ * byte, and what to do, not 1:1.
+ */
+static void file_not_utf8_is_refused_at_its_first_bad_byte(void **state)
+{
+	static const char nul[] = HEAD "services: []\n  \0\n";
+	static const char u16[] = "i\0n\0t\0";
+
+	(void)state;
+	/* é in Latin-1 */
+	parse_bad(HEAD "services:\n  - name: w\xe9"
+		       "b\n",
+		  3, 12, "not UTF-8 text");
+	assert_non_null(strstr(err, "byte 0xe9"));
+	assert_non_null(strstr(err, "save it as UTF-8"));
+	parse_bad(HEAD "# caf\xe9\nservices: []\n", 2, 6, "not UTF-8 text");
+	parse_bad(HEAD "services: [\xff]\n", 2, 12, "byte 0xff");
+	/* counted in characters, as libyaml counts columns, after a BOM */
+	parse_bad("\xef\xbb\xbf" HEAD "services: [\xc3\xa9, \xc3]\n", 2, 15, "not UTF-8 text");
+	/* also where libyaml reads it only after the document, in what follows */
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n---\n\xe9\n", 9, 1,
+		  "not UTF-8 text");
+	parse_bad_n(nul, sizeof(nul) - 1, 3, 3, "control character (byte 0x00)");
+	parse_bad_n(u16, sizeof(u16) - 1, 1, 2, "control character (byte 0x00)");
+	assert_non_null(strstr(err, "UTF-16"));
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1087,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(yaml_syntax_error_names_its_position),
 		cmocka_unit_test(unquoted_ipv6_listen_with_port_says_to_quote_it),
 		cmocka_unit_test(tab_indentation_says_to_indent_with_spaces),
+		cmocka_unit_test(file_not_utf8_is_refused_at_its_first_bad_byte),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
