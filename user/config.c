@@ -231,10 +231,36 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 static int addr_refused(struct pctx *p, yaml_node_t *n, const char *key, const char *s)
 {
 	char host[DRV_ADDR_STRLEN];
-	const char *rest = drv_addr_extra(s, host, sizeof(host)), *to_do = "";
+	const char *rest = drv_addr_extra(s, host, sizeof(host)), *to_do = "", *zone;
+	union drv_addr a;
+	__u8 fam;
 
+	/* "fe80::1%eth0": a zone, as ping and ip take a link-local address */
+	zone = strchr(s, '%');
+	if (!rest && zone && (size_t)(zone - s) < sizeof(host)) {
+		memcpy(host, s, (size_t)(zone - s));
+		host[zone - s] = 0;
+		if (!drv_addr_parse(host, &a, &fam) && fam == DRV_FAMILY_V6)
+			return perr(
+				p, n, "'%s' is %s with a zone (%s): %s", key, host, zone,
+				drv_addr_not_host(&a, fam) ?
+					"an address here names no interface, so a link-local one cannot be used; give the node's global or unique-local address" :
+					"give the address alone");
+	}
+	/* a host name (letters, digits, '-', '.'; not all digits and dots) */
+	if (!rest &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+		    strlen(s) &&
+	    strspn(s, "0123456789.") != strlen(s))
+		return perr(
+			p, n,
+			"'%s' is '%s', a name: drover does not resolve names; give its IPv4 or IPv6 address",
+			key, s);
 	if (!rest)
-		return perr(p, n, "'%s' is not an IPv4 or IPv6 address: '%s'", key, s);
+		return perr(
+			p, n,
+			"'%s' is not an IPv4 or IPv6 address: '%s'; give one like 10.0.0.100 or fd00::100",
+			key, s);
 	if (!*rest)
 		return perr(p, n, "'%s' is %s in brackets: give the address alone", key, host);
 	if (*rest == ':' && !strcmp(key, "address"))

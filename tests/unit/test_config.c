@@ -386,7 +386,7 @@ static void bad_address_is_refused(void **state)
 	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.300\n", 4, 10,
 		  "'vip' is not an IPv4 or IPv6 address: '10.0.0.300'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, rancher1]\n", 7, 24,
-		  "'address' is not an IPv4 or IPv6 address: 'rancher1'");
+		  "'address' is 'rancher1', a name: drover does not resolve names");
 	parse_bad(HEAD "services:\n  - name: web\n    vip: 0.0.0.0\n", 4, 10,
 		  "'vip' is the unspecified address '0.0.0.0'");
 	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, '::']\n", 7, 24,
@@ -424,6 +424,31 @@ static void address_with_port_or_prefix_says_to_give_it_alone(void **state)
 }
 
 /* A SNAT address that is a node, or a VIP whose port lies in the SNAT range, takes replies. */
+/*
+ * An IPv6 address with a zone ("%eth0", as ping and ip take a link-local
+ * one) and a host name (as nginx and HAProxy take nodes) are no addresses
+ * drover takes: each is refused saying what it is and what to give instead,
+ * not only that it is no address.
+ */
+static void address_with_zone_or_a_name_says_what_to_give(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n  - {name: w, vip: 'fd00::1%eth0', mode: dsr, ports: [80],"
+		       " nodes: ['fd00::2']}\n",
+		  3, 20, "'vip' is fd00::1 with a zone (%eth0): give the address alone");
+	parse_bad(HEAD "services:\n  - {name: w, vip: 'fd00::1', mode: dsr, ports: [80],"
+		       " nodes: ['fe80::2%eth1']}\n",
+		  3, 63,
+		  "'address' is fe80::2 with a zone (%eth1): an address here names no interface, so a link-local one cannot be used; give the node's global or unique-local address");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {source: 'fd00::9%lo'}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 22, "'source' is fd00::9 with a zone (%lo): give the address alone");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11, rancher-1.example.com]\n", 7, 24,
+		  "'address' is 'rancher-1.example.com', a name: drover does not resolve names; give its IPv4 or IPv6 address");
+	parse_bad(HEAD "services:\n  - name: web\n    vip: 10.0.0.300\n", 4, 10,
+		  "'vip' is not an IPv4 or IPv6 address: '10.0.0.300'; give one like 10.0.0.100 or fd00::100");
+}
+
 static void snat_that_takes_replies_is_refused(void **state)
 {
 	(void)state;
@@ -1104,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(wrong_type_is_refused),
 		cmocka_unit_test(bad_address_is_refused),
 		cmocka_unit_test(address_with_port_or_prefix_says_to_give_it_alone),
+		cmocka_unit_test(address_with_zone_or_a_name_says_what_to_give),
 		cmocka_unit_test(second_yaml_document_is_refused),
 		cmocka_unit_test(bad_interface_name_is_refused),
 		cmocka_unit_test(duplicate_vip_port_is_refused),
