@@ -37,6 +37,15 @@ __attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml
 	va_start(ap, fmt);
 	vsnprintf(p->err + off, p->errlen - off, fmt, ap);
 	va_end(ap);
+	/* a plain value over lines: a line indented deeper than the one above joined it */
+	if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    n->end_mark.line > n->start_mark.line) {
+		off = (int)strlen(p->err);
+		snprintf(
+			p->err + off, p->errlen - off,
+			" (the value runs on over lines %zu to %zu: YAML joins a line indented deeper than its key or list item to the value before it; check the indentation)",
+			n->start_mark.line + 1, n->end_mark.line + 1);
+	}
 	return -EINVAL;
 }
 
@@ -83,6 +92,8 @@ static int want_scalar(struct pctx *p, const yaml_node_t *n, const char *key, co
 	return 0;
 }
 
+static const char *key_home(const char *what, const char *key);
+
 /*
  * Check that every key of mapping @map is a scalar, known (in @known) and not
  * repeated. @what names the mapping in messages.
@@ -93,7 +104,7 @@ static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known
 
 	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
 		yaml_node_t *k = node_at(p, a->key);
-		const char *const *kn;
+		const char *const *kn, *home;
 		char list[512] = "";
 		size_t off = 0;
 
@@ -112,8 +123,10 @@ static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known
 			for (kn = known; *kn && off < sizeof(list); kn++)
 				off += snprintf(list + off, sizeof(list) - off, "%s%s",
 						kn == known ? "" : ", ", *kn);
-			return perr(p, k, "unknown key '%s' in %s (known keys: %s)", scalar(k),
-				    what, list);
+			home = key_home(what, scalar(k));
+			return perr(p, k, "unknown key '%s' in %s (known keys: %s)%s%s%s%s",
+				    scalar(k), what, list, home ? "; '" : "", home ? scalar(k) : "",
+				    home ? "' is a key of " : "", home ? home : "");
 		}
 		for (b = map->data.mapping.pairs.start; b < a; b++) {
 			yaml_node_t *kb = node_at(p, b->key);
@@ -1015,6 +1028,44 @@ static const char *const top_keys[] = {
 static const char *const defaults_keys[] = {
 	"mode", "snat", "snat-ports", "table-size", "health", NULL,
 };
+static const char *const metrics_keys[] = { "listen", "stuck-after", NULL };
+static const char *const timeouts_keys[] = { "tcp-idle", "tcp-fin", NULL };
+
+/*
+ * key_home - where @key, unknown in the mapping @what (as check_keys names
+ * it), is known: a key indented too little leaves the mapping it belongs to,
+ * one indented too much lands in the mapping above it, and "unknown key"
+ * alone does not say so.
+ * Return: what to name ("health: check its indentation"), or NULL.
+ */
+static const char *key_home(const char *what, const char *key)
+{
+	static const struct {
+		const char *in; /* the mapping the key was found in, NULL: any */
+		const char *const *keys;
+		const char *home;
+	} homes[] = {
+		{ "service", health_keys, "health: check its indentation" },
+		{ "defaults", health_keys, "health: check its indentation" },
+		{ "service", node_keys, "a node: check its indentation" },
+		{ NULL, service_keys, "a service: check its indentation" },
+		{ NULL, metrics_keys, "metrics: check its indentation" },
+		{ NULL, timeouts_keys, "timeouts: check its indentation" },
+		{ NULL, health_keys, "health: check its indentation" },
+		{ NULL, top_keys, "the top level: check its indentation (it starts a line)" },
+	};
+	const char *const *k;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(homes); i++) {
+		if (homes[i].in && strcmp(homes[i].in, what))
+			continue;
+		for (k = homes[i].keys; *k; k++)
+			if (!strcmp(*k, key))
+				return homes[i].home;
+	}
+	return NULL;
+}
 
 /*
  * Service @s (written at @sn) against service @o (maybe itself): its SNAT
@@ -1112,11 +1163,10 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 	strcpy(cfg->metrics_listen, DRV_METRICS_DEFAULT);
 	cfg->stuck_after_ms = DRV_STUCK_AFTER_DEFAULT_MS;
 	if ((v = find(p, root, "metrics"))) {
-		static const char *const mkeys[] = { "listen", "stuck-after", NULL };
 		yaml_node_t *l;
 
 		if ((err = want_mapping(p, v, "metrics")) ||
-		    (err = check_keys(p, v, mkeys, "metrics")))
+		    (err = check_keys(p, v, metrics_keys, "metrics")))
 			return err;
 		if ((l = find(p, v, "listen"))) {
 			if ((err = get_str(p, l, "listen", cfg->metrics_listen,
@@ -1142,12 +1192,11 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 		}
 	}
 	if ((v = find(p, root, "timeouts"))) {
-		static const char *const tkeys[] = { "tcp-idle", "tcp-fin", NULL };
 		yaml_node_t *t;
 		__u32 ms;
 
 		if ((err = want_mapping(p, v, "timeouts")) ||
-		    (err = check_keys(p, v, tkeys, "timeouts")))
+		    (err = check_keys(p, v, timeouts_keys, "timeouts")))
 			return err;
 		if ((t = find(p, v, "tcp-idle"))) {
 			if ((err = get_duration(p, t, "tcp-idle", "1193h", &ms)))
@@ -1306,6 +1355,64 @@ static bool line_indented_with_tab(const char *text, size_t len, size_t line)
 	return false;
 }
 
+/* The column (from 1) of the first character of line @line (from 0) of @text that is no blank. */
+static size_t line_indent(const char *text, size_t len, size_t line)
+{
+	const char *s, *eol, *b;
+
+	s = text_line(text, len, line, &eol);
+	if (!s)
+		return 0;
+	for (b = s; b < eol && *b == ' '; b++)
+		;
+	return (size_t)(b - s) + 1;
+}
+
+/*
+ * A syntax error that libyaml words without naming indentation, though that
+ * is its cause: a line that starts at a column none of its neighbours do
+ * (libyaml names the mapping or list it broke off), or a "key: value"
+ * indented deeper than the line above, which YAML reads into that line's
+ * value. Return "" for any other error.
+ */
+static const char *indent_hint(const yaml_parser_t *parser, const char *text, size_t len, char *buf,
+			       size_t buflen)
+{
+	const char *pr = parser->problem ? parser->problem : "", *ctx = parser->context;
+	size_t line = parser->problem_mark.line, col = line_indent(text, len, line);
+
+	if (ctx && (!strcmp(pr, "did not find expected key") ||
+		    !strcmp(pr, "did not find expected '-' indicator"))) {
+		bool map = strstr(ctx, "mapping");
+
+		if (col == parser->context_mark.column + 1) {
+			snprintf(
+				buf, buflen,
+				"; this line starts at column %zu, where the %s of the %s begun at line %zu start, but is %s",
+				col, map ? "keys" : "items ('- ')", map ? "mapping" : "list",
+				parser->context_mark.line + 1,
+				map ? "no 'key: value'" :
+				      "no item: indent a key as deep as the other keys of its mapping");
+			return buf;
+		}
+		snprintf(
+			buf, buflen,
+			"; this line starts at column %zu, but the %s of the %s begun at line %zu start at column %zu: indent it as deep as the keys or items it belongs with",
+			col, map ? "keys" : "items", map ? "mapping" : "list",
+			parser->context_mark.line + 1, parser->context_mark.column + 1);
+		return buf;
+	}
+	if (!strcmp(pr, "mapping values are not allowed in this context") && line > 0 &&
+	    col > line_indent(text, len, line - 1)) {
+		snprintf(
+			buf, buflen,
+			"; this line starts at column %zu, deeper than the line above (column %zu), so YAML reads its 'key:' as part of that line's value: indent it as deep as the keys it belongs with",
+			col, line_indent(text, len, line - 1));
+		return buf;
+	}
+	return "";
+}
+
 /*
  * libyaml's reader stopped at @parser's problem_offset: a byte that is not
  * UTF-8 (or UTF-16, after its byte-order mark), or a control character YAML
@@ -1387,6 +1494,7 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		const char *hint = "";
+		char hbuf[256];
 
 		if (parser.error == YAML_READER_ERROR) {
 			reader_error(&parser, name, text, len, err, errlen);
@@ -1397,6 +1505,8 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 			hint = "; an IPv6 address with a port, [ADDR]:PORT, is what YAML reads as a list: quote it (\"[::1]:9469\")";
 		else if (line_indented_with_tab(text, len, parser.problem_mark.line))
 			hint = "; the line is indented with a tab: YAML indents with spaces only, replace the tab with spaces";
+		else
+			hint = indent_hint(&parser, text, len, hbuf, sizeof(hbuf));
 		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name,
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "unknown", parser.context ? " " : "",

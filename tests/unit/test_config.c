@@ -1025,6 +1025,48 @@ static void file_not_utf8_is_refused_at_its_first_bad_byte(void **state)
 	assert_non_null(strstr(err, "UTF-16"));
 }
 
+/*
+ * A key or a list item at the wrong indentation is YAML's commonest mistake,
+ * and libyaml's words for it ("did not find expected key", "mapping values
+ * are not allowed in this context") name no indentation. Each error says the
+ * line's column and the column its neighbours are at.
+ */
+static void key_at_the_wrong_indentation_says_where_it_belongs(void **state)
+{
+	(void)state;
+	/* one column short of the service's keys, one deeper */
+	parse_bad(SVC_HEAD "    ports: [80]\n   nodes: [10.0.0.11]\n", 7, 4,
+		  "this line starts at column 4, but the items of the list begun at line 3 start at column 3");
+	parse_bad(SVC_HEAD "    ports: [80]\n     nodes: [10.0.0.11]\n", 7, 6,
+		  "this line starts at column 6, but the keys of the mapping begun at line 3 start at column 5");
+	assert_non_null(strstr(err, "indent it as deep as the keys or items it belongs with"));
+	/* a key of a list's item at the column of the items' '- ' */
+	parse_bad(SVC_HEAD "    ports: [80]\n  nodes: [10.0.0.11]\n", 7, 3,
+		  "this line starts at column 3, where the items ('- ') of the list begun at line 3 start, but is no item");
+	/* a key deeper than the one above: YAML reads it into that key's value */
+	parse_bad(SVC_HEAD "    ports: [80]\n    health:\n      kind: http\n       path: /x\n", 9,
+		  12, "mapping values are not allowed");
+	assert_non_null(strstr(err, "this line starts at column 8, deeper than the line above"));
+	/* a key of a mapping written outside it, or inside another */
+	parse_bad(SVC_HEAD "    ports: [80]\n    health:\n    kind: http\n    nodes: [10.0.0.11]\n", 8,
+		  5, "unknown key 'kind' in service");
+	assert_non_null(strstr(err, "'kind' is a key of health: check its indentation"));
+	parse_bad(SVC_HEAD "    ports: [80]\n    health:\n      kind: tcp\n      nodes: [10.0.0.11]\n",
+		  9, 7, "'nodes' is a key of a service: check its indentation");
+	parse_bad(HEAD "metrics:\nlisten: 127.0.0.1:9469\nservices: []\n", 3, 1,
+		  "'listen' is a key of metrics: check its indentation");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes:\n      - address: 10.0.0.11\n    weight: 2\n", 9,
+		  5, "'weight' is a key of a node: check its indentation");
+	/* no hint for a key known nowhere */
+	parse_bad(HEAD "servics: []\n", 2, 1, "unknown key 'servics'");
+	assert_null(strstr(err, "indentation"));
+	/* an item deeper than the one above: YAML joins it to that item's value */
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes:\n      - 10.0.0.11\n        - 10.0.0.12\n", 8,
+		  9, "'address' is not an IPv4 or IPv6 address");
+	assert_non_null(strstr(err, "the value runs on over lines 8 to 9"));
+	assert_non_null(strstr(err, "check the indentation"));
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1160,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(unquoted_ipv6_listen_with_port_says_to_quote_it),
 		cmocka_unit_test(tab_indentation_says_to_indent_with_spaces),
 		cmocka_unit_test(file_not_utf8_is_refused_at_its_first_bad_byte),
+		cmocka_unit_test(key_at_the_wrong_indentation_says_where_it_belongs),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
