@@ -1516,8 +1516,11 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	}
 	p.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
-	if (!root)
-		ret = perr(&p, NULL, "the configuration is empty");
+	/* nothing, comments, a bare "---" or "~": a template that rendered nothing, a cut copy */
+	if (!root || is_null(root))
+		ret = perr(
+			&p, NULL,
+			"the configuration is empty: it needs 'interfaces:' and 'services:' (see drover.yaml(5), or the examples/minimal.yaml drover ships)");
 	else
 		ret = parse_top(&p, root, cfg);
 	yaml_document_delete(&doc);

@@ -818,6 +818,24 @@ static void bad_top_level_values_are_refused(void **state)
 	parse_bad("interfaces: [eth0, eth0]\nservices: []\n", 1, 20, "listed twice");
 	parse_bad("- a\n- b\n", 1, 1, "must be a mapping");
 	parse_bad("", 1, 1, "the configuration is empty");
+}
+
+/*
+ * A file with no configuration in it (empty, only comments, only "---": a
+ * template that rendered nothing, a copy cut short) is refused saying what
+ * a configuration needs and where to find one, not only that it is empty.
+ */
+static void empty_file_says_what_a_configuration_needs(void **state)
+{
+	static const char *const empty[] = { "", "\n\n", "# drover\n", "---\n", "---\n...\n", "~\n" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		parse_bad(empty[i], 1, 1,
+			  "the configuration is empty: it needs 'interfaces:' and 'services:'");
+		assert_non_null(strstr(err, "examples/minimal.yaml"));
+	}
 	parse_bad(HEAD "services:\n  - name: web\n    mode: fast\n", 3, 5,
 		  "service 'web' has no 'vip'");
 }
@@ -1194,6 +1212,7 @@ int main(void)
 		cmocka_unit_test(health_value_out_of_range_is_refused_at_the_value),
 		cmocka_unit_test(blank_in_http_path_or_host_is_refused),
 		cmocka_unit_test(bad_top_level_values_are_refused),
+		cmocka_unit_test(empty_file_says_what_a_configuration_needs),
 		cmocka_unit_test(limits_say_how_far_and_what_to_do),
 		cmocka_unit_test(numbers_too_large_to_hold_are_out_of_range),
 		cmocka_unit_test(stuck_after_defaults_to_60s_and_takes_0_for_never),
