@@ -88,6 +88,9 @@ static int want_scalar(struct pctx *p, const yaml_node_t *n, const char *key, co
 	if (n->type != YAML_SCALAR_NODE || is_null(n))
 		return perr(p, n, "'%s' needs a value, got %s", key,
 			    n->type == YAML_SCALAR_NODE ? "nothing" : type_name(n));
+	/* "\0" in a double-quoted string: C would read the value only up to it */
+	if (strlen(scalar(n)) != n->data.scalar.length)
+		return perr(p, n, "'%s' holds a NUL character (\\0): remove it", key);
 	*out = scalar(n);
 	return 0;
 }
@@ -110,6 +113,9 @@ static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known
 
 		if (k->type != YAML_SCALAR_NODE)
 			return perr(p, k, "keys of %s must be names, got %s", what, type_name(k));
+		if (strlen(scalar(k)) != k->data.scalar.length)
+			return perr(p, k, "a key holds a NUL character (\\0) in %s: remove it",
+				    what);
 		/* libyaml keeps '<<: *anchor' as a plain key: nothing would be merged */
 		if (!strcmp(scalar(k), "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 			return perr(
@@ -230,8 +236,6 @@ static int get_str(struct pctx *p, yaml_node_t *n, const char *key, char *out, s
 		return perr(p, n, "'%s' is too long (at most %zu characters)", key, len - 1);
 	if (strpbrk(s, "\r\n"))
 		return perr(p, n, "'%s' must be one line", key);
-	if (n->type == YAML_SCALAR_NODE && strlen(s) != n->data.scalar.length)
-		return perr(p, n, "'%s' holds a NUL character", key);
 	strcpy(out, s);
 	return 0;
 }

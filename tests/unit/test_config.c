@@ -1085,6 +1085,32 @@ static void key_at_the_wrong_indentation_says_where_it_belongs(void **state)
 	assert_non_null(strstr(err, "check the indentation"));
 }
 
+/*
+ * "\0" in a double-quoted YAML string is a NUL character: C reads the value
+ * only up to it, so "10.0.0.100\0junk" was taken for 10.0.0.100 and "2s\0x"
+ * for 2s, and a key "ports\0x" for ports. Each value and key holding one is
+ * refused at it.
+ */
+static void nul_in_a_value_or_key_is_refused_not_cut_off(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n  - name: web\n    vip: \"10.0.0.100\\0junk\"\n", 4, 10,
+		  "'vip' holds a NUL character");
+	parse_bad(SVC_HEAD "    ports: [\"80\\0\"]\n    nodes: [10.0.0.11]\n", 6, 13,
+		  "'ports' holds a NUL character");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [\"10.0.0.11\\0\"]\n", 7, 13,
+		  "'address' holds a NUL character");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: \"2s\\0x\"}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 24, "'interval' holds a NUL character");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, expect: [\"200\\0\"]}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 35, "'expect' holds a NUL character");
+	parse_bad(SVC_HEAD "    \"ports\\0x\": [80]\n    nodes: [10.0.0.11]\n", 6, 5,
+		  "a key holds a NUL character");
+	parse_bad(HEAD "services:\n  - name: \"web\\0\"\n", 3, 11, "'name' holds a NUL character");
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1222,6 +1248,7 @@ int main(void)
 		cmocka_unit_test(tab_indentation_says_to_indent_with_spaces),
 		cmocka_unit_test(file_not_utf8_is_refused_at_its_first_bad_byte),
 		cmocka_unit_test(key_at_the_wrong_indentation_says_where_it_belongs),
+		cmocka_unit_test(nul_in_a_value_or_key_is_refused_not_cut_off),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
