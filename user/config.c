@@ -170,13 +170,29 @@ static bool all_digits(const char *s)
 	return *s && strspn(s, "0123456789") == strlen(s);
 }
 
+/*
+ * "0120" is 80 to YAML 1.1 readers (octal: PyYAML, Go's yaml.v2) and 120 to
+ * drover: a number that tools read two ways is refused, saying what to write.
+ */
+static int no_leading_zero(struct pctx *p, yaml_node_t *n, const char *key, const char *s)
+{
+	const char *rest = s + strspn(s, "0");
+
+	if (s[0] != '0' || !s[1] || !all_digits(s))
+		return 0;
+	return perr(
+		p, n,
+		"'%s' is %s, a number with a leading 0, which YAML 1.1 readers take for octal: write %s",
+		key, s, *rest ? rest : "0");
+}
+
 static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, __u32 max,
 		   __u32 *out)
 {
 	const char *s;
 	int err = want_scalar(p, n, key, &s);
 
-	if (err)
+	if (err || (err = no_leading_zero(p, n, key, s)))
 		return err;
 	err = drv_u32_parse(s, min, max, out);
 	if (err == -ERANGE || (err && all_digits(s)))
@@ -192,7 +208,7 @@ static int get_port(struct pctx *p, yaml_node_t *n, const char *key, __u16 *out)
 	__u32 v;
 	int err = want_scalar(p, n, key, &s);
 
-	if (err)
+	if (err || (err = no_leading_zero(p, n, key, s)))
 		return err;
 	err = drv_u32_parse(s, 1, 65535, &v);
 	if (err == -ERANGE || (err && all_digits(s)))
@@ -310,7 +326,7 @@ static int get_duration(struct pctx *p, yaml_node_t *n, const char *key, const c
 	const char *s;
 	int err = want_scalar(p, n, key, &s);
 
-	if (err)
+	if (err || (err = no_leading_zero(p, n, key, s)))
 		return err;
 	err = drv_duration_parse(s, ms);
 	if (err == -ERANGE)

@@ -1111,6 +1111,36 @@ static void nul_in_a_value_or_key_is_refused_not_cut_off(void **state)
 	parse_bad(HEAD "services:\n  - name: \"web\\0\"\n", 3, 11, "'name' holds a NUL character");
 }
 
+/*
+ * A number with a leading 0 is octal to YAML 1.1 readers (PyYAML, Go's
+ * yaml.v2: "ports: [0120]" is port 80 to them) and decimal to drover: a
+ * file that tools read two ways is refused, saying what to write. A quoted
+ * number is a number (drover reads values by their key, not their YAML
+ * type), as docs/agent.md says.
+ */
+static void number_with_a_leading_zero_is_refused_quoted_one_is_taken(void **state)
+{
+	struct drv_config *cfg;
+
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [0120]\n    nodes: [10.0.0.11]\n", 6, 13,
+		  "'ports' is 0120, a number with a leading 0, which YAML 1.1 readers take for octal: write 120");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [{address: 10.0.0.11, weight: 010}]\n", 7, 42,
+		  "'weight' is 010, a number with a leading 0");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {rise: 02}\n    nodes: [10.0.0.11]\n", 7, 20,
+		  "'rise' is 02, a number with a leading 0");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {interval: 010}\n    nodes: [10.0.0.11]\n", 7,
+		  24, "'interval' is 010, a number with a leading 0");
+	cfg = parse_ok(SVC_HEAD "    ports: ['80', \"443\"]\n    health: {rise: '3', jitter: 0}\n"
+				"    nodes: [{address: 10.0.0.11, weight: \"2\"}]\n");
+	assert_int_equal(cfg->services[0].ports[0], 80);
+	assert_int_equal(cfg->services[0].ports[1], 443);
+	assert_int_equal(cfg->services[0].hc.rise, 3);
+	assert_int_equal(cfg->services[0].hc.jitter_pct, 0);
+	assert_int_equal(cfg->services[0].nodes[0].weight, 2);
+	drv_config_free(cfg);
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1249,6 +1279,7 @@ int main(void)
 		cmocka_unit_test(file_not_utf8_is_refused_at_its_first_bad_byte),
 		cmocka_unit_test(key_at_the_wrong_indentation_says_where_it_belongs),
 		cmocka_unit_test(nul_in_a_value_or_key_is_refused_not_cut_off),
+		cmocka_unit_test(number_with_a_leading_zero_is_refused_quoted_one_is_taken),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
