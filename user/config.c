@@ -22,6 +22,7 @@ struct pctx {
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
+	__u32 *refs; /* by node index: how many times the document uses it (aliases: more than once) */
 };
 
 __attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml_node_t *n,
@@ -37,6 +38,13 @@ __attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml
 	va_start(ap, fmt);
 	vsnprintf(p->err + off, p->errlen - off, fmt, ap);
 	va_end(ap);
+	/* one node for the anchored value and each alias: the error may be about an alias's place */
+	if (n && p->refs && p->refs[n - p->doc->nodes.start] > 1) {
+		off = (int)strlen(p->err);
+		snprintf(
+			p->err + off, p->errlen - off,
+			" (this value is written here, at its anchor '&', and used again through an alias '*': the error may be about a place that uses it)");
+	}
 	/* a plain value over lines: a line indented deeper than the one above joined it */
 	if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	    n->end_mark.line > n->start_mark.line) {
@@ -1299,10 +1307,10 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 
 						return perr(
 							p, find(p, sn, "ports"),
-							"VIP %s port %u is already used by service '%s' (line %d)",
+							"VIP %s port %u of service '%s' is already used by service '%s' (line %d)",
 							drv_addr_format(&s->vip, s->family, buf,
 									sizeof(buf)),
-							s->ports[a], o->name, o->line);
+							s->ports[a], s->name, o->name, o->line);
 					}
 		}
 		nexp += s->nports;
@@ -1491,6 +1499,60 @@ static void reader_error(const yaml_parser_t *parser, const char *name, const ch
 			 col, what);
 }
 
+/* One more use of node index @idx (from 1) of @n, or, with @share, at least two. */
+static void ref_one(__u32 *refs, size_t n, int idx, bool share)
+{
+	/* a bad index cannot be: libyaml made them */
+	if (idx < 1 || (size_t)idx > n)
+		return;
+	if (!share)
+		refs[idx - 1]++;
+	else if (refs[idx - 1] < 2)
+		refs[idx - 1] = 2;
+}
+
+/* ref_one() for each node @nd holds (items; keys and values). */
+static void ref_children(__u32 *refs, size_t n, const yaml_node_t *nd, bool share)
+{
+	yaml_node_item_t *it;
+	yaml_node_pair_t *pr;
+
+	if (nd->type == YAML_SEQUENCE_NODE)
+		for (it = nd->data.sequence.items.start; it < nd->data.sequence.items.top; it++)
+			ref_one(refs, n, *it, share);
+	if (nd->type == YAML_MAPPING_NODE)
+		for (pr = nd->data.mapping.pairs.start; pr < nd->data.mapping.pairs.top; pr++) {
+			ref_one(refs, n, pr->key, share);
+			ref_one(refs, n, pr->value, share);
+		}
+}
+
+/*
+ * How many times @doc uses each node (by index from 0): an alias is no node
+ * of its own in libyaml's document, but one more use of its anchor's node.
+ * What lies inside a node used more than once counts as used more than once.
+ * NULL if out of memory.
+ */
+static __u32 *count_refs(yaml_document_t *doc)
+{
+	size_t n = (size_t)(doc->nodes.top - doc->nodes.start), i;
+	__u32 *refs = calloc(n + 1, sizeof(*refs));
+
+	if (!refs)
+		return NULL;
+	for (i = 0; i < n; i++)
+		ref_children(refs, n, &doc->nodes.start[i], false);
+	/*
+	 * libyaml adds a node before what it holds, so each comes before its
+	 * children (a child before its parent is an alias's anchor, already
+	 * used twice): one pass in order takes sharing down to the leaves.
+	 */
+	for (i = 0; i < n; i++)
+		if (refs[i] > 1)
+			ref_children(refs, n, &doc->nodes.start[i], true);
+	return refs;
+}
+
 int drv_config_parse(const char *name, const char *text, size_t len, struct drv_config **out,
 		     char *err, size_t errlen)
 {
@@ -1535,6 +1597,12 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 		goto out_delete_parser;
 	}
 	p.doc = &doc;
+	p.refs = count_refs(&doc);
+	if (!p.refs) {
+		yaml_document_delete(&doc);
+		ret = -ENOMEM;
+		goto out_delete_parser;
+	}
 	root = yaml_document_get_root_node(&doc);
 	/* nothing, comments, a bare "---" or "~": a template that rendered nothing, a cut copy */
 	if (!root || is_null(root))
@@ -1543,6 +1611,8 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 			"the configuration is empty: it needs 'interfaces:' and 'services:' (see drover.yaml(5), or the examples/minimal.yaml drover ships)");
 	else
 		ret = parse_top(&p, root, cfg);
+	free(p.refs);
+	p.refs = NULL;
 	yaml_document_delete(&doc);
 	/* A second document (after ---) would be ignored: say so rather than drop it. */
 	if (!ret && !yaml_parser_load(&parser, &doc)) {

@@ -563,7 +563,8 @@ static void duplicate_vip_port_is_refused(void **state)
 			   "    snat: 10.0.0.2\n"
 			   "    ports: [443]\n"
 			   "    nodes: [10.0.0.12]\n",
-		  11, 12, "VIP 10.0.0.100 port 443 is already used by service 'web' (line 3)");
+		  11, 12,
+		  "VIP 10.0.0.100 port 443 of service 'web2' is already used by service 'web' (line 3)");
 }
 
 static void missing_nodes_is_refused(void **state)
@@ -1141,6 +1142,40 @@ static void number_with_a_leading_zero_is_refused_quoted_one_is_taken(void **sta
 	drv_config_free(cfg);
 }
 
+/*
+ * Anchors and aliases work, but libyaml keeps one node for an anchored value
+ * and every alias of it: an error about the value where an alias uses it is
+ * found at the anchor, in another service. The error says the value is used
+ * through an alias, and names the service it is about.
+ */
+static void error_in_a_value_used_through_an_alias_says_so(void **state)
+{
+	struct drv_config *cfg;
+
+	(void)state;
+	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
+		       "  - {name: a, vip: 10.0.0.100, ports: &p [80], nodes: [10.0.0.11]}\n"
+		       "  - {name: b, vip: 10.0.0.100, ports: *p, nodes: [10.0.0.12]}\n",
+		  4, 39, "VIP 10.0.0.100 port 80 of service 'b' is already used by service 'a' (line 4)");
+	assert_non_null(strstr(err, "used again through an alias"));
+	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
+		       "  - {name: a, vip: 10.0.0.100, ports: [80], nodes: &n [10.0.0.11]}\n"
+		       "  - {name: b, vip: 'fd00::100', mode: dsr, ports: [80], nodes: *n}\n",
+		  4, 56, "node 10.0.0.11 is IPv4 but VIP of service 'b' is IPv6");
+	assert_non_null(strstr(err, "used again through an alias"));
+	/* no such words for a value used once */
+	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
+		       "  - {name: a, vip: 10.0.0.100, ports: &p [80], nodes: [10.0.0.11]}\n"
+		       "  - {name: b, vip: 10.0.0.100, ports: [80], nodes: [10.0.0.12]}\n",
+		  5, 39, "VIP 10.0.0.100 port 80 of service 'b' is already used");
+	assert_null(strstr(err, "alias"));
+	cfg = parse_ok(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
+			    "  - {name: a, vip: 10.0.0.100, ports: [80], nodes: &n [10.0.0.11]}\n"
+			    "  - {name: b, vip: 10.0.0.101, ports: [80], nodes: *n}\n");
+	assert_int_equal(cfg->services[1].nnodes, 1);
+	drv_config_free(cfg);
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1280,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(key_at_the_wrong_indentation_says_where_it_belongs),
 		cmocka_unit_test(nul_in_a_value_or_key_is_refused_not_cut_off),
 		cmocka_unit_test(number_with_a_leading_zero_is_refused_quoted_one_is_taken),
+		cmocka_unit_test(error_in_a_value_used_through_an_alias_says_so),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
