@@ -1176,6 +1176,28 @@ static void error_in_a_value_used_through_an_alias_says_so(void **state)
 	drv_config_free(cfg);
 }
 
+/*
+ * A file from Windows (CRLF line ends, a UTF-8 byte-order mark) or with a tab
+ * between a key and its value reads as its LF twin, and its errors are at the
+ * same line and column (docs/agent.md says it is taken).
+ */
+static void crlf_bom_and_tab_after_a_key_read_as_plain_yaml(void **state)
+{
+	struct drv_config *cfg;
+
+	(void)state;
+	cfg = parse_ok("\xef\xbb\xbfinterfaces: [eth0]\r\nservices:\r\n  - name: web\r\n"
+		       "    vip:\t10.0.0.100\r\n    snat: 10.0.0.2\r\n    ports: [80]\r\n"
+		       "    nodes:\r\n      - 10.0.0.11\r\n");
+	assert_string_equal(cfg->ifaces[0], "eth0");
+	assert_string_equal(cfg->services[0].name, "web");
+	assert_int_equal(cfg->services[0].vip.v4, inet_addr("10.0.0.100"));
+	assert_int_equal(cfg->services[0].nnodes, 1);
+	drv_config_free(cfg);
+	parse_bad("\xef\xbb\xbfinterfacs: [eth0]\r\n", 1, 1, "unknown key 'interfacs'");
+	parse_bad("interfaces: [eth0]\r\nservics: []\r\n", 2, 1, "unknown key 'servics'");
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1316,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(nul_in_a_value_or_key_is_refused_not_cut_off),
 		cmocka_unit_test(number_with_a_leading_zero_is_refused_quoted_one_is_taken),
 		cmocka_unit_test(error_in_a_value_used_through_an_alias_says_so),
+		cmocka_unit_test(crlf_bom_and_tab_after_a_key_read_as_plain_yaml),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
