@@ -57,11 +57,42 @@ __attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml
 	return -EINVAL;
 }
 
+static bool is_a_key(const char *s, size_t len);
+
+#define DASH_HINT "(a list item needs a blank after its '-')"
+#define COLON_HINT "(a key needs a blank after its ':')"
+
+/*
+ * What YAML made of a plain scalar @n that was meant as a list item or a
+ * 'key: value' but lacks the blank that makes it one ("-10.0.0.11",
+ * "name:web"): an index into blank_hints (said after the scalar) and
+ * scalar_names; 0 for any other.
+ */
+static int blank_kind(const yaml_node_t *n)
+{
+	const char *s, *colon;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	s = (const char *)n->data.scalar.value;
+	if (s[0] == '-' && s[1] && s[1] != ' ')
+		return 1;
+	colon = strchr(s, ':');
+	if (colon && colon[1] && colon[1] != ' ' && is_a_key(s, (size_t)(colon - s)))
+		return 2;
+	return 0;
+}
+
+static const char *const blank_hints[] = { "", " " DASH_HINT, " " COLON_HINT };
+
 static const char *type_name(const yaml_node_t *n)
 {
+	static const char *const scalar_names[] = { "a scalar", "a scalar " DASH_HINT,
+						    "a scalar " COLON_HINT };
+
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
-		return "a scalar";
+		return scalar_names[blank_kind(n)];
 	case YAML_SEQUENCE_NODE:
 		return "a list";
 	case YAML_MAPPING_NODE:
@@ -172,6 +203,14 @@ static int want_mapping(struct pctx *p, yaml_node_t *n, const char *key)
 	return 0;
 }
 
+/* Numbers apart by commas ("80, 443"): a list written without its brackets. */
+static const char *list_hint(const char *s)
+{
+	if (!strchr(s, ',') || strspn(s, "0123456789, ") != strlen(s))
+		return "";
+	return " (a list is written in brackets: [80, 443])";
+}
+
 /* Digits only: a number, maybe one too large for drv_u32_parse to hold. */
 static bool all_digits(const char *s)
 {
@@ -206,7 +245,7 @@ static int get_u32(struct pctx *p, yaml_node_t *n, const char *key, __u32 min, _
 	if (err == -ERANGE || (err && all_digits(s)))
 		return perr(p, n, "'%s' is %s, must be %u..%u", key, s, min, max);
 	if (err)
-		return perr(p, n, "'%s' must be a number, got '%s'", key, s);
+		return perr(p, n, "'%s' must be a number, got '%s'%s", key, s, list_hint(s));
 	return 0;
 }
 
@@ -222,7 +261,7 @@ static int get_port(struct pctx *p, yaml_node_t *n, const char *key, __u16 *out)
 	if (err == -ERANGE || (err && all_digits(s)))
 		return perr(p, n, "'%s' is %s, must be a port 1..65535", key, s);
 	if (err)
-		return perr(p, n, "'%s' must be a port number, got '%s'", key, s);
+		return perr(p, n, "'%s' must be a port number, got '%s'%s", key, s, list_hint(s));
 	*out = (__u16)v;
 	return 0;
 }
@@ -454,8 +493,8 @@ static int parse_preset(struct pctx *p, yaml_node_t *n, const char *key, struct 
 	if (drv_hc_preset(s, hc))
 		return perr(
 			p, n,
-			"unknown health preset '%s' (known: rancher, kube-apiserver, rke2-supervisor, tcp)",
-			s);
+			"unknown health preset '%s' (known: rancher, kube-apiserver, rke2-supervisor, tcp)%s",
+			s, blank_hints[blank_kind(n)]);
 	return 0;
 }
 
@@ -1058,6 +1097,23 @@ static const char *const defaults_keys[] = {
 };
 static const char *const metrics_keys[] = { "listen", "stuck-after", NULL };
 static const char *const timeouts_keys[] = { "tcp-idle", "tcp-fin", NULL };
+
+/* Are the @len bytes at @s a key of any mapping of the configuration? */
+static bool is_a_key(const char *s, size_t len)
+{
+	static const char *const *const lists[] = {
+		top_keys,     metrics_keys, timeouts_keys, defaults_keys,
+		service_keys, node_keys,    health_keys,
+	};
+	const char *const *k;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		for (k = lists[i]; *k; k++)
+			if (strlen(*k) == len && !strncmp(*k, s, len))
+				return true;
+	return false;
+}
 
 /*
  * key_home - where @key, unknown in the mapping @what (as check_keys names

@@ -1198,6 +1198,33 @@ static void crlf_bom_and_tab_after_a_key_read_as_plain_yaml(void **state)
 	parse_bad("interfaces: [eth0]\r\nservics: []\r\n", 2, 1, "unknown key 'servics'");
 }
 
+/*
+ * A list item without the blank after its '-' ("-10.0.0.11"), a key without
+ * the blank after its ':' ("name:web") and a list written without brackets
+ * ("80, 443") are plain strings to YAML: the error says which blank or
+ * brackets are missing, not only that a string came where a list or a
+ * mapping was wanted.
+ */
+static void missing_blank_or_brackets_say_what_yaml_read(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes:\n      -10.0.0.11\n", 8, 7,
+		  "'nodes' must be a list, got a scalar (a list item needs a blank after its '-')");
+	parse_bad(HEAD "services:\n  - name:web\n", 3, 5,
+		  "a service must be a mapping, got a scalar (a key needs a blank after its ':')");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health:\n      kind:http\n    nodes: [10.0.0.11]\n", 8,
+		  7, "(a key needs a blank after its ':')");
+	parse_bad(SVC_HEAD "    ports: 80, 443\n    nodes: [10.0.0.11]\n", 6, 12,
+		  "'ports' must be a port number, got '80, 443' (a list is written in brackets: [80, 443])");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health:\n      kind: http\n      expect: 200, 204\n"
+			   "    nodes: [10.0.0.11]\n",
+		  9, 15, "(a list is written in brackets");
+	/* an IPv6 address is no 'key:value' */
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: 'fd00::1'\n    nodes: [10.0.0.11]\n", 7, 13,
+		  "unknown health preset 'fd00::1'");
+	assert_null(strstr(err, "blank after"));
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1339,6 +1366,7 @@ int main(void)
 		cmocka_unit_test(number_with_a_leading_zero_is_refused_quoted_one_is_taken),
 		cmocka_unit_test(error_in_a_value_used_through_an_alias_says_so),
 		cmocka_unit_test(crlf_bom_and_tab_after_a_key_read_as_plain_yaml),
+		cmocka_unit_test(missing_blank_or_brackets_say_what_yaml_read),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
