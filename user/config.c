@@ -1062,30 +1062,56 @@ static int parse_ifaces(struct pctx *p, yaml_node_t *n, struct drv_config *cfg)
 	return err;
 }
 
-static int check_listen(const char *s)
+/*
+ * metrics.listen @s, at @n: ADDR:PORT or [ADDR6]:PORT (as metrics.c reads
+ * it), else refused saying which part is wrong.
+ */
+static int check_listen(struct pctx *p, yaml_node_t *n, const char *s)
 {
+	static const char form[] =
+		"'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got '%s'";
 	char host[64];
 	const char *colon;
 	union drv_addr a;
 	__u8 fam;
-	__u16 port;
+	__u32 port;
+	int err;
 
 	if (s[0] == '[') {
 		colon = strstr(s, "]:");
 		if (!colon || (size_t)(colon - s - 1) >= sizeof(host))
-			return -EINVAL;
+			return perr(p, n, form, s);
 		memcpy(host, s + 1, colon - s - 1);
 		host[colon - s - 1] = 0;
 		colon++;
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
+			return perr(p, n, form, s);
 		memcpy(host, s, colon - s);
 		host[colon - s] = 0;
 	}
-	if (drv_addr_parse(host, &a, &fam) || drv_port_parse(colon + 1, &port))
-		return -EINVAL;
+	if (!all_digits(colon + 1))
+		return perr(p, n, form, s);
+	err = drv_u32_parse(colon + 1, 1, 65535, &port);
+	if (err)
+		return perr(p, n, "'listen' has port %s, must be 1..65535", colon + 1);
+	if (drv_addr_parse(host, &a, &fam)) {
+		if (strspn(host,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+		    strlen(host))
+			return perr(
+				p, n,
+				"'listen' has address '%s', not an IPv4 or IPv6 address: drover resolves no names; give 127.0.0.1:%s or [::1]:%s",
+				host, colon + 1, colon + 1);
+		return perr(p, n, form, s);
+	}
+	/* "::1:9469" reads as [::1]:9469, and as the address ::1:9469 */
+	if (s[0] != '[' && fam == DRV_FAMILY_V6)
+		return perr(
+			p, n,
+			"'listen' is an IPv6 address and a port without brackets, which reads two ways: write '[%s]:%s', quoted",
+			host, colon + 1);
 	return 0;
 }
 
@@ -1258,11 +1284,8 @@ static int parse_top(struct pctx *p, yaml_node_t *root, struct drv_config *cfg)
 				return err;
 			if (!strcmp(cfg->metrics_listen, "off"))
 				cfg->metrics_listen[0] = 0;
-			else if (check_listen(cfg->metrics_listen))
-				return perr(
-					p, l,
-					"'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got '%s'",
-					cfg->metrics_listen);
+			else if ((err = check_listen(p, l, cfg->metrics_listen)))
+				return err;
 		}
 		if ((l = find(p, v, "stuck-after"))) {
 			if ((err = get_duration(p, l, "stuck-after", "1h", &cfg->stuck_after_ms)))

@@ -1225,6 +1225,28 @@ static void missing_blank_or_brackets_say_what_yaml_read(void **state)
 	assert_null(strstr(err, "blank after"));
 }
 
+/*
+ * metrics.listen with a port out of range or a name for its address says
+ * which part is wrong and what to give, not only that it must be ADDR:PORT.
+ */
+static void metrics_listen_says_which_part_is_wrong(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "metrics: {listen: '127.0.0.1:0'}\nservices: []\n", 2, 19,
+		  "'listen' has port 0, must be 1..65535");
+	parse_bad(HEAD "metrics: {listen: '[::1]:65536'}\nservices: []\n", 2, 19,
+		  "'listen' has port 65536, must be 1..65535");
+	parse_bad(HEAD "metrics: {listen: 'localhost:9469'}\nservices: []\n", 2, 19,
+		  "'listen' has address 'localhost', not an IPv4 or IPv6 address: drover resolves no names; give 127.0.0.1:9469 or [::1]:9469");
+	parse_bad(HEAD "metrics: {listen: 'http://127.0.0.1:9469'}\nservices: []\n", 2, 19,
+		  "'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got 'http://127.0.0.1:9469'");
+	parse_bad(HEAD "metrics: {listen: 9469}\nservices: []\n", 2, 19,
+		  "'listen' must be ADDR:PORT ([ADDR]:PORT for IPv6) or off, got '9469'");
+	/* an IPv6 address and a port without brackets reads two ways */
+	parse_bad(HEAD "metrics: {listen: '::1:9469'}\nservices: []\n", 2, 19,
+		  "'listen' is an IPv6 address and a port without brackets, which reads two ways: write '[::1]:9469', quoted");
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1367,6 +1389,7 @@ int main(void)
 		cmocka_unit_test(error_in_a_value_used_through_an_alias_says_so),
 		cmocka_unit_test(crlf_bom_and_tab_after_a_key_read_as_plain_yaml),
 		cmocka_unit_test(missing_blank_or_brackets_say_what_yaml_read),
+		cmocka_unit_test(metrics_listen_says_which_part_is_wrong),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
