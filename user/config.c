@@ -1632,6 +1632,31 @@ static __u32 *count_refs(yaml_document_t *doc)
 	return refs;
 }
 
+/*
+ * libyaml marks the end of a text without a final line break on a line past
+ * its last (it ends the last line itself): an error there is put at the end
+ * of the last line, where an editor shows it. @m is from 0, as libyaml's.
+ */
+static yaml_mark_t mark_in_text(yaml_mark_t m, const char *text, size_t len)
+{
+	size_t breaks = 0, last = 0, i;
+
+	for (i = 0; i < len; i++)
+		if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n'))) {
+			breaks++;
+			last = i + 1;
+		}
+	if (m.line <= breaks)
+		return m;
+	m.line = breaks;
+	/* libyaml skips a byte-order mark: it holds no column */
+	if (!last && len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		last = 3;
+	for (m.column = 0, i = last; i < len; i++)
+		m.column += ((unsigned char)text[i] & 0xc0) != 0x80;
+	return m;
+}
+
 int drv_config_parse(const char *name, const char *text, size_t len, struct drv_config **out,
 		     char *err, size_t errlen)
 {
@@ -1656,6 +1681,7 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	if (!yaml_parser_load(&parser, &doc)) {
 		const char *hint = "";
 		char hbuf[256];
+		yaml_mark_t at;
 
 		if (parser.error == YAML_READER_ERROR) {
 			reader_error(&parser, name, text, len, err, errlen);
@@ -1668,10 +1694,10 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 			hint = "; the line is indented with a tab: YAML indents with spaces only, replace the tab with spaces";
 		else
 			hint = indent_hint(&parser, text, len, hbuf, sizeof(hbuf));
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name,
-			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-			 parser.context ? parser.context : "", hint);
+		at = mark_in_text(parser.problem_mark, text, len);
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name, at.line + 1,
+			 at.column + 1, parser.problem ? parser.problem : "unknown",
+			 parser.context ? " " : "", parser.context ? parser.context : "", hint);
 		ret = -EINVAL;
 		goto out_delete_parser;
 	}
@@ -1695,22 +1721,26 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 	yaml_document_delete(&doc);
 	/* A second document (after ---) would be ignored: say so rather than drop it. */
 	if (!ret && !yaml_parser_load(&parser, &doc)) {
+		yaml_mark_t at = mark_in_text(parser.problem_mark, text, len);
+
 		if (parser.error == YAML_READER_ERROR)
 			reader_error(&parser, name, text, len, err, errlen);
 		else
 			snprintf(err, errlen,
 				 "%s:%zu:%zu: YAML syntax error in a second document: %s", name,
-				 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				 at.line + 1, at.column + 1,
 				 parser.problem ? parser.problem : "unknown");
 		ret = -EINVAL;
 	} else if (!ret) {
 		yaml_node_t *more = yaml_document_get_root_node(&doc);
 
 		if (more) {
+			yaml_mark_t at = mark_in_text(more->start_mark, text, len);
+
 			snprintf(
 				err, errlen,
 				"%s:%zu:%zu: a second YAML document: drover reads one; merge it into the first or remove it",
-				name, more->start_mark.line + 1, more->start_mark.column + 1);
+				name, at.line + 1, at.column + 1);
 			ret = -EINVAL;
 		}
 		yaml_document_delete(&doc);

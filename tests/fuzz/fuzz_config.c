@@ -2,12 +2,13 @@
 /*
  * The agent's config loader (drv_config_parse, what `drover run --check` and
  * every reload use) on arbitrary bytes: no sanitizer report, no leak; a
- * refusal says "FILE:LINE:COL: ..."; what it accepts holds only values the
- * agent can apply (docs/agent.md's ranges).
+ * refusal says "FILE:LINE:COL: ..." at a place within the input; what it
+ * accepts holds only values the agent can apply (docs/agent.md's ranges).
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -95,10 +96,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Fed as is, not NUL-terminated: the parser takes a length. */
 	ret = drv_config_parse(NAME, (const char *)data, size, &cfg, err, sizeof(err));
 	if (ret) {
+		size_t line = 0, col = 0, breaks = 0;
+		int at = 0;
+
 		FUZZ_CHECK(ret == -EINVAL || ret == -ENOMEM, "return %d", ret);
 		FUZZ_CHECK(!cfg, "a config with return %d", ret);
 		FUZZ_CHECK(memchr(err, 0, sizeof(err)), "error not terminated");
 		FUZZ_CHECK(!strncmp(err, NAME ":", strlen(NAME ":")), "error '%s'", err);
+		if (ret == -ENOMEM)
+			return 0;
+		/*
+		 * FILE:LINE:COL within the input: a line per line break (YAML 1.1's: LF, CR,
+		 * NEL, LS, PS; their last bytes bound their count), a column per byte at most
+		 */
+		for (i = 0; i < size; i++)
+			breaks += data[i] == '\n' || data[i] == '\r' || data[i] == 0x85 ||
+				  data[i] == 0xa8 || data[i] == 0xa9;
+		FUZZ_CHECK(sscanf(err, NAME ":%zu:%zu: %n", &line, &col, &at) == 2 && at,
+			   "error without its line and column: '%s'", err);
+		FUZZ_CHECK(line >= 1 && line <= breaks + 1 && col >= 1 && col <= size + 1,
+			   "error at %zu:%zu of %zu line breaks and %zu bytes: '%s'", line, col,
+			   breaks, size, err);
 		return 0;
 	}
 	FUZZ_CHECK(cfg, "no config with return 0");

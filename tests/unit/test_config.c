@@ -1247,6 +1247,26 @@ static void metrics_listen_says_which_part_is_wrong(void **state)
 		  "'listen' is an IPv6 address and a port without brackets, which reads two ways: write '[::1]:9469', quoted");
 }
 
+/*
+ * At the end of a text without a final line break, libyaml puts its mark on a
+ * line past the last: a file cut short ("services: [" and nothing more) was
+ * refused at a line it does not have. The error is at the end of its last line.
+ * (Found by tests/fuzz/fuzz_config.c, which now checks every error's place is
+ * within the input.)
+ */
+static void syntax_error_at_the_end_is_on_the_last_line(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services: [", 2, 12, "YAML syntax error");
+	parse_bad("[", 1, 2, "YAML syntax error");
+	parse_bad("\xef\xbb\xbf[", 1, 2, "YAML syntax error");
+	parse_bad(HEAD "services: [\xc3\xa9", 2, 13, "YAML syntax error");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes: [10.0.0.11]\n---\nservices: [", 9, 12,
+		  "YAML syntax error in a second document");
+	/* with its final line break, the end is the start of the line after it */
+	parse_bad(HEAD "services: [\n", 3, 1, "YAML syntax error");
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1390,6 +1410,7 @@ int main(void)
 		cmocka_unit_test(crlf_bom_and_tab_after_a_key_read_as_plain_yaml),
 		cmocka_unit_test(missing_blank_or_brackets_say_what_yaml_read),
 		cmocka_unit_test(metrics_listen_says_which_part_is_wrong),
+		cmocka_unit_test(syntax_error_at_the_end_is_on_the_last_line),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
