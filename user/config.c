@@ -58,6 +58,7 @@ __attribute__((format(printf, 3, 4))) static int perr(struct pctx *p, const yaml
 }
 
 static bool is_a_key(const char *s, size_t len);
+static bool is_null(const yaml_node_t *n);
 
 #define DASH_HINT "(a list item needs a blank after its '-')"
 #define COLON_HINT "(a key needs a blank after its ':')"
@@ -92,6 +93,9 @@ static const char *type_name(const yaml_node_t *n)
 
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
+		/* "key:" and nothing after it (its items forgotten, or indented too little) */
+		if (is_null(n))
+			return "nothing";
 		return scalar_names[blank_kind(n)];
 	case YAML_SEQUENCE_NODE:
 		return "a list";

@@ -1267,6 +1267,21 @@ static void syntax_error_at_the_end_is_on_the_last_line(void **state)
 	parse_bad(HEAD "services: [\n", 3, 1, "YAML syntax error");
 }
 
+/*
+ * A key with nothing after it ("services:" and no items under it: they were
+ * forgotten, or indented as its siblings) holds no value, not "a scalar": the
+ * error says it got nothing.
+ */
+static void key_without_a_value_says_it_got_nothing(void **state)
+{
+	(void)state;
+	parse_bad(HEAD "services:\n", 2, 10, "'services' must be a list, got nothing");
+	parse_bad(SVC_HEAD "    ports: [80]\n    nodes:\n", 7, 11, "'nodes' must be a list, got nothing");
+	parse_bad(HEAD "metrics:\nservices: []\n", 2, 9,
+		  "'metrics' must be a mapping (key: value lines), got nothing");
+	parse_bad(HEAD "services: [~]\n", 2, 12, "a service must be a mapping, got nothing");
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1411,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(missing_blank_or_brackets_say_what_yaml_read),
 		cmocka_unit_test(metrics_listen_says_which_part_is_wrong),
 		cmocka_unit_test(syntax_error_at_the_end_is_on_the_last_line),
+		cmocka_unit_test(key_without_a_value_says_it_got_nothing),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
