@@ -1230,7 +1230,15 @@ void drv_health_process(struct drv_health *h)
 			due_fix(h, c);
 			continue;
 		}
-		if (c->phase != PH_IDLE)
+		/* in receive: whether the node said nothing, or began and stalled */
+		if (c->phase == PH_RECV && c->len)
+			failf(h, c,
+			      "timeout after %ums (during receive), %zu bytes of an answer came, which had not ended",
+			      c->conf->timeout_ms, c->len);
+		else if (c->phase == PH_RECV)
+			failf(h, c, "timeout after %ums (during receive), no answer came",
+			      c->conf->timeout_ms);
+		else if (c->phase != PH_IDLE)
 			failf(h, c, "timeout after %ums (during %s)", c->conf->timeout_ms,
 			      phase_names[c->phase]);
 		else

@@ -547,6 +547,7 @@ enum srv_mode {
 	SRV_HANG, /* accept, read, never answer */
 	SRV_KEEP, /* answer 200 with body "nope" and a Content-Length, keep the connection open */
 	SRV_KEEP_LF, /* SRV_KEEP's answer with body "pong", its head's lines ending in bare LFs */
+	SRV_PART, /* answer the head of a 200 with a Content-Length of 10 and 2 bytes of body, hold */
 };
 
 struct srv {
@@ -559,6 +560,8 @@ struct srv {
 	int nheld;
 	volatile __u32 last_peer; /* IPv4 source of the last accepted connection, network order */
 };
+
+#define SRV_PART_ANSWER "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"
 
 static void *srv_main(void *arg)
 {
@@ -588,10 +591,12 @@ static void *srv_main(void *arg)
 			continue;
 		}
 		p.fd = c;
-		if (s->mode == SRV_KEEP || s->mode == SRV_KEEP_LF) {
+		if (s->mode == SRV_KEEP || s->mode == SRV_KEEP_LF || s->mode == SRV_PART) {
 			const char *r = s->mode == SRV_KEEP ?
 						"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope" :
-						"HTTP/1.1 200 OK\nContent-Length: 4\n\npong";
+					s->mode == SRV_KEEP_LF ?
+						"HTTP/1.1 200 OK\nContent-Length: 4\n\npong" :
+						SRV_PART_ANSWER;
 
 			if (poll(&p, 1, 1000) > 0 && recv(c, buf, sizeof(buf), 0) > 0 &&
 			    send(c, r, strlen(r), MSG_NOSIGNAL) < 0)
@@ -989,6 +994,38 @@ static void node_answering_with_bare_lf_lines_passes_without_waiting_for_the_clo
 		fail_msg("failed for '%s', want a pass", r.why);
 }
 
+/*
+ * A node that sends part of its answer and stalls fails at the timeout
+ * saying how much came and that the answer had not ended, so the operator
+ * looks at the node's answer, not at the network.
+ */
+static void node_stalling_in_its_answer_times_out_saying_how_much_came(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct srv part;
+	char want[96];
+
+	(void)state;
+	srv_start(&part, SRV_PART);
+	hc_fast(&hc, "rancher", 500);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, part.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 15);
+	drv_health_fini(&h);
+	srv_stop(&part);
+	assert_int_equal(r.n, 1);
+	assert_false(r.ok);
+	snprintf(want, sizeof(want),
+		 "timeout after 500ms (during receive), %zu bytes of an answer came",
+		 strlen(SRV_PART_ANSWER));
+	if (!strstr(r.why, want) || !strstr(r.why, "had not ended"))
+		fail_msg("timed out for '%s', want '%s' and that it had not ended", r.why, want);
+}
+
 static void hung_node_times_out_without_delaying_a_healthy_one(void **state)
 {
 	struct drv_hc_conf hc;
@@ -1016,6 +1053,8 @@ static void hung_node_times_out_without_delaying_a_healthy_one(void **state)
 	srv_stop(&ok);
 	assert_false(r1.ok);
 	assert_non_null(strstr(r1.why, "timeout after 600ms"));
+	if (!strstr(r1.why, "no answer came"))
+		fail_msg("timed out for '%s', want it to say no answer came", r1.why);
 	assert_true(r2.ok);
 	/* Both started within 20 ms; the healthy node's answer came before the hung one timed out. */
 	assert_true(r2.at < r1.at);
@@ -1545,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(a_round_looks_only_at_the_checks_that_are_due),
 		cmocka_unit_test(http_check_judges_real_server_status),
 		cmocka_unit_test(hung_node_times_out_without_delaying_a_healthy_one),
+		cmocka_unit_test(node_stalling_in_its_answer_times_out_saying_how_much_came),
 		cmocka_unit_test(node_keeping_its_connection_fails_for_the_body_not_the_timeout),
 		cmocka_unit_test(
 			node_answering_with_bare_lf_lines_passes_without_waiting_for_the_close),
