@@ -1480,13 +1480,13 @@ static size_t line_indent(const char *text, size_t len, size_t line)
 }
 
 /*
- * A syntax error that libyaml words without naming indentation, though that
- * is its cause: a line that starts at a column none of its neighbours do
- * (libyaml names the mapping or list it broke off), or a "key: value"
- * indented deeper than the line above, which YAML reads into that line's
- * value. Return "" for any other error.
+ * A syntax error that libyaml words without naming its cause: a line that
+ * starts at a column none of its neighbours do (libyaml names the mapping or
+ * list it broke off), a "key: value" indented deeper than the line above,
+ * which YAML reads into that line's value, or an alias before its anchor.
+ * Return "" for any other error.
  */
-static const char *indent_hint(const yaml_parser_t *parser, const char *text, size_t len, char *buf,
+static const char *syntax_hint(const yaml_parser_t *parser, const char *text, size_t len, char *buf,
 			       size_t buflen)
 {
 	const char *pr = parser->problem ? parser->problem : "", *ctx = parser->context;
@@ -1513,6 +1513,8 @@ static const char *indent_hint(const yaml_parser_t *parser, const char *text, si
 			parser->context_mark.line + 1, parser->context_mark.column + 1);
 		return buf;
 	}
+	if (!strcmp(pr, "found undefined alias"))
+		return "; an alias ('*NAME') must come after the anchor ('&NAME') it names, in the same document";
 	if (!strcmp(pr, "mapping values are not allowed in this context") && line > 0 &&
 	    col > line_indent(text, len, line - 1)) {
 		snprintf(
@@ -1697,7 +1699,7 @@ int drv_config_parse(const char *name, const char *text, size_t len, struct drv_
 		else if (line_indented_with_tab(text, len, parser.problem_mark.line))
 			hint = "; the line is indented with a tab: YAML indents with spaces only, replace the tab with spaces";
 		else
-			hint = indent_hint(&parser, text, len, hbuf, sizeof(hbuf));
+			hint = syntax_hint(&parser, text, len, hbuf, sizeof(hbuf));
 		at = mark_in_text(parser.problem_mark, text, len);
 		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", name, at.line + 1,
 			 at.column + 1, parser.problem ? parser.problem : "unknown",

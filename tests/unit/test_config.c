@@ -1153,6 +1153,12 @@ static void error_in_a_value_used_through_an_alias_says_so(void **state)
 	struct drv_config *cfg;
 
 	(void)state;
+	/* an alias before its anchor, or of one never written */
+	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
+		       "  - {name: a, vip: 10.0.0.100, ports: *p, nodes: [10.0.0.11]}\n"
+		       "  - {name: b, vip: 10.0.0.101, ports: &p [80], nodes: [10.0.0.12]}\n",
+		  4, 39,
+		  "found undefined alias; an alias ('*NAME') must come after the anchor ('&NAME') it names");
 	parse_bad(HEAD "defaults: {snat: 10.0.0.2}\nservices:\n"
 		       "  - {name: a, vip: 10.0.0.100, ports: &p [80], nodes: [10.0.0.11]}\n"
 		       "  - {name: b, vip: 10.0.0.100, ports: *p, nodes: [10.0.0.12]}\n",
