@@ -4,6 +4,7 @@
  * whole file is loaded, then walked; every node keeps its start mark, so each
  * error names the line and column of the value that is wrong.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -144,6 +145,15 @@ static const char *key_home(const char *what, const char *key);
  * Check that every key of mapping @map is a scalar, known (in @known) and not
  * repeated. @what names the mapping in messages.
  */
+/* Are @a and @b the same key but for case and '_' for '-' ("Snat_Ports", "snat-ports")? */
+static bool same_key_loosely(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (tolower((unsigned char)*a) != *b && !(*a == '_' && *b == '-'))
+			return false;
+	return !*a && !*b;
+}
+
 static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known, const char *what)
 {
 	yaml_node_pair_t *a, *b;
@@ -169,9 +179,19 @@ static int check_keys(struct pctx *p, yaml_node_t *map, const char *const *known
 			if (!strcmp(*kn, scalar(k)))
 				break;
 		if (!*kn) {
-			for (kn = known; *kn && off < sizeof(list); kn++)
+			const char *meant = NULL;
+
+			for (kn = known; *kn && off < sizeof(list); kn++) {
 				off += snprintf(list + off, sizeof(list) - off, "%s%s",
 						kn == known ? "" : ", ", *kn);
+				if (same_key_loosely(scalar(k), *kn))
+					meant = *kn;
+			}
+			if (meant)
+				return perr(
+					p, k,
+					"unknown key '%s' in %s (known keys: %s); did you mean '%s'?",
+					scalar(k), what, list, meant);
 			home = key_home(what, scalar(k));
 			return perr(p, k, "unknown key '%s' in %s (known keys: %s)%s%s%s%s",
 				    scalar(k), what, list, home ? "; '" : "", home ? scalar(k) : "",

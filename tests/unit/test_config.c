@@ -1288,6 +1288,29 @@ static void key_without_a_value_says_it_got_nothing(void **state)
 	parse_bad(HEAD "services: [~]\n", 2, 12, "a service must be a mapping, got nothing");
 }
 
+/*
+ * A key written with '_' for '-' (snat_ports, as in many other tools'
+ * configs) or in another case (Ports) is unknown: the error names the key
+ * that was meant, not only the list of known ones.
+ */
+static void key_with_underscore_or_capitals_names_the_key_meant(void **state)
+{
+	(void)state;
+	parse_bad(SVC_HEAD "    ports: [80]\n    snat_ports: 20000-30000\n    nodes: [10.0.0.11]\n", 7,
+		  5, "unknown key 'snat_ports' in service (known keys: ");
+	assert_non_null(strstr(err, "; did you mean 'snat-ports'?"));
+	parse_bad(SVC_HEAD "    Ports: [80]\n    nodes: [10.0.0.11]\n", 6, 5,
+		  "; did you mean 'ports'?");
+	parse_bad(HEAD "metrics: {stuck_after: 10s}\nservices: []\n", 2, 11,
+		  "; did you mean 'stuck-after'?");
+	parse_bad(SVC_HEAD "    ports: [80]\n    health: {kind: http, Rehash_After: 1s}\n"
+			   "    nodes: [10.0.0.11]\n",
+		  7, 26, "; did you mean 'rehash-after'?");
+	/* nothing meant: no guess */
+	parse_bad(HEAD "servics: []\n", 2, 1, "unknown key 'servics'");
+	assert_null(strstr(err, "did you mean"));
+}
+
 static void missing_file_says_so_and_to_check_the_path(void **state)
 {
 	struct drv_config *cfg;
@@ -1433,6 +1456,7 @@ int main(void)
 		cmocka_unit_test(metrics_listen_says_which_part_is_wrong),
 		cmocka_unit_test(syntax_error_at_the_end_is_on_the_last_line),
 		cmocka_unit_test(key_without_a_value_says_it_got_nothing),
+		cmocka_unit_test(key_with_underscore_or_capitals_names_the_key_meant),
 		cmocka_unit_test(missing_file_says_so_and_to_check_the_path),
 		cmocka_unit_test(directory_or_unreadable_file_is_refused_saying_so),
 		cmocka_unit_test(shipped_examples_parse),
