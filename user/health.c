@@ -793,8 +793,18 @@ static void ssl_fail(struct drv_health *h, struct drv_check *c, const char *what
 		return;
 	}
 	if (e) {
+		int r = ERR_GET_REASON(e);
+
 		ERR_error_string_n(e, ebuf, sizeof(ebuf));
-		failf(h, c, "%s: %s", what, ebuf);
+		/* an answer that is no TLS record: "HTTP/1.1 400" read as one */
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    (r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG ||
+		     r == SSL_R_UNKNOWN_PROTOCOL))
+			failf(h, c,
+			      "%s: %s; the node answered without TLS (plain HTTP?): check the port, or use kind: http",
+			      what, ebuf);
+		else
+			failf(h, c, "%s: %s", what, ebuf);
 	} else if (ret == 0 || errno == 0) {
 		failf(h, c, "%s: connection closed by the node", what);
 	} else {

@@ -1219,6 +1219,37 @@ static void tls_settings_that_cannot_load_are_reported(void **state)
  * verify (here: self-signed); a check failing for another reason must say that
  * reason, not a verification nobody asked for.
  */
+/*
+ * An https (or tls) check of a port that answers without TLS (plain HTTP:
+ * the ingress's port 80 given for 443, or a service without TLS) fails at
+ * once saying the node answered without TLS and what to check, not only
+ * OpenSSL's "wrong version number" or "packet length too long".
+ */
+static void tls_check_of_a_plain_http_node_says_it_answered_without_tls(void **state)
+{
+	struct drv_hc_conf hc;
+	struct drv_health h;
+	struct drv_check c;
+	struct result r, *rs[] = { &r };
+	struct srv plain;
+
+	(void)state;
+	srv_start(&plain, SRV_200);
+	hc_fast(&hc, "kube-apiserver", 5000);
+	assert_int_equal(drv_health_init(&h), 0);
+	check_init(&c, &hc, plain.port, &r);
+	assert_int_equal(drv_health_add(&h, &c), 0);
+	run_until(&h, rs, 1, 15);
+	drv_health_fini(&h);
+	srv_stop(&plain);
+	assert_int_equal(r.n, 1);
+	assert_false(r.ok);
+	if (!strstr(r.why, "TLS handshake: ") ||
+	    !strstr(r.why, "the node answered without TLS (plain HTTP?)"))
+		fail_msg("why: '%s', want the handshake's cause and that the node spoke no TLS",
+			 r.why);
+}
+
 static void tls_failure_without_verify_names_its_real_cause(void **state)
 {
 	struct drv_hc_conf hc;
@@ -1594,6 +1625,7 @@ int main(void)
 		cmocka_unit_test(checks_use_the_configured_source_address),
 		cmocka_unit_test(tls_settings_that_cannot_load_are_reported),
 		cmocka_unit_test(tls_failure_without_verify_names_its_real_cause),
+		cmocka_unit_test(tls_check_of_a_plain_http_node_says_it_answered_without_tls),
 		cmocka_unit_test(hundreds_of_nodes_are_checked_in_parallel),
 		cmocka_unit_test(checks_out_of_fds_wait_instead_of_failing_the_node),
 		cmocka_unit_test(health_init_raises_the_open_file_soft_limit_to_the_hard_limit),
