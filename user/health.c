@@ -322,7 +322,7 @@ static int body_framing(unsigned int code, const char *p, const char *hend, size
 static int status_code(const char *p, const char *eol, char *why, size_t whylen)
 {
 	char line[64];
-	size_t ll = (size_t)(eol - p) < sizeof(line) - 1 ? (size_t)(eol - p) : sizeof(line) - 1;
+	size_t ll = (size_t)(eol - p) < sizeof(line) - 1 ? (size_t)(eol - p) : sizeof(line) - 1, i;
 
 	memcpy(line, p, ll);
 	line[ll] = 0;
@@ -330,6 +330,10 @@ static int status_code(const char *p, const char *eol, char *why, size_t whylen)
 	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
 	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
 	    (ll > 12 && line[12] != ' ' && line[12] != '\r')) {
+		/* quoted into a log line: no control bytes (a NUL would also end it) */
+		for (i = 0; i < ll; i++)
+			if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+				line[i] = '?';
 		snprintf(why, whylen, "not an HTTP response: '%.40s'", line);
 		return -1;
 	}
@@ -346,6 +350,13 @@ int drv_http_evaluate(const char *buf, size_t len, bool complete, const struct d
 	int framing = BODY_NONE, c;
 	size_t clen = 0, avail;
 
+	/* a TLS record (an alert, a handshake): the check is http, the port TLS */
+	if (len >= 3 && (buf[0] == 0x15 || buf[0] == 0x16) && buf[1] == 0x03) {
+		snprintf(
+			why, whylen,
+			"the node answered with TLS: use kind: https (or the node's plain HTTP port)");
+		return 0;
+	}
 	/*
 	 * A 1xx answer other than 101 is interim (RFC 9110 15.2: 100 Continue, 103
 	 * Early Hints): its head is skipped, and the answer after it judged.

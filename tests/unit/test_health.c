@@ -539,6 +539,33 @@ static void http_head_with_bare_lf_line_ends_is_judged_at_once(void **state)
 			    0, false, "bare LF");
 }
 
+/*
+ * A node that answers an http check with TLS (kind http given for a TLS
+ * port: its server sends a TLS alert, or a handshake record) fails saying so
+ * and to use kind https; and what is quoted of an answer that is no HTTP
+ * holds no control characters, which would garble the log line.
+ */
+static void http_check_answered_with_tls_says_so_and_quotes_no_control_bytes(void **state)
+{
+	static const char alert[] = "\x15\x03\x03\x00\x02\x02\x46";
+	static const char junk[] = "HELLO\x1b[2J\r\x07 world\n";
+	struct drv_hc_conf hc = http_conf("", 200, 0);
+	char why[160];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(drv_http_evaluate(alert, sizeof(alert) - 1, true, &hc, why, sizeof(why)),
+			 0);
+	if (!strstr(why, "the node answered with TLS: use kind: https"))
+		fail_msg("why: '%s'", why);
+	assert_int_equal(drv_http_evaluate(junk, sizeof(junk) - 1, true, &hc, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "not an HTTP response: 'HELLO"));
+	for (i = 0; why[i]; i++)
+		if ((unsigned char)why[i] < ' ' || why[i] == 0x7f)
+			fail_msg("control byte 0x%02x at %zu of '%s'", (unsigned char)why[i], i,
+				 why);
+}
+
 /* ---- the checker against real loopback servers ---- */
 
 enum srv_mode {
@@ -1611,6 +1638,7 @@ int main(void)
 			http_whole_body_without_the_text_fails_without_waiting_for_the_close),
 		cmocka_unit_test(http_answer_cut_off_in_its_head_says_so),
 		cmocka_unit_test(http_head_with_bare_lf_line_ends_is_judged_at_once),
+		cmocka_unit_test(http_check_answered_with_tls_says_so_and_quotes_no_control_bytes),
 		cmocka_unit_test(tcp_check_passes_on_listener_fails_on_refused),
 		cmocka_unit_test(a_round_looks_only_at_the_checks_that_are_due),
 		cmocka_unit_test(http_check_judges_real_server_status),
