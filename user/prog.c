@@ -198,10 +198,13 @@ int drv_agent_lock(const char *root)
 	err = pin_dir_make(root, "pin root ");
 	if (err)
 		return err;
-	err = -EAGAIN;
 	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_AGENT_LOCK);
-	/* The lock directory an agent that exits removes may be the one just opened: again. */
-	for (i = 0; i < 100 && err == -EAGAIN; i++) {
+	/*
+	 * The lock directory an agent that exits removes may be the one just opened: again.
+	 * A held lock fails flock() with EWOULDBLOCK, which is EAGAIN: only the loop running
+	 * out says the directory kept going away.
+	 */
+	for (i = 0; i < 100; i++) {
 		if (mkdir(dir, 0700) && errno != EEXIST) {
 			err = -errno;
 			pr_warn("Error: can't create the agent's lock %s: %s\n", dir,
@@ -237,9 +240,11 @@ int drv_agent_lock(const char *root)
 		close(fd); /* removed meanwhile by the agent that held it */
 		fd = -1;
 	}
-	if (err == -EAGAIN)
+	if (i == 100) {
+		err = -EAGAIN;
 		pr_warn("Error: can't lock %s: it keeps being removed and made again; retry\n",
 			dir);
+	}
 	if (fd >= 0)
 		close(fd);
 	return err;

@@ -6,7 +6,9 @@
 # the first one goes on forwarding, and drover commands still work beside
 # it. SIGKILL of the first frees its lock: the next agent starts, is ready
 # and forwards; its SIGTERM exit leaves no lock behind. Before the fix the
-# second agent started, went ready and wrote the same maps as the first.
+# second agent started, went ready and wrote the same maps as the first;
+# later it went on with a second, false error: the lock "keeps being removed
+# and made again; retry".
 #
 #   client ns  c0 10.75.0.2/24 (xdp_pass) -- lc 10.75.0.1/24 --+ balancer ns: the agents on lc, l1
 #   node ns    n0 10.76.0.2/24 (xdp_pass) -- l1 10.76.0.1/24 --+ SNAT 10.76.9.1 (lo)
@@ -54,6 +56,9 @@ wait "$SECOND" || rc=$?
 grep -q "Error: another drover agent (pid $FIRST) runs on pin root $ROOT .*stop that one first.*--bpffs" "$LOG2" ||
 	fail "the second agent's message does not name the pin root, pid $FIRST and what to do: $(cat "$LOG2")"
 log "refused: $(grep "Error:" "$LOG2")"
+# One refusal, one true line: the lock is held, not "removed and made again".
+[ "$(grep -c "Error:" "$LOG2")" = 1 ] ||
+	fail "the second agent says more than why it was refused: $(grep "Error:" "$LOG2")"
 grep -q "no interface was touched" "$LOG2" || fail "the second agent does not say it touched nothing: $(cat "$LOG2")"
 ! grep -q "attached drover to\|agent ready" "$LOG2" || fail "the refused agent attached or went ready: $(cat "$LOG2")"
 ! listens_on "$PORT2" || fail "something listens on $PORT2 after the second agent was refused"
