@@ -357,6 +357,11 @@ exec)
 	[ $# -ge 2 ] || { usage >&2; exit 2; }
 	role=$1
 	shift
+	case $role in
+	cl | lb | sw | n1 | n2 | n3) ;;
+	*) echo "lab: which role is '$role'? roles are cl, lb, sw, n1, n2, n3" >&2; exit 2 ;;
+	esac
+	ns_exists "$P-$role" || die "lab '$P' is not up (no namespace $P-$role); run: $0 -p $P up"
 	exec ip netns exec "$P-$role" "$@"
 	;;
 node-stop) node_arg "${1:-}"; node_stop "$1"; say "node n$1: servers stopped" ;;

@@ -93,6 +93,13 @@ pids="$pids $(cat "$LAB_DIR/n2/nginx.pid") $(cat "$LAB_DIR/n2/echo.pid")"
 if "$LAB" up 2>"$E2E_TMP/up2.err"; then fail "a second 'up' of lab $T succeeded"; fi
 grep -q "is up already" "$E2E_TMP/up2.err" || fail "second 'up' message does not say the lab is up: $(cat "$E2E_TMP/up2.err")"
 
+# exec with a role the lab does not have: a usage error naming it and the roles.
+rc=0
+"$LAB" exec xx true 2>"$E2E_TMP/exec.err" || rc=$?
+[ "$rc" = 2 ] || fail "'exec xx true' exited $rc, want 2: $(cat "$E2E_TMP/exec.err")"
+grep -q "'xx'.*cl, lb, sw, n1, n2, n3" "$E2E_TMP/exec.err" ||
+	fail "'exec xx true' does not name the role and the roles: $(cat "$E2E_TMP/exec.err")"
+
 "$LAB" down
 for ns in "$LAB_NS_CL" "$LAB_NS_LB" "$LAB_NS_SW" "$LAB_NS_N1" "$LAB_NS_N2" "$LAB_NS_N3"; do
 	[ ! -e "/run/netns/$ns" ] || fail "namespace $ns left after down"
@@ -114,4 +121,10 @@ for c in node-start node-stop node-down node-up; do
 	grep -q "lab '$T' is not up" "$E2E_TMP/node.err" || fail "'$c 2' on a lab that is down said: $(cat "$E2E_TMP/node.err")"
 	[ ! -e "$LAB_DIR" ] || fail "'$c 2' on a lab that is down made $LAB_DIR: $(find "$LAB_DIR" | tr '\n' ' ')"
 done
+# exec on a lab that is not up: says so and how to bring it up, not ip's "Cannot open".
+rc=0
+"$LAB" exec lb true 2>"$E2E_TMP/exec.err" || rc=$?
+[ "$rc" = 1 ] || fail "'exec lb true' on a lab that is down exited $rc, want 1: $(cat "$E2E_TMP/exec.err")"
+grep -q "lab '$T' is not up.* up" "$E2E_TMP/exec.err" ||
+	fail "'exec lb true' on a lab that is down said: $(cat "$E2E_TMP/exec.err")"
 log "down removed 6 namespaces, $(echo $pids | wc -w) server processes and $LAB_DIR"
