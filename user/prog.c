@@ -1063,8 +1063,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex) {
-		pr_warn("Error: interface '%s' does not exist; check the name with `ip link show`\n",
-			ifname);
+		pr_warn("Error: interface '%s' does not exist in this network namespace; check the name with `ip link show`, and attach an interface of another namespace (a container's) from inside it (ip netns exec NS drover attach %s, or nsenter -n)\n",
+			ifname, ifname);
 		return -ENODEV;
 	}
 	err = drv_caps_check("drover attach");

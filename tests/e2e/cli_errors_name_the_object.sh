@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # Every refusal of the drover CLI exits with the documented code (1 failure,
 # 2 usage) and its message names the object (interface, path, address, map)
-# and says what to do: missing interface, foreign XDP program, no native XDP,
+# and says what to do: missing interface (also one of another network
+# namespace), foreign XDP program, no native XDP,
 # no bpffs, missing capabilities, incompatible pinned maps, bad addresses and
 # ports, unknown mode, table size not prime, unknown service, duplicate backend;
 # and what it warns of: SNAT ports in the local port range, a SNAT address
@@ -44,6 +45,10 @@ expect 1 "e0" "$ROOT" -- dr detach e0
 
 log "attach: interface does not exist"
 expect 1 "'nosuch0'" "ip link show" -- dr attach nosuch0
+log "attach: an interface of another network namespace says where drover looked and how to go there"
+ns_add away >/dev/null
+ip -n "$T-away" link add away0 type veth peer name away1
+expect 1 "'away0'" "this network namespace" "ip netns exec NS drover" -- dr attach away0
 
 log "attach: native XDP unsupported (lo) suggests mode skb"
 expect 1 "lo" "native" "mode skb" -- dr attach lo
