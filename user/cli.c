@@ -160,9 +160,10 @@ static const char *const help_backend =
 	"       SVC := ADDR port PORT [proto tcp]\n"
 	"port defaults to the service port (another port: nat only). weight N (0-65535)\n"
 	"defaults to 1; 0 drains. up takes new flows; drain keeps its recorded flows but\n"
-	"takes no new ones; down moves its flows to other backends. set changes only\n"
-	"what is given. show lists id, address, port, weight, state, live flows and\n"
-	"client-to-node packets and bytes.\n"
+	"takes no new ones; down takes none, and drover answers its recorded flows' next\n"
+	"packet with a RST, so their clients reconnect to a backend that is up. set\n"
+	"changes only what is given. show lists id, address, port, weight, state, live\n"
+	"flows and client-to-node packets and bytes.\n"
 	"Exit status: 0 ok, 1 refused (unknown service or backend, duplicate), 2 usage\n"
 	"error.\n";
 

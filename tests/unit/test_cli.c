@@ -111,6 +111,19 @@ static void help_is_accepted_at_every_level(void **state)
 	assert_non_null(strstr(drv_cli_help(DRV_CLI_BACKEND), "drain"));
 }
 
+/*
+ * `down` resets a backend's recorded flows (a RST answers their next packet, bpf/lib/reset.h):
+ * the help said it "moves its flows to other backends", which no flow of it does.
+ */
+static void backend_help_says_down_answers_recorded_flows_with_a_rst(void **state)
+{
+	const char *h = drv_cli_help(DRV_CLI_BACKEND);
+
+	(void)state;
+	assert_null(strstr(h, "moves its flows"));
+	assert_non_null(strstr(h, "with a RST"));
+}
+
 /* `drover help OBJECT` is `drover OBJECT help`: that object's grammar, not the top level's. */
 static void help_before_an_object_gives_that_objects_help(void **state)
 {
@@ -965,6 +978,7 @@ int main(void)
 		cmocka_unit_test_teardown(no_words_is_a_usage_error, teardown),
 		cmocka_unit_test_teardown(help_is_accepted_at_every_level, teardown),
 		cmocka_unit_test_teardown(help_before_an_object_gives_that_objects_help, teardown),
+		cmocka_unit_test(backend_help_says_down_answers_recorded_flows_with_a_rst),
 		cmocka_unit_test(help_fits_80_columns_and_states_the_ranges),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
 		cmocka_unit_test_teardown(version_is_a_command_the_help_names, teardown),
