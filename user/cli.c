@@ -915,11 +915,13 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 		return fail(&p, "'%s' is ambiguous: %s? type more of it", w,
 			    kw_prefixed(w, objs, names, sizeof(names)));
 	}
-	if (rc)
-		return fail(
-			&p,
-			"what is '%s'? (objects: attach, detach, status, service, backend, stats, lookup, run, node-setup)",
-			w);
+	if (rc) {
+		char names[160];
+
+		/* every object of the table: a list written out by hand lost `version` */
+		return fail(&p, "what is '%s'? (objects: %s)", w,
+			    kw_prefixed("", objs, names, sizeof(names)));
+	}
 	r->obj = (enum drv_cli_obj)v;
 	if (r->obj == DRV_CLI_RUN) {
 		static char *run_help[] = { "help", NULL };

@@ -124,6 +124,37 @@ static void backend_help_says_down_answers_recorded_flows_with_a_rst(void **stat
 	assert_non_null(strstr(h, "with a RST"));
 }
 
+/*
+ * An unknown object is answered with the objects there are: every one the top-level grammar
+ * names (its "drover WORD" lines). `version` was missing from that list.
+ */
+static void unknown_object_error_names_every_object_of_the_grammar(void **state)
+{
+	const char *h = drv_cli_help(DRV_CLI_NONE), *l;
+	char word[32];
+	int n = 0;
+
+	(void)state;
+	assert_usage_error("frobnicate", "'frobnicate'");
+	for (l = h; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *d = strstr(l, "drover ");
+		size_t len;
+
+		if (!d || d - l > 7 || strchr("[{", d[7]))
+			continue; /* not a "drover OBJECT" line, or the OPTIONS one */
+		d += 7;
+		len = strcspn(d, " \n");
+		assert_true(len > 0 && len < sizeof(word));
+		memcpy(word, d, len);
+		word[len] = 0;
+		if (!strstr(err, word))
+			fail_msg("'drover frobnicate' says '%s', which does not name object '%s'", err,
+				 word);
+		n++;
+	}
+	assert_true(n >= 10);
+}
+
 /* `drover help OBJECT` is `drover OBJECT help`: that object's grammar, not the top level's. */
 static void help_before_an_object_gives_that_objects_help(void **state)
 {
@@ -979,6 +1010,8 @@ int main(void)
 		cmocka_unit_test_teardown(help_is_accepted_at_every_level, teardown),
 		cmocka_unit_test_teardown(help_before_an_object_gives_that_objects_help, teardown),
 		cmocka_unit_test(backend_help_says_down_answers_recorded_flows_with_a_rst),
+		cmocka_unit_test_teardown(unknown_object_error_names_every_object_of_the_grammar,
+					  teardown),
 		cmocka_unit_test(help_fits_80_columns_and_states_the_ranges),
 		cmocka_unit_test_teardown(global_options_are_parsed_anywhere_before_run, teardown),
 		cmocka_unit_test_teardown(version_is_a_command_the_help_names, teardown),
