@@ -267,6 +267,14 @@ grep -q "^  a0 .*renamed a0r (ifindex [0-9]*): drover runs on a0r" <<<"$out" && 
 	fail "status with a0 renamed to a0r: $out"
 dr -j status | jq -e '.interfaces[] | select(.ifname == "a0") | .mode == "renamed" and .renamed_to == "a0r"' >/dev/null ||
 	fail "status -j with a0 renamed to a0r: $(dr -j status)"
+# docs/cli.md's list of status's JSON keys names every key and mode it prints (the keys of
+# a renamed interface too: a script that follows the list must expect them).
+doc=$(awk '/^\* `status`: /{on=1} on && /^\* `service show`/{exit} on' "$E2E_TOP/docs/cli.md")
+[ -n "$doc" ] || fail "docs/cli.md has no '* \`status\`:' entry in its JSON section"
+for k in $(dr -j status | jq -r '.interfaces[] | select(.ifname == "a0") | keys_unsorted[], .mode'); do
+	grep -q -- "\"$k\"\|[(|]$k[|)]" <<<"$doc" ||
+		fail "docs/cli.md's JSON keys of status do not name '$k' (a0 renamed): $doc"
+done
 ip -n "$NS" link add a0 type veth peer name a2
 rc=0
 out=$(dr attach a0 2>&1) || rc=$?
