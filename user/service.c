@@ -767,9 +767,6 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 	err = svc_addr_clash(ctl, conf, bes);
 	if (err)
 		goto out_free;
-	if (conf->mode == DRV_MODE_NAT)
-		drv_snat_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->key.family,
-			      &conf->snat, conf->snat_port_lo, conf->snat_port_hi);
 	if (!drv_service_get(ctl, &conf->key, &s)) {
 		if (must_be_new) {
 			pr_warn("Error: service %s already exists; change it with `drover service set` or delete it first\n",
@@ -786,6 +783,10 @@ static int svc_apply(struct drv_ctl *ctl, const struct drv_svc_conf *conf, bool 
 	} else {
 		err = svc_create(ctl, conf, bes, &ns);
 	}
+	/* only of what was written: a refused command set no SNAT address or ports */
+	if (!err && conf->mode == DRV_MODE_NAT)
+		drv_snat_warn(drv_svc_key_str(&conf->key, buf, sizeof(buf)), conf->key.family,
+			      &conf->snat, conf->snat_port_lo, conf->snat_port_hi);
 out_free:
 	free(bes);
 	return err;

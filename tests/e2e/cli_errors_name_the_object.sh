@@ -195,6 +195,9 @@ expect 1 "10.0.0.3 port 80" "drv_svcs_v1" "id 70" "drover service del" -- \
 	dr backend add 10.0.0.3 port 80 10.0.1.9
 dr service del 10.0.0.3 port 80 || fail "service del of the unusable value failed"
 expect 1 "10.0.0.1 port 80" "already exists" -- dr service add 10.0.0.1 port 80 snat 10.0.1.1
+log "a refused service add warns of nothing: its SNAT address and ports were never set"
+out=$(dr service add 10.0.0.1 port 80 snat 10.0.1.1 snat-ports 40000-60000 2>&1) && fail "duplicate service add succeeded: $out"
+! grep -q "Warning:" <<<"$out" || fail "a refused service add warned of what it did not set: $out"
 expect 1 "10.0.1.2 port 80" "already in service" "backend set" -- \
 	dr backend add 10.0.0.1 port 80 10.0.1.2
 expect 1 "10.0.1.7 port 80" "not in service" -- dr backend del 10.0.0.1 port 80 10.0.1.7
