@@ -894,6 +894,41 @@ static void prog_name(__u32 id, char *name, size_t len)
 	close(fd);
 }
 
+/*
+ * The id of drover's XDP program (bpf/drover.bpf.c's drover_xdp, by name) on @ifname in this
+ * network namespace; 0 when it runs another or none, or the name can't be read.
+ */
+static __u32 xdp_drover_prog(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	unsigned int ifindex = if_nametoindex(ifname);
+	char name[BPF_OBJ_NAME_LEN];
+	__u32 id;
+
+	if (!ifindex || bpf_xdp_query((int)ifindex, 0, &q) || q.attach_mode == XDP_ATTACHED_NONE)
+		return 0;
+	id = q.prog_id ? q.prog_id : (q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id);
+	prog_name(id, name, sizeof(name));
+	return strcmp(name, "drover_xdp") ? 0 : id;
+}
+
+/*
+ * Detach found no link of @ifname under @root (@why @path): when drover runs on it all the same,
+ * it was attached with another --bpffs, which is what to fix, not the interface.
+ */
+static void detach_not_here_warn(const char *root, const char *ifname, const char *why,
+				 const char *path)
+{
+	__u32 id = xdp_drover_prog(ifname);
+
+	if (id)
+		pr_warn("Error: %s runs drover's XDP program (id %u), but not under pin root %s (%s %s): it was attached with another --bpffs; give that one (drover --bpffs ROOT detach %s; an agent's ROOT is the --bpffs it runs with)\n",
+			ifname, id, root, why, path, ifname);
+	else
+		pr_warn("Error: %s is not attached by drover: %s %s (see drover status, or pass the --bpffs it was attached with)\n",
+			ifname, why, path);
+}
+
 static int pin_links_make(const char *root)
 {
 	char links[PATH_MAX];
@@ -1291,8 +1326,7 @@ static int prog_detach(const char *root, const char *ifname, bool keep_maps, boo
 	if (err)
 		return err;
 	if (stat(root, &st)) {
-		pr_warn("Error: %s is not attached: no drover pin root %s (see drover status, or pass --bpffs)\n",
-			ifname, root);
+		detach_not_here_warn(root, ifname, "no drover pin root", root);
 		return -ENOENT;
 	}
 	lock_fd = trylock ? drv_root_trylock(root) : drv_root_lock(root);
@@ -1302,8 +1336,7 @@ static int prog_detach(const char *root, const char *ifname, bool keep_maps, boo
 	err = link_info(path, &fd, &info);
 	if (err) {
 		if (lstat(path, &st)) {
-			pr_warn("Error: %s is not attached by drover: no link pin %s (see drover status)\n",
-				ifname, path);
+			detach_not_here_warn(root, ifname, "no link pin", path);
 			err = -ENOENT;
 			goto out_unlock;
 		}

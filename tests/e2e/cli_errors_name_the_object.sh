@@ -3,7 +3,7 @@
 # Every refusal of the drover CLI exits with the documented code (1 failure,
 # 2 usage) and its message names the object (interface, path, address, map)
 # and says what to do: missing interface (also one of another network
-# namespace), foreign XDP program, no native XDP,
+# namespace), detach with the wrong --bpffs, foreign XDP program, no native XDP,
 # no bpffs, missing capabilities, incompatible pinned maps, bad addresses and
 # ports, unknown mode, table size not prime, unknown service, duplicate backend;
 # and what it warns of: SNAT ports in the local port range, a SNAT address
@@ -64,6 +64,15 @@ dr attach e0 force || fail "attach e0 force failed"
 dr -j status | grep -q '"ifname":"e0"' || fail "e0 not attached after force"
 [ "$(ip -n "$NS" -j link show e0 | jq -r '.[0].xdp.prog.id')" = \
 	"$(dr -j status | jq -r '.interfaces[0].prog_id')" ] || fail "e0 does not run drover's program"
+
+log "detach with the wrong --bpffs of an interface drover runs on says so, and which option to fix"
+mkdir "$BPFFS/other"
+for r in "$BPFFS/other" "$BPFFS/none"; do
+	expect 1 "e0" "runs drover's XDP program" "not under pin root $r" "--bpffs" -- \
+		ip netns exec "$NS" "$DROVER" --bpffs "$r" detach e0
+done
+rmdir "$BPFFS/other"
+ip -n "$NS" link show e0 | grep -q 'xdp' || fail "a detach with the wrong --bpffs took XDP off e0"
 
 log "status without the right to read the pin root says so (exit 1), not 'not attached'"
 nobody() { ip netns exec "$NS" setpriv --reuid=nobody --regid=nogroup --clear-groups "$DROVER" --bpffs "$ROOT" "$@"; }
