@@ -116,9 +116,10 @@ wait_state() { # SECONDS ADDR STATE  (rancher :80 IPv4)
 	return 1
 }
 
-# Does the agent exist in this build? (It is being written in parallel.)
 mode=agent
-if [ -n "${DEMO_CLI:-}" ] || "$DROVER" run config /dev/null 2>&1 | grep -q "not built"; then mode=cli; fi
+[ -z "${DEMO_CLI:-}" ] || mode=cli
+# cli mode: show each drover command as typed ("+ drover ..."), then run it
+say_drv() { echo "+ drover $*"; drv "$@"; }
 
 CFG=$LAB_DIR/drover.yaml
 cat >"$CFG" <<EOF
@@ -166,16 +167,15 @@ if [ $mode = agent ]; then
 	done
 	sed 's/^/  agent: /' "$LAB_DIR/agent.log" | head -12
 else
-	step "CLI mode (the agent is not in this build): drover attach / service add / backend add"
-	for i in $LAB_LB_IFACES; do echo "+ drover attach $i"; drv attach "$i"; done
+	step "CLI mode (DEMO_CLI=1, no agent, no health checks): drover attach / service add / backend add"
+	for i in $LAB_LB_IFACES; do say_drv attach "$i"; done
 	for s in "$LAB_VIP4 port 80 snat $LAB_SNAT4" "$LAB_VIP4 port 443 snat $LAB_SNAT4" \
 		"$LAB_VIP4 port 6443 snat $LAB_SNAT4" "$LAB_VIP6 port 80 snat $LAB_SNAT6"; do
 		set -- $s
-		echo "+ drover service add $1 port $3 mode nat snat $5"
-		drv service add "$1" port "$3" mode nat snat "$5"
+		say_drv service add "$1" port "$3" mode nat snat "$5"
 		case $1 in *:*) nodes=$LAB_NODES6 ;; *) nodes=$LAB_NODES4 ;; esac
+		echo "+ for a in $nodes; do drover backend add $1 port $3 \$a; done"
 		for a in $nodes; do drv backend add "$1" port "$3" "$a"; done
-		echo "+ drover backend add $1 port $3 {$(echo $nodes | sed 's/ /,/g')}"
 	done
 fi
 drv backend show "$LAB_VIP4" port 80 || true
@@ -228,9 +228,9 @@ if [ $mode = agent ]; then
 	echo "  agent: $line"
 	echo "n2 detected down $(($(log_ms "$line") - t0)) ms after its servers were told to stop (agent's log time; fall 2 checks 0.9-1 s apart + timeout 500ms: 900-2500 ms); \`drover backend show\` said failing (out of the table; its open connections stay 10 s, rehash-after) after $((t1 - t0)) ms"
 else
-	echo "+ drover backend set $LAB_VIP4 port 80 $(node 2) down   (by hand: no agent)"
-	drv backend set "$LAB_VIP4" port 80 "$(node 2)" down
-	drv backend set "$LAB_VIP6" port 80 "$(echo $LAB_NODES6 | cut -d' ' -f2)" down
+	echo "# by hand: no agent checks the nodes"
+	say_drv backend set "$LAB_VIP4" port 80 "$(node 2)" down
+	say_drv backend set "$LAB_VIP6" port 80 "$(echo $LAB_NODES6 | cut -d' ' -f2)" down
 fi
 show_spread "$LAB_VIP4" 80 "IPv4 with n2 down"
 
@@ -244,8 +244,8 @@ if [ $mode = agent ]; then
 	echo "  agent: $line"
 	echo "n2 back up $(($(log_ms "$line") - t0)) ms after its servers were told to start (agent's log time; rise 2 checks 0.9-1 s apart once they listen: 900-2000 ms after that); \`drover backend show\` said up after $((t1 - t0)) ms"
 else
-	drv backend set "$LAB_VIP4" port 80 "$(node 2)" up
-	drv backend set "$LAB_VIP6" port 80 "$(echo $LAB_NODES6 | cut -d' ' -f2)" up
+	say_drv backend set "$LAB_VIP4" port 80 "$(node 2)" up
+	say_drv backend set "$LAB_VIP6" port 80 "$(echo $LAB_NODES6 | cut -d' ' -f2)" up
 fi
 show_spread "$LAB_VIP4" 80 "IPv4 with n2 back"
 

@@ -99,6 +99,29 @@ pid=${prefix#drdemo}
 [ ! -e "/tmp/drover-demo-$pid" ] || fail "demo left /tmp/drover-demo-$pid"
 [ ! -e "/tmp/drover-demo-$pid-bpffs" ] || fail "demo left /tmp/drover-demo-$pid-bpffs"
 
+# DEMO_CLI=1 shows the drover commands it runs in place of the agent: each one
+# shown ("+ drover ...") must work when typed as shown (once, a backend add was
+# shown as one command with the nodes in braces, which bash expands into words
+# the CLI refuses), and nothing may say the agent is missing from the build.
+DEMO_CLI=1 DEMO_N=20 timeout 300 "$demo" >"$out" 2>&1 || fail "DEMO_CLI=1 demo failed: $(tail -20 "$out")"
+! grep -q "not in this build" "$out" || fail "DEMO_CLI=1 says the agent is not built: $(grep "not in this build" "$out")"
+sed -n 's/^+ //p' "$out" >"$E2E_TMP/cmds"
+grep -q "backend add" "$E2E_TMP/cmds" && grep -q "backend set" "$E2E_TMP/cmds" ||
+	fail "DEMO_CLI=1 shows no backend add or set: $(cat "$E2E_TMP/cmds")"
+mount_bpffs
+ns_add rp >/dev/null
+ip -n "$T-rp" link add eth0 type veth peer name eth1
+ip -n "$T-rp" link set eth0 up
+ip -n "$T-rp" link set eth1 up
+while read -r c; do
+	# shellcheck disable=SC2016 # $@ and the command are expanded by the inner bash
+	ip netns exec "$T-rp" env D="$DROVER" R="$BPFFS/replay" \
+		bash -ec 'drover() { "$D" --bpffs "$R" "$@"; }; '"$c" \
+		>/dev/null 2>"$E2E_TMP/replay.err" ||
+		fail "DEMO_CLI=1 showed '+ $c', which fails when typed: $(grep -v '^Note:\|^Warning:' "$E2E_TMP/replay.err")"
+done <"$E2E_TMP/cmds"
+log "DEMO_CLI=1: $(wc -l <"$E2E_TMP/cmds") commands shown, each runs as shown"
+
 # Ctrl-C: SIGINT to the demo's whole process group, as a terminal sends it, in
 # the middle of the run and once it says "demo done" (its teardown then runs;
 # a Ctrl-C there once cut the teardown short and left the whole lab running).
