@@ -25,6 +25,26 @@ DEMO_T0=$(now_ms)
 # One reading of the clock: seconds and tenths from two said [+16.0s] at 16.99 s.
 step() { local t=$(($(now_ms) - DEMO_T0)); printf '\n\033[1m== %s\033[0m  [+%d.%ds]\n' "$*" $((t / 1000)) $((t % 1000 / 100)); }
 
+usage() {
+	cat <<EOF
+Usage: scripts/demo.sh        (or: sudo make demo, which builds first)
+Runs drover in front of three "Rancher nodes" on a network-namespace lab of its own
+(scripts/lab.sh): starts the agent with a Rancher-style config, spreads connections
+through the VIP, stops a node's servers and starts them again, shows counters, then
+removes everything (also on Ctrl-C or a failure). Needs root; touches nothing outside
+the namespaces it creates.
+Environment: DEMO_N connections per round (default 300); DEMO_CLI=1 drives the CLI
+(attach, service add, backend add) instead of the agent; DROVER the binary (default
+.output/drover).
+Exit status: 0 done, 1 failed (the message says why), 2 usage error, 130 interrupted.
+EOF
+}
+case ${1-} in
+"") ;;
+-h | --help | help) usage; exit 0 ;;
+*) { echo "demo: what is '$1'? it takes no arguments"; usage; } >&2; exit 2 ;;
+esac
+
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, XDP, bpffs); run: sudo make demo"
 [ -x "$DROVER" ] || die "$DROVER is not built; run: make"
 [ -r /sys/kernel/btf/vmlinux ] || die "this kernel has no BPF/BTF support (/sys/kernel/btf/vmlinux missing)"

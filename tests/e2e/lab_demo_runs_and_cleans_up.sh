@@ -24,6 +24,20 @@ fi
 grep -q "needs root.*sudo make demo" "$out" || fail "demo without root does not say what to do: $(cat "$out")"
 log "without root: $(cat "$out")"
 
+# --help, -h and help: the usage on stdout, exit 0, and no lab; any other word:
+# the usage on stderr, exit 2, and no lab (once, `demo.sh --help` ran the demo).
+for h in --help -h help; do
+	rc=0
+	timeout 120 "$demo" $h >"$out" 2>"$E2E_TMP/demo.err" || rc=$?
+	[ "$rc" = 0 ] && head -1 "$out" | grep -q "^Usage: " && ! grep -q "^client drdemo" "$out" ||
+		fail "'demo.sh $h' exited $rc and printed: $(head -3 "$out") $(head -3 "$E2E_TMP/demo.err")"
+done
+grep -q "DEMO_N" "$out" && grep -q "DEMO_CLI" "$out" || fail "'demo.sh help' does not name DEMO_N and DEMO_CLI: $(cat "$out")"
+rc=0
+timeout 120 "$demo" frob >"$out" 2>"$E2E_TMP/demo.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "'frob'" "$E2E_TMP/demo.err" && grep -q "^Usage: " "$E2E_TMP/demo.err" ||
+	fail "'demo.sh frob' exited $rc and printed: $(head -3 "$out") $(head -3 "$E2E_TMP/demo.err")"
+
 # Each step's [+S.Ds] stamp is one reading of the clock: seconds and tenths
 # from two readings said [+16.0s] at 16.99 s (after a [+16.7s] step). The
 # demo's own step() runs here with a clock that reads 1999 ms, then 2000 ms.
