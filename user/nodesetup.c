@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
 #include <linux/ip.h>
@@ -245,11 +247,32 @@ static int arp_keep_off_vips(void)
 	return err;
 }
 
+/*
+ * Every step needs CAP_NET_ADMIN: without it, say so once, before the first step, instead
+ * of once per interface (a Kubernetes node has dozens) that each refuse its ARP settings.
+ */
+static int net_admin_check(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* can't tell: let the kernel decide */
+	if (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32)))
+		return 0;
+	pr_warn("Error: drover node-setup needs CAP_NET_ADMIN, this process lacks it; nothing was changed: run it as root or grant it (container securityContext: capabilities add NET_ADMIN)\n");
+	return -EPERM;
+}
+
 int drv_node_setup(const struct drv_node_setup_conf *c)
 {
 	bool v4 = false, v6 = false;
-	int err = 0, e;
+	int err, e;
 	size_t i;
+
+	err = net_admin_check();
+	if (err)
+		return err;
 
 	for (i = 0; i < c->n; i++) {
 		v4 |= c->family[i] == DRV_FAMILY_V4;
