@@ -254,6 +254,12 @@ int drv_bpffs_check(const char *root);
 int drv_agent_lock(const char *root);
 /* Let go of drv_agent_lock's @fd; removes the lock directory, and @root if empty. */
 void drv_agent_unlock(const char *root, int fd);
+/*
+ * drv_agent_pid - the pid of the agent that holds @root's agent lock, read from /proc/locks
+ * without taking the lock (an agent starting meanwhile must not find it held): 0 when none
+ * runs, or its pid is not visible from this pid namespace.
+ */
+int drv_agent_pid(const char *root);
 
 /* Count the entries of a map, at most @max lookups (bounded walk). */
 int drv_map_count(int fd, __u32 max, __u32 *count);

@@ -989,6 +989,24 @@ static int do_lookup(struct drv_ctl *ctl)
 	return 0;
 }
 
+/*
+ * A change made beside a running agent lasts only until the agent next compares its config
+ * with the maps (a reload, a restart, a node's health changing): say so, and where to make it.
+ */
+static void agent_running_warn(void)
+{
+	int pid = drv_agent_pid(req.bpffs);
+
+	if (!pid)
+		return;
+	if (req.obj == DRV_CLI_DETACH)
+		pr_warn("Warning: an agent (pid %d) runs on pin root %s and attaches the interfaces of its config again (at its next reload or restart; until then, with the last interface detached, it can't update forwarding): to take drover off, stop the agent first (systemctl stop drover), or take %s out of its config\n",
+			pid, req.bpffs, req.ifname);
+	else
+		pr_warn("Warning: an agent (pid %d) runs on pin root %s and puts back what its config says (at its next reload or restart, or sooner): make this change in its config (drover.yaml(5)) and reload it, or stop the agent first (systemctl stop drover)\n",
+			pid, req.bpffs);
+}
+
 /* ---- main ---- */
 
 /*
@@ -1077,6 +1095,8 @@ int main(int argc, char **argv)
 		break;
 	case DRV_CLI_DETACH:
 		rc = do_detach();
+		if (!rc)
+			agent_running_warn();
 		break;
 	case DRV_CLI_STATUS:
 		rc = do_status();
@@ -1110,6 +1130,8 @@ int main(int argc, char **argv)
 		else
 			rc = do_lookup(&ctl);
 		drv_ctl_close(&ctl);
+		if (change && !rc)
+			agent_running_warn();
 		break;
 	}
 	default: /* no object: a usage error, like a wrong one */

@@ -250,6 +250,20 @@ int drv_agent_lock(const char *root)
 	return err;
 }
 
+int drv_agent_pid(const char *root)
+{
+	char dir[PATH_MAX + 32];
+	int fd, pid;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_AGENT_LOCK);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	pid = flock_holder(fd);
+	close(fd);
+	return pid > 0 ? pid : 0;
+}
+
 void drv_agent_unlock(const char *root, int fd)
 {
 	char dir[PATH_MAX + 32];

@@ -7,7 +7,7 @@
 # no bpffs, missing capabilities, incompatible pinned maps, bad addresses and
 # ports, unknown mode, table size not prime, unknown service, duplicate backend;
 # and what it warns of: SNAT ports in the local port range, a SNAT address
-# that is not the host's.
+# that is not the host's, a change the running agent will undo.
 set -eu
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -176,6 +176,31 @@ expect 1 "10.0.0.9 port 80" "'snat-ports' is for mode nat" "mode dsr" -- \
 expect 2 "'snat-ports' is for mode nat" "mode tunnel" -- \
 	dr service add 10.0.0.8 port 80 mode tunnel snat 10.0.1.1 snat-ports 20000-20010
 dr backend add 10.0.0.1 port 80 10.0.1.2 || fail "backend add failed"
+
+log "a change beside a running agent warns that the agent puts its config back, naming its pid"
+# An agent holds <root>/agent_lock with flock() while it runs: flock(1) holds it the same way.
+mkdir "$ROOT/agent_lock"
+mkfifo "$E2E_TMP/agent.fifo"
+flock -x "$ROOT/agent_lock" timeout 60 cat "$E2E_TMP/agent.fifo" >/dev/null &
+AG=$!
+E2E_PIDS+=("$AG")
+exec 8>"$E2E_TMP/agent.fifo"
+wait_for 5 sh -c "! flock -xn '$ROOT/agent_lock' true" || fail "flock did not take $ROOT/agent_lock"
+for cmd in "backend set 10.0.0.1 port 80 10.0.1.2 weight 3" "service add 10.0.0.4 port 80 mode dsr" \
+	"service del 10.0.0.4 port 80"; do
+	# shellcheck disable=SC2086
+	expect 0 "an agent (pid $AG) runs on pin root $ROOT" "config" "systemctl stop drover" -- dr $cmd
+done
+dr attach f0 2>/dev/null || fail "attach f0 failed"
+expect 0 "an agent (pid $AG) runs on pin root $ROOT" "attaches the interfaces of its config again" \
+	"stop the agent first" -- dr detach f0
+out=$(dr backend show 10.0.0.1 port 80 2>&1 >/dev/null) || fail "backend show failed: $out"
+[ -z "$out" ] || fail "a read beside an agent warned: $out"
+exec 8>&-
+wait "$AG" || true
+rmdir "$ROOT/agent_lock"
+out=$(dr backend set 10.0.0.1 port 80 10.0.1.2 weight 1 2>&1) || fail "backend set failed: $out"
+! grep -q "agent" <<<"$out" || fail "a change with no agent running warned of one: $out"
 
 log "lookup of a service whose map value drover can't use (table-size 0) says which and what to do"
 dr service add 10.0.0.3 port 80 mode dsr || fail "service add 10.0.0.3 failed"
