@@ -127,10 +127,21 @@ be_state() { # VIP PORT ADDR
 	drv -j backend show "$1" port "$2" 2>/dev/null |
 		jq -r --arg a "$3" '[.. | objects | select(.address? == $a) | .state] | first // "absent"'
 }
+# Bounded by the clock, not by a count of polls: each poll runs drover and jq,
+# and on a busy machine 400 of them took over 60 s for a "20 s" wait. An agent
+# that exited ends the wait at once: with status 0 it was stopped by a signal,
+# a Ctrl-C that reached it (bash goes on when a child it waited for handled the
+# SIGINT itself), and the demo ends as interrupted (cleanup).
 wait_state() { # SECONDS ADDR STATE  (rancher :80 IPv4)
-	local i
-	for ((i = 0; i < $1 * 20; i++)); do
+	local end=$(($(now_ms) + $1 * 1000)) arc=0
+	while [ "$(now_ms)" -lt "$end" ]; do
 		[ "$(be_state "$LAB_VIP4" 80 "$2")" = "$3" ] && return 0
+		if [ -n "$AGENT_PID" ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			wait "$AGENT_PID" || arc=$?
+			AGENT_PID=
+			[ "$arc" -ne 0 ] || exit 0
+			die "the agent exited (status $arc) while waiting for $2 to be $3; its log: $(tail -5 "$LAB_DIR/agent.log")"
+		fi
 		sleep 0.05
 	done
 	return 1
