@@ -2858,6 +2858,17 @@ static void watchdog_stop(struct agent *ag)
 	ag->wd_running = false;
 }
 
+/* Is @w, a word of `drover run` that is no option, a configuration file given without `config`? */
+static bool looks_like_config(const char *w)
+{
+	size_t n = strlen(w);
+	struct stat st;
+
+	if ((n > 5 && !strcmp(w + n - 5, ".yaml")) || (n > 4 && !strcmp(w + n - 4, ".yml")))
+		return true;
+	return !stat(w, &st) && S_ISREG(st.st_mode);
+}
+
 /* Usage on @f: stdout when asked for (help), stderr after an error. */
 static void usage(FILE *f)
 {
@@ -3185,20 +3196,20 @@ int drv_agent_main(const char *root, int argc, char **argv)
 	int i, sfd = -1, ret = 1, err, agent_lock_fd = -1;
 
 	for (i = 0; i < argc; i++) {
-		if ((!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
-		     !strcmp(argv[i], "-c")) &&
+		const char *a = argv[i];
+
+		if ((!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c")) &&
 		    i + 1 < argc) {
 			if (path) {
 				fprintf(stderr,
 					"Error: '%s' is given twice: the agent runs one configuration\n",
-					argv[i]);
+					a);
 				usage(stderr);
 				return 2;
 			}
 			path = argv[++i];
-		} else if (!strcmp(argv[i], "config") || !strcmp(argv[i], "--config") ||
-			   !strcmp(argv[i], "-c")) {
-			fprintf(stderr, "Error: '%s' needs a FILE\n", argv[i]);
+		} else if (!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c")) {
+			fprintf(stderr, "Error: '%s' needs a FILE\n", a);
 			usage(stderr);
 			return 2;
 		} else if (!strcmp(argv[i], "--detach-on-exit")) {
@@ -3208,8 +3219,15 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		} else if (!strcmp(argv[i], "help") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (looks_like_config(a)) {
+			/* `drover run FILE`: the word config was left out */
+			fprintf(stderr,
+				"Error: what is '%s'? A configuration file is given after the word config: drover run config %s\n",
+				a, a);
+			usage(stderr);
+			return 2;
 		} else {
-			fprintf(stderr, "Error: what is '%s'?\n", argv[i]);
+			fprintf(stderr, "Error: what is '%s'?\n", a);
 			usage(stderr);
 			return 2;
 		}
