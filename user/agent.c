@@ -2874,7 +2874,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: drover run config FILE [--detach-on-exit] [--check]\n"
-		"       drover run --config FILE ...\n"
+		"       drover run { --config FILE | --config=FILE | -c FILE } ...\n"
 		"  config FILE       the YAML configuration (docs/agent.md)\n"
 		"  --detach-on-exit  on SIGTERM/SIGINT detach XDP; the default leaves forwarding in place\n"
 		"  --check           only validate FILE: exit 0 if good, 2 with FILE:LINE:COL: reason\n"
@@ -3197,17 +3197,24 @@ int drv_agent_main(const char *root, int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
+		/* --config=FILE, as --bpffs=PATH: a long option takes its value either way */
+		bool eq = !strncmp(a, "--config=", 9);
 
-		if ((!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c")) &&
-		    i + 1 < argc) {
-			if (path) {
-				fprintf(stderr,
-					"Error: '%s' is given twice: the agent runs one configuration\n",
-					a);
+		if (eq || ((!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c")) &&
+			   i + 1 < argc)) {
+			if (eq && !a[9]) {
+				fprintf(stderr, "Error: '--config=' needs a FILE after the '='\n");
 				usage(stderr);
 				return 2;
 			}
-			path = argv[++i];
+			if (path) {
+				fprintf(stderr,
+					"Error: '%s' is given twice: the agent runs one configuration\n",
+					eq ? "--config" : a);
+				usage(stderr);
+				return 2;
+			}
+			path = eq ? a + 9 : argv[++i];
 		} else if (!strcmp(a, "config") || !strcmp(a, "--config") || !strcmp(a, "-c")) {
 			fprintf(stderr, "Error: '%s' needs a FILE\n", a);
 			usage(stderr);

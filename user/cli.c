@@ -815,6 +815,11 @@ static int parse_global(int argc, char **argv, struct drv_cli_req *r, int *nword
 				r->words[n++] = argv[++i];
 			continue;
 		}
+		if (!strncmp(a, "--watch=", 8)) { /* --watch=SECS, as --bpffs=PATH */
+			r->words[n++] = "--watch";
+			r->words[n++] = argv[i] + 8;
+			continue;
+		}
 		if (a[1] == '-') {
 			if (!strcmp(a, "--json")) {
 				r->json = true;
@@ -880,7 +885,8 @@ int drv_cli_parse(int argc, char **argv, struct drv_cli_req *r, char *err, size_
 	memset(r, 0, sizeof(*r));
 	r->bpffs = DRV_PIN_ROOT;
 	err[0] = 0;
-	r->words = calloc((size_t)argc + 1, sizeof(*r->words));
+	/* --watch=SECS becomes two words: room for every argument doing so */
+	r->words = calloc(2 * (size_t)argc + 1, sizeof(*r->words));
 	if (!r->words) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;

@@ -5,6 +5,7 @@
 # (an existing file, or a name ending in .yaml or .yml) is told to be written
 # `drover run config FILE`. Before, the agent said only "what is 'FILE'?".
 # A word that is no file and no YAML name keeps the plain "what is" error.
+# --config=FILE is taken as --config FILE (and --bpffs=PATH) are.
 # Needs no root: the agent refuses these before it touches anything.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -31,4 +32,10 @@ log "a word that is no file and no YAML name is only asked about"
 out=$("$DROVER" run frobnicate 2>&1 >/dev/null) || true
 grep -qF "what is 'frobnicate'?" <<<"$out" || fail "drover run frobnicate: $out"
 ! grep -qF "drover run config frobnicate" <<<"$out" || fail "drover run frobnicate is told it is a file: $out"
+log "--config=FILE gives the file, as --config FILE and --bpffs=PATH do"
+out=$("$DROVER" --bpffs="$E2E_TMP/none" run --config="$CFG" --check 2>/dev/null) ||
+	fail "drover run --config=FILE --check refused a good file: $("$DROVER" run --config="$CFG" --check 2>&1)"
+[ "$out" = "$CFG: ok (1 services, 1 interfaces)" ] || fail "drover run --config=FILE --check said: $out"
+usage_err "'--config=' needs a FILE" --config=
+usage_err "is given twice" --config="$CFG" config "$CFG"
 log "PASS"

@@ -841,6 +841,33 @@ static void stats_rejects_bad_watch_and_count(void **state)
 	assert_usage_error("stats 10.0.0.1 port 0", "'0'");
 }
 
+/*
+ * `--watch=2` was refused ("unknown option '--watch=2'") though `--bpffs=PATH` is
+ * taken: a long option that takes a value takes it after '=' too.
+ */
+static void long_options_take_their_value_after_an_equals_sign(void **state)
+{
+	(void)state;
+	assert_ok("stats --watch=2 count 3");
+	assert_int_equal(req.watch_s, 2);
+	assert_int_equal(req.count, 3);
+	assert_ok("stats 10.0.0.1 port 80 --watch=7");
+	assert_true(req.has_svc);
+	assert_int_equal(req.watch_s, 7);
+	assert_ok("--bpffs=/tmp/q stats --watch=1");
+	assert_string_equal(req.bpffs, "/tmp/q");
+	assert_int_equal(req.watch_s, 1);
+	assert_usage_error("stats --watch=", "--watch ''");
+	assert_usage_error("stats --watch=0", "'0'");
+	assert_usage_error("stats --watch=1 --watch=2", "given twice");
+	/* every argument turned into two words: no overflow of the word array */
+	assert_usage_error("stats --watch=1 --watch=2 --watch=3 --watch=4", "given twice");
+	/* the agent's --config=FILE goes to it, as --config FILE does */
+	assert_ok("run --config=/etc/drover.yaml --check");
+	assert_int_equal(req.run_argc, 2);
+	assert_string_equal(req.run_argv[0], "--config=/etc/drover.yaml");
+}
+
 static void lookup_parses_svc_and_client(void **state)
 {
 	(void)state;
@@ -1024,6 +1051,8 @@ int main(void)
 		cmocka_unit_test_teardown(prefix_of_a_word_and_its_alias_is_that_word, teardown),
 		cmocka_unit_test_teardown(run_passes_every_following_word_to_the_agent, teardown),
 		cmocka_unit_test_teardown(run_by_prefix_passes_every_following_word_to_the_agent,
+					  teardown),
+		cmocka_unit_test_teardown(long_options_take_their_value_after_an_equals_sign,
 					  teardown),
 		cmocka_unit_test_teardown(drover_options_after_run_say_to_give_them_before_run,
 					  teardown),
