@@ -2875,11 +2875,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: drover run config FILE [--detach-on-exit] [--check]\n"
 		"       drover run { --config FILE | --config=FILE | -c FILE } ...\n"
-		"  config FILE       the YAML configuration (docs/agent.md)\n"
+		"  config FILE       the YAML configuration, described in drover.yaml(5)\n"
 		"  --detach-on-exit  on SIGTERM/SIGINT detach XDP; the default leaves forwarding in place\n"
 		"  --check           only validate FILE: exit 0 if good, 2 with FILE:LINE:COL: reason\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT (--check: FILE is good), 1 failure (the\n"
-		"message says what failed and what to do), 2 usage error or a bad FILE.\n");
+		"message says what failed and what to do), 2 usage error or a bad FILE.\n"
+		"More: man drover (drover(8): the agent, its signals, endpoints and logs) and\n"
+		"man drover.yaml (drover.yaml(5): every key); drover(8) names where make install\n"
+		"put the README (PREFIX/share/doc/drover/README.md, PREFIX /usr/local by default).\n");
 }
 
 static int ms_until(const struct timespec *t)

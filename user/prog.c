@@ -346,7 +346,7 @@ int drv_map_pin_open(const char *path, bool quiet_missing)
 		if ((err == -EPERM || err == -EACCES) && geteuid())
 			hint = " (run as root)";
 		else if (err == -EPERM || err == -EACCES)
-			hint = " (denied to root too: a seccomp profile or a security module blocks bpf(2) here, see docs/deploy.md)";
+			hint = " (denied to root too: a seccomp profile or a security module blocks bpf(2) here; allow bpf(2) to drover, see \"Running as a DaemonSet\" in drover's README)";
 		pr_warn("Error: can't open pinned map %s: %s%s\n", path, strerror(-err), hint);
 		return err;
 	}

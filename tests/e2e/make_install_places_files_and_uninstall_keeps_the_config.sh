@@ -3,7 +3,7 @@
 # `make install` and `make uninstall` (mk/install.mk) into temporary DESTDIRs, as a package
 # build would: every file lands where docs/deploy.md says (and only those files), the
 # installed binary runs, the unit's ExecStart= and Documentation= name what was installed
-# (also with PREFIX=/usr), `man` finds the pages, an operator's /etc/drover/drover.yaml is
+# (also with PREFIX=/usr), `man` finds the pages, and every help points only to them (not to docs/), an operator's /etc/drover/drover.yaml is
 # kept by install (and by a second install) and the example installed only where there is
 # none; uninstall leaves only the config, and warns while interfaces are still attached.
 # Writes only under its own temporary directory. Needs no root.
@@ -65,6 +65,24 @@ done
 w=$(MANPATH=$D1/usr/local/share/man man -w 'drover(8)' 'drover.yaml(5)' 2>&1) ||
 	fail "man does not find the installed pages: $w"
 log "man -w finds: $(printf '%s ' $w | sed "s#$D1#\$D1#g")"
+
+# Every help of the installed binary points to what an installed host has: `drover run help`
+# named docs/agent.md, a file of the source tree only.
+for lvl in "" attach status service backend stats lookup run node-setup; do
+	# shellcheck disable=SC2086
+	h=$("$D1/usr/local/bin/drover" $lvl help) || fail "the installed drover $lvl help failed"
+	! grep -q 'docs/[a-z]*\.md' <<<"$h" ||
+		fail "drover $lvl help names a file of the source tree, which make install does not install: $(grep 'docs/' <<<"$h")"
+	for pg in $(grep -o 'drover[a-z.]*([0-9])' <<<"$h" | sort -u); do
+		MANPATH=$D1/usr/local/share/man man -w "$pg" >/dev/null 2>&1 ||
+			fail "drover $lvl help names $pg, which make install does not install"
+	done
+done
+h=$("$D1/usr/local/bin/drover" run help)
+for pg in 'drover(8)' 'drover.yaml(5)' 'share/doc/drover/README.md'; do
+	grep -qF "$pg" <<<"$h" || fail "drover run help does not point to $pg: $h"
+done
+log "every help names only what make install installs; run help points to drover(8), drover.yaml(5) and the README"
 
 # A second install (an upgrade from a hand-made setup: its unit in /etc/systemd/system, which
 # overrides the installed one) keeps the config too, and says to remove that unit.
