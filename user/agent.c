@@ -1564,7 +1564,7 @@ static void ifaces_wait(const struct agent *ag, const struct drv_config *cfg,
 			pr_info("interface %s: a drover command holds the lock on %s: the agent attaches drover to it once it lets go; /readyz answers 503 until then\n",
 				cfg->ifaces[i], ag->root);
 		else if (!locked && (!ifw[i].waiting || ifw[i].locked))
-			pr_warn("interface %s does not exist (yet): the agent attaches drover to it once it appears; /readyz answers 503 until then\n",
+			pr_warn("interface %s does not exist (yet) in this network namespace: the agent attaches drover to it once it appears; /readyz answers 503 until then (an interface of another namespace, a container's, needs the agent run inside it)\n",
 				cfg->ifaces[i]);
 		memset(&ifw[i], 0, sizeof(ifw[i]));
 		ifw[i].waiting = true;
@@ -3278,8 +3278,8 @@ int drv_agent_main(const char *root, int argc, char **argv)
 		snat_check(ag->cfg);
 		for (i = 0; i < (int)ag->cfg->nifaces; i++)
 			if (!if_nametoindex(ag->cfg->ifaces[i]))
-				pr_warn("Warning: %s: interface '%s' does not exist on this host: the agent would wait for it (it attaches drover once the interface appears; /readyz answers 503 until then)\n",
-					path, ag->cfg->ifaces[i]);
+				pr_warn("Warning: %s: interface '%s' does not exist in this network namespace: the agent would wait for it (it attaches drover once the interface appears; /readyz answers 503 until then); an interface of another namespace (a container's) is checked from inside it: ip netns exec NS drover run config %s --check\n",
+					path, ag->cfg->ifaces[i], path);
 		forwarding_check(ag->cfg);
 		/* start-up would exit 1 on it: not the file's fault, so a warning too */
 		if (drv_bpffs_probe(root, msg, sizeof(msg)))

@@ -7,7 +7,8 @@
 # poll of its appearance. Here neither exists at first (no maps pinned at all),
 # then l1 appears (maps pinned, services written, still 503 naming lc), a
 # reload is applied meanwhile, then lc appears (ready, traffic through the
-# VIP). `run --check` says the agent would wait for a missing interface.
+# VIP). `run --check` says the agent would wait for an interface missing from
+# this network namespace, and how to check from another (ip netns exec).
 # An interface that exists but refuses drover (another XDP program on it) is
 # still refused at start-up: exit 1.
 #
@@ -37,7 +38,7 @@ for i in lc l1; do
 	[ "$(grep -c "interface $i does not exist" "$LOG")" = 1 ] ||
 		fail "want one line saying $i does not exist: $(tail -20 "$LOG")"
 done
-grep -q "interface lc does not exist (yet): the agent attaches drover to it once it appears" "$LOG" ||
+grep -q "interface lc does not exist (yet) in this network namespace: the agent attaches drover to it once it appears" "$LOG" ||
 	fail "the line about lc does not say the agent attaches it once it appears: $(grep lc "$LOG")"
 out=$(readyz)
 grep -q "^not ready: .*\b\(lc\|l1\)\b" <<<"$out" || fail "/readyz with no interface: $out"
@@ -74,8 +75,10 @@ dr detach l1 >/dev/null 2>&1
 ip -n "$LNS" link del lc
 out=$(ip netns exec "$LNS" "$DROVER" --bpffs "$ROOT" run config "$CFG" --check 2>&1) ||
 	fail "--check refused a config whose interfaces are missing: $out"
-grep -q "interface 'lc' does not exist on this host: the agent would wait for it" <<<"$out" ||
-	fail "--check does not say the agent would wait for lc: $out"
+grep -q "interface 'lc' does not exist in this network namespace: the agent would wait for it" <<<"$out" ||
+	fail "--check does not say the agent would wait for lc, missing from this network namespace: $out"
+grep -qF "ip netns exec NS drover run config $CFG --check" <<<"$out" ||
+	fail "--check does not say how to check an interface of another namespace: $out"
 
 log "an interface that exists but runs another XDP program is still refused at start-up (exit 1)"
 client_link xdp
