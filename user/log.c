@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <sys/time.h>
 
@@ -10,23 +12,67 @@
 enum drv_log_level drv_log_level = DRV_LOG_WARN;
 int drv_log_timestamps;
 
-static void drv_vlog(enum drv_log_level level, const char *fmt, va_list ap)
+/*
+ * The CLI's messages open with the word that says what they are ("Error: ",
+ * "Warning: ", "Note: "). A timestamped log line has a level column for that:
+ * the word becomes the level, so a line reads "error: X", never "warn: Error: X".
+ */
+static const struct {
+	const char *word;
+	const char *level;
+} log_words[] = {
+	{ "Error: ", "error" },
+	{ "Warning: ", "warn" },
+	{ "Note: ", "info" },
+};
+
+/* One timestamped line: "<ISO-8601 UTC> <level>: <message>". */
+static void drv_vlog_ts(enum drv_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "warn", "info", "debug", "libbpf" };
+	const char *name = names[level];
+	char buf[1024], ts[32], *msg = buf, *heap = NULL;
+	struct timeval tv;
+	struct tm tm;
+	va_list aq;
+	size_t i;
+	int n;
 
+	va_copy(aq, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf)) {
+		heap = malloc((size_t)n + 1);
+		if (heap) /* else the first 1023 bytes: better than no line */
+			vsnprintf(heap, (size_t)n + 1, fmt, ap);
+		msg = heap ? heap : buf;
+	}
+	for (i = 0; i < sizeof(log_words) / sizeof(log_words[0]); i++) {
+		size_t len = strlen(log_words[i].word);
+
+		if (!strncmp(msg, log_words[i].word, len)) {
+			name = log_words[i].level;
+			msg += len;
+			break;
+		}
+	}
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s: %s", ts, (long)tv.tv_usec / 1000, name, msg);
+	free(heap);
+}
+
+static void drv_vlog(enum drv_log_level level, const char *fmt, va_list ap)
+{
 	if (level > drv_log_level)
 		return;
-	if (drv_log_timestamps) {
-		struct timeval tv;
-		struct tm tm;
-		char ts[32];
-
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s: ", ts, (long)tv.tv_usec / 1000, names[level]);
-	}
-	vfprintf(stderr, fmt, ap);
+	if (drv_log_timestamps)
+		drv_vlog_ts(level, fmt, ap);
+	else
+		vfprintf(stderr, fmt, ap);
 }
 
 void drv_log(enum drv_log_level level, const char *fmt, ...)

@@ -53,12 +53,15 @@ fi
 rc=0
 wait "$SECOND" || rc=$?
 [ "$rc" = 1 ] || fail "the second agent exited $rc, want 1: $(cat "$LOG2")"
-grep -q "Error: another drover agent (pid $FIRST) runs on pin root $ROOT .*stop that one first.*--bpffs" "$LOG2" ||
+grep -q "Z error: another drover agent (pid $FIRST) runs on pin root $ROOT .*stop that one first.*--bpffs" "$LOG2" ||
 	fail "the second agent's message does not name the pin root, pid $FIRST and what to do: $(cat "$LOG2")"
-log "refused: $(grep "Error:" "$LOG2")"
+log "refused: $(grep "Z error: " "$LOG2")"
 # One refusal, one true line: the lock is held, not "removed and made again".
-[ "$(grep -c "Error:" "$LOG2")" = 1 ] ||
-	fail "the second agent says more than why it was refused: $(grep "Error:" "$LOG2")"
+# ... and that line has one prefix, its level: never "warn: Error:" (nor any other word)
+[ "$(grep -c "Z error: \|Error:" "$LOG2")" = 1 ] ||
+	fail "the second agent says more than why it was refused: $(grep "Z error: \|Error:" "$LOG2")"
+! grep -qE "Z [a-z]+: (Error|Warning|Note):" "$LOG2" ||
+	fail "a line of the agent's log has two prefixes: $(grep -E "Z [a-z]+: (Error|Warning|Note):" "$LOG2")"
 grep -q "no interface was touched" "$LOG2" || fail "the second agent does not say it touched nothing: $(cat "$LOG2")"
 ! grep -q "attached drover to\|agent ready" "$LOG2" || fail "the refused agent attached or went ready: $(cat "$LOG2")"
 ! listens_on "$PORT2" || fail "something listens on $PORT2 after the second agent was refused"

@@ -64,7 +64,7 @@ client_link
 wait_for 10 native_on lc || fail "lc not attached within 10 s of its appearance: $(dr status); $(tail -5 "$LOG")"
 wait_for 10 is_ready || fail "/readyz after lc appeared: $(readyz)"
 wait_for 20 via_vip || fail "no answer through $VIP:80 after lc appeared: $(dr stats)"
-grep -q "Error:" "$LOG" && fail "the agent logged an error: $(grep Error: "$LOG")"
+grep -q "Z error: \|Error:" "$LOG" && fail "the agent logged an error: $(grep "Z error: \|Error:" "$LOG")"
 agent_up
 kill "$AGENT"
 wait "$AGENT" || fail "the agent exited $? after SIGTERM: $(tail -5 "$LOG")"
