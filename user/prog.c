@@ -124,9 +124,34 @@ static int root_open(const char *root)
 	return fd;
 }
 
+static int flock_holder(int fd);
+
+/* "pid N (COMM)" of the process holding the flock() on @fd, or what to say without one. */
+static const char *lock_holder_str(int fd, char *buf, size_t len)
+{
+	char path[32], comm[32] = "";
+	int pid = flock_holder(fd);
+	FILE *f;
+
+	if (pid <= 0) {
+		snprintf(buf, len, "a process whose pid is not visible here (another container?)");
+		return buf;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(buf, len, "pid %d%s%s%s", pid, comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+	return buf;
+}
+
 int drv_root_lock(const char *root)
 {
-	int fd = root_open(root), i;
+	int fd = root_open(root), i, e;
+	char who[96];
 
 	if (fd < 0)
 		return fd;
@@ -138,12 +163,21 @@ int drv_root_lock(const char *root)
 			return fd;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			break;
+		/* after about a second, once: a wait of up to 30 s must not look like a hang */
+		if (i == 100)
+			pr_warn("Note: waiting for the lock on pin root %s, which %s holds (another drover command or the agent changing the maps); giving up after 30 s\n",
+				root, lock_holder_str(fd, who, sizeof(who)));
 		nanosleep(&ts, NULL);
 	}
-	pr_warn("Error: can't lock pin root %s: %s; another drover command or agent holds it, retry later\n",
-		root, errno == EWOULDBLOCK ? "still locked after 30 s" : strerror(errno));
+	e = errno;
+	if (e == EWOULDBLOCK)
+		pr_warn("Error: can't lock pin root %s: still locked after 30 s by %s; let it finish (or stop it) and retry\n",
+			root, lock_holder_str(fd, who, sizeof(who)));
+	else
+		pr_warn("Error: can't lock pin root %s: %s; retry, and check --bpffs if it goes on\n",
+			root, strerror(e));
 	close(fd);
-	return -EWOULDBLOCK;
+	return e == EWOULDBLOCK ? -EWOULDBLOCK : -e;
 }
 
 int drv_root_trylock(const char *root)
