@@ -185,15 +185,16 @@ int drv_ctl_open(struct drv_ctl *ctl, const char *root, unsigned int flags)
 	m = mmap(NULL, maglev_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, ctl->maglev_fd, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
-		pr_warn("Error: can't mmap %s/%s: %s\n", root, DRV_STR(DRV_MAP_MAGLEV),
-			strerror(errno));
+		pr_warn("Error: can't mmap %s/%s: %s; raise the locked-memory limit (ulimit -l) or free some memory, then retry\n",
+			root, DRV_STR(DRV_MAP_MAGLEV), strerror(errno));
 		goto out_close;
 	}
 	ctl->maglev = m;
 	ctl->ncpus = libbpf_num_possible_cpus();
 	if (ctl->ncpus <= 0) {
 		err = ctl->ncpus ? ctl->ncpus : -EINVAL;
-		pr_warn("Error: can't count possible CPUs: %s\n", strerror(-err));
+		pr_warn("Error: can't count possible CPUs: %s; drover reads /sys/devices/system/cpu/possible: mount /sys (in a container too) and retry\n",
+			strerror(-err));
 		goto out_close;
 	}
 	return 0;
@@ -620,8 +621,8 @@ struct drv_backend *drv_bes_load(struct drv_ctl *ctl)
 		if (bpf_map_lookup_elem(ctl->bes_fd, &id, &bes[id])) {
 			int err = errno;
 
-			pr_warn("Error: can't read backend %u from %s/%s: %s\n", id, ctl->root,
-				DRV_STR(DRV_MAP_BACKENDS), strerror(err));
+			pr_warn("Error: can't read backend %u from %s/%s: %s; retry, and check --bpffs (drover status) if it goes on\n",
+				id, ctl->root, DRV_STR(DRV_MAP_BACKENDS), strerror(err));
 			free(bes);
 			errno = err;
 			return NULL;

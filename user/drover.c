@@ -534,7 +534,7 @@ static int do_backend(struct drv_ctl *ctl)
 		err = flows ? drv_flows_per_backend(ctl, flows) : -ENOMEM;
 		if (err) {
 			/* unknown, not 0: shown as '-' (null in -j) */
-			pr_warn("Warning: can't count flows per backend in %s/%s: %s; FLOWS shows '-'\n",
+			pr_warn("Warning: can't count flows per backend in %s/%s: %s; FLOWS shows '-': run it again for the counts\n",
 				req.bpffs, DRV_STR(DRV_MAP_FLOWS), strerror(-err));
 			free(flows);
 			flows = NULL;
@@ -625,8 +625,8 @@ static int snap_take(struct drv_ctl *ctl, struct snap *sn)
 	for (i = 0; i < __DRV_STAT_MAX; i++) {
 		err = drv_stats_read(ctl, i, &sn->global[i]);
 		if (err) {
-			pr_warn("Error: can't read %s/%s: %s\n", req.bpffs, DRV_STR(DRV_MAP_STATS),
-				strerror(-err));
+			pr_warn("Error: can't read %s/%s: %s; retry, and check --bpffs (drover status) if it goes on\n",
+				req.bpffs, DRV_STR(DRV_MAP_STATS), strerror(-err));
 			return err;
 		}
 	}

@@ -241,8 +241,8 @@ int drv_agent_lock(const char *root)
 	for (i = 0; i < 100; i++) {
 		if (mkdir(dir, 0700) && errno != EEXIST) {
 			err = -errno;
-			pr_warn("Error: can't create the agent's lock %s: %s\n", dir,
-				strerror(-err));
+			pr_warn("Error: can't create the agent's lock %s: %s; check that the pin root is on a bpffs mounted read-write (--bpffs), and run the agent as root\n",
+				dir, strerror(-err));
 			return err;
 		}
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -250,13 +250,15 @@ int drv_agent_lock(const char *root)
 			if (errno == ENOENT)
 				continue;
 			err = -errno;
-			pr_warn("Error: can't open the agent's lock %s: %s\n", dir, strerror(-err));
+			pr_warn("Error: can't open the agent's lock %s: %s; retry, or remove it (rmdir %s) if no agent runs\n",
+				dir, strerror(-err), dir);
 			return err;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB)) {
 			err = -errno;
 			if (err != -EWOULDBLOCK) {
-				pr_warn("Error: can't lock %s: %s\n", dir, strerror(-err));
+				pr_warn("Error: can't lock %s: %s; retry, or remove it (rmdir %s) if no agent runs\n",
+					dir, strerror(-err), dir);
 				break;
 			}
 			pid = flock_holder(fd);
@@ -324,7 +326,7 @@ static struct drover_bpf *skel_open(const char *root)
 
 	skel = drover_bpf__open_opts(&opts);
 	if (!skel)
-		pr_warn("Error: can't open the embedded XDP program: %s\n",
+		pr_warn("Error: can't open the embedded XDP program: %s; free some memory and retry (with -vv libbpf says more)\n",
 			errstr(-errno, buf, sizeof(buf)));
 	return skel;
 }
@@ -363,7 +365,8 @@ int drv_map_pin_open(const char *path, bool quiet_missing)
 	char fdp[32], kind[64];
 	struct stat st;
 	ssize_t n;
-	const char *hint = "";
+	const char *hint =
+		"; check --bpffs (drover status), or detach every interface and attach again";
 	int fd, err;
 
 	fd = bpf_obj_get(path);
@@ -436,7 +439,8 @@ static int maps_check(const char *root, int *npinned, int *nmaps, __u32 *ids)
 		err = bpf_obj_get_info_by_fd(fd, &info, &len);
 		close(fd);
 		if (err) {
-			pr_warn("Error: %s is not a BPF map: %s\n", path, strerror(-err));
+			pr_warn("Error: %s is not a BPF map: %s; remove it (rm %s), or use another --bpffs\n",
+				path, strerror(-err), path);
 			err = -EPROTO;
 			goto out;
 		}
@@ -479,7 +483,8 @@ void drv_maps_unpin(const char *root)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
 		if (unlink(path) && errno != ENOENT)
-			pr_warn("couldn't remove pin %s: %s\n", path, strerror(errno));
+			pr_warn("Warning: couldn't remove pin %s: %s; remove it by hand (rm %s)\n",
+				path, strerror(errno), path);
 	}
 	drover_bpf__destroy(skel);
 }
@@ -590,8 +595,11 @@ int drv_prog_list(const char *root, struct drv_prog_iface *out, size_t max)
 static int pin_dir_make(const char *path, const char *what)
 {
 	if (mkdir(path, 0700) && errno != EEXIST) {
-		pr_warn("Error: can't create %s%s: %s\n", what, path, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		pr_warn("Error: can't create %s%s: %s; check that it is on a bpffs mounted read-write (--bpffs), and run as root\n",
+			what, path, strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -633,8 +641,8 @@ static void prog_pins_remove(const char *root, const char *keep)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if ((!keep || strcmp(path, keep)) && unlink(path) && errno != ENOENT)
-			pr_warn("Warning: can't remove program pin %s: %s\n", path,
-				strerror(errno));
+			pr_warn("Warning: can't remove program pin %s: %s; it keeps that program loaded: remove it by hand (rm %s)\n",
+				path, strerror(errno), path);
 	}
 	closedir(d);
 	if (!keep)
@@ -722,8 +730,8 @@ static int prog_load(const char *root, int npinned, int nmaps, const __u32 *ids,
 	snprintf(dir, sizeof(dir), "%s/%s", root, DRV_PIN_PROGS_DIR);
 	err = pin_dir_make(dir, "");
 	if (!err && (err = bpf_obj_pin(fd, path)))
-		pr_warn("Error: can't pin the XDP program at %s: %s\n", path,
-			errstr(err, buf, sizeof(buf)));
+		pr_warn("Error: can't pin the XDP program at %s: %s; check that the pin root is on a bpffs mounted read-write (--bpffs), and run as root\n",
+			path, errstr(err, buf, sizeof(buf)));
 	if (err) {
 		close(fd);
 		return err;
@@ -813,8 +821,8 @@ int drv_prog_upgrade(const char *root)
 		return lock_fd;
 	err = drv_prog_list(root, ifs, 1);
 	if (err < 0)
-		pr_warn("Error: can't list the links pinned under %s/%s: %s\n", root,
-			DRV_PIN_LINKS_DIR, strerror(-err));
+		pr_warn("Error: can't list the links pinned under %s/%s: %s; run as root, and check --bpffs\n",
+			root, DRV_PIN_LINKS_DIR, strerror(-err));
 	if (err <= 0)
 		goto out;
 	err = maps_check(root, &npinned, &nmaps, ids);
@@ -898,8 +906,8 @@ static int xdp_remove(const char *ifname, int ifindex, const struct bpf_xdp_quer
 				close(fd);
 		}
 		if (err) {
-			pr_warn("Error: can't remove XDP program %u from %s: %s\n", pids[i], ifname,
-				errstr(err, buf, sizeof(buf)));
+			pr_warn("Error: can't remove XDP program %u from %s: %s; take it off by hand (ip link set dev %s xdp off) and attach again\n",
+				pids[i], ifname, errstr(err, buf, sizeof(buf)), ifname);
 			return err;
 		}
 		pr_info("removed XDP program %u from %s\n", pids[i], ifname);
@@ -1103,8 +1111,9 @@ static void attach_refused(const char *ifname, enum drv_xdp_mode mode, int err)
 		pr_warn("Error: the driver of %s refused native XDP (%s): most often its MTU (or its veth peer's) is too large for XDP; lower it (ip link set dev %s mtu 1500) or use `mode skb`\n",
 			ifname, errstr(err, buf, sizeof(buf)), ifname);
 	else
-		pr_warn("Error: can't attach the XDP program to %s in %s mode: %s\n", ifname,
-			drv_xdp_mode_str(mode), errstr(err, buf, sizeof(buf)));
+		pr_warn("Error: can't attach the XDP program to %s in %s mode: %s; run with -v for the kernel's reason%s\n",
+			ifname, drv_xdp_mode_str(mode), errstr(err, buf, sizeof(buf)),
+			mode == DRV_XDP_NATIVE ? ", or try `mode skb` (generic XDP, slower)" : "");
 }
 
 /*
@@ -1117,7 +1126,7 @@ static void relink(const char *root, const char *path, int prog_fd, int ifindex,
 	int fd = link_make(prog_fd, ifindex, mode);
 
 	if (fd >= 0 && !bpf_obj_pin(fd, path)) {
-		pr_warn("%s: drover is attached again in %s mode, as before\n", ifname,
+		pr_warn("Note: %s: drover is attached again in %s mode, as before\n", ifname,
 			drv_xdp_mode_str(mode));
 		close(fd);
 		return;
@@ -1170,8 +1179,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 	snprintf(path, sizeof(path), "%s/%s/%s", root, DRV_PIN_LINKS_DIR, ifname);
 	err = bpf_xdp_query(ifindex, 0, &q);
 	if (err) {
-		pr_warn("Error: can't query XDP state of %s: %s\n", ifname,
-			errstr(err, buf, sizeof(buf)));
+		pr_warn("Error: can't query XDP state of %s: %s; check the interface (ip link show %s) and retry\n",
+			ifname, errstr(err, buf, sizeof(buf)), ifname);
 		goto out_unlock;
 	}
 	if (q.attach_mode != XDP_ATTACHED_NONE) {
@@ -1264,8 +1273,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 		/* drover's own link in this mode: swap the program in place, no gap */
 		err = bpf_link_update(own_fd, prog_fd, NULL);
 		if (err) {
-			pr_warn("Error: can't update drover's XDP link on %s (pinned at %s): %s\n",
-				ifname, path, errstr(err, buf, sizeof(buf)));
+			pr_warn("Error: can't update drover's XDP link on %s (pinned at %s): %s; it keeps the program it runs: detach it (drover detach %s) and attach again\n",
+				ifname, path, errstr(err, buf, sizeof(buf)), ifname);
 			goto out_close_prog;
 		}
 		link_fd = own_fd;
@@ -1282,14 +1291,14 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 			 */
 			err = bpf_link_detach(own_fd);
 			if (err) {
-				pr_warn("Error: can't detach drover's %s-mode XDP link from %s: %s\n",
+				pr_warn("Error: can't detach drover's %s-mode XDP link from %s: %s; it stays in that mode: detach it (drover detach %s), then attach in the new one\n",
 					drv_xdp_mode_str(own_mode), ifname,
-					errstr(err, buf, sizeof(buf)));
+					errstr(err, buf, sizeof(buf)), ifname);
 				goto out_close_prog;
 			}
 			if (unlink(path) && errno != ENOENT)
-				pr_warn("Warning: can't remove the old link pin %s: %s\n", path,
-					strerror(errno));
+				pr_warn("Warning: can't remove the old link pin %s: %s; remove it by hand (rm %s), then attach again\n",
+					path, strerror(errno), path);
 			replaced = true;
 			pr_info("force: detached drover's %s-mode link from %s\n",
 				drv_xdp_mode_str(own_mode), ifname);
@@ -1300,8 +1309,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 			link_fd = -1;
 			attach_refused(ifname, mode, err);
 		} else if ((err = bpf_obj_pin(link_fd, path))) {
-			pr_warn("Error: can't pin the XDP link of %s at %s: %s\n", ifname, path,
-				errstr(err, buf, sizeof(buf)));
+			pr_warn("Error: can't pin the XDP link of %s at %s: %s; check that the pin root is on a bpffs mounted read-write (--bpffs), then attach again\n",
+				ifname, path, errstr(err, buf, sizeof(buf)));
 			bpf_link_detach(link_fd);
 		}
 		/* no new link: what `force` took off comes back, or is said to be gone */
@@ -1309,8 +1318,8 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 			if (own_fd >= 0)
 				relink(root, path, prog_fd, ifindex, ifname, own_mode);
 			else if (removed_id)
-				pr_warn("Error: %s now runs no XDP program: the one it had (id %u) was removed by `force`\n",
-					ifname, removed_id);
+				pr_warn("Error: %s now runs no XDP program: the one it had (id %u) was removed by `force`; load that one again, or attach drover once the cause above is fixed (drover attach %s force)\n",
+					ifname, removed_id, ifname);
 			goto out_close_link;
 		}
 	}
@@ -1319,12 +1328,12 @@ int drv_prog_attach_flags(const char *root, const char *ifname, enum drv_xdp_mod
 	err = txport_set(root, (__u32)ifindex, true);
 	if (err && replaced) {
 		/* drover's own link before: its entry is there already; keep the link */
-		pr_warn("Warning: can't refresh %s in %s/%s: %s; the interface keeps its entry\n",
+		pr_warn("Warning: can't refresh %s in %s/%s: %s; the interface keeps its entry, which is right unless its ifindex changed: if nat replies stop, detach it and attach again\n",
 			ifname, root, DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
 		err = 0;
 	} else if (err) {
-		pr_warn("Error: can't add %s to %s/%s: %s\n", ifname, root,
-			DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
+		pr_warn("Error: can't add %s to %s/%s: %s; nothing was attached: retry the attach\n",
+			ifname, root, DRV_STR(DRV_MAP_TX_PORTS), errstr(err, buf, sizeof(buf)));
 		bpf_link_detach(link_fd);
 		unlink(path);
 		goto out_close_link;
@@ -1388,15 +1397,15 @@ static int prog_detach(const char *root, const char *ifname, bool keep_maps, boo
 			err = -ENOENT;
 			goto out_unlock;
 		}
-		pr_warn("removing %s: not a usable XDP link pin (%s)\n", path,
+		pr_warn("Note: removing %s: not a usable XDP link pin (%s)\n", path,
 			errstr(err, buf, sizeof(buf)));
 	} else if (link_renamed(root, ifname, &info, now)) {
 		/* drover's link on this namespace's device, renamed since the attach */
 		err = bpf_link_detach(fd);
 		close(fd);
 		if (err) {
-			pr_warn("Error: can't detach the XDP link pinned at %s from %s (%s renamed): %s\n",
-				path, now, ifname, errstr(err, buf, sizeof(buf)));
+			pr_warn("Error: can't detach the XDP link pinned at %s from %s (%s renamed): %s; retry, or take XDP off by hand (ip link set dev %s xdp off) and remove the pin (rm %s)\n",
+				path, now, ifname, errstr(err, buf, sizeof(buf)), now, path);
 			goto out_unlock;
 		}
 		txport_set(root, info.xdp.ifindex, false);
@@ -1412,15 +1421,16 @@ static int prog_detach(const char *root, const char *ifname, bool keep_maps, boo
 	} else {
 		err = bpf_link_detach(fd);
 		if (err && err != -ENOLINK && err != -EINVAL)
-			pr_warn("couldn't detach the XDP link of %s: %s\n", ifname,
-				errstr(err, buf, sizeof(buf)));
+			pr_warn("Warning: couldn't detach the XDP link of %s: %s; its pin is removed all the same: if drover still runs there (ip link show %s), take it off by hand (ip link set dev %s xdp off)\n",
+				ifname, errstr(err, buf, sizeof(buf)), ifname, ifname);
 		close(fd);
 		if (info.xdp.ifindex)
 			txport_set(root, info.xdp.ifindex, false);
 	}
 	if (unlink(path)) {
 		err = -errno;
-		pr_warn("Error: can't remove link pin %s: %s\n", path, strerror(errno));
+		pr_warn("Error: can't remove link pin %s: %s; drover was detached from the interface: remove the pin by hand (rm %s)\n",
+			path, strerror(errno), path);
 		goto out_unlock;
 	}
 	err = 0;

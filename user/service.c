@@ -186,8 +186,8 @@ static int be_write(struct drv_ctl *ctl, __u32 id, const struct drv_backend *b)
 	if (bpf_map_update_elem(ctl->bes_fd, &id, b, BPF_ANY)) {
 		int err = -errno;
 
-		pr_warn("Error: can't write backend %u to %s/%s: %s\n", id, ctl->root,
-			DRV_STR(DRV_MAP_BACKENDS), strerror(errno));
+		pr_warn("Error: can't write backend %u to %s/%s: %s; retry the change\n", id,
+			ctl->root, DRV_STR(DRV_MAP_BACKENDS), strerror(-err));
 		return err;
 	}
 	return 0;
@@ -279,7 +279,7 @@ static int svc_table_build(const struct drv_svc_key *key, const struct drv_svc *
 	}
 	err = drv_maglev_build(mb, *n, svc->table_size, *table);
 	if (err)
-		pr_warn("Error: can't build the Maglev table of service %s (%u backends, size %u): %s\n",
+		pr_warn("Error: can't build the Maglev table of service %s (%u backends, size %u): %s; free some memory and retry\n",
 			drv_svc_key_str(key, buf, sizeof(buf)), *n, svc->table_size,
 			strerror(-err));
 out_free:
@@ -343,9 +343,9 @@ static int svc_flip(struct drv_ctl *ctl, const struct drv_svc_key *key, struct d
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(ctl->svcs_fd, key, &ns, BPF_ANY)) {
 		err = -errno;
-		pr_warn("Error: can't update service %s in %s/%s: %s\n",
+		pr_warn("Error: can't update service %s in %s/%s: %s; it keeps its last table: retry the change\n",
 			drv_svc_key_str(key, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
-			strerror(errno));
+			strerror(-err));
 		goto out_free;
 	}
 	svcs_quiesce();
@@ -401,7 +401,7 @@ static void cfg_reply_ports_update(struct drv_ctl *ctl, const struct drv_svc *ne
 	struct svc_ent ents[DRV_MAX_SVCS];
 	struct drv_cfg cfg;
 	__u16 lo = 0, hi = 0;
-	int n, i;
+	int n, i, err;
 
 	n = svcs_read(ctl, ents, DRV_MAX_SVCS);
 	if (n < 0 || drv_cfg_read(ctl, &cfg))
@@ -420,9 +420,10 @@ static void cfg_reply_ports_update(struct drv_ctl *ctl, const struct drv_svc *ne
 		return;
 	cfg.reply_port_lo = lo;
 	cfg.reply_port_hi = hi;
-	if (drv_cfg_write(ctl, &cfg))
-		pr_warn("couldn't update the SNAT reply port range in %s/%s\n", ctl->root,
-			DRV_STR(DRV_MAP_CFG));
+	err = drv_cfg_write(ctl, &cfg);
+	if (err)
+		pr_warn("Warning: couldn't widen the SNAT reply port range in %s/%s to %u-%u: %s; nat replies to the ports it lacks may pass untranslated: retry the change\n",
+			ctl->root, DRV_STR(DRV_MAP_CFG), lo, hi, strerror(-err));
 }
 
 int drv_service_get(struct drv_ctl *ctl, const struct drv_svc_key *key, struct drv_svc *out)
@@ -826,9 +827,9 @@ int drv_service_del(struct drv_ctl *ctl, const struct drv_svc_key *key)
 	/* Packets stop matching first; then the backends are freed (gen+1). */
 	if (bpf_map_delete_elem(ctl->svcs_fd, key)) {
 		err = -errno;
-		pr_warn("Error: can't delete service %s from %s/%s: %s\n",
+		pr_warn("Error: can't delete service %s from %s/%s: %s; it still forwards: retry the delete\n",
 			drv_svc_key_str(key, buf, sizeof(buf)), ctl->root, DRV_STR(DRV_MAP_SVCS),
-			strerror(errno));
+			strerror(-err));
 		goto out_free;
 	}
 	svcs_quiesce();
@@ -907,7 +908,7 @@ static int be_change(struct drv_ctl *ctl, const struct drv_svc_key *key,
 			goto out_free;
 		id = drv_be_alloc(bes, DRV_MAX_BACKENDS);
 		if (id < 0) {
-			pr_warn("Error: can't add backend %s: all %d backend ids are used\n",
+			pr_warn("Error: can't add backend %s: all %d backend ids are used; delete backends no longer needed (drover backend del) and retry\n",
 				be_str(c, key->port, bb, sizeof(bb)), DRV_MAX_BACKENDS - 1);
 			err = -ENOSPC;
 			goto out_free;
@@ -1117,7 +1118,7 @@ int drv_service_sync(struct drv_ctl *ctl, const struct drv_svc_conf *conf,
 	/* A node sees a nat flow from the SNAT address, others from the client itself. */
 	if ((ns.mode == DRV_MODE_NAT) != (s.mode == DRV_MODE_NAT) ||
 	    (ns.mode == DRV_MODE_NAT && memcmp(&ns.snat, &s.snat, sizeof(ns.snat))))
-		pr_warn("Warning: service %s: %s: its open connections end (each reaches its node from a new source; the node resets it)\n",
+		pr_warn("Warning: service %s: %s: its open connections end (each reaches its node from a new source; the node resets it); make such a change when its clients can reconnect\n",
 			drv_svc_key_str(&conf->key, msg, sizeof(msg)),
 			ns.mode != s.mode ? "the mode changes to or from nat" :
 					    "the snat address changes");
