@@ -1042,6 +1042,8 @@ static const char *obj_word(enum drv_cli_obj obj)
 		return "stats ";
 	case DRV_CLI_LOOKUP:
 		return "lookup ";
+	case DRV_CLI_RUN:
+		return "run ";
 	case DRV_CLI_NODE_SETUP:
 		return "node-setup ";
 	default:

@@ -5,7 +5,8 @@
 # (an existing file, or a name ending in .yaml or .yml) is told to be written
 # `drover run config FILE`. Before, the agent said only "what is 'FILE'?".
 # A word that is no file and no YAML name keeps the plain "what is" error.
-# --config=FILE is taken as --config FILE (and --bpffs=PATH) are.
+# --config=FILE is taken as --config FILE (and --bpffs=PATH) are. A usage
+# error of drover's own parser about run points to `drover run help`.
 # Needs no root: the agent refuses these before it touches anything.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -38,4 +39,8 @@ out=$("$DROVER" --bpffs="$E2E_TMP/none" run --config="$CFG" --check 2>/dev/null)
 [ "$out" = "$CFG: ok (1 services, 1 interfaces)" ] || fail "drover run --config=FILE --check said: $out"
 usage_err "'--config=' needs a FILE" --config=
 usage_err "is given twice" --config="$CFG" config "$CFG"
+log "an option of drover given after run points to run's grammar, not the top level's"
+usage_err "Run 'drover run help' for the grammar." config "$CFG" -v
+h=$("$DROVER" run help) || fail "drover run help failed"
+grep -q -- "--detach-on-exit" <<<"$h" || fail "drover run help does not print run's grammar: $h"
 log "PASS"
