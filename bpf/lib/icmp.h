@@ -298,7 +298,16 @@ static __always_inline int icmp_to_node(struct xdp_md *ctx, struct pkt *p, struc
 		return XDP_PASS;
 	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
-	if (f && f->svc_id == svc->id && !flow_expired(cfg, f->last_seen_ns, f->state, now)) {
+	/*
+	 * A record past its timeout keeps its node for errors too, as for the
+	 * flow's segments (flow_binds_past_expiry; the error is about a reply,
+	 * never a bare SYN), unless half-open. A miss, the error about node 1's
+	 * first segment after its client's quiet spell went to the balancer's
+	 * stack (nat) or the table's node (dsr, tunnel), not to node 1, which
+	 * resent it into the same hole.
+	 */
+	if (f && f->svc_id == svc->id &&
+	    (f->state != DRV_FLOW_SYN || !flow_expired(cfg, f->last_seen_ns, f->state, now))) {
 		be = backend_get(f->backend_id);
 		/*
 		 * As lb_forward: a record without a SNAT port in a nat service was

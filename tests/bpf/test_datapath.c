@@ -3002,6 +3002,65 @@ static void icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged(void **sta
 	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 2);
 }
 
+/*
+ * A flow kept past its timeout (flow_binds_past_expiry: its client quiet
+ * longer than the FIN timeout after a RST drover could not judge, or than the
+ * idle timeout) keeps its node for errors about its replies too, as for its
+ * segments: a router toward the client that cannot carry node 1's first
+ * segment after the quiet spell tells the VIP, and node 1 must learn it, or
+ * it resends that segment into the same hole. Before, the expired record
+ * was a miss: nat passed the error to the balancer's stack, dsr sent it to
+ * where the table now sends new flows (node 2).
+ */
+static void icmp_error_about_a_reply_of_a_flow_kept_past_its_timeout_reaches_its_node(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip(nat_data4(), "10.1.0.9", 28);
+	struct icmp_spec want =
+		icmp_forwarded(in, (__u8[])MAC_C, (__u8[])MAC_N1, "10.2.0.1", "10.2.0.11",
+			       quoted_as_sent(reply4_from_node(20000, TCP_ACK), 100));
+	struct pkt_spec rst = syn4;
+
+	std_v4(e, 20000, 20000);
+	handshake4(e);
+	rst.flags = TCP_RST;
+	rst.seq = 0x7654321; /* off-path: the node keeps the connection */
+	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
+	age(e, 20000, &syn4, 11000);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_MISS), 0);
+}
+
+static void icmp_error_about_a_dsr_reply_of_a_flow_kept_past_its_timeout_reaches_its_node(void **state)
+{
+	struct env *e = *state;
+	struct icmp_spec in = too_big_to_vip(node_reply4(TCP_ACK, 100), "10.1.0.9", 28), want = in;
+	struct pkt_spec ack = syn4;
+
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 0);
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_UP, 1);
+	be_put(e, 2, "10.2.0.12", 80, 0, DRV_BE_UP, 1);
+	table_fill(e, 0, 0, 1);
+	assert_int_equal(run(e, &syn4, ifa), XDP_REDIRECT);
+	ack.flags = TCP_ACK;
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	/* Node 1 drains: the table sends new flows to node 2. The client is quiet past tcp-idle. */
+	be_put(e, 1, "10.2.0.11", 80, 0, DRV_BE_DRAIN, 1);
+	table_fill(e, 0, 1, 2);
+	svc_put_mode(e, 0, "10.0.0.100", 80, DRV_MODE_DSR, "0.0.0.0", 0, 0, 1);
+	age(e, 0, &syn4, (DRV_TCP_IDLE_DEFAULT + 1) * 1000LL);
+	memcpy(want.smac, (__u8[])MAC_C, ETH_ALEN);
+	memcpy(want.dmac, (__u8[])MAC_N1, ETH_ALEN);
+	assert_int_equal(run_icmp(e, &in, ifa), XDP_REDIRECT);
+	expect_icmp(e, &want);
+	/* The client's own next segment goes there too (lb_forward). */
+	assert_int_equal(run(e, &ack, ifa), XDP_REDIRECT);
+	assert_memory_equal(e->out, (__u8[])MAC_N1, ETH_ALEN);
+	assert_int_equal(stat_sum(e, DRV_STAT_ICMP_TO_NODE), 1);
+}
+
 /* tunnel: the error is wrapped toward the flow's node like the flow's own packets. */
 static void icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node(void **state)
 {
@@ -3843,6 +3902,8 @@ int main(int argc, char **argv)
 		T(icmp_too_big_quoting_extension_headers_or_options_reaches_the_flow),
 		T(icmp_error_from_a_martian_source_is_dropped),
 		T(icmp_too_big_about_a_dsr_reply_goes_to_the_node_unchanged),
+		T(icmp_error_about_a_reply_of_a_flow_kept_past_its_timeout_reaches_its_node),
+		T(icmp_error_about_a_dsr_reply_of_a_flow_kept_past_its_timeout_reaches_its_node),
 		T(icmp_too_big_about_a_tunnel_reply_is_wrapped_to_the_node),
 		T(icmp_other_than_a_too_big_about_a_flow_passes_untouched),
 		T(too_big_v4_for_the_nodes_side_is_answered_to_the_client),
