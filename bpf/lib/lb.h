@@ -318,15 +318,33 @@ static __always_inline void nat_value(struct drv_nat *nv, const struct pkt *p, _
 }
 
 /*
+ * Who stamped an entry, told by the stamp's lowest bit: a claimer
+ * (nat_claim) stamps it odd, everyone else even (the clock as read with
+ * that bit cleared, drv_now). A swap of last_seen_ns that fails for an
+ * entry past its timeout then tells a new flow that took it (odd: its
+ * fill may not have written the entry's names yet) from the flow's own
+ * node reviving it (even: nat_revive), which snat_refresh could not tell
+ * apart before.
+ */
+#define DRV_STAMP_CLAIM 1ULL
+
+/* The coarse monotonic clock, its lowest bit left for DRV_STAMP_CLAIM. */
+static __always_inline __u64 drv_now(void)
+{
+	return bpf_ktime_get_coarse_ns() & ~DRV_STAMP_CLAIM;
+}
+
+/*
  * nat_claim - make reply entry @cur, last seen at @seen, this CPU's to rewrite
  * Two CPUs may probe the same port for two new flows at once: the swap of
  * last_seen_ns lets one of them have it. An entry touched in this clock tick
  * is never taken (a swap from its time to the same time would succeed twice,
- * and its taker may still be writing it).
+ * and its taker may still be writing it). The stamp is odd (DRV_STAMP_CLAIM).
  */
 static __always_inline bool nat_claim(struct drv_nat *cur, __u64 seen, __u64 now)
 {
-	return seen < now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) == seen;
+	return seen < now &&
+	       __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now | DRV_STAMP_CLAIM) == seen;
 }
 
 /* Write @nv into claimed entry @cur, all but last_seen_ns (nat_claim set it). */
@@ -482,7 +500,7 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 {
 	struct drv_flow_key nk = {};
 	struct drv_nat *cur;
-	__u64 seen;
+	__u64 seen, was;
 
 	nat_key(&nk, p, svc, be, f->snat_port);
 	cur = bpf_map_lookup_elem(&DRV_MAP_NAT, &nk);
@@ -504,12 +522,20 @@ static __always_inline bool snat_refresh(struct pkt *p, const struct drv_svc *sv
 	 * long idle is too. If the time changed under us, a new flow may have just
 	 * claimed the port (nat_claim): ours only if it still names our flow. An
 	 * expired entry (a flow that binds past its expiry) is any new flow's to
-	 * claim: ours again only by our own swap, not by a name that a claimer
-	 * may not have written over yet.
+	 * claim: not ours by a name that a claimer may not have written over
+	 * yet, so by our own swap, or by one that left an even stamp: the
+	 * flow's node's reply reviving it on another CPU at once (nat_revive).
+	 * Before, that lost our swap and our flow its port (snat_port_lost: a
+	 * re-hash, to another node where the node drained): 3-13 of 60,000 raced
+	 * trials of client_and_node_after_a_quiet_spell_keep_their_flow_on_its_node.
 	 */
-	if (seen != now && __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now) != seen &&
-	    (flow_expired(cfg, seen, cur->state, now) || !nat_is_flow(cur, p)))
-		return false;
+	if (seen != now) {
+		was = __sync_val_compare_and_swap(&cur->last_seen_ns, seen, now);
+		if (was != seen &&
+		    (!nat_is_flow(cur, p) ||
+		     ((was & DRV_STAMP_CLAIM) && flow_expired(cfg, seen, cur->state, now))))
+			return false;
+	}
 	/*
 	 * Time moved on: the replies look their next hop up again. lb_reply does
 	 * that only when a second has passed since last_seen_ns, which a client
@@ -789,7 +815,7 @@ static __drv_inline int lb_forward(struct xdp_md *ctx, struct pkt *p, const stru
 	if (!cfg)
 		return stats_drop(ctx, DRV_STAT_DROP_INTERNAL);
 
-	now = bpf_ktime_get_coarse_ns();
+	now = drv_now();
 	f = bpf_map_lookup_elem(&DRV_MAP_FLOWS, &p->key);
 	/*
 	 * A bare SYN on a closed or half-closed flow is a new connection on the
@@ -991,7 +1017,7 @@ static __drv_inline int lb_reply(struct xdp_md *ctx, struct pkt *p)
 	if (p->frag)
 		return XDP_PASS;
 	n = bpf_map_lookup_elem(&DRV_MAP_NAT, &p->key);
-	now = bpf_ktime_get_coarse_ns();
+	now = drv_now();
 	if (n) {
 		seen = n->last_seen_ns;
 		if (flow_expired(cfg, seen, n->state, now)) {

@@ -1513,6 +1513,89 @@ static void two_cpus_never_take_one_snat_port(void **state)
 }
 
 /*
+ * After a quiet spell past its timeout (here 11 s after a RST drover could
+ * not judge), a flow kept on its node (flow_binds_past_expiry) gets its
+ * client's segment (CPU 0) and its node's (CPU 1) at once: both take back
+ * the expired reply entry, the client's by snat_refresh, the node's by
+ * nat_revive, each by a swap of its stamp from the value it read. Only one
+ * swap can win; the other side's is the flow's own, not a new flow's: the
+ * flow keeps its port and node. Before, a client that lost its swap to the
+ * node's took the port for lost (snat_port_lost) and re-hashed, to node 2,
+ * as node 1 drains: 3-13 of 60,000 trials moved the flow.
+ */
+static void client_and_node_after_a_quiet_spell_keep_their_flow_on_its_node(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4;
+	struct drv_flow_key ka = key_of(&a), nk = nat_key4(20000);
+	__u8 in[PKT_MAX], out[PKT_MAX];
+	size_t len;
+	int trial, moved = 0, trials = 60000;
+	__u64 lost0;
+	cpu_set_t c, saved;
+	__u32 out_len;
+	pthread_t t;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "SKIP: needs two CPUs\n");
+		skip();
+	}
+	a.flags = TCP_ACK;
+	len = pkt_build(&a, in);
+	/* Node 1 drains: the table sends new flows to node 2. */
+	std_v4(e, 20000, 20000);
+	be_put(e, 1, "10.2.0.11", 8080, 0, DRV_BE_DRAIN, 1);
+	table_fill(e, 0, 1, 2);
+	svc_put(e, 0, "10.0.0.100", 80, "10.2.0.1", 20000, 20000, 1);
+	race.e = e;
+	race.s = reply4_from_node(20000, TCP_ACK);
+	race.ifindex = ifc;
+	atomic_store(&race.go, 0);
+	atomic_store(&race.done, 0);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved), 0);
+	CPU_ZERO(&c);
+	CPU_SET(0, &c);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(c), &c), 0);
+	assert_int_equal(pthread_create(&t, NULL, race_cpu1, NULL), 0);
+	lost0 = stat_sum(e, DRV_STAT_SNAT_PORT_LOST);
+	for (trial = 1; trial <= trials; trial++) {
+		__u64 old = mono_coarse_ns() - 11000000000ULL;
+		struct drv_flow fa = { .last_seen_ns = old,
+				       .backend_id = 1,
+				       .backend_gen = 1,
+				       .svc_id = 0,
+				       .snat_port = htons(20000),
+				       .state = DRV_FLOW_CLOSING };
+		struct drv_nat n = { .last_seen_ns = old,
+				     .client = addr("10.1.0.2"),
+				     .vip = addr("10.0.0.100"),
+				     .client_port = htons(40000),
+				     .vip_port = htons(80),
+				     .svc_id = 0,
+				     .backend_id = 1,
+				     .state = DRV_FLOW_CLOSING };
+		struct drv_flow f;
+
+		assert_int_equal(bpf_map__update_elem(e->flows, &ka, sizeof(ka), &fa, sizeof(fa), 0),
+				 0);
+		assert_int_equal(bpf_map__update_elem(e->nat, &nk, sizeof(nk), &n, sizeof(n), 0), 0);
+		atomic_store(&race.go, trial);
+		run_prog(e->prog_fd, in, len, out, &out_len, ifa);
+		while (atomic_load(&race.done) != trial)
+			;
+		assert_int_equal(bpf_map__lookup_elem(e->flows, &ka, sizeof(ka), &f, sizeof(f), 0), 0);
+		moved += f.backend_id != 1;
+	}
+	atomic_store(&race.go, -1);
+	pthread_join(t, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	fprintf(stderr, "  %d of %d trials moved the flow off its node (snat_port_lost %llu)\n", moved,
+		trials, (unsigned long long)(stat_sum(e, DRV_STAT_SNAT_PORT_LOST) - lost0));
+	assert_int_equal(moved, 0);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_PORT_LOST), lost0);
+}
+
+/*
  * A half-open flow whose node fails its checks moves on its client's resent
  * SYN (CPU 0) and drops its reply entry on that node (nat_flow_left), while
  * a new flow of another service with the same node and SNAT address (CPU 1)
@@ -3870,6 +3953,7 @@ int main(int argc, char **argv)
 		T(two_cpus_never_take_one_snat_port),
 		T(simultaneous_fins_on_two_cpus_close_the_flow),
 		T(moving_flow_never_deletes_a_reply_entry_another_flow_took),
+		T(client_and_node_after_a_quiet_spell_keep_their_flow_on_its_node),
 		T(evicted_record_of_an_open_flow_stays_open),
 		T(evicted_record_of_a_half_closed_flow_closes_at_the_clients_fin),
 		T(evicted_record_takes_the_clients_fin_or_rst),
