@@ -1173,6 +1173,45 @@ static void expect_open_flow_keeps_its_node_after_an_off_path(struct env *e, __u
 	assert_int_equal(flow_of(e, &syn4).backend_id, 2);
 }
 
+/*
+ * What flow_binds_past_expiry does not keep: the port. A flow kept past its
+ * timeout (here after an off-path RST and 11 s of quiet) holds its SNAT port
+ * only until a new flow to its node probes that port first: the new flow
+ * takes the expired entry though another port is free (snat_reserve looks no
+ * further), so not only under port pressure. The old flow's next segment
+ * then finds its port another's (snat_port_lost) and starts again on the
+ * free one; its node's segments for the old connection, on the old port, go
+ * to the new flow's client.
+ */
+static void expired_flows_port_goes_to_the_first_new_flow_that_probes_it(void **state)
+{
+	struct env *e = *state;
+	struct pkt_spec a = syn4, b = syn4, rst = syn4, reply;
+	__u16 pa, pb;
+
+	std_v4(e, 20000, 20001);
+	pa = snat_first_port(&a, 20000, 20001);
+	pb = pa == 20000 ? 20001 : 20000;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	a.flags = TCP_ACK;
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	rst.flags = TCP_RST;
+	rst.seq = 0x7654321;
+	assert_int_equal(run(e, &rst, ifa), XDP_REDIRECT);
+	age(e, pa, &syn4, 11000);
+	b.sport = client_port_choosing(pa, 20000, a.sport);
+	assert_int_equal(run(e, &b, ifa), XDP_REDIRECT);
+	assert_int_equal(nat_of(e, pa).client_port, htons(b.sport)); /* port pb was free */
+	assert_int_equal(run(e, &a, ifa), XDP_REDIRECT);
+	assert_int_equal(stat_sum(e, DRV_STAT_SNAT_PORT_LOST), 1);
+	assert_int_equal(flow_of(e, &syn4).snat_port, htons(pb));
+	reply = reply4_from_node(pa, TCP_ACK);
+	assert_int_equal(run(e, &reply, ifc), XDP_REDIRECT);
+	reply = forwarded(reply, (__u8[])MAC_A, (__u8[])MAC_CLIENT, "10.0.0.100", "10.1.0.2", 80,
+			  b.sport);
+	expect_frame(e, &reply);
+}
+
 static void open_flow_keeps_its_node_after_an_off_path_rst(void **state)
 {
 	struct pkt_spec rst = syn4;
@@ -3932,6 +3971,7 @@ int main(int argc, char **argv)
 		T(open_flow_keeps_its_node_after_an_off_path_rst),
 		T(open_flow_keeps_its_node_after_an_off_path_rst_from_the_nodes_address),
 		T(dsr_flow_keeps_its_node_after_an_off_path_fin),
+		T(expired_flows_port_goes_to_the_first_new_flow_that_probes_it),
 		T(syn_only_flow_is_half_open_until_the_client_acks),
 		T(syn_only_flow_frees_its_snat_port_after_the_short_timeout),
 		T(new_flow_takes_the_oldest_half_open_port_when_none_is_free),
