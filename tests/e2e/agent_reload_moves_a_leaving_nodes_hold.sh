@@ -21,13 +21,6 @@ REHASH_AFTER=60s
 HOLD_PERIOD=600
 leave_lab_start
 
-# log_ms N PATTERN: the agent's timestamp (ms since the epoch) of the Nth log line matching PATTERN
-log_ms() {
-	local ts
-	ts=$(grep -- "$2" "$AGENT_LOG" | sed -n "$1p" | cut -d' ' -f1)
-	[ -n "$ts" ] || return 1
-	date -d "$ts" +%s%3N
-}
 n_lines() { grep -c -- "$1" "$AGENT_LOG" || true; }
 now_ms() { date +%s%3N; }
 FAILS="service echo: node n3 (.*), leaving, fails its checks"

@@ -44,13 +44,6 @@ state() { be_state "$LAB_VIP4" 80 "$(node4 "$1")"; }
 states() { echo "$(state 1) $(state 2) $(state 3)"; }
 states_are() { [ "$(states)" = "$1" ]; }
 check() { echo "$2" >"$E2E_TMP/http$1.mode"; } # N 200|500: node N's health answer
-# log_ms N PATTERN: the agent's timestamp (ms since the epoch) of the Nth log line matching PATTERN
-log_ms() {
-	local ts
-	ts=$(grep -- "$2" "$AGENT_LOG" | sed -n "$1p" | cut -d' ' -f1)
-	[ -n "$ts" ] || return 1
-	date -d "$ts" +%s%3N
-}
 n_lines() { grep -c -- "$1" "$AGENT_LOG" || true; }
 now_ms() { date +%s%3N; }
 DOWN="service web: node n1 (.*) is DOWN after"

@@ -20,12 +20,6 @@ HTTP_PORT=18090
 RISE=14 FALL=2 REHASH_AFTER=2s HOLD_PERIOD=600
 leave_lab_start
 
-log_ms() { # PATTERN: the agent's timestamp (ms since the epoch) of the last line matching PATTERN
-	local ts
-	ts=$(grep -- "$1" "$AGENT_LOG" | tail -1 | cut -d' ' -f1)
-	[ -n "$ts" ] || return 1
-	date -d "$ts" +%s%3N
-}
 N3_DOWN="service echo: node n3 (.*) is DOWN after 2 failed http checks: .*(start-up settle"
 
 log "--- n3 fails while no agent runs; a new agent settles and sees it fail"
@@ -36,7 +30,7 @@ new_log() { tail -n +"$from" "$AGENT_LOG"; }
 agent_start "$CFG"
 wait_for 30 sh -c "tail -n +$from '$AGENT_LOG' | grep -q 'service echo: node n3 (.*) is DOWN after 2 failed http checks: .*(start-up settle'" ||
 	fail "the new agent did not see n3 fail within its settle in 30 s: $(new_log | grep -E 'settle|n3' | tail -5)"
-t_down=$(log_ms "$N3_DOWN")
+t_down=$(log_ms '$' "$N3_DOWN")
 # Its hold (2 s) has run out 3 s later (bounded by the clock).
 wait_for 15 sh -c "[ \$(date +%s%3N) -ge $((t_down + 3000)) ]"
 

@@ -21,12 +21,6 @@ REHASH_AFTER=3s
 HOLD_PERIOD=600
 leave_lab_start
 
-log_ms() { # N PATTERN: the agent's timestamp (ms since the epoch) of the Nth line matching PATTERN
-	local ts
-	ts=$(grep -- "$2" "$AGENT_LOG" | sed -n "$1p" | cut -d' ' -f1)
-	[ -n "$ts" ] || return 1
-	date -d "$ts" +%s%3N
-}
 FAILOPEN="service echo: no node passes its health check; failing open"
 
 log "--- every node fails: the service fails open, its table unchanged"

@@ -21,12 +21,6 @@ HTTP_PORT=18089
 RISE=10 FALL=2 REHASH_AFTER=2s HOLD_PERIOD=600
 leave_lab_start
 
-log_ms() { # PATTERN: the agent's timestamp (ms since the epoch) of the last line matching PATTERN
-	local ts
-	ts=$(grep -- "$1" "$AGENT_LOG" | tail -1 | cut -d' ' -f1)
-	[ -n "$ts" ] || return 1
-	date -d "$ts" +%s%3N
-}
 SETTLED="service echo: start-up settle over: every node has a verdict (2 up, 1 down)"
 N3_DOWN="service echo: node n3 (.*) is DOWN after 2 failed http checks: .*(start-up settle"
 
@@ -42,8 +36,8 @@ wait_for 30 sh -c "tail -n +$from '$AGENT_LOG' | grep -q '$SETTLED'" ||
 n3_not_up() { [ "$(state 3)" != up ]; }
 wait_for 20 n3_not_up || fail "n3 still up 20 s after the settle ended: $(states)"
 st=$(state 3)
-t_down=$(log_ms "$N3_DOWN") || fail "no line says n3 is down within the settle: $(new_log | grep -E 'settle|n3' | tail -5)"
-t_settled=$(log_ms "$SETTLED")
+t_down=$(log_ms '$' "$N3_DOWN") || fail "no line says n3 is down within the settle: $(new_log | grep -E 'settle|n3' | tail -5)"
+t_settled=$(log_ms '$' "$SETTLED")
 log "n3 down at 0 (a hold of 2 s), the settle over at $((t_settled - t_down)) ms; n3 is then $st"
 [ $((t_settled - t_down)) -ge 2500 ] ||
 	fail "the settle ended $((t_settled - t_down)) ms after n3 failed, before its hold ran out: this test needs it later"

@@ -170,6 +170,15 @@ metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 AGENT_PID=
 AGENT_LOG=$E2E_TMP/agent.log
 
+# log_ms N PATTERN: the agent's timestamp (ms since the epoch) of the Nth log
+# line matching PATTERN ('$': the last); fails if there is none.
+log_ms() {
+	local ts
+	ts=$(grep -- "$2" "$AGENT_LOG" | sed -n "$1p" | cut -d' ' -f1)
+	[ -n "$ts" ] || return 1
+	date -d "$ts" +%s%3N
+}
+
 agent_start() { # CONFIG (fd 7 closed: the agent must not keep pin_root_lock's FIFO open)
 	ip netns exec "$LAB_NS_LB" "$DROVER" --bpffs "$BPFFS" run config "$1" >>"$AGENT_LOG" 2>&1 7>&- &
 	AGENT_PID=$!
