@@ -23,17 +23,7 @@ REHASH_AFTER=3s
 HOLD_PERIOD=600
 leave_lab_start
 
-FAILOPEN="service echo: no node passes its health check; failing open"
-
-log "--- every node fails: the service fails open, its table unchanged"
-for n in 1 2 3; do echo 500 >"$E2E_TMP/http$n.mode"; done
-wait_for 30 grep -q "$FAILOPEN" "$AGENT_LOG" || fail "the service did not fail open 30 s after every node's checks failed: $(tail -5 "$AGENT_LOG")"
-t_open=$(log_ms 1 "$FAILOPEN")
-# Every hold began at or before the fail-open: all have run out 3 s after it (bounded by the clock).
-wait_for 15 sh -c "[ \$(date +%s%3N) -ge $((t_open + 4000)) ]"
-states_are "up up up" || fail "failing open, want every node up in the table: $(states)"
-log "failing open: $(hold_sync c)"
-no_break "while the service failed open"
+leave_lab_fail_open
 
 log "--- a reload drains every node: the fail-open is over, each node holds its connections"
 hold_cmd c event drain-all

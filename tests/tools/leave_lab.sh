@@ -70,3 +70,19 @@ leave_lab_start() {
 	hold_on_every_node c "$LAB_VIP4" 7 $NCONN ${HOLD_PERIOD:+--period "$HOLD_PERIOD"}
 	r0=$(rehashed)
 }
+
+# leave_lab_fail_open: every node's checks fail, the service fails open (its
+# table unchanged), and every hold (begun at or before the fail-open, for a
+# rehash-after under 4 s) has run out; no connection broke meanwhile. Sets t_open.
+leave_lab_fail_open() {
+	local n failopen="service echo: no node passes its health check; failing open"
+	log "--- every node fails: the service fails open, its table unchanged"
+	for n in 1 2 3; do echo 500 >"$E2E_TMP/http$n.mode"; done
+	wait_for 30 grep -q "$failopen" "$AGENT_LOG" || fail "the service did not fail open 30 s after every node's checks failed: $(tail -5 "$AGENT_LOG")"
+	t_open=$(log_ms 1 "$failopen")
+	# Every hold began at or before the fail-open: all have run out 3 s after it (bounded by the clock).
+	wait_for 15 sh -c "[ \$(date +%s%3N) -ge $((t_open + 4000)) ]"
+	states_are "up up up" || fail "failing open, want every node up in the table: $(states)"
+	log "failing open: $(hold_sync c)"
+	no_break "while the service failed open"
+}
